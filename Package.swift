@@ -1,0 +1,28 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+// Release builds compile the numeric modules for this machine's CPU so that
+// SIMD.addProduct lowers to FMA instructions instead of a libm call per lane.
+// Kernels also drop bounds checks (-Ounchecked): they index raw pointers whose
+// bounds are checked once, at the op that calls them. Autograd keeps -O so its
+// shape preconditions stay active. `unsafeFlags` are allowed in a root package;
+// the price is that tinygpt cannot be used as a dependency of another package.
+let nativeCPU: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "native"], .when(configuration: .release))]
+let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "native"], .when(configuration: .release))]
+
+let package = Package(
+    name: "tinygpt",
+    products: [
+        .executable(name: "tinygpt", targets: ["tinygpt"]),
+        .library(name: "TinyGPT", targets: ["Kernels", "Autograd", "Tokenizer"]),
+    ],
+    targets: [
+        .target(name: "Kernels", swiftSettings: kernelFlags),
+        .target(name: "Autograd", dependencies: ["Kernels"], swiftSettings: nativeCPU),
+        .target(name: "Tokenizer", swiftSettings: nativeCPU),
+        .executableTarget(name: "tinygpt", dependencies: ["Kernels", "Autograd", "Tokenizer"], swiftSettings: nativeCPU),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Kernels"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
+    ]
+)

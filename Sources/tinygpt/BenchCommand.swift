@@ -1,0 +1,12 @@
+/// `tinygpt bench <what>`: benchmarks. Build with `-c release` before trusting a figure.
+func runBenchCommand(_ args: [String]) throws {
+    guard let what = args.first else {
+        throw CLIError("bench needs a benchmark name: matmul or memory")
+    }
+    let rest = Array(args.dropFirst())
+    switch what {
+    case "matmul": try runMatmulBench(rest)
+    case "memory": try runMemoryBench(rest)
+    default: throw CLIError("unknown benchmark '\(what)'; expected one of: matmul, memory")
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+
+let usage = """
+    tinygpt: train and sample small GPT language models on the CPU
+
+    usage: tinygpt <command> [options]
+
+    commands:
+      tokenizer train|encode|decode   byte-level BPE and char tokenizers
+      bench matmul|memory             kernel and engine benchmarks (build with -c release)
+
+    Run `tinygpt <command> --help` for a command's options.
+    """
+
+func run(_ args: [String]) throws {
+    guard let command = args.first else {
+        print(usage)
+        return
+    }
+    let rest = Array(args.dropFirst())
+    switch command {
+    case "tokenizer": try runTokenizerCommand(rest)
+    case "bench": try runBenchCommand(rest)
+    case "help", "--help", "-h": print(usage)
+    default:
+        throw CLIError("unknown command '\(command)'; expected one of: tokenizer, bench, help")
+    }
+}
+
+do {
+    try run(Array(CommandLine.arguments.dropFirst()))
+} catch let error as CLIError {
+    printError("tinygpt: error: \(error)")
+    exit(2)
+} catch {
+    printError("tinygpt: error: \(error)")
+    exit(1)
+}

@@ -1,0 +1,6 @@
+import XCTest
+import Autograd
+
+final class PlaceholderAutogradTests: XCTestCase {
+    func testModuleLinks() {}
+}

@@ -1,0 +1,6 @@
+import XCTest
+import Kernels
+
+final class PlaceholderKernelsTests: XCTestCase {
+    func testModuleLinks() {}
+}

@@ -1,0 +1,6 @@
+import XCTest
+import Tokenizer
+
+final class PlaceholderTokenizerTests: XCTestCase {
+    func testModuleLinks() {}
+}
