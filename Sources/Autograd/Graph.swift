@@ -1,0 +1,76 @@
+/// Recording and replaying the computation graph.
+///
+/// Each op's output keeps its inputs and a backward function. `backward()`
+/// orders the graph with an iterative depth-first search (no recursion, so
+/// deep graphs cannot overflow the stack), runs the backward functions from
+/// the root towards the leaves, then cuts the graph so its memory is freed.
+public enum Autograd {
+    nonisolated(unsafe) static var recording = true
+
+    /// Whether operations currently record themselves for backward.
+    public static var isRecording: Bool { recording }
+
+    /// Runs `body` without recording: for inference and evaluation.
+    public static func noGrad<T>(_ body: () throws -> T) rethrows -> T {
+        let saved = recording
+        recording = false
+        defer { recording = saved }
+        return try body()
+    }
+}
+
+extension Tensor {
+    /// True if this tensor's gradient is needed: a leaf that asks for one or
+    /// the output of a recorded op.
+    var needsGrad: Bool { requiresGrad || backwardFunction != nil }
+
+    /// Attaches an op's backward to its output if recording and any input needs
+    /// a gradient. `backward` receives the output, whose `grad` is set.
+    @discardableResult
+    func recordOp(_ inputs: [Tensor], _ backward: @escaping (Tensor) -> Void) -> Tensor {
+        if Autograd.recording && inputs.contains(where: { $0.needsGrad }) {
+            self.inputs = inputs
+            self.backwardFunction = backward
+        }
+        return self
+    }
+
+    /// Back-propagates from this scalar: fills `grad` of every leaf that
+    /// requires one (adding to what is there) and releases the graph.
+    public func backward() {
+        require(count == 1, "backward: needs a scalar (one element), got shape \(describe(shape))")
+        let order = topologicalOrder()
+        let g = gradientBuffer()
+        g[0] += 1
+        for t in order.reversed() {
+            guard let fn = t.backwardFunction, t.grad != nil else { continue }
+            fn(t)
+        }
+        for t in order where t.backwardFunction != nil {
+            t.backwardFunction = nil
+            t.inputs = []
+            t.grad = nil  // intermediate gradients are not kept
+        }
+    }
+
+    /// Nodes reachable from self that need gradients, inputs before outputs.
+    func topologicalOrder() -> [Tensor] {
+        var order: [Tensor] = []
+        var visited = Set<ObjectIdentifier>()
+        var stack: [(Tensor, Bool)] = [(self, false)]
+        while let (t, expanded) = stack.popLast() {
+            if expanded { order.append(t); continue }
+            if !visited.insert(ObjectIdentifier(t)).inserted { continue }
+            stack.append((t, true))
+            for input in t.inputs where input.needsGrad && !visited.contains(ObjectIdentifier(input)) {
+                stack.append((input, false))
+            }
+        }
+        return order
+    }
+
+    /// Cuts this tensor from the graph that produced it (keeps the values).
+    public func detach() -> Tensor {
+        Tensor(shape: shape, storage: storage)
+    }
+}

@@ -1,0 +1,20 @@
+import Kernels
+
+/// f(x) elementwise for one of the `Activation` functions.
+public func activation(_ x: Tensor, _ f: Activation) -> Tensor {
+    let out = Tensor(uninitialized: x.shape)
+    activationForward(f, x.data, out.data, x.count)
+    return out.recordOp([x]) { out in
+        if let dx = x.gradientTarget { activationBackward(f, x.data, out.grad!.data, dx, x.count) }
+    }
+}
+
+public func relu(_ x: Tensor) -> Tensor { activation(x, .relu) }
+/// Exact GELU, x·Φ(x).
+public func gelu(_ x: Tensor) -> Tensor { activation(x, .gelu) }
+/// GELU's tanh approximation (GPT-2's).
+public func geluTanh(_ x: Tensor) -> Tensor { activation(x, .geluTanh) }
+/// Swish x·σ(βx); β = 1 is SiLU.
+public func swish(_ x: Tensor, beta: Float = 1) -> Tensor { activation(x, .swish(beta: beta)) }
+public func sigmoid(_ x: Tensor) -> Tensor { activation(x, .sigmoid) }
+public func tanh(_ x: Tensor) -> Tensor { activation(x, .tanh) }

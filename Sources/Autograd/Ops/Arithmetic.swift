@@ -1,0 +1,98 @@
+import Kernels
+
+// Elementwise arithmetic with broadcasting over leading dimensions: the
+// smaller operand's shape must equal the trailing part of the larger one's
+// (a bias (C) added to (B, T, C), a gain multiplied into every row).
+
+extension Tensor {
+    /// The gradient accumulation target, or nil if no gradient is needed.
+    var gradientTarget: UnsafeMutablePointer<Float>? { needsGrad ? gradientBuffer() : nil }
+}
+
+/// Matches a pair for broadcasting: returns (larger, smaller, rows) where the
+/// smaller operand repeats `rows` times along the larger one.
+private func broadcastPair(_ a: Tensor, _ b: Tensor, _ op: String) -> (big: Tensor, small: Tensor, rows: Int) {
+    let (big, small) = a.rank >= b.rank ? (a, b) : (b, a)
+    require(Array(big.shape.suffix(small.rank)) == small.shape,
+                 "\(op): shapes \(describe(a.shape)) and \(describe(b.shape)) do not broadcast (the smaller must equal the trailing dimensions of the larger)")
+    return (big, small, small.count == 0 ? 0 : big.count / small.count)
+}
+
+/// a + b, broadcasting the smaller over the leading dimensions of the larger.
+public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
+    let (big, small, rows) = broadcastPair(a, b, "add")
+    let out = Tensor(uninitialized: big.shape)
+    let n = small.count
+    if rows == 1 {
+        vectorAdd(big.data, small.data, out.data, n)
+    } else {
+        for r in 0..<rows { vectorAdd(big.data + r * n, small.data, out.data + r * n, n) }
+    }
+    return out.recordOp([big, small]) { out in
+        let g = out.grad!
+        if let d = big.gradientTarget { vectorAccumulate(d, g.data, big.count) }
+        if let d = small.gradientTarget { accumulateColumnSums(g.data, rows: rows, cols: n, into: d) }
+    }
+}
+
+/// a ⊙ b, broadcasting the smaller over the leading dimensions of the larger.
+public func mul(_ a: Tensor, _ b: Tensor) -> Tensor {
+    let (big, small, rows) = broadcastPair(a, b, "mul")
+    let out = Tensor(uninitialized: big.shape)
+    let n = small.count
+    for r in 0..<rows { vectorMultiply(big.data + r * n, small.data, out.data + r * n, n) }
+    return out.recordOp([big, small]) { out in
+        let g = out.grad!
+        if let d = big.gradientTarget {
+            for r in 0..<rows { vectorAccumulateProduct(d + r * n, g.data + r * n, small.data, n) }
+        }
+        if let d = small.gradientTarget { accumulateColumnDots(g.data, big.data, rows: rows, cols: n, into: d) }
+    }
+}
+
+/// a · s for a constant s.
+public func scale(_ a: Tensor, _ s: Float) -> Tensor {
+    let out = Tensor(uninitialized: a.shape)
+    vectorScale(a.data, s, out.data, a.count)
+    return out.recordOp([a]) { out in
+        if let d = a.gradientTarget { vectorAccumulate(d, out.grad!.data, scale: s, a.count) }
+    }
+}
+
+public func + (a: Tensor, b: Tensor) -> Tensor { add(a, b) }
+public func - (a: Tensor, b: Tensor) -> Tensor { add(a, scale(b, -1)) }
+public func * (a: Tensor, b: Tensor) -> Tensor { mul(a, b) }
+public func * (a: Tensor, s: Float) -> Tensor { scale(a, s) }
+public func * (s: Float, a: Tensor) -> Tensor { scale(a, s) }
+
+/// Σ of all elements, as a scalar. Summed in Double, in order: deterministic.
+public func sum(_ a: Tensor) -> Tensor {
+    var s = 0.0
+    for i in 0..<a.count { s += Double(a.data[i]) }
+    let out = Tensor(scalar: Float(s))
+    return out.recordOp([a]) { out in
+        let g = out.grad!.data[0]
+        if let d = a.gradientTarget { for i in 0..<a.count { d[i] += g } }
+    }
+}
+
+/// Mean of all elements, as a scalar.
+public func mean(_ a: Tensor) -> Tensor {
+    require(a.count > 0, "mean: empty tensor of shape \(describe(a.shape))")
+    return scale(sum(a), 1 / Float(a.count))
+}
+
+/// Mean squared error mean((a − b)²), as a scalar.
+public func mseLoss(_ a: Tensor, _ b: Tensor) -> Tensor {
+    require(a.shape == b.shape, "mseLoss: shapes \(describe(a.shape)) and \(describe(b.shape)) differ")
+    require(a.count > 0, "mseLoss: empty tensors")
+    var s = 0.0
+    for i in 0..<a.count { let d = Double(a.data[i] - b.data[i]); s += d * d }
+    let n = Float(a.count)
+    let out = Tensor(scalar: Float(s / Double(a.count)))
+    return out.recordOp([a, b]) { out in
+        let g = out.grad!.data[0] * 2 / n
+        if let d = a.gradientTarget { for i in 0..<a.count { d[i] += g * (a.data[i] - b.data[i]) } }
+        if let d = b.gradientTarget { for i in 0..<b.count { d[i] -= g * (a.data[i] - b.data[i]) } }
+    }
+}

@@ -1,0 +1,54 @@
+import Kernels
+
+/// Causal (or full) scaled-dot-product attention as one fused op:
+/// softmax(q·kᵀ/√D + bias)·v with grouped K/V heads.
+///
+///     q: (B, H, Tq, D)   k, v: (B, Hkv, Tk, D) with Hkv dividing H   → (B, H, Tq, D)
+///
+/// `bias` (H, Tq, Tk) is a constant added to the scores (ALiBi); it receives
+/// no gradient. With `causal`, query i is at position i + Tk − Tq, so keys
+/// from a KV cache of earlier positions line up.
+public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor? = nil, causal: Bool = true) -> Tensor {
+    require(q.rank == 4 && k.rank == 4 && v.rank == 4,
+                 "attention: q, k, v must be (B, H, T, D), got \(describe(q.shape)), \(describe(k.shape)), \(describe(v.shape))")
+    let (b, h, tq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
+    let (hkv, tk) = (k.shape[1], k.shape[2])
+    require(k.shape == v.shape && k.shape[0] == b && k.shape[3] == d,
+                 "attention: k \(describe(k.shape)) and v \(describe(v.shape)) must match q \(describe(q.shape)) in batch and head size")
+    require(hkv > 0 && h % hkv == 0, "attention: \(hkv) K/V heads must divide \(h) query heads")
+    require(!causal || tq <= tk, "attention: causal attention needs at least as many keys (\(tk)) as queries (\(tq))")
+    if let bias { require(bias.shape == [h, tq, tk], "attention: bias \(describe(bias.shape)) must be (\(h), \(tq), \(tk))") }
+    let shape = AttentionShape(batch: b, heads: h, kvHeads: hkv, queryLength: tq, keyLength: tk, headSize: d, causal: causal)
+    let out = Tensor(uninitialized: q.shape)
+    let lse = Tensor(uninitialized: [b, h, tq])
+    attentionForward(q.data, k.data, v.data, bias: bias?.data, out.data, logSumExp: lse.data, shape: shape)
+    return out.recordOp([q, k, v]) { out in
+        // The kernel writes all three gradients; scratch buffers for those not needed.
+        var scratch: [Tensor] = []
+        func target(_ t: Tensor) -> UnsafeMutablePointer<Float> {
+            if let d = t.gradientTarget { return d }
+            scratch.append(Tensor(zeros: t.shape))
+            return scratch.last!.data
+        }
+        let (dq, dk, dv) = (target(q), target(k), target(v))
+        attentionBackward(q.data, k.data, v.data, bias: bias?.data, out.data, logSumExp: lse.data, out.grad!.data,
+                          dq: dq, dk: dk, dv: dv, shape: shape)
+        withExtendedLifetime(scratch) {}
+    }
+}
+
+/// Rotary position embedding on x (B, H, T, D) for positions offset..<offset+T.
+public func rotaryEmbedding(_ x: Tensor, offset: Int = 0, theta: Float = 10_000) -> Tensor {
+    require(x.rank == 4, "rotaryEmbedding: needs (B, H, T, D), got \(describe(x.shape))")
+    require(x.shape[3] % 2 == 0, "rotaryEmbedding: head size \(x.shape[3]) must be even")
+    let n = x.shape[0] * x.shape[1], t = x.shape[2], d = x.shape[3]
+    let out = Tensor(uninitialized: x.shape)
+    applyRotary(x.data, out.data, count: n, length: t, headSize: d, offset: offset, theta: theta)
+    return out.recordOp([x]) { out in
+        guard let dx = x.gradientTarget else { return }
+        // The rotation is orthogonal: its backward is the inverse rotation.
+        let back = Tensor(uninitialized: x.shape)
+        applyRotary(out.grad!.data, back.data, count: n, length: t, headSize: d, offset: offset, theta: theta, inverse: true)
+        vectorAccumulate(dx, back.data, x.count)
+    }
+}

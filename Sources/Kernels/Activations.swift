@@ -1,0 +1,89 @@
+import Foundation
+
+/// Pointwise activation functions: forward, and backward that accumulates
+/// dx += dy · f'(x). Each formula sits next to its derivative.
+public enum Activation: Equatable, Sendable {
+    case relu
+    /// GELU, exact: x·Φ(x) = ½x(1 + erf(x/√2)).
+    case gelu
+    /// GELU, tanh approximation: ½x(1 + tanh(√(2/π)(x + 0.044715x³))).
+    case geluTanh
+    /// Swish: x·σ(βx); β = 1 is SiLU.
+    case swish(beta: Float)
+    case sigmoid
+    case tanh
+}
+
+@inlinable @inline(__always)
+func stableSigmoid(_ x: Float) -> Float {
+    // Never exponentiate a large positive number: no overflow, no NaN.
+    if x >= 0 { return 1 / (1 + expf(-x)) }
+    let e = expf(x)
+    return e / (1 + e)
+}
+
+private let sqrtHalf: Float = 0.70710678118654752
+private let invSqrt2Pi: Float = 0.39894228040143268
+private let sqrt2OverPi: Float = 0.79788456080286536
+private let geluCubic: Float = 0.044715
+
+extension Activation {
+    @inlinable
+    public func value(_ x: Float) -> Float {
+        switch self {
+        case .relu: return x > 0 ? x : 0
+        case .gelu: return 0.5 * x * (1 + erff(x * 0.70710678118654752))
+        case .geluTanh:
+            return 0.5 * x * (1 + tanhf(0.79788456080286536 * (x + 0.044715 * x * x * x)))
+        case .swish(let beta): return x * stableSigmoid(beta * x)
+        case .sigmoid: return stableSigmoid(x)
+        case .tanh: return tanhf(x)
+        }
+    }
+
+    @inlinable
+    public func derivative(_ x: Float) -> Float {
+        switch self {
+        case .relu: return x > 0 ? 1 : 0
+        case .gelu:
+            // Φ(x) + x·φ(x)
+            return 0.5 * (1 + erff(x * 0.70710678118654752)) + x * 0.39894228040143268 * expf(-0.5 * x * x)
+        case .geluTanh:
+            let inner = 0.79788456080286536 * (x + 0.044715 * x * x * x)
+            let t = tanhf(inner)
+            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.79788456080286536 * (1 + 3 * 0.044715 * x * x)
+        case .swish(let beta):
+            let s = stableSigmoid(beta * x)
+            return s + beta * x * s * (1 - s)
+        case .sigmoid:
+            let s = stableSigmoid(x)
+            return s * (1 - s)
+        case .tanh:
+            let t = tanhf(x)
+            return 1 - t * t
+        }
+    }
+}
+
+/// out[i] = f(x[i])
+public func activationForward(_ f: Activation, _ x: ConstFloatPointer, _ out: FloatPointer, _ n: Int) {
+    if f == .relu {
+        forChunks(n) { lo, hi in
+            var i = lo
+            let zero = SIMD8<Float>()
+            while i + 8 <= hi { store8(pointwiseMax(load8(x + i), zero), out + i); i += 8 }
+            while i < hi { out[i] = max(x[i], 0); i += 1 }
+        }
+        return
+    }
+    forChunks(n, grain: elementwiseGrain / 8) { lo, hi in
+        for i in lo..<hi { out[i] = f.value(x[i]) }
+    }
+}
+
+/// dx[i] += dy[i] · f'(x[i])
+public func activationBackward(_ f: Activation, _ x: ConstFloatPointer, _ dy: ConstFloatPointer, _ dx: FloatPointer, _ n: Int) {
+    forChunks(n, grain: elementwiseGrain / 8) { lo, hi in
+        for i in lo..<hi { dx[i] += dy[i] * f.derivative(x[i]) }
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+
+/// Row-wise softmax, log-softmax and the fused cross-entropy over logits.
+/// Every row subtracts its maximum before exponentiating, so logits of ±1e4
+/// give finite, exact results.
+
+/// Rows are independent: split them across threads in fixed blocks.
+@inlinable
+public func forRows(_ rows: Int, cols: Int, _ body: (Int) -> Void) {
+    let grain = max(1, elementwiseGrain / max(cols, 1))
+    if rows <= grain {
+        for r in 0..<rows { body(r) }
+    } else {
+        Parallel.forRanges(rows, grain: grain) { range in for r in range { body(r) } }
+    }
+}
+
+@inlinable
+public func rowMax(_ x: ConstFloatPointer, _ n: Int) -> Float {
+    var m = -Float.infinity
+    for j in 0..<n where x[j] > m { m = x[j] }
+    return m
+}
+
+/// out = softmax(x) over the last dimension.
+public func softmaxForward(_ x: ConstFloatPointer, _ out: FloatPointer, rows: Int, cols: Int) {
+    forRows(rows, cols: cols) { r in
+        let xr = x + r * cols, yr = out + r * cols
+        let m = rowMax(xr, cols)
+        var sum: Float = 0
+        for j in 0..<cols { let e = expf(xr[j] - m); yr[j] = e; sum += e }
+        let inv = 1 / sum
+        for j in 0..<cols { yr[j] *= inv }
+    }
+}
+
+/// dx += y ⊙ (dy − Σ dy⊙y), from the softmax output y.
+public func softmaxBackward(_ y: ConstFloatPointer, _ dy: ConstFloatPointer, _ dx: FloatPointer, rows: Int, cols: Int) {
+    forRows(rows, cols: cols) { r in
+        let yr = y + r * cols, gr = dy + r * cols, dr = dx + r * cols
+        let s = dot(gr, yr, cols)
+        for j in 0..<cols { dr[j] += yr[j] * (gr[j] - s) }
+    }
+}
+
+/// out = x − logsumexp(x) over the last dimension.
+public func logSoftmaxForward(_ x: ConstFloatPointer, _ out: FloatPointer, rows: Int, cols: Int) {
+    forRows(rows, cols: cols) { r in
+        let xr = x + r * cols, yr = out + r * cols
+        let lse = logSumExp(xr, cols)
+        for j in 0..<cols { yr[j] = xr[j] - lse }
+    }
+}
+
+/// dx += dy − softmax(x)·Σdy, from the log-softmax output y (softmax = e^y).
+public func logSoftmaxBackward(_ y: ConstFloatPointer, _ dy: ConstFloatPointer, _ dx: FloatPointer, rows: Int, cols: Int) {
+    forRows(rows, cols: cols) { r in
+        let yr = y + r * cols, gr = dy + r * cols, dr = dx + r * cols
+        var s: Float = 0
+        for j in 0..<cols { s += gr[j] }
+        for j in 0..<cols { dr[j] += gr[j] - expf(yr[j]) * s }
+    }
+}
+
+/// log Σ exp(x[j]), stable.
+@inlinable
+public func logSumExp(_ x: ConstFloatPointer, _ n: Int) -> Float {
+    let m = rowMax(x, n)
+    if m == -Float.infinity { return m }
+    var sum: Float = 0
+    for j in 0..<n { sum += expf(x[j] - m) }
+    return m + logf(sum)
+}
+
+/// Cross-entropy of each row of logits against its target class. Rows whose
+/// target equals `ignoreIndex` score 0 and are not counted. Saves each row's
+/// max and log Σ exp(x − max) separately for the backward: at logits near
+/// 1e4, their float32 sum would lose three decimal places. Returns
+/// (Σ loss, counted rows).
+public func crossEntropyForward(
+    _ logits: ConstFloatPointer, targets: UnsafePointer<Int32>, rows: Int, cols: Int,
+    ignoreIndex: Int32, rowMax: FloatPointer, rowLogSum: FloatPointer
+) -> (sum: Double, count: Int) {
+    let rowLoss = UnsafeMutablePointer<Double>.allocate(capacity: max(rows, 1))
+    defer { rowLoss.deallocate() }
+    forRows(rows, cols: cols) { r in
+        let xr = logits + r * cols
+        let m = Kernels.rowMax(xr, cols)
+        var sum: Float = 0
+        for j in 0..<cols { sum += expf(xr[j] - m) }
+        let logSum = logf(sum)
+        rowMax[r] = m
+        rowLogSum[r] = logSum
+        let t = targets[r]
+        rowLoss[r] = t == ignoreIndex ? 0 : Double(m - xr[Int(t)]) + Double(logSum)
+    }
+    var sum = 0.0, count = 0
+    for r in 0..<rows where targets[r] != ignoreIndex {  // in order: deterministic
+        sum += rowLoss[r]
+        count += 1
+    }
+    return (sum, count)
+}
+
+/// dlogits += scale · (softmax(logits) − onehot(target)) for counted rows.
+public func crossEntropyBackward(
+    _ logits: ConstFloatPointer, targets: UnsafePointer<Int32>, rowMax: ConstFloatPointer, rowLogSum: ConstFloatPointer,
+    rows: Int, cols: Int, ignoreIndex: Int32, scale: Float, dlogits: FloatPointer
+) {
+    forRows(rows, cols: cols) { r in
+        let t = targets[r]
+        if t == ignoreIndex { return }
+        let xr = logits + r * cols, dr = dlogits + r * cols
+        let m = rowMax[r], logSum = rowLogSum[r]
+        for j in 0..<cols { dr[j] += scale * expf((xr[j] - m) - logSum) }
+        dr[Int(t)] -= scale
+    }
+}

@@ -1,0 +1,94 @@
+import XCTest
+import Foundation
+import Kernels
+import Autograd
+
+final class AttentionTests: XCTestCase {
+    /// Attention written out loop by loop, in Double.
+    func referenceAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor?, causal: Bool) -> [Float] {
+        let (b, h, tq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
+        let (hkv, tk) = (k.shape[1], k.shape[2])
+        var out = [Float](repeating: 0, count: q.count)
+        for bi in 0..<b { for hi in 0..<h {
+            let kvh = hi / (h / hkv)
+            for i in 0..<tq {
+                var scores = [Double]()
+                let visible = causal ? i + (tk - tq) + 1 : tk
+                for j in 0..<visible {
+                    var s = 0.0
+                    for c in 0..<d { s += Double(q.data[((bi * h + hi) * tq + i) * d + c]) * Double(k.data[((bi * hkv + kvh) * tk + j) * d + c]) }
+                    s /= Double(d).squareRoot()
+                    if let bias { s += Double(bias.data[(hi * tq + i) * tk + j]) }
+                    scores.append(s)
+                }
+                let m = scores.max()!
+                let e = scores.map { exp($0 - m) }
+                let z = e.reduce(0, +)
+                for c in 0..<d {
+                    var o = 0.0
+                    for j in 0..<visible { o += e[j] / z * Double(v.data[((bi * hkv + kvh) * tk + j) * d + c]) }
+                    out[((bi * h + hi) * tq + i) * d + c] = Float(o)
+                }
+            }
+        } }
+        return out
+    }
+
+    func testMultiHeadGroupedAndMultiQuery() {
+        // (batch, query heads, kv heads, length, head size): MHA, GQA, MQA, batch 1, odd sizes.
+        for (b, h, hkv, t, d) in [(2, 3, 3, 5, 4), (1, 4, 2, 7, 3), (2, 4, 1, 6, 5), (1, 1, 1, 1, 1)] {
+            let q = randomTensor([b, h, t, d], seed: 31), k = randomTensor([b, hkv, t, d], seed: 32), v = randomTensor([b, hkv, t, d], seed: 33)
+            for causal in [true, false] {
+                let y = attention(q, k, v, causal: causal).toArray()
+                assertClose(y, referenceAttention(q, k, v, bias: nil, causal: causal), tolerance: 1e-5, "attention \(b),\(h),\(hkv),\(t),\(d) causal \(causal)")
+                assertGradients("attention \(h)/\(hkv) heads causal \(causal)", [q, k, v]) { attention(q, k, v, causal: causal) }
+            }
+        }
+    }
+
+    func testAdditiveBiasAndCacheOffset() {
+        // Queries are the last 3 of 8 positions, as with a KV cache.
+        let q = randomTensor([1, 2, 3, 4], seed: 34), k = randomTensor([1, 2, 8, 4], seed: 35), v = randomTensor([1, 2, 8, 4], seed: 36)
+        let bias = randomTensor([2, 3, 8], seed: 37)
+        assertClose(attention(q, k, v, bias: bias).toArray(), referenceAttention(q, k, v, bias: bias, causal: true), tolerance: 1e-5, "bias + offset")
+        assertGradients("attention with bias and offset", [q, k, v]) { attention(q, k, v, bias: bias) }
+        // The last query row of a full pass equals a one-row pass over the same keys.
+        let full = randomTensor([1, 2, 8, 4], seed: 38)
+        let all = attention(full, k, v).toArray()
+        let last = attention(full.slice(2, 7..<8), k, v).toArray()
+        for hi in 0..<2 { for c in 0..<4 { XCTAssertEqual(last[hi * 4 + c], all[(hi * 8 + 7) * 4 + c], accuracy: 1e-6) } }
+    }
+
+    func testExtremeScoresStayFinite() {
+        let q = Tensor([Float](repeating: 100, count: 12), shape: [1, 1, 3, 4])
+        let k = Tensor([100, 100, 100, 100, -100, -100, -100, -100, 100, 100, 100, 99], shape: [1, 1, 3, 4])
+        let v = randomTensor([1, 1, 3, 4], seed: 39)  // scores reach ±2e4
+        q.requiresGrad = true; k.requiresGrad = true; v.requiresGrad = true
+        let y = attention(q, k, v)
+        sum(y).backward()
+        for t in [y, q.grad!, k.grad!, v.grad!] { XCTAssertTrue(t.toArray().allSatisfy(\.isFinite)) }
+        assertClose(y.toArray(), referenceAttention(q, k, v, bias: nil, causal: true), tolerance: 1e-5, "extreme")
+    }
+
+    func testRotaryEmbedding() {
+        let x = randomTensor([2, 3, 5, 6], seed: 40)
+        for (offset, theta) in [(0, Float(10_000)), (7, 500)] {
+            let y = rotaryEmbedding(x, offset: offset, theta: theta).toArray()
+            var ref = [Float]()
+            for row in 0..<6 { for p in 0..<5 { for i in 0..<3 {
+                let angle = Double(offset + p) * pow(Double(theta), -2.0 * Double(i) / 6)
+                let x0 = Double(x.data[(row * 5 + p) * 6 + 2 * i]), x1 = Double(x.data[(row * 5 + p) * 6 + 2 * i + 1])
+                ref += [Float(x0 * cos(angle) - x1 * sin(angle)), Float(x0 * sin(angle) + x1 * cos(angle))]
+            } } }
+            assertClose(y, ref, tolerance: 1e-5, "rope offset \(offset)")
+            assertGradients("rope offset \(offset)", [x]) { rotaryEmbedding(x, offset: offset, theta: theta) }
+        }
+        // Relative property: q·k after RoPE depends only on the distance between positions.
+        let q = randomTensor([1, 1, 1, 8], seed: 41), k = randomTensor([1, 1, 1, 8], seed: 42)
+        func score(_ pq: Int, _ pk: Int) -> Float {
+            let a = rotaryEmbedding(q, offset: pq).toArray(), b = rotaryEmbedding(k, offset: pk).toArray()
+            return zip(a, b).map(*).reduce(0, +)
+        }
+        XCTAssertEqual(score(3, 1), score(12, 10), accuracy: 1e-4)
+    }
+}

@@ -1,0 +1,84 @@
+import XCTest
+import Kernels
+import Autograd
+
+final class GraphTests: XCTestCase {
+    func testTensorUsedTwiceSumsBothPaths() {
+        let x = Tensor([1, -2, 3], shape: [3], requiresGrad: true)
+        sum(add(mul(x, x), x)).backward()  // d/dx (x² + x) = 2x + 1
+        XCTAssertEqual(x.grad!.toArray(), [3, -3, 7])
+        // A second backward accumulates until zeroGrad.
+        sum(x).backward()
+        XCTAssertEqual(x.grad!.toArray(), [4, -2, 8])
+        x.zeroGrad()
+        XCTAssertEqual(x.grad!.toArray(), [0, 0, 0])
+    }
+
+    func testNoGradRecordsNothing() {
+        let w = randomTensor([3, 4], seed: 1)
+        w.requiresGrad = true
+        let y = Autograd.noGrad { sum(matmul(w, randomTensor([4, 2], seed: 2))) }
+        XCTAssertFalse(Autograd.isRecording == false, "noGrad restores recording afterwards")
+        y.backward()  // a constant: nothing reaches w
+        XCTAssertNil(w.grad)
+    }
+
+    func testInputsWithoutGradientGetNone() {
+        let x = randomTensor([2, 3], seed: 3), w = randomTensor([3, 3], seed: 4)
+        w.requiresGrad = true
+        sum(matmul(x, w)).backward()
+        XCTAssertNil(x.grad)
+        XCTAssertNotNil(w.grad)
+    }
+
+    /// A small two-layer network's step, used for the memory and thread tests.
+    func step(_ w1: Tensor, _ w2: Tensor, _ x: Tensor) -> Float {
+        w1.zeroGrad(); w2.zeroGrad()
+        let h = gelu(linear(x, weight: w1))
+        let loss = crossEntropy(linear(layerNorm(h, gain: Tensor([Float](repeating: 1, count: 24), shape: [24])), weight: w2),
+                                targets: (0..<40).map { Int32($0 % 10) })
+        loss.backward()
+        return loss.item
+    }
+
+    func testMemoryStaysFlatAcrossSteps() {
+        let w1 = randomTensor([24, 16], seed: 5), w2 = randomTensor([10, 24], seed: 6), x = randomTensor([40, 16], seed: 7)
+        w1.requiresGrad = true; w2.requiresGrad = true
+        _ = step(w1, w2, x); _ = step(w1, w2, x)
+        let warm = freshBufferAllocations
+        for _ in 0..<50 { _ = step(w1, w2, x) }
+        XCTAssertEqual(freshBufferAllocations, warm, "after warm-up every buffer comes from the pool")
+    }
+
+    func testSameNumbersForAnyThreadCount() {
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        var results: [[Float]] = []
+        for threads in [1, 2, 3] {
+            Parallel.threads = threads
+            let w1 = randomTensor([24, 16], seed: 5), w2 = randomTensor([10, 24], seed: 6), x = randomTensor([40, 16], seed: 7)
+            w1.requiresGrad = true; w2.requiresGrad = true
+            let loss = step(w1, w2, x)
+            results.append([loss] + w1.grad!.toArray() + w2.grad!.toArray())
+        }
+        XCTAssertEqual(results[0], results[1])
+        XCTAssertEqual(results[0], results[2])
+    }
+
+    func testRandomGeneratorIsReproducible() {
+        var a = RandomGenerator(seed: 42), b = RandomGenerator(seed: 42)
+        let xs = (0..<100).map { _ in a.normal() }
+        XCTAssertEqual(xs, (0..<100).map { _ in b.normal() })
+        var c = RandomGenerator(stateWords: a.stateWords)
+        XCTAssertEqual(a.next(), c.next(), "state words restore the generator")
+        var u = RandomGenerator(seed: 1)
+        let draws = (0..<20_000).map { _ in u.uniform() }
+        XCTAssertTrue(draws.allSatisfy { $0 >= 0 && $0 < 1 })
+        XCTAssertEqual(Double(draws.reduce(0, +)) / 20_000, 0.5, accuracy: 0.01)  // σ ≈ 0.002
+        let normals = (0..<20_000).map { _ in Double(u.normal()) }
+        let mean = normals.reduce(0, +) / 20_000
+        let variance = normals.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 20_000
+        XCTAssertEqual(mean, 0, accuracy: 0.03)
+        XCTAssertEqual(variance, 1, accuracy: 0.05)
+    }
+}

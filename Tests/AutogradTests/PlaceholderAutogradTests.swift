@@ -1,6 +1,0 @@
-import XCTest
-import Autograd
-
-final class PlaceholderAutogradTests: XCTestCase {
-    func testModuleLinks() {}
-}
