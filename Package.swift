@@ -14,15 +14,19 @@ let package = Package(
     name: "tinygpt",
     products: [
         .executable(name: "tinygpt", targets: ["tinygpt"]),
-        .library(name: "TinyGPT", targets: ["Kernels", "Autograd", "Tokenizer"]),
+        .library(name: "TinyGPT", targets: ["Kernels", "Autograd", "NN", "Model", "Tokenizer"]),
     ],
     targets: [
         .target(name: "Kernels", swiftSettings: kernelFlags),
         .target(name: "Autograd", dependencies: ["Kernels"], swiftSettings: nativeCPU),
+        .target(name: "NN", dependencies: ["Autograd", "Kernels"], swiftSettings: nativeCPU),
+        .target(name: "Model", dependencies: ["NN", "Autograd", "Kernels"], swiftSettings: nativeCPU),
         .target(name: "Tokenizer", swiftSettings: nativeCPU),
-        .executableTarget(name: "tinygpt", dependencies: ["Kernels", "Autograd", "Tokenizer"], swiftSettings: nativeCPU),
+        .executableTarget(name: "tinygpt", dependencies: ["Kernels", "Autograd", "NN", "Model", "Tokenizer"], swiftSettings: nativeCPU),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Kernels"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Kernels"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "NN", "Autograd", "Kernels"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -1,0 +1,6 @@
+import XCTest
+import Model
+
+final class PlaceholderModelTests: XCTestCase {
+    func testModuleLinks() {}
+}

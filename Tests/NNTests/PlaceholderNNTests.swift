@@ -1,0 +1,6 @@
+import XCTest
+import NN
+
+final class PlaceholderNNTests: XCTestCase {
+    func testModuleLinks() {}
+}
