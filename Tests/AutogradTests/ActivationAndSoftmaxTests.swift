@@ -24,9 +24,9 @@ final class ActivationAndSoftmaxTests: XCTestCase {
         let values = (0..<37).map { _ -> Float in let u = g.normal() * 2; return u < 0 ? u - 0.05 : u + 0.05 }
         let x = Tensor(values, shape: [37])
         for f in all {
-            let y = activation(x, f).toArray()
+            let y = activate(x, f).toArray()
             assertClose(y, values.map { Float(reference(f, Double($0))) }, tolerance: 2e-6, "\(f) forward")
-            assertGradients("\(f)", [x]) { activation(x, f) }
+            assertGradients("\(f)", [x]) { activate(x, f) }
         }
     }
 
@@ -34,13 +34,13 @@ final class ActivationAndSoftmaxTests: XCTestCase {
         let x = Tensor([-1e4, -100, -20, 0, 20, 100, 1e4], shape: [7], requiresGrad: true)
         for f in all {
             x.grad = nil
-            let y = activation(x, f)
+            let y = activate(x, f)
             sum(y).backward()
             XCTAssertTrue(y.toArray().allSatisfy(\.isFinite), "\(f) forward at extremes: \(y.toArray())")
             XCTAssertTrue(x.grad!.toArray().allSatisfy(\.isFinite), "\(f) backward at extremes: \(x.grad!.toArray())")
         }
-        XCTAssertEqual(activation(x, .gelu).data[0], 0)
-        XCTAssertEqual(activation(x, .gelu).data[6], 1e4)
+        XCTAssertEqual(activate(x, .gelu).data[0], 0)
+        XCTAssertEqual(activate(x, .gelu).data[6], 1e4)
     }
 
     func referenceSoftmax(_ row: [Float]) -> [Double] {

@@ -1,7 +1,7 @@
 import Kernels
 
 /// f(x) elementwise for one of the `Activation` functions.
-public func activation(_ x: Tensor, _ f: Activation) -> Tensor {
+public func activate(_ x: Tensor, _ f: Activation) -> Tensor {
     let out = Tensor(uninitialized: x.shape)
     activationForward(f, x.data, out.data, x.count)
     return out.recordOp([x]) { out in
@@ -9,12 +9,12 @@ public func activation(_ x: Tensor, _ f: Activation) -> Tensor {
     }
 }
 
-public func relu(_ x: Tensor) -> Tensor { activation(x, .relu) }
+public func relu(_ x: Tensor) -> Tensor { activate(x, .relu) }
 /// Exact GELU, x·Φ(x).
-public func gelu(_ x: Tensor) -> Tensor { activation(x, .gelu) }
+public func gelu(_ x: Tensor) -> Tensor { activate(x, .gelu) }
 /// GELU's tanh approximation (GPT-2's).
-public func geluTanh(_ x: Tensor) -> Tensor { activation(x, .geluTanh) }
+public func geluTanh(_ x: Tensor) -> Tensor { activate(x, .geluTanh) }
 /// Swish x·σ(βx); β = 1 is SiLU.
-public func swish(_ x: Tensor, beta: Float = 1) -> Tensor { activation(x, .swish(beta: beta)) }
-public func sigmoid(_ x: Tensor) -> Tensor { activation(x, .sigmoid) }
-public func tanh(_ x: Tensor) -> Tensor { activation(x, .tanh) }
+public func swish(_ x: Tensor, beta: Float = 1) -> Tensor { activate(x, .swish(beta: beta)) }
+public func sigmoid(_ x: Tensor) -> Tensor { activate(x, .sigmoid) }
+public func tanh(_ x: Tensor) -> Tensor { activate(x, .tanh) }

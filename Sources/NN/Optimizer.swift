@@ -1,0 +1,136 @@
+import Foundation
+import Autograd
+import Kernels
+
+public enum OptimizerKind: String, Sendable {
+    /// Adam with decoupled weight decay (Loshchilov & Hutter), as torch.optim.AdamW.
+    case adamw
+    /// Adam; weight decay, if any, is an L2 term added to the gradient, as torch.optim.Adam.
+    case adam
+    /// SGD with (heavy-ball) momentum, as torch.optim.SGD with dampening 0.
+    case sgd
+}
+
+public struct OptimizerSettings: Equatable, Sendable {
+    public var kind: OptimizerKind = .adamw
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    public var eps: Float = 1e-8
+    public var weightDecay: Float = 0
+    public var momentum: Float = 0
+    /// Extra penalty λ₁·Σ|w| + λ₂·Σw² on decaying parameters, added to the gradient.
+    public var l1: Float = 0
+    public var l2: Float = 0
+    public init() {}
+}
+
+/// Updates parameters from their gradients. Weight decay and the L1/L2
+/// penalties apply only to parameters that decay (matrices, embeddings).
+/// The arithmetic follows PyTorch's single-tensor implementations step by
+/// step, so that a run can be compared with PyTorch update for update.
+public final class Optimizer {
+    public let parameters: [Parameter]
+    public let settings: OptimizerSettings
+    /// Number of updates taken.
+    public private(set) var stepCount = 0
+    /// Adam's first and second moments, or SGD's momentum buffer (first only).
+    var first: [Tensor], second: [Tensor]
+
+    public init(parameters: [Parameter], settings: OptimizerSettings) {
+        self.parameters = parameters
+        self.settings = settings
+        first = parameters.map { Tensor(zeros: $0.tensor.shape) }
+        second = settings.kind == .sgd ? [] : parameters.map { Tensor(zeros: $0.tensor.shape) }
+    }
+
+    public func zeroGrad() { for p in parameters { p.tensor.zeroGrad() } }
+
+    /// One update with learning rate `lr`.
+    public func step(lr: Float) {
+        stepCount += 1
+        let s = settings
+        let bias1 = 1 - pow(Double(s.beta1), Double(stepCount))
+        let bias2Root = Float((1 - pow(Double(s.beta2), Double(stepCount))).squareRoot())
+        let stepSize = Float(Double(lr) / bias1)
+        for (index, p) in parameters.enumerated() {
+            guard let g = p.tensor.grad?.data else { continue }
+            let w = p.tensor.data, n = p.tensor.count
+            let m = first[index].data
+            let decay = p.decays ? s.weightDecay : 0
+            let (l1, l2) = p.decays ? (s.l1, s.l2) : (0, 0)
+            let v = second.isEmpty ? nil : second[index].data
+            let firstStep = stepCount == 1
+            forChunks(n) { lo, hi in
+                for i in lo..<hi {
+                    var grad = g[i]
+                    if l1 != 0 { grad += l1 * (w[i] > 0 ? 1 : (w[i] < 0 ? -1 : 0)) }
+                    if l2 != 0 { grad += 2 * l2 * w[i] }
+                    switch s.kind {
+                    case .adamw, .adam:
+                        if s.kind == .adamw { w[i] *= 1 - lr * decay } else if decay != 0 { grad += decay * w[i] }
+                        m[i] += (grad - m[i]) * (1 - s.beta1)          // torch: lerp
+                        v![i] = v![i] * s.beta2 + (1 - s.beta2) * grad * grad
+                        let denom = v![i].squareRoot() / bias2Root + s.eps
+                        w[i] -= stepSize * m[i] / denom
+                    case .sgd:
+                        if decay != 0 { grad += decay * w[i] }
+                        if s.momentum != 0 {
+                            m[i] = firstStep ? grad : m[i] * s.momentum + grad
+                            grad = m[i]
+                        }
+                        w[i] -= lr * grad
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moments by parameter name ("m.<name>", "v.<name>") for checkpoints.
+    public var state: [(name: String, tensor: Tensor)] {
+        var out: [(String, Tensor)] = []
+        for (i, p) in parameters.enumerated() {
+            out.append(("m." + p.name, first[i]))
+            if !second.isEmpty { out.append(("v." + p.name, second[i])) }
+        }
+        return out
+    }
+
+    /// Restores moments and the step count saved from `state` and `stepCount`.
+    public func restore(step: Int, values: [String: [Float]]) throws {
+        for (name, tensor) in state {
+            guard let saved = values[name] else { throw OptimizerError("optimizer state is missing '\(name)'") }
+            guard saved.count == tensor.count else {
+                throw OptimizerError("optimizer state '\(name)' has \(saved.count) values, expected \(tensor.count)")
+            }
+            saved.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: saved.count) }
+        }
+        stepCount = step
+    }
+}
+
+public struct OptimizerError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Scales all gradients so their global L2 norm is at most `maxNorm`
+/// (as torch.nn.utils.clip_grad_norm_). Returns the norm before clipping.
+/// maxNorm ≤ 0 only measures.
+@discardableResult
+public func clipGradientNorm(_ parameters: [Parameter], maxNorm: Float) -> Float {
+    var total = 0.0
+    for p in parameters {
+        guard let g = p.tensor.grad else { continue }
+        var s: Float = 0
+        s = dot(g.data, g.data, g.count)
+        total += Double(s)
+    }
+    let norm = Float(total.squareRoot())
+    if maxNorm > 0 {
+        let coefficient = maxNorm / (norm + 1e-6)
+        if coefficient < 1 {
+            for p in parameters { if let g = p.tensor.grad { vectorScale(g.data, coefficient, g.data, g.count) } }
+        }
+    }
+    return norm
+}

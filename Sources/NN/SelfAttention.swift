@@ -1,0 +1,75 @@
+import Autograd
+import Kernels
+
+/// How attention learns where tokens are, if it does so itself.
+public enum AttentionPositions: Equatable, Sendable {
+    case none
+    /// Rotate queries and keys (RoPE) with this base θ.
+    case rotary(theta: Float)
+    /// Add −slope·distance to the scores (ALiBi).
+    case alibi
+}
+
+/// Cached keys and values of earlier positions for one layer:
+/// (B, Hkv, T, D) each, sized by the K/V heads, not the query heads.
+public final class KeyValueCache {
+    public internal(set) var keys: Tensor?
+    public internal(set) var values: Tensor?
+    public init() {}
+    /// Number of cached positions.
+    public var length: Int { keys?.shape[2] ?? 0 }
+    public func clear() { keys = nil; values = nil }
+}
+
+/// Causal multi-head self-attention with grouped K/V heads
+/// (MHA: kvHeads = heads; MQA: kvHeads = 1; GQA: in between).
+public final class SelfAttention: Layer {
+    public let heads: Int, kvHeads: Int, headSize: Int
+    public let query: Linear, key: Linear, value: Linear, output: Linear
+    public let positions: AttentionPositions
+    let slopes: [Float]
+
+    public init(modelSize: Int, heads: Int, kvHeads: Int, bias: Bool, positions: AttentionPositions,
+                initializer: WeightInit, outputInitializer: WeightInit, generator: inout RandomGenerator) {
+        require(heads > 0 && modelSize % heads == 0, "SelfAttention: \(heads) heads must divide model size \(modelSize)")
+        require(kvHeads > 0 && heads % kvHeads == 0, "SelfAttention: \(kvHeads) K/V heads must divide \(heads) heads")
+        self.heads = heads
+        self.kvHeads = kvHeads
+        headSize = modelSize / heads
+        self.positions = positions
+        query = Linear(modelSize, modelSize, bias: bias, initializer: initializer, generator: &generator)
+        key = Linear(modelSize, kvHeads * headSize, bias: bias, initializer: initializer, generator: &generator)
+        value = Linear(modelSize, kvHeads * headSize, bias: bias, initializer: initializer, generator: &generator)
+        output = Linear(modelSize, modelSize, bias: bias, initializer: outputInitializer, generator: &generator)
+        slopes = positions == .alibi ? Positions.alibiSlopes(heads: heads) : []
+    }
+
+    /// x (B, T, C) at absolute positions offset..<offset+T → (B, T, C).
+    /// With a cache, keys and values of this call are appended to it and the
+    /// queries attend over everything cached (offset must equal cache.length).
+    public func callAsFunction(_ x: Tensor, offset: Int = 0, cache: KeyValueCache? = nil) -> Tensor {
+        var q = query(x).splitHeads(heads)       // (B, H, T, D)
+        var k = key(x).splitHeads(kvHeads)       // (B, Hkv, T, D)
+        var v = value(x).splitHeads(kvHeads)     // (B, Hkv, T, D)
+        if case .rotary(let theta) = positions {
+            q = rotaryEmbedding(q, offset: offset, theta: theta)
+            k = rotaryEmbedding(k, offset: offset, theta: theta)
+        }
+        if let cache {
+            require(offset == cache.length, "SelfAttention: offset \(offset) does not match the \(cache.length) cached positions")
+            if let pastK = cache.keys, let pastV = cache.values {
+                k = concat([pastK, k], dim: 2)
+                v = concat([pastV, v], dim: 2)
+            }
+            cache.keys = k.detach()
+            cache.values = v.detach()
+        }
+        let bias = slopes.isEmpty ? nil : Positions.alibiBias(slopes: slopes, queryLength: q.shape[2], keyLength: k.shape[2])
+        let y = attention(q, k, v, bias: bias, causal: true)  // (B, H, T, D)
+        return output(y.mergeHeads())                          // (B, T, C)
+    }
+
+    public var parameters: [Parameter] {
+        query.parameters(prefixed: "q") + key.parameters(prefixed: "k") + value.parameters(prefixed: "v") + output.parameters(prefixed: "out")
+    }
+}

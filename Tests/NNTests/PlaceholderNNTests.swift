@@ -1,6 +1,0 @@
-import XCTest
-import NN
-
-final class PlaceholderNNTests: XCTestCase {
-    func testModuleLinks() {}
-}
