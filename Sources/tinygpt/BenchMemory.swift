@@ -1,4 +1,75 @@
-/// `tinygpt bench memory`: resident memory over many training-like steps.
+import Foundation
+import Kernels
+import Autograd
+import NN
+
+/// `tinygpt bench memory [--steps N] [--every K] [--threads T] [--json]`:
+/// trains a small two-block transformer on random tokens and prints resident
+/// memory every K steps. Flat numbers after the first steps show that the
+/// graph is released after each backward and that buffers are reused.
 func runMemoryBench(_ args: [String]) throws {
-    throw CLIError("bench memory is not implemented yet")
+    var a = Arguments(args)
+    let steps = try a.int("steps", default: 2000, in: 1...1_000_000)
+    let every = try a.int("every", default: 250, in: 1...1_000_000)
+    let threads = try a.int("threads", default: Parallel.threads, in: 1...256)
+    let json = a.flag("json")
+    try a.finish()
+    Parallel.threads = threads
+
+    let (vocab, width, heads, length, batch) = (96, 64, 4, 32, 8)
+    var generator = RandomGenerator(seed: 1)
+    let initializer = WeightInit.normal(std: 0.02)
+    let tokens = Embedding(vocab, width, generator: &generator)
+    let blocks = (0..<2).map { _ in
+        (Norm(.layerNorm, width, bias: true, eps: 1e-5),
+         SelfAttention(modelSize: width, heads: heads, kvHeads: heads, bias: true, positions: .rotary(theta: 10_000),
+                       initializer: initializer, outputInitializer: initializer, generator: &generator),
+         Norm(.layerNorm, width, bias: true, eps: 1e-5),
+         FeedForward(modelSize: width, hiddenSize: 4 * width, activation: .gelu, gated: false, bias: true,
+                     initializer: initializer, outputInitializer: initializer, generator: &generator))
+    }
+    var parameters = tokens.parameters(prefixed: "tok")
+    for (i, b) in blocks.enumerated() {
+        parameters += b.0.parameters(prefixed: "\(i).n1") + b.1.parameters(prefixed: "\(i).attn")
+        parameters += b.2.parameters(prefixed: "\(i).n2") + b.3.parameters(prefixed: "\(i).ffn")
+    }
+    let optimizer = Optimizer(parameters: parameters, settings: OptimizerSettings())
+
+    if !json { print("step  loss     rss_mb  fresh_buffers") }
+    let start = Date()
+    for step in 1...steps {
+        let ids = (0..<(batch * (length + 1))).map { _ in Int32(generator.int(below: vocab)) }
+        var inputs: [Int32] = [], targets: [Int32] = []
+        for b in 0..<batch {
+            inputs += ids[(b * (length + 1))..<(b * (length + 1) + length)]
+            targets += ids[(b * (length + 1) + 1)..<((b + 1) * (length + 1))]
+        }
+        var x = tokens(inputs, shape: [batch, length])
+        for (n1, attn, n2, ffn) in blocks {
+            x = x + attn(n1(x))
+            x = x + ffn(n2(x))
+        }
+        let logits = linear(x, weight: tokens.weight)  // tied output
+        let loss = crossEntropy(logits, targets: targets)
+        optimizer.zeroGrad()
+        loss.backward()
+        optimizer.step(lr: 1e-3)
+        if step == 1 || step % every == 0 || step == steps {
+            let rss = residentMegabytes()
+            if json {
+                print("{\"op\":\"memory\",\"step\":\(step),\"loss\":\(loss.item),\"rss_mb\":\(rss),\"fresh_buffers\":\(freshBufferAllocations)}")
+            } else {
+                print(String(format: "%-5d %-8.4f %-7.1f %d", step, loss.item, rss, freshBufferAllocations))
+            }
+        }
+    }
+    if !json { printError(String(format: "%d steps in %.1f s", steps, Date().timeIntervalSince(start))) }
+}
+
+/// Resident set size of this process in MB, from /proc/self/statm.
+func residentMegabytes() -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    guard fields.count > 1, let pages = Double(fields[1]) else { return 0 }
+    return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
 }
