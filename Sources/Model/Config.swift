@@ -1,0 +1,349 @@
+import Foundation
+
+// The run config: one JSON file with sections model, tokenizer, data, train, sample.
+// Each section below is a plain struct (defaults live in its property initializers)
+// plus a field table; ConfigFields.swift turns the tables into decoding, `--set`,
+// validation, encoding and docs. docs/config.md shows the same tables (a test keeps them in sync).
+
+public enum NormKind: String, CaseIterable, Sendable { case layernorm, rmsnorm }
+public enum NormPosition: String, CaseIterable, Sendable { case pre, post }
+public enum PositionEncoding: String, CaseIterable, Sendable { case learned, sinusoidal, rope, alibi, none }
+public enum ActivationKind: String, CaseIterable, Sendable { case relu, gelu, gelu_tanh, swish, swiglu, geglu, reglu }
+public enum InitScheme: String, CaseIterable, Sendable { case gpt2, xavier, kaiming }
+public enum TokenizerKind: String, CaseIterable, Sendable { case char, bpe }
+public enum OptimizerKind: String, CaseIterable, Sendable { case adamw, adam, sgd }
+public enum LRSchedule: String, CaseIterable, Sendable { case cosine, linear, constant }
+public enum SamplingStrategy: String, CaseIterable, Sendable { case greedy, sample, beam }
+
+public struct ModelConfig: Equatable, Sendable, ConfigSection {
+    /// nil: take the vocabulary size from the tokenizer.
+    public var vocabSize: Int? = nil
+    public var contextLength = 256
+    public var nLayer = 6
+    public var dModel = 384
+    public var nHead = 6
+    /// nil: same as `nHead`. Use `kvHeads` for the resolved value.
+    public var nKVHead: Int? = nil
+    /// nil: 4 · dModel. Use `feedForwardSize` for the resolved value.
+    public var dFF: Int? = nil
+    public var norm = NormKind.layernorm
+    public var normPosition = NormPosition.pre
+    public var normEps = 1e-5
+    public var position = PositionEncoding.learned
+    public var ropeTheta = 10000.0
+    public var activation = ActivationKind.gelu
+    public var bias = true
+    public var dropout = 0.0
+    public var tieEmbeddings = true
+    public var initialization = InitScheme.gpt2
+
+    public init() {}
+
+    public var headSize: Int { dModel / nHead }
+    public var kvHeads: Int { nKVHead ?? nHead }
+    public var feedForwardSize: Int { dFF ?? 4 * dModel }
+
+    static let name = "model"
+    static let fields: [ConfigField<ModelConfig>] = [
+        .optionalInt("vocab_size", \.vocabSize, .atLeast(1), "Vocabulary size; null takes it from the tokenizer."),
+        .int("context_length", \.contextLength, .atLeast(1), "Maximum sequence length in tokens (block size)."),
+        .int("n_layer", \.nLayer, .atLeast(1), "Number of transformer blocks."),
+        .int("d_model", \.dModel, .atLeast(1), "Embedding (residual stream) width."),
+        .int("n_head", \.nHead, .atLeast(1), "Attention heads; must divide d_model."),
+        .optionalInt("n_kv_head", \.nKVHead, .atLeast(1), "Key/value heads; null = n_head (MHA), 1 = MQA, another divisor of n_head = GQA."),
+        .optionalInt("d_ff", \.dFF, .atLeast(1), "Feed-forward hidden width; null = 4 · d_model."),
+        .choice("norm", \.norm, "Normalization layer."),
+        .choice("norm_position", \.normPosition, "Normalize before (pre) or after (post) each sublayer."),
+        .number("norm_eps", \.normEps, .greaterThan(0), "Epsilon added inside the normalization."),
+        .choice("position", \.position, "Position information: learned table, fixed sinusoids, rotary (rope), ALiBi biases, or none."),
+        .number("rope_theta", \.ropeTheta, .greaterThan(0), "RoPE base frequency (used when position = rope)."),
+        .choice("activation", \.activation, "Feed-forward activation; swiglu, geglu and reglu are gated (GLU) variants."),
+        .bool("bias", \.bias, "Biases in linear layers and norms."),
+        .number("dropout", \.dropout, .halfOpen(0, 1), "Dropout probability during training."),
+        .bool("tie_embeddings", \.tieEmbeddings, "Share the token embedding with the output projection."),
+        .choice("init", \.initialization, "Weight init; gpt2 = normal(0, 0.02) with residual output projections scaled by 1/sqrt(2 · n_layer)."),
+    ]
+
+    func checkCombinations() throws {
+        guard dModel % nHead == 0 else {
+            throw ConfigError("model.n_head (\(nHead)) must divide model.d_model (\(dModel))")
+        }
+        guard nHead % kvHeads == 0 else {
+            throw ConfigError("model.n_kv_head (\(kvHeads)) must divide model.n_head (\(nHead))")
+        }
+        if position == .rope, headSize % 2 != 0 {
+            throw ConfigError("model.position = rope needs an even head size; d_model / n_head = \(dModel) / \(nHead) = \(headSize)")
+        }
+    }
+}
+
+public struct TokenizerConfig: Equatable, Sendable, ConfigSection {
+    public var type = TokenizerKind.char
+    public var vocabSize = 512
+    public var specialTokens: [String] = []
+
+    public init() {}
+
+    static let name = "tokenizer"
+    static let fields: [ConfigField<TokenizerConfig>] = [
+        .choice("type", \.type, "char: one token per character; bpe: byte-level BPE trained on the corpus."),
+        .int("vocab_size", \.vocabSize, .atLeast(1), "Target vocabulary size for bpe (ignored by char)."),
+        .strings("special_tokens", \.specialTokens, "Extra tokens that are never split, e.g. \"<|endoftext|>\"."),
+    ]
+}
+
+public struct DataConfig: Equatable, Sendable, ConfigSection {
+    public var path = "data/corpus.txt"
+    public var valFraction = 0.1
+
+    public init() {}
+
+    static let name = "data"
+    static let fields: [ConfigField<DataConfig>] = [
+        .string("path", \.path, "Training text file (UTF-8); --data overrides it."),
+        .number("val_fraction", \.valFraction, .open(0, 1), "Fraction of the corpus (taken from the end) held out for validation."),
+    ]
+}
+
+public struct TrainConfig: Equatable, Sendable, ConfigSection {
+    public var batchSize = 12
+    public var gradAccumSteps = 1
+    public var maxSteps = 2000
+    public var optimizer = OptimizerKind.adamw
+    public var lr = 1e-3
+    public var minLR = 1e-4
+    public var warmupSteps = 100
+    public var lrSchedule = LRSchedule.cosine
+    public var beta1 = 0.9
+    public var beta2 = 0.99
+    public var eps = 1e-8
+    public var weightDecay = 0.1
+    public var momentum = 0.9
+    public var l1 = 0.0
+    public var l2 = 0.0
+    public var gradClip = 1.0
+    public var evalInterval = 250
+    public var evalSteps = 200
+    public var logInterval = 10
+    public var seed = 1337
+    public var threads = 0
+
+    public init() {}
+
+    static let name = "train"
+    static let fields: [ConfigField<TrainConfig>] = [
+        .int("batch_size", \.batchSize, .atLeast(1), "Sequences per micro-batch."),
+        .int("grad_accum_steps", \.gradAccumSteps, .atLeast(1), "Micro-batches whose gradients are summed per optimizer step."),
+        .int("max_steps", \.maxSteps, .atLeast(1), "Optimizer steps to train."),
+        .choice("optimizer", \.optimizer, "Optimizer: adamw (decoupled weight decay), adam, or sgd with momentum."),
+        .number("lr", \.lr, .greaterThan(0), "Peak learning rate."),
+        .number("min_lr", \.minLR, .atLeast(0), "Final learning rate of the schedule; must be ≤ lr."),
+        .int("warmup_steps", \.warmupSteps, .atLeast(0), "Linear warmup steps from 0 to lr; must be ≤ max_steps."),
+        .choice("lr_schedule", \.lrSchedule, "Decay from lr to min_lr after warmup."),
+        .number("beta1", \.beta1, .halfOpen(0, 1), "Adam first-moment decay."),
+        .number("beta2", \.beta2, .halfOpen(0, 1), "Adam second-moment decay."),
+        .number("eps", \.eps, .greaterThan(0), "Adam denominator epsilon."),
+        .number("weight_decay", \.weightDecay, .atLeast(0), "Decoupled weight decay (adamw only)."),
+        .number("momentum", \.momentum, .halfOpen(0, 1), "SGD momentum (sgd only)."),
+        .number("l1", \.l1, .atLeast(0), "L1 penalty coefficient added to the loss."),
+        .number("l2", \.l2, .atLeast(0), "L2 penalty coefficient added to the loss."),
+        .number("grad_clip", \.gradClip, .atLeast(0), "Clip the global gradient norm to this value; 0 = off."),
+        .int("eval_interval", \.evalInterval, .atLeast(1), "Evaluate validation loss every this many steps."),
+        .int("eval_steps", \.evalSteps, .atLeast(1), "Batches averaged per evaluation."),
+        .int("log_interval", \.logInterval, .atLeast(1), "Print training loss every this many steps."),
+        .int("seed", \.seed, .any, "Random seed for init, batches and dropout."),
+        .int("threads", \.threads, .atLeast(0), "Worker threads; 0 = all cores."),
+    ]
+
+    func checkCombinations() throws {
+        guard minLR <= lr else { throw ConfigError("train.min_lr (\(minLR)) must be in [0, train.lr] = [0, \(lr)]") }
+        guard warmupSteps <= maxSteps else {
+            throw ConfigError("train.warmup_steps (\(warmupSteps)) must be in [0, train.max_steps] = [0, \(maxSteps)]")
+        }
+    }
+}
+
+public struct SampleConfig: Equatable, Sendable, ConfigSection {
+    public var strategy = SamplingStrategy.sample
+    public var maxNewTokens = 200
+    public var temperature = 0.8
+    public var topK = 0
+    public var topP = 1.0
+    public var minP = 0.0
+    public var repetitionPenalty = 1.0
+    public var noRepeatNgram = 0
+    public var beamWidth = 4
+    public var lengthPenalty = 1.0
+    public var numSamples = 1
+    public var seed = 1337
+    public var stop: [String] = []
+    public var stream = true
+    public var prompt = ""
+
+    public init() {}
+
+    static let name = "sample"
+    static let fields: [ConfigField<SampleConfig>] = [
+        .choice("strategy", \.strategy, "greedy: argmax; sample: draw from the filtered distribution; beam: beam search."),
+        .int("max_new_tokens", \.maxNewTokens, .atLeast(0), "Tokens to generate after the prompt."),
+        .number("temperature", \.temperature, .atLeast(0), "Divide logits by this; 0 = greedy."),
+        .int("top_k", \.topK, .atLeast(0), "Keep only the k most likely tokens; 0 = off."),
+        .number("top_p", \.topP, .leftOpen(0, 1), "Nucleus sampling: keep the smallest set with probability ≥ top_p; 1 = off."),
+        .number("min_p", \.minP, .halfOpen(0, 1), "Drop tokens whose probability is below min_p × the top probability; 0 = off."),
+        .number("repetition_penalty", \.repetitionPenalty, .greaterThan(0), "Penalize logits of tokens already present; 1 = off."),
+        .int("no_repeat_ngram", \.noRepeatNgram, .atLeast(0), "Forbid repeating any n-gram of this size; 0 = off."),
+        .int("beam_width", \.beamWidth, .atLeast(1), "Beams kept (strategy = beam)."),
+        .number("length_penalty", \.lengthPenalty, .any, "Beam score = log-prob / length^length_penalty (strategy = beam)."),
+        .int("num_samples", \.numSamples, .atLeast(1), "Independent samples to generate."),
+        .int("seed", \.seed, .any, "Random seed for sampling."),
+        .strings("stop", \.stop, "Stop generating when any of these strings appears."),
+        .bool("stream", \.stream, "Print tokens as they are generated."),
+        .string("prompt", \.prompt, "Text to continue; empty starts from nothing."),
+    ]
+}
+
+/// A whole run: every section, with defaults for whatever the file leaves out.
+public struct RunConfig: Equatable, Sendable {
+    public var model = ModelConfig()
+    public var tokenizer = TokenizerConfig()
+    public var data = DataConfig()
+    public var train = TrainConfig()
+    public var sample = SampleConfig()
+
+    public init() {}
+
+    public static let sectionNames = ["model", "tokenizer", "data", "train", "sample"]
+
+    /// Reads a config file, applies `--set` overrides, then validates.
+    public static func load(from url: URL, overrides: [String] = []) throws -> RunConfig {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw ConfigError("cannot read config file '\(url.path)': \((error as NSError).localizedDescription)")
+        }
+        return try parse(json: data, source: url.path, overrides: overrides)
+    }
+
+    /// Parses config JSON (`source` names it in errors), applies `--set` overrides, then validates.
+    public static func parse(json: Data, source: String, overrides: [String] = []) throws -> RunConfig {
+        let root: JSONValue
+        do {
+            root = try JSONParser.parse(Array(json))
+        } catch let failure as JSONParser.Failure {
+            throw ConfigError("\(source): invalid JSON: \(failure.description)")
+        }
+        guard case .object(let sections) = root else {
+            throw ConfigError("\(source): the config must be a JSON object with sections \(sectionNames.joined(separator: ", ")); got \(root.summary)")
+        }
+        var config = RunConfig()
+        do {
+            for (name, value) in sections { try config.applySection(name, value) }
+        } catch let error as ConfigError {
+            throw ConfigError("\(source): \(error.description)")
+        }
+        try config.apply(overrides: overrides)
+        try config.validate()
+        return config
+    }
+
+    /// Applies `section.field=value` assignments; each value is read per the field's type
+    /// (string lists: comma-separated or a JSON array; optional integers: `null` unsets).
+    public mutating func apply(overrides: [String]) throws {
+        for assignment in overrides {
+            guard let eq = assignment.firstIndex(of: "=") else {
+                throw ConfigError("--set '\(assignment)' must look like section.field=value")
+            }
+            let key = String(assignment[..<eq]), text = String(assignment[assignment.index(after: eq)...])
+            guard let dot = key.firstIndex(of: ".") else {
+                throw ConfigError("--set '\(assignment)': '\(key)' must look like section.field, e.g. model.n_layer")
+            }
+            let section = String(key[..<dot]), name = String(key[key.index(after: dot)...])
+            try withSection(section) { section in try section.override(field: name, text: text) }
+        }
+    }
+
+    /// Checks every range, choice and cross-field rule; the error names the field(s) and value(s).
+    public func validate() throws {
+        try model.validate()
+        try tokenizer.validate()
+        try data.validate()
+        try train.validate()
+        try sample.validate()
+    }
+
+    /// The config with defaults that depend on other fields made explicit
+    /// (`n_kv_head`, `d_ff`), so a saved copy does not depend on today's defaults.
+    public func resolved() -> RunConfig {
+        var copy = self
+        copy.model.nKVHead = model.kvHeads
+        copy.model.dFF = model.feedForwardSize
+        return copy
+    }
+
+    /// The resolved config as pretty-printed JSON: every field, in table order; throws if invalid.
+    /// `parse` reads it back to `resolved()`. This is what checkpoints store as config.json.
+    public func jsonData() throws -> Data {
+        let r = resolved()
+        let root = JSONValue.object([
+            (ModelConfig.name, r.model.json), (TokenizerConfig.name, r.tokenizer.json), (DataConfig.name, r.data.json),
+            (TrainConfig.name, r.train.json), (SampleConfig.name, r.sample.json),
+        ])
+        // A config assembled in code may hold values no file could (NaN has no JSON form).
+        try validate()
+        return Data((root.serialized(indent: 2) + "\n").utf8)
+    }
+
+    /// Every field of every section, in table order, for docs and tests.
+    public static var documentedFields: [ConfigFieldInfo] {
+        ModelConfig.documentedFields + TokenizerConfig.documentedFields + DataConfig.documentedFields
+            + TrainConfig.documentedFields + SampleConfig.documentedFields
+    }
+
+    /// The field tables as Markdown, one table per section (docs/config.md embeds this text).
+    public static func referenceMarkdown() -> String {
+        var out = ""
+        for section in sectionNames {
+            out += "### `\(section)`\n\n| field | type | default | allowed | meaning |\n|---|---|---|---|---|\n"
+            for f in documentedFields where f.section == section {
+                let allowed = f.allowed.isEmpty ? "any" : f.allowed
+                func cell(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|") }
+                out += "| `\(f.name)` | \(f.type) | `\(f.defaultValue)` | \(cell(allowed)) | \(cell(f.doc)) |\n"
+            }
+            out += "\n"
+        }
+        return out
+    }
+
+    private mutating func applySection(_ name: String, _ value: JSONValue) throws {
+        try withSection(name) { section in try section.apply(value) }
+    }
+
+    /// Runs `body` on the section called `name`; one place maps names to sections.
+    private mutating func withSection(_ name: String, _ body: (inout any ConfigSection) throws -> Void) throws {
+        func run<S: ConfigSection>(_ section: inout S) throws {
+            var erased: any ConfigSection = section
+            try body(&erased)
+            section = erased as! S
+        }
+        switch name {
+        case ModelConfig.name: try run(&model)
+        case TokenizerConfig.name: try run(&tokenizer)
+        case DataConfig.name: try run(&data)
+        case TrainConfig.name: try run(&train)
+        case SampleConfig.name: try run(&sample)
+        default: throw ConfigError("unknown key '\(name)'" + suggestion(for: name, among: RunConfig.sectionNames))
+        }
+    }
+}
+
+extension ConfigSection {
+    mutating func override(field name: String, text: String) throws {
+        let field = try Self.field(named: name)
+        let key = "\(Self.name).\(name)"
+        guard let value = field.parseText(text) else {
+            throw ConfigError("--set \(key)=\(text): expected \(field.type)" + (field.allowed.isEmpty ? "" : " (\(field.allowed))") + ", got '\(text)'")
+        }
+        try field.set(&self, value, key)
+    }
+}

@@ -1,0 +1,321 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+#if canImport(Glibc)
+private let systemWrite = Glibc.write
+#else
+private let systemWrite = Darwin.write
+#endif
+
+// safetensors: an 8-byte little-endian header length N, N bytes of JSON header
+// ({"name": {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {..}}),
+// then the tensors' little-endian bytes. Offsets are relative to the data section.
+// See docs/formats.md for what we write, read and refuse.
+
+/// A tensor to write: row-major F32 values of the given shape ([] is a scalar).
+public struct SafeTensor: Equatable, Sendable {
+    public var name: String
+    public var shape: [Int]
+    public var values: [Float]
+
+    public init(name: String, shape: [Int], values: [Float]) {
+        self.name = name
+        self.shape = shape
+        self.values = values
+    }
+}
+
+/// Element types the reader converts to Float.
+public enum SafeTensorsDType: String, CaseIterable, Sendable {
+    case f32 = "F32", f16 = "F16", bf16 = "BF16"
+
+    public var byteCount: Int { self == .f32 ? 4 : 2 }
+}
+
+/// A safetensors file as read: tensors in data-offset order, values converted to Float.
+public struct SafeTensorsFile: Sendable {
+    public struct Entry: Sendable {
+        public let name: String
+        /// The dtype stored in the file (values are always returned as Float).
+        public let dtype: SafeTensorsDType
+        public let shape: [Int]
+        public let values: [Float]
+    }
+
+    public let metadata: [String: String]
+    public let tensors: [Entry]
+
+    public var names: [String] { tensors.map(\.name) }
+
+    public subscript(name: String) -> Entry? { tensors.first { $0.name == name } }
+}
+
+/// A problem reading or writing a safetensors file, as one line naming the file and tensor.
+public struct SafeTensorsError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+public enum SafeTensors {
+    /// Headers larger than this are refused before anything is allocated for them.
+    public static let maxHeaderSize = 100 << 20
+    static let metadataKey = "__metadata__"
+
+    // MARK: Writing
+
+    /// Writes F32 tensors in the given order, header padded with spaces so the data
+    /// starts 8-byte aligned. Atomic: a temporary file in the same directory is
+    /// renamed over `url`, so readers see the old file or the complete new one.
+    public static func write(_ tensors: [SafeTensor], metadata: [String: String] = [:], to url: URL) throws {
+        let header = try headerBytes(for: tensors, metadata: metadata, source: url.path)
+        let directory = url.deletingLastPathComponent().path
+        let temporary = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else { throw SafeTensorsError(description: "\(url.path): cannot create temporary file: \(errnoText())") }
+        var renamed = false
+        defer {
+            if !renamed { unlink(temporary) }
+        }
+        do {
+            defer { close(fd) }
+            try writeAll(fd, header, path: url.path)
+            for tensor in tensors {
+                if 1.littleEndian == 1 {
+                    try tensor.values.withUnsafeBytes { try writeAll(fd, $0, path: url.path) }
+                } else {
+                    let swapped = tensor.values.map { $0.bitPattern.littleEndian }
+                    try swapped.withUnsafeBytes { try writeAll(fd, $0, path: url.path) }
+                }
+            }
+            guard fsync(fd) == 0 else { throw SafeTensorsError(description: "\(url.path): fsync failed: \(errnoText())") }
+        }
+        guard rename(temporary, url.path) == 0 else {
+            throw SafeTensorsError(description: "\(url.path): cannot rename temporary file into place: \(errnoText())")
+        }
+        renamed = true
+    }
+
+    /// The 8-byte length, the JSON header and its padding.
+    private static func headerBytes(for tensors: [SafeTensor], metadata: [String: String], source: String) throws -> [UInt8] {
+        var members: [(key: String, value: JSONValue)] = []
+        if !metadata.isEmpty {
+            members.append((metadataKey, .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
+        }
+        var seen = Set<String>()
+        var offset = 0
+        for tensor in tensors {
+            func fail(_ problem: String) -> SafeTensorsError {
+                SafeTensorsError(description: "\(source): tensor '\(tensor.name)': \(problem)")
+            }
+            guard tensor.name != metadataKey else { throw fail("the name \(metadataKey) is reserved for metadata") }
+            guard seen.insert(tensor.name).inserted else { throw fail("duplicate tensor name") }
+            guard let count = elementCount(tensor.shape) else { throw fail("invalid shape \(tensor.shape)") }
+            guard count == tensor.values.count else {
+                throw fail("shape \(tensor.shape) needs \(count) values, got \(tensor.values.count)")
+            }
+            let end = offset + 4 * count
+            members.append((tensor.name, .object([
+                ("dtype", .string("F32")),
+                ("shape", .array(tensor.shape.map(JSONValue.int))),
+                ("data_offsets", .array([.int(offset), .int(end)])),
+            ])))
+            offset = end
+        }
+        var json = Array(JSONValue.object(members).serialized().utf8)
+        json += Array(repeating: UInt8(ascii: " "), count: (8 - json.count % 8) % 8)
+        return withUnsafeBytes(of: UInt64(json.count).littleEndian, Array.init) + json
+    }
+
+    private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = systemWrite(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { throw SafeTensorsError(description: "\(path): write failed: \(errnoText())") }
+            done += n
+        }
+    }
+
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
+        try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+    }
+
+    private static func errnoText() -> String { String(cString: strerror(errno)) }
+
+    // MARK: Reading
+
+    public static func read(from url: URL) throws -> SafeTensorsFile {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw SafeTensorsError(description: "\(url.path): cannot read: \((error as NSError).localizedDescription)")
+        }
+        return try decode(data, source: url.path)
+    }
+
+    /// Parses a whole file's bytes; `source` names it in errors. Every header number
+    /// is checked against the actual byte count before anything is allocated from it.
+    public static func decode(_ data: Data, source: String) throws -> SafeTensorsFile {
+        try data.withUnsafeBytes { try decode($0, source: source) }
+    }
+
+    private static func decode(_ bytes: UnsafeRawBufferPointer, source: String) throws -> SafeTensorsFile {
+        func fail(_ problem: String) -> SafeTensorsError { SafeTensorsError(description: "\(source): \(problem)") }
+
+        guard bytes.count >= 8 else { throw fail("file is \(bytes.count) bytes, too short for the 8-byte header length") }
+        let declared = bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard declared <= UInt64(maxHeaderSize) else {
+            throw fail("header length \(declared) exceeds the limit of \(maxHeaderSize) bytes")
+        }
+        let headerSize = Int(declared)
+        guard headerSize <= bytes.count - 8 else {
+            throw fail("header length \(headerSize) exceeds the \(bytes.count - 8) bytes after the length field")
+        }
+        let dataStart = 8 + headerSize
+        let dataSize = bytes.count - dataStart
+
+        let header: JSONValue
+        do {
+            header = try JSONParser.parse(Array(bytes[8..<dataStart]))
+        } catch let failure as JSONParser.Failure {
+            throw fail("invalid header JSON: \(failure.description)")
+        }
+        guard case .object(let members) = header else { throw fail("header must be a JSON object, got \(header.summary)") }
+
+        var metadata: [String: String] = [:]
+        var layouts: [Layout] = []
+        for (name, value) in members {
+            if name == metadataKey {
+                metadata = try parseMetadata(value, fail: fail)
+            } else {
+                layouts.append(try parseEntry(name, value, dataSize: dataSize, fail: fail))
+            }
+        }
+
+        // Offsets must tile the data section exactly: sorted, contiguous, no overlap, nothing left over.
+        layouts.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+        var covered = 0
+        for layout in layouts {
+            if layout.begin < covered {
+                throw fail("tensor '\(layout.name)': data_offsets [\(layout.begin), \(layout.end)] overlap the previous tensor, which ends at \(covered)")
+            }
+            if layout.begin > covered {
+                throw fail("tensor '\(layout.name)': data_offsets [\(layout.begin), \(layout.end)] leave a hole of \(layout.begin - covered) bytes before it (previous data ends at \(covered))")
+            }
+            covered = layout.end
+        }
+        guard covered == dataSize else {
+            throw fail("data section has \(dataSize - covered) bytes after the last tensor (tensors cover \(covered) of \(dataSize))")
+        }
+
+        let tensors = layouts.map { layout in
+            SafeTensorsFile.Entry(name: layout.name, dtype: layout.dtype, shape: layout.shape,
+                                  values: floats(bytes, from: dataStart + layout.begin, count: layout.count, dtype: layout.dtype))
+        }
+        return SafeTensorsFile(metadata: metadata, tensors: tensors)
+    }
+
+    /// A validated header entry: counts and offsets are consistent and inside the data section.
+    private struct Layout {
+        let name: String
+        let dtype: SafeTensorsDType
+        let shape: [Int]
+        let count: Int
+        let begin: Int
+        let end: Int
+    }
+
+    private static func parseMetadata(_ value: JSONValue, fail: (String) -> SafeTensorsError) throws -> [String: String] {
+        guard case .object(let pairs) = value else { throw fail("\(metadataKey) must be an object of strings, got \(value.summary)") }
+        var metadata: [String: String] = [:]
+        for (key, item) in pairs {
+            guard case .string(let s) = item else { throw fail("\(metadataKey) value for '\(key)' must be a string, got \(item.summary)") }
+            metadata[key] = s
+        }
+        return metadata
+    }
+
+    private static func parseEntry(_ name: String, _ value: JSONValue, dataSize: Int, fail: (String) -> SafeTensorsError) throws -> Layout {
+        func problem(_ text: String) -> SafeTensorsError { fail("tensor '\(name)': \(text)") }
+        guard case .object(let fields) = value else { throw problem("entry must be an object, got \(value.summary)") }
+        func field(_ key: String) throws -> JSONValue {
+            guard let v = fields.first(where: { $0.key == key })?.value else { throw problem("missing '\(key)'") }
+            return v
+        }
+        func nonNegativeInts(_ key: String) throws -> [Int] {
+            let v = try field(key)
+            guard case .array(let items) = v else { throw problem("'\(key)' must be an array of integers, got \(v.summary)") }
+            return try items.map {
+                guard case .int(let i) = $0, i >= 0 else { throw problem("'\(key)' must hold non-negative integers, got \(v.summary)") }
+                return i
+            }
+        }
+
+        let dtypeValue = try field("dtype")
+        guard case .string(let dtypeName) = dtypeValue else { throw problem("'dtype' must be a string, got \(dtypeValue.summary)") }
+        guard let dtype = SafeTensorsDType(rawValue: dtypeName) else {
+            throw problem("dtype \(dtypeName) is not supported; only F32, F16 and BF16 can be read")
+        }
+        let shape = try nonNegativeInts("shape")
+        let offsets = try nonNegativeInts("data_offsets")
+        guard offsets.count == 2 else { throw problem("'data_offsets' must be [begin, end], got \(offsets)") }
+        let (begin, end) = (offsets[0], offsets[1])
+        guard begin <= end else { throw problem("data_offsets [\(begin), \(end)] end before they begin") }
+        guard end <= dataSize else {
+            throw problem("data_offsets [\(begin), \(end)] run past the end of the \(dataSize)-byte data section")
+        }
+        guard let count = elementCount(shape) else { throw problem("shape \(shape) has too many elements") }
+        let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.byteCount)
+        guard !overflow, byteCount == end - begin else {
+            throw problem("shape \(shape) of \(dtypeName) needs \(overflow ? "too many" : String(byteCount)) bytes, but data_offsets [\(begin), \(end)] span \(end - begin)")
+        }
+        return Layout(name: name, dtype: dtype, shape: shape, count: count, begin: begin, end: end)
+    }
+
+    /// Product of the dimensions, or nil if one is negative or the product overflows.
+    static func elementCount(_ shape: [Int]) -> Int? {
+        var count = 1
+        for dim in shape {
+            guard dim >= 0 else { return nil }
+            let (product, overflow) = count.multipliedReportingOverflow(by: dim)
+            if overflow { return nil }
+            count = product
+        }
+        return count
+    }
+
+    private static func floats(_ raw: UnsafeRawBufferPointer, from start: Int, count: Int, dtype: SafeTensorsDType) -> [Float] {
+        (0..<count).map { i -> Float in
+            switch dtype {
+            case .f32:
+                return Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self)))
+            case .f16:
+                return floatFromHalf(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: start + 2 * i, as: UInt16.self)))
+            case .bf16:
+                // bfloat16 is the top half of a float32.
+                return Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: start + 2 * i, as: UInt16.self))) << 16)
+            }
+        }
+    }
+
+    /// IEEE 754 binary16 → binary32, exact for every input (subnormals, infinities, NaN payloads).
+    static func floatFromHalf(_ bits: UInt16) -> Float {
+        let sign = UInt32(bits & 0x8000) << 16
+        let exponent = UInt32(bits >> 10) & 0x1F
+        let mantissa = UInt32(bits & 0x3FF)
+        switch exponent {
+        case 0:
+            // Zero or subnormal: mantissa × 2^-24, exactly representable in Float.
+            let magnitude = Float(mantissa) * 0x1p-24
+            return sign != 0 ? -magnitude : magnitude
+        case 0x1F:
+            return Float(bitPattern: sign | 0x7F80_0000 | mantissa << 13)
+        default:
+            return Float(bitPattern: sign | (exponent + 127 - 15) << 23 | mantissa << 13)
+        }
+    }
+}
