@@ -62,3 +62,19 @@ public final class Norm: Layer {
         [Parameter(name: "weight", tensor: gain)] + (bias.map { [Parameter(name: "bias", tensor: $0)] } ?? [])
     }
 }
+
+/// Inverted dropout with its own seeded generator: active only when a model
+/// is given one (training); evaluation passes no dropout at all.
+public final class Dropout {
+    public let probability: Float
+    public var generator: RandomGenerator
+
+    public init(probability: Float, generator: RandomGenerator) {
+        self.probability = probability
+        self.generator = generator
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        probability == 0 ? x : dropout(x, probability: probability, generator: &generator)
+    }
+}

@@ -1,6 +1,0 @@
-import XCTest
-import Model
-
-final class PlaceholderModelTests: XCTestCase {
-    func testModuleLinks() {}
-}
