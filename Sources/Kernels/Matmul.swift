@@ -23,7 +23,11 @@ public func matmul(
         if !accumulate { c.update(repeating: 0, count: m * n) }
         return
     }
-    blockedMatmul(a, b, c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
+    if m <= skinnyRows {
+        skinnyMatmul(a, b, c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
+    } else {
+        blockedMatmul(a, b, c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
+    }
 }
 
 /// The plain triple loop: the reference the fast kernel is tested against.
@@ -51,6 +55,12 @@ public func matmulReference(
 /// Register block of the microkernel (rows × columns of C held in registers).
 let blockRows = 12
 let blockCols = 32
+/// A last column panel of at most this many columns uses the 12×16 kernel
+/// (n = 65 pads to 80, not 96).
+let narrowCols = 16
+/// Up to this many rows (token-by-token generation), C is computed by the
+/// GEMV-like path: one m-row kernel per 32-column panel, B read once.
+let skinnyRows = 8
 /// Reduction block: one B micro-panel (kc × 32 floats = 32 KB at 256) stays in L1/L2.
 let reductionBlock = 256
 /// Cache block of C rows / columns handled by one task; multiples of the register block.
@@ -92,6 +102,24 @@ private let packCache = PackCache()
 
 @inline(__always) func roundUp(_ x: Int, _ multiple: Int) -> Int { (x + multiple - 1) / multiple * multiple }
 
+/// Width of the column panels of op(B): all `blockCols` wide, except a last
+/// panel of `narrowCols` when at most that many columns remain.
+struct PanelLayout {
+    let panels: Int
+    let lastWidth: Int
+    /// Sum of all panel widths (n rounded up).
+    let paddedN: Int
+
+    init(n: Int) {
+        let full = n / blockCols, rest = n % blockCols
+        panels = full + (rest > 0 ? 1 : 0)
+        lastWidth = rest == 0 ? blockCols : (rest <= narrowCols ? narrowCols : blockCols)
+        paddedN = full * blockCols + (rest == 0 ? 0 : lastWidth)
+    }
+
+    @inline(__always) func width(_ panel: Int) -> Int { panel == panels - 1 ? lastWidth : blockCols }
+}
+
 /// Packs op(A) into MR-tall panels: for each reduction block starting at p0,
 /// panel `ip` holds rows ip*MR ..< ip*MR+MR as a[p*MR + r], zero-padded past m.
 func packA(_ a: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>, m: Int, k: Int, transposeA: Bool) {
@@ -130,16 +158,16 @@ func packA(_ a: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>, 
 /// Packs op(B) into NR-wide panels: for each reduction block starting at p0,
 /// panel `jp` holds columns jp*NR ..< jp*NR+NR as b[p*NR + j], zero-padded past n.
 func packB(_ b: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>, n: Int, k: Int, transposeB: Bool) {
-    let nr = blockCols
-    let paddedN = roundUp(n, nr)
-    let panels = paddedN / nr
-    Parallel.forEach(panels) { jp in
-        let j0 = jp * nr
+    let layout = PanelLayout(n: n)
+    let paddedN = layout.paddedN
+    Parallel.forEach(layout.panels) { jp in
+        let j0 = jp * blockCols
+        let nr = layout.width(jp)
         let cols = min(nr, n - j0)
         var p0 = 0
         while p0 < k {
             let kc = min(reductionBlock, k - p0)
-            let dst = packed + p0 * paddedN + jp * nr * kc
+            let dst = packed + p0 * paddedN + jp * blockCols * kc
             if transposeB {
                 for j in 0..<cols {
                     let src = b + (j0 + j) * k + p0
@@ -166,8 +194,9 @@ func blockedMatmul(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool
 ) {
-    let mr = blockRows, nr = blockCols
-    let paddedM = roundUp(m, mr), paddedN = roundUp(n, nr)
+    let mr = blockRows
+    let layout = PanelLayout(n: n)
+    let paddedM = roundUp(m, mr), paddedN = layout.paddedN
     let aFloats = paddedM * k, bFloats = paddedN * k
     let (raw, capacity) = packCache.take(bytes: (aFloats + bFloats) * MemoryLayout<Float>.stride + 64)
     defer { packCache.give(raw, capacity: capacity) }
@@ -192,21 +221,33 @@ func blockedMatmul(
                     SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
                     SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
         withUnsafeMutableBytes(of: &edge) { edgeBytes in
-            let scratch = edgeBytes.baseAddress!.bindMemory(to: Float.self, capacity: mr * nr)
+            let scratch = edgeBytes.baseAddress!.bindMemory(to: Float.self, capacity: mr * blockCols)
             var p0 = 0
             while p0 < k {
                 let kc = min(reductionBlock, k - p0)
                 let loadC = accumulate || p0 > 0
                 var j = j0
                 while j < j1 {
+                    let nr = layout.width(j / blockCols)
                     let cols = min(nr, j1 - j)
-                    let bPanel = packedB + p0 * paddedN + (j / nr) * nr * kc
+                    let bPanel = packedB + p0 * paddedN + (j / blockCols) * blockCols * kc
                     var i = i0
                     while i < i1 {
                         let rows = min(mr, i1 - i)
                         let aPanel = packedA + p0 * paddedM + (i / mr) * mr * kc
                         let cTile = c + i * n + j
-                        if rows == mr && cols == nr {
+                        if nr == narrowCols {
+                            // Only ever the last panel, so not worth a direct-store variant.
+                            if loadC {
+                                for r in 0..<rows {
+                                    for s in 0..<cols { scratch[r * nr + s] = cTile[r * n + s] }
+                                }
+                            }
+                            microKernel12x16(kc: kc, a: aPanel, b: bPanel, ldb: nr, c: scratch, ldc: nr, loadC: loadC)
+                            for r in 0..<rows {
+                                for s in 0..<cols { cTile[r * n + s] = scratch[r * nr + s] }
+                            }
+                        } else if rows == mr && cols == nr {
                             microKernel12x32(kc: kc, a: aPanel, b: bPanel, ldb: nr, c: cTile, ldc: n, loadC: loadC)
                         } else {
                             if loadC {
@@ -224,6 +265,101 @@ func blockedMatmul(
                     j += nr
                 }
                 p0 += kc
+            }
+        }
+    }
+}
+
+// MARK: - Skinny path (m <= 8)
+
+/// The m-row × 32-column kernel for 1 <= m <= 8.
+@inline(__always)
+func skinnyKernel(rows: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+                  c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
+    switch rows {
+    case 1: microKernel1x32(kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    case 2: microKernel2x32(kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    case 3: microKernel3x32(kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    case 4: microKernel4x32(kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    case 5: microKernel5x32(kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    case 6: microKernel6x32(kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    case 7: microKernel7x32(kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    default: microKernel8x32(kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    }
+}
+
+/// GEMV-like C = op(A)·op(B) for m <= 8: B dominates the traffic, so each
+/// 32-column panel of B is read once, straight from B when its rows are
+/// contiguous (A·B), else packed by the task that uses it while it is hot.
+/// Tasks are column panels (parallel over n). The whole reduction runs in one
+/// kernel call, in the same order as the blocked path, so results match it bit for bit.
+func skinnyMatmul(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool
+) {
+    let nr = blockCols
+    let panels = (n + nr - 1) / nr
+    let aFloats = transposeA ? 0 : m * k
+    let (raw, capacity) = packCache.take(bytes: (roundUp(aFloats, 16) + panels * nr * k) * MemoryLayout<Float>.stride + 64)
+    defer { packCache.give(raw, capacity: capacity) }
+    let buffer = raw.bindMemory(to: Float.self, capacity: roundUp(aFloats, 16) + panels * nr * k)
+    // The kernel wants a[p*m + r]: exactly how Aᵀ is stored; A itself is transposed here (m*k floats, cheap).
+    let aPanel: UnsafePointer<Float>
+    if transposeA {
+        aPanel = a
+    } else {
+        for r in 0..<m {
+            for p in 0..<k { buffer[p * m + r] = a[r * k + p] }
+        }
+        aPanel = UnsafePointer(buffer)
+    }
+    let packedB = buffer + roundUp(aFloats, 16)
+
+    Parallel.forEach(panels) { jp in
+        let j0 = jp * nr
+        let cols = min(nr, n - j0)
+        var bPanel = UnsafePointer(b + j0)
+        var ldb = n
+        if transposeB || cols < nr {
+            let dst = packedB + jp * nr * k
+            if transposeB {
+                for j in 0..<cols {
+                    let src = b + (j0 + j) * k
+                    for p in 0..<k { dst[p * nr + j] = src[p] }
+                }
+                for j in cols..<nr {
+                    for p in 0..<k { dst[p * nr + j] = 0 }
+                }
+            } else {
+                for p in 0..<k {
+                    let src = b + p * n + j0
+                    let row = dst + p * nr
+                    for j in 0..<cols { row[j] = src[j] }
+                    for j in cols..<nr { row[j] = 0 }
+                }
+            }
+            bPanel = UnsafePointer(dst)
+            ldb = nr
+        }
+        let cTile = c + j0
+        if cols == nr {
+            skinnyKernel(rows: m, kc: k, a: aPanel, b: bPanel, ldb: ldb, c: cTile, ldc: n, loadC: accumulate)
+        } else {
+            var edge = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                        SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                        SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                        SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+            withUnsafeMutableBytes(of: &edge) { edgeBytes in
+                let scratch = edgeBytes.baseAddress!.bindMemory(to: Float.self, capacity: skinnyRows * nr)
+                if accumulate {
+                    for r in 0..<m {
+                        for s in 0..<cols { scratch[r * nr + s] = cTile[r * n + s] }
+                    }
+                }
+                skinnyKernel(rows: m, kc: k, a: aPanel, b: bPanel, ldb: nr, c: scratch, ldc: nr, loadC: accumulate)
+                for r in 0..<m {
+                    for s in 0..<cols { cTile[r * n + s] = scratch[r * nr + s] }
+                }
             }
         }
     }

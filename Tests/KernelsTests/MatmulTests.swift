@@ -11,7 +11,7 @@ final class MatmulTests: XCTestCase {
     static let shapes: [(m: Int, n: Int, k: Int)] = [
         (1, 1, 1), (1, 7, 3), (3, 1, 7), (7, 13, 17), (13, 17, 31), (17, 33, 13), (31, 65, 33),
         (33, 31, 100), (65, 100, 7), (100, 3, 65), (1, 257, 33), (2, 100, 257), (5, 65, 300), (8, 129, 64),
-        (12, 32, 256), (96, 128, 256), (97, 129, 257), (95, 127, 513), (257, 17, 31), (31, 257, 1),
+        (9, 33, 40), (12, 32, 256), (96, 128, 256), (97, 129, 257), (95, 127, 513), (257, 17, 31), (31, 257, 1),
     ]
 
     func randomMatrix(_ count: Int, _ rng: inout RandomGenerator) -> [Float] {
@@ -86,6 +86,25 @@ final class MatmulTests: XCTestCase {
         matmul(a, a, &sentinel, m: 0, n: 3, k: 2)
         matmul(a, a, &sentinel, m: 3, n: 0, k: 2, transposeA: true, transposeB: true)
         XCTAssertEqual(sentinel, [42])
+    }
+
+    /// A row of C comes out bit-identical whether computed alone (m = 1, the
+    /// skinny GEMV-like path) or inside a larger product (the blocked path):
+    /// both sum p = 0, 1, …, k-1 in order with one FMA per step. Generation
+    /// token by token therefore agrees exactly with a full forward pass.
+    func testRowAloneMatchesRowInBatch() {
+        var rng = RandomGenerator(seed: 5)
+        let (m, n, k) = (20, 70, 300)
+        let a = randomMatrix(m * k, &rng), b = randomMatrix(k * n, &rng)
+        for transposeB in [false, true] {
+            var full = [Float](repeating: 0, count: m * n)
+            matmul(a, b, &full, m: m, n: n, k: k, transposeB: transposeB)
+            for i in [0, 7, 19] {
+                var row = [Float](repeating: 0, count: n)
+                matmul(Array(a[(i * k)..<(i * k + k)]), b, &row, m: 1, n: n, k: k, transposeB: transposeB)
+                XCTAssert(row.map(\.bitPattern) == full[(i * n)..<(i * n + n)].map(\.bitPattern), "row \(i), transposeB=\(transposeB)")
+            }
+        }
     }
 
     /// Bit-identical results for any thread count (the reduction is never split).
