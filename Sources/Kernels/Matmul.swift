@@ -61,9 +61,11 @@ let narrowCols = 16
 /// Up to this many rows (token-by-token generation), C is computed by the
 /// GEMV-like path: one m-row kernel per 32-column panel, B read once.
 let skinnyRows = 8
-/// Reduction block: one B micro-panel (kc × 32 floats = 32 KB at 256) stays in L1/L2.
+/// Reduction block. Measured best of 128/192/256/384 on this machine (1 thread);
+/// a 96×256 A block plus a 256×128 B block (224 KB) sit in the 1 MB L2.
 let reductionBlock = 256
-/// Cache block of C rows / columns handled by one task; multiples of the register block.
+/// Target rows / columns of C per task (a task is whole register panels).
+/// Several tasks per thread at 256²; measured no better at 48/144 rows or 64/256 columns.
 let taskRows = 96
 let taskCols = 128
 
@@ -102,6 +104,24 @@ private let packCache = PackCache()
 
 @inline(__always) func roundUp(_ x: Int, _ multiple: Int) -> Int { (x + multiple - 1) / multiple * multiple }
 
+/// Splits `items` into about items/target parts whose sizes differ by at most one.
+struct EvenSplit {
+    let items: Int
+    let parts: Int
+
+    init(items: Int, target: Int) {
+        self.items = items
+        parts = max(1, (items + target / 2) / max(target, 1))
+    }
+
+    /// Part `index` as a range of items: the first items % parts parts get one extra.
+    @inline(__always) func range(_ index: Int) -> Range<Int> {
+        let base = items / parts, extra = items % parts
+        let lo = index * base + min(index, extra)
+        return lo..<(lo + base + (index < extra ? 1 : 0))
+    }
+}
+
 /// Width of the column panels of op(B): all `blockCols` wide, except a last
 /// panel of `narrowCols` when at most that many columns remain.
 struct PanelLayout {
@@ -120,13 +140,13 @@ struct PanelLayout {
     @inline(__always) func width(_ panel: Int) -> Int { panel == panels - 1 ? lastWidth : blockCols }
 }
 
-/// Packs op(A) into MR-tall panels: for each reduction block starting at p0,
-/// panel `ip` holds rows ip*MR ..< ip*MR+MR as a[p*MR + r], zero-padded past m.
-func packA(_ a: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>, m: Int, k: Int, transposeA: Bool) {
+/// Packs panel `ip` of op(A), MR tall: for each reduction block starting at p0,
+/// it holds rows ip*MR ..< ip*MR+MR as a[p*MR + r], zero-padded past m.
+@inline(__always)
+func packAPanel(_ ip: Int, _ a: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>, m: Int, k: Int, transposeA: Bool) {
     let mr = blockRows
     let paddedM = roundUp(m, mr)
-    let panels = paddedM / mr
-    Parallel.forEach(panels) { ip in
+    do {
         let i0 = ip * mr
         let rows = min(mr, m - i0)
         var p0 = 0
@@ -142,12 +162,12 @@ func packA(_ a: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>, 
                     for r in rows..<mr { row[r] = 0 }
                 }
             } else {
-                for r in 0..<rows {
-                    let src = a + (i0 + r) * k + p0
-                    for p in 0..<kc { dst[p * mr + r] = src[p] }
-                }
-                for r in rows..<mr {
-                    for p in 0..<kc { dst[p * mr + r] = 0 }
+                // Row by row would write with stride MR; p outer writes contiguously and reads MR streams.
+                let src = a + i0 * k + p0
+                for p in 0..<kc {
+                    let row = dst + p * mr
+                    for r in 0..<rows { row[r] = src[r * k + p] }
+                    for r in rows..<mr { row[r] = 0 }
                 }
             }
             p0 += kc
@@ -155,12 +175,13 @@ func packA(_ a: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>, 
     }
 }
 
-/// Packs op(B) into NR-wide panels: for each reduction block starting at p0,
-/// panel `jp` holds columns jp*NR ..< jp*NR+NR as b[p*NR + j], zero-padded past n.
-func packB(_ b: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>, n: Int, k: Int, transposeB: Bool) {
+/// Packs panel `jp` of op(B), NR wide: for each reduction block starting at p0,
+/// it holds columns jp*NR ..< jp*NR+NR as b[p*NR + j], zero-padded past n.
+@inline(__always)
+func packBPanel(_ jp: Int, _ b: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>, n: Int, k: Int, transposeB: Bool) {
     let layout = PanelLayout(n: n)
     let paddedN = layout.paddedN
-    Parallel.forEach(layout.panels) { jp in
+    do {
         let j0 = jp * blockCols
         let nr = layout.width(jp)
         let cols = min(nr, n - j0)
@@ -204,15 +225,25 @@ func blockedMatmul(
     // Start B's panels on a 64-byte boundary too (aFloats is a multiple of 4 only).
     let packedB = packedA + roundUp(aFloats, 16)
 
-    packA(a, into: packedA, m: m, k: k, transposeA: transposeA)
-    packB(b, into: packedB, n: n, k: k, transposeB: transposeB)
+    // One parallel pass packs both operands (each dispatch costs microseconds).
+    let aPanels = paddedM / mr
+    Parallel.forEach(aPanels + layout.panels) { panel in
+        if panel < aPanels {
+            packAPanel(panel, a, into: packedA, m: m, k: k, transposeA: transposeA)
+        } else {
+            packBPanel(panel - aPanels, b, into: packedB, n: n, k: k, transposeB: transposeB)
+        }
+    }
 
-    let rowTasks = (m + taskRows - 1) / taskRows
-    let colTasks = (n + taskCols - 1) / taskCols
-    Parallel.forEach(rowTasks * colTasks) { task in
-        let i0 = (task % rowTasks) * taskRows
-        let j0 = (task / rowTasks) * taskCols
-        let i1 = min(m, i0 + taskRows), j1 = min(n, j0 + taskCols)
+    // Tasks are blocks of whole register panels, spread evenly (sizes differ by
+    // at most one panel) so that no task is a small leftover that unbalances the threads.
+    let rowSplit = EvenSplit(items: paddedM / mr, target: taskRows / mr)
+    let colSplit = EvenSplit(items: layout.panels, target: taskCols / blockCols)
+    Parallel.forEach(rowSplit.parts * colSplit.parts) { task in
+        let rowPanels = rowSplit.range(task % rowSplit.parts)
+        let colPanels = colSplit.range(task / rowSplit.parts)
+        let i0 = rowPanels.lowerBound * mr, i1 = min(m, rowPanels.upperBound * mr)
+        let j0 = colPanels.lowerBound * blockCols, j1 = min(n, colPanels.upperBound * blockCols)
         // Edge tiles go through this scratch tile so the microkernel never writes outside C.
         var edge = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
                     SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
