@@ -23,7 +23,9 @@ public func matmul(
         if !accumulate { c.update(repeating: 0, count: m * n) }
         return
     }
-    if m <= skinnyRows {
+    if m <= skinnyRows && transposeB {
+        skinnyDotMatmul(a, b, c, m: m, n: n, k: k, transposeA: transposeA, accumulate: accumulate)
+    } else if m <= skinnyRows {
         skinnyMatmul(a, b, c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
     } else {
         blockedMatmul(a, b, c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
@@ -122,6 +124,33 @@ struct EvenSplit {
     }
 }
 
+/// Writes dst[p*width + j] = src[j*rowStride + p] for j < rows, p < count, and
+/// zeros for rows ..< width: a panel of op(B) from Bᵀ's rows. Whole 16×16
+/// blocks go through registers; the ragged rest is copied one by one.
+@inline(__always)
+func packTransposed(_ src: UnsafePointer<Float>, rowStride: Int, rows: Int, count: Int,
+                    into dst: UnsafeMutablePointer<Float>, width: Int) {
+    let fullRows = rows / 16 * 16, fullCount = count / 16 * 16
+    var j = 0
+    while j < fullRows {
+        var p = 0
+        while p < fullCount {
+            transposeBlock16(from: src + j * rowStride + p, srcStride: rowStride, to: dst + p * width + j, dstStride: width)
+            p += 16
+        }
+        for p in fullCount..<count {
+            for jj in j..<(j + 16) { dst[p * width + jj] = src[jj * rowStride + p] }
+        }
+        j += 16
+    }
+    for jj in fullRows..<rows {
+        for p in 0..<count { dst[p * width + jj] = src[jj * rowStride + p] }
+    }
+    for jj in rows..<width {
+        for p in 0..<count { dst[p * width + jj] = 0 }
+    }
+}
+
 /// Width of the column panels of op(B): all `blockCols` wide, except a last
 /// panel of `narrowCols` when at most that many columns remain.
 struct PanelLayout {
@@ -190,13 +219,7 @@ func packBPanel(_ jp: Int, _ b: UnsafePointer<Float>, into packed: UnsafeMutable
             let kc = min(reductionBlock, k - p0)
             let dst = packed + p0 * paddedN + jp * blockCols * kc
             if transposeB {
-                for j in 0..<cols {
-                    let src = b + (j0 + j) * k + p0
-                    for p in 0..<kc { dst[p * nr + j] = src[p] }
-                }
-                for j in cols..<nr {
-                    for p in 0..<kc { dst[p * nr + j] = 0 }
-                }
+                packTransposed(b + j0 * k + p0, rowStride: k, rows: cols, count: kc, into: dst, width: nr)
             } else {
                 // B stored k×n: the NR values for one p are contiguous.
                 for p in 0..<kc {
@@ -354,13 +377,7 @@ func skinnyMatmul(
         if transposeB || cols < nr {
             let dst = packedB + jp * nr * k
             if transposeB {
-                for j in 0..<cols {
-                    let src = b + (j0 + j) * k
-                    for p in 0..<k { dst[p * nr + j] = src[p] }
-                }
-                for j in cols..<nr {
-                    for p in 0..<k { dst[p * nr + j] = 0 }
-                }
+                packTransposed(b + j0 * k, rowStride: k, rows: cols, count: k, into: dst, width: nr)
             } else {
                 for p in 0..<k {
                     let src = b + p * n + j0
@@ -391,6 +408,95 @@ func skinnyMatmul(
                 for r in 0..<m {
                     for s in 0..<cols { cTile[r * n + s] = scratch[r * nr + s] }
                 }
+            }
+        }
+    }
+}
+
+// MARK: - Skinny A·Bᵀ (m <= 8): dot products
+
+/// Dot products of `a` (length k) with four rows of Bᵀ: 16 lanes each (lane l
+/// sums p ≡ l mod 16), then a fixed-order lane sum, then the ragged tail.
+@inline(__always)
+func dot4(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rowStride: Int, k: Int) -> SIMD4<Float> {
+    var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
+    let b0 = b, b1 = b + rowStride, b2 = b + 2 * rowStride, b3 = b + 3 * rowStride
+    @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+    }
+    var p = 0
+    while p + 16 <= k {
+        let x = load(a + p)
+        s0.addProduct(x, load(b0 + p))
+        s1.addProduct(x, load(b1 + p))
+        s2.addProduct(x, load(b2 + p))
+        s3.addProduct(x, load(b3 + p))
+        p += 16
+    }
+    var result = SIMD4<Float>(s0.sum(), s1.sum(), s2.sum(), s3.sum())
+    while p < k {
+        result.addProduct(SIMD4(repeating: a[p]), SIMD4(b0[p], b1[p], b2[p], b3[p]))
+        p += 1
+    }
+    return result
+}
+
+/// One dot product, summed in exactly the order `dot4` uses for each of its four.
+@inline(__always)
+func dot1(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, k: Int) -> Float {
+    var s = SIMD16<Float>()
+    var p = 0
+    while p + 16 <= k {
+        s.addProduct(UnsafeRawPointer(a + p).loadUnaligned(as: SIMD16<Float>.self),
+                     UnsafeRawPointer(b + p).loadUnaligned(as: SIMD16<Float>.self))
+        p += 16
+    }
+    var result = s.sum()
+    while p < k {
+        result = result.addingProduct(a[p], b[p])
+        p += 1
+    }
+    return result
+}
+
+/// C = op(A)·Bᵀ for m <= 8: rows of both A and Bᵀ are contiguous in p, so each
+/// output is a dot product and B is streamed once, with no packing. Parallel
+/// over 32-column groups of C. Each element's summation order depends on k
+/// only (never on threads), but differs from the blocked path's, so a row
+/// computed here may differ from the same row inside a big product by rounding.
+func skinnyDotMatmul(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, k: Int, transposeA: Bool, accumulate: Bool
+) {
+    var aRows = a
+    var scratch: UnsafeMutablePointer<Float>?
+    if transposeA {
+        // Aᵀ stored k×m: make its m rows contiguous (m*k floats, cheap).
+        let rows = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
+        for p in 0..<k {
+            for r in 0..<m { rows[r * k + p] = a[p * m + r] }
+        }
+        aRows = UnsafePointer(rows)
+        scratch = rows
+    }
+    defer { scratch?.deallocate() }
+    let group = 32
+    Parallel.forEach((n + group - 1) / group) { g in
+        let jEnd = min(n, g * group + group)
+        for r in 0..<m {
+            let aRow = aRows + r * k
+            let cRow = c + r * n
+            var j = g * group
+            while j + 4 <= jEnd {
+                var d = dot4(aRow, b + j * k, rowStride: k, k: k)
+                if accumulate { d = SIMD4(cRow[j], cRow[j + 1], cRow[j + 2], cRow[j + 3]) + d }
+                cRow[j] = d[0]; cRow[j + 1] = d[1]; cRow[j + 2] = d[2]; cRow[j + 3] = d[3]
+                j += 4
+            }
+            while j < jEnd {
+                let d = dot1(aRow, b + j * k, k: k)
+                cRow[j] = accumulate ? cRow[j] + d : d
+                j += 1
             }
         }
     }
