@@ -26,7 +26,7 @@ public func matmul(
     if m <= skinnyRows && transposeB {
         skinnyDotMatmul(a, b, c, m: m, n: n, k: k, transposeA: transposeA, accumulate: accumulate)
     } else if m <= skinnyRows {
-        skinnyMatmul(a, b, c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
+        skinnyMatmul(a, b, c, m: m, n: n, k: k, transposeA: transposeA, accumulate: accumulate)
     } else {
         blockedMatmul(a, b, c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
     }
@@ -342,21 +342,25 @@ func skinnyKernel(rows: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<
     }
 }
 
-/// GEMV-like C = op(A)·op(B) for m <= 8: B dominates the traffic, so each
-/// 32-column panel of B is read once, straight from B when its rows are
-/// contiguous (A·B), else packed by the task that uses it while it is hot.
-/// Tasks are column panels (parallel over n). The whole reduction runs in one
-/// kernel call, in the same order as the blocked path, so results match it bit for bit.
+/// GEMV-like C = op(A)·B for m <= 8 (B stored k×n): B dominates the
+/// traffic, so it is read once, straight from memory, never packed (except a
+/// ragged last panel). Tasks are 256-column groups (parallel over n); inside,
+/// 64-long reduction blocks keep the 64 rows of B being read (one page each)
+/// in the TLB and caches while all 8 panels of the group use them. Each
+/// element is still summed p = 0, 1, …, k-1 with one FMA per step, as in the
+/// blocked path, so the results match it bit for bit.
 func skinnyMatmul(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
-    m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool
+    m: Int, n: Int, k: Int, transposeA: Bool, accumulate: Bool
 ) {
     let nr = blockCols
     let panels = (n + nr - 1) / nr
+    let groupPanels = 8, reduction = 64
     let aFloats = transposeA ? 0 : m * k
-    let (raw, capacity) = packCache.take(bytes: (roundUp(aFloats, 16) + panels * nr * k) * MemoryLayout<Float>.stride + 64)
+    let edgeFloats = n % nr == 0 ? 0 : nr * k
+    let (raw, capacity) = packCache.take(bytes: (roundUp(aFloats, 16) + edgeFloats) * MemoryLayout<Float>.stride + 64)
     defer { packCache.give(raw, capacity: capacity) }
-    let buffer = raw.bindMemory(to: Float.self, capacity: roundUp(aFloats, 16) + panels * nr * k)
+    let buffer = raw.bindMemory(to: Float.self, capacity: roundUp(aFloats, 16) + edgeFloats)
     // The kernel wants a[p*m + r]: exactly how Aᵀ is stored; A itself is transposed here (m*k floats, cheap).
     let aPanel: UnsafePointer<Float>
     if transposeA {
@@ -367,46 +371,59 @@ func skinnyMatmul(
         }
         aPanel = UnsafePointer(buffer)
     }
-    let packedB = buffer + roundUp(aFloats, 16)
+    let edgePanel = buffer + roundUp(aFloats, 16)
 
-    Parallel.forEach(panels) { jp in
-        let j0 = jp * nr
-        let cols = min(nr, n - j0)
-        var bPanel = UnsafePointer(b + j0)
-        var ldb = n
-        if transposeB || cols < nr {
-            let dst = packedB + jp * nr * k
-            if transposeB {
-                packTransposed(b + j0 * k, rowStride: k, rows: cols, count: k, into: dst, width: nr)
-            } else {
+    Parallel.forEach((panels + groupPanels - 1) / groupPanels) { group in
+        let firstPanel = group * groupPanels
+        let endPanel = min(panels, firstPanel + groupPanels)
+        let edgeCols = n - (panels - 1) * nr
+        let hasEdge = endPanel == panels && edgeCols < nr
+        var edge = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                    SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                    SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                    SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+        withUnsafeMutableBytes(of: &edge) { edgeBytes in
+            // The ragged last panel: B's columns packed zero-padded, C's through a scratch tile.
+            let scratch = edgeBytes.baseAddress!.bindMemory(to: Float.self, capacity: skinnyRows * nr)
+            let edgeC = c + (panels - 1) * nr
+            if hasEdge {
                 for p in 0..<k {
-                    let src = b + p * n + j0
-                    let row = dst + p * nr
-                    for j in 0..<cols { row[j] = src[j] }
-                    for j in cols..<nr { row[j] = 0 }
+                    let src = b + p * n + (panels - 1) * nr
+                    let row = edgePanel + p * nr
+                    for j in 0..<edgeCols { row[j] = src[j] }
+                    for j in edgeCols..<nr { row[j] = 0 }
                 }
-            }
-            bPanel = UnsafePointer(dst)
-            ldb = nr
-        }
-        let cTile = c + j0
-        if cols == nr {
-            skinnyKernel(rows: m, kc: k, a: aPanel, b: bPanel, ldb: ldb, c: cTile, ldc: n, loadC: accumulate)
-        } else {
-            var edge = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
-                        SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
-                        SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
-                        SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
-            withUnsafeMutableBytes(of: &edge) { edgeBytes in
-                let scratch = edgeBytes.baseAddress!.bindMemory(to: Float.self, capacity: skinnyRows * nr)
                 if accumulate {
                     for r in 0..<m {
-                        for s in 0..<cols { scratch[r * nr + s] = cTile[r * n + s] }
+                        for s in 0..<edgeCols { scratch[r * nr + s] = edgeC[r * n + s] }
                     }
                 }
-                skinnyKernel(rows: m, kc: k, a: aPanel, b: bPanel, ldb: nr, c: scratch, ldc: nr, loadC: accumulate)
+            }
+            if m == 1 && endPanel - firstPanel == groupPanels && !hasEdge {
+                // One row: 256 columns fit in 16 registers, so B is streamed
+                // row by row (1 KB runs) instead of 128-byte pieces a page apart.
+                microKernel1x256(kc: k, a: aPanel, b: b + firstPanel * nr, ldb: n,
+                                 c: c + firstPanel * nr, ldc: n, loadC: accumulate)
+                return
+            }
+            var p0 = 0
+            while p0 < k {
+                let kc = min(reduction, k - p0)
+                let loadC = accumulate || p0 > 0
+                for panel in firstPanel..<endPanel {
+                    if hasEdge && panel == panels - 1 {
+                        skinnyKernel(rows: m, kc: kc, a: aPanel + p0 * m, b: edgePanel + p0 * nr, ldb: nr,
+                                     c: scratch, ldc: nr, loadC: loadC)
+                    } else {
+                        skinnyKernel(rows: m, kc: kc, a: aPanel + p0 * m, b: b + p0 * n + panel * nr, ldb: n,
+                                     c: c + panel * nr, ldc: n, loadC: loadC)
+                    }
+                }
+                p0 += kc
+            }
+            if hasEdge {
                 for r in 0..<m {
-                    for s in 0..<cols { cTile[r * n + s] = scratch[r * nr + s] }
+                    for s in 0..<edgeCols { edgeC[r * n + s] = scratch[r * nr + s] }
                 }
             }
         }

@@ -95,7 +95,7 @@ final class MatmulTests: XCTestCase {
     /// is documented in Matmul.swift and only the tolerance tests apply.)
     func testRowAloneMatchesRowInBatch() {
         var rng = RandomGenerator(seed: 5)
-        let (m, n, k) = (20, 70, 300)
+        let (m, n, k) = (20, 300, 70)
         let a = randomMatrix(m * k, &rng), b = randomMatrix(k * n, &rng)
         var full = [Float](repeating: 0, count: m * n)
         matmul(a, b, &full, m: m, n: n, k: k)
