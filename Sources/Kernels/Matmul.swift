@@ -1,3 +1,5 @@
+import Foundation
+
 /// Float32 matrix multiply over whole row-major buffers.
 ///
 ///     C[m×n] = op(A) · op(B)      (or C += … when `accumulate`)
@@ -6,12 +8,28 @@
 /// op(B) is B[k×n], or Bᵀ when `transposeB` (B stored n×k).
 /// These three forms (A·B, A·Bᵀ, Aᵀ·B) are all a linear layer's forward and
 /// backward need, without materialising a transpose.
+///
+/// Determinism: work is split over tiles of C only, and every blocking size
+/// depends on m, n, k alone, so each output element is summed in the same
+/// order (p = 0, 1, …, k-1) whatever `Parallel.threads` is.
 public func matmul(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int,
     transposeA: Bool = false, transposeB: Bool = false, accumulate: Bool = false
 ) {
-    matmulReference(a, b, c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
+    precondition(m >= 0 && n >= 0 && k >= 0, "matmul: negative size m=\(m) n=\(n) k=\(k)")
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        if !accumulate { c.update(repeating: 0, count: m * n) }
+        return
+    }
+    if m <= skinnyRows && transposeB {
+        skinnyDotMatmul(a, b, c, m: m, n: n, k: k, transposeA: transposeA, accumulate: accumulate)
+    } else if m <= skinnyRows {
+        skinnyMatmul(a, b, c, m: m, n: n, k: k, transposeA: transposeA, accumulate: accumulate)
+    } else {
+        blockedMatmul(a, b, c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
+    }
 }
 
 /// The plain triple loop: the reference the fast kernel is tested against.
@@ -30,6 +48,473 @@ public func matmulReference(
                 s += Double(x) * Double(y)
             }
             c[i * n + j] = accumulate ? c[i * n + j] + Float(s) : Float(s)
+        }
+    }
+}
+
+// MARK: - Blocked, packed, parallel kernel
+
+/// Register block of the microkernel (rows × columns of C held in registers).
+let blockRows = 12
+let blockCols = 32
+/// A last column panel of at most this many columns uses the 12×16 kernel
+/// (n = 65 pads to 80, not 96).
+let narrowCols = 16
+/// Up to this many rows (token-by-token generation), C is computed by the
+/// GEMV-like path: one m-row kernel per 32-column panel, B read once.
+let skinnyRows = 8
+/// Reduction block. Measured best of 128/192/256/384 on this machine (1 thread);
+/// a 96×256 A block plus a 256×128 B block (224 KB) sit in the 1 MB L2.
+let reductionBlock = 256
+/// Target rows / columns of C per task (a task is whole register panels).
+/// Several tasks per thread at 256²; measured no better at 48/144 rows or 64/256 columns.
+let taskRows = 96
+let taskCols = 128
+
+/// Pack buffers kept between calls so a big matmul does not page-fault fresh memory every time.
+private final class PackCache: @unchecked Sendable {
+    let lock = NSLock()
+    var buffer: UnsafeMutableRawPointer?
+    var capacity = 0
+
+    /// Takes the cached buffer if it is free and large enough, else allocates one.
+    func take(bytes: Int) -> (UnsafeMutableRawPointer, Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let b = buffer, capacity >= bytes {
+            buffer = nil
+            return (b, capacity)
+        }
+        return (UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64), bytes)
+    }
+
+    /// Keeps the larger of the returned and the cached buffer; frees the other.
+    func give(_ b: UnsafeMutableRawPointer, capacity bytes: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        if buffer == nil || bytes > capacity {
+            buffer?.deallocate()
+            buffer = b
+            capacity = bytes
+        } else {
+            b.deallocate()
+        }
+    }
+}
+
+private let packCache = PackCache()
+
+@inline(__always) func roundUp(_ x: Int, _ multiple: Int) -> Int { (x + multiple - 1) / multiple * multiple }
+
+/// Splits `items` into about items/target parts whose sizes differ by at most one.
+struct EvenSplit {
+    let items: Int
+    let parts: Int
+
+    init(items: Int, target: Int) {
+        self.items = items
+        parts = max(1, (items + target / 2) / max(target, 1))
+    }
+
+    /// Part `index` as a range of items: the first items % parts parts get one extra.
+    @inline(__always) func range(_ index: Int) -> Range<Int> {
+        let base = items / parts, extra = items % parts
+        let lo = index * base + min(index, extra)
+        return lo..<(lo + base + (index < extra ? 1 : 0))
+    }
+}
+
+/// Writes dst[p*width + j] = src[j*rowStride + p] for j < rows, p < count, and
+/// zeros for rows ..< width: a panel of op(B) from Bᵀ's rows. Whole 16×16
+/// blocks go through registers; the ragged rest is copied one by one.
+@inline(__always)
+func packTransposed(_ src: UnsafePointer<Float>, rowStride: Int, rows: Int, count: Int,
+                    into dst: UnsafeMutablePointer<Float>, width: Int) {
+    let fullRows = rows / 16 * 16, fullCount = count / 16 * 16
+    var j = 0
+    while j < fullRows {
+        var p = 0
+        while p < fullCount {
+            transposeBlock16(from: src + j * rowStride + p, srcStride: rowStride, to: dst + p * width + j, dstStride: width)
+            p += 16
+        }
+        for p in fullCount..<count {
+            for jj in j..<(j + 16) { dst[p * width + jj] = src[jj * rowStride + p] }
+        }
+        j += 16
+    }
+    for jj in fullRows..<rows {
+        for p in 0..<count { dst[p * width + jj] = src[jj * rowStride + p] }
+    }
+    for jj in rows..<width {
+        for p in 0..<count { dst[p * width + jj] = 0 }
+    }
+}
+
+/// Width of the column panels of op(B): all `blockCols` wide, except a last
+/// panel of `narrowCols` when at most that many columns remain.
+struct PanelLayout {
+    let panels: Int
+    let lastWidth: Int
+    /// Sum of all panel widths (n rounded up).
+    let paddedN: Int
+
+    init(n: Int) {
+        let full = n / blockCols, rest = n % blockCols
+        panels = full + (rest > 0 ? 1 : 0)
+        lastWidth = rest == 0 ? blockCols : (rest <= narrowCols ? narrowCols : blockCols)
+        paddedN = full * blockCols + (rest == 0 ? 0 : lastWidth)
+    }
+
+    @inline(__always) func width(_ panel: Int) -> Int { panel == panels - 1 ? lastWidth : blockCols }
+}
+
+/// Packs panel `ip` of op(A), MR tall: for each reduction block starting at p0,
+/// it holds rows ip*MR ..< ip*MR+MR as a[p*MR + r], zero-padded past m.
+@inline(__always)
+func packAPanel(_ ip: Int, _ a: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>, m: Int, k: Int, transposeA: Bool) {
+    let mr = blockRows
+    let paddedM = roundUp(m, mr)
+    do {
+        let i0 = ip * mr
+        let rows = min(mr, m - i0)
+        var p0 = 0
+        while p0 < k {
+            let kc = min(reductionBlock, k - p0)
+            let dst = packed + p0 * paddedM + ip * mr * kc
+            if transposeA {
+                // A stored k×m: the MR values for one p are contiguous.
+                for p in 0..<kc {
+                    let src = a + (p0 + p) * m + i0
+                    let row = dst + p * mr
+                    for r in 0..<rows { row[r] = src[r] }
+                    for r in rows..<mr { row[r] = 0 }
+                }
+            } else {
+                // Row by row would write with stride MR; p outer writes contiguously and reads MR streams.
+                let src = a + i0 * k + p0
+                for p in 0..<kc {
+                    let row = dst + p * mr
+                    for r in 0..<rows { row[r] = src[r * k + p] }
+                    for r in rows..<mr { row[r] = 0 }
+                }
+            }
+            p0 += kc
+        }
+    }
+}
+
+/// Packs panel `jp` of op(B), NR wide: for each reduction block starting at p0,
+/// it holds columns jp*NR ..< jp*NR+NR as b[p*NR + j], zero-padded past n.
+@inline(__always)
+func packBPanel(_ jp: Int, _ b: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>, n: Int, k: Int, transposeB: Bool) {
+    let layout = PanelLayout(n: n)
+    let paddedN = layout.paddedN
+    do {
+        let j0 = jp * blockCols
+        let nr = layout.width(jp)
+        let cols = min(nr, n - j0)
+        var p0 = 0
+        while p0 < k {
+            let kc = min(reductionBlock, k - p0)
+            let dst = packed + p0 * paddedN + jp * blockCols * kc
+            if transposeB {
+                packTransposed(b + j0 * k + p0, rowStride: k, rows: cols, count: kc, into: dst, width: nr)
+            } else {
+                // B stored k×n: the NR values for one p are contiguous.
+                for p in 0..<kc {
+                    let src = b + (p0 + p) * n + j0
+                    let row = dst + p * nr
+                    for j in 0..<cols { row[j] = src[j] }
+                    for j in cols..<nr { row[j] = 0 }
+                }
+            }
+            p0 += kc
+        }
+    }
+}
+
+func blockedMatmul(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool
+) {
+    let mr = blockRows
+    let layout = PanelLayout(n: n)
+    let paddedM = roundUp(m, mr), paddedN = layout.paddedN
+    let aFloats = paddedM * k, bFloats = paddedN * k
+    let (raw, capacity) = packCache.take(bytes: (aFloats + bFloats) * MemoryLayout<Float>.stride + 64)
+    defer { packCache.give(raw, capacity: capacity) }
+    let packedA = raw.bindMemory(to: Float.self, capacity: aFloats + bFloats + 16)
+    // Start B's panels on a 64-byte boundary too (aFloats is a multiple of 4 only).
+    let packedB = packedA + roundUp(aFloats, 16)
+
+    // One parallel pass packs both operands (each dispatch costs microseconds).
+    let aPanels = paddedM / mr
+    Parallel.forEach(aPanels + layout.panels) { panel in
+        if panel < aPanels {
+            packAPanel(panel, a, into: packedA, m: m, k: k, transposeA: transposeA)
+        } else {
+            packBPanel(panel - aPanels, b, into: packedB, n: n, k: k, transposeB: transposeB)
+        }
+    }
+
+    // Tasks are blocks of whole register panels, spread evenly (sizes differ by
+    // at most one panel) so that no task is a small leftover that unbalances the threads.
+    let rowSplit = EvenSplit(items: paddedM / mr, target: taskRows / mr)
+    let colSplit = EvenSplit(items: layout.panels, target: taskCols / blockCols)
+    Parallel.forEach(rowSplit.parts * colSplit.parts) { task in
+        let rowPanels = rowSplit.range(task % rowSplit.parts)
+        let colPanels = colSplit.range(task / rowSplit.parts)
+        let i0 = rowPanels.lowerBound * mr, i1 = min(m, rowPanels.upperBound * mr)
+        let j0 = colPanels.lowerBound * blockCols, j1 = min(n, colPanels.upperBound * blockCols)
+        // Edge tiles go through this scratch tile so the microkernel never writes outside C.
+        var edge = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                    SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                    SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                    SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                    SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                    SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+        withUnsafeMutableBytes(of: &edge) { edgeBytes in
+            let scratch = edgeBytes.baseAddress!.bindMemory(to: Float.self, capacity: mr * blockCols)
+            var p0 = 0
+            while p0 < k {
+                let kc = min(reductionBlock, k - p0)
+                let loadC = accumulate || p0 > 0
+                var j = j0
+                while j < j1 {
+                    let nr = layout.width(j / blockCols)
+                    let cols = min(nr, j1 - j)
+                    let bPanel = packedB + p0 * paddedN + (j / blockCols) * blockCols * kc
+                    var i = i0
+                    while i < i1 {
+                        let rows = min(mr, i1 - i)
+                        let aPanel = packedA + p0 * paddedM + (i / mr) * mr * kc
+                        let cTile = c + i * n + j
+                        if nr == narrowCols {
+                            // Only ever the last panel, so not worth a direct-store variant.
+                            if loadC {
+                                for r in 0..<rows {
+                                    for s in 0..<cols { scratch[r * nr + s] = cTile[r * n + s] }
+                                }
+                            }
+                            microKernel12x16(kc: kc, a: aPanel, b: bPanel, ldb: nr, c: scratch, ldc: nr, loadC: loadC)
+                            for r in 0..<rows {
+                                for s in 0..<cols { cTile[r * n + s] = scratch[r * nr + s] }
+                            }
+                        } else if rows == mr && cols == nr {
+                            microKernel12x32(kc: kc, a: aPanel, b: bPanel, ldb: nr, c: cTile, ldc: n, loadC: loadC)
+                        } else {
+                            if loadC {
+                                for r in 0..<rows {
+                                    for s in 0..<cols { scratch[r * nr + s] = cTile[r * n + s] }
+                                }
+                            }
+                            microKernel12x32(kc: kc, a: aPanel, b: bPanel, ldb: nr, c: scratch, ldc: nr, loadC: loadC)
+                            for r in 0..<rows {
+                                for s in 0..<cols { cTile[r * n + s] = scratch[r * nr + s] }
+                            }
+                        }
+                        i += mr
+                    }
+                    j += nr
+                }
+                p0 += kc
+            }
+        }
+    }
+}
+
+// MARK: - Skinny path (m <= 8)
+
+/// The m-row × 32-column kernel for 1 <= m <= 8.
+@inline(__always)
+func skinnyKernel(rows: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+                  c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
+    switch rows {
+    case 1: microKernel1x32(kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    case 2: microKernel2x32(kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    case 3: microKernel3x32(kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    case 4: microKernel4x32(kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    case 5: microKernel5x32(kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    case 6: microKernel6x32(kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    case 7: microKernel7x32(kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    default: microKernel8x32(kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    }
+}
+
+/// GEMV-like C = op(A)·B for m <= 8 (B stored k×n): B dominates the
+/// traffic, so it is read once, straight from memory, never packed (except a
+/// ragged last panel). Tasks are 256-column groups (parallel over n); inside,
+/// 64-long reduction blocks keep the 64 rows of B being read (one page each)
+/// in the TLB and caches while all 8 panels of the group use them. Each
+/// element is still summed p = 0, 1, …, k-1 with one FMA per step, as in the
+/// blocked path, so the results match it bit for bit.
+func skinnyMatmul(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, k: Int, transposeA: Bool, accumulate: Bool
+) {
+    let nr = blockCols
+    let panels = (n + nr - 1) / nr
+    let groupPanels = 8, reduction = 64
+    let aFloats = transposeA ? 0 : m * k
+    let edgeFloats = n % nr == 0 ? 0 : nr * k
+    let (raw, capacity) = packCache.take(bytes: (roundUp(aFloats, 16) + edgeFloats) * MemoryLayout<Float>.stride + 64)
+    defer { packCache.give(raw, capacity: capacity) }
+    let buffer = raw.bindMemory(to: Float.self, capacity: roundUp(aFloats, 16) + edgeFloats)
+    // The kernel wants a[p*m + r]: exactly how Aᵀ is stored; A itself is transposed here (m*k floats, cheap).
+    let aPanel: UnsafePointer<Float>
+    if transposeA {
+        aPanel = a
+    } else {
+        for r in 0..<m {
+            for p in 0..<k { buffer[p * m + r] = a[r * k + p] }
+        }
+        aPanel = UnsafePointer(buffer)
+    }
+    let edgePanel = buffer + roundUp(aFloats, 16)
+
+    Parallel.forEach((panels + groupPanels - 1) / groupPanels) { group in
+        let firstPanel = group * groupPanels
+        let endPanel = min(panels, firstPanel + groupPanels)
+        let edgeCols = n - (panels - 1) * nr
+        let hasEdge = endPanel == panels && edgeCols < nr
+        var edge = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                    SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                    SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                    SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+        withUnsafeMutableBytes(of: &edge) { edgeBytes in
+            // The ragged last panel: B's columns packed zero-padded, C's through a scratch tile.
+            let scratch = edgeBytes.baseAddress!.bindMemory(to: Float.self, capacity: skinnyRows * nr)
+            let edgeC = c + (panels - 1) * nr
+            if hasEdge {
+                for p in 0..<k {
+                    let src = b + p * n + (panels - 1) * nr
+                    let row = edgePanel + p * nr
+                    for j in 0..<edgeCols { row[j] = src[j] }
+                    for j in edgeCols..<nr { row[j] = 0 }
+                }
+                if accumulate {
+                    for r in 0..<m {
+                        for s in 0..<edgeCols { scratch[r * nr + s] = edgeC[r * n + s] }
+                    }
+                }
+            }
+            if m == 1 && endPanel - firstPanel == groupPanels && !hasEdge {
+                // One row: 256 columns fit in 16 registers, so B is streamed
+                // row by row (1 KB runs) instead of 128-byte pieces a page apart.
+                microKernel1x256(kc: k, a: aPanel, b: b + firstPanel * nr, ldb: n,
+                                 c: c + firstPanel * nr, ldc: n, loadC: accumulate)
+                return
+            }
+            var p0 = 0
+            while p0 < k {
+                let kc = min(reduction, k - p0)
+                let loadC = accumulate || p0 > 0
+                for panel in firstPanel..<endPanel {
+                    if hasEdge && panel == panels - 1 {
+                        skinnyKernel(rows: m, kc: kc, a: aPanel + p0 * m, b: edgePanel + p0 * nr, ldb: nr,
+                                     c: scratch, ldc: nr, loadC: loadC)
+                    } else {
+                        skinnyKernel(rows: m, kc: kc, a: aPanel + p0 * m, b: b + p0 * n + panel * nr, ldb: n,
+                                     c: c + panel * nr, ldc: n, loadC: loadC)
+                    }
+                }
+                p0 += kc
+            }
+            if hasEdge {
+                for r in 0..<m {
+                    for s in 0..<edgeCols { edgeC[r * n + s] = scratch[r * nr + s] }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Skinny A·Bᵀ (m <= 8): dot products
+
+/// Dot products of `a` (length k) with four rows of Bᵀ: 16 lanes each (lane l
+/// sums p ≡ l mod 16), then a fixed-order lane sum, then the ragged tail.
+@inline(__always)
+func dot4(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rowStride: Int, k: Int) -> SIMD4<Float> {
+    var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
+    let b0 = b, b1 = b + rowStride, b2 = b + 2 * rowStride, b3 = b + 3 * rowStride
+    @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+    }
+    var p = 0
+    while p + 16 <= k {
+        let x = load(a + p)
+        s0.addProduct(x, load(b0 + p))
+        s1.addProduct(x, load(b1 + p))
+        s2.addProduct(x, load(b2 + p))
+        s3.addProduct(x, load(b3 + p))
+        p += 16
+    }
+    var result = SIMD4<Float>(s0.sum(), s1.sum(), s2.sum(), s3.sum())
+    while p < k {
+        result.addProduct(SIMD4(repeating: a[p]), SIMD4(b0[p], b1[p], b2[p], b3[p]))
+        p += 1
+    }
+    return result
+}
+
+/// One dot product, summed in exactly the order `dot4` uses for each of its four.
+@inline(__always)
+func dot1(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, k: Int) -> Float {
+    var s = SIMD16<Float>()
+    var p = 0
+    while p + 16 <= k {
+        s.addProduct(UnsafeRawPointer(a + p).loadUnaligned(as: SIMD16<Float>.self),
+                     UnsafeRawPointer(b + p).loadUnaligned(as: SIMD16<Float>.self))
+        p += 16
+    }
+    var result = s.sum()
+    while p < k {
+        result = result.addingProduct(a[p], b[p])
+        p += 1
+    }
+    return result
+}
+
+/// C = op(A)·Bᵀ for m <= 8: rows of both A and Bᵀ are contiguous in p, so each
+/// output is a dot product and B is streamed once, with no packing. Parallel
+/// over 32-column groups of C. Each element's summation order depends on k
+/// only (never on threads), but differs from the blocked path's, so a row
+/// computed here may differ from the same row inside a big product by rounding.
+func skinnyDotMatmul(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, k: Int, transposeA: Bool, accumulate: Bool
+) {
+    var aRows = a
+    var scratch: UnsafeMutablePointer<Float>?
+    if transposeA {
+        // Aᵀ stored k×m: make its m rows contiguous (m*k floats, cheap).
+        let rows = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
+        for p in 0..<k {
+            for r in 0..<m { rows[r * k + p] = a[p * m + r] }
+        }
+        aRows = UnsafePointer(rows)
+        scratch = rows
+    }
+    defer { scratch?.deallocate() }
+    let group = 32
+    Parallel.forEach((n + group - 1) / group) { g in
+        let jEnd = min(n, g * group + group)
+        for r in 0..<m {
+            let aRow = aRows + r * k
+            let cRow = c + r * n
+            var j = g * group
+            while j + 4 <= jEnd {
+                var d = dot4(aRow, b + j * k, rowStride: k, k: k)
+                if accumulate { d = SIMD4(cRow[j], cRow[j + 1], cRow[j + 2], cRow[j + 3]) + d }
+                cRow[j] = d[0]; cRow[j + 1] = d[1]; cRow[j + 2] = d[2]; cRow[j + 3] = d[3]
+                j += 4
+            }
+            while j < jEnd {
+                let d = dot1(aRow, b + j * k, k: k)
+                cRow[j] = accumulate ? cRow[j] + d : d
+                j += 1
+            }
         }
     }
 }

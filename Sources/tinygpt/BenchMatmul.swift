@@ -1,4 +1,73 @@
-/// `tinygpt bench matmul`: GFLOP/s of the matmul kernels (filled in by the kernels work).
+import Foundation
+import Kernels
+
+/// `tinygpt bench matmul`: GFLOP/s of the matmul kernels.
+///
+/// Each case: one warm-up call, then timed calls until both `--repeat` runs
+/// and 0.2 s are done; the BEST time is reported (least disturbed by other
+/// load on a shared machine). GFLOP/s = 2·m·n·k / best time.
 func runMatmulBench(_ args: [String]) throws {
-    throw CLIError("bench matmul is not implemented yet")
+    var parsed = Arguments(args)
+    if parsed.flag("help") {
+        print("""
+            usage: tinygpt bench matmul [--threads N] [--json] [--repeat R]
+              --threads N   worker threads, 1...64 (default: all \(ProcessInfo.processInfo.activeProcessorCount) cores)
+              --json        one JSON object per line instead of a table
+              --repeat R    minimum timed runs per case, 1...1000 (default 5); each case also runs >= 0.2 s
+            """)
+        return
+    }
+    let threads = try parsed.int("threads", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...64)
+    let repeats = try parsed.int("repeat", default: 5, in: 1...1000)
+    let json = parsed.flag("json")
+    try parsed.finish()
+
+    Parallel.threads = threads
+    let shapes: [(m: Int, k: Int, n: Int)] = [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024),
+                                              (768, 128, 512), (768, 512, 128), (768, 128, 65)]
+    let variants: [(name: String, transposeA: Bool, transposeB: Bool)] = [("ab", false, false), ("abt", false, true), ("atb", true, false)]
+    if !json {
+        print("tinygpt matmul, threads=\(threads), best of >= \(repeats) runs and >= 0.2 s")
+        print("variant".padding(toLength: 8, withPad: " ", startingAt: 0) + pad("m", 6) + pad("k", 6) + pad("n", 6) + pad("GFLOP/s", 10))
+    }
+    var rng = RandomGenerator(seed: 1)
+    for shape in shapes {
+        let (m, k, n) = shape
+        // Same element counts for every variant; only the stored layout differs.
+        // Same element counts for every variant; only the stored layout differs.
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
+        let b = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+        defer { a.deallocate(); b.deallocate(); c.deallocate() }
+        for i in 0..<(m * k) { a[i] = rng.uniform() }
+        for i in 0..<(k * n) { b[i] = rng.uniform() }
+        for variant in variants {
+            func run() {
+                matmul(a, b, c, m: m, n: n, k: k, transposeA: variant.transposeA, transposeB: variant.transposeB)
+            }
+            run()  // warm-up: pack buffers, threads, caches
+            var best = Double.infinity
+            var runs = 0
+            let start = DispatchTime.now().uptimeNanoseconds
+            while runs < repeats || DispatchTime.now().uptimeNanoseconds - start < 200_000_000 {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                run()
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+                runs += 1
+            }
+            let gflops = 2.0 * Double(m) * Double(n) * Double(k) / best / 1e9
+            let rounded = (gflops * 10).rounded() / 10
+            if json {
+                print("{\"op\":\"matmul\",\"variant\":\"\(variant.name)\",\"m\":\(m),\"k\":\(k),\"n\":\(n),\"threads\":\(threads),\"gflops\":\(rounded)}")
+            } else {
+                print(variant.name.padding(toLength: 8, withPad: " ", startingAt: 0) + pad("\(m)", 6) + pad("\(k)", 6) + pad("\(n)", 6)
+                      + pad(String(format: "%.1f", gflops), 10))
+            }
+        }
+    }
+}
+
+/// Right-aligns `text` in a field of `width` characters.
+private func pad(_ text: String, _ width: Int) -> String {
+    String(repeating: " ", count: max(0, width - text.count)) + text
 }
