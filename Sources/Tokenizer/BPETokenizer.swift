@@ -195,3 +195,18 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         return out
     }
 }
+
+extension BPETokenizer {
+    /// GPT-2's pre-tokenization of `text` (no special-token handling): the pieces BPE works on.
+    public static func preTokenize(_ text: String) -> [String] {
+        var t = text
+        return t.withUTF8 { buf in
+            guard let p = buf.baseAddress else { return [] }
+            var out: [String] = []
+            PreTokenizer.split(p, from: 0, to: buf.count, limit: buf.count) { a, b in
+                out.append(String(decoding: UnsafeBufferPointer(start: p + a, count: b - a), as: UTF8.self))
+            }
+            return out
+        }
+    }
+}
