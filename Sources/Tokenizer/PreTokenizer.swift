@@ -3,6 +3,8 @@
 /// over Unicode scalars: \p{L} = general categories L*, \p{N} = N*, \s = White_Space
 /// (the same set Oniguruma uses). Input is valid UTF-8 bytes.
 enum PreTokenizer {
+    /// The Unicode version whose character classes the split follows (see docs/tokenizer.md).
+    static let unicodeCutoff: (major: Int, minor: Int) = (16, 0)
     static let letter: UInt8 = 0, number: UInt8 = 1, space: UInt8 = 2, other: UInt8 = 3
 
     /// Classes of the Basic Multilingual Plane, computed once; the rest is looked up directly.
@@ -11,6 +13,10 @@ enum PreTokenizer {
     static func classify(_ v: UInt32) -> UInt8 {
         guard let s = Unicode.Scalar(v) else { return other }  // surrogates never occur in valid UTF-8
         let p = s.properties
+        // Code points assigned after `unicodeCutoff` count as unassigned (other), as in the
+        // Oniguruma tables `tokenizers` uses; without this, e.g. CJK Extension J (Unicode 17)
+        // would be letters here but not there.
+        guard let age = p.age, age.major < unicodeCutoff.major || (age.major == unicodeCutoff.major && age.minor <= unicodeCutoff.minor) else { return other }
         if p.isWhitespace { return space }
         switch p.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: return letter
