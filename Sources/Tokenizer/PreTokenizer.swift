@@ -7,8 +7,24 @@ enum PreTokenizer {
     static let unicodeCutoff: (major: Int, minor: Int) = (16, 0)
     static let letter: UInt8 = 0, number: UInt8 = 1, space: UInt8 = 2, other: UInt8 = 3
 
-    /// Classes of the Basic Multilingual Plane, computed once; the rest is looked up directly.
-    static let bmpClass: [UInt8] = (0..<0x10000).map { classify(UInt32($0)) }
+    /// Classes of the Basic Multilingual Plane, filled in on first sight of each scalar (0xFF =
+    /// not yet known), so no start-up cost. Threads may race to fill an entry; that race is
+    /// benign: every writer stores the same byte. Planes above are looked up directly.
+    static let bmpClass: UnsafeMutablePointer<UInt8> = {
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 0x10000)
+        p.initialize(repeating: 0xFF, count: 0x10000)
+        for v in 0..<0x80 { p[v] = classify(UInt32(v)) }
+        return p
+    }()
+
+    @inline(__always)
+    static func bmp(_ table: UnsafeMutablePointer<UInt8>, _ v: Int) -> UInt8 {
+        let k = table[v]
+        if k != 0xFF { return k }
+        let c = classify(UInt32(v))
+        table[v] = c
+        return c
+    }
 
     static func classify(_ v: UInt32) -> UInt8 {
         guard let s = Unicode.Scalar(v) else { return other }  // surrogates never occur in valid UTF-8
@@ -27,16 +43,16 @@ enum PreTokenizer {
 
     /// The scalar class and byte length at `i`.
     @inline(__always)
-    static func scalarClass(_ p: UnsafePointer<UInt8>, _ i: Int, _ table: UnsafePointer<UInt8>) -> (UInt8, Int) {
+    static func scalarClass(_ p: UnsafePointer<UInt8>, _ i: Int, _ table: UnsafeMutablePointer<UInt8>) -> (UInt8, Int) {
         let b0 = UInt32(p[i])
         if b0 < 0x80 { return (table[Int(b0)], 1) }
         if b0 < 0xE0 {
             let v = (b0 & 0x1F) << 6 | (UInt32(p[i + 1]) & 0x3F)
-            return (table[Int(v)], 2)
+            return (bmp(table, Int(v)), 2)
         }
         if b0 < 0xF0 {
             let v = (b0 & 0x0F) << 12 | (UInt32(p[i + 1]) & 0x3F) << 6 | (UInt32(p[i + 2]) & 0x3F)
-            return (table[Int(v)], 3)
+            return (bmp(table, Int(v)), 3)
         }
         let v = (b0 & 0x07) << 18 | (UInt32(p[i + 1]) & 0x3F) << 12 | (UInt32(p[i + 2]) & 0x3F) << 6 | (UInt32(p[i + 3]) & 0x3F)
         return (classify(v), 4)
@@ -47,8 +63,8 @@ enum PreTokenizer {
     /// `to` must be a piece boundary (see `isSafeSplit`) or equal to `limit`.
     @inline(__always)
     static func split(_ p: UnsafePointer<UInt8>, from: Int, to: Int, limit end: Int, _ body: (Int, Int) -> Void) {
-        bmpClass.withUnsafeBufferPointer { tb in
-            let table = tb.baseAddress!
+        do {
+            let table = bmpClass
             var i = from
             while i < to {
                 let c = p[i]
