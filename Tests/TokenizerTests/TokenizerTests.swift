@@ -215,6 +215,31 @@ final class TokenizerTests: XCTestCase {
         XCTAssertThrowsError(try bpe.validate(ids: [1, 256]))
     }
 
+    /// Streaming: a character split across tokens appears once complete; any split of the
+    /// bytes gives the same text as decoding them at once.
+    func testStreamingDecoder() throws {
+        var d = StreamingDecoder()
+        XCTAssertEqual(d.push([0x41, 0xE6]), "A")
+        XCTAssertEqual(d.push([0x97]), "")
+        XCTAssertEqual(d.push([0xA5, 0xF0, 0x9F]), "日")
+        XCTAssertEqual(d.push([0x91, 0x8D]), "👍")
+        XCTAssertEqual(d.push([0xE6]), "")
+        XCTAssertEqual(d.flush(), "\u{FFFD}")
+        var rng = SplitMix(seed: 7)
+        let samples: [[UInt8]] = [Array("añ日👍🏽\r\n e\u{301}".utf8), [0xE6, 0x97, 0x41, 0xFF, 0xC3], [0xF0, 0x9F, 0x91], Array("x👨‍👩‍👧".utf8) + [0xE0, 0x80]]
+        for bytes in samples {
+            for _ in 0..<50 {
+                var d = StreamingDecoder(), out = "", i = 0
+                while i < bytes.count {
+                    let n = 1 + Int(rng.next() % 3)
+                    out += d.push(Array(bytes[i..<min(i + n, bytes.count)])); i += n
+                }
+                out += d.flush()
+                XCTAssertEqual(out, String(decoding: bytes, as: UTF8.self))
+            }
+        }
+    }
+
     // MARK: Bad input
 
     func testTrainingErrors() {
