@@ -134,9 +134,7 @@ private func tokenizerEncode(_ a: inout Arguments) throws {
         let mb = Double(text.utf8.count) / 1e6
         printError("encoded \(text.utf8.count) bytes into \(ids.count) tokens in \(String(format: "%.4f", seconds)) s (\(String(format: "%.2f", mb / seconds)) MB/s, \(String(format: "%.3f", Double(text.utf8.count) / Double(max(ids.count, 1)))) bytes/token)")
     }
-    let body = ids.map(String.init).joined(separator: json ? ", " : " ")
-    let line = json ? "[" + body + "]\n" : body + "\n"
-    FileHandle.standardOutput.write(line.data(using: .utf8)!)
+    FileHandle.standardOutput.write(Data(formatIds(ids, json: json)))
 }
 
 private func tokenizerDecode(_ a: inout Arguments) throws {
@@ -157,4 +155,25 @@ private func tokenizerDecode(_ a: inout Arguments) throws {
     }
     try tokenizer.validate(ids: ids)
     FileHandle.standardOutput.write(Data(tokenizer.decode(ids).utf8))
+}
+
+/// "1 2 3\n" or "[1, 2, 3]\n", built as bytes (String joining is slow for millions of ids).
+func formatIds(_ ids: [Int], json: Bool) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(ids.count * 6 + 3)
+    if json { out.append(UInt8(ascii: "[")) }
+    var digits = [UInt8](repeating: 0, count: 20)
+    for (k, id) in ids.enumerated() {
+        if k > 0 {
+            if json { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: " "))
+        }
+        var v = id, n = 0
+        if v < 0 { out.append(UInt8(ascii: "-")); v = -v }
+        repeat { digits[n] = UInt8(48 + v % 10); v /= 10; n += 1 } while v > 0
+        while n > 0 { n -= 1; out.append(digits[n]) }
+    }
+    if json { out.append(UInt8(ascii: "]")) }
+    out.append(UInt8(ascii: "\n"))
+    return out
 }
