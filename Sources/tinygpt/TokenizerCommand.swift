@@ -1,4 +1,179 @@
-/// `tinygpt tokenizer train|encode|decode` (filled in by the tokenizer work).
+import Foundation
+import Tokenizer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let tokenizerUsage = """
+    usage:
+      tinygpt tokenizer train --data FILE --vocab-size N --out tokenizer.json [--special TOKEN ...] [--type bpe|char]
+      tinygpt tokenizer encode --tokenizer T (--text S | --file F) [--json] [--threads N]
+      tinygpt tokenizer decode --tokenizer T (--ids "1 2 3" | --file F)
+
+    train   learns a byte-level BPE (default) or char vocabulary; --vocab-size counts specials
+            (optional for char: the vocabulary is the training text's distinct characters)
+    encode  prints the ids separated by spaces, or a JSON array with --json
+    decode  prints the text (exactly, no newline added); ids may be separated by spaces,
+            commas or newlines, or be a JSON array
+    See docs/tokenizer.md.
+    """
+
+/// `tinygpt tokenizer train|encode|decode`.
 func runTokenizerCommand(_ args: [String]) throws {
-    throw CLIError("tokenizer is not implemented yet")
+    var a = Arguments(args)
+    if a.flag("help") || a.flag("h") { print(tokenizerUsage); return }
+    guard let sub = a.positional() else { throw CLIError("tokenizer needs a subcommand: train, encode or decode") }
+    switch sub {
+    case "train": try tokenizerTrain(&a)
+    case "encode": try tokenizerEncode(&a)
+    case "decode": try tokenizerDecode(&a)
+    case "help": print(tokenizerUsage)
+    default: throw CLIError("unknown tokenizer subcommand '\(sub)'; expected train, encode or decode")
+    }
+}
+
+/// Reads a UTF-8 text file; invalid UTF-8 is an error naming the first bad byte's offset.
+private func readText(_ path: String, what: String) throws -> String {
+    let data: Data
+    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+        throw CLIError("cannot read \(what) '\(path)': \((error as NSError).localizedDescription)")
+    }
+    if let bad = firstInvalidUTF8(data) {
+        throw CLIError("\(what) '\(path)' is not valid UTF-8: bad byte 0x\(String(format: "%02X", data[data.startIndex + bad])) at byte offset \(bad)")
+    }
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// Offset of the first byte that starts an invalid UTF-8 sequence, or nil.
+func firstInvalidUTF8(_ data: Data) -> Int? {
+    data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int? in
+        var it = raw.bindMemory(to: UInt8.self).makeIterator()
+        var parser = Unicode.UTF8.ForwardParser()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &it) {
+            case .valid(let s): offset += s.count
+            case .emptyInput: return nil
+            case .error: return offset
+            }
+        }
+    }
+}
+
+private func loadTokenizer(_ a: inout Arguments) throws -> any Tokenizer {
+    guard let path = try a.option("tokenizer") else { throw CLIError("--tokenizer FILE is required") }
+    return try TokenizerFile.load(from: URL(fileURLWithPath: path))
+}
+
+private func tokenizerTrain(_ a: inout Arguments) throws {
+    guard let data = try a.option("data") else { throw CLIError("--data FILE is required") }
+    guard let out = try a.option("out") else { throw CLIError("--out FILE is required") }
+    let specials = try a.options("special")
+    let type = try a.option("type") ?? "bpe"
+    let vocabText = try a.option("vocab-size")
+    try a.finish()
+    var vocabSize: Int?
+    if let vocabText {
+        guard let v = Int(vocabText) else { throw CLIError("--vocab-size must be an integer, got '\(vocabText)'") }
+        vocabSize = v
+    }
+    let text = try readText(data, what: "training file")
+    guard !text.isEmpty else { throw CLIError("training file '\(data)' is empty") }
+    let start = Date()
+    let tokenizer: any Tokenizer
+    switch type {
+    case "bpe":
+        guard let vocabSize else { throw CLIError("--vocab-size N is required for BPE (at least 256 + number of specials)") }
+        let minimum = 256 + specials.count
+        guard vocabSize >= minimum else {
+            throw CLIError("--vocab-size must be at least \(minimum) (256 bytes + \(specials.count) special token(s)), got \(vocabSize)")
+        }
+        let tty = isatty(2) != 0
+        var lastShown = Date.distantPast
+        let bpe = try BPETokenizer.train(text: text, vocabSize: vocabSize, specialTokens: specials) { done, total in
+            guard tty, Date().timeIntervalSince(lastShown) > 0.1 || done == total else { return }
+            lastShown = Date()
+            FileHandle.standardError.write("\rtraining: vocab \(done)/\(total)".data(using: .utf8)!)
+        }
+        if tty { FileHandle.standardError.write("\n".data(using: .utf8)!) }
+        if bpe.vocabSize < vocabSize {
+            printError("tinygpt: note: the corpus has no more pairs to merge; stopped at vocab \(bpe.vocabSize) (\(bpe.merges.count) merges) instead of \(vocabSize)")
+        }
+        tokenizer = bpe
+    case "char":
+        let ct = try CharTokenizer(trainingText: text, specialTokens: specials)
+        if let vocabSize, vocabSize < ct.vocabSize {
+            throw CLIError("--vocab-size \(vocabSize) is below the char vocabulary of \(ct.vocabSize) (distinct characters + specials)")
+        }
+        tokenizer = ct
+    default:
+        throw CLIError("--type must be bpe or char, got '\(type)'")
+    }
+    let seconds = Date().timeIntervalSince(start)
+    try tokenizer.save(to: URL(fileURLWithPath: out))
+    printError("trained \(type) tokenizer: vocab \(tokenizer.vocabSize) in \(String(format: "%.3f", seconds)) s -> \(out)")
+}
+
+private func tokenizerEncode(_ a: inout Arguments) throws {
+    let tokenizer = try loadTokenizer(&a)
+    let json = a.flag("json")
+    let threads = try a.int("threads", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...1024)
+    let text: String
+    switch (try a.option("text"), try a.option("file")) {
+    case (let t?, nil): text = t
+    case (nil, let f?): text = try readText(f, what: "input file")
+    case (nil, nil): throw CLIError("encode needs --text S or --file F")
+    default: throw CLIError("give either --text or --file, not both")
+    }
+    try a.finish()
+    let start = Date()
+    let ids: [Int]
+    if let bpe = tokenizer as? BPETokenizer { ids = bpe.encode(text, threads: threads) } else { ids = try tokenizer.encode(text) }
+    let seconds = Date().timeIntervalSince(start)
+    if ProcessInfo.processInfo.environment["TINYGPT_TIMING"] != nil {
+        let mb = Double(text.utf8.count) / 1e6
+        printError("encoded \(text.utf8.count) bytes into \(ids.count) tokens in \(String(format: "%.4f", seconds)) s (\(String(format: "%.2f", mb / seconds)) MB/s, \(String(format: "%.3f", Double(text.utf8.count) / Double(max(ids.count, 1)))) bytes/token)")
+    }
+    FileHandle.standardOutput.write(Data(formatIds(ids, json: json)))
+}
+
+private func tokenizerDecode(_ a: inout Arguments) throws {
+    let tokenizer = try loadTokenizer(&a)
+    let source: String
+    switch (try a.option("ids"), try a.option("file")) {
+    case (let t?, nil): source = t
+    case (nil, let f?): source = try readText(f, what: "ids file")
+    case (nil, nil): throw CLIError("decode needs --ids \"1 2 3\" or --file F")
+    default: throw CLIError("give either --ids or --file, not both")
+    }
+    try a.finish()
+    var ids: [Int] = []
+    let separators = CharacterSet(charactersIn: " \t\r\n,[]")
+    for word in source.components(separatedBy: separators) where !word.isEmpty {
+        guard let id = Int(word) else { throw CLIError("'\(word)' is not a token id (ids are integers 0...\(tokenizer.vocabSize - 1))") }
+        ids.append(id)
+    }
+    try tokenizer.validate(ids: ids)
+    FileHandle.standardOutput.write(Data(tokenizer.decode(ids).utf8))
+}
+
+/// "1 2 3\n" or "[1, 2, 3]\n", built as bytes (String joining is slow for millions of ids).
+func formatIds(_ ids: [Int], json: Bool) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(ids.count * 6 + 3)
+    if json { out.append(UInt8(ascii: "[")) }
+    var digits = [UInt8](repeating: 0, count: 20)
+    for (k, id) in ids.enumerated() {
+        if k > 0 {
+            if json { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: " "))
+        }
+        var v = id, n = 0
+        if v < 0 { out.append(UInt8(ascii: "-")); v = -v }
+        repeat { digits[n] = UInt8(48 + v % 10); v /= 10; n += 1 } while v > 0
+        while n > 0 { n -= 1; out.append(digits[n]) }
+    }
+    if json { out.append(UInt8(ascii: "]")) }
+    out.append(UInt8(ascii: "\n"))
+    return out
 }

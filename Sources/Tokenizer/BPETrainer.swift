@@ -1,0 +1,204 @@
+import Foundation
+
+extension BPETokenizer {
+    /// Learns a byte-level BPE vocabulary of `vocabSize` ids (256 bytes + merges + specials).
+    ///
+    /// Pairs are counted within pre-tokens, weighted by how often each distinct pre-token occurs.
+    /// Each step merges the most frequent pair; ties go to the smallest (left id, right id), ids
+    /// being bytes 0...255 then merges in the order learned. Only counts a merge touches are
+    /// updated (a max-heap with lazy invalidation), never a recount. Special tokens are cut out of
+    /// the text first (nothing is learned across them) and take the last ids.
+    /// If the corpus runs out of pairs first, training stops early: check `vocabSize`.
+    /// `progress(learnedSoFar, vocabSize)` is called now and then.
+    public static func train(text: String, vocabSize: Int, specialTokens: [String] = [],
+                             progress: ((Int, Int) -> Void)? = nil) throws -> BPETokenizer {
+        try checkSpecials(specialTokens)
+        let minimum = 256 + specialTokens.count
+        guard vocabSize >= minimum else {
+            throw TokenizerError("vocab size must be at least 256 + \(specialTokens.count) special token(s) = \(minimum) for byte-level BPE, got \(vocabSize)")
+        }
+        var specialIds: [String: Int] = [:]
+        for (k, s) in specialTokens.enumerated() { specialIds[s] = k }
+        let matcher = SpecialMatcher(specialIds)
+
+        // 1. Distinct pre-tokens and their counts.
+        var counts = ByteKeyMap(capacity: 1 << 14)
+        var t = text
+        var textBytes = 0
+        t.withUTF8 { buf in
+            guard let p = buf.baseAddress else { return }
+            for s in matcher.segments(p, buf.count) where s.special < 0 {
+                textBytes += s.end - s.start
+                PreTokenizer.split(p, from: s.start, to: s.end, limit: s.end) { a, b in counts.add(p + a, b - a, 1) }
+            }
+        }
+        guard textBytes > 0 else { throw TokenizerError("the training text is empty (no text outside special tokens)") }
+
+        // 2. Words as symbol arrays; sorted by bytes so that everything below is reproducible.
+        var wordList: [([UInt8], Int)] = []
+        wordList.reserveCapacity(counts.count)
+        counts.forEach { k, v in wordList.append((Array(k), v)) }
+        wordList.sort { $0.0.lexicographicallyPrecedes($1.0) }
+        var words: [[Int32]] = wordList.map { $0.0.map { Int32($0) } }
+        let freq: [Int] = wordList.map { $0.1 }
+
+        // 3. Pair statistics: pair key (left << 32 | right) → pair index.
+        var pairIndex: [UInt64: Int32] = [:]
+        var pairKey: [UInt64] = []
+        var pairCount: [Int] = []
+        var pairWords: [[Int32]] = []
+        @inline(__always) func index(_ key: UInt64) -> Int {
+            if let i = pairIndex[key] { return Int(i) }
+            let i = pairKey.count
+            pairIndex[key] = Int32(i)
+            pairKey.append(key); pairCount.append(0); pairWords.append([])
+            return i
+        }
+        @inline(__always) func key(_ a: Int32, _ b: Int32) -> UInt64 { UInt64(UInt32(a)) << 32 | UInt64(UInt32(b)) }
+        for (w, syms) in words.enumerated() where syms.count > 1 {
+            for i in 0..<(syms.count - 1) {
+                let pi = index(key(syms[i], syms[i + 1]))
+                pairCount[pi] += freq[w]
+                if pairWords[pi].last != Int32(w) { pairWords[pi].append(Int32(w)) }
+            }
+        }
+        var heap = PairHeap()
+        for i in pairKey.indices where pairCount[i] > 0 { heap.push(.init(count: pairCount[i], key: pairKey[i], index: Int32(i))) }
+
+        // 4. Merge loop.
+        var tokenBytes: [[UInt8]] = (0..<256).map { [UInt8($0)] }
+        var byBytes: [[UInt8]: Int32] = [:]
+        for b in 0..<256 { byBytes[[UInt8(b)]] = Int32(b) }
+        var merges: [(Int, Int)] = []
+        var merged = Set<UInt64>()
+        let target = vocabSize - specialTokens.count
+        var lastTouch = [Int](repeating: -1, count: words.count)
+        var touched: [Int] = []
+        var step = 0
+        progress?(tokenBytes.count + specialTokens.count, vocabSize)
+        while tokenBytes.count < target, let top = heap.pop() {
+            let pi = Int(top.index)
+            let current = pairCount[pi]
+            if current != top.count {
+                // Stale entry: counts only fall for existing pairs, so re-queue at the true count.
+                if current > 0 { heap.push(.init(count: current, key: top.key, index: top.index)) }
+                continue
+            }
+            if merged.contains(top.key) { pairCount[pi] = 0; continue }  // see docs: never re-learn a merge
+            merged.insert(top.key)
+            step += 1
+            let a = Int32(top.key >> 32), b = Int32(top.key & 0xFFFF_FFFF)
+            let newBytes = tokenBytes[Int(a)] + tokenBytes[Int(b)]
+            let z: Int32
+            if let existing = byBytes[newBytes] {
+                z = existing  // same bytes reached by another path: reuse the id, as `tokenizers` does
+            } else {
+                z = Int32(tokenBytes.count)
+                tokenBytes.append(newBytes)
+                byBytes[newBytes] = z
+            }
+            merges.append((Int(a), Int(b)))
+            touched.removeAll(keepingCapacity: true)
+            let ws = pairWords[pi]
+            for w32 in ws {
+                let w = Int(w32)
+                if lastTouch[w] == step { continue }
+                lastTouch[w] = step
+                let f = freq[w]
+                var syms = words[w]
+                words[w] = []
+                var i = 0
+                while i < syms.count - 1 {
+                    if syms[i] == a && syms[i + 1] == b {
+                        if i > 0 {
+                            pairCount[index(key(syms[i - 1], a))] -= f
+                            let ni = index(key(syms[i - 1], z))
+                            pairCount[ni] += f
+                            if pairWords[ni].last != w32 { pairWords[ni].append(w32) }
+                            touched.append(ni)
+                        }
+                        if i + 2 < syms.count {
+                            pairCount[index(key(b, syms[i + 2]))] -= f
+                            let ni = index(key(z, syms[i + 2]))
+                            pairCount[ni] += f
+                            if pairWords[ni].last != w32 { pairWords[ni].append(w32) }
+                            touched.append(ni)
+                        }
+                        syms[i] = z
+                        syms.remove(at: i + 1)
+                    }
+                    i += 1
+                }
+                words[w] = syms
+            }
+            pairCount[pi] = 0
+            pairWords[pi] = []
+            for ni in touched where pairCount[ni] > 0 {
+                heap.push(.init(count: pairCount[ni], key: pairKey[ni], index: Int32(ni)))
+            }
+            if step & 63 == 0 { progress?(tokenBytes.count + specialTokens.count, vocabSize) }
+        }
+        progress?(tokenBytes.count + specialTokens.count, vocabSize)
+
+        // 5. Specials take the last ids.
+        var idStrings: [Int: String] = [:]
+        for s in specialTokens {
+            let id = tokenBytes.count
+            if let asBytes = ByteLevel.decode(s), byBytes[asBytes] != nil {
+                throw TokenizerError("special token '\(s)' is also a learned token; choose a special that cannot occur in text")
+            }
+            tokenBytes.append(Array(s.utf8))
+            idStrings[id] = s
+            specialIds[s] = id
+        }
+        return try BPETokenizer(tokenBytes: tokenBytes, merges: merges, specialTokens: specialIds, idStrings: idStrings)
+    }
+
+    static func checkSpecials(_ specials: [String]) throws {
+        var seen = Set<String>()
+        for s in specials {
+            if s.isEmpty { throw TokenizerError("a special token must not be empty") }
+            if !seen.insert(s).inserted { throw TokenizerError("special token '\(s)' is given twice") }
+        }
+    }
+}
+
+/// Max-heap of pair candidates: highest count first, then smallest (left, right).
+struct PairHeap {
+    struct Entry { var count: Int; var key: UInt64; var index: Int32 }
+    private var items: [Entry] = []
+
+    @inline(__always) private static func above(_ x: Entry, _ y: Entry) -> Bool {
+        x.count != y.count ? x.count > y.count : x.key < y.key
+    }
+
+    mutating func push(_ e: Entry) {
+        items.append(e)
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            if !PairHeap.above(items[i], items[parent]) { break }
+            items.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    mutating func pop() -> Entry? {
+        guard let first = items.first else { return nil }
+        let last = items.removeLast()
+        if items.isEmpty { return first }
+        items[0] = last
+        var i = 0
+        let n = items.count
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < n && PairHeap.above(items[l], items[m]) { m = l }
+            if r < n && PairHeap.above(items[r], items[m]) { m = r }
+            if m == i { break }
+            items.swapAt(i, m)
+            i = m
+        }
+        return first
+    }
+}

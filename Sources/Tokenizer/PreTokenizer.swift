@@ -1,0 +1,166 @@
+/// GPT-2's pre-tokenization, hand-written (Swift `Regex` is far too slow). It reproduces
+/// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+/// over Unicode scalars: \p{L} = general categories L*, \p{N} = N*, \s = White_Space
+/// (the same set Oniguruma uses). Input is valid UTF-8 bytes.
+enum PreTokenizer {
+    /// The Unicode version whose character classes the split follows (see docs/tokenizer.md).
+    static let unicodeCutoff: (major: Int, minor: Int) = (16, 0)
+    static let letter: UInt8 = 0, number: UInt8 = 1, space: UInt8 = 2, other: UInt8 = 3
+
+    /// Classes of the Basic Multilingual Plane, filled in on first sight of each scalar (0xFF =
+    /// not yet known), so no start-up cost. Threads may race to fill an entry; that race is
+    /// benign: every writer stores the same byte. Planes above are looked up directly.
+    static let bmpClass: UnsafeMutablePointer<UInt8> = {
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 0x10000)
+        p.initialize(repeating: 0xFF, count: 0x10000)
+        for v in 0..<0x80 { p[v] = classify(UInt32(v)) }
+        return p
+    }()
+
+    @inline(__always)
+    static func bmp(_ table: UnsafeMutablePointer<UInt8>, _ v: Int) -> UInt8 {
+        let k = table[v]
+        if k != 0xFF { return k }
+        let c = classify(UInt32(v))
+        table[v] = c
+        return c
+    }
+
+    static func classify(_ v: UInt32) -> UInt8 {
+        guard let s = Unicode.Scalar(v) else { return other }  // surrogates never occur in valid UTF-8
+        let p = s.properties
+        // Code points assigned after `unicodeCutoff` count as unassigned (other), as in the
+        // Oniguruma tables `tokenizers` uses; without this, e.g. CJK Extension J (Unicode 17)
+        // would be letters here but not there.
+        guard let age = p.age, age.major < unicodeCutoff.major || (age.major == unicodeCutoff.major && age.minor <= unicodeCutoff.minor) else { return other }
+        if p.isWhitespace { return space }
+        switch p.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: return letter
+        case .decimalNumber, .letterNumber, .otherNumber: return number
+        default: return other
+        }
+    }
+
+    /// The scalar class and byte length at `i`.
+    @inline(__always)
+    static func scalarClass(_ p: UnsafePointer<UInt8>, _ i: Int, _ table: UnsafeMutablePointer<UInt8>) -> (UInt8, Int) {
+        let b0 = UInt32(p[i])
+        if b0 < 0x80 { return (table[Int(b0)], 1) }
+        if b0 < 0xE0 {
+            let v = (b0 & 0x1F) << 6 | (UInt32(p[i + 1]) & 0x3F)
+            return (bmp(table, Int(v)), 2)
+        }
+        if b0 < 0xF0 {
+            let v = (b0 & 0x0F) << 12 | (UInt32(p[i + 1]) & 0x3F) << 6 | (UInt32(p[i + 2]) & 0x3F)
+            return (bmp(table, Int(v)), 3)
+        }
+        let v = (b0 & 0x07) << 18 | (UInt32(p[i + 1]) & 0x3F) << 12 | (UInt32(p[i + 2]) & 0x3F) << 6 | (UInt32(p[i + 3]) & 0x3F)
+        return (classify(v), 4)
+    }
+
+    /// Calls `body(start, end)` for each piece starting in `from..<to`. `limit` (≥ `to`) is the
+    /// end of the string as the regex sees it (the whitespace look-ahead may look up to it).
+    /// `to` must be a piece boundary (see `isSafeSplit`) or equal to `limit`.
+    @inline(__always)
+    static func split(_ p: UnsafePointer<UInt8>, from: Int, to: Int, limit end: Int, _ body: (Int, Int) -> Void) {
+        do {
+            let table = bmpClass
+            var i = from
+            while i < to {
+                let c = p[i]
+                // Contractions: 's 't 'm 'd 're 've 'll (case-sensitive, as in GPT-2).
+                if c == 0x27 && i + 1 < end {
+                    let c1 = p[i + 1]
+                    if c1 == 0x73 || c1 == 0x74 || c1 == 0x6D || c1 == 0x64 {
+                        body(i, i + 2); i += 2; continue
+                    }
+                    if i + 2 < end {
+                        let c2 = p[i + 2]
+                        if (c1 == 0x72 && c2 == 0x65) || (c1 == 0x76 && c2 == 0x65) || (c1 == 0x6C && c2 == 0x6C) {
+                            body(i, i + 3); i += 3; continue
+                        }
+                    }
+                }
+                var (cls, n) = scalarClass(p, i, table)
+                var j = i + n
+                // ` ?X+`: an ASCII space joins a following letter/number/other run.
+                if c == 0x20 && j < end {
+                    let (cls2, n2) = scalarClass(p, j, table)
+                    if cls2 != space { cls = cls2; j += n2 }
+                }
+                if cls != space {
+                    while j < end {
+                        let (k, m) = scalarClass(p, j, table)
+                        if k != cls { break }
+                        j += m
+                    }
+                    body(i, j); i = j; continue
+                }
+                // Whitespace: `\s+(?!\S)` leaves the last whitespace scalar for the next piece
+                // when a non-space follows; a single one then matches `\s+` alone.
+                var lastStart = i
+                while j < end {
+                    let (k, m) = scalarClass(p, j, table)
+                    if k != space { break }
+                    lastStart = j
+                    j += m
+                }
+                if j < end && lastStart > i { j = lastStart }
+                body(i, j); i = j
+            }
+        }
+    }
+
+    /// True if a piece boundary is certain at `i` whatever came before: the previous byte is
+    /// a newline (whitespace that is not the space a ` ?X+` piece may start with) and the byte
+    /// at `i` is ASCII non-whitespace (so no whitespace run crosses `i`).
+    @inline(__always)
+    static func isSafeSplit(_ p: UnsafePointer<UInt8>, _ i: Int) -> Bool {
+        let c = p[i]
+        return p[i - 1] == 0x0A && c < 0x80 && c != 0x20 && !(0x09...0x0D).contains(c)
+    }
+}
+
+/// Finds special tokens in text, leftmost-longest (as the Hugging Face added-token matcher).
+struct SpecialMatcher {
+    private var byFirstByte: [[(bytes: [UInt8], id: Int)]] = Array(repeating: [], count: 256)
+    let isEmpty: Bool
+
+    init(_ specials: [String: Int]) {
+        isEmpty = specials.isEmpty
+        for (s, id) in specials.sorted(by: { $0.key.utf8.count > $1.key.utf8.count || ($0.key.utf8.count == $1.key.utf8.count && $0.value < $1.value) }) {
+            let b = Array(s.utf8)
+            if !b.isEmpty { byFirstByte[Int(b[0])].append((b, id)) }
+        }
+    }
+
+    /// The longest special starting at `i` (its end and id), or nil.
+    @inline(__always)
+    func match(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> (end: Int, id: Int)? {
+        let cands = byFirstByte[Int(p[i])]
+        if cands.isEmpty { return nil }
+        outer: for c in cands where c.bytes.count <= n - i {
+            for k in 1..<c.bytes.count where p[i + k] != c.bytes[k] { continue outer }
+            return (i + c.bytes.count, c.id)
+        }
+        return nil
+    }
+
+    /// Splits `0..<n` into text segments and special tokens, in order.
+    func segments(_ p: UnsafePointer<UInt8>, _ n: Int) -> [(start: Int, end: Int, special: Int)] {
+        var out: [(Int, Int, Int)] = []
+        if isEmpty { return n > 0 ? [(0, n, -1)] : [] }
+        var segStart = 0, i = 0
+        while i < n {
+            if let m = match(p, i, n) {
+                if i > segStart { out.append((segStart, i, -1)) }
+                out.append((i, m.end, m.id))
+                i = m.end; segStart = i
+            } else {
+                i += 1
+            }
+        }
+        if n > segStart { out.append((segStart, n, -1)) }
+        return out
+    }
+}

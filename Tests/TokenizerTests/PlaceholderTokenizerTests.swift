@@ -1,6 +1,0 @@
-import XCTest
-import Tokenizer
-
-final class PlaceholderTokenizerTests: XCTestCase {
-    func testModuleLinks() {}
-}
