@@ -1,0 +1,142 @@
+import Foundation
+import Kernels
+import Autograd
+import NN
+
+/// A checkpoint is a directory:
+///
+///     model.safetensors   the weights, F32, named as `GPT.parameters`
+///     config.json         the resolved run config
+///     tokenizer.json      the tokenizer (Hugging Face format), kept as bytes
+///
+/// plus whatever extra files the trainer adds (optimizer state, progress).
+/// Directories are replaced atomically: written complete under a temporary
+/// name beside the target, then renamed into place.
+public enum Checkpoint {
+    public static let weightsFile = "model.safetensors"
+    public static let configFile = "config.json"
+    public static let tokenizerFile = "tokenizer.json"
+    static let formatMetadata = ["format": "tinygpt", "format_version": "1"]
+
+    /// Writes `model`, `config` and the tokenizer (and `extraFiles`, name → bytes) to `directory`.
+    public static func save(model: GPT, config: RunConfig, tokenizerJSON: Data,
+                            extraFiles: [String: Data] = [:], to directory: URL) throws {
+        let weights = model.parameters.map { SafeTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.toArray()) }
+        let configJSON = try config.jsonData()
+        try replaceDirectoryAtomically(directory) { temporary in
+            try SafeTensors.write(weights, metadata: formatMetadata, to: temporary.appendingPathComponent(weightsFile))
+            try configJSON.write(to: temporary.appendingPathComponent(configFile))
+            try tokenizerJSON.write(to: temporary.appendingPathComponent(tokenizerFile))
+            for (name, data) in extraFiles.sorted(by: { $0.key < $1.key }) {
+                try data.write(to: temporary.appendingPathComponent(name))
+            }
+        }
+    }
+
+    /// A loaded checkpoint: the model with its weights, its config, and its tokenizer's JSON.
+    public struct Loaded {
+        public let model: GPT
+        public let config: RunConfig
+        public let tokenizerJSON: Data
+        public let directory: URL
+    }
+
+    /// Loads a checkpoint directory, validating every tensor against the config.
+    public static func load(from directory: URL) throws -> Loaded {
+        let config = try loadConfig(from: directory)
+        let tokenizerURL = directory.appendingPathComponent(tokenizerFile)
+        guard let tokenizerJSON = FileManager.default.contents(atPath: tokenizerURL.path) else {
+            throw CheckpointError("checkpoint '\(directory.path)' has no readable \(tokenizerFile)")
+        }
+        let file = try SafeTensors.read(from: directory.appendingPathComponent(weightsFile))
+        let model = GPT(config: config.model, seed: 0)
+        try assign(file, to: model, source: directory.appendingPathComponent(weightsFile).path)
+        return Loaded(model: model, config: config, tokenizerJSON: tokenizerJSON, directory: directory)
+    }
+
+    /// The config stored in a checkpoint directory.
+    public static func loadConfig(from directory: URL) throws -> RunConfig {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw CheckpointError("checkpoint directory '\(directory.path)' does not exist")
+        }
+        let url = directory.appendingPathComponent(configFile)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw CheckpointError("checkpoint '\(directory.path)' has no \(configFile) (incomplete or not a checkpoint)")
+        }
+        let config = try RunConfig.load(from: url)
+        guard config.model.vocabSize != nil else {
+            throw CheckpointError("\(url.path): model.vocab_size is missing; a checkpoint's config must be resolved")
+        }
+        return config
+    }
+
+    /// Copies tensors into the model's parameters; reports the first tensor
+    /// that is missing, unexpected, or of the wrong shape or dtype.
+    public static func assign(_ file: SafeTensorsFile, to model: GPT, source: String) throws {
+        let expected = model.parameters
+        let names = Set(expected.map(\.name))
+        if let extra = file.tensors.first(where: { !names.contains($0.name) }) {
+            throw CheckpointError("\(source): unexpected tensor '\(extra.name)' \(describeShape(extra.shape)): not part of this config's model")
+        }
+        for p in expected {
+            guard let entry = file[p.name] else {
+                throw CheckpointError("\(source): missing tensor '\(p.name)' (the config needs shape \(describeShape(p.tensor.shape)))")
+            }
+            guard entry.dtype == .f32 else {
+                throw CheckpointError("\(source): tensor '\(p.name)' is \(entry.dtype.rawValue); tinygpt checkpoints store F32")
+            }
+            guard entry.shape == p.tensor.shape else {
+                throw CheckpointError("\(source): tensor '\(p.name)' has shape \(describeShape(entry.shape)) but the config needs \(describeShape(p.tensor.shape))")
+            }
+            entry.values.withUnsafeBufferPointer { p.tensor.data.update(from: $0.baseAddress!, count: $0.count) }
+        }
+    }
+
+    /// A run directory holds `best/` and `latest/`; a checkpoint directory
+    /// holds the files themselves. Returns the checkpoint to use: the
+    /// directory itself, else its `best`, else its `latest`.
+    public static func resolve(_ path: String) throws -> URL {
+        let url = URL(fileURLWithPath: path)
+        let fm = FileManager.default
+        if fm.fileExists(atPath: url.appendingPathComponent(configFile).path) { return url }
+        for sub in ["best", "latest"] where fm.fileExists(atPath: url.appendingPathComponent(sub).appendingPathComponent(configFile).path) {
+            return url.appendingPathComponent(sub)
+        }
+        guard fm.fileExists(atPath: path) else { throw CheckpointError("checkpoint '\(path)' does not exist") }
+        throw CheckpointError("'\(path)' is neither a checkpoint (no \(configFile)) nor a run directory (no best/ or latest/)")
+    }
+
+    /// Writes a directory under a temporary name, then renames it over `target`.
+    public static func replaceDirectoryAtomically(_ target: URL, _ fill: (URL) throws -> Void) throws {
+        let fm = FileManager.default
+        let parent = target.deletingLastPathComponent()
+        try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+        let tag = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let temporary = parent.appendingPathComponent(".\(target.lastPathComponent).tmp-\(tag)")
+        try fm.createDirectory(at: temporary, withIntermediateDirectories: false)
+        do { try fill(temporary) } catch {
+            try? fm.removeItem(at: temporary)
+            throw error
+        }
+        // rename(2) cannot replace a non-empty directory, so the old one steps
+        // aside first; a crash in between leaves it under `.NAME.old-*`.
+        let old = parent.appendingPathComponent(".\(target.lastPathComponent).old-\(tag)")
+        let hadOld = fm.fileExists(atPath: target.path)
+        if hadOld { guard rename(target.path, old.path) == 0 else { throw CheckpointError("cannot move aside '\(target.path)': \(String(cString: strerror(errno)))") } }
+        guard rename(temporary.path, target.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            if hadOld { _ = rename(old.path, target.path) }
+            try? fm.removeItem(at: temporary)
+            throw CheckpointError("cannot write '\(target.path)': \(reason)")
+        }
+        if hadOld { try? fm.removeItem(at: old) }
+    }
+}
+
+public struct CheckpointError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+func describeShape(_ shape: [Int]) -> String { "(" + shape.map(String.init).joined(separator: ", ") + ")" }
