@@ -15,7 +15,7 @@ public enum OptimizerKind: String, CaseIterable, Sendable { case adamw, adam, sg
 public enum LRSchedule: String, CaseIterable, Sendable { case cosine, linear, constant }
 public enum SamplingStrategy: String, CaseIterable, Sendable { case greedy, sample, beam }
 
-public struct ModelConfig: Equatable, Sendable, ConfigSection {
+public struct ModelConfig: Equatable, Codable, Sendable, ConfigSection {
     /// nil: take the vocabulary size from the tokenizer.
     public var vocabSize: Int? = nil
     public var contextLength = 256
@@ -77,7 +77,7 @@ public struct ModelConfig: Equatable, Sendable, ConfigSection {
     }
 }
 
-public struct TokenizerConfig: Equatable, Sendable, ConfigSection {
+public struct TokenizerConfig: Equatable, Codable, Sendable, ConfigSection {
     public var type = TokenizerKind.char
     public var vocabSize = 512
     public var specialTokens: [String] = []
@@ -92,7 +92,7 @@ public struct TokenizerConfig: Equatable, Sendable, ConfigSection {
     ]
 }
 
-public struct DataConfig: Equatable, Sendable, ConfigSection {
+public struct DataConfig: Equatable, Codable, Sendable, ConfigSection {
     public var path = "data/corpus.txt"
     public var valFraction = 0.1
 
@@ -105,7 +105,7 @@ public struct DataConfig: Equatable, Sendable, ConfigSection {
     ]
 }
 
-public struct TrainConfig: Equatable, Sendable, ConfigSection {
+public struct TrainConfig: Equatable, Codable, Sendable, ConfigSection {
     public var batchSize = 12
     public var gradAccumSteps = 1
     public var maxSteps = 2000
@@ -163,7 +163,7 @@ public struct TrainConfig: Equatable, Sendable, ConfigSection {
     }
 }
 
-public struct SampleConfig: Equatable, Sendable, ConfigSection {
+public struct SampleConfig: Equatable, Codable, Sendable, ConfigSection {
     public var strategy = SamplingStrategy.sample
     public var maxNewTokens = 200
     public var temperature = 0.8
@@ -203,7 +203,7 @@ public struct SampleConfig: Equatable, Sendable, ConfigSection {
 }
 
 /// A whole run: every section, with defaults for whatever the file leaves out.
-public struct RunConfig: Equatable, Sendable {
+public struct RunConfig: Equatable, Codable, Sendable {
     public var model = ModelConfig()
     public var tokenizer = TokenizerConfig()
     public var data = DataConfig()
@@ -233,12 +233,9 @@ public struct RunConfig: Equatable, Sendable {
         } catch let failure as JSONParser.Failure {
             throw ConfigError("\(source): invalid JSON: \(failure.description)")
         }
-        guard case .object(let sections) = root else {
-            throw ConfigError("\(source): the config must be a JSON object with sections \(sectionNames.joined(separator: ", ")); got \(root.summary)")
-        }
         var config = RunConfig()
         do {
-            for (name, value) in sections { try config.applySection(name, value) }
+            try config.apply(root)
         } catch let error as ConfigError {
             throw ConfigError("\(source): \(error.description)")
         }
@@ -284,14 +281,28 @@ public struct RunConfig: Equatable, Sendable {
     /// The resolved config as pretty-printed JSON: every field, in table order; throws if invalid.
     /// `parse` reads it back to `resolved()`. This is what checkpoints store as config.json.
     public func jsonData() throws -> Data {
-        let r = resolved()
-        let root = JSONValue.object([
-            (ModelConfig.name, r.model.json), (TokenizerConfig.name, r.tokenizer.json), (DataConfig.name, r.data.json),
-            (TrainConfig.name, r.train.json), (SampleConfig.name, r.sample.json),
-        ])
         // A config assembled in code may hold values no file could (NaN has no JSON form).
         try validate()
-        return Data((root.serialized(indent: 2) + "\n").utf8)
+        return Data((resolved().json.serialized(indent: 2) + "\n").utf8)
+    }
+
+    /// Decodes like `parse` without overrides: unknown keys, wrong types and invalid values throw ConfigError.
+    public init(from decoder: Decoder) throws {
+        try apply(JSONValue(from: decoder))
+        try validate()
+    }
+
+    /// Encodes the config as is (optional fields stay null); `jsonData()` is the resolved, ordered form.
+    public func encode(to encoder: Encoder) throws {
+        try validate()
+        try json.encode(to: encoder)
+    }
+
+    private var json: JSONValue {
+        .object([
+            (ModelConfig.name, model.json), (TokenizerConfig.name, tokenizer.json), (DataConfig.name, data.json),
+            (TrainConfig.name, train.json), (SampleConfig.name, sample.json),
+        ])
     }
 
     /// Every field of every section, in table order, for docs and tests.
@@ -315,8 +326,14 @@ public struct RunConfig: Equatable, Sendable {
         return out
     }
 
-    private mutating func applySection(_ name: String, _ value: JSONValue) throws {
-        try withSection(name) { section in try section.apply(value) }
+    /// Applies a whole config object: each member is a section applied on top of its current values.
+    private mutating func apply(_ root: JSONValue) throws {
+        guard case .object(let sections) = root else {
+            throw ConfigError("the config must be a JSON object with sections \(RunConfig.sectionNames.joined(separator: ", ")); got \(root.summary)")
+        }
+        for (name, value) in sections {
+            try withSection(name) { section in try section.apply(value) }
+        }
     }
 
     /// Runs `body` on the section called `name`; one place maps names to sections.
@@ -335,6 +352,29 @@ public struct RunConfig: Equatable, Sendable {
         default: throw ConfigError("unknown key '\(name)'" + suggestion(for: name, among: RunConfig.sectionNames))
         }
     }
+}
+
+// Codable goes through the field tables (ConfigSection); the witnesses must be
+// public, which a protocol-extension default for an internal protocol cannot be.
+extension ModelConfig {
+    public init(from decoder: Decoder) throws { try self.init(fieldsFrom: decoder) }
+    public func encode(to encoder: Encoder) throws { try encodeFields(to: encoder) }
+}
+extension TokenizerConfig {
+    public init(from decoder: Decoder) throws { try self.init(fieldsFrom: decoder) }
+    public func encode(to encoder: Encoder) throws { try encodeFields(to: encoder) }
+}
+extension DataConfig {
+    public init(from decoder: Decoder) throws { try self.init(fieldsFrom: decoder) }
+    public func encode(to encoder: Encoder) throws { try encodeFields(to: encoder) }
+}
+extension TrainConfig {
+    public init(from decoder: Decoder) throws { try self.init(fieldsFrom: decoder) }
+    public func encode(to encoder: Encoder) throws { try encodeFields(to: encoder) }
+}
+extension SampleConfig {
+    public init(from decoder: Decoder) throws { try self.init(fieldsFrom: decoder) }
+    public func encode(to encoder: Encoder) throws { try encodeFields(to: encoder) }
 }
 
 extension ConfigSection {
