@@ -212,7 +212,35 @@ public struct RunConfig: Equatable, Codable, Sendable {
 
     public init() {}
 
-    public static let sectionNames = ["model", "tokenizer", "data", "train", "sample"]
+    /// The sections in file order; the only list of them. Everything that walks
+    /// sections (decoding, `--set`, validation, encoding, docs) goes through it.
+    private static let sections: [Slot] = [Slot(\.model), Slot(\.tokenizer), Slot(\.data), Slot(\.train), Slot(\.sample)]
+
+    public static var sectionNames: [String] { sections.map(\.name) }
+
+    /// A section seen through its key path, with the section type erased.
+    private struct Slot {
+        let name: String
+        let documentedFields: [ConfigFieldInfo]
+        let json: (RunConfig) -> JSONValue
+        let validate: (RunConfig) throws -> Void
+        let apply: (inout RunConfig, JSONValue) throws -> Void
+        let override: (inout RunConfig, _ field: String, _ text: String) throws -> Void
+
+        init<S: ConfigSection>(_ path: WritableKeyPath<RunConfig, S>) {
+            name = S.name
+            documentedFields = S.documentedFields
+            json = { $0[keyPath: path].json }
+            validate = { try $0[keyPath: path].validate() }
+            apply = { config, value in try config[keyPath: path].apply(value) }
+            override = { config, field, text in try config[keyPath: path].override(field: field, text: text) }
+        }
+    }
+
+    private static func slot(named name: String) throws -> Slot {
+        if let slot = sections.first(where: { $0.name == name }) { return slot }
+        throw ConfigError("unknown key '\(name)'" + suggestion(for: name, among: sectionNames))
+    }
 
     /// Reads a config file, applies `--set` overrides, then validates.
     public static func load(from url: URL, overrides: [String] = []) throws -> RunConfig {
@@ -256,17 +284,13 @@ public struct RunConfig: Equatable, Codable, Sendable {
                 throw ConfigError("--set '\(assignment)': '\(key)' must look like section.field, e.g. model.n_layer")
             }
             let section = String(key[..<dot]), name = String(key[key.index(after: dot)...])
-            try withSection(section) { section in try section.override(field: name, text: text) }
+            try RunConfig.slot(named: section).override(&self, name, text)
         }
     }
 
     /// Checks every range, choice and cross-field rule; the error names the field(s) and value(s).
     public func validate() throws {
-        try model.validate()
-        try tokenizer.validate()
-        try data.validate()
-        try train.validate()
-        try sample.validate()
+        for slot in RunConfig.sections { try slot.validate(self) }
     }
 
     /// The config with defaults that depend on other fields made explicit
@@ -298,25 +322,19 @@ public struct RunConfig: Equatable, Codable, Sendable {
         try json.encode(to: encoder)
     }
 
-    private var json: JSONValue {
-        .object([
-            (ModelConfig.name, model.json), (TokenizerConfig.name, tokenizer.json), (DataConfig.name, data.json),
-            (TrainConfig.name, train.json), (SampleConfig.name, sample.json),
-        ])
-    }
+    private var json: JSONValue { .object(RunConfig.sections.map { ($0.name, $0.json(self)) }) }
 
     /// Every field of every section, in table order, for docs and tests.
     public static var documentedFields: [ConfigFieldInfo] {
-        ModelConfig.documentedFields + TokenizerConfig.documentedFields + DataConfig.documentedFields
-            + TrainConfig.documentedFields + SampleConfig.documentedFields
+        sections.flatMap(\.documentedFields)
     }
 
     /// The field tables as Markdown, one table per section (docs/config.md embeds this text).
     public static func referenceMarkdown() -> String {
         var out = ""
-        for section in sectionNames {
-            out += "### `\(section)`\n\n| field | type | default | allowed | meaning |\n|---|---|---|---|---|\n"
-            for f in documentedFields where f.section == section {
+        for section in sections {
+            out += "### `\(section.name)`\n\n| field | type | default | allowed | meaning |\n|---|---|---|---|---|\n"
+            for f in section.documentedFields {
                 let allowed = f.allowed.isEmpty ? "any" : f.allowed
                 func cell(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|") }
                 out += "| `\(f.name)` | \(f.type) | `\(f.defaultValue)` | \(cell(allowed)) | \(cell(f.doc)) |\n"
@@ -332,24 +350,7 @@ public struct RunConfig: Equatable, Codable, Sendable {
             throw ConfigError("the config must be a JSON object with sections \(RunConfig.sectionNames.joined(separator: ", ")); got \(root.summary)")
         }
         for (name, value) in sections {
-            try withSection(name) { section in try section.apply(value) }
-        }
-    }
-
-    /// Runs `body` on the section called `name`; one place maps names to sections.
-    private mutating func withSection(_ name: String, _ body: (inout any ConfigSection) throws -> Void) throws {
-        func run<S: ConfigSection>(_ section: inout S) throws {
-            var erased: any ConfigSection = section
-            try body(&erased)
-            section = erased as! S
-        }
-        switch name {
-        case ModelConfig.name: try run(&model)
-        case TokenizerConfig.name: try run(&tokenizer)
-        case DataConfig.name: try run(&data)
-        case TrainConfig.name: try run(&train)
-        case SampleConfig.name: try run(&sample)
-        default: throw ConfigError("unknown key '\(name)'" + suggestion(for: name, among: RunConfig.sectionNames))
+            try RunConfig.slot(named: name).apply(&self, value)
         }
     }
 }
