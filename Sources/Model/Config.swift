@@ -284,7 +284,11 @@ public struct RunConfig: Equatable, Codable, Sendable {
                 throw ConfigError("--set '\(assignment)': '\(key)' must look like section.field, e.g. model.n_layer")
             }
             let section = String(key[..<dot]), name = String(key[key.index(after: dot)...])
-            try RunConfig.slot(named: section).override(&self, name, text)
+            do {
+                try RunConfig.slot(named: section).override(&self, name, text)
+            } catch let error as ConfigError where !error.description.hasPrefix("--set") {
+                throw ConfigError("--set \(assignment): \(error.description)")
+            }
         }
     }
 

@@ -265,7 +265,7 @@ final class ConfigTests: XCTestCase {
     }
 
     func testSetRejectsUnknownFieldsAndBadValues() {
-        assertConfigError("unknown key 'model.n_heads'; did you mean 'n_head'?") { _ = try parse("{}", overrides: ["model.n_heads=4"]) }
+        assertConfigError("--set model.n_heads=4: unknown key 'model.n_heads'; did you mean 'n_head'?") { _ = try parse("{}", overrides: ["model.n_heads=4"]) }
         assertConfigError("unknown key 'trian'; did you mean 'train'?") { _ = try parse("{}", overrides: ["trian.lr=1"]) }
         assertConfigError("--set model.n_layer=six", "integer", "'six'") { _ = try parse("{}", overrides: ["model.n_layer=six"]) }
         assertConfigError("--set train.lr=fast", "number") { _ = try parse("{}", overrides: ["train.lr=fast"]) }
