@@ -15,7 +15,7 @@ public enum OptimizerKind: String, CaseIterable, Sendable { case adamw, adam, sg
 public enum LRSchedule: String, CaseIterable, Sendable { case cosine, linear, constant }
 public enum SamplingStrategy: String, CaseIterable, Sendable { case greedy, sample, beam }
 
-public struct ModelConfig: Equatable, Sendable, ConfigSection {
+public struct ModelConfig: Equatable, Codable, Sendable, ConfigSection {
     /// nil: take the vocabulary size from the tokenizer.
     public var vocabSize: Int? = nil
     public var contextLength = 256
@@ -77,7 +77,7 @@ public struct ModelConfig: Equatable, Sendable, ConfigSection {
     }
 }
 
-public struct TokenizerConfig: Equatable, Sendable, ConfigSection {
+public struct TokenizerConfig: Equatable, Codable, Sendable, ConfigSection {
     public var type = TokenizerKind.char
     public var vocabSize = 512
     public var specialTokens: [String] = []
@@ -92,7 +92,7 @@ public struct TokenizerConfig: Equatable, Sendable, ConfigSection {
     ]
 }
 
-public struct DataConfig: Equatable, Sendable, ConfigSection {
+public struct DataConfig: Equatable, Codable, Sendable, ConfigSection {
     public var path = "data/corpus.txt"
     public var valFraction = 0.1
 
@@ -105,7 +105,7 @@ public struct DataConfig: Equatable, Sendable, ConfigSection {
     ]
 }
 
-public struct TrainConfig: Equatable, Sendable, ConfigSection {
+public struct TrainConfig: Equatable, Codable, Sendable, ConfigSection {
     public var batchSize = 12
     public var gradAccumSteps = 1
     public var maxSteps = 2000
@@ -163,7 +163,7 @@ public struct TrainConfig: Equatable, Sendable, ConfigSection {
     }
 }
 
-public struct SampleConfig: Equatable, Sendable, ConfigSection {
+public struct SampleConfig: Equatable, Codable, Sendable, ConfigSection {
     public var strategy = SamplingStrategy.sample
     public var maxNewTokens = 200
     public var temperature = 0.8
@@ -203,7 +203,7 @@ public struct SampleConfig: Equatable, Sendable, ConfigSection {
 }
 
 /// A whole run: every section, with defaults for whatever the file leaves out.
-public struct RunConfig: Equatable, Sendable {
+public struct RunConfig: Equatable, Codable, Sendable {
     public var model = ModelConfig()
     public var tokenizer = TokenizerConfig()
     public var data = DataConfig()
@@ -212,7 +212,35 @@ public struct RunConfig: Equatable, Sendable {
 
     public init() {}
 
-    public static let sectionNames = ["model", "tokenizer", "data", "train", "sample"]
+    /// The sections in file order; the only list of them. Everything that walks
+    /// sections (decoding, `--set`, validation, encoding, docs) goes through it.
+    private static let sections: [Slot] = [Slot(\.model), Slot(\.tokenizer), Slot(\.data), Slot(\.train), Slot(\.sample)]
+
+    public static var sectionNames: [String] { sections.map(\.name) }
+
+    /// A section seen through its key path, with the section type erased.
+    private struct Slot {
+        let name: String
+        let documentedFields: [ConfigFieldInfo]
+        let json: (RunConfig) -> JSONValue
+        let validate: (RunConfig) throws -> Void
+        let apply: (inout RunConfig, JSONValue) throws -> Void
+        let override: (inout RunConfig, _ field: String, _ text: String) throws -> Void
+
+        init<S: ConfigSection>(_ path: WritableKeyPath<RunConfig, S>) {
+            name = S.name
+            documentedFields = S.documentedFields
+            json = { $0[keyPath: path].json }
+            validate = { try $0[keyPath: path].validate() }
+            apply = { config, value in try config[keyPath: path].apply(value) }
+            override = { config, field, text in try config[keyPath: path].override(field: field, text: text) }
+        }
+    }
+
+    private static func slot(named name: String) throws -> Slot {
+        if let slot = sections.first(where: { $0.name == name }) { return slot }
+        throw ConfigError("unknown key '\(name)'" + suggestion(for: name, among: sectionNames))
+    }
 
     /// Reads a config file, applies `--set` overrides, then validates.
     public static func load(from url: URL, overrides: [String] = []) throws -> RunConfig {
@@ -233,12 +261,9 @@ public struct RunConfig: Equatable, Sendable {
         } catch let failure as JSONParser.Failure {
             throw ConfigError("\(source): invalid JSON: \(failure.description)")
         }
-        guard case .object(let sections) = root else {
-            throw ConfigError("\(source): the config must be a JSON object with sections \(sectionNames.joined(separator: ", ")); got \(root.summary)")
-        }
         var config = RunConfig()
         do {
-            for (name, value) in sections { try config.applySection(name, value) }
+            try config.apply(root)
         } catch let error as ConfigError {
             throw ConfigError("\(source): \(error.description)")
         }
@@ -259,17 +284,17 @@ public struct RunConfig: Equatable, Sendable {
                 throw ConfigError("--set '\(assignment)': '\(key)' must look like section.field, e.g. model.n_layer")
             }
             let section = String(key[..<dot]), name = String(key[key.index(after: dot)...])
-            try withSection(section) { section in try section.override(field: name, text: text) }
+            do {
+                try RunConfig.slot(named: section).override(&self, name, text)
+            } catch let error as ConfigError where !error.description.hasPrefix("--set") {
+                throw ConfigError("--set \(assignment): \(error.description)")
+            }
         }
     }
 
     /// Checks every range, choice and cross-field rule; the error names the field(s) and value(s).
     public func validate() throws {
-        try model.validate()
-        try tokenizer.validate()
-        try data.validate()
-        try train.validate()
-        try sample.validate()
+        for slot in RunConfig.sections { try slot.validate(self) }
     }
 
     /// The config with defaults that depend on other fields made explicit
@@ -284,28 +309,36 @@ public struct RunConfig: Equatable, Sendable {
     /// The resolved config as pretty-printed JSON: every field, in table order; throws if invalid.
     /// `parse` reads it back to `resolved()`. This is what checkpoints store as config.json.
     public func jsonData() throws -> Data {
-        let r = resolved()
-        let root = JSONValue.object([
-            (ModelConfig.name, r.model.json), (TokenizerConfig.name, r.tokenizer.json), (DataConfig.name, r.data.json),
-            (TrainConfig.name, r.train.json), (SampleConfig.name, r.sample.json),
-        ])
         // A config assembled in code may hold values no file could (NaN has no JSON form).
         try validate()
-        return Data((root.serialized(indent: 2) + "\n").utf8)
+        return Data((resolved().json.serialized(indent: 2) + "\n").utf8)
     }
+
+    /// Decodes like `parse` without overrides: unknown keys, wrong types and invalid values throw ConfigError.
+    public init(from decoder: Decoder) throws {
+        try apply(JSONValue(from: decoder))
+        try validate()
+    }
+
+    /// Encodes the config as is (optional fields stay null); `jsonData()` is the resolved, ordered form.
+    public func encode(to encoder: Encoder) throws {
+        try validate()
+        try json.encode(to: encoder)
+    }
+
+    private var json: JSONValue { .object(RunConfig.sections.map { ($0.name, $0.json(self)) }) }
 
     /// Every field of every section, in table order, for docs and tests.
     public static var documentedFields: [ConfigFieldInfo] {
-        ModelConfig.documentedFields + TokenizerConfig.documentedFields + DataConfig.documentedFields
-            + TrainConfig.documentedFields + SampleConfig.documentedFields
+        sections.flatMap(\.documentedFields)
     }
 
     /// The field tables as Markdown, one table per section (docs/config.md embeds this text).
     public static func referenceMarkdown() -> String {
         var out = ""
-        for section in sectionNames {
-            out += "### `\(section)`\n\n| field | type | default | allowed | meaning |\n|---|---|---|---|---|\n"
-            for f in documentedFields where f.section == section {
+        for section in sections {
+            out += "### `\(section.name)`\n\n| field | type | default | allowed | meaning |\n|---|---|---|---|---|\n"
+            for f in section.documentedFields {
                 let allowed = f.allowed.isEmpty ? "any" : f.allowed
                 func cell(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|") }
                 out += "| `\(f.name)` | \(f.type) | `\(f.defaultValue)` | \(cell(allowed)) | \(cell(f.doc)) |\n"
@@ -315,26 +348,38 @@ public struct RunConfig: Equatable, Sendable {
         return out
     }
 
-    private mutating func applySection(_ name: String, _ value: JSONValue) throws {
-        try withSection(name) { section in try section.apply(value) }
+    /// Applies a whole config object: each member is a section applied on top of its current values.
+    private mutating func apply(_ root: JSONValue) throws {
+        guard case .object(let sections) = root else {
+            throw ConfigError("the config must be a JSON object with sections \(RunConfig.sectionNames.joined(separator: ", ")); got \(root.summary)")
+        }
+        for (name, value) in sections {
+            try RunConfig.slot(named: name).apply(&self, value)
+        }
     }
+}
 
-    /// Runs `body` on the section called `name`; one place maps names to sections.
-    private mutating func withSection(_ name: String, _ body: (inout any ConfigSection) throws -> Void) throws {
-        func run<S: ConfigSection>(_ section: inout S) throws {
-            var erased: any ConfigSection = section
-            try body(&erased)
-            section = erased as! S
-        }
-        switch name {
-        case ModelConfig.name: try run(&model)
-        case TokenizerConfig.name: try run(&tokenizer)
-        case DataConfig.name: try run(&data)
-        case TrainConfig.name: try run(&train)
-        case SampleConfig.name: try run(&sample)
-        default: throw ConfigError("unknown key '\(name)'" + suggestion(for: name, among: RunConfig.sectionNames))
-        }
-    }
+// Codable goes through the field tables (ConfigSection); the witnesses must be
+// public, which a protocol-extension default for an internal protocol cannot be.
+extension ModelConfig {
+    public init(from decoder: Decoder) throws { try self.init(fieldsFrom: decoder) }
+    public func encode(to encoder: Encoder) throws { try encodeFields(to: encoder) }
+}
+extension TokenizerConfig {
+    public init(from decoder: Decoder) throws { try self.init(fieldsFrom: decoder) }
+    public func encode(to encoder: Encoder) throws { try encodeFields(to: encoder) }
+}
+extension DataConfig {
+    public init(from decoder: Decoder) throws { try self.init(fieldsFrom: decoder) }
+    public func encode(to encoder: Encoder) throws { try encodeFields(to: encoder) }
+}
+extension TrainConfig {
+    public init(from decoder: Decoder) throws { try self.init(fieldsFrom: decoder) }
+    public func encode(to encoder: Encoder) throws { try encodeFields(to: encoder) }
+}
+extension SampleConfig {
+    public init(from decoder: Decoder) throws { try self.init(fieldsFrom: decoder) }
+    public func encode(to encoder: Encoder) throws { try encodeFields(to: encoder) }
 }
 
 extension ConfigSection {

@@ -265,7 +265,7 @@ final class ConfigTests: XCTestCase {
     }
 
     func testSetRejectsUnknownFieldsAndBadValues() {
-        assertConfigError("unknown key 'model.n_heads'; did you mean 'n_head'?") { _ = try parse("{}", overrides: ["model.n_heads=4"]) }
+        assertConfigError("--set model.n_heads=4: unknown key 'model.n_heads'; did you mean 'n_head'?") { _ = try parse("{}", overrides: ["model.n_heads=4"]) }
         assertConfigError("unknown key 'trian'; did you mean 'train'?") { _ = try parse("{}", overrides: ["trian.lr=1"]) }
         assertConfigError("--set model.n_layer=six", "integer", "'six'") { _ = try parse("{}", overrides: ["model.n_layer=six"]) }
         assertConfigError("--set train.lr=fast", "number") { _ = try parse("{}", overrides: ["train.lr=fast"]) }
@@ -307,6 +307,25 @@ final class ConfigTests: XCTestCase {
         for name in ["default", "gpt2-style", "llama-style", "shakespeare-char", "sample-creative"] {
             let config = try RunConfig.load(from: repoRoot.appendingPathComponent("configs/\(name).json"))
             XCTAssertEqual(try RunConfig.parse(json: config.jsonData(), source: name), config.resolved(), name)
+        }
+    }
+
+    func testCodableGoesThroughTheFieldTable() throws {
+        var config = RunConfig()
+        config.model.nKVHead = 2
+        config.model.vocabSize = 65
+        config.sample.stop = ["\n\n"]
+        config.train.lr = 3e-4
+        let encoded = try JSONEncoder().encode(config)
+        XCTAssertEqual(try JSONDecoder().decode(RunConfig.self, from: encoded), config)
+        XCTAssertEqual(try JSONDecoder().decode(ModelConfig.self, from: JSONEncoder().encode(config.model)), config.model)
+        // Sections decode on their own, with defaults and the same checks.
+        XCTAssertEqual(try JSONDecoder().decode(ModelConfig.self, from: Data(#"{"n_layer": 2}"#.utf8)).nLayer, 2)
+        XCTAssertThrowsError(try JSONDecoder().decode(ModelConfig.self, from: Data(#"{"n_heads": 2}"#.utf8))) { error in
+            XCTAssertTrue("\(error)".contains("unknown key 'model.n_heads'; did you mean 'n_head'?"), "\(error)")
+        }
+        XCTAssertThrowsError(try JSONDecoder().decode(RunConfig.self, from: Data(#"{"train": {"lr": 0}}"#.utf8))) { error in
+            XCTAssertTrue("\(error)".contains("train.lr must be > 0"), "\(error)")
         }
     }
 
