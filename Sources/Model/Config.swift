@@ -1,18 +1,16 @@
 import Foundation
+import NN
 
 // The run config: one JSON file with sections model, tokenizer, data, train, sample.
 // Each section below is a plain struct (defaults live in its property initializers)
 // plus a field table; ConfigFields.swift turns the tables into decoding, `--set`,
 // validation, encoding and docs. docs/config.md shows the same tables (a test keeps them in sync).
 
-public enum NormKind: String, CaseIterable, Sendable { case layernorm, rmsnorm }
 public enum NormPosition: String, CaseIterable, Sendable { case pre, post }
 public enum PositionEncoding: String, CaseIterable, Sendable { case learned, sinusoidal, rope, alibi, none }
 public enum ActivationKind: String, CaseIterable, Sendable { case relu, gelu, gelu_tanh, swish, swiglu, geglu, reglu }
 public enum InitScheme: String, CaseIterable, Sendable { case gpt2, xavier, kaiming }
 public enum TokenizerKind: String, CaseIterable, Sendable { case char, bpe }
-public enum OptimizerKind: String, CaseIterable, Sendable { case adamw, adam, sgd }
-public enum LRSchedule: String, CaseIterable, Sendable { case cosine, linear, constant }
 public enum SamplingStrategy: String, CaseIterable, Sendable { case greedy, sample, beam }
 
 public struct ModelConfig: Equatable, Codable, Sendable, ConfigSection {
@@ -26,7 +24,7 @@ public struct ModelConfig: Equatable, Codable, Sendable, ConfigSection {
     public var nKVHead: Int? = nil
     /// nil: 4 · dModel. Use `feedForwardSize` for the resolved value.
     public var dFF: Int? = nil
-    public var norm = NormKind.layernorm
+    public var norm = NormKind.layerNorm
     public var normPosition = NormPosition.pre
     public var normEps = 1e-5
     public var position = PositionEncoding.learned
@@ -113,7 +111,7 @@ public struct TrainConfig: Equatable, Codable, Sendable, ConfigSection {
     public var lr = 1e-3
     public var minLR = 1e-4
     public var warmupSteps = 100
-    public var lrSchedule = LRSchedule.cosine
+    public var lrSchedule = ScheduleKind.cosine
     public var beta1 = 0.9
     public var beta2 = 0.99
     public var eps = 1e-8

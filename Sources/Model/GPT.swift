@@ -34,7 +34,6 @@ public final class GPT {
         positionEmbedding = config.position == .learned ? Embedding(config.contextLength, d, generator: &generator) : nil
         sinusoidalTable = config.position == .sinusoidal ? Positions.sinusoidal(length: config.contextLength, dimension: d) : nil
         let (activation, gated) = config.activation.feedForward
-        let normKind: NN.NormKind = config.norm == .rmsnorm ? .rmsNorm : .layerNorm
         let attentionPositions: AttentionPositions
         switch config.position {
         case .rope: attentionPositions = .rotary(theta: Float(config.ropeTheta))
@@ -44,18 +43,18 @@ public final class GPT {
         var blocks: [TransformerBlock] = []
         for _ in 0..<config.nLayer {
             blocks.append(TransformerBlock(
-                attentionNorm: Norm(normKind, d, bias: config.bias, eps: Float(config.normEps)),
+                attentionNorm: Norm(config.norm, d, bias: config.bias, eps: Float(config.normEps)),
                 attention: SelfAttention(modelSize: d, heads: config.nHead, kvHeads: config.kvHeads, bias: config.bias,
                                          positions: attentionPositions, initializer: initializer,
                                          outputInitializer: outputInitializer, generator: &generator),
-                feedForwardNorm: Norm(normKind, d, bias: config.bias, eps: Float(config.normEps)),
+                feedForwardNorm: Norm(config.norm, d, bias: config.bias, eps: Float(config.normEps)),
                 feedForward: FeedForward(modelSize: d, hiddenSize: config.feedForwardSize, activation: activation, gated: gated,
                                          bias: config.bias, initializer: initializer, outputInitializer: outputInitializer,
                                          generator: &generator),
                 preNorm: config.normPosition == .pre))
         }
         self.blocks = blocks
-        finalNorm = config.normPosition == .pre ? Norm(normKind, d, bias: config.bias, eps: Float(config.normEps)) : nil
+        finalNorm = config.normPosition == .pre ? Norm(config.norm, d, bias: config.bias, eps: Float(config.normEps)) : nil
         head = config.tieEmbeddings ? nil : Linear(d, vocab, bias: false, initializer: initializer, generator: &generator)
     }
 

@@ -32,7 +32,7 @@ public final class Embedding: Layer {
     public var parameters: [Parameter] { [Parameter(name: "weight", tensor: weight)] }
 }
 
-public enum NormKind: String, Sendable {
+public enum NormKind: String, CaseIterable, Sendable {
     case layerNorm = "layernorm"
     case rmsNorm = "rmsnorm"
 }

@@ -2,7 +2,7 @@ import Foundation
 import Autograd
 import Kernels
 
-public enum OptimizerKind: String, Sendable {
+public enum OptimizerKind: String, CaseIterable, Sendable {
     /// Adam with decoupled weight decay (Loshchilov & Hutter), as torch.optim.AdamW.
     case adamw
     /// Adam; weight decay, if any, is an L2 term added to the gradient, as torch.optim.Adam.

@@ -1,6 +1,6 @@
 import Foundation
 
-public enum ScheduleKind: String, Sendable {
+public enum ScheduleKind: String, CaseIterable, Sendable {
     case cosine, linear, constant
 }
 

@@ -35,7 +35,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(config.model.kvHeads, 6)
         XCTAssertEqual(config.model.feedForwardSize, 4 * 384)
         XCTAssertEqual(config.model.headSize, 64)
-        XCTAssertEqual(config.model.norm, .layernorm)
+        XCTAssertEqual(config.model.norm, .layerNorm)
         XCTAssertEqual(config.model.normPosition, .pre)
         XCTAssertEqual(config.model.normEps, 1e-5)
         XCTAssertEqual(config.model.position, .learned)
@@ -104,7 +104,7 @@ final class ConfigTests: XCTestCase {
             XCTAssertNoThrow(try RunConfig.load(from: url), name)
         }
         let llama = try RunConfig.load(from: repoRoot.appendingPathComponent("configs/llama-style.json"))
-        XCTAssertEqual(llama.model.norm, .rmsnorm)
+        XCTAssertEqual(llama.model.norm, .rmsNorm)
         XCTAssertEqual(llama.model.position, .rope)
         XCTAssertEqual(llama.model.activation, .swiglu)
         XCTAssertEqual(llama.model.kvHeads, llama.model.nHead / 2)
@@ -113,7 +113,7 @@ final class ConfigTests: XCTestCase {
 
         let gpt2 = try RunConfig.load(from: repoRoot.appendingPathComponent("configs/gpt2-style.json"))
         XCTAssertEqual(gpt2.model.kvHeads, gpt2.model.nHead)
-        XCTAssertEqual(gpt2.model.norm, .layernorm)
+        XCTAssertEqual(gpt2.model.norm, .layerNorm)
         XCTAssertEqual(gpt2.tokenizer.type, .bpe)
 
         let shakespeare = try RunConfig.load(from: repoRoot.appendingPathComponent("configs/shakespeare-char.json"))
@@ -255,7 +255,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(config.data.path, "corpus/x=y.txt")
         XCTAssertEqual(config.sample.stop, ["a", "b"])
         XCTAssertEqual(config.tokenizer.specialTokens, ["<|end|>", "x,y"])
-        XCTAssertEqual(config.model.norm, .rmsnorm)
+        XCTAssertEqual(config.model.norm, .rmsNorm)
         XCTAssertEqual(config.model.vocabSize, 100)
         XCTAssertNil(config.model.dFF)
         XCTAssertEqual(config.sample.prompt, "")

@@ -68,7 +68,7 @@ final class GPTTests: XCTestCase {
 
         var llama = ModelConfig()  // llama-style: rmsnorm, rope, swiglu, GQA, no bias
         llama.vocabSize = 65; llama.contextLength = 64; llama.nLayer = 3; llama.dModel = 48; llama.nHead = 4; llama.nKVHead = 2
-        llama.dFF = 100; llama.norm = .rmsnorm; llama.position = .rope; llama.activation = .swiglu; llama.bias = false
+        llama.dFF = 100; llama.norm = .rmsNorm; llama.position = .rope; llama.activation = .swiglu; llama.bias = false
         llama.tieEmbeddings = false
         let kv = 2 * (48 / 4)
         let perBlockLlama = 2 * c + (c * c) + 2 * (c * kv) + (c * c) + 3 * (c * f)
