@@ -6,6 +6,7 @@ let usage = """
     usage: tinygpt <command> [options]
 
     commands:
+      info                            parameters, FLOPs and memory of a config or checkpoint
       tokenizer train|encode|decode   byte-level BPE and char tokenizers
       bench matmul|memory             kernel and engine benchmarks (build with -c release)
 
@@ -19,11 +20,12 @@ func run(_ args: [String]) throws {
     }
     let rest = Array(args.dropFirst())
     switch command {
+    case "info": try runInfoCommand(rest)
     case "tokenizer": try runTokenizerCommand(rest)
     case "bench": try runBenchCommand(rest)
     case "help", "--help", "-h": print(usage)
     default:
-        throw CLIError("unknown command '\(command)'; expected one of: tokenizer, bench, help")
+        throw CLIError("unknown command '\(command)'; expected one of: info, tokenizer, bench, help")
     }
 }
 

@@ -1,0 +1,31 @@
+import Foundation
+import Model
+
+/// `--config FILE` and any number of `--set section.field=value`, shared by
+/// every command that reads a run config. Without `--config`, the built-in
+/// defaults apply (then the overrides).
+func readConfig(_ args: inout Arguments, defaultPath: String? = nil) throws -> RunConfig {
+    let path = try args.option("config") ?? defaultPath
+    let overrides = try args.options("set")
+    guard let path else {
+        var config = RunConfig()
+        try config.apply(overrides: overrides)
+        try config.validate()
+        return config
+    }
+    guard FileManager.default.fileExists(atPath: path) else {
+        throw CLIError("config file '\(path)' does not exist")
+    }
+    return try RunConfig.load(from: URL(fileURLWithPath: path), overrides: overrides)
+}
+
+/// Groups digits: 1234567 → "1,234,567".
+func grouped(_ n: Int) -> String {
+    let digits = Array(String(n))
+    var out = ""
+    for (i, d) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(d)
+    }
+    return out
+}

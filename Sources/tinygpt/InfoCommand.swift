@@ -1,0 +1,73 @@
+import Foundation
+import NN
+import Model
+
+/// `tinygpt info (--config C [--set k=v ...] | --checkpoint DIR)`: parameter
+/// counts, FLOPs per token, memory, and the resolved config.
+func runInfoCommand(_ args: [String]) throws {
+    var a = Arguments(args)
+    if a.flag("help") {
+        print("usage: tinygpt info (--config FILE [--set section.field=value ...] | --checkpoint DIR)")
+        return
+    }
+    let checkpoint = try a.option("checkpoint")
+    var config: RunConfig
+    var note: String?
+    if let checkpoint {
+        let extraSets = try a.options("set"), extraConfig = try a.option("config")
+        if !extraSets.isEmpty || extraConfig != nil {
+            throw CLIError("info takes either --checkpoint or --config (with --set), not both")
+        }
+        config = try Checkpoint.loadConfig(from: try Checkpoint.resolve(checkpoint))
+    } else {
+        config = try readConfig(&a)
+    }
+    try a.finish()
+    if config.model.vocabSize == nil {
+        let assumed = config.tokenizer.type == .bpe ? config.tokenizer.vocabSize : 256
+        config.model.vocabSize = assumed
+        note = config.tokenizer.type == .bpe
+            ? "vocab_size taken from tokenizer.vocab_size (\(assumed))"
+            : "vocab_size not set: a char tokenizer takes it from the corpus; counted here as \(assumed) (set model.vocab_size to change)"
+    }
+    let model = GPT(config: config.model, seed: 0)
+    let m = config.model
+    var groups: [(String, Int)] = [("token embedding", 0), ("position embedding", 0), ("attention", 0),
+                                   ("feed-forward", 0), ("norms", 0), ("output head", 0)]
+    func add(_ group: Int, _ n: Int) { groups[group].1 += n }
+    var matmulWeights = 0
+    for p in model.parameters {
+        let n = p.tensor.count
+        switch p.name {
+        case let s where s.hasPrefix("token_embedding"): add(0, n)
+        case let s where s.hasPrefix("position_embedding"): add(1, n)
+        case let s where s.contains("norm"): add(4, n)
+        case let s where s.contains(".attn."): add(2, n); if p.decays { matmulWeights += n }
+        case let s where s.contains(".ffn."): add(3, n); if p.decays { matmulWeights += n }
+        default: add(5, n); matmulWeights += n
+        }
+    }
+    let total = groups.map(\.1).reduce(0, +)
+    let vocab = m.vocabSize!
+    let headWeights = m.tieEmbeddings ? vocab * m.dModel : 0  // a tied head still multiplies
+    // Forward: 2 FLOPs per multiply-add of every weight, plus attention's
+    // scores and weighted sum (2·2·T·C per layer at full context T).
+    let forward = 2 * (matmulWeights + headWeights) + 4 * m.nLayer * m.contextLength * m.dModel
+    let megabytes = { (floats: Int) in String(format: "%.1f MB", Double(floats) * 4 / 1_048_576) }
+
+    if let note { print("note: \(note)") }
+    print("parameters: \(grouped(total))")
+    for (name, n) in groups where n > 0 || name == "output head" {
+        let label = name == "output head" && m.tieEmbeddings ? "output head (tied to token embedding)" : name
+        print("  \(label.padding(toLength: 38, withPad: " ", startingAt: 0)) \(grouped(n).leftPadded(12))  \(String(format: "%5.1f%%", 100 * Double(n) / Double(max(total, 1))))")
+    }
+    print("FLOPs per token: forward \(grouped(forward)), training ≈ \(grouped(3 * forward)) (forward + backward, at context \(m.contextLength))")
+    let optimizerFloats = config.train.optimizer == .sgd ? total : 2 * total
+    print("memory: weights \(megabytes(total)), gradients \(megabytes(total)), \(config.train.optimizer.rawValue) state \(megabytes(optimizerFloats)), total \(megabytes(2 * total + optimizerFloats)) before activations")
+    print("resolved config:")
+    print(String(decoding: try config.jsonData(), as: UTF8.self), terminator: "")
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}
