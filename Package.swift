@@ -14,7 +14,7 @@ let package = Package(
     name: "tinygpt",
     products: [
         .executable(name: "tinygpt", targets: ["tinygpt"]),
-        .library(name: "TinyGPT", targets: ["Kernels", "Autograd", "NN", "Model", "Tokenizer"]),
+        .library(name: "TinyGPT", targets: ["Kernels", "Autograd", "NN", "Model", "Tokenizer", "Train"]),
     ],
     targets: [
         .target(name: "Kernels", swiftSettings: kernelFlags),
@@ -22,11 +22,13 @@ let package = Package(
         .target(name: "NN", dependencies: ["Autograd", "Kernels"], swiftSettings: nativeCPU),
         .target(name: "Model", dependencies: ["NN", "Autograd", "Kernels"], swiftSettings: nativeCPU),
         .target(name: "Tokenizer", swiftSettings: nativeCPU),
-        .executableTarget(name: "tinygpt", dependencies: ["Kernels", "Autograd", "NN", "Model", "Tokenizer"], swiftSettings: nativeCPU),
+        .target(name: "Train", dependencies: ["Model", "NN", "Autograd", "Kernels", "Tokenizer"], swiftSettings: nativeCPU),
+        .executableTarget(name: "tinygpt", dependencies: ["Kernels", "Autograd", "NN", "Model", "Tokenizer", "Train"], swiftSettings: nativeCPU),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Kernels"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Kernels"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "NN", "Autograd", "Kernels"]),
+        .testTarget(name: "TrainTests", dependencies: ["Train", "Model", "NN", "Autograd", "Kernels", "Tokenizer"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
     ]
 )

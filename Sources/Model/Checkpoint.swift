@@ -18,9 +18,11 @@ public enum Checkpoint {
     public static let tokenizerFile = "tokenizer.json"
     static let formatMetadata = ["format": "tinygpt", "format_version": "1"]
 
-    /// Writes `model`, `config` and the tokenizer (and `extraFiles`, name → bytes) to `directory`.
+    /// Writes `model`, `config` and the tokenizer to `directory`, with any
+    /// `extraFiles` (name → bytes) and `extraTensors` (name → safetensors contents).
     public static func save(model: GPT, config: RunConfig, tokenizerJSON: Data,
-                            extraFiles: [String: Data] = [:], to directory: URL) throws {
+                            extraFiles: [String: Data] = [:], extraTensors: [String: [SafeTensor]] = [:],
+                            to directory: URL) throws {
         let weights = model.parameters.map { SafeTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.toArray()) }
         let configJSON = try config.jsonData()
         try replaceDirectoryAtomically(directory) { temporary in
@@ -29,6 +31,9 @@ public enum Checkpoint {
             try tokenizerJSON.write(to: temporary.appendingPathComponent(tokenizerFile))
             for (name, data) in extraFiles.sorted(by: { $0.key < $1.key }) {
                 try data.write(to: temporary.appendingPathComponent(name))
+            }
+            for (name, tensors) in extraTensors.sorted(by: { $0.key < $1.key }) {
+                try SafeTensors.write(tensors, to: temporary.appendingPathComponent(name))
             }
         }
     }
@@ -99,12 +104,12 @@ public enum Checkpoint {
     public static func resolve(_ path: String) throws -> URL {
         let url = URL(fileURLWithPath: path)
         let fm = FileManager.default
-        if fm.fileExists(atPath: url.appendingPathComponent(configFile).path) { return url }
-        for sub in ["best", "latest"] where fm.fileExists(atPath: url.appendingPathComponent(sub).appendingPathComponent(configFile).path) {
+        if fm.fileExists(atPath: url.appendingPathComponent(weightsFile).path) { return url }
+        for sub in ["best", "latest"] where fm.fileExists(atPath: url.appendingPathComponent(sub).appendingPathComponent(weightsFile).path) {
             return url.appendingPathComponent(sub)
         }
         guard fm.fileExists(atPath: path) else { throw CheckpointError("checkpoint '\(path)' does not exist") }
-        throw CheckpointError("'\(path)' is neither a checkpoint (no \(configFile)) nor a run directory (no best/ or latest/)")
+        throw CheckpointError("'\(path)' is neither a checkpoint (no \(weightsFile)) nor a run directory (no best/ or latest/)")
     }
 
     /// Writes a directory under a temporary name, then renames it over `target`.

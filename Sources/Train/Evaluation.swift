@@ -1,0 +1,59 @@
+import Foundation
+import Autograd
+import Model
+
+/// The result of scoring a text.
+public struct EvaluationResult: Equatable {
+    /// Tokens scored (every token after the first).
+    public let tokens: Int
+    /// Mean cross-entropy in nats per scored token.
+    public let loss: Double
+    /// exp(loss).
+    public var perplexity: Double { exp(loss) }
+    /// Total nats / ln 2 / bytes of text: comparable across tokenizers.
+    public let bitsPerByte: Double
+}
+
+/// Scores every token of `ids` after the first, each exactly once, with
+/// sliding windows of the model's context length: window k starts at
+/// k·stride and scores only the tokens no earlier window scored, so each
+/// token sees at least context − stride tokens of context once the windows
+/// are full (all of them before that). Windows of equal length are batched.
+public func evaluate(model: GPT, ids: [Int32], textBytes: Int, stride: Int, batch: Int = 8) -> EvaluationResult {
+    let context = model.config.contextLength
+    precondition(stride >= 1 && stride <= context, "stride must be in 1...context_length")
+    precondition(ids.count >= 2, "need at least two tokens to score")
+    // (start, length, first scored offset inside the window)
+    var windows: [(start: Int, length: Int, firstScored: Int)] = []
+    var scoredUpTo = 0  // targets 1...scoredUpTo are done (target i = ids[i])
+    var start = 0
+    while scoredUpTo < ids.count - 1 {
+        let length = min(context, ids.count - 1 - start)
+        let end = start + length  // this window predicts targets start+1 ... end
+        windows.append((start, length, scoredUpTo - start))
+        scoredUpTo = end
+        start += stride
+    }
+    var totalNats = 0.0, scored = 0
+    var i = 0
+    Autograd.noGrad {
+        while i < windows.count {
+            var group = [windows[i]]
+            while group.count < batch, i + group.count < windows.count, windows[i + group.count].length == windows[i].length {
+                group.append(windows[i + group.count])
+            }
+            let length = windows[i].length
+            var inputs: [Int32] = [], targets: [Int32] = []
+            for w in group {
+                inputs += ids[w.start..<(w.start + length)]
+                for t in 0..<length { targets.append(t >= w.firstScored ? ids[w.start + t + 1] : -100) }
+            }
+            let counted = targets.filter { $0 != -100 }.count
+            let loss = crossEntropy(model(inputs, batch: group.count, length: length), targets: targets)
+            totalNats += Double(loss.item) * Double(counted)
+            scored += counted
+            i += group.count
+        }
+    }
+    return EvaluationResult(tokens: scored, loss: totalNats / Double(scored), bitsPerByte: totalNats / log(2) / Double(max(textBytes, 1)))
+}

@@ -1,0 +1,121 @@
+import Foundation
+
+/// One line of metrics.jsonl.
+public enum MetricsRecord: Equatable {
+    case log(step: Int, loss: Double, lr: Double, gradNorm: Double, msPerStep: Double, tokensPerSecond: Double)
+    case evaluation(step: Int, trainLoss: Double, validationLoss: Double)
+
+    public var step: Int {
+        switch self { case .log(let s, _, _, _, _, _), .evaluation(let s, _, _): return s }
+    }
+
+    var json: String {
+        func n(_ x: Double) -> String { x.isFinite ? String(format: "%.6g", x) : "null" }
+        switch self {
+        case let .log(step, loss, lr, gradNorm, ms, tps):
+            return "{\"step\":\(step),\"loss\":\(n(loss)),\"perplexity\":\(n(exp(loss))),\"lr\":\(n(lr)),\"grad_norm\":\(n(gradNorm)),\"ms_per_step\":\(n(ms)),\"tokens_per_s\":\(n(tps))}"
+        case let .evaluation(step, train, val):
+            return "{\"step\":\(step),\"train_loss\":\(n(train)),\"train_perplexity\":\(n(exp(train))),\"val_loss\":\(n(val)),\"val_perplexity\":\(n(exp(val)))}"
+        }
+    }
+
+    init?(json line: String) {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
+              let step = object["step"] as? Int else { return nil }
+        func d(_ k: String) -> Double { (object[k] as? Double) ?? .nan }
+        if object["val_loss"] != nil {
+            self = .evaluation(step: step, trainLoss: d("train_loss"), validationLoss: d("val_loss"))
+        } else {
+            self = .log(step: step, loss: d("loss"), lr: d("lr"), gradNorm: d("grad_norm"), msPerStep: d("ms_per_step"), tokensPerSecond: d("tokens_per_s"))
+        }
+    }
+}
+
+/// metrics.jsonl (appended line by line) and loss.svg (redrawn at each evaluation).
+public final class MetricsLog {
+    public let directory: URL
+    public private(set) var records: [MetricsRecord] = []
+    var handle: FileHandle?
+
+    var jsonlURL: URL { directory.appendingPathComponent("metrics.jsonl") }
+    var svgURL: URL { directory.appendingPathComponent("loss.svg") }
+
+    /// Opens the log. When resuming at `resumeStep`, records after it (written
+    /// after the checkpoint a crash left behind) are dropped, so the file reads
+    /// as if the run had never stopped.
+    public init(directory: URL, resumeStep: Int?) throws {
+        self.directory = directory
+        let fm = FileManager.default
+        try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        if let resumeStep, let text = try? String(contentsOf: jsonlURL, encoding: .utf8) {
+            records = text.split(separator: "\n").compactMap { MetricsRecord(json: String($0)) }.filter { $0.step <= resumeStep }
+        }
+        let body = records.map { $0.json + "\n" }.joined()
+        try Data(body.utf8).write(to: jsonlURL, options: .atomic)
+        handle = try FileHandle(forWritingTo: jsonlURL)
+        try handle?.seekToEnd()
+    }
+
+    deinit { try? handle?.close() }
+
+    public func append(_ record: MetricsRecord) {
+        records.append(record)
+        handle?.write(Data((record.json + "\n").utf8))
+        if case .evaluation = record { try? Data(lossCurveSVG().utf8).write(to: svgURL, options: .atomic) }
+    }
+
+    /// Training loss (from log lines) and train/validation loss (from
+    /// evaluations) against step, with labelled axes.
+    public func lossCurveSVG() -> String {
+        var logged: [(Double, Double)] = [], trainEval: [(Double, Double)] = [], valEval: [(Double, Double)] = []
+        for r in records {
+            switch r {
+            case let .log(s, loss, _, _, _, _) where loss.isFinite: logged.append((Double(s), loss))
+            case let .evaluation(s, t, v):
+                if t.isFinite { trainEval.append((Double(s), t)) }
+                if v.isFinite { valEval.append((Double(s), v)) }
+            default: break
+            }
+        }
+        let all = logged + trainEval + valEval
+        let (width, height) = (720.0, 440.0)
+        let (left, right, top, bottom) = (70.0, 20.0, 40.0, 60.0)
+        let xMax = max(all.map(\.0).max() ?? 1, 1)
+        let yLow = all.map(\.1).min() ?? 0, yHigh = all.map(\.1).max() ?? 1
+        let yMin = max(0, yLow - 0.05 * (yHigh - yLow)), yMax = yHigh + 0.05 * max(yHigh - yLow, 0.1)
+        func x(_ s: Double) -> Double { left + s / xMax * (width - left - right) }
+        func y(_ l: Double) -> Double { height - bottom - (l - yMin) / (yMax - yMin) * (height - top - bottom) }
+        func polyline(_ points: [(Double, Double)], _ color: String, _ w: Double) -> String {
+            guard !points.isEmpty else { return "" }
+            let p = points.map { String(format: "%.1f,%.1f", x($0.0), y($0.1)) }.joined(separator: " ")
+            return "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(w)\" points=\"\(p)\"/>\n"
+        }
+        var svg = """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
+        <rect width="100%" height="100%" fill="white"/>
+        <text x="\(width / 2)" y="22" text-anchor="middle" font-size="15">tinygpt training loss</text>
+
+        """
+        for i in 0...5 {
+            let s = xMax * Double(i) / 5, l = yMin + (yMax - yMin) * Double(i) / 5
+            svg += "<line x1=\"\(x(s))\" y1=\"\(height - bottom)\" x2=\"\(x(s))\" y2=\"\(top)\" stroke=\"#eee\"/>"
+            svg += "<text x=\"\(x(s))\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(Int(s.rounded()))</text>\n"
+            svg += "<line x1=\"\(left)\" y1=\"\(y(l))\" x2=\"\(width - right)\" y2=\"\(y(l))\" stroke=\"#eee\"/>"
+            svg += "<text x=\"\(left - 8)\" y=\"\(y(l) + 4)\" text-anchor=\"end\">\(String(format: "%.2f", l))</text>\n"
+        }
+        svg += "<line x1=\"\(left)\" y1=\"\(height - bottom)\" x2=\"\(width - right)\" y2=\"\(height - bottom)\" stroke=\"black\"/>"
+        svg += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(height - bottom)\" stroke=\"black\"/>\n"
+        svg += "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 18)\" text-anchor=\"middle\">step</text>\n"
+        svg += "<text x=\"18\" y=\"\((top + height - bottom) / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 18 \((top + height - bottom) / 2))\">cross-entropy loss (nats per token)</text>\n"
+        svg += polyline(logged, "#9ab", 1)
+        svg += polyline(trainEval, "#1f77b4", 2)
+        svg += polyline(valEval, "#d62728", 2)
+        let legend = [("#9ab", "training loss (batch)"), ("#1f77b4", "train (evaluation)"), ("#d62728", "validation (evaluation)")]
+        for (i, (color, label)) in legend.enumerated() {
+            let ly = top + 10 + Double(i) * 16
+            svg += "<line x1=\"\(width - right - 190)\" y1=\"\(ly)\" x2=\"\(width - right - 170)\" y2=\"\(ly)\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+            svg += "<text x=\"\(width - right - 164)\" y=\"\(ly + 4)\">\(label)</text>\n"
+        }
+        return svg + "</svg>\n"
+    }
+}

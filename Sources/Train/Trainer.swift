@@ -1,0 +1,315 @@
+import Foundation
+import Kernels
+import Autograd
+import NN
+import Model
+import Tokenizer
+
+/// Set from the SIGINT handler; the training loop checks it between steps.
+nonisolated(unsafe) public var interruptRequested: sig_atomic_t = 0
+
+/// Makes Ctrl-C ask the trainer to save `latest` and stop (instead of dying mid-write).
+public func installInterruptHandler() {
+    signal(SIGINT) { _ in interruptRequested = 1 }
+}
+
+/// Thrown when training stops early on request; `latest` has been saved.
+public struct TrainingInterrupted: Error, CustomStringConvertible {
+    public let step: Int
+    public let checkpoint: URL
+    public var description: String { "interrupted at step \(step); saved \(checkpoint.path) (continue with --resume)" }
+}
+
+public struct TrainerOptions {
+    public var runDirectory: URL
+    /// Continue from `runDirectory/latest`.
+    public var resume = false
+    /// Behave as if interrupted once this many steps are done (tests, benchmarks).
+    public var stopAfterStep: Int?
+    /// Evaluate at step 0 before training (nanoGPT does).
+    public var evaluateAtStart = true
+    /// Where log lines go (stdout by default).
+    public var log: (String) -> Void = { print($0); fflush(stdout) }
+    /// Show a progress bar with ETA on stderr (when it is a terminal).
+    public var progressBar = false
+    public init(runDirectory: URL) { self.runDirectory = runDirectory }
+}
+
+/// The training loop: get a batch → loss → backward (accumulated over
+/// micro-batches) → clip → optimizer step at the scheduled learning rate;
+/// every log_interval a log line, every eval_interval an evaluation and a
+/// checkpoint. Everything a resumed run needs (weights, optimizer moments,
+/// step, generator states, best loss) is in each checkpoint, so resuming
+/// reproduces the uninterrupted run bit for bit (same seed, same build).
+public final class Trainer {
+    public let config: RunConfig
+    public let model: GPT
+    public let optimizer: Optimizer
+    public let corpus: Corpus
+    public let options: TrainerOptions
+    let schedule: LearningRateSchedule
+    var sampler: BatchSampler
+    let dropout: Dropout?
+    let metrics: MetricsLog
+    public private(set) var step = 0
+    public private(set) var bestValidationLoss = Double.infinity
+    /// The loss of every step taken by this trainer, in order (for tests and benchmarks).
+    public private(set) var stepLosses: [Float] = []
+    /// Wall-clock milliseconds of every step taken by this trainer.
+    public private(set) var stepMilliseconds: [Double] = []
+
+    static let optimizerFile = "optimizer.safetensors"
+    static let stateFile = "trainer_state.json"
+
+    /// Starts a fresh run or, with `options.resume`, continues `runDirectory/latest`.
+    /// `config.model.vocabSize` is set from the corpus's tokenizer.
+    public init(config: RunConfig, corpus: Corpus, options: TrainerOptions) throws {
+        var config = config
+        let vocab = corpus.tokenizer.vocabSize
+        if let v = config.model.vocabSize, v != vocab {
+            throw TrainingError("model.vocab_size is \(v) but the tokenizer has \(vocab) tokens; leave vocab_size unset to take it from the tokenizer")
+        }
+        config.model.vocabSize = vocab
+        config = config.resolved()
+        try config.validate()
+        try corpus.check(contextLength: config.model.contextLength)
+        let t = config.train
+        guard t.warmupSteps <= t.maxSteps else {
+            throw TrainingError("train.warmup_steps (\(t.warmupSteps)) must not exceed train.max_steps (\(t.maxSteps))")
+        }
+        self.config = config
+        self.corpus = corpus
+        self.options = options
+        let seed = UInt64(bitPattern: Int64(t.seed))
+        model = GPT(config: config.model, seed: seed)
+        var settings = OptimizerSettings()
+        settings.kind = t.optimizer
+        settings.beta1 = Float(t.beta1); settings.beta2 = Float(t.beta2); settings.eps = Float(t.eps)
+        settings.weightDecay = Float(t.weightDecay); settings.momentum = Float(t.momentum)
+        settings.l1 = Float(t.l1); settings.l2 = Float(t.l2)
+        optimizer = Optimizer(parameters: model.parameters, settings: settings)
+        schedule = LearningRateSchedule(kind: t.lrSchedule, peak: Float(t.lr), minimum: Float(t.minLR),
+                                        warmupSteps: t.warmupSteps, totalSteps: t.maxSteps)
+        sampler = BatchSampler(seed: seed)
+        dropout = config.model.dropout > 0
+            ? Dropout(probability: Float(config.model.dropout), generator: RandomGenerator(seed: seed &+ 0x5EED_D809))
+            : nil
+        let latest = options.runDirectory.appendingPathComponent("latest")
+        if options.resume {
+            try Trainer.checkSameRun(config, checkpoint: latest)
+            let loaded = try Checkpoint.load(from: latest)
+            for (mine, theirs) in zip(model.parameters, loaded.model.parameters) { mine.tensor.copy(from: theirs.tensor) }
+            let state = try Trainer.readState(latest)
+            let moments = try SafeTensors.read(from: latest.appendingPathComponent(Trainer.optimizerFile))
+            try optimizer.restore(step: state.step, values: Dictionary(uniqueKeysWithValues: moments.tensors.map { ($0.name, $0.values) }))
+            step = state.step
+            sampler = BatchSampler(generator: RandomGenerator(stateWords: state.dataGenerator))
+            if let dropout, let words = state.dropoutGenerator { dropout.generator = RandomGenerator(stateWords: words) }
+            bestValidationLoss = state.bestValidationLoss ?? .infinity
+        }
+        metrics = try MetricsLog(directory: options.runDirectory, resumeStep: options.resume ? step : nil)
+    }
+
+    /// Trains to train.max_steps. Throws `TrainingInterrupted` after saving
+    /// `latest` if interrupted, and a `TrainingError` if the loss stops being finite.
+    public func run() throws {
+        let t = config.train
+        let (batch, length, accumulation) = (t.batchSize, config.model.contextLength, t.gradAccumSteps)
+        let tokensPerStep = Double(batch * length * accumulation)
+        if step == 0 && options.evaluateAtStart { evaluate() }
+        let started = Date()
+        let startStep = step
+        var intervalMilliseconds = 0.0, intervalSteps = 0
+        while step < t.maxSteps {
+            if interruptRequested != 0 || step == options.stopAfterStep {
+                try saveLatest()
+                throw TrainingInterrupted(step: step, checkpoint: options.runDirectory.appendingPathComponent("latest"))
+            }
+            let stepStart = DispatchTime.now().uptimeNanoseconds
+            let lr = schedule.rate(at: step)
+            optimizer.zeroGrad()
+            var lossSum: Float = 0
+            for _ in 0..<accumulation {
+                let (inputs, targets) = sampler.next(from: corpus.train, batch: batch, length: length)
+                let loss = model.loss(inputs, targets: targets, batch: batch, length: length, dropout: dropout)
+                guard loss.item.isFinite else { throw nonFinite("loss", loss.item) }
+                lossSum += loss.item
+                scale(loss, 1 / Float(accumulation)).backward()
+            }
+            let loss = lossSum / Float(accumulation)
+            let gradNorm = clipGradientNorm(optimizer.parameters, maxNorm: Float(t.gradClip))
+            guard gradNorm.isFinite else { throw nonFinite("gradient norm", gradNorm) }
+            optimizer.step(lr: lr)
+            step += 1
+            let ms = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e6
+            stepLosses.append(loss)
+            stepMilliseconds.append(ms)
+            intervalMilliseconds += ms
+            intervalSteps += 1
+            if step % t.logInterval == 0 || step == t.maxSteps {
+                let msPerStep = intervalMilliseconds / Double(intervalSteps)
+                let tokensPerSecond = tokensPerStep / (msPerStep / 1000)
+                metrics.append(.log(step: step, loss: Double(loss), lr: Double(lr), gradNorm: Double(gradNorm),
+                                    msPerStep: msPerStep, tokensPerSecond: tokensPerSecond))
+                clearProgress()
+                options.log(String(format: "step %d/%d | loss %.4f | ppl %.2f | lr %.2e | grad norm %.3f | %.1f ms/step | %.0f tok/s",
+                                   step, t.maxSteps, loss, exp(Double(loss)), lr, gradNorm, msPerStep, tokensPerSecond))
+                intervalMilliseconds = 0
+                intervalSteps = 0
+            }
+            if step % t.evalInterval == 0 || step == t.maxSteps {
+                clearProgress()
+                let validation = evaluate()
+                try saveLatest()
+                if validation < bestValidationLoss {
+                    bestValidationLoss = validation
+                    try save(to: options.runDirectory.appendingPathComponent("best"))
+                }
+            }
+            showProgress(started: started, done: step - startStep, remaining: t.maxSteps - step, loss: loss)
+        }
+        clearProgress()
+    }
+
+    /// Mean loss over `eval_steps` batches of each split, logged and recorded.
+    /// The windows are the same at every evaluation (a fixed seed per split),
+    /// so differences between evaluations come from the model alone.
+    @discardableResult
+    func evaluate() -> Double {
+        let train = meanLoss(corpus.train, seed: 0xE7A1_0001)
+        let validation = meanLoss(corpus.validation, seed: 0xE7A1_0002)
+        metrics.append(.evaluation(step: step, trainLoss: train, validationLoss: validation))
+        let best = validation < bestValidationLoss ? " (best so far)" : ""
+        options.log(String(format: "eval step %d | train loss %.4f ppl %.2f | val loss %.4f ppl %.2f%@",
+                           step, train, exp(train), validation, exp(validation), best))
+        return validation
+    }
+
+    /// Mean cross-entropy over `eval_steps` random batches of `tokens`.
+    public func meanLoss(_ tokens: [Int32], seed: UInt64) -> Double {
+        let (batch, length) = (config.train.batchSize, config.model.contextLength)
+        var evalSampler = BatchSampler(seed: seed ^ UInt64(bitPattern: Int64(config.train.seed)))
+        var total = 0.0
+        Autograd.noGrad {
+            for _ in 0..<config.train.evalSteps {
+                let (inputs, targets) = evalSampler.next(from: tokens, batch: batch, length: length)
+                total += Double(model.loss(inputs, targets: targets, batch: batch, length: length).item)
+            }
+        }
+        return total / Double(config.train.evalSteps)
+    }
+
+    func nonFinite(_ what: String, _ value: Float) -> TrainingError {
+        let latest = options.runDirectory.appendingPathComponent("latest")
+        let saved = FileManager.default.fileExists(atPath: latest.path)
+            ? "the last good checkpoint is \(latest.path)" : "no checkpoint was saved yet"
+        return TrainingError("\(what) became \(value) at step \(step + 1); stopping (\(saved)); try a lower train.lr or train.grad_clip")
+    }
+
+    func saveLatest() throws { try save(to: options.runDirectory.appendingPathComponent("latest")) }
+
+    func save(to directory: URL) throws {
+        let state = TrainerState(step: step, dataGenerator: sampler.generator.stateWords,
+                                 dropoutGenerator: dropout?.generator.stateWords,
+                                 bestValidationLoss: bestValidationLoss.isFinite ? bestValidationLoss : nil)
+        let moments = optimizer.state.map { SafeTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.toArray()) }
+        try Checkpoint.save(model: model, config: config, tokenizerJSON: Data(corpus.tokenizer.jsonString().utf8),
+                            extraFiles: [Trainer.stateFile: try state.jsonData()],
+                            extraTensors: [Trainer.optimizerFile: moments], to: directory)
+    }
+
+    /// Refuses to resume with a config that differs from the checkpoint's,
+    /// naming the fields. Only train.threads and train.log_interval may change:
+    /// neither alters the numbers.
+    static func checkSameRun(_ config: RunConfig, checkpoint: URL) throws {
+        let saved = try Checkpoint.loadConfig(from: checkpoint)
+        let mine = try flatten(config), theirs = try flatten(saved)
+        let free: Set = ["train.threads", "train.log_interval"]
+        let differing = mine.keys.sorted().filter { $0.hasPrefix("sample.") == false && !free.contains($0) && mine[$0] != theirs[$0] }
+        if !differing.isEmpty {
+            let details = differing.prefix(5).map { "\($0): checkpoint \(theirs[$0] ?? "absent"), now \(mine[$0] ?? "absent")" }
+            throw TrainingError("cannot resume \(checkpoint.path): the config differs in \(details.joined(separator: "; "))\(differing.count > 5 ? "; …" : "")")
+        }
+    }
+
+    /// "section.field" → JSON text of the value, from the resolved config.
+    static func flatten(_ config: RunConfig) throws -> [String: String] {
+        let object = try JSONSerialization.jsonObject(with: try config.jsonData()) as? [String: Any] ?? [:]
+        var out: [String: String] = [:]
+        for (section, value) in object {
+            for (field, v) in (value as? [String: Any]) ?? [:] {
+                let text = (try? JSONSerialization.data(withJSONObject: v, options: [.fragmentsAllowed, .sortedKeys])).map { String(decoding: $0, as: UTF8.self) }
+                out["\(section).\(field)"] = text ?? "\(v)"
+            }
+        }
+        return out
+    }
+
+    static func readState(_ directory: URL) throws -> TrainerState {
+        let url = directory.appendingPathComponent(stateFile)
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw TrainingError("checkpoint \(directory.path) has no \(stateFile): it holds weights only and cannot be resumed")
+        }
+        return try TrainerState(json: data, source: url.path)
+    }
+
+    // MARK: progress bar (stderr, terminals only)
+
+    func showProgress(started: Date, done: Int, remaining: Int, loss: Float) {
+        guard options.progressBar else { return }
+        let total = done + remaining
+        let fraction = Double(step) / Double(config.train.maxSteps)
+        let filled = Int(fraction * 30)
+        let elapsed = Date().timeIntervalSince(started)
+        let eta = done > 0 ? elapsed / Double(done) * Double(remaining) : 0
+        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: 30 - filled)
+        let line = String(format: "\r%@ %d/%d loss %.4f ETA %@ ", bar, step, config.train.maxSteps, loss, formatDuration(eta))
+        _ = total
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func clearProgress() {
+        guard options.progressBar else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}
+
+func formatDuration(_ seconds: Double) -> String {
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) : String(format: "%dm%02ds", s / 60, s % 60)
+}
+
+/// What a checkpoint needs beyond weights and optimizer moments to resume exactly.
+struct TrainerState {
+    var step: Int
+    var dataGenerator: [UInt64]
+    var dropoutGenerator: [UInt64]?
+    var bestValidationLoss: Double?
+
+    func jsonData() throws -> Data {
+        // Generator words are written as hex strings: JSON numbers are doubles
+        // and cannot hold 64-bit integers exactly.
+        var object: [String: Any] = ["step": step, "data_generator": dataGenerator.map { String($0, radix: 16) }]
+        if let dropoutGenerator { object["dropout_generator"] = dropoutGenerator.map { String($0, radix: 16) } }
+        if let bestValidationLoss { object["best_val_loss"] = bestValidationLoss }
+        return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+    }
+
+    init(step: Int, dataGenerator: [UInt64], dropoutGenerator: [UInt64]?, bestValidationLoss: Double?) {
+        self.step = step; self.dataGenerator = dataGenerator
+        self.dropoutGenerator = dropoutGenerator; self.bestValidationLoss = bestValidationLoss
+    }
+
+    init(json: Data, source: String) throws {
+        guard let object = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any],
+              let step = object["step"] as? Int,
+              let words = (object["data_generator"] as? [String])?.compactMap({ UInt64($0, radix: 16) }), words.count == 4 else {
+            throw TrainingError("\(source): malformed trainer state (needs step and data_generator)")
+        }
+        self.step = step
+        dataGenerator = words
+        dropoutGenerator = (object["dropout_generator"] as? [String])?.compactMap { UInt64($0, radix: 16) }
+        if let d = dropoutGenerator, d.count != 4 { throw TrainingError("\(source): malformed dropout_generator") }
+        bestValidationLoss = object["best_val_loss"] as? Double
+    }
+}

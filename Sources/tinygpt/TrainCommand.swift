@@ -1,0 +1,133 @@
+import Foundation
+import Kernels
+import Model
+import Tokenizer
+import Train
+
+let trainUsage = """
+    usage: tinygpt train [--config FILE] [--data FILE] [--out DIR] [--resume] [--force] [--set section.field=value ...]
+
+    With no arguments: trains configs/default.json on data/corpus.txt into a fresh runs/ directory.
+      --config FILE   run config (docs/config.md); default configs/default.json
+      --data FILE     UTF-8 text to train on (overrides data.path)
+      --out DIR       run directory; default runs/<config>-<date>-<time>
+      --resume        continue DIR/latest exactly where it stopped
+      --force         start over in a DIR that holds another run (deletes its run files)
+      --set k=v       override any config field, e.g. --set train.max_steps=500
+    """
+
+/// Files a run directory holds; --force removes exactly these.
+let runFiles = ["latest", "best", "metrics.jsonl", "loss.svg", "tokens.bin", "tokenizer.json", "config.json"]
+
+func runTrainCommand(_ args: [String]) throws {
+    var a = Arguments(args)
+    if a.flag("help") { print(trainUsage); return }
+    let resume = a.flag("resume"), force = a.flag("force")
+    let configPath = try a.option("config")
+    let overrides = try a.options("set")
+    let dataPath = try a.option("data")
+    let outPath = try a.option("out")
+    try a.finish()
+    if resume && force { throw CLIError("--resume and --force contradict each other: choose one") }
+    if resume && outPath == nil { throw CLIError("--resume needs --out DIR: the run to continue") }
+
+    // The config: the file given, else the checkpoint's when resuming, else the default preset.
+    var config: RunConfig
+    let configName: String
+    if let configPath {
+        guard FileManager.default.fileExists(atPath: configPath) else { throw CLIError("config file '\(configPath)' does not exist") }
+        config = try RunConfig.load(from: URL(fileURLWithPath: configPath), overrides: overrides)
+        configName = URL(fileURLWithPath: configPath).deletingPathExtension().lastPathComponent
+    } else if resume, let outPath {
+        config = try Checkpoint.loadConfig(from: URL(fileURLWithPath: outPath).appendingPathComponent("latest"))
+        try config.apply(overrides: overrides)
+        try config.validate()
+        configName = "resumed"
+    } else if FileManager.default.fileExists(atPath: "configs/default.json") {
+        config = try RunConfig.load(from: URL(fileURLWithPath: "configs/default.json"), overrides: overrides)
+        configName = "default"
+    } else {
+        config = RunConfig()
+        try config.apply(overrides: overrides)
+        try config.validate()
+        configName = "default"
+    }
+    if let dataPath { config.data.path = dataPath }
+    if config.train.threads > 0 { Parallel.threads = config.train.threads }
+
+    // The run directory.
+    let formatter = DateFormatter()
+    formatter.dateFormat = "yyyyMMdd-HHmmss"
+    let out = URL(fileURLWithPath: outPath ?? "runs/\(configName)-\(formatter.string(from: Date()))")
+    let fm = FileManager.default
+    let holdsRun = runFiles.contains { fm.fileExists(atPath: out.appendingPathComponent($0).path) }
+    if resume {
+        guard fm.fileExists(atPath: out.appendingPathComponent("latest").path) else {
+            throw CLIError("cannot resume: '\(out.path)' has no latest/ checkpoint")
+        }
+    } else if holdsRun {
+        guard force else { throw CLIError("'\(out.path)' holds another run; use --resume to continue it or --force to start over") }
+        for name in runFiles { try? fm.removeItem(at: out.appendingPathComponent(name)) }
+    }
+    try fm.createDirectory(at: out, withIntermediateDirectories: true)
+
+    // The corpus: tokens from the cache beside the run when it matches.
+    guard fm.fileExists(atPath: config.data.path) else {
+        throw CLIError("data file '\(config.data.path)' does not exist (set it with --data FILE)")
+    }
+    let text = try readUTF8File(config.data.path, what: "data file")
+    if text.isEmpty { throw CLIError("data file '\(config.data.path)' is empty") }
+    let corpus = try loadCorpus(text: text, config: config, run: out, resume: resume)
+
+    var options = TrainerOptions(runDirectory: out)
+    options.resume = resume
+    options.progressBar = isatty(2) != 0
+    let trainer = try Trainer(config: config, corpus: corpus, options: options)
+    try trainer.config.jsonData().write(to: out.appendingPathComponent("config.json"), options: .atomic)
+    let parameters = trainer.model.parameters.map(\.tensor.count).reduce(0, +)
+    printError("run directory: \(out.path)")
+    printError("data: \(config.data.path): \(corpus.train.count) training and \(corpus.validation.count) validation tokens, \(config.tokenizer.type.rawValue) tokenizer with \(corpus.tokenizer.vocabSize) tokens")
+    printError("model: \(grouped(parameters)) parameters; \(Parallel.threads) threads; \(resume ? "resuming at step \(trainer.step)" : "training from scratch") to step \(config.train.maxSteps)")
+
+    installInterruptHandler()
+    do {
+        try trainer.run()
+    } catch let interrupted as TrainingInterrupted {
+        printError("tinygpt: \(interrupted)")
+        exit(130)
+    }
+    printError(String(format: "done: best validation loss %.4f (perplexity %.2f) in %@/best", trainer.bestValidationLoss, exp(trainer.bestValidationLoss), out.path))
+    printError("loss curve: \(out.path)/loss.svg; metrics: \(out.path)/metrics.jsonl")
+}
+
+/// Reuses the run's tokenizer and token cache when they match; otherwise
+/// builds the tokenizer (or takes the checkpoint's, when resuming) and caches.
+func loadCorpus(text: String, config: RunConfig, run: URL, resume: Bool) throws -> Corpus {
+    let cacheURL = run.appendingPathComponent("tokens.bin"), tokenizerURL = run.appendingPathComponent("tokenizer.json")
+    let key = TokenCache.key(text: text, config: config)
+    let tokenizer: (any Tokenizer)?
+    if resume {
+        tokenizer = try TokenizerFile.load(from: run.appendingPathComponent("latest").appendingPathComponent("tokenizer.json"))
+    } else if FileManager.default.fileExists(atPath: tokenizerURL.path) {
+        tokenizer = try? TokenizerFile.load(from: tokenizerURL)
+    } else {
+        tokenizer = nil
+    }
+    if let tokenizer, let cached = TokenCache.read(from: cacheURL, key: key) {
+        return Corpus(tokenizer: tokenizer, train: cached.train, validation: cached.validation)
+    }
+    let corpus: Corpus
+    if let tokenizer, resume {
+        let (trainText, validationText) = Corpus.split(text, valFraction: config.data.valFraction)
+        corpus = try Corpus(tokenizer: tokenizer, trainText: trainText, validationText: validationText)
+    } else {
+        let showProgress = isatty(2) != 0
+        corpus = try Corpus.build(text: text, config: config) { done, total in
+            if showProgress { FileHandle.standardError.write(Data("\rtraining tokenizer: \(done)/\(total)".utf8)) }
+        }
+        if showProgress && config.tokenizer.type == .bpe { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+    try corpus.tokenizer.save(to: tokenizerURL)
+    try TokenCache.write(train: corpus.train, validation: corpus.validation, vocabSize: corpus.tokenizer.vocabSize, key: key, to: cacheURL)
+    return corpus
+}

@@ -1,0 +1,168 @@
+import XCTest
+import Foundation
+import Kernels
+import Autograd
+import NN
+import Model
+import Tokenizer
+import Train
+
+final class TrainTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tinygpt-train-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+
+    let text = String(repeating: "the quick brown fox jumps over the lazy dog. a small cat sat on a warm mat, and then it slept.\n", count: 40)
+
+    func tinyConfig(_ change: (inout RunConfig) -> Void = { _ in }) -> RunConfig {
+        var c = RunConfig()
+        c.model.contextLength = 16; c.model.nLayer = 2; c.model.dModel = 24; c.model.nHead = 3; c.model.dFF = 40
+        c.model.dropout = 0.1  // exercises the dropout generator in checkpoints
+        c.train.batchSize = 4; c.train.maxSteps = 12; c.train.warmupSteps = 2; c.train.evalInterval = 4
+        c.train.evalSteps = 2; c.train.logInterval = 1; c.train.lr = 3e-3
+        change(&c)
+        return c
+    }
+
+    func makeTrainer(_ config: RunConfig, resume: Bool = false, stopAfter: Int? = nil, run: URL? = nil) throws -> Trainer {
+        let corpus = try Corpus.build(text: text, config: config)
+        var options = TrainerOptions(runDirectory: run ?? directory)
+        options.resume = resume
+        options.stopAfterStep = stopAfter
+        options.log = { _ in }
+        return try Trainer(config: config, corpus: corpus, options: options)
+    }
+
+    func testResumeReproducesTheUninterruptedRunBitForBit() throws {
+        let config = tinyConfig()
+        let whole = try makeTrainer(config, run: directory.appendingPathComponent("whole"))
+        try whole.run()
+
+        let split = directory.appendingPathComponent("split")
+        let first = try makeTrainer(config, stopAfter: 6, run: split)
+        XCTAssertThrowsError(try first.run()) { XCTAssertTrue($0 is TrainingInterrupted) }
+        let second = try makeTrainer(config, resume: true, run: split)
+        XCTAssertEqual(second.step, 6)
+        try second.run()
+
+        XCTAssertEqual(whole.stepLosses.count, 12)
+        XCTAssertEqual(first.stepLosses + second.stepLosses, whole.stepLosses, "every loss after the resume point is identical")
+        XCTAssertEqual(whole.model.parameters.map { $0.tensor.toArray() }, second.model.parameters.map { $0.tensor.toArray() })
+        // The metrics of the resumed run read as one run.
+        let lines = try String(contentsOf: split.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        let steps = lines.compactMap { line -> Int? in
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], o["loss"] != nil else { return nil }
+            return o["step"] as? Int
+        }
+        XCTAssertEqual(steps, Array(1...12))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: split.appendingPathComponent("loss.svg").path))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: split.appendingPathComponent("best/model.safetensors").path))
+    }
+
+    func testResumeRefusesADifferentConfig() throws {
+        let config = tinyConfig()
+        let first = try makeTrainer(config, stopAfter: 2)
+        XCTAssertThrowsError(try first.run())
+        XCTAssertThrowsError(try makeTrainer(tinyConfig { $0.train.lr = 1e-2; $0.model.nLayer = 3 }, resume: true)) { error in
+            XCTAssertTrue("\(error)".contains("model.n_layer: checkpoint 2, now 3"), "\(error)")
+            XCTAssertTrue("\(error)".contains("train.lr"), "\(error)")
+        }
+        XCTAssertNoThrow(try makeTrainer(tinyConfig { $0.train.threads = 1 }, resume: true), "threads do not change the numbers")
+    }
+
+    func testGradientAccumulationEqualsOneLargerBatch() throws {
+        var config = tinyConfig { $0.model.dropout = 0 }.model
+        config.vocabSize = 20
+        let model = GPT(config: config, seed: 2)
+        var g = RandomGenerator(seed: 3)
+        let ids = (0..<(4 * 17)).map { _ in Int32(g.int(below: 20)) }
+        var inputs: [Int32] = [], targets: [Int32] = []
+        for b in 0..<4 { inputs += ids[(b * 17)..<(b * 17 + 16)]; targets += ids[(b * 17 + 1)..<(b * 17 + 17)] }
+        model.loss(inputs, targets: targets, batch: 4, length: 16).backward()
+        let whole = model.parameters.map { $0.tensor.grad!.toArray() }
+        for p in model.parameters { p.tensor.zeroGrad() }
+        for half in 0..<2 {
+            let r = (half * 32)..<(half * 32 + 32)
+            scale(model.loss(Array(inputs[r]), targets: Array(targets[r]), batch: 2, length: 16), 0.5).backward()
+        }
+        let accumulated = model.parameters.map { $0.tensor.grad!.toArray() }
+        for (a, b) in zip(whole, accumulated) {
+            for i in a.indices { XCTAssertEqual(a[i], b[i], accuracy: 1e-6 + 1e-4 * abs(a[i])) }  // float32 summation order differs
+        }
+    }
+
+    func testUniformModelHasPerplexityEqualToVocabularySize() throws {
+        var config = tinyConfig().model
+        config.vocabSize = 37; config.tieEmbeddings = false
+        let model = GPT(config: config, seed: 1)
+        model.parameters.first { $0.name == "lm_head.weight" }!.tensor.fill(0)  // every logit 0
+        var g = RandomGenerator(seed: 4)
+        let ids = (0..<100).map { _ in Int32(g.int(below: 37)) }
+        let result = Train.evaluate(model: model, ids: ids, textBytes: 100, stride: 8)
+        XCTAssertEqual(result.tokens, 99)
+        XCTAssertEqual(result.perplexity, 37, accuracy: 1e-3)
+        XCTAssertEqual(result.bitsPerByte, 99 * log2(37.0) / 100, accuracy: 1e-4)
+    }
+
+    func testSlidingWindowsScoreEachTokenOnceWithTheRightContext() throws {
+        var config = tinyConfig().model
+        config.vocabSize = 11
+        let model = GPT(config: config, seed: 5)
+        var g = RandomGenerator(seed: 6)
+        let ids = (0..<45).map { _ in Int32(g.int(below: 11)) }
+        for stride in [1, 5, 8, 16] {
+            XCTAssertEqual(Train.evaluate(model: model, ids: ids, textBytes: 45, stride: stride).tokens, 44, "stride \(stride)")
+        }
+        // With stride = context, windows do not overlap: the same as scoring each chunk on its own.
+        let short = Array(ids.prefix(17))  // exactly one window of 16 predictions
+        let direct = Autograd.noGrad { crossEntropy(model(Array(short.dropLast()), batch: 1, length: 16), targets: Array(short.dropFirst())) }.item
+        XCTAssertEqual(Train.evaluate(model: model, ids: short, textBytes: 17, stride: 16).loss, Double(direct), accuracy: 1e-6)
+    }
+
+    func testTokenCacheRoundTripAndKey() throws {
+        let config = tinyConfig()
+        let url = directory.appendingPathComponent("tokens.bin")
+        let key = TokenCache.key(text: text, config: config)
+        try TokenCache.write(train: [1, 2, 3], validation: [4, 5], vocabSize: 100, key: key, to: url)
+        XCTAssertEqual(TokenCache.read(from: url, key: key)?.train, [1, 2, 3])
+        XCTAssertEqual(TokenCache.read(from: url, key: key)?.validation, [4, 5])
+        XCTAssertNil(TokenCache.read(from: url, key: key &+ 1), "another text or tokenizer: not reused")
+        XCTAssertNotEqual(TokenCache.key(text: text, config: tinyConfig { $0.data.valFraction = 0.2 }), key)
+        try TokenCache.write(train: [70_000], validation: [1], vocabSize: 80_000, key: key, to: url)
+        XCTAssertEqual(TokenCache.read(from: url, key: key)?.train, [70_000], "ids above 65,535 use 4-byte width")
+    }
+
+    func testBadInputIsReported() throws {
+        XCTAssertThrowsError(try Corpus.build(text: "", config: tinyConfig()))
+        let small = try Corpus.build(text: "abcdefghij", config: tinyConfig())
+        XCTAssertThrowsError(try small.check(contextLength: 16)) { error in
+            XCTAssertTrue("\(error)".contains("fewer than context_length + 1 = 17"), "\(error)")
+        }
+        XCTAssertThrowsError(try makeTrainer(tinyConfig { $0.model.vocabSize = 5 })) { error in
+            XCTAssertTrue("\(error)".contains("model.vocab_size is 5 but the tokenizer has"), "\(error)")
+        }
+    }
+
+    func testTrainingLowersValidationLossOnTheShippedCorpus() throws {
+        let corpusURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("data/corpus.txt")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: corpusURL.path), "TEMPORARY until data/corpus.txt is committed")
+        let full = try readUTF8File(corpusURL.path, what: "corpus")
+        let sample = String(full.unicodeScalars.prefix(40_000))
+        var config = tinyConfig { $0.model.dropout = 0; $0.model.dModel = 48; $0.model.nHead = 4; $0.model.contextLength = 32 }
+        config.train.maxSteps = 60; config.train.evalInterval = 60; config.train.evalSteps = 8; config.train.batchSize = 8
+        let corpus = try Corpus.build(text: sample, config: config)
+        var options = TrainerOptions(runDirectory: directory)
+        options.log = { _ in }
+        let trainer = try Trainer(config: config, corpus: corpus, options: options)
+        let before = trainer.meanLoss(corpus.validation, seed: 1)
+        try trainer.run()
+        let after = trainer.meanLoss(corpus.validation, seed: 1)
+        XCTAssertLessThan(after, before - 0.5, "60 steps must lower the validation loss clearly (from \(before) to \(after))")
+    }
+}
