@@ -160,6 +160,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
             let id = byteToId[Int(p[i])]
             if id >= 0 { syms.append(id) }
         }
+        if syms.count > 48 { bpeLong(syms, &out); return }  // quadratic scan below would be too slow
         // Ranks of the pairs (i, i+1); UInt64.max = no merge.
         var ranks = [UInt64](repeating: .max, count: max(syms.count - 1, 0))
         @inline(__always) func look(_ a: Int32, _ b: Int32) -> UInt64 {
@@ -178,6 +179,59 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
             if best < ranks.count { ranks[best] = look(syms[best], syms[best + 1]) }
         }
         out.append(contentsOf: syms)
+    }
+
+    /// The same merge order for long pre-tokens in O(n log n): a doubly linked list of symbols and
+    /// a min-heap of (rank, position) candidates, stale ones skipped when popped. Lowest rank
+    /// first and, for equal ranks, lowest position first, as the quadratic version.
+    func bpeLong(_ start: [Int32], _ out: inout [Int32]) {
+        var syms = start
+        let n = syms.count
+        var next = Array(1...n), prev = Array(-1..<(n - 1))  // next[n-1] == n: end
+        var heap: [(rank: UInt32, pos: Int32)] = []
+        @inline(__always) func less(_ x: (rank: UInt32, pos: Int32), _ y: (rank: UInt32, pos: Int32)) -> Bool {
+            x.rank != y.rank ? x.rank < y.rank : x.pos < y.pos
+        }
+        func push(_ e: (rank: UInt32, pos: Int32)) {
+            heap.append(e)
+            var i = heap.count - 1
+            while i > 0 { let q = (i - 1) / 2; if !less(heap[i], heap[q]) { break }; heap.swapAt(i, q); i = q }
+        }
+        func pop() -> (rank: UInt32, pos: Int32)? {
+            guard let top = heap.first else { return nil }
+            let last = heap.removeLast()
+            if !heap.isEmpty {
+                heap[0] = last
+                var i = 0
+                while true {
+                    let l = 2 * i + 1, r = l + 1
+                    var m = i
+                    if l < heap.count && less(heap[l], heap[m]) { m = l }
+                    if r < heap.count && less(heap[r], heap[m]) { m = r }
+                    if m == i { break }
+                    heap.swapAt(i, m); i = m
+                }
+            }
+            return top
+        }
+        @inline(__always) func look(_ a: Int32, _ b: Int32) -> UInt64? { mergeTable[UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))] }
+        for i in 0..<(n - 1) { if let m = look(syms[i], syms[i + 1]) { push((UInt32(m >> 32), Int32(i))) } }
+        var alive = [Bool](repeating: true, count: n)
+        while let e = pop() {
+            let i = Int(e.pos)
+            guard alive[i], next[i] < n else { continue }
+            let j = next[i]
+            // Valid only if this pair still has that rank (the symbols may have changed).
+            guard let m = look(syms[i], syms[j]), UInt32(m >> 32) == e.rank else { continue }
+            syms[i] = Int32(truncatingIfNeeded: m & 0xFFFF_FFFF)
+            alive[j] = false
+            next[i] = next[j]
+            if next[j] < n { prev[next[j]] = i }
+            if prev[i] >= 0, let m2 = look(syms[prev[i]], syms[i]) { push((UInt32(m2 >> 32), Int32(prev[i]))) }
+            if next[i] < n, let m2 = look(syms[i], syms[next[i]]) { push((UInt32(m2 >> 32), Int32(i))) }
+        }
+        var i = 0
+        while i < n { out.append(syms[i]); i = next[i] }
     }
 
     // MARK: Decoding
