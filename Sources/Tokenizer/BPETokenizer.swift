@@ -90,14 +90,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
             }
             items.append(Item(start: a, end: s.end, limit: s.end, special: -1))
         }
-        if nt == 1 {
-            var cache = ByteKeyMap(capacity: 4096)
-            var store: [Int32] = []
-            var out: [Int32] = []
-            out.reserveCapacity(n / 3)
-            for it in items { encodeItem(p, it, &cache, &store, &out) }
-            return out
-        }
+        if nt == 1 { return encodeItems(p, items[...], sizeHint: n / 3) }
         // Contiguous groups of items of about equal bytes; one thread (and one cache) per group.
         var groups: [Range<Int>] = []
         let perGroup = (n + nt - 1) / nt
@@ -111,24 +104,40 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         results.withUnsafeMutableBufferPointer { res in
             let resBase = res.baseAddress!
             DispatchQueue.concurrentPerform(iterations: groups.count) { g in
-                var cache = ByteKeyMap(capacity: 4096)
-                var store: [Int32] = []
-                var out: [Int32] = []
-                out.reserveCapacity(n / 3 / groups.count)
-                for k in groups[g] { encodeItem(p, items[k], &cache, &store, &out) }
-                resBase[g] = out  // distinct slots per thread
+                resBase[g] = self.encodeItems(p, items[groups[g]], sizeHint: n / 3 / groups.count)  // distinct slots
             }
         }
-        return Array(results.joined())
+        var all: [Int32] = []
+        all.reserveCapacity(results.reduce(0) { $0 + $1.count })
+        for r in results { all.append(contentsOf: r) }
+        return all
+    }
+
+    /// Encodes some items with a cache of its own (one call per thread).
+    @inline(never)
+    private func encodeItems(_ p: UnsafePointer<UInt8>, _ slice: ArraySlice<Item>, sizeHint: Int) -> [Int32] {
+        var cache = ByteKeyMap(capacity: 4096)
+        var store: [Int32] = []
+        var out: [Int32] = []
+        out.reserveCapacity(sizeHint)
+        // Thread-local copies: shared arrays read in the hot loop would bounce their reference
+        // counts between cores.
+        let mine = Array(slice)
+        let b2i = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
+        defer { b2i.deallocate() }
+        for b in 0..<256 { b2i[b] = byteToId[b] }
+        for it in mine { encodeItem(p, it, b2i, &cache, &store, &out) }
+        return out
     }
 
     /// Cache values pack (start in `store` << 24 | count); pre-tokens of 2^24+ tokens are not cached.
-    private func encodeItem(_ p: UnsafePointer<UInt8>, _ it: Item, _ cache: inout ByteKeyMap, _ store: inout [Int32], _ out: inout [Int32]) {
+    @inline(__always)
+    private func encodeItem(_ p: UnsafePointer<UInt8>, _ it: Item, _ b2i: UnsafePointer<Int32>, _ cache: inout ByteKeyMap, _ store: inout [Int32], _ out: inout [Int32]) {
         if it.special >= 0 { out.append(Int32(it.special)); return }
         PreTokenizer.split(p, from: it.start, to: it.end, limit: it.limit) { a, b in
             let len = b - a
             if len == 1 {
-                let id = byteToId[Int(p[a])]
+                let id = b2i[Int(p[a])]
                 if id >= 0 { out.append(id) }
                 return
             }

@@ -26,6 +26,9 @@ enum PreTokenizer {
         return c
     }
 
+    // Never inlined: it touches resilient stdlib types (GeneralCategory) whose unknown size
+    // would otherwise cost a metadata call and a stack allocation in every hot caller.
+    @inline(never)
     static func classify(_ v: UInt32) -> UInt8 {
         guard let s = Unicode.Scalar(v) else { return other }  // surrogates never occur in valid UTF-8
         let p = s.properties
