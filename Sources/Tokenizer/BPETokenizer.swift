@@ -17,6 +17,8 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     let byteToId: [Int32]
     /// (left << 32 | right) → (rank << 32 | merged id).
     let mergeTable: [UInt64: UInt64]
+    /// The same as a raw-memory table for the hot path.
+    let pairTable: PairTable
     let specialMatcher: SpecialMatcher
     /// Vocabulary strings of ids that are not plain byte sequences (specials); used by save.
     let idStrings: [Int: String]
@@ -48,9 +50,12 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
             table[UInt64(a) << 32 | UInt64(b)] = UInt64(rank) << 32 | UInt64(merged)
         }
         mergeTable = table
+        pairTable = PairTable(table)
         wholeVocab = ignoreMerges ? byBytes : [:]
         specialMatcher = SpecialMatcher(specialTokens)
     }
+
+    deinit { pairTable.deallocate() }
 
     // MARK: Encoding
 
@@ -163,31 +168,43 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         if ignoreMerges, let id = wholeVocab[Array(UnsafeBufferPointer(start: p, count: n))] {
             out.append(id); return
         }
-        var syms: [Int32] = []
-        syms.reserveCapacity(n)
-        for i in 0..<n {
-            let id = byteToId[Int(p[i])]
-            if id >= 0 { syms.append(id) }
+        if n > 48 {  // the quadratic scan below would be too slow
+            var syms: [Int32] = []
+            syms.reserveCapacity(n)
+            for i in 0..<n { let id = byteToId[Int(p[i])]; if id >= 0 { syms.append(id) } }
+            if syms.count > 1 { bpeLong(syms, &out) } else { out.append(contentsOf: syms) }
+            return
         }
-        if syms.count > 48 { bpeLong(syms, &out); return }  // quadratic scan below would be too slow
-        // Ranks of the pairs (i, i+1); UInt64.max = no merge.
-        var ranks = [UInt64](repeating: .max, count: max(syms.count - 1, 0))
-        @inline(__always) func look(_ a: Int32, _ b: Int32) -> UInt64 {
-            mergeTable[UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))] ?? .max
+        // Short pre-tokens (nearly all): stack buffers, no allocation.
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 48) { symBuf in
+            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 48) { rankBuf in
+                let syms = symBuf.baseAddress!, ranks = rankBuf.baseAddress!
+                var count = 0
+                for i in 0..<n {
+                    let id = byteToId[Int(p[i])]
+                    if id >= 0 { syms[count] = id; count += 1 }
+                }
+                // ranks[i]: (rank << 32 | merged id) of the pair (i, i+1); UInt64.max = none.
+                @inline(__always) func look(_ a: Int32, _ b: Int32) -> UInt64 {
+                    pairTable.get(UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))) ?? .max
+                }
+                for i in 0..<max(count - 1, 0) { ranks[i] = look(syms[i], syms[i + 1]) }
+                while count > 1 {
+                    var best = 0
+                    var bestRank = ranks[0]
+                    for i in 1..<(count - 1) where ranks[i] >> 32 < bestRank >> 32 { best = i; bestRank = ranks[i] }
+                    if bestRank == .max { break }
+                    syms[best] = Int32(truncatingIfNeeded: bestRank & 0xFFFF_FFFF)
+                    // Close the gap at best+1.
+                    for i in (best + 1)..<(count - 1) { syms[i] = syms[i + 1] }
+                    for i in best..<(count - 2) where i + 1 < count - 1 { ranks[i] = ranks[i + 1] }
+                    count -= 1
+                    if best > 0 { ranks[best - 1] = look(syms[best - 1], syms[best]) }
+                    if best < count - 1 { ranks[best] = look(syms[best], syms[best + 1]) }
+                }
+                out.append(contentsOf: UnsafeBufferPointer(start: syms, count: count))
+            }
         }
-        for i in 0..<ranks.count { ranks[i] = look(syms[i], syms[i + 1]) }
-        while !ranks.isEmpty {
-            var best = 0
-            var bestRank = ranks[0]
-            for i in 1..<ranks.count where ranks[i] >> 32 < bestRank >> 32 { best = i; bestRank = ranks[i] }
-            if bestRank == .max { break }
-            syms[best] = Int32(truncatingIfNeeded: bestRank & 0xFFFF_FFFF)
-            syms.remove(at: best + 1)
-            ranks.remove(at: best)
-            if best > 0 { ranks[best - 1] = look(syms[best - 1], syms[best]) }
-            if best < ranks.count { ranks[best] = look(syms[best], syms[best + 1]) }
-        }
-        out.append(contentsOf: syms)
     }
 
     /// The same merge order for long pre-tokens in O(n log n): a doubly linked list of symbols and
@@ -223,7 +240,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
             }
             return top
         }
-        @inline(__always) func look(_ a: Int32, _ b: Int32) -> UInt64? { mergeTable[UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))] }
+        @inline(__always) func look(_ a: Int32, _ b: Int32) -> UInt64? { pairTable.get(UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))) }
         for i in 0..<(n - 1) { if let m = look(syms[i], syms[i + 1]) { push((UInt32(m >> 32), Int32(i))) } }
         var alive = [Bool](repeating: true, count: n)
         while let e = pop() {
