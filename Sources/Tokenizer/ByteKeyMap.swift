@@ -39,6 +39,18 @@ struct ByteKeyMap {
         return h
     }
 
+    /// Inline comparison: keys are short, a memcmp call costs more than the compare.
+    @inline(__always)
+    static func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        var i = 0
+        while i + 8 <= n {
+            if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) { return false }
+            i += 8
+        }
+        while i < n { if a[i] != b[i] { return false }; i += 1 }
+        return true
+    }
+
     @inline(__always)
     private func find(_ p: UnsafePointer<UInt8>, _ n: Int, _ h: UInt64) -> (slot: Int, entry: Int) {
         var s = Int(truncatingIfNeeded: h) & mask
@@ -47,7 +59,7 @@ struct ByteKeyMap {
                 let e = Int(slots[s])
                 if e < 0 { return (s, -1) }
                 let en = entries[e]
-                if en.hash == h && Int(en.keyLen) == n && (n == 0 || memcmp(ar.baseAddress! + Int(en.keyStart), p, n) == 0) {
+                if en.hash == h && Int(en.keyLen) == n && (n == 0 || ByteKeyMap.equal(ar.baseAddress! + Int(en.keyStart), p, n)) {
                     return (s, e)
                 }
                 s = (s + 1) & mask
