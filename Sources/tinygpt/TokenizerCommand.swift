@@ -16,6 +16,7 @@ let tokenizerUsage = """
             in the environment, the best encode time of --repeat runs goes to stderr
     decode  prints the text (exactly, no newline added); ids may be separated by spaces,
             commas or newlines, or be a JSON array
+    --file - reads standard input
     See docs/tokenizer.md.
     """
 
@@ -36,7 +37,10 @@ func runTokenizerCommand(_ args: [String]) throws {
 /// Reads a UTF-8 text file; invalid UTF-8 is an error naming the first bad byte's offset.
 private func readText(_ path: String, what: String) throws -> String {
     let data: Data
-    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+    do {
+        // "-" is standard input, so commands can be piped.
+        data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: path))
+    } catch {
         throw CLIError("cannot read \(what) '\(path)': \((error as NSError).localizedDescription)")
     }
     if let bad = firstInvalidUTF8(data) {
