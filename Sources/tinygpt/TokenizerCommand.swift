@@ -156,12 +156,7 @@ private func tokenizerDecode(_ a: inout Arguments) throws {
     default: throw CLIError("give either --ids or --file, not both")
     }
     try a.finish()
-    var ids: [Int] = []
-    let separators = CharacterSet(charactersIn: " \t\r\n,[]")
-    for word in source.components(separatedBy: separators) where !word.isEmpty {
-        guard let id = Int(word) else { throw CLIError("'\(word)' is not a token id (ids are integers 0...\(tokenizer.vocabSize - 1))") }
-        ids.append(id)
-    }
+    let ids = try parseIds(source, vocabSize: tokenizer.vocabSize)
     try tokenizer.validate(ids: ids)
     FileHandle.standardOutput.write(Data(tokenizer.decode(ids).utf8))
 }
@@ -185,4 +180,26 @@ func formatIds(_ ids: [Int], json: Bool) -> [UInt8] {
     if json { out.append(UInt8(ascii: "]")) }
     out.append(UInt8(ascii: "\n"))
     return out
+}
+
+/// Ids separated by spaces, tabs, newlines or commas, optionally in [ ] (a byte scan: fast).
+func parseIds(_ source: String, vocabSize: Int) throws -> [Int] {
+    var ids: [Int] = []
+    var word: [UInt8] = []
+    func flush() throws {
+        guard !word.isEmpty else { return }
+        guard word.count <= 18, word.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+            throw CLIError("'\(String(decoding: word, as: UTF8.self))' is not a token id (ids are integers 0...\(vocabSize - 1))")
+        }
+        ids.append(word.reduce(0) { $0 * 10 + Int($1 - 48) })
+        word.removeAll(keepingCapacity: true)
+    }
+    for b in source.utf8 {
+        switch b {
+        case 0x20, 0x09, 0x0A, 0x0D, 0x2C, 0x5B, 0x5D: try flush()
+        default: word.append(b)
+        }
+    }
+    try flush()
+    return ids
 }
