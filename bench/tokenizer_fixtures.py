@@ -44,6 +44,8 @@ samples = [
     "trailing   ", "日本語のテキスト、中文字符。", "👍🏽 👨‍👩‍👧‍👦 🇫🇷", "e\u0301 n\u0303 café", "½ ² Ⅻ ٣٤٥ 3.14",
     "\u00a0nbsp\u2003em\u3000ideo\u200bzw", "\u0085nel\u2028ls x", "a<|endoftext|>b", "<|endoftext|><|endoftext|>",
     " <pad> x <|endoftext|>\n", "<|endoftext", "thee thou hath doth the king", corpus[:2000],
+    # long pre-tokens exercise the O(n log n) merge path (used above 48 bytes)
+    "a" * 700, "ab" * 400, "=-" * 300, " " * 500 + "x", "".join(words) * 3, "日本語" * 100, "12345" * 100,
 ]
 rand_pool = [chr(c) for c in list(range(32, 127)) * 4 + list(range(0xa0, 0x180)) + list(range(0x4e00, 0x4e40))
              + list(range(0x1f600, 0x1f620)) + [0x300, 0x301, 0x200d, 0xfe0f, 0x2028, 0x85, 0x3000]] + ["\n", "\r\n", "\t", "  ", "'s", "'ll"]

@@ -17,6 +17,8 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     let byteToId: [Int32]
     /// (left << 32 | right) → (rank << 32 | merged id).
     let mergeTable: [UInt64: UInt64]
+    /// The same as a raw-memory table for the hot path.
+    let pairTable: PairTable
     let specialMatcher: SpecialMatcher
     /// Vocabulary strings of ids that are not plain byte sequences (specials); used by save.
     let idStrings: [Int: String]
@@ -48,9 +50,12 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
             table[UInt64(a) << 32 | UInt64(b)] = UInt64(rank) << 32 | UInt64(merged)
         }
         mergeTable = table
+        pairTable = PairTable(table)
         wholeVocab = ignoreMerges ? byBytes : [:]
         specialMatcher = SpecialMatcher(specialTokens)
     }
+
+    deinit { pairTable.deallocate() }
 
     // MARK: Encoding
 
@@ -90,14 +95,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
             }
             items.append(Item(start: a, end: s.end, limit: s.end, special: -1))
         }
-        if nt == 1 {
-            var cache = ByteKeyMap(capacity: 4096)
-            var store: [Int32] = []
-            var out: [Int32] = []
-            out.reserveCapacity(n / 3)
-            for it in items { encodeItem(p, it, &cache, &store, &out) }
-            return out
-        }
+        if nt == 1 { return encodeItems(p, items[...], sizeHint: n / 3) }
         // Contiguous groups of items of about equal bytes; one thread (and one cache) per group.
         var groups: [Range<Int>] = []
         let perGroup = (n + nt - 1) / nt
@@ -111,24 +109,40 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         results.withUnsafeMutableBufferPointer { res in
             let resBase = res.baseAddress!
             DispatchQueue.concurrentPerform(iterations: groups.count) { g in
-                var cache = ByteKeyMap(capacity: 4096)
-                var store: [Int32] = []
-                var out: [Int32] = []
-                out.reserveCapacity(n / 3 / groups.count)
-                for k in groups[g] { encodeItem(p, items[k], &cache, &store, &out) }
-                resBase[g] = out  // distinct slots per thread
+                resBase[g] = self.encodeItems(p, items[groups[g]], sizeHint: n / 3 / groups.count)  // distinct slots
             }
         }
-        return Array(results.joined())
+        var all: [Int32] = []
+        all.reserveCapacity(results.reduce(0) { $0 + $1.count })
+        for r in results { all.append(contentsOf: r) }
+        return all
+    }
+
+    /// Encodes some items with a cache of its own (one call per thread).
+    @inline(never)
+    private func encodeItems(_ p: UnsafePointer<UInt8>, _ slice: ArraySlice<Item>, sizeHint: Int) -> [Int32] {
+        var cache = ByteKeyMap(capacity: 4096)
+        var store: [Int32] = []
+        var out: [Int32] = []
+        out.reserveCapacity(sizeHint)
+        // Thread-local copies: shared arrays read in the hot loop would bounce their reference
+        // counts between cores.
+        let mine = Array(slice)
+        let b2i = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
+        defer { b2i.deallocate() }
+        for b in 0..<256 { b2i[b] = byteToId[b] }
+        for it in mine { encodeItem(p, it, b2i, &cache, &store, &out) }
+        return out
     }
 
     /// Cache values pack (start in `store` << 24 | count); pre-tokens of 2^24+ tokens are not cached.
-    private func encodeItem(_ p: UnsafePointer<UInt8>, _ it: Item, _ cache: inout ByteKeyMap, _ store: inout [Int32], _ out: inout [Int32]) {
+    @inline(__always)
+    private func encodeItem(_ p: UnsafePointer<UInt8>, _ it: Item, _ b2i: UnsafePointer<Int32>, _ cache: inout ByteKeyMap, _ store: inout [Int32], _ out: inout [Int32]) {
         if it.special >= 0 { out.append(Int32(it.special)); return }
         PreTokenizer.split(p, from: it.start, to: it.end, limit: it.limit) { a, b in
             let len = b - a
             if len == 1 {
-                let id = byteToId[Int(p[a])]
+                let id = b2i[Int(p[a])]
                 if id >= 0 { out.append(id) }
                 return
             }
@@ -154,30 +168,96 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         if ignoreMerges, let id = wholeVocab[Array(UnsafeBufferPointer(start: p, count: n))] {
             out.append(id); return
         }
-        var syms: [Int32] = []
-        syms.reserveCapacity(n)
-        for i in 0..<n {
-            let id = byteToId[Int(p[i])]
-            if id >= 0 { syms.append(id) }
+        if n > 48 {  // the quadratic scan below would be too slow
+            var syms: [Int32] = []
+            syms.reserveCapacity(n)
+            for i in 0..<n { let id = byteToId[Int(p[i])]; if id >= 0 { syms.append(id) } }
+            if syms.count > 1 { bpeLong(syms, &out) } else { out.append(contentsOf: syms) }
+            return
         }
-        // Ranks of the pairs (i, i+1); UInt64.max = no merge.
-        var ranks = [UInt64](repeating: .max, count: max(syms.count - 1, 0))
-        @inline(__always) func look(_ a: Int32, _ b: Int32) -> UInt64 {
-            mergeTable[UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))] ?? .max
+        // Short pre-tokens (nearly all): stack buffers, no allocation.
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 48) { symBuf in
+            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 48) { rankBuf in
+                let syms = symBuf.baseAddress!, ranks = rankBuf.baseAddress!
+                var count = 0
+                for i in 0..<n {
+                    let id = byteToId[Int(p[i])]
+                    if id >= 0 { syms[count] = id; count += 1 }
+                }
+                // ranks[i]: (rank << 32 | merged id) of the pair (i, i+1); UInt64.max = none.
+                @inline(__always) func look(_ a: Int32, _ b: Int32) -> UInt64 {
+                    pairTable.get(UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))) ?? .max
+                }
+                for i in 0..<max(count - 1, 0) { ranks[i] = look(syms[i], syms[i + 1]) }
+                while count > 1 {
+                    var best = 0
+                    var bestRank = ranks[0]
+                    for i in 1..<(count - 1) where ranks[i] >> 32 < bestRank >> 32 { best = i; bestRank = ranks[i] }
+                    if bestRank == .max { break }
+                    syms[best] = Int32(truncatingIfNeeded: bestRank & 0xFFFF_FFFF)
+                    // Close the gap at best+1.
+                    for i in (best + 1)..<(count - 1) { syms[i] = syms[i + 1] }
+                    for i in best..<(count - 2) where i + 1 < count - 1 { ranks[i] = ranks[i + 1] }
+                    count -= 1
+                    if best > 0 { ranks[best - 1] = look(syms[best - 1], syms[best]) }
+                    if best < count - 1 { ranks[best] = look(syms[best], syms[best + 1]) }
+                }
+                out.append(contentsOf: UnsafeBufferPointer(start: syms, count: count))
+            }
         }
-        for i in 0..<ranks.count { ranks[i] = look(syms[i], syms[i + 1]) }
-        while !ranks.isEmpty {
-            var best = 0
-            var bestRank = ranks[0]
-            for i in 1..<ranks.count where ranks[i] >> 32 < bestRank >> 32 { best = i; bestRank = ranks[i] }
-            if bestRank == .max { break }
-            syms[best] = Int32(truncatingIfNeeded: bestRank & 0xFFFF_FFFF)
-            syms.remove(at: best + 1)
-            ranks.remove(at: best)
-            if best > 0 { ranks[best - 1] = look(syms[best - 1], syms[best]) }
-            if best < ranks.count { ranks[best] = look(syms[best], syms[best + 1]) }
+    }
+
+    /// The same merge order for long pre-tokens in O(n log n): a doubly linked list of symbols and
+    /// a min-heap of (rank, position) candidates, stale ones skipped when popped. Lowest rank
+    /// first and, for equal ranks, lowest position first, as the quadratic version.
+    func bpeLong(_ start: [Int32], _ out: inout [Int32]) {
+        var syms = start
+        let n = syms.count
+        var next = Array(1...n), prev = Array(-1..<(n - 1))  // next[n-1] == n: end
+        var heap: [(rank: UInt32, pos: Int32)] = []
+        @inline(__always) func less(_ x: (rank: UInt32, pos: Int32), _ y: (rank: UInt32, pos: Int32)) -> Bool {
+            x.rank != y.rank ? x.rank < y.rank : x.pos < y.pos
         }
-        out.append(contentsOf: syms)
+        func push(_ e: (rank: UInt32, pos: Int32)) {
+            heap.append(e)
+            var i = heap.count - 1
+            while i > 0 { let q = (i - 1) / 2; if !less(heap[i], heap[q]) { break }; heap.swapAt(i, q); i = q }
+        }
+        func pop() -> (rank: UInt32, pos: Int32)? {
+            guard let top = heap.first else { return nil }
+            let last = heap.removeLast()
+            if !heap.isEmpty {
+                heap[0] = last
+                var i = 0
+                while true {
+                    let l = 2 * i + 1, r = l + 1
+                    var m = i
+                    if l < heap.count && less(heap[l], heap[m]) { m = l }
+                    if r < heap.count && less(heap[r], heap[m]) { m = r }
+                    if m == i { break }
+                    heap.swapAt(i, m); i = m
+                }
+            }
+            return top
+        }
+        @inline(__always) func look(_ a: Int32, _ b: Int32) -> UInt64? { pairTable.get(UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))) }
+        for i in 0..<(n - 1) { if let m = look(syms[i], syms[i + 1]) { push((UInt32(m >> 32), Int32(i))) } }
+        var alive = [Bool](repeating: true, count: n)
+        while let e = pop() {
+            let i = Int(e.pos)
+            guard alive[i], next[i] < n else { continue }
+            let j = next[i]
+            // Valid only if this pair still has that rank (the symbols may have changed).
+            guard let m = look(syms[i], syms[j]), UInt32(m >> 32) == e.rank else { continue }
+            syms[i] = Int32(truncatingIfNeeded: m & 0xFFFF_FFFF)
+            alive[j] = false
+            next[i] = next[j]
+            if next[j] < n { prev[next[j]] = i }
+            if prev[i] >= 0, let m2 = look(syms[prev[i]], syms[i]) { push((UInt32(m2 >> 32), Int32(prev[i]))) }
+            if next[i] < n, let m2 = look(syms[i], syms[next[i]]) { push((UInt32(m2 >> 32), Int32(i))) }
+        }
+        var i = 0
+        while i < n { out.append(syms[i]); i = next[i] }
     }
 
     // MARK: Decoding

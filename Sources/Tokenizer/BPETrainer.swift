@@ -107,28 +107,34 @@ extension BPETokenizer {
                 let f = freq[w]
                 var syms = words[w]
                 words[w] = []
-                var i = 0
-                while i < syms.count - 1 {
-                    if syms[i] == a && syms[i + 1] == b {
-                        if i > 0 {
-                            pairCount[index(key(syms[i - 1], a))] -= f
-                            let ni = index(key(syms[i - 1], z))
+                // One left-to-right pass compacting in place (linear, even for very long words):
+                // syms[..<o] is the merged prefix, syms[r...] the rest.
+                let len = syms.count
+                var o = 0, r = 0
+                while r < len {
+                    if r + 1 < len && syms[r] == a && syms[r + 1] == b {
+                        if o > 0 {
+                            pairCount[index(key(syms[o - 1], a))] -= f
+                            let ni = index(key(syms[o - 1], z))
                             pairCount[ni] += f
                             if pairWords[ni].last != w32 { pairWords[ni].append(w32) }
                             touched.append(ni)
                         }
-                        if i + 2 < syms.count {
-                            pairCount[index(key(b, syms[i + 2]))] -= f
-                            let ni = index(key(z, syms[i + 2]))
+                        if r + 2 < len {
+                            pairCount[index(key(b, syms[r + 2]))] -= f
+                            let ni = index(key(z, syms[r + 2]))
                             pairCount[ni] += f
                             if pairWords[ni].last != w32 { pairWords[ni].append(w32) }
                             touched.append(ni)
                         }
-                        syms[i] = z
-                        syms.remove(at: i + 1)
+                        syms[o] = z
+                        o += 1; r += 2
+                    } else {
+                        syms[o] = syms[r]
+                        o += 1; r += 1
                     }
-                    i += 1
                 }
+                syms.removeLast(len - o)
                 words[w] = syms
             }
             pairCount[pi] = 0

@@ -39,6 +39,18 @@ struct ByteKeyMap {
         return h
     }
 
+    /// Inline comparison: keys are short, a memcmp call costs more than the compare.
+    @inline(__always)
+    static func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        var i = 0
+        while i + 8 <= n {
+            if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) { return false }
+            i += 8
+        }
+        while i < n { if a[i] != b[i] { return false }; i += 1 }
+        return true
+    }
+
     @inline(__always)
     private func find(_ p: UnsafePointer<UInt8>, _ n: Int, _ h: UInt64) -> (slot: Int, entry: Int) {
         var s = Int(truncatingIfNeeded: h) & mask
@@ -47,7 +59,7 @@ struct ByteKeyMap {
                 let e = Int(slots[s])
                 if e < 0 { return (s, -1) }
                 let en = entries[e]
-                if en.hash == h && Int(en.keyLen) == n && (n == 0 || memcmp(ar.baseAddress! + Int(en.keyStart), p, n) == 0) {
+                if en.hash == h && Int(en.keyLen) == n && (n == 0 || ByteKeyMap.equal(ar.baseAddress! + Int(en.keyStart), p, n)) {
                     return (s, e)
                 }
                 s = (s + 1) & mask
@@ -111,4 +123,46 @@ struct ByteKeyMap {
             }
         }
     }
+}
+
+/// Read-only open-addressing map from a token pair (left << 32 | right) to (rank << 32 | merged
+/// id), in raw memory: lookups hash with one multiply and touch no reference counts, so
+/// threads can share it. Built once; freed by its owner.
+struct PairTable {
+    private let keys: UnsafeMutablePointer<UInt64>
+    private let values: UnsafeMutablePointer<UInt64>
+    private let mask: Int
+    private static let empty = UInt64.max  // (0xFFFFFFFF, 0xFFFFFFFF) is never a real pair
+
+    init(_ entries: [UInt64: UInt64]) {
+        var c = 16
+        while c < entries.count * 2 { c <<= 1 }
+        keys = .allocate(capacity: c)
+        keys.initialize(repeating: PairTable.empty, count: c)
+        values = .allocate(capacity: c)
+        values.initialize(repeating: 0, count: c)
+        mask = c - 1
+        for (k, v) in entries {
+            var s = PairTable.slot(k, mask)
+            while keys[s] != PairTable.empty { s = (s + 1) & mask }
+            keys[s] = k
+            values[s] = v
+        }
+    }
+
+    @inline(__always) private static func slot(_ k: UInt64, _ mask: Int) -> Int {
+        Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
+    }
+
+    @inline(__always) func get(_ k: UInt64) -> UInt64? {
+        var s = PairTable.slot(k, mask)
+        while true {
+            let x = keys[s]
+            if x == k { return values[s] }
+            if x == PairTable.empty { return nil }
+            s = (s + 1) & mask
+        }
+    }
+
+    func deallocate() { keys.deallocate(); values.deallocate() }
 }

@@ -11,6 +11,7 @@ public final class CharTokenizer: Tokenizer, @unchecked Sendable {
     private let idOf: [UInt32: Int]
     private let specialMatcher: SpecialMatcher
     private let specialById: [Int: String]
+    private let bytesOf: [[UInt8]]
 
     /// Vocabulary from the distinct characters of `trainingText` (which must not be empty).
     public convenience init(trainingText: String, specialTokens: [String] = []) throws {
@@ -51,6 +52,7 @@ public final class CharTokenizer: Tokenizer, @unchecked Sendable {
         }
         specialMatcher = SpecialMatcher(specialTokens)
         specialById = Dictionary(uniqueKeysWithValues: specialTokens.map { ($1, $0) })
+        bytesOf = chars.map { Array(String($0).utf8) }
     }
 
     /// Throws for a character outside the vocabulary, naming it, its code point, its character
@@ -89,7 +91,7 @@ public final class CharTokenizer: Tokenizer, @unchecked Sendable {
         var out: [UInt8] = []
         for id in ids {
             if id >= 0 && id < chars.count {
-                out.append(contentsOf: String(Character(chars[id])).utf8)
+                out.append(contentsOf: bytesOf[id])
             } else if let s = specialById[id] {
                 out.append(contentsOf: s.utf8)
             } else {

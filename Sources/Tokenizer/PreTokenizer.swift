@@ -26,6 +26,9 @@ enum PreTokenizer {
         return c
     }
 
+    // Never inlined: it touches resilient stdlib types (GeneralCategory) whose unknown size
+    // would otherwise cost a metadata call and a stack allocation in every hot caller.
+    @inline(never)
     static func classify(_ v: UInt32) -> UInt8 {
         guard let s = Unicode.Scalar(v) else { return other }  // surrogates never occur in valid UTF-8
         let p = s.properties
@@ -63,51 +66,49 @@ enum PreTokenizer {
     /// `to` must be a piece boundary (see `isSafeSplit`) or equal to `limit`.
     @inline(__always)
     static func split(_ p: UnsafePointer<UInt8>, from: Int, to: Int, limit end: Int, _ body: (Int, Int) -> Void) {
-        do {
-            let table = bmpClass
-            var i = from
-            while i < to {
-                let c = p[i]
-                // Contractions: 's 't 'm 'd 're 've 'll (case-sensitive, as in GPT-2).
-                if c == 0x27 && i + 1 < end {
-                    let c1 = p[i + 1]
-                    if c1 == 0x73 || c1 == 0x74 || c1 == 0x6D || c1 == 0x64 {
-                        body(i, i + 2); i += 2; continue
-                    }
-                    if i + 2 < end {
-                        let c2 = p[i + 2]
-                        if (c1 == 0x72 && c2 == 0x65) || (c1 == 0x76 && c2 == 0x65) || (c1 == 0x6C && c2 == 0x6C) {
-                            body(i, i + 3); i += 3; continue
-                        }
+        let table = bmpClass
+        var i = from
+        while i < to {
+            let c = p[i]
+            // Contractions: 's 't 'm 'd 're 've 'll (case-sensitive, as in GPT-2).
+            if c == 0x27 && i + 1 < end {
+                let c1 = p[i + 1]
+                if c1 == 0x73 || c1 == 0x74 || c1 == 0x6D || c1 == 0x64 {
+                    body(i, i + 2); i += 2; continue
+                }
+                if i + 2 < end {
+                    let c2 = p[i + 2]
+                    if (c1 == 0x72 && c2 == 0x65) || (c1 == 0x76 && c2 == 0x65) || (c1 == 0x6C && c2 == 0x6C) {
+                        body(i, i + 3); i += 3; continue
                     }
                 }
-                var (cls, n) = scalarClass(p, i, table)
-                var j = i + n
-                // ` ?X+`: an ASCII space joins a following letter/number/other run.
-                if c == 0x20 && j < end {
-                    let (cls2, n2) = scalarClass(p, j, table)
-                    if cls2 != space { cls = cls2; j += n2 }
-                }
-                if cls != space {
-                    while j < end {
-                        let (k, m) = scalarClass(p, j, table)
-                        if k != cls { break }
-                        j += m
-                    }
-                    body(i, j); i = j; continue
-                }
-                // Whitespace: `\s+(?!\S)` leaves the last whitespace scalar for the next piece
-                // when a non-space follows; a single one then matches `\s+` alone.
-                var lastStart = i
+            }
+            var (cls, n) = scalarClass(p, i, table)
+            var j = i + n
+            // ` ?X+`: an ASCII space joins a following letter/number/other run.
+            if c == 0x20 && j < end {
+                let (cls2, n2) = scalarClass(p, j, table)
+                if cls2 != space { cls = cls2; j += n2 }
+            }
+            if cls != space {
                 while j < end {
                     let (k, m) = scalarClass(p, j, table)
-                    if k != space { break }
-                    lastStart = j
+                    if k != cls { break }
                     j += m
                 }
-                if j < end && lastStart > i { j = lastStart }
-                body(i, j); i = j
+                body(i, j); i = j; continue
             }
+            // Whitespace: `\s+(?!\S)` leaves the last whitespace scalar for the next piece
+            // when a non-space follows; a single one then matches `\s+` alone.
+            var lastStart = i
+            while j < end {
+                let (k, m) = scalarClass(p, j, table)
+                if k != space { break }
+                lastStart = j
+                j += m
+            }
+            if j < end && lastStart > i { j = lastStart }
+            body(i, j); i = j
         }
     }
 

@@ -104,6 +104,16 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(try t.encode("aa"), [256])
     }
 
+    /// Progress reports (learned so far including specials, target), ending at the final size.
+    func testProgressIsReported() throws {
+        var calls: [(Int, Int)] = []
+        let t = try BPETokenizer.train(text: corpus, vocabSize: 500, specialTokens: ["<s>"]) { calls.append(($0, $1)) }
+        XCTAssertEqual(calls.first?.0, 257)
+        XCTAssertEqual(calls.last?.0, t.vocabSize)
+        XCTAssertTrue(calls.allSatisfy { $0.1 == 500 })
+        XCTAssertEqual(zip(calls, calls.dropFirst()).allSatisfy { $0.0 <= $1.0 }, true)
+    }
+
     func testCompressionImprovesWithVocabulary() throws {
         var previous = Int.max
         for size in [256, 300, 400, 600, 900] {
@@ -288,6 +298,10 @@ final class TokenizerTests: XCTestCase {
         expectError(edit { $0["decoder"] = nil }, "'decoder'")
         expectError(edit { $0["surprise"] = 1 }, "unsupported field 'surprise'")
         expectError(edit { $0["added_tokens"] = [["id": 0, "content": "<|endoftext|>", "lstrip": true]] }, "added_tokens[0].lstrip")
+        // The char layout: only tinygpt's WordLevel form is accepted.
+        let char = try fixtureText("tinygpt_char.json")
+        expectError(char.replacingOccurrences(of: "\"Isolated\"", with: "\"Removed\""), "pre_tokenizer")
+        expectError(char.replacingOccurrences(of: "\"Fuse\"", with: "\"ByteLevel\""), "decoder.type 'ByteLevel'")
         XCTAssertThrowsError(try TokenizerFile.load(from: URL(fileURLWithPath: "/nonexistent/tokenizer.json"))) { e in
             XCTAssertTrue("\(e)".contains("cannot read"))
         }
