@@ -8,34 +8,6 @@ public struct TrainingError: Error, CustomStringConvertible {
     public init(_ d: String) { description = d }
 }
 
-/// Reads a UTF-8 text file; invalid UTF-8 is an error naming the first bad byte's offset.
-public func readUTF8File(_ path: String, what: String) throws -> String {
-    let data: Data
-    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-        throw TrainingError("cannot read \(what) '\(path)': \((error as NSError).localizedDescription)")
-    }
-    if let bad = firstInvalidUTF8(data) {
-        throw TrainingError("\(what) '\(path)' is not valid UTF-8: bad byte 0x\(String(format: "%02X", data[data.startIndex + bad])) at byte offset \(bad)")
-    }
-    return String(decoding: data, as: UTF8.self)
-}
-
-/// Offset of the first byte that starts an invalid UTF-8 sequence, or nil.
-public func firstInvalidUTF8(_ data: Data) -> Int? {
-    data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int? in
-        var it = raw.bindMemory(to: UInt8.self).makeIterator()
-        var parser = Unicode.UTF8.ForwardParser()
-        var offset = 0
-        while true {
-            switch parser.parseScalar(from: &it) {
-            case .valid(let s): offset += s.count
-            case .emptyInput: return nil
-            case .error: return offset
-            }
-        }
-    }
-}
-
 /// The tokenized training text: the first (1 − val_fraction) of the
 /// characters train, the rest validate (as nanoGPT splits).
 public struct Corpus {

@@ -37,7 +37,7 @@ func runEvalCommand(_ args: [String]) throws {
         stride = s
     }
     guard FileManager.default.fileExists(atPath: dataPath) else { throw CLIError("data file '\(dataPath)' does not exist") }
-    let text = try readUTF8File(dataPath, what: "data file")
+    let text = try TextFile.read(dataPath, what: "data file")
     let ids = try tokenizer.encode(text).map { Int32($0) }
     guard ids.count >= 2 else { throw CLIError("data file '\(dataPath)' has \(ids.count) token(s); need at least 2 to score") }
     let result = evaluate(model: loaded.model, ids: ids, textBytes: text.utf8.count, stride: stride)

@@ -34,36 +34,8 @@ func runTokenizerCommand(_ args: [String]) throws {
     }
 }
 
-/// Reads a UTF-8 text file; invalid UTF-8 is an error naming the first bad byte's offset.
-private func readText(_ path: String, what: String) throws -> String {
-    let data: Data
-    do {
-        // "-" is standard input, so commands can be piped.
-        data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: path))
-    } catch {
-        throw CLIError("cannot read \(what) '\(path)': \((error as NSError).localizedDescription)")
-    }
-    if let bad = firstInvalidUTF8(data) {
-        throw CLIError("\(what) '\(path)' is not valid UTF-8: bad byte 0x\(String(format: "%02X", data[data.startIndex + bad])) at byte offset \(bad)")
-    }
-    return String(decoding: data, as: UTF8.self)
-}
-
-/// Offset of the first byte that starts an invalid UTF-8 sequence, or nil.
-func firstInvalidUTF8(_ data: Data) -> Int? {
-    data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int? in
-        var it = raw.bindMemory(to: UInt8.self).makeIterator()
-        var parser = Unicode.UTF8.ForwardParser()
-        var offset = 0
-        while true {
-            switch parser.parseScalar(from: &it) {
-            case .valid(let s): offset += s.count
-            case .emptyInput: return nil
-            case .error: return offset
-            }
-        }
-    }
-}
+/// Reads a UTF-8 text file ("-" is standard input), as every command does.
+private func readText(_ path: String, what: String) throws -> String { try TextFile.read(path, what: what) }
 
 private func loadTokenizer(_ a: inout Arguments) throws -> any Tokenizer {
     guard let path = try a.option("tokenizer") else { throw CLIError("--tokenizer FILE is required") }

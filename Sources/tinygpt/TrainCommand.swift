@@ -75,7 +75,7 @@ func runTrainCommand(_ args: [String]) throws {
     guard fm.fileExists(atPath: config.data.path) else {
         throw CLIError("data file '\(config.data.path)' does not exist (set it with --data FILE)")
     }
-    let text = try readUTF8File(config.data.path, what: "data file")
+    let text = try TextFile.read(config.data.path, what: "data file")
     if text.isEmpty { throw CLIError("data file '\(config.data.path)' is empty") }
     let corpus = try loadCorpus(text: text, config: config, run: out, resume: resume)
 
