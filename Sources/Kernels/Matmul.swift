@@ -248,23 +248,33 @@ func blockedMatmul(
     // Start B's panels on a 64-byte boundary too (aFloats is a multiple of 4 only).
     let packedB = packedA + roundUp(aFloats, 16)
 
-    // One parallel pass packs both operands (each dispatch costs microseconds).
-    let aPanels = paddedM / mr
-    Parallel.forEach(aPanels + layout.panels) { panel in
-        if panel < aPanels {
-            packAPanel(panel, a, into: packedA, m: m, k: k, transposeA: transposeA)
-        } else {
-            packBPanel(panel - aPanels, b, into: packedB, n: n, k: k, transposeB: transposeB)
-        }
-    }
-
     // Tasks are blocks of whole register panels, spread evenly (sizes differ by
     // at most one panel) so that no task is a small leftover that unbalances the threads.
     let rowSplit = EvenSplit(items: paddedM / mr, target: taskRows / mr)
     let colSplit = EvenSplit(items: layout.panels, target: taskCols / blockCols)
+    let aPanels = paddedM / mr
+    // With one column of tasks (n <= ~192), each task owns its rows of A, so it
+    // packs them itself: one dispatch fewer (each costs microseconds) and the
+    // panels are packed where they are used. A small B is packed on this thread.
+    let tasksPackA = colSplit.parts == 1
+    if tasksPackA && bFloats <= 32_768 {
+        for jp in 0..<layout.panels { packBPanel(jp, b, into: packedB, n: n, k: k, transposeB: transposeB) }
+    } else {
+        Parallel.forEach((tasksPackA ? 0 : aPanels) + layout.panels) { panel in
+            if panel < layout.panels {
+                packBPanel(panel, b, into: packedB, n: n, k: k, transposeB: transposeB)
+            } else {
+                packAPanel(panel - layout.panels, a, into: packedA, m: m, k: k, transposeA: transposeA)
+            }
+        }
+    }
+
     Parallel.forEach(rowSplit.parts * colSplit.parts) { task in
         let rowPanels = rowSplit.range(task % rowSplit.parts)
         let colPanels = colSplit.range(task / rowSplit.parts)
+        if tasksPackA {
+            for ip in rowPanels { packAPanel(ip, a, into: packedA, m: m, k: k, transposeA: transposeA) }
+        }
         let i0 = rowPanels.lowerBound * mr, i1 = min(m, rowPanels.upperBound * mr)
         let j0 = colPanels.lowerBound * blockCols, j1 = min(n, colPanels.upperBound * blockCols)
         // Edge tiles go through this scratch tile so the microkernel never writes outside C.
