@@ -9,9 +9,15 @@ import Foundation
 /// These three forms (A·B, A·Bᵀ, Aᵀ·B) are all a linear layer's forward and
 /// backward need, without materialising a transpose.
 ///
+/// Three paths: m > 8 packs both operands and runs a 12×32 register-blocked
+/// microkernel over cache blocks; m <= 8 (token-by-token generation) streams
+/// B once, either with m-row kernels (A·B, Aᵀ·B) or as dot products (A·Bᵀ).
+///
 /// Determinism: work is split over tiles of C only, and every blocking size
-/// depends on m, n, k alone, so each output element is summed in the same
-/// order (p = 0, 1, …, k-1) whatever `Parallel.threads` is.
+/// depends on m, n, k alone, never on `Parallel.threads`, so results are
+/// bit-identical for any thread count. Except for the m <= 8 A·Bᵀ dot
+/// products, each element is summed p = 0, 1, …, k-1 with one FMA per step,
+/// so a row of A·B also comes out the same alone as inside a larger product.
 public func matmul(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int,
@@ -61,7 +67,7 @@ let blockCols = 32
 /// (n = 65 pads to 80, not 96).
 let narrowCols = 16
 /// Up to this many rows (token-by-token generation), C is computed by the
-/// GEMV-like path: one m-row kernel per 32-column panel, B read once.
+/// GEMV-like paths, which read B once and pack nothing big.
 let skinnyRows = 8
 /// Reduction block. Measured best of 128/192/256/384 on this machine (1 thread);
 /// a 96×256 A block plus a 256×128 B block (224 KB) sit in the 1 MB L2.
