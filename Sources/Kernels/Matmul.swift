@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Float32 matrix multiply over whole row-major buffers.
 ///
@@ -109,6 +110,31 @@ private final class PackCache: @unchecked Sendable {
 }
 
 private let packCache = PackCache()
+
+/// Runs `body(task)` for every task in 0..<count on `Parallel.threads` workers
+/// started by `Parallel.forEach`, each worker taking the next undone task.
+/// Which thread runs a task never changes what it computes (tasks own their
+/// outputs), so this keeps results thread-count independent, while a worker
+/// slowed by other load on the machine simply does fewer tasks.
+func forEachTask(_ count: Int, _ body: (Int) -> Void) {
+    let workers = min(Parallel.threads, count)
+    if workers <= 1 {
+        for task in 0..<count { body(task) }
+        return
+    }
+    let next = TaskCounter()
+    Parallel.forEach(workers) { _ in
+        while true {
+            let task = next.value.wrappingAdd(1, ordering: .relaxed).oldValue
+            if task >= count { return }
+            body(task)
+        }
+    }
+}
+
+private final class TaskCounter: Sendable {
+    let value = Atomic<Int>(0)
+}
 
 @inline(__always) func roundUp(_ x: Int, _ multiple: Int) -> Int { (x + multiple - 1) / multiple * multiple }
 
@@ -266,7 +292,7 @@ func blockedMatmul(
     if tasksPackA && bFloats <= 32_768 {
         for jp in 0..<layout.panels { packBPanel(jp, b, into: packedB, n: n, k: k, transposeB: transposeB) }
     } else {
-        Parallel.forEach((tasksPackA ? 0 : aPanels) + layout.panels) { panel in
+        forEachTask((tasksPackA ? 0 : aPanels) + layout.panels) { panel in
             if panel < layout.panels {
                 packBPanel(panel, b, into: packedB, n: n, k: k, transposeB: transposeB)
             } else {
@@ -275,7 +301,7 @@ func blockedMatmul(
         }
     }
 
-    Parallel.forEach(rowSplit.parts * colSplit.parts) { task in
+    forEachTask(rowSplit.parts * colSplit.parts) { task in
         let rowPanels = rowSplit.range(task % rowSplit.parts)
         let colPanels = colSplit.range(task / rowSplit.parts)
         if tasksPackA {
@@ -389,7 +415,7 @@ func skinnyMatmul(
     }
     let edgePanel = buffer + roundUp(aFloats, 16)
 
-    Parallel.forEach((panels + groupPanels - 1) / groupPanels) { group in
+    forEachTask((panels + groupPanels - 1) / groupPanels) { group in
         let firstPanel = group * groupPanels
         let endPanel = min(panels, firstPanel + groupPanels)
         let edgeCols = n - (panels - 1) * nr
@@ -514,7 +540,7 @@ func skinnyDotMatmul(
     }
     defer { scratch?.deallocate() }
     let group = 32
-    Parallel.forEach((n + group - 1) / group) { g in
+    forEachTask((n + group - 1) / group) { g in
         let jEnd = min(n, g * group + group)
         for r in 0..<m {
             let aRow = aRows + r * k
