@@ -64,9 +64,10 @@ public func matmulReference(
 /// Register block of the microkernel (rows × columns of C held in registers).
 let blockRows = 12
 let blockCols = 32
-/// A last column panel of at most this many columns uses the 12×16 kernel
-/// (n = 65 pads to 80, not 96).
+/// A last column panel of at most 16 (or 8) columns uses the 12×16 (12×8)
+/// kernel, so n = 65 pads to 72, not 96.
 let narrowCols = 16
+let narrowestCols = 8
 /// Up to this many rows (token-by-token generation), C is computed by the
 /// GEMV-like paths, which read B once and pack nothing big.
 let skinnyRows = 8
@@ -184,7 +185,7 @@ func packTransposed(_ src: UnsafePointer<Float>, rowStride: Int, rows: Int, coun
 }
 
 /// Width of the column panels of op(B): all `blockCols` wide, except a last
-/// panel of `narrowCols` when at most that many columns remain.
+/// panel of `narrowCols` or `narrowestCols` when at most that many columns remain.
 struct PanelLayout {
     let panels: Int
     let lastWidth: Int
@@ -194,7 +195,8 @@ struct PanelLayout {
     init(n: Int) {
         let full = n / blockCols, rest = n % blockCols
         panels = full + (rest > 0 ? 1 : 0)
-        lastWidth = rest == 0 ? blockCols : (rest <= narrowCols ? narrowCols : blockCols)
+        lastWidth = rest == 0 ? blockCols
+            : rest <= narrowestCols ? narrowestCols : rest <= narrowCols ? narrowCols : blockCols
         paddedN = full * blockCols + (rest == 0 ? 0 : lastWidth)
     }
 
@@ -332,14 +334,18 @@ func blockedMatmul(
                         let rows = min(mr, i1 - i)
                         let aPanel = packedA + p0 * paddedM + (i / mr) * mr * kc
                         let cTile = c + i * n + j
-                        if nr == narrowCols {
+                        if nr < blockCols {
                             // Only ever the last panel, so not worth a direct-store variant.
                             if loadC {
                                 for r in 0..<rows {
                                     for s in 0..<cols { scratch[r * nr + s] = cTile[r * n + s] }
                                 }
                             }
-                            microKernel12x16(kc: kc, a: aPanel, b: bPanel, ldb: nr, c: scratch, ldc: nr, loadC: loadC)
+                            if nr == narrowCols {
+                                microKernel12x16(kc: kc, a: aPanel, b: bPanel, ldb: nr, c: scratch, ldc: nr, loadC: loadC)
+                            } else {
+                                microKernel12x8(kc: kc, a: aPanel, b: bPanel, ldb: nr, c: scratch, ldc: nr, loadC: loadC)
+                            }
                             for r in 0..<rows {
                                 for s in 0..<cols { cTile[r * n + s] = scratch[r * nr + s] }
                             }
