@@ -225,12 +225,21 @@ func packAPanel(_ ip: Int, _ a: UnsafePointer<Float>, into packed: UnsafeMutable
                     for r in rows..<mr { row[r] = 0 }
                 }
             } else {
-                // Row by row would write with stride MR; p outer writes contiguously and reads MR streams.
+                // A full panel goes 16 values of p at a time through a register
+                // transpose (12 rows plus 4 ignored); the ragged rest one by one.
                 let src = a + i0 * k + p0
-                for p in 0..<kc {
+                var p = 0
+                if rows == mr {
+                    while p + 16 <= kc {
+                        transposeRows12(from: src + p, srcStride: k, to: dst + p * mr)
+                        p += 16
+                    }
+                }
+                while p < kc {
                     let row = dst + p * mr
                     for r in 0..<rows { row[r] = src[r * k + p] }
                     for r in rows..<mr { row[r] = 0 }
+                    p += 1
                 }
             }
             p0 += kc
