@@ -217,12 +217,19 @@ func packAPanel(_ ip: Int, _ a: UnsafePointer<Float>, into packed: UnsafeMutable
             let kc = min(reductionBlock, k - p0)
             let dst = packed + p0 * paddedM + ip * mr * kc
             if transposeA {
-                // A stored k×m: the MR values for one p are contiguous.
+                // A stored k×m: the MR values for one p are contiguous (12 = 8 + 4 floats).
                 for p in 0..<kc {
                     let src = a + (p0 + p) * m + i0
                     let row = dst + p * mr
-                    for r in 0..<rows { row[r] = src[r] }
-                    for r in rows..<mr { row[r] = 0 }
+                    if rows == mr {
+                        UnsafeMutableRawPointer(row).storeBytes(
+                            of: UnsafeRawPointer(src).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(row + 8).storeBytes(
+                            of: UnsafeRawPointer(src + 8).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+                    } else {
+                        for r in 0..<rows { row[r] = src[r] }
+                        for r in rows..<mr { row[r] = 0 }
+                    }
                 }
             } else {
                 // A full panel goes 16 values of p at a time through a register
