@@ -29,12 +29,14 @@ VARIANTS = ["ab", "abt", "atb"]
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=0, help="OpenBLAS threads (default: all cores)")
+    parser.add_argument("--threads", type=int, default=None, help="OpenBLAS threads, 1...64 (default: all cores)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--repeat", type=int, default=5, help="minimum timed runs per case")
     args = parser.parse_args()
-    if args.threads < 0 or args.threads > 64:
+    if args.threads is not None and not 1 <= args.threads <= 64:
         sys.exit(f"--threads must be in 1...64, got {args.threads}")
+    if args.repeat < 1:
+        sys.exit(f"--repeat must be at least 1, got {args.repeat}")
     threads = args.threads or os.cpu_count()
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
@@ -64,7 +66,7 @@ def main():
             gflops = 2.0 * m * n * k / best / 1e9
             if args.json:
                 print(json.dumps({"op": "matmul", "variant": variant, "m": m, "k": k, "n": n,
-                                  "threads": threads, "gflops": round(gflops, 1)}))
+                                  "threads": threads, "gflops": round(gflops, 1)}, separators=(",", ":")))
             else:
                 print(f"{variant:<8}{m:>6}{k:>6}{n:>6}{gflops:>10.1f}")
 

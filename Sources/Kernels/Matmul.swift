@@ -9,9 +9,15 @@ import Foundation
 /// These three forms (A·B, A·Bᵀ, Aᵀ·B) are all a linear layer's forward and
 /// backward need, without materialising a transpose.
 ///
+/// Three paths: m > 8 packs both operands and runs a 12×32 register-blocked
+/// microkernel over cache blocks; m <= 8 (token-by-token generation) streams
+/// B once, either with m-row kernels (A·B, Aᵀ·B) or as dot products (A·Bᵀ).
+///
 /// Determinism: work is split over tiles of C only, and every blocking size
-/// depends on m, n, k alone, so each output element is summed in the same
-/// order (p = 0, 1, …, k-1) whatever `Parallel.threads` is.
+/// depends on m, n, k alone, never on `Parallel.threads`, so results are
+/// bit-identical for any thread count. Except for the m <= 8 A·Bᵀ dot
+/// products, each element is summed p = 0, 1, …, k-1 with one FMA per step,
+/// so a row of A·B also comes out the same alone as inside a larger product.
 public func matmul(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int,
@@ -57,11 +63,12 @@ public func matmulReference(
 /// Register block of the microkernel (rows × columns of C held in registers).
 let blockRows = 12
 let blockCols = 32
-/// A last column panel of at most this many columns uses the 12×16 kernel
-/// (n = 65 pads to 80, not 96).
+/// A last column panel of at most 16 (or 8) columns uses the 12×16 (12×8)
+/// kernel, so n = 65 pads to 72, not 96.
 let narrowCols = 16
+let narrowestCols = 8
 /// Up to this many rows (token-by-token generation), C is computed by the
-/// GEMV-like path: one m-row kernel per 32-column panel, B read once.
+/// GEMV-like paths, which read B once and pack nothing big.
 let skinnyRows = 8
 /// Reduction block. Measured best of 128/192/256/384 on this machine (1 thread);
 /// a 96×256 A block plus a 256×128 B block (224 KB) sit in the 1 MB L2.
@@ -103,6 +110,41 @@ private final class PackCache: @unchecked Sendable {
 }
 
 private let packCache = PackCache()
+
+/// Runs `body(task)` for every task in 0..<count on `Parallel.threads` workers
+/// started by `Parallel.forEach`, each worker taking the next undone task.
+/// Which thread runs a task never changes what it computes (tasks own their
+/// outputs), so this keeps results thread-count independent, while a worker
+/// slowed by other load on the machine simply does fewer tasks.
+func forEachTask(_ count: Int, _ body: (Int) -> Void) {
+    let workers = min(Parallel.threads, count)
+    if workers <= 1 {
+        for task in 0..<count { body(task) }
+        return
+    }
+    let next = TaskCounter()
+    Parallel.forEach(workers) { _ in
+        while true {
+            let task = next.take()
+            if task >= count { return }
+            body(task)
+        }
+    }
+}
+
+/// Hands out 0, 1, 2, … to the workers. A lock, not an atomic, to stay within
+/// Foundation; a task is tens of microseconds, the lock tens of nanoseconds.
+private final class TaskCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+
+    func take() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        next += 1
+        return next - 1
+    }
+}
 
 @inline(__always) func roundUp(_ x: Int, _ multiple: Int) -> Int { (x + multiple - 1) / multiple * multiple }
 
@@ -152,7 +194,7 @@ func packTransposed(_ src: UnsafePointer<Float>, rowStride: Int, rows: Int, coun
 }
 
 /// Width of the column panels of op(B): all `blockCols` wide, except a last
-/// panel of `narrowCols` when at most that many columns remain.
+/// panel of `narrowCols` or `narrowestCols` when at most that many columns remain.
 struct PanelLayout {
     let panels: Int
     let lastWidth: Int
@@ -162,7 +204,8 @@ struct PanelLayout {
     init(n: Int) {
         let full = n / blockCols, rest = n % blockCols
         panels = full + (rest > 0 ? 1 : 0)
-        lastWidth = rest == 0 ? blockCols : (rest <= narrowCols ? narrowCols : blockCols)
+        lastWidth = rest == 0 ? blockCols
+            : rest <= narrowestCols ? narrowestCols : rest <= narrowCols ? narrowCols : blockCols
         paddedN = full * blockCols + (rest == 0 ? 0 : lastWidth)
     }
 
@@ -183,20 +226,36 @@ func packAPanel(_ ip: Int, _ a: UnsafePointer<Float>, into packed: UnsafeMutable
             let kc = min(reductionBlock, k - p0)
             let dst = packed + p0 * paddedM + ip * mr * kc
             if transposeA {
-                // A stored k×m: the MR values for one p are contiguous.
+                // A stored k×m: the MR values for one p are contiguous (12 = 8 + 4 floats).
                 for p in 0..<kc {
                     let src = a + (p0 + p) * m + i0
                     let row = dst + p * mr
-                    for r in 0..<rows { row[r] = src[r] }
-                    for r in rows..<mr { row[r] = 0 }
+                    if rows == mr {
+                        UnsafeMutableRawPointer(row).storeBytes(
+                            of: UnsafeRawPointer(src).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(row + 8).storeBytes(
+                            of: UnsafeRawPointer(src + 8).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+                    } else {
+                        for r in 0..<rows { row[r] = src[r] }
+                        for r in rows..<mr { row[r] = 0 }
+                    }
                 }
             } else {
-                // Row by row would write with stride MR; p outer writes contiguously and reads MR streams.
+                // A full panel goes 16 values of p at a time through a register
+                // transpose (12 rows plus 4 ignored); the ragged rest one by one.
                 let src = a + i0 * k + p0
-                for p in 0..<kc {
+                var p = 0
+                if rows == mr {
+                    while p + 16 <= kc {
+                        transposeRows12(from: src + p, srcStride: k, to: dst + p * mr)
+                        p += 16
+                    }
+                }
+                while p < kc {
                     let row = dst + p * mr
                     for r in 0..<rows { row[r] = src[r * k + p] }
                     for r in rows..<mr { row[r] = 0 }
+                    p += 1
                 }
             }
             p0 += kc
@@ -248,23 +307,33 @@ func blockedMatmul(
     // Start B's panels on a 64-byte boundary too (aFloats is a multiple of 4 only).
     let packedB = packedA + roundUp(aFloats, 16)
 
-    // One parallel pass packs both operands (each dispatch costs microseconds).
-    let aPanels = paddedM / mr
-    Parallel.forEach(aPanels + layout.panels) { panel in
-        if panel < aPanels {
-            packAPanel(panel, a, into: packedA, m: m, k: k, transposeA: transposeA)
-        } else {
-            packBPanel(panel - aPanels, b, into: packedB, n: n, k: k, transposeB: transposeB)
-        }
-    }
-
     // Tasks are blocks of whole register panels, spread evenly (sizes differ by
     // at most one panel) so that no task is a small leftover that unbalances the threads.
     let rowSplit = EvenSplit(items: paddedM / mr, target: taskRows / mr)
     let colSplit = EvenSplit(items: layout.panels, target: taskCols / blockCols)
-    Parallel.forEach(rowSplit.parts * colSplit.parts) { task in
+    let aPanels = paddedM / mr
+    // With one column of tasks (n <= ~192), each task owns its rows of A, so it
+    // packs them itself: one dispatch fewer (each costs microseconds) and the
+    // panels are packed where they are used. A small B is packed on this thread.
+    let tasksPackA = colSplit.parts == 1
+    if tasksPackA && bFloats <= 32_768 {
+        for jp in 0..<layout.panels { packBPanel(jp, b, into: packedB, n: n, k: k, transposeB: transposeB) }
+    } else {
+        forEachTask((tasksPackA ? 0 : aPanels) + layout.panels) { panel in
+            if panel < layout.panels {
+                packBPanel(panel, b, into: packedB, n: n, k: k, transposeB: transposeB)
+            } else {
+                packAPanel(panel - layout.panels, a, into: packedA, m: m, k: k, transposeA: transposeA)
+            }
+        }
+    }
+
+    forEachTask(rowSplit.parts * colSplit.parts) { task in
         let rowPanels = rowSplit.range(task % rowSplit.parts)
         let colPanels = colSplit.range(task / rowSplit.parts)
+        if tasksPackA {
+            for ip in rowPanels { packAPanel(ip, a, into: packedA, m: m, k: k, transposeA: transposeA) }
+        }
         let i0 = rowPanels.lowerBound * mr, i1 = min(m, rowPanels.upperBound * mr)
         let j0 = colPanels.lowerBound * blockCols, j1 = min(n, colPanels.upperBound * blockCols)
         // Edge tiles go through this scratch tile so the microkernel never writes outside C.
@@ -290,14 +359,18 @@ func blockedMatmul(
                         let rows = min(mr, i1 - i)
                         let aPanel = packedA + p0 * paddedM + (i / mr) * mr * kc
                         let cTile = c + i * n + j
-                        if nr == narrowCols {
+                        if nr < blockCols {
                             // Only ever the last panel, so not worth a direct-store variant.
                             if loadC {
                                 for r in 0..<rows {
                                     for s in 0..<cols { scratch[r * nr + s] = cTile[r * n + s] }
                                 }
                             }
-                            microKernel12x16(kc: kc, a: aPanel, b: bPanel, ldb: nr, c: scratch, ldc: nr, loadC: loadC)
+                            if nr == narrowCols {
+                                microKernel12x16(kc: kc, a: aPanel, b: bPanel, ldb: nr, c: scratch, ldc: nr, loadC: loadC)
+                            } else {
+                                microKernel12x8(kc: kc, a: aPanel, b: bPanel, ldb: nr, c: scratch, ldc: nr, loadC: loadC)
+                            }
                             for r in 0..<rows {
                                 for s in 0..<cols { cTile[r * n + s] = scratch[r * nr + s] }
                             }
@@ -373,7 +446,7 @@ func skinnyMatmul(
     }
     let edgePanel = buffer + roundUp(aFloats, 16)
 
-    Parallel.forEach((panels + groupPanels - 1) / groupPanels) { group in
+    forEachTask((panels + groupPanels - 1) / groupPanels) { group in
         let firstPanel = group * groupPanels
         let endPanel = min(panels, firstPanel + groupPanels)
         let edgeCols = n - (panels - 1) * nr
@@ -498,7 +571,7 @@ func skinnyDotMatmul(
     }
     defer { scratch?.deallocate() }
     let group = 32
-    Parallel.forEach((n + group - 1) / group) { g in
+    forEachTask((n + group - 1) / group) { g in
         let jEnd = min(n, g * group + group)
         for r in 0..<m {
             let aRow = aRows + r * k

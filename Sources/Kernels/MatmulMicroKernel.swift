@@ -759,3 +759,79 @@ func microKernel1x256(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
     UnsafeMutableRawPointer(c + 0 * ldc + 224).storeBytes(of: c0_14, as: SIMD16<Float>.self)
     UnsafeMutableRawPointer(c + 0 * ldc + 240).storeBytes(of: c0_15, as: SIMD16<Float>.self)
 }
+
+/// 12×8 register block: 12 accumulators of SIMD8<Float>.
+/// `a` is an MR-tall packed panel (a[p*12 + r]), `b` has rows of 8 floats `ldb` apart.
+@inline(__always)
+func microKernel12x8(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+                         c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
+    var c0_0 = SIMD8<Float>()
+    var c1_0 = SIMD8<Float>()
+    var c2_0 = SIMD8<Float>()
+    var c3_0 = SIMD8<Float>()
+    var c4_0 = SIMD8<Float>()
+    var c5_0 = SIMD8<Float>()
+    var c6_0 = SIMD8<Float>()
+    var c7_0 = SIMD8<Float>()
+    var c8_0 = SIMD8<Float>()
+    var c9_0 = SIMD8<Float>()
+    var c10_0 = SIMD8<Float>()
+    var c11_0 = SIMD8<Float>()
+    if loadC {
+        c0_0 = UnsafeRawPointer(c + 0 * ldc + 0).loadUnaligned(as: SIMD8<Float>.self)
+        c1_0 = UnsafeRawPointer(c + 1 * ldc + 0).loadUnaligned(as: SIMD8<Float>.self)
+        c2_0 = UnsafeRawPointer(c + 2 * ldc + 0).loadUnaligned(as: SIMD8<Float>.self)
+        c3_0 = UnsafeRawPointer(c + 3 * ldc + 0).loadUnaligned(as: SIMD8<Float>.self)
+        c4_0 = UnsafeRawPointer(c + 4 * ldc + 0).loadUnaligned(as: SIMD8<Float>.self)
+        c5_0 = UnsafeRawPointer(c + 5 * ldc + 0).loadUnaligned(as: SIMD8<Float>.self)
+        c6_0 = UnsafeRawPointer(c + 6 * ldc + 0).loadUnaligned(as: SIMD8<Float>.self)
+        c7_0 = UnsafeRawPointer(c + 7 * ldc + 0).loadUnaligned(as: SIMD8<Float>.self)
+        c8_0 = UnsafeRawPointer(c + 8 * ldc + 0).loadUnaligned(as: SIMD8<Float>.self)
+        c9_0 = UnsafeRawPointer(c + 9 * ldc + 0).loadUnaligned(as: SIMD8<Float>.self)
+        c10_0 = UnsafeRawPointer(c + 10 * ldc + 0).loadUnaligned(as: SIMD8<Float>.self)
+        c11_0 = UnsafeRawPointer(c + 11 * ldc + 0).loadUnaligned(as: SIMD8<Float>.self)
+    }
+    var ap = a
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp + 0).loadUnaligned(as: SIMD8<Float>.self)
+        let a0 = SIMD8<Float>(repeating: ap[0])
+        c0_0.addProduct(a0, b0)
+        let a1 = SIMD8<Float>(repeating: ap[1])
+        c1_0.addProduct(a1, b0)
+        let a2 = SIMD8<Float>(repeating: ap[2])
+        c2_0.addProduct(a2, b0)
+        let a3 = SIMD8<Float>(repeating: ap[3])
+        c3_0.addProduct(a3, b0)
+        let a4 = SIMD8<Float>(repeating: ap[4])
+        c4_0.addProduct(a4, b0)
+        let a5 = SIMD8<Float>(repeating: ap[5])
+        c5_0.addProduct(a5, b0)
+        let a6 = SIMD8<Float>(repeating: ap[6])
+        c6_0.addProduct(a6, b0)
+        let a7 = SIMD8<Float>(repeating: ap[7])
+        c7_0.addProduct(a7, b0)
+        let a8 = SIMD8<Float>(repeating: ap[8])
+        c8_0.addProduct(a8, b0)
+        let a9 = SIMD8<Float>(repeating: ap[9])
+        c9_0.addProduct(a9, b0)
+        let a10 = SIMD8<Float>(repeating: ap[10])
+        c10_0.addProduct(a10, b0)
+        let a11 = SIMD8<Float>(repeating: ap[11])
+        c11_0.addProduct(a11, b0)
+        ap += 12
+        bp += ldb
+    }
+    UnsafeMutableRawPointer(c + 0 * ldc + 0).storeBytes(of: c0_0, as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(c + 1 * ldc + 0).storeBytes(of: c1_0, as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(c + 2 * ldc + 0).storeBytes(of: c2_0, as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(c + 3 * ldc + 0).storeBytes(of: c3_0, as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(c + 4 * ldc + 0).storeBytes(of: c4_0, as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(c + 5 * ldc + 0).storeBytes(of: c5_0, as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(c + 6 * ldc + 0).storeBytes(of: c6_0, as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(c + 7 * ldc + 0).storeBytes(of: c7_0, as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(c + 8 * ldc + 0).storeBytes(of: c8_0, as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(c + 9 * ldc + 0).storeBytes(of: c9_0, as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(c + 10 * ldc + 0).storeBytes(of: c10_0, as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(c + 11 * ldc + 0).storeBytes(of: c11_0, as: SIMD8<Float>.self)
+}

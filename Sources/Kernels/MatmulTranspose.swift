@@ -48,3 +48,25 @@ func transposeBlock16(from src: UnsafePointer<Float>, srcStride: Int, to dst: Un
         }
     }
 }
+
+/// Transposes 12 rows × 16 columns (row r: 16 floats at `src + r*srcStride`)
+/// into 16 rows of 12 floats at `dst`, `dst[c*12 + r]`: a packed A panel.
+@inline(__always)
+func transposeRows12(from src: UnsafePointer<Float>, srcStride: Int, to dst: UnsafeMutablePointer<Float>) {
+    @inline(__always) func load(_ r: Int) -> SIMD16<Float> {
+        UnsafeRawPointer(src + r * srcStride).loadUnaligned(as: SIMD16<Float>.self)
+    }
+    let unused = SIMD16<Float>()
+    var t = (load(0), load(1), load(2), load(3), load(4), load(5), load(6), load(7),
+             load(8), load(9), load(10), load(11), unused, unused, unused, unused)
+    transpose16x16(&t)
+    withUnsafeBytes(of: &t) { block in
+        let rows = block.baseAddress!.assumingMemoryBound(to: SIMD16<Float>.self)
+        for c in 0..<16 {
+            let v = rows[c]
+            // Only lanes 0..<12 are real; 12 floats = 8 + 4, so nothing past the row is written.
+            UnsafeMutableRawPointer(dst + c * 12).storeBytes(of: v.lowHalf, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(dst + c * 12 + 8).storeBytes(of: SIMD4(v[8], v[9], v[10], v[11]), as: SIMD4<Float>.self)
+        }
+    }
+}
