@@ -14,7 +14,7 @@ let package = Package(
     name: "tinygpt",
     products: [
         .executable(name: "tinygpt", targets: ["tinygpt"]),
-        .library(name: "TinyGPT", targets: ["Kernels", "Autograd", "NN", "Model", "Tokenizer", "Train"]),
+        .library(name: "TinyGPT", targets: ["Kernels", "Autograd", "NN", "Model", "Tokenizer", "Train", "Generate"]),
     ],
     targets: [
         .target(name: "Kernels", swiftSettings: kernelFlags),
@@ -23,12 +23,14 @@ let package = Package(
         .target(name: "Model", dependencies: ["NN", "Autograd", "Kernels"], swiftSettings: nativeCPU),
         .target(name: "Tokenizer", swiftSettings: nativeCPU),
         .target(name: "Train", dependencies: ["Model", "NN", "Autograd", "Kernels", "Tokenizer"], swiftSettings: nativeCPU),
-        .executableTarget(name: "tinygpt", dependencies: ["Kernels", "Autograd", "NN", "Model", "Tokenizer", "Train"], swiftSettings: nativeCPU),
+        .target(name: "Generate", dependencies: ["Model", "NN", "Autograd", "Kernels", "Tokenizer"], swiftSettings: nativeCPU),
+        .executableTarget(name: "tinygpt", dependencies: ["Kernels", "Autograd", "NN", "Model", "Tokenizer", "Train", "Generate"], swiftSettings: nativeCPU),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Kernels"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Kernels"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "NN", "Autograd", "Kernels"]),
         .testTarget(name: "TrainTests", dependencies: ["Train", "Model", "NN", "Autograd", "Kernels", "Tokenizer"]),
+        .testTarget(name: "GenerateTests", dependencies: ["Generate", "Model", "NN", "Autograd", "Kernels", "Tokenizer"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -19,6 +19,20 @@ public final class KeyValueCache {
     /// Number of cached positions.
     public var length: Int { keys?.shape[2] ?? 0 }
     public func clear() { keys = nil; values = nil }
+
+    /// Keeps batch rows in the order given (a row may repeat): how beam search
+    /// carries each surviving hypothesis's past to its continuations.
+    public func reorder(rows: [Int]) {
+        func gather(_ t: Tensor?) -> Tensor? {
+            guard let t else { return nil }
+            let rowSize = t.count / t.shape[0]
+            let out = Tensor(zeros: [rows.count] + Array(t.shape.dropFirst()))
+            for (i, r) in rows.enumerated() { (out.data + i * rowSize).update(from: t.data + r * rowSize, count: rowSize) }
+            return out
+        }
+        keys = gather(keys)
+        values = gather(values)
+    }
 }
 
 /// Causal multi-head self-attention with grouped K/V heads

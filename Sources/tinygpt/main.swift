@@ -7,6 +7,7 @@ let usage = """
 
     commands:
       train                           train a model (no arguments: the default config on data/corpus.txt)
+      sample                          generate text from a checkpoint (greedy, sampling, beam search)
       eval                            perplexity and bits per byte of a checkpoint on a text
       info                            parameters, FLOPs and memory of a config or checkpoint
       tokenizer train|encode|decode   byte-level BPE and char tokenizers
@@ -23,13 +24,14 @@ func run(_ args: [String]) throws {
     let rest = Array(args.dropFirst())
     switch command {
     case "train": try runTrainCommand(rest)
+    case "sample": try runSampleCommand(rest)
     case "eval": try runEvalCommand(rest)
     case "info": try runInfoCommand(rest)
     case "tokenizer": try runTokenizerCommand(rest)
     case "bench": try runBenchCommand(rest)
     case "help", "--help", "-h": print(usage)
     default:
-        throw CLIError("unknown command '\(command)'; expected one of: train, eval, info, tokenizer, bench, help")
+        throw CLIError("unknown command '\(command)'; expected one of: train, sample, eval, info, tokenizer, bench, help")
     }
 }
 

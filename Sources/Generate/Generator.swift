@@ -1,0 +1,275 @@
+import Foundation
+import Kernels
+import Autograd
+import NN
+import Model
+import Tokenizer
+
+/// Text generation with a KV cache: every new token costs one position's
+/// work. The sequences of a batch (several samples, or the beams) advance
+/// together, one batched forward per step.
+///
+/// When a sequence reaches the context length, the window slides: the last
+/// half of the context is kept and the cache is rebuilt from it, so the model
+/// always sees positions 0..<context_length (what it was trained on).
+public final class Generator {
+    public let model: GPT
+    public let tokenizer: any Tokenizer
+    /// The id that ends a sequence when generated (an end-of-text special, if the tokenizer has one).
+    public let endToken: Int32?
+
+    public static let endOfTextNames = ["<|endoftext|>", "</s>", "<eos>", "<|eos|>"]
+    public static let beginningNames = ["<|endoftext|>", "<s>", "<bos>", "<|bos|>"]
+
+    public init(model: GPT, tokenizer: any Tokenizer) {
+        self.model = model
+        self.tokenizer = tokenizer
+        endToken = Generator.endOfTextNames.lazy.compactMap { tokenizer.id(ofSpecial: $0) }.first.map { Int32($0) }
+    }
+
+    /// The token an empty prompt starts from: a BOS/end-of-text special if the
+    /// tokenizer has one, else a newline.
+    public func startToken() -> Int32 {
+        if let id = Generator.beginningNames.lazy.compactMap({ self.tokenizer.id(ofSpecial: $0) }).first { return Int32(id) }
+        if let newline = try? tokenizer.encode("\n"), newline.count == 1 { return Int32(newline[0]) }
+        return 0
+    }
+
+    /// A finished sequence: its generated tokens and text (stop string and end token removed).
+    public struct Output {
+        public var tokens: [Int32]
+        public var text: String
+        /// Beam search only: log p / length^length_penalty.
+        public var score: Double?
+    }
+
+    // MARK: sampling (greedy or random), batched over samples
+
+    /// Generates `count` continuations of `prompt` (token ids), each up to
+    /// `maxNewTokens`, stopping at `stop` strings or the end token. `onText`
+    /// receives printable text as it is produced (sample 0 only): complete
+    /// UTF-8 characters, held back while they could still begin a stop string.
+    public func sample(prompt: [Int32], count: Int, maxNewTokens: Int, settings: DecodingSettings, seed: UInt64,
+                       stop: [String] = [], onText: ((String) -> Void)? = nil) -> [Output] {
+        var generator = RandomGenerator(seed: seed)
+        var sequences = [[Int32]](repeating: prompt, count: count)  // prompt + generated
+        var generated = [[Int32]](repeating: [], count: count)
+        var finished = [Bool](repeating: false, count: count)
+        var streams = (0..<count).map { _ in StopScanner(stop: stop) }
+        let caches = model.makeCaches()
+        var logits = prefill(sequences, caches: caches)
+        var step = 0
+        while step < maxNewTokens && finished.contains(false) {
+            var next = [Int32](repeating: 0, count: count)
+            for row in 0..<count {
+                let u = generator.uniformDouble()  // drawn for every row: the numbers do not depend on which rows finished
+                guard !finished[row] else { next[row] = sequences[row].last!; continue }
+                let token = Int32(chooseToken(logits[row], history: sequences[row], settings: settings, u: u))
+                next[row] = token
+                if token == endToken { finished[row] = true; continue }
+                generated[row].append(token)
+                let text = streams[row].push(tokenizer.decodeBytes([Int(token)]))
+                if row == 0, !text.isEmpty { onText?(text) }
+                if streams[row].stopped { finished[row] = true }
+            }
+            for row in 0..<count { sequences[row].append(next[row]) }
+            step += 1
+            if step < maxNewTokens && finished.contains(false) { logits = advance(sequences, caches: caches) }
+        }
+        for row in 0..<count {
+            let rest = streams[row].finish()
+            if row == 0, !rest.isEmpty { onText?(rest) }
+        }
+        return (0..<count).map { Output(tokens: generated[$0], text: streams[$0].text, score: nil) }
+    }
+
+    // MARK: beam search
+
+    /// Beam search over this model, with its KV cache reordered as beams are chosen.
+    public func beamSearch(prompt: [Int32], width: Int, count: Int, maxNewTokens: Int, lengthPenalty: Double,
+                           settings: DecodingSettings, stop: [String] = []) -> [Output] {
+        var stepper = CachedModelStepper(generator: self)
+        return Generate.beamSearch(&stepper, prompt: prompt, width: width, count: count, maxNewTokens: maxNewTokens,
+                                   lengthPenalty: lengthPenalty, settings: settings, endToken: endToken,
+                                   decode: { self.tokenizer.decodeBytes($0.map(Int.init)) }, stop: stop)
+    }
+
+    // MARK: the model with its cache
+
+    /// Runs whole sequences (all the same length) through empty caches and
+    /// returns each row's last-position logits.
+    func prefill(_ sequences: [[Int32]], caches: [KeyValueCache]) -> [[Float]] {
+        for c in caches { c.clear() }
+        let context = model.config.contextLength
+        let window = sequences.map { Array($0.suffix(context)) }
+        let length = window[0].count
+        return Autograd.noGrad {
+            let logits = model(window.flatMap { $0 }, batch: window.count, length: length, offset: 0, caches: caches)
+            return lastPositions(logits, batch: window.count, length: length)
+        }
+    }
+
+    /// Feeds each sequence's newest token; slides the window when the cache is full.
+    func advance(_ sequences: [[Int32]], caches: [KeyValueCache]) -> [[Float]] {
+        let context = model.config.contextLength
+        let cached = caches[0].length
+        if cached >= context {
+            return prefill(sequences.map { Array($0.suffix(max(1, context / 2))) }, caches: caches)
+        }
+        return Autograd.noGrad {
+            let logits = model(sequences.map { $0.last! }, batch: sequences.count, length: 1, offset: cached, caches: caches)
+            return lastPositions(logits, batch: sequences.count, length: 1)
+        }
+    }
+
+    func lastPositions(_ logits: Tensor, batch: Int, length: Int) -> [[Float]] {
+        let v = model.vocabSize
+        return (0..<batch).map { b in Array(UnsafeBufferPointer(start: logits.data + ((b * length) + length - 1) * v, count: v)) }
+    }
+}
+
+/// Turns generated bytes into printable text: complete UTF-8 characters only,
+/// cut at the first stop string (which is not printed), and holding back any
+/// tail that could still be the start of a stop string.
+public struct StopScanner {
+    let stop: [String]
+    var decoder = StreamingDecoder()
+    /// Everything decoded so far (up to the stop string, once stopped).
+    public private(set) var text = ""
+    var emitted = 0  // characters of `text` already handed out
+    public private(set) var stopped = false
+
+    public init(stop: [String]) { self.stop = stop.filter { !$0.isEmpty } }
+
+    /// Adds bytes; returns the text that is now safe to print.
+    public mutating func push(_ bytes: [UInt8]) -> String {
+        guard !stopped else { return "" }
+        text += decoder.push(bytes)
+        if let cut = stop.compactMap({ text.range(of: $0)?.lowerBound }).min() {
+            text = String(text[..<cut])
+            stopped = true
+            return release(upTo: text.count)
+        }
+        // Hold back the longest tail that is a prefix of some stop string.
+        var hold = 0
+        for s in stop {
+            for n in stride(from: min(s.count - 1, text.count), to: 0, by: -1) where text.hasSuffix(String(s.prefix(n))) {
+                hold = max(hold, n)
+                break
+            }
+        }
+        return release(upTo: text.count - hold)
+    }
+
+    /// Ends the sequence: flushes an incomplete character (as U+FFFD) and the held-back tail.
+    public mutating func finish() -> String {
+        if !stopped { text += decoder.flush() }
+        return release(upTo: text.count)
+    }
+
+    mutating func release(upTo end: Int) -> String {
+        guard end > emitted else { return "" }
+        let piece = String(text.dropFirst(emitted).prefix(end - emitted))
+        emitted = end
+        return piece
+    }
+}
+
+/// What beam search needs from a model: next-token logits for a batch of
+/// sequences, told which earlier rows each new row continues.
+public protocol NextTokenModel {
+    /// Logits after the prompt (one row).
+    mutating func start(prompt: [Int32]) -> [Float]
+    /// Logits after each sequence, where sequence i continues row `parents[i]`
+    /// of the previous call and ends with its newest token.
+    mutating func advance(_ sequences: [[Int32]], parents: [Int]) -> [[Float]]
+}
+
+/// A GPT with a KV cache: rows are reordered by parent, then fed one token.
+struct CachedModelStepper: NextTokenModel {
+    let generator: Generator
+    let caches: [KeyValueCache]
+    init(generator: Generator) { self.generator = generator; caches = generator.model.makeCaches() }
+    mutating func start(prompt: [Int32]) -> [Float] { generator.prefill([prompt], caches: caches)[0] }
+    mutating func advance(_ sequences: [[Int32]], parents: [Int]) -> [[Float]] {
+        for cache in caches { cache.reorder(rows: parents) }
+        return generator.advance(sequences, caches: caches)
+    }
+}
+
+/// Beam search: keeps `width` hypotheses by total log-probability; a
+/// hypothesis finishes at the end token, a stop string, or max_new_tokens,
+/// and is scored log p / length^lengthPenalty. Stops when no open beam can
+/// beat the worst of the `width` best finished ones. Returns the best
+/// `count` finished hypotheses, best first. Repetition penalty and n-gram bans
+/// apply to the logits; temperature and the sampling filters do not.
+public func beamSearch(_ model: inout some NextTokenModel, prompt: [Int32], width: Int, count: Int, maxNewTokens: Int,
+                       lengthPenalty: Double, settings: DecodingSettings, endToken: Int32?,
+                       decode: ([Int32]) -> [UInt8], stop: [String] = []) -> [Generator.Output] {
+    var beams = [BeamHypothesis(tokens: [], logProb: 0, scanner: StopScanner(stop: stop))]
+    var finished: [Generator.Output] = []
+    func score(_ logProb: Double, _ length: Int) -> Double { logProb / pow(Double(max(length, 1)), lengthPenalty) }
+    guard maxNewTokens > 0 else { return [] }
+    var logits = [model.start(prompt: prompt)]
+    var step = 0
+    while true {
+        var candidates: [(beam: Int, token: Int32, logProb: Double)] = []
+        for (b, beam) in beams.enumerated() {
+            var l = logits[b]
+            let history = prompt + beam.tokens
+            applyRepetitionPenalty(&l, history: history, penalty: settings.repetitionPenalty)
+            for t in bannedTokens(history: history, n: settings.noRepeatNgram) { l[Int(t)] = -.infinity }
+            let m = l.max()!
+            guard m > -.infinity else { continue }
+            var sum = 0.0
+            for x in l { sum += exp(Double(x - m)) }
+            let lse = Double(m) + log(sum)
+            let order: [Int] = l.indices.sorted { (i: Int, j: Int) -> Bool in l[i] != l[j] ? l[i] > l[j] : i < j }
+            for t in order.prefix(2 * width) where l[t] > -.infinity {
+                candidates.append((b, Int32(t), beam.logProb + Double(l[t]) - lse))
+            }
+        }
+        candidates.sort { $0.logProb != $1.logProb ? $0.logProb > $1.logProb : ($0.beam, $0.token) < ($1.beam, $1.token) }
+        var next: [BeamHypothesis] = [], parents: [Int] = []
+        for c in candidates {
+            if next.count == width { break }
+            var beam = beams[c.beam]
+            let length = beam.tokens.count + 1
+            if c.token == endToken {
+                _ = beam.scanner.finish()
+                finished.append(.init(tokens: beam.tokens, text: beam.scanner.text, score: score(c.logProb, length)))
+                continue
+            }
+            beam.tokens.append(c.token)
+            beam.logProb = c.logProb
+            _ = beam.scanner.push(decode([c.token]))
+            if beam.scanner.stopped || length == maxNewTokens {
+                _ = beam.scanner.finish()
+                finished.append(.init(tokens: beam.tokens, text: beam.scanner.text, score: score(c.logProb, length)))
+            } else {
+                next.append(beam)
+                parents.append(c.beam)
+            }
+        }
+        finished.sort { $0.score! > $1.score! }
+        if finished.count > width { finished.removeLast(finished.count - width) }
+        beams = next
+        step += 1
+        if beams.isEmpty || step >= maxNewTokens { break }
+        // Done when the best open beam cannot beat the worst kept finished one:
+        // log p only falls, so its best final score is at the most favourable length.
+        if finished.count >= width, let best = beams.map({ $0.logProb }).max() {
+            let bestLength = lengthPenalty > 0 ? maxNewTokens : step
+            if score(best, bestLength) <= finished.last!.score! { break }
+        }
+        logits = model.advance(beams.map { prompt + $0.tokens }, parents: parents)
+    }
+    finished.sort { $0.score! > $1.score! }
+    return Array(finished.prefix(count))
+}
+
+struct BeamHypothesis {
+    var tokens: [Int32]
+    var logProb: Double
+    var scanner: StopScanner
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Kernels
+import Model
+import Tokenizer
+import Generate
+
+let sampleUsage = """
+    usage: tinygpt sample --checkpoint DIR [--prompt TEXT | --prompt-file FILE] [--config sampling.json] [--set sample.field=value ...]
+                          [--strategy greedy|sample|beam] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
+                          [--min-p P] [--repetition-penalty R] [--no-repeat-ngram N] [--beam-width W] [--length-penalty L]
+                          [--num-samples N] [--seed S] [--stop TEXT ...] [--stream | --no-stream] [--threads N]
+
+    DIR is a checkpoint or a run directory (then best/, else latest/). Flags override --set, which overrides
+    the sample section of --config (else the checkpoint's). Semantics: docs/sampling.md.
+    example: tinygpt sample --checkpoint runs/default-20261123-120000 --prompt "The " --temperature 0.8 --top-p 0.9
+    """
+
+/// Flag name → sample field, for the flags that take a value.
+let sampleFlags = ["strategy": "strategy", "max-new-tokens": "max_new_tokens", "temperature": "temperature",
+                   "top-k": "top_k", "top-p": "top_p", "min-p": "min_p", "repetition-penalty": "repetition_penalty",
+                   "no-repeat-ngram": "no_repeat_ngram", "beam-width": "beam_width", "length-penalty": "length_penalty",
+                   "num-samples": "num_samples", "seed": "seed"]
+
+func runSampleCommand(_ args: [String]) throws {
+    var a = Arguments(args)
+    if a.flag("help") { print(sampleUsage); return }
+    guard let checkpointPath = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required\n\(sampleUsage)") }
+    let promptText = try a.option("prompt"), promptFile = try a.option("prompt-file")
+    let configPath = try a.option("config")
+    var overrides = try a.options("set")
+    for (flag, field) in sampleFlags.sorted(by: { $0.key < $1.key }) {
+        if let value = try a.option(flag) { overrides.append("sample.\(field)=\(value)") }
+    }
+    let stops = try a.options("stop")
+    if !stops.isEmpty {
+        let array = String(decoding: try JSONSerialization.data(withJSONObject: stops), as: UTF8.self)
+        overrides.append("sample.stop=\(array)")
+    }
+    let stream = a.flag("stream"), noStream = a.flag("no-stream")
+    if stream && noStream { throw CLIError("--stream and --no-stream contradict each other") }
+    if stream { overrides.append("sample.stream=true") }
+    if noStream { overrides.append("sample.stream=false") }
+    let threads = try a.int("threads", default: 0, in: 0...256)
+    try a.finish()
+    if threads > 0 { Parallel.threads = threads }
+    if promptText != nil && promptFile != nil { throw CLIError("give --prompt or --prompt-file, not both") }
+
+    let loaded = try Checkpoint.load(from: try Checkpoint.resolve(checkpointPath))
+    var run = loaded.config
+    if let configPath {
+        guard FileManager.default.fileExists(atPath: configPath) else { throw CLIError("config file '\(configPath)' does not exist") }
+        run.sample = try RunConfig.load(from: URL(fileURLWithPath: configPath)).sample
+    }
+    try run.apply(overrides: overrides)
+    try run.validate()
+    let s = run.sample
+
+    let tokenizer = try TokenizerFile.load(data: loaded.tokenizerJSON, name: loaded.directory.appendingPathComponent("tokenizer.json").path)
+    guard tokenizer.vocabSize == loaded.model.vocabSize else {
+        throw CLIError("the checkpoint's tokenizer has \(tokenizer.vocabSize) tokens but its model expects \(loaded.model.vocabSize)")
+    }
+    let generator = Generator(model: loaded.model, tokenizer: tokenizer)
+    let text = try promptFile.map { try TextFile.read($0, what: "prompt file") } ?? promptText ?? s.prompt
+    var prompt = try tokenizer.encode(text).map { Int32($0) }
+    if prompt.isEmpty { prompt = [generator.startToken()] }
+    let context = loaded.config.model.contextLength
+    if prompt.count > context {
+        printError("tinygpt: the prompt has \(prompt.count) tokens; keeping its last \(context) (the context length)")
+        prompt = Array(prompt.suffix(context))
+    }
+
+    var settings = DecodingSettings()
+    settings.temperature = s.temperature
+    settings.topK = s.topK; settings.topP = s.topP; settings.minP = s.minP
+    settings.repetitionPenalty = Float(s.repetitionPenalty); settings.noRepeatNgram = s.noRepeatNgram
+    settings.greedy = s.strategy == .greedy || s.temperature == 0
+    let started = DispatchTime.now().uptimeNanoseconds
+    var produced = 0
+    if s.strategy == .beam {
+        let outputs = generator.beamSearch(prompt: prompt, width: s.beamWidth, count: min(s.numSamples, s.beamWidth),
+                                           maxNewTokens: s.maxNewTokens, lengthPenalty: s.lengthPenalty, settings: settings, stop: s.stop)
+        for (i, o) in outputs.enumerated() {
+            if outputs.count > 1 { print(String(format: "--- beam %d, score %.4f ---", i + 1, o.score ?? 0)) }
+            print(text + o.text)
+            produced += o.tokens.count
+        }
+    } else {
+        let streaming = s.stream && s.numSamples == 1
+        if streaming { FileHandle.standardOutput.write(Data(text.utf8)) }
+        let outputs = generator.sample(prompt: prompt, count: s.numSamples, maxNewTokens: s.maxNewTokens, settings: settings,
+                                       seed: UInt64(bitPattern: Int64(s.seed)), stop: s.stop,
+                                       onText: streaming ? { FileHandle.standardOutput.write(Data($0.utf8)) } : nil)
+        if streaming { print("") }
+        for (i, o) in outputs.enumerated() {
+            produced += o.tokens.count
+            guard !streaming else { continue }
+            if outputs.count > 1 { print("--- sample \(i + 1) ---") }
+            print(text + o.text)
+        }
+    }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    printError(String(format: "%d tokens in %.2f s (%.1f tokens/s)", produced, seconds, Double(produced) / max(seconds, 1e-9)))
+}
