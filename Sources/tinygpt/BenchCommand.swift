@@ -1,13 +1,14 @@
 /// `tinygpt bench <what>`: benchmarks. Build with `-c release` before trusting a figure.
 func runBenchCommand(_ args: [String]) throws {
     guard let what = args.first else {
-        throw CLIError("bench needs a benchmark name: matmul, memory or train")
+        throw CLIError("bench needs a benchmark name: matmul, memory, train or sample")
     }
     let rest = Array(args.dropFirst())
     switch what {
     case "matmul": try runMatmulBench(rest)
     case "memory": try runMemoryBench(rest)
     case "train": try runTrainBench(rest)
-    default: throw CLIError("unknown benchmark '\(what)'; expected one of: matmul, memory, train")
+    case "sample": try runSampleBench(rest)
+    default: throw CLIError("unknown benchmark '\(what)'; expected one of: matmul, memory, train, sample")
     }
 }

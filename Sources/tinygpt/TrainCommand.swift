@@ -98,6 +98,8 @@ func runTrainCommand(_ args: [String]) throws {
     }
     printError(String(format: "done: best validation loss %.4f (perplexity %.2f) in %@/best", trainer.bestValidationLoss, exp(trainer.bestValidationLoss), out.path))
     printError("loss curve: \(out.path)/loss.svg; metrics: \(out.path)/metrics.jsonl")
+    printError("sample:  tinygpt sample --checkpoint \(out.path) --prompt \"The \"")
+    printError("measure: tinygpt eval --checkpoint \(out.path) --data FILE")
 }
 
 /// Reuses the run's tokenizer and token cache when they match; otherwise
