@@ -8,14 +8,20 @@ import Foundation
 /// GQA in between. With `causal`, query row i sits at absolute position
 /// i + (Tk − Tq) (so a KV cache of earlier positions just works) and sees keys
 /// at positions ≤ its own. `bias` (H, Tq, Tk), if given, is added to the
-/// scaled scores (ALiBi). Only one row of scores per thread is ever held: the
+/// scaled scores (ALiBi). K and V rows may be `keyCapacity` positions apart
+/// (a preallocated KV cache) with only the first `keyLength` in use.
+/// Only one row of scores per thread is ever held: the
 /// forward saves each row's logsumexp and the backward recomputes the scores.
 public struct AttentionShape: Sendable {
     public var batch, heads, kvHeads, queryLength, keyLength, headSize: Int
     public var causal: Bool
-    public init(batch: Int, heads: Int, kvHeads: Int, queryLength: Int, keyLength: Int, headSize: Int, causal: Bool) {
+    /// Positions between one (batch, K/V head)'s keys and the next's (≥ keyLength).
+    public var keyCapacity: Int
+    public init(batch: Int, heads: Int, kvHeads: Int, queryLength: Int, keyLength: Int, headSize: Int, causal: Bool,
+                keyCapacity: Int? = nil) {
         self.batch = batch; self.heads = heads; self.kvHeads = kvHeads
         self.queryLength = queryLength; self.keyLength = keyLength; self.headSize = headSize; self.causal = causal
+        self.keyCapacity = keyCapacity ?? keyLength
     }
     var group: Int { heads / kvHeads }
     var offset: Int { keyLength - queryLength }
@@ -34,7 +40,7 @@ public func attentionForward(
         let b = bh / s.heads, h = bh % s.heads
         let kvh = h / s.group
         let qBase = q + bh * tq * d, oBase = out + bh * tq * d
-        let kBase = k + (b * s.kvHeads + kvh) * tk * d, vBase = v + (b * s.kvHeads + kvh) * tk * d
+        let kBase = k + (b * s.kvHeads + kvh) * s.keyCapacity * d, vBase = v + (b * s.kvHeads + kvh) * s.keyCapacity * d
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(tk, 1))
         defer { scores.deallocate() }
         for i in 0..<tq {
@@ -73,8 +79,8 @@ public func attentionBackward(
     let scale = s.scale
     Parallel.forEach(s.batch * s.kvHeads) { bkv in
         let b = bkv / s.kvHeads, kvh = bkv % s.kvHeads
-        let kBase = k + bkv * tk * d, vBase = v + bkv * tk * d
-        let dkBase = dk + bkv * tk * d, dvBase = dv + bkv * tk * d
+        let kBase = k + bkv * s.keyCapacity * d, vBase = v + bkv * s.keyCapacity * d
+        let dkBase = dk + bkv * s.keyCapacity * d, dvBase = dv + bkv * s.keyCapacity * d
         for h in (kvh * s.group)..<((kvh + 1) * s.group) {
             let bh = b * s.heads + h
             let qBase = q + bh * tq * d, oBase = out + bh * tq * d, doBase = dout + bh * tq * d

@@ -97,7 +97,7 @@ public final class GPT {
     }
 
     /// Fresh, empty KV caches, one per layer.
-    public func makeCaches() -> [KeyValueCache] { blocks.map { _ in KeyValueCache() } }
+    public func makeCaches() -> [KeyValueCache] { blocks.map { _ in KeyValueCache(capacity: config.contextLength) } }
 }
 
 /// One residual block: attention then feed-forward, each wrapped as

@@ -11,14 +11,35 @@ public enum AttentionPositions: Equatable, Sendable {
 }
 
 /// Cached keys and values of earlier positions for one layer:
-/// (B, Hkv, T, D) each, sized by the K/V heads, not the query heads.
+/// (B, Hkv, capacity, D) buffers, sized by the K/V heads (not the query
+/// heads) and allocated once, so a new token costs one position's copy.
 public final class KeyValueCache {
-    public internal(set) var keys: Tensor?
-    public internal(set) var values: Tensor?
-    public init() {}
+    public let capacity: Int
+    public private(set) var keys: Tensor?
+    public private(set) var values: Tensor?
     /// Number of cached positions.
-    public var length: Int { keys?.shape[2] ?? 0 }
-    public func clear() { keys = nil; values = nil }
+    public private(set) var length = 0
+
+    public init(capacity: Int) { self.capacity = capacity }
+
+    public func clear() { length = 0 }
+
+    /// Appends k, v (B, Hkv, T, D) after the cached positions.
+    public func append(keys k: Tensor, values v: Tensor) {
+        let (b, h, t, d) = (k.shape[0], k.shape[1], k.shape[2], k.shape[3])
+        require(length + t <= capacity, "KeyValueCache: \(length) + \(t) positions exceed the capacity \(capacity)")
+        if keys == nil || keys!.shape[0] != b || keys!.shape[1] != h || keys!.shape[3] != d {
+            require(length == 0, "KeyValueCache: batch or head shape changed with \(length) positions cached")
+            keys = Tensor(zeros: [b, h, capacity, d])
+            values = Tensor(zeros: [b, h, capacity, d])
+        }
+        for (source, target) in [(k, keys!), (v, values!)] {
+            for row in 0..<(b * h) {
+                (target.data + (row * capacity + length) * d).update(from: source.data + row * t * d, count: t * d)
+            }
+        }
+        length += t
+    }
 
     /// Keeps batch rows in the order given (a row may repeat): how beam search
     /// carries each surviving hypothesis's past to its continuations.
@@ -69,17 +90,17 @@ public final class SelfAttention: Layer {
             q = rotaryEmbedding(q, offset: offset, theta: theta)
             k = rotaryEmbedding(k, offset: offset, theta: theta)
         }
+        var keyLength: Int? = nil
         if let cache {
+            // Inference only: the cache holds values, not a graph.
             require(offset == cache.length, "SelfAttention: offset \(offset) does not match the \(cache.length) cached positions")
-            if let pastK = cache.keys, let pastV = cache.values {
-                k = concat([pastK, k], dim: 2)
-                v = concat([pastV, v], dim: 2)
-            }
-            cache.keys = k.detach()
-            cache.values = v.detach()
+            cache.append(keys: k, values: v)
+            k = cache.keys!
+            v = cache.values!
+            keyLength = cache.length
         }
-        let bias = slopes.isEmpty ? nil : Positions.alibiBias(slopes: slopes, queryLength: q.shape[2], keyLength: k.shape[2])
-        let y = attention(q, k, v, bias: bias, causal: true)  // (B, H, T, D)
+        let bias = slopes.isEmpty ? nil : Positions.alibiBias(slopes: slopes, queryLength: q.shape[2], keyLength: keyLength ?? k.shape[2])
+        let y = attention(q, k, v, bias: bias, causal: true, keyLength: keyLength)  // (B, H, T, D)
         return output(y.mergeHeads())                          // (B, T, C)
     }
 

@@ -7,18 +7,23 @@ import Kernels
 ///
 /// `bias` (H, Tq, Tk) is a constant added to the scores (ALiBi); it receives
 /// no gradient. With `causal`, query i is at position i + Tk − Tq, so keys
-/// from a KV cache of earlier positions line up.
-public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor? = nil, causal: Bool = true) -> Tensor {
+/// from a KV cache of earlier positions line up. With `keyLength`, k and v
+/// are (B, Hkv, capacity, D) buffers of which the first `keyLength` positions
+/// are used (a preallocated cache).
+public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor? = nil, causal: Bool = true, keyLength: Int? = nil) -> Tensor {
     require(q.rank == 4 && k.rank == 4 && v.rank == 4,
                  "attention: q, k, v must be (B, H, T, D), got \(describe(q.shape)), \(describe(k.shape)), \(describe(v.shape))")
     let (b, h, tq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
-    let (hkv, tk) = (k.shape[1], k.shape[2])
+    let (hkv, capacity) = (k.shape[1], k.shape[2])
+    let tk = keyLength ?? capacity
+    require(tk >= 1 && tk <= capacity, "attention: keyLength \(tk) outside 1...\(capacity)")
     require(k.shape == v.shape && k.shape[0] == b && k.shape[3] == d,
                  "attention: k \(describe(k.shape)) and v \(describe(v.shape)) must match q \(describe(q.shape)) in batch and head size")
     require(hkv > 0 && h % hkv == 0, "attention: \(hkv) K/V heads must divide \(h) query heads")
     require(!causal || tq <= tk, "attention: causal attention needs at least as many keys (\(tk)) as queries (\(tq))")
     if let bias { require(bias.shape == [h, tq, tk], "attention: bias \(describe(bias.shape)) must be (\(h), \(tq), \(tk))") }
-    let shape = AttentionShape(batch: b, heads: h, kvHeads: hkv, queryLength: tq, keyLength: tk, headSize: d, causal: causal)
+    let shape = AttentionShape(batch: b, heads: h, kvHeads: hkv, queryLength: tq, keyLength: tk, headSize: d, causal: causal,
+                               keyCapacity: capacity)
     let out = Tensor(uninitialized: q.shape)
     let lse = Tensor(uninitialized: [b, h, tq])
     attentionForward(q.data, k.data, v.data, bias: bias?.data, out.data, logSumExp: lse.data, shape: shape)
