@@ -124,7 +124,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(shakespeare.data.path, DataConfig().path)
 
         let defaults = try RunConfig.load(from: repoRoot.appendingPathComponent("configs/default.json"))
-        XCTAssertEqual(defaults.train.maxSteps, 1000)
+        XCTAssertEqual(defaults.train.maxSteps, 2500)
+        XCTAssertEqual(defaults.data.path, "data/corpus.txt")
         XCTAssertEqual(defaults.tokenizer.type, .char)
 
         let beam = try RunConfig.load(from: repoRoot.appendingPathComponent("configs/sample-beam.json"))
