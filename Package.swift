@@ -28,7 +28,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Kernels"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Kernels"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "NN", "Autograd", "Kernels"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "NN", "Autograd", "Kernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainTests", dependencies: ["Train", "Model", "NN", "Autograd", "Kernels", "Tokenizer"]),
         .testTarget(name: "GenerateTests", dependencies: ["Generate", "Model", "NN", "Autograd", "Kernels", "Tokenizer"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),

@@ -13,6 +13,7 @@ let trainUsage = """
       --out DIR       run directory; default runs/<config>-<date>-<time>
       --resume        continue DIR/latest exactly where it stopped
       --force         start over in a DIR that holds another run (deletes its run files)
+      --init-from CKPT  start from a checkpoint's weights, model config and tokenizer (fine-tuning, e.g. after import)
       --set k=v       override any config field, e.g. --set train.max_steps=500
     """
 
@@ -27,7 +28,9 @@ func runTrainCommand(_ args: [String]) throws {
     let overrides = try a.options("set")
     let dataPath = try a.option("data")
     let outPath = try a.option("out")
+    let initFrom = try a.option("init-from")
     try a.finish()
+    if resume && initFrom != nil { throw CLIError("--resume continues a run; --init-from starts a new one from a checkpoint: choose one") }
     if resume && force { throw CLIError("--resume and --force contradict each other: choose one") }
     if resume && outPath == nil { throw CLIError("--resume needs --out DIR: the run to continue") }
 
@@ -53,6 +56,12 @@ func runTrainCommand(_ args: [String]) throws {
         configName = "default"
     }
     if let dataPath { config.data.path = dataPath }
+    // Fine-tuning: the checkpoint decides the model and the tokenizer.
+    let initial = try initFrom.map { try Checkpoint.load(from: try Checkpoint.resolve($0)) }
+    if let initial {
+        config.model = initial.config.model
+        config.tokenizer = initial.config.tokenizer
+    }
     if config.train.threads > 0 { Parallel.threads = config.train.threads }
 
     // The run directory.
@@ -77,12 +86,24 @@ func runTrainCommand(_ args: [String]) throws {
     }
     let text = try TextFile.read(config.data.path, what: "data file")
     if text.isEmpty { throw CLIError("data file '\(config.data.path)' is empty") }
-    let corpus = try loadCorpus(text: text, config: config, run: out, resume: resume)
+    let corpus: Corpus
+    if let initial {
+        let tokenizer = try TokenizerFile.load(data: initial.tokenizerJSON)
+        let (trainText, validationText) = Corpus.split(text, valFraction: config.data.valFraction)
+        corpus = try Corpus(tokenizer: tokenizer, trainText: trainText, validationText: validationText)
+        try tokenizer.save(to: out.appendingPathComponent("tokenizer.json"))
+    } else {
+        corpus = try loadCorpus(text: text, config: config, run: out, resume: resume)
+    }
 
     var options = TrainerOptions(runDirectory: out)
     options.resume = resume
     options.progressBar = isatty(2) != 0
     let trainer = try Trainer(config: config, corpus: corpus, options: options)
+    if let initial {
+        for (mine, theirs) in zip(trainer.model.parameters, initial.model.parameters) { mine.tensor.copy(from: theirs.tensor) }
+        printError("initialised from \(initial.directory.path)")
+    }
     try trainer.config.jsonData().write(to: out.appendingPathComponent("config.json"), options: .atomic)
     let parameters = trainer.model.parameters.map(\.tensor.count).reduce(0, +)
     printError("run directory: \(out.path)")

@@ -9,6 +9,9 @@ let usage = """
       train                           train a model (no arguments: the default config on data/corpus.txt)
       sample                          generate text from a checkpoint (greedy, sampling, beam search)
       eval                            perplexity and bits per byte of a checkpoint on a text
+      export --format hf              a checkpoint as a Hugging Face transformers model (GPT-2 or LLaMA family)
+      import --format hf              a Hugging Face GPT-2 or LLaMA model as a checkpoint
+      logits                          a checkpoint's logits for given token ids, as JSON
       info                            parameters, FLOPs and memory of a config or checkpoint
       tokenizer train|encode|decode   byte-level BPE and char tokenizers
       bench matmul|memory             kernel and engine benchmarks (build with -c release)
@@ -27,11 +30,14 @@ func run(_ args: [String]) throws {
     case "sample": try runSampleCommand(rest)
     case "eval": try runEvalCommand(rest)
     case "info": try runInfoCommand(rest)
+    case "export": try runExportCommand(rest)
+    case "import": try runImportCommand(rest)
+    case "logits": try runLogitsCommand(rest)
     case "tokenizer": try runTokenizerCommand(rest)
     case "bench": try runBenchCommand(rest)
     case "help", "--help", "-h": print(usage)
     default:
-        throw CLIError("unknown command '\(command)'; expected one of: train, sample, eval, info, tokenizer, bench, help")
+        throw CLIError("unknown command '\(command)'; expected one of: train, sample, eval, info, export, import, logits, tokenizer, bench, help")
     }
 }
 

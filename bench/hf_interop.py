@@ -1,0 +1,145 @@
+"""Proof that tinygpt models cross to and from Hugging Face transformers.
+
+For each preset (gpt2-style, llama-style, and a GQA/untied llama variant):
+train a few steps with tinygpt, export with `tinygpt export --format hf`, load
+with AutoModelForCausalLM / AutoTokenizer, and compare logits on random token
+sequences (max relative error) and greedy continuations (identical tokens).
+Then the reverse: save a tiny random GPT-2 and LLaMA with transformers, import
+with `tinygpt import`, and compare the same way.
+
+A benchmark tool, not a dependency:  pip install torch transformers
+    python3 bench/hf_interop.py .build/release/tinygpt data/corpus.txt
+With --fixtures DIR it also writes the tiny HF models and their expected logits
+used by the Swift tests (Tests/ModelTests/Fixtures).
+"""
+import json, os, subprocess, sys, tempfile
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+torch.manual_seed(0)
+TOLERANCE = 1e-4
+
+
+def run(*args):
+    return subprocess.run([str(a) for a in args], check=True, capture_output=True, text=True).stdout
+
+
+def tinygpt_logits(binary, checkpoint, ids):
+    return torch.tensor(json.loads(run(binary, "logits", "--checkpoint", checkpoint, "--ids", " ".join(map(str, ids)))))
+
+
+def tinygpt_greedy(binary, checkpoint, ids, n):
+    # Greedy from token ids: drive `logits` step by step (the CLI's sample takes text).
+    seq = list(ids)
+    for _ in range(n):
+        seq.append(int(tinygpt_logits(binary, checkpoint, seq)[-1].argmax()))
+    return seq[len(ids):]
+
+
+def relative_error(a, b):
+    return ((a - b).abs().max() / b.abs().max()).item()
+
+
+def compare(name, binary, checkpoint, hf_model, vocab, context):
+    worst = 0.0
+    for trial in range(3):
+        ids = torch.randint(0, vocab, (min(context, 24),)).tolist()
+        ours = tinygpt_logits(binary, checkpoint, ids)
+        with torch.no_grad():
+            theirs = hf_model(torch.tensor([ids])).logits[0]
+        worst = max(worst, relative_error(ours, theirs))
+    prompt = torch.randint(0, vocab, (5,)).tolist()
+    n = min(12, context - 5)
+    ours_greedy = tinygpt_greedy(binary, checkpoint, prompt, n)
+    with torch.no_grad():
+        theirs_greedy = hf_model.generate(torch.tensor([prompt]), max_new_tokens=n, do_sample=False,
+                                          min_new_tokens=n, pad_token_id=0)[0, 5:].tolist()
+    same = ours_greedy == theirs_greedy
+    print(f"{name}: max relative logit error {worst:.2e} ({'ok' if worst <= TOLERANCE else 'FAIL'}); "
+          f"greedy continuation {'identical' if same else 'DIFFERENT'}")
+    return worst <= TOLERANCE and same
+
+
+def write_fixtures(binary, fixtures, tmp):
+    """Tiny random GPT-2 and LLaMA models (a few KB) with a char tokenizer and expected logits."""
+    with open(f"{tmp}/chars.txt", "w") as f:
+        f.write("abcdefghijklmnopqrstuvwxyz .,\n")
+    run(binary, "tokenizer", "train", "--type", "char", "--data", f"{tmp}/chars.txt", "--out", f"{tmp}/chars.json")
+    models = {
+        "gpt2": GPT2LMHeadModel(GPT2Config(vocab_size=30, n_positions=16, n_embd=16, n_layer=2, n_head=4, n_inner=24,
+                                           activation_function="gelu_new", bos_token_id=None, eos_token_id=None)),
+        "llama": LlamaForCausalLM(LlamaConfig(vocab_size=30, hidden_size=16, intermediate_size=24, num_hidden_layers=2,
+                                              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=16,
+                                              rope_theta=10000.0, tie_word_embeddings=False, bos_token_id=None, eos_token_id=None)),
+    }
+    for name, model in models.items():
+        model.eval()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.normal_(0, 0.3)
+        dest = f"{fixtures}/hf-{name}"
+        model.save_pretrained(dest, safe_serialization=True)
+        for extra in ["generation_config.json"]:
+            if os.path.exists(f"{dest}/{extra}"):
+                os.remove(f"{dest}/{extra}")
+        with open(f"{tmp}/chars.json") as f, open(f"{dest}/tokenizer.json", "w") as g:
+            g.write(f.read())
+        ids = [1, 7, 29, 0, 5, 13, 2, 20]
+        with torch.no_grad():
+            expected = model(torch.tensor([ids])).logits[0].tolist()
+        with open(f"{dest}/expected_logits.json", "w") as f:
+            json.dump({"ids": ids, "logits": expected}, f)
+        print(f"fixture {dest}: {sum(p.numel() for p in model.parameters())} parameters")
+
+
+def main():
+    binary, corpus = sys.argv[1], sys.argv[2]
+    fixtures = sys.argv[sys.argv.index("--fixtures") + 1] if "--fixtures" in sys.argv else None
+    ok = True
+    small = ["--set", "model.n_layer=2", "--set", "model.d_model=64", "--set", "model.context_length=32",
+             "--set", "tokenizer.vocab_size=300", "--set", "train.max_steps=5", "--set", "train.warmup_steps=1",
+             "--set", "train.eval_interval=5", "--set", "train.eval_steps=2", "--set", "train.batch_size=4"]
+    presets = [("gpt2-style", ["--set", "model.n_head=4", "--set", "model.n_kv_head=4", "--set", "model.d_ff=96"]),
+               ("llama-style", ["--set", "model.n_head=4", "--set", "model.n_kv_head=2", "--set", "model.d_ff=96"]),
+               ("llama-style", ["--set", "model.n_head=4", "--set", "model.n_kv_head=1", "--set", "model.d_ff=96",
+                                "--set", "model.tie_embeddings=false", "--set", "model.rope_theta=500"])]
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, (preset, extra) in enumerate(presets):
+            run_dir, out = f"{tmp}/run{k}", f"{tmp}/hf{k}"
+            run(binary, "train", "--config", f"configs/{preset}.json", "--data", corpus, "--out", run_dir, *small, *extra)
+            run(binary, "export", "--checkpoint", run_dir, "--format", "hf", "--out", out)
+            model = AutoModelForCausalLM.from_pretrained(out).eval()
+            tokenizer = AutoTokenizer.from_pretrained(out)
+            text = "Hello there, tinygpt! 123"
+            ours_ids = json.loads(run(binary, "tokenizer", "encode", "--tokenizer", f"{out}/tokenizer.json", "--text", text, "--json"))
+            same_tok = tokenizer(text)["input_ids"] == ours_ids
+            print(f"export {preset} {' '.join(extra[1::2])}: tokenizer ids {'identical' if same_tok else 'DIFFERENT'}")
+            ok &= same_tok
+            ok &= compare(f"export {preset}", binary, run_dir, model, model.config.vocab_size, 32)
+
+        # The reverse: tiny random models saved by transformers.
+        gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=300, n_positions=32, n_embd=48, n_layer=2, n_head=4, n_inner=80,
+                                          activation_function="gelu_new")).eval()
+        llama = LlamaForCausalLM(LlamaConfig(vocab_size=300, hidden_size=48, intermediate_size=80, num_hidden_layers=2,
+                                             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32,
+                                             rope_theta=10000.0, tie_word_embeddings=False)).eval()
+        tokenizer_json = f"{tmp}/run0/latest/tokenizer.json"
+        for name, model in [("gpt2", gpt2), ("llama", llama)]:
+            with torch.no_grad():  # larger weights than the default init, so errors show
+                for p in model.parameters():
+                    p.normal_(0, 0.2)
+            src, ckpt = f"{tmp}/src-{name}", f"{tmp}/ckpt-{name}"
+            model.save_pretrained(src, safe_serialization=True)
+            with open(tokenizer_json) as f, open(f"{src}/tokenizer.json", "w") as g:
+                g.write(f.read())
+            run(binary, "import", "--format", "hf", "--from", src, "--out", ckpt)
+            ok &= compare(f"import {name}", binary, ckpt, model, 300, 32)
+        if fixtures:
+            write_fixtures(binary, fixtures, tmp)
+    print("all checks passed" if ok else "SOME CHECKS FAILED")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
