@@ -29,6 +29,29 @@ public func storePartial16(_ v: Float16Lanes, _ p: FloatPointer, _ n: Int) {
     for i in 0..<n { p[i] = v[i] }
 }
 
+/// Calls body(j, n) for j = 0, 16, 32, … < cols, with n = min(16, cols − j).
+@inlinable @inline(__always)
+public func forLanes16(_ cols: Int, _ body: (Int, Int) -> Void) {
+    var j = 0
+    while j < cols { body(j, min(16, cols - j)); j += 16 }
+}
+
+/// Lanes j..<j+16 of a row of length `cols`, zero past its end.
+@inlinable @inline(__always)
+public func load16Padded(_ p: ConstFloatPointer, _ j: Int, _ cols: Int) -> Float16Lanes {
+    j + 16 <= cols ? load16(p + j) : loadPartial16(p + j, cols - j)
+}
+
+@inlinable @inline(__always)
+public func load16Padded(_ p: FloatPointer, _ j: Int, _ cols: Int) -> Float16Lanes {
+    load16Padded(ConstFloatPointer(p), j, cols)
+}
+
+@inlinable @inline(__always)
+public func store16Padded(_ v: Float16Lanes, _ p: FloatPointer, _ j: Int, _ n: Int) {
+    if n == 16 { store16(v, p + j) } else { storePartial16(v, p + j, n) }
+}
+
 /// |x|, by clearing the sign bit.
 @inlinable @inline(__always)
 public func vabs(_ x: Float16Lanes) -> Float16Lanes {
