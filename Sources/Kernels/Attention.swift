@@ -49,12 +49,8 @@ public func attentionForward(
                 if sc > m { m = sc }
             }
             for c in 0..<d { oi[c] = 0 }
-            var sum: Float = 0
-            for j in 0..<n {
-                let p = expf(scores[j] - m)
-                sum += p
-                axpy(oi, vBase + j * d, p, d)
-            }
+            let sum = sumExpShifted(scores, n, shift: m, storingTo: scores)
+            for j in 0..<n { axpy(oi, vBase + j * d, scores[j], d) }
             let inv = 1 / sum
             for c in 0..<d { oi[c] *= inv }
             logSumExp[bh * tq + i] = m + logf(sum)
@@ -75,6 +71,8 @@ public func attentionBackward(
         let b = bkv / s.kvHeads, kvh = bkv % s.kvHeads
         let kBase = k + bkv * tk * d, vBase = v + bkv * tk * d
         let dkBase = dk + bkv * tk * d, dvBase = dv + bkv * tk * d
+        let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: max(tk, 1))
+        defer { probabilities.deallocate() }
         for h in (kvh * s.group)..<((kvh + 1) * s.group) {
             let bh = b * s.heads + h
             let qBase = q + bh * tq * d, oBase = out + bh * tq * d, doBase = dout + bh * tq * d
@@ -88,7 +86,11 @@ public func attentionBackward(
                 for j in 0..<n {
                     var sc = dot(qi, kBase + j * d, d) * scale
                     if let biasRow { sc += biasRow[j] }
-                    let p = expf(sc - lse)
+                    probabilities[j] = sc
+                }
+                _ = sumExpShifted(probabilities, n, shift: lse, storingTo: probabilities)
+                for j in 0..<n {
+                    let p = probabilities[j]
                     let dp = dot(doi, vBase + j * d, d)
                     let ds = p * (dp - rowDot) * scale
                     axpy(dqi, kBase + j * d, ds, d)

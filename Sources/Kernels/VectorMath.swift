@@ -175,15 +175,16 @@ public func accumulate16(_ x: ConstFloatPointer, _ dy: ConstFloatPointer, _ dx: 
     }
 }
 
-/// x[i] = e^(x[i] − shift) in place; returns Σ of the results (lanes summed
-/// in a fixed order, so the result does not depend on threads).
+/// Σ e^(x[i] − shift) over x[0..<n], also writing each term to out if
+/// given (out may be x). Lanes are summed in a fixed order, so the result
+/// does not depend on threads.
 @inlinable
-public func expShiftedInPlace(_ x: FloatPointer, _ n: Int, shift: Float) -> Float {
+public func sumExpShifted(_ x: ConstFloatPointer, _ n: Int, shift: Float, storingTo out: FloatPointer? = nil) -> Float {
     var acc = Float16Lanes()
     var i = 0
     while i + 16 <= n {
         let e = vexp(load16(x + i) - shift)
-        store16(e, x + i)
+        if let out { store16(e, out + i) }
         acc += e
         i += 16
     }
@@ -192,7 +193,7 @@ public func expShiftedInPlace(_ x: FloatPointer, _ n: Int, shift: Float) -> Floa
         // Zero-filled lanes must not add e^(0 − shift): mask them off.
         var e = vexp(loadPartial16(x + i, m) - shift)
         for l in m..<16 { e[l] = 0 }
-        storePartial16(e, x + i, m)
+        if let out { storePartial16(e, out + i, m) }
         acc += e
     }
     return acc.sum()

@@ -78,7 +78,7 @@ final class VectorMathTests: XCTestCase {
         let m = x.withUnsafeBufferPointer { vectorMax($0.baseAddress!, 37) }
         XCTAssertEqual(m, x.max()!)
         let reference = x.map { Foundation.exp(Double($0 - m)) }
-        let sum = x.withUnsafeMutableBufferPointer { expShiftedInPlace($0.baseAddress!, 37, shift: m) }
+        let sum = x.withUnsafeMutableBufferPointer { sumExpShifted($0.baseAddress!, 37, shift: m, storingTo: $0.baseAddress!) }
         XCTAssertEqual(Double(sum), reference.reduce(0, +), accuracy: 1e-5)
         for i in 0..<37 { XCTAssertEqual(Double(x[i]), reference[i], accuracy: 1e-7) }
     }
