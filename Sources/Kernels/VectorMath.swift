@@ -205,7 +205,10 @@ public func vectorMax(_ x: ConstFloatPointer, _ n: Int) -> Float {
     var acc = Float16Lanes(repeating: -.infinity)
     var i = 0
     while i + 16 <= n { acc = pointwiseMax(acc, load16(x + i)); i += 16 }
-    var m = acc.max()
+    // Halve with pointwiseMax (acc.max() goes lane by lane).
+    let m8 = pointwiseMax(acc.lowHalf, acc.highHalf), m4 = pointwiseMax(m8.lowHalf, m8.highHalf)
+    let m2 = pointwiseMax(m4.lowHalf, m4.highHalf)
+    var m = Swift.max(m2[0], m2[1])
     while i < n { if x[i] > m { m = x[i] }; i += 1 }
     return m
 }
