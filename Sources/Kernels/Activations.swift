@@ -65,25 +65,61 @@ extension Activation {
     }
 }
 
-/// out[i] = f(x[i])
+/// out[i] = f(x[i]). One SIMD loop per function (the switch is outside).
 public func activationForward(_ f: Activation, _ x: ConstFloatPointer, _ out: FloatPointer, _ n: Int) {
-    if f == .relu {
-        forChunks(n) { lo, hi in
-            var i = lo
-            let zero = SIMD8<Float>()
-            while i + 8 <= hi { store8(pointwiseMax(load8(x + i), zero), out + i); i += 8 }
-            while i < hi { out[i] = max(x[i], 0); i += 1 }
+    forChunks(n, grain: elementwiseGrain / 4) { lo, hi in
+        switch f {
+        case .relu:
+            map16(x, out, lo, hi) { pointwiseMax($0, Float16Lanes()) }
+        case .gelu:
+            map16(x, out, lo, hi) { x in x * vnormalCDF(x, gaussian: vexp(-0.5 * x * x)) }
+        case .geluTanh:
+            map16(x, out, lo, hi) { x in
+                0.5 * x * (1 + vtanh(sqrt2OverPi * x.addingProduct(geluCubic * x * x, x)))
+            }
+        case .swish(let beta):
+            map16(x, out, lo, hi) { x in x * vsigmoid(beta * x) }
+        case .sigmoid:
+            map16(x, out, lo, hi) { vsigmoid($0) }
+        case .tanh:
+            map16(x, out, lo, hi) { vtanh($0) }
         }
-        return
-    }
-    forChunks(n, grain: elementwiseGrain / 8) { lo, hi in
-        for i in lo..<hi { out[i] = f.value(x[i]) }
     }
 }
 
 /// dx[i] += dy[i] · f'(x[i])
 public func activationBackward(_ f: Activation, _ x: ConstFloatPointer, _ dy: ConstFloatPointer, _ dx: FloatPointer, _ n: Int) {
-    forChunks(n, grain: elementwiseGrain / 8) { lo, hi in
-        for i in lo..<hi { dx[i] += dy[i] * f.derivative(x[i]) }
+    forChunks(n, grain: elementwiseGrain / 4) { lo, hi in
+        switch f {
+        case .relu:
+            accumulate16(x, dy, dx, lo, hi) { x, dy in dy.replacing(with: 0, where: x .<= 0) }
+        case .gelu:
+            accumulate16(x, dy, dx, lo, hi) { x, dy in
+                // Φ(x) + x·φ(x), sharing e^(−x²/2) between the two terms.
+                let gaussian = vexp(-0.5 * x * x)
+                return dy * vnormalCDF(x, gaussian: gaussian).addingProduct(x * invSqrt2Pi, gaussian)
+            }
+        case .geluTanh:
+            accumulate16(x, dy, dx, lo, hi) { x, dy in
+                let t = vtanh(sqrt2OverPi * x.addingProduct(geluCubic * x * x, x))
+                let slope = sqrt2OverPi * (1 + 3 * geluCubic * x * x)
+                return dy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * slope)
+            }
+        case .swish(let beta):
+            accumulate16(x, dy, dx, lo, hi) { x, dy in
+                let s = vsigmoid(beta * x)
+                return dy * (s + beta * x * s * (1 - s))
+            }
+        case .sigmoid:
+            accumulate16(x, dy, dx, lo, hi) { x, dy in
+                let s = vsigmoid(x)
+                return dy * s * (1 - s)
+            }
+        case .tanh:
+            accumulate16(x, dy, dx, lo, hi) { x, dy in
+                let t = vtanh(x)
+                return dy * (1 - t * t)
+            }
+        }
     }
 }

@@ -42,27 +42,17 @@ public func attentionForward(
         let qBase = q + bh * tq * d, oBase = out + bh * tq * d
         let kBase = k + (b * s.kvHeads + kvh) * s.keyCapacity * d, vBase = v + (b * s.kvHeads + kvh) * s.keyCapacity * d
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(tk, 1))
-        defer { scores.deallocate() }
+        let kT = UnsafeMutablePointer<Float>.allocate(capacity: max(tk * d, 1))
+        defer { scores.deallocate(); kT.deallocate() }
+        transposeRows(kBase, rows: tk, cols: d, into: kT)
         for i in 0..<tq {
             let qi = qBase + i * d, oi = oBase + i * d
             let n = s.visibleKeys(i)
-            let biasRow = bias.map { $0 + (h * tq + i) * tk }
-            var m = -Float.infinity
-            for j in 0..<n {
-                var sc = dot(qi, kBase + j * d, d) * scale
-                if let biasRow { sc += biasRow[j] }
-                scores[j] = sc
-                if sc > m { m = sc }
-            }
-            for c in 0..<d { oi[c] = 0 }
-            var sum: Float = 0
-            for j in 0..<n {
-                let p = expf(scores[j] - m)
-                sum += p
-                axpy(oi, vBase + j * d, p, d)
-            }
-            let inv = 1 / sum
-            for c in 0..<d { oi[c] *= inv }
+            rowTimesTransposed(qi, kT, depth: d, stride: tk, count: n, scale: scale, into: scores)
+            if let biasRow = bias.map({ $0 + (h * tq + i) * tk }) { vectorAdd(scores, biasRow, scores, n) }
+            let m = vectorMax(scores, n)
+            let sum = sumExpShifted(scores, n, shift: m, storingTo: scores)
+            weightedRowSum(scores, vBase, count: n, width: d, scale: 1 / sum, into: oi, accumulate: false)
             logSumExp[bh * tq + i] = m + logf(sum)
         }
     }
@@ -81,6 +71,15 @@ public func attentionBackward(
         let b = bkv / s.kvHeads, kvh = bkv % s.kvHeads
         let kBase = k + bkv * s.keyCapacity * d, vBase = v + bkv * s.keyCapacity * d
         let dkBase = dk + bkv * s.keyCapacity * d, dvBase = dv + bkv * s.keyCapacity * d
+        // Rows of K and V transposed, so that a query row's scores (and dout's
+        // products with V) come out 16 keys at a time without horizontal sums.
+        let kT = UnsafeMutablePointer<Float>.allocate(capacity: max(tk * d, 1))
+        let vT = UnsafeMutablePointer<Float>.allocate(capacity: max(tk * d, 1))
+        let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: max(tk, 1))
+        let scoreGradients = UnsafeMutablePointer<Float>.allocate(capacity: max(tk, 1))
+        defer { kT.deallocate(); vT.deallocate(); probabilities.deallocate(); scoreGradients.deallocate() }
+        transposeRows(kBase, rows: tk, cols: d, into: kT)
+        transposeRows(vBase, rows: tk, cols: d, into: vT)
         for h in (kvh * s.group)..<((kvh + 1) * s.group) {
             let bh = b * s.heads + h
             let qBase = q + bh * tq * d, oBase = out + bh * tq * d, doBase = dout + bh * tq * d
@@ -89,19 +88,85 @@ public func attentionBackward(
                 let qi = qBase + i * d, doi = doBase + i * d, dqi = dqBase + i * d
                 let n = s.visibleKeys(i)
                 let lse = logSumExp[bh * tq + i]
-                let biasRow = bias.map { $0 + (h * tq + i) * tk }
                 let rowDot = dot(doi, oBase + i * d, d)
+                rowTimesTransposed(qi, kT, depth: d, stride: tk, count: n, scale: scale, into: probabilities)
+                if let biasRow = bias.map({ $0 + (h * tq + i) * tk }) { vectorAdd(probabilities, biasRow, probabilities, n) }
+                _ = sumExpShifted(probabilities, n, shift: lse, storingTo: probabilities)
+                // dS = P ⊙ (dout·Vᵀ − rowDot) · scale
+                rowTimesTransposed(doi, vT, depth: d, stride: tk, count: n, scale: 1, into: scoreGradients)
+                forLanes16(n) { j, lanes in
+                    let p = load16Padded(probabilities, j, n)
+                    store16Padded(p * (load16Padded(scoreGradients, j, n) - rowDot) * scale, scoreGradients, j, lanes)
+                }
+                weightedRowSum(scoreGradients, kBase, count: n, width: d, scale: 1, into: dqi, accumulate: true)
                 for j in 0..<n {
-                    var sc = dot(qi, kBase + j * d, d) * scale
-                    if let biasRow { sc += biasRow[j] }
-                    let p = expf(sc - lse)
-                    let dp = dot(doi, vBase + j * d, d)
-                    let ds = p * (dp - rowDot) * scale
-                    axpy(dqi, kBase + j * d, ds, d)
+                    let p = probabilities[j], ds = scoreGradients[j]
                     axpy(dkBase + j * d, qi, ds, d)
                     axpy(dvBase + j * d, doi, p, d)
                 }
             }
         }
+    }
+}
+
+/// dst[c·rows + r] = src[r·cols + c]
+@inlinable
+func transposeRows(_ src: ConstFloatPointer, rows: Int, cols: Int, into dst: FloatPointer) {
+    for r in 0..<rows {
+        for c in 0..<cols { dst[c * rows + r] = src[r * cols + c] }
+    }
+}
+
+/// out[j] = scale · Σ_c x[c] · mT[c·stride + j] for j < count: a row times a
+/// transposed block, 16 columns per pass, summing over c in order.
+@inlinable
+func rowTimesTransposed(_ x: ConstFloatPointer, _ mT: ConstFloatPointer, depth: Int, stride: Int, count: Int,
+                        scale: Float, into out: FloatPointer) {
+    forLanes16(count) { j, lanes in
+        var acc: Float16Lanes
+        if j + 16 <= stride {
+            acc = fourWaySum(depth, x, mT + j, stride)
+        } else {
+            acc = Float16Lanes()
+            for c in 0..<depth { acc.addProduct(Float16Lanes(repeating: x[c]), loadPartial16(mT + c * stride + j, stride - j)) }
+        }
+        store16Padded(acc * scale, out, j, lanes)
+    }
+}
+
+/// Σ_{i<n} w[i] · rows[i·stride ..< i·stride + 16], over four interleaved
+/// accumulators (i mod 4) so that consecutive FMAs do not wait on each other,
+/// combined in a fixed order.
+@inlinable @inline(__always)
+func fourWaySum(_ n: Int, _ w: ConstFloatPointer, _ rows: ConstFloatPointer, _ stride: Int) -> Float16Lanes {
+    var a0 = Float16Lanes(), a1 = Float16Lanes(), a2 = Float16Lanes(), a3 = Float16Lanes()
+    var i = 0
+    while i + 4 <= n {
+        a0.addProduct(Float16Lanes(repeating: w[i]), load16(rows + i * stride))
+        a1.addProduct(Float16Lanes(repeating: w[i + 1]), load16(rows + (i + 1) * stride))
+        a2.addProduct(Float16Lanes(repeating: w[i + 2]), load16(rows + (i + 2) * stride))
+        a3.addProduct(Float16Lanes(repeating: w[i + 3]), load16(rows + (i + 3) * stride))
+        i += 4
+    }
+    while i < n { a0.addProduct(Float16Lanes(repeating: w[i]), load16(rows + i * stride)); i += 1 }
+    return (a0 + a1) + (a2 + a3)
+}
+
+/// out[c] (+)= scale · Σ_j w[j] · rows[j·width + c]: the sum is held in
+/// registers 16 columns at a time instead of going through memory per row.
+@inlinable
+func weightedRowSum(_ w: ConstFloatPointer, _ rows: ConstFloatPointer, count: Int, width: Int, scale: Float,
+                    into out: FloatPointer, accumulate: Bool) {
+    forLanes16(width) { c, lanes in
+        var acc: Float16Lanes
+        if c + 16 <= width {
+            acc = fourWaySum(count, w, rows + c, width)
+        } else {
+            acc = Float16Lanes()
+            for j in 0..<count { acc.addProduct(Float16Lanes(repeating: w[j]), loadPartial16(rows + j * width + c, width - c)) }
+        }
+        acc *= scale
+        if accumulate { acc += load16Padded(out, c, width) }
+        store16Padded(acc, out, c, lanes)
     }
 }

@@ -12,16 +12,15 @@ public func layerNormForward(
 ) {
     forRows(rows, cols: cols) { r in
         let xr = x + r * cols, yr = y + r * cols
-        var s: Float = 0
-        for j in 0..<cols { s += xr[j] }
-        let mu = s / Float(cols)
-        var v: Float = 0
-        for j in 0..<cols { let d = xr[j] - mu; v += d * d }
+        let mu = rowSum16(cols) { load16Padded(xr, $0, cols) } / Float(cols)
+        let v = rowSum16(cols) { j in let d = load16Padded(xr, j, cols) - mu; return d * d }
         let inv = 1 / (v / Float(cols) + eps).squareRoot()
         mean[r] = mu
         rstd[r] = inv
-        for j in 0..<cols {
-            yr[j] = (xr[j] - mu) * inv * gamma[j] + (beta?[j] ?? 0)
+        forLanes16(cols) { j, n in
+            var out = (load16Padded(xr, j, cols) - mu) * inv * load16Padded(gamma, j, cols)
+            if let beta { out += load16Padded(beta, j, cols) }
+            store16Padded(out, yr, j, n)
         }
     }
 }
@@ -36,29 +35,30 @@ public func layerNormBackward(
         forRows(rows, cols: cols) { r in
             let xr = x + r * cols, gr = dy + r * cols, dr = dx + r * cols
             let mu = mean[r], inv = rstd[r]
-            var sumG: Float = 0, sumGX: Float = 0
-            for j in 0..<cols {
-                let g = gr[j] * gamma[j]
+            var sumG = Float16Lanes(), sumGX = Float16Lanes()
+            forLanes16(cols) { j, _ in
+                let g = load16Padded(gr, j, cols) * load16Padded(gamma, j, cols)
                 sumG += g
-                sumGX += g * (xr[j] - mu) * inv
+                sumGX += g * ((load16Padded(xr, j, cols) - mu) * inv)
             }
-            let meanG = sumG / Float(cols), meanGX = sumGX / Float(cols)
-            for j in 0..<cols {
-                let xhat = (xr[j] - mu) * inv
-                dr[j] += inv * (gr[j] * gamma[j] - meanG - xhat * meanGX)
+            let meanG = sumG.sum() / Float(cols), meanGX = sumGX.sum() / Float(cols)
+            forLanes16(cols) { j, n in
+                let xhat = (load16Padded(xr, j, cols) - mu) * inv
+                let g = load16Padded(gr, j, cols) * load16Padded(gamma, j, cols)
+                store16Padded(load16Padded(dr, j, cols) + inv * (g - meanG - xhat * meanGX), dr, j, n)
             }
         }
     }
     if dgamma != nil || dbeta != nil {
-        forColumnBlocks(rows: rows, cols: cols) { lo, hi in
+        forColumnStrips16(rows: rows, cols: cols) { j, n in
+            var dg = Float16Lanes(), db = Float16Lanes()
             for r in 0..<rows {
-                let xr = x + r * cols, gr = dy + r * cols
-                let mu = mean[r], inv = rstd[r]
-                for j in lo..<hi {
-                    dgamma?[j] += gr[j] * (xr[j] - mu) * inv
-                    dbeta?[j] += gr[j]
-                }
+                let g = load16Padded(dy + r * cols, j, cols)
+                dg += g * ((load16Padded(x + r * cols, j, cols) - mean[r]) * rstd[r])
+                db += g
             }
+            if let dgamma { store16Padded(load16Padded(dgamma, j, cols) + dg, dgamma, j, n) }
+            if let dbeta { store16Padded(load16Padded(dbeta, j, cols) + db, dbeta, j, n) }
         }
     }
 }
@@ -70,10 +70,12 @@ public func rmsNormForward(
 ) {
     forRows(rows, cols: cols) { r in
         let xr = x + r * cols, yr = y + r * cols
-        let ms = dot(xr, xr, cols) / Float(cols)
+        let ms = rowSum16(cols) { j in let v = load16Padded(xr, j, cols); return v * v } / Float(cols)
         let inv = 1 / (ms + eps).squareRoot()
         rstd[r] = inv
-        for j in 0..<cols { yr[j] = xr[j] * inv * gamma[j] }
+        forLanes16(cols) { j, n in
+            store16Padded(load16Padded(xr, j, cols) * inv * load16Padded(gamma, j, cols), yr, j, n)
+        }
     }
 }
 
@@ -86,19 +88,50 @@ public func rmsNormBackward(
         forRows(rows, cols: cols) { r in
             let xr = x + r * cols, gr = dy + r * cols, dr = dx + r * cols
             let inv = rstd[r]
-            var sumGX: Float = 0
-            for j in 0..<cols { sumGX += gr[j] * gamma[j] * xr[j] * inv }
-            let meanGX = sumGX / Float(cols)
-            for j in 0..<cols { dr[j] += inv * (gr[j] * gamma[j] - xr[j] * inv * meanGX) }
+            let meanGX = rowSum16(cols) { j in
+                load16Padded(gr, j, cols) * load16Padded(gamma, j, cols) * (load16Padded(xr, j, cols) * inv)
+            } / Float(cols)
+            forLanes16(cols) { j, n in
+                let g = load16Padded(gr, j, cols) * load16Padded(gamma, j, cols)
+                let xhat = load16Padded(xr, j, cols) * inv
+                store16Padded(load16Padded(dr, j, cols) + inv * (g - xhat * meanGX), dr, j, n)
+            }
         }
     }
     if let dgamma {
-        forColumnBlocks(rows: rows, cols: cols) { lo, hi in
+        forColumnStrips16(rows: rows, cols: cols) { j, n in
+            var dg = Float16Lanes()
             for r in 0..<rows {
-                let xr = x + r * cols, gr = dy + r * cols, inv = rstd[r]
-                for j in lo..<hi { dgamma[j] += gr[j] * xr[j] * inv }
+                dg += load16Padded(dy + r * cols, j, cols) * (load16Padded(x + r * cols, j, cols) * rstd[r])
             }
+            store16Padded(load16Padded(dgamma, j, cols) + dg, dgamma, j, n)
         }
+    }
+}
+
+/// Σ over a row of the 16-lane values `lanes(j)` (padding lanes must be 0).
+@inlinable @inline(__always)
+func rowSum16(_ cols: Int, _ lanes: (Int) -> Float16Lanes) -> Float {
+    var acc = Float16Lanes()
+    var j = 0
+    while j < cols {
+        var v = lanes(j)
+        if j + 16 > cols { for l in (cols - j)..<16 { v[l] = 0 } }
+        acc += v
+        j += 16
+    }
+    return acc.sum()
+}
+
+/// Runs body(j, n) for each 16-column strip; each strip is owned by one thread
+/// and sums its rows in order, so the result does not depend on threads.
+@inlinable
+func forColumnStrips16(rows: Int, cols: Int, _ body: (Int, Int) -> Void) {
+    let strips = (cols + 15) / 16
+    if rows * cols > elementwiseGrain {
+        Parallel.forEach(strips) { s in body(s * 16, min(16, cols - s * 16)) }
+    } else {
+        for s in 0..<strips { body(s * 16, min(16, cols - s * 16)) }
     }
 }
 

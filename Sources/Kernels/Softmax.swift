@@ -17,9 +17,7 @@ public func forRows(_ rows: Int, cols: Int, _ body: (Int) -> Void) {
 
 @inlinable
 public func rowMax(_ x: ConstFloatPointer, _ n: Int) -> Float {
-    var m = -Float.infinity
-    for j in 0..<n where x[j] > m { m = x[j] }
-    return m
+    vectorMax(x, n)
 }
 
 /// out = softmax(x) over the last dimension.
@@ -27,10 +25,8 @@ public func softmaxForward(_ x: ConstFloatPointer, _ out: FloatPointer, rows: In
     forRows(rows, cols: cols) { r in
         let xr = x + r * cols, yr = out + r * cols
         let m = rowMax(xr, cols)
-        var sum: Float = 0
-        for j in 0..<cols { let e = expf(xr[j] - m); yr[j] = e; sum += e }
-        let inv = 1 / sum
-        for j in 0..<cols { yr[j] *= inv }
+        let inv = 1 / sumExpShifted(xr, cols, shift: m, storingTo: yr)
+        forLanes16(cols) { j, n in store16Padded(load16Padded(yr, j, cols) * inv, yr, j, n) }
     }
 }
 
@@ -58,7 +54,7 @@ public func logSoftmaxBackward(_ y: ConstFloatPointer, _ dy: ConstFloatPointer, 
         let yr = y + r * cols, gr = dy + r * cols, dr = dx + r * cols
         var s: Float = 0
         for j in 0..<cols { s += gr[j] }
-        for j in 0..<cols { dr[j] += gr[j] - expf(yr[j]) * s }
+        accumulate16(yr, gr, dr, 0, cols) { y, g in g - vexp(y) * s }
     }
 }
 
@@ -67,9 +63,7 @@ public func logSoftmaxBackward(_ y: ConstFloatPointer, _ dy: ConstFloatPointer, 
 public func logSumExp(_ x: ConstFloatPointer, _ n: Int) -> Float {
     let m = rowMax(x, n)
     if m == -Float.infinity { return m }
-    var sum: Float = 0
-    for j in 0..<n { sum += expf(x[j] - m) }
-    return m + logf(sum)
+    return m + logf(sumExpShifted(x, n, shift: m))
 }
 
 /// Cross-entropy of each row of logits against its target class. Rows whose
@@ -86,9 +80,7 @@ public func crossEntropyForward(
     forRows(rows, cols: cols) { r in
         let xr = logits + r * cols
         let m = Kernels.rowMax(xr, cols)
-        var sum: Float = 0
-        for j in 0..<cols { sum += expf(xr[j] - m) }
-        let logSum = logf(sum)
+        let logSum = logf(sumExpShifted(xr, cols, shift: m))
         rowMax[r] = m
         rowLogSum[r] = logSum
         let t = targets[r]
@@ -112,7 +104,7 @@ public func crossEntropyBackward(
         if t == ignoreIndex { return }
         let xr = logits + r * cols, dr = dlogits + r * cols
         let m = rowMax[r], logSum = rowLogSum[r]
-        for j in 0..<cols { dr[j] += scale * expf((xr[j] - m) - logSum) }
+        accumulate16(xr, xr, dr, 0, cols) { x, _ in scale * vexp((x - m) - logSum) }
         dr[Int(t)] -= scale
     }
 }

@@ -60,25 +60,41 @@ public final class Optimizer {
             let (l1, l2) = p.decays ? (s.l1, s.l2) : (0, 0)
             let v = second.isEmpty ? nil : second[index].data
             let firstStep = stepCount == 1
+            // The kind and penalties are fixed per tensor: branch once, then run
+            // 16 lanes at a time. Each lane does PyTorch's operations in
+            // PyTorch's order (no fused multiply-adds), tails included.
             forChunks(n) { lo, hi in
-                for i in lo..<hi {
-                    var grad = g[i]
-                    if l1 != 0 { grad += l1 * (w[i] > 0 ? 1 : (w[i] < 0 ? -1 : 0)) }
-                    if l2 != 0 { grad += 2 * l2 * w[i] }
+                var i = lo
+                while i < hi {
+                    defer { i += 16 }
+                    let count = min(16, hi - i)
+                    let wi = load16Padded(w, i, hi)
+                    var grad = load16Padded(g, i, hi)
+                    if l1 != 0 {
+                        let sign = Float16Lanes().replacing(with: 1, where: wi .> 0).replacing(with: -1, where: wi .< 0)
+                        grad += l1 * sign
+                    }
+                    if l2 != 0 { grad += 2 * l2 * wi }
                     switch s.kind {
                     case .adamw, .adam:
-                        if s.kind == .adamw { w[i] *= 1 - lr * decay } else if decay != 0 { grad += decay * w[i] }
-                        m[i] += (grad - m[i]) * (1 - s.beta1)          // torch: lerp
-                        v![i] = v![i] * s.beta2 + (1 - s.beta2) * grad * grad
-                        let denom = v![i].squareRoot() / bias2Root + s.eps
-                        w[i] -= stepSize * m[i] / denom
+                        var wNew = wi
+                        if s.kind == .adamw { wNew *= 1 - lr * decay } else if decay != 0 { grad += decay * wi }
+                        var mi = load16Padded(m, i, hi)
+                        mi += (grad - mi) * (1 - s.beta1)          // torch: lerp
+                        let vi = load16Padded(v!, i, hi) * s.beta2 + (1 - s.beta2) * grad * grad
+                        let denom = vi.squareRoot() / bias2Root + s.eps
+                        wNew -= stepSize * mi / denom
+                        store16Padded(mi, m, i, count)
+                        store16Padded(vi, v!, i, count)
+                        store16Padded(wNew, w, i, count)
                     case .sgd:
-                        if decay != 0 { grad += decay * w[i] }
+                        if decay != 0 { grad += decay * wi }
                         if s.momentum != 0 {
-                            m[i] = firstStep ? grad : m[i] * s.momentum + grad
-                            grad = m[i]
+                            let mi = firstStep ? grad : load16Padded(m, i, hi) * s.momentum + grad
+                            store16Padded(mi, m, i, count)
+                            grad = mi
                         }
-                        w[i] -= lr * grad
+                        store16Padded(wi - lr * grad, w, i, count)
                     }
                 }
             }
