@@ -7,24 +7,17 @@ enum PreTokenizer {
     static let unicodeCutoff: (major: Int, minor: Int) = (16, 0)
     static let letter: UInt8 = 0, number: UInt8 = 1, space: UInt8 = 2, other: UInt8 = 3
 
-    /// Classes of the Basic Multilingual Plane, filled in on first sight of each scalar (0xFF =
-    /// not yet known), so no start-up cost. Threads may race to fill an entry; that race is
-    /// benign: every writer stores the same byte. Planes above are looked up directly.
+    /// Classes of the Basic Multilingual Plane, computed once on first use (Swift runs a static
+    /// initializer exactly once, thread-safely), then only read: threads share it without
+    /// races. Planes above are looked up directly.
     static let bmpClass: UnsafeMutablePointer<UInt8> = {
         let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 0x10000)
-        p.initialize(repeating: 0xFF, count: 0x10000)
-        for v in 0..<0x80 { p[v] = classify(UInt32(v)) }
+        for v in 0..<0x10000 { p[v] = classify(UInt32(v)) }
         return p
     }()
 
     @inline(__always)
-    static func bmp(_ table: UnsafeMutablePointer<UInt8>, _ v: Int) -> UInt8 {
-        let k = table[v]
-        if k != 0xFF { return k }
-        let c = classify(UInt32(v))
-        table[v] = c
-        return c
-    }
+    static func bmp(_ table: UnsafeMutablePointer<UInt8>, _ v: Int) -> UInt8 { table[v] }
 
     // Never inlined: it touches resilient stdlib types (GeneralCategory) whose unknown size
     // would otherwise cost a metadata call and a stack allocation in every hot caller.
