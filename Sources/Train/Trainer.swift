@@ -257,14 +257,12 @@ public final class Trainer {
 
     func showProgress(started: Date, done: Int, remaining: Int, loss: Float) {
         guard options.progressBar else { return }
-        let total = done + remaining
         let fraction = Double(step) / Double(config.train.maxSteps)
         let filled = Int(fraction * 30)
         let elapsed = Date().timeIntervalSince(started)
         let eta = done > 0 ? elapsed / Double(done) * Double(remaining) : 0
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: 30 - filled)
         let line = String(format: "\r%@ %d/%d loss %.4f ETA %@ ", bar, step, config.train.maxSteps, loss, formatDuration(eta))
-        _ = total
         FileHandle.standardError.write(Data(line.utf8))
     }
 
