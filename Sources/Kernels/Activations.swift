@@ -70,7 +70,7 @@ public func activationForward(_ f: Activation, _ x: ConstFloatPointer, _ out: Fl
     forChunks(n, grain: elementwiseGrain / 4) { lo, hi in
         switch f {
         case .relu:
-            map16(x, out, lo, hi) { pointwiseMax($0, Float16Lanes()) }
+            map16(x, out, lo, hi) { x in x.replacing(with: 0, where: x .< 0) }  // (pointwiseMax may not vectorise)
         case .gelu:
             map16(x, out, lo, hi) { x in x * vnormalCDF(x, gaussian: vexp(-0.5 * x * x)) }
         case .geluTanh:

@@ -77,7 +77,14 @@ public func attentionBackward(
         let vT = UnsafeMutablePointer<Float>.allocate(capacity: max(tk * d, 1))
         let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: max(tk, 1))
         let scoreGradients = UnsafeMutablePointer<Float>.allocate(capacity: max(tk, 1))
-        defer { kT.deallocate(); vT.deallocate(); probabilities.deallocate(); scoreGradients.deallocate() }
+        // Pᵀ and dSᵀ of one head (key-major), so that dK and dV rows are each
+        // summed in registers over queries instead of updated in memory per pair.
+        let pT = UnsafeMutablePointer<Float>.allocate(capacity: max(tk * tq, 1))
+        let dsT = UnsafeMutablePointer<Float>.allocate(capacity: max(tk * tq, 1))
+        defer {
+            kT.deallocate(); vT.deallocate(); probabilities.deallocate(); scoreGradients.deallocate()
+            pT.deallocate(); dsT.deallocate()
+        }
         transposeRows(kBase, rows: tk, cols: d, into: kT)
         transposeRows(vBase, rows: tk, cols: d, into: vT)
         for h in (kvh * s.group)..<((kvh + 1) * s.group) {
@@ -100,10 +107,19 @@ public func attentionBackward(
                 }
                 weightedRowSum(scoreGradients, kBase, count: n, width: d, scale: 1, into: dqi, accumulate: true)
                 for j in 0..<n {
-                    let p = probabilities[j], ds = scoreGradients[j]
-                    axpy(dkBase + j * d, qi, ds, d)
-                    axpy(dvBase + j * d, doi, p, d)
+                    pT[j * tq + i] = probabilities[j]
+                    dsT[j * tq + i] = scoreGradients[j]
                 }
+            }
+            // dK[j] += Σ_i dS[i, j]·Q[i], dV[j] += Σ_i P[i, j]·dO[i], over the
+            // queries that see key j (all of them without a causal mask).
+            for j in 0..<tk {
+                let first = s.causal ? max(0, j - s.offset) : 0
+                if first >= tq { continue }
+                weightedRowSum(dsT + j * tq + first, qBase + first * d, count: tq - first, width: d, scale: 1,
+                               into: dkBase + j * d, accumulate: true)
+                weightedRowSum(pT + j * tq + first, doBase + first * d, count: tq - first, width: d, scale: 1,
+                               into: dvBase + j * d, accumulate: true)
             }
         }
     }

@@ -202,13 +202,19 @@ public func sumExpShifted(_ x: ConstFloatPointer, _ n: Int, shift: Float, storin
 /// max over x[0..<n] (−∞ for n = 0).
 @inlinable
 public func vectorMax(_ x: ConstFloatPointer, _ n: Int) -> Float {
+    // Compare-and-select, not pointwiseMax: the latter's NaN rules keep it
+    // from vectorising here.
     var acc = Float16Lanes(repeating: -.infinity)
     var i = 0
-    while i + 16 <= n { acc = pointwiseMax(acc, load16(x + i)); i += 16 }
-    // Halve with pointwiseMax (acc.max() goes lane by lane).
-    let m8 = pointwiseMax(acc.lowHalf, acc.highHalf), m4 = pointwiseMax(m8.lowHalf, m8.highHalf)
-    let m2 = pointwiseMax(m4.lowHalf, m4.highHalf)
-    var m = Swift.max(m2[0], m2[1])
+    while i + 16 <= n {
+        let v = load16(x + i)
+        acc = acc.replacing(with: v, where: v .> acc)
+        i += 16
+    }
+    let h8 = acc.lowHalf.replacing(with: acc.highHalf, where: acc.highHalf .> acc.lowHalf)
+    let h4 = h8.lowHalf.replacing(with: h8.highHalf, where: h8.highHalf .> h8.lowHalf)
+    let h2 = h4.lowHalf.replacing(with: h4.highHalf, where: h4.highHalf .> h4.lowHalf)
+    var m = Swift.max(h2[0], h2[1])
     while i < n { if x[i] > m { m = x[i] }; i += 1 }
     return m
 }

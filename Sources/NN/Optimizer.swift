@@ -52,53 +52,61 @@ public final class Optimizer {
         let bias1 = 1 - pow(Double(s.beta1), Double(stepCount))
         let bias2Root = Float((1 - pow(Double(s.beta2), Double(stepCount))).squareRoot())
         let stepSize = Float(Double(lr) / bias1)
-        for (index, p) in parameters.enumerated() {
-            guard let g = p.tensor.grad?.data else { continue }
-            let w = p.tensor.data, n = p.tensor.count
-            let m = first[index].data
+        // One dispatch for all tensors: fixed-size chunks of every tensor with a
+        // gradient, each chunk owning its elements (no barrier per tensor).
+        var chunks: [(index: Int, lo: Int, hi: Int)] = []
+        for (index, p) in parameters.enumerated() where p.tensor.grad != nil {
+            let n = p.tensor.count
+            for lo in stride(from: 0, to: n, by: elementwiseGrain) { chunks.append((index, lo, min(n, lo + elementwiseGrain))) }
+        }
+        let update = { (chunk: (index: Int, lo: Int, hi: Int)) in
+            let (index, lo, hi) = chunk
+            let p = self.parameters[index]
+            let g = p.tensor.grad!.data, w = p.tensor.data
+            let m = self.first[index].data
             let decay = p.decays ? s.weightDecay : 0
             let (l1, l2) = p.decays ? (s.l1, s.l2) : (0, 0)
-            let v = second.isEmpty ? nil : second[index].data
-            let firstStep = stepCount == 1
+            let v = self.second.isEmpty ? nil : self.second[index].data
+            let firstStep = self.stepCount == 1
             // The kind and penalties are fixed per tensor: branch once, then run
             // 16 lanes at a time. Each lane does PyTorch's operations in
             // PyTorch's order (no fused multiply-adds), tails included.
-            forChunks(n) { lo, hi in
-                var i = lo
-                while i < hi {
-                    defer { i += 16 }
-                    let count = min(16, hi - i)
-                    let wi = load16Padded(w, i, hi)
-                    var grad = load16Padded(g, i, hi)
-                    if l1 != 0 {
-                        let sign = Float16Lanes().replacing(with: 1, where: wi .> 0).replacing(with: -1, where: wi .< 0)
-                        grad += l1 * sign
-                    }
-                    if l2 != 0 { grad += 2 * l2 * wi }
-                    switch s.kind {
-                    case .adamw, .adam:
-                        var wNew = wi
-                        if s.kind == .adamw { wNew *= 1 - lr * decay } else if decay != 0 { grad += decay * wi }
-                        var mi = load16Padded(m, i, hi)
-                        mi += (grad - mi) * (1 - s.beta1)          // torch: lerp
-                        let vi = load16Padded(v!, i, hi) * s.beta2 + (1 - s.beta2) * grad * grad
-                        let denom = vi.squareRoot() / bias2Root + s.eps
-                        wNew -= stepSize * mi / denom
+            var i = lo
+            while i < hi {
+                defer { i += 16 }
+                let count = min(16, hi - i)
+                let wi = load16Padded(w, i, hi)
+                var grad = load16Padded(g, i, hi)
+                if l1 != 0 {
+                    let sign = Float16Lanes().replacing(with: 1, where: wi .> 0).replacing(with: -1, where: wi .< 0)
+                    grad += l1 * sign
+                }
+                if l2 != 0 { grad += 2 * l2 * wi }
+                switch s.kind {
+                case .adamw, .adam:
+                    var wNew = wi
+                    if s.kind == .adamw { wNew *= 1 - lr * decay } else if decay != 0 { grad += decay * wi }
+                    var mi = load16Padded(m, i, hi)
+                    mi += (grad - mi) * (1 - s.beta1)          // torch: lerp
+                    let vi = load16Padded(v!, i, hi) * s.beta2 + (1 - s.beta2) * grad * grad
+                    let denom = vi.squareRoot() / bias2Root + s.eps
+                    wNew -= stepSize * mi / denom
+                    store16Padded(mi, m, i, count)
+                    store16Padded(vi, v!, i, count)
+                    store16Padded(wNew, w, i, count)
+                case .sgd:
+                    if decay != 0 { grad += decay * wi }
+                    if s.momentum != 0 {
+                        let mi = firstStep ? grad : load16Padded(m, i, hi) * s.momentum + grad
                         store16Padded(mi, m, i, count)
-                        store16Padded(vi, v!, i, count)
-                        store16Padded(wNew, w, i, count)
-                    case .sgd:
-                        if decay != 0 { grad += decay * wi }
-                        if s.momentum != 0 {
-                            let mi = firstStep ? grad : load16Padded(m, i, hi) * s.momentum + grad
-                            store16Padded(mi, m, i, count)
-                            grad = mi
-                        }
-                        store16Padded(wi - lr * grad, w, i, count)
+                        grad = mi
                     }
+                    store16Padded(wi - lr * grad, w, i, count)
                 }
             }
         }
+        let total = chunks.reduce(0) { $0 + $1.hi - $1.lo }
+        if total > elementwiseGrain { Parallel.forEach(chunks.count) { update(chunks[$0]) } } else { chunks.forEach(update) }
     }
 
     /// Moments by parameter name ("m.<name>", "v.<name>") for checkpoints.
