@@ -12,15 +12,19 @@ public enum Parallel {
 
     /// Runs `body(i)` for every i in 0..<count, spread over `threads` workers.
     /// Worker w takes chunks w, w+T, w+2T, ... (static, so no shared counter).
-    @inlinable
+    /// Called from inside another `forEach` (e.g. a matmul per attention head),
+    /// it runs serially on the calling worker: the outer split already uses the cores.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         let workers = min(threads, count)
-        if workers <= 1 {
+        if workers <= 1 || pthread_getspecific(nestingKey) != nil {
             for i in 0..<count { body(i) }
             return
         }
         withoutActuallyEscaping(body) { body in
             DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let outer = pthread_getspecific(nestingKey)
+                pthread_setspecific(nestingKey, insideMarker)
+                defer { pthread_setspecific(nestingKey, outer) }
                 var i = w
                 while i < count {
                     body(i)
@@ -30,10 +34,17 @@ public enum Parallel {
         }
     }
 
+    /// Set on a thread while it runs a `forEach` body.
+    static let nestingKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+    static let insideMarker = UnsafeRawPointer(bitPattern: 1)
+
     /// Splits 0..<n into chunks of at least `grain` items (about 4 per thread
     /// for balance) and runs `body(range)` for each. The chunking depends on
     /// `n` and `grain` only, not on the thread count.
-    @inlinable
     public static func forRanges(_ n: Int, grain: Int, _ body: (Range<Int>) -> Void) {
         if n <= 0 { return }
         let chunk = max(grain, 1)
