@@ -34,6 +34,9 @@ public func attentionForward(
     _ q: ConstFloatPointer, _ k: ConstFloatPointer, _ v: ConstFloatPointer, bias: ConstFloatPointer?,
     _ out: FloatPointer, logSumExp: FloatPointer, shape s: AttentionShape
 ) {
+    if s.queryLength >= blockedAttentionMinimumQueries {
+        return attentionForwardBlocked(q, k, v, bias: bias, out, logSumExp: logSumExp, shape: s)
+    }
     let (tq, tk, d) = (s.queryLength, s.keyLength, s.headSize)
     let scale = s.scale
     Parallel.forEach(s.batch * s.heads) { bh in
@@ -65,6 +68,9 @@ public func attentionBackward(
     _ out: ConstFloatPointer, logSumExp: ConstFloatPointer, _ dout: ConstFloatPointer,
     dq: FloatPointer, dk: FloatPointer, dv: FloatPointer, shape s: AttentionShape
 ) {
+    if s.queryLength >= blockedAttentionMinimumQueries {
+        return attentionBackwardBlocked(q, k, v, bias: bias, out, logSumExp: logSumExp, dout, dq: dq, dk: dk, dv: dv, shape: s)
+    }
     let (tq, tk, d) = (s.queryLength, s.keyLength, s.headSize)
     let scale = s.scale
     Parallel.forEach(s.batch * s.kvHeads) { bkv in

@@ -46,6 +46,48 @@ final class AttentionTests: XCTestCase {
         }
     }
 
+    /// 16 or more queries take the blocked (matrix product) path: the same checks.
+    func testBlockedPathForManyQueries() {
+        let saved = blockedAttentionMinimumQueries
+        blockedAttentionMinimumQueries = 16  // so these small shapes take the blocked path
+        defer { blockedAttentionMinimumQueries = saved }
+        for (b, h, hkv, tq, tk, d) in [(1, 2, 2, 20, 20, 5), (2, 4, 2, 17, 17, 3), (1, 3, 1, 16, 16, 4), (1, 2, 1, 17, 23, 6)] {
+            let q = randomTensor([b, h, tq, d], seed: 51), k = randomTensor([b, hkv, tk, d], seed: 52), v = randomTensor([b, hkv, tk, d], seed: 53)
+            let bias = randomTensor([h, tq, tk], seed: 54)
+            for withBias in [false, true] {
+                let y = attention(q, k, v, bias: withBias ? bias : nil).toArray()
+                assertClose(y, referenceAttention(q, k, v, bias: withBias ? bias : nil, causal: true), tolerance: 1e-5,
+                            "blocked attention \(b),\(h),\(hkv),\(tq),\(tk),\(d) bias \(withBias)")
+                assertGradients("blocked attention \(h)/\(hkv) heads, \(tq) queries, bias \(withBias)", [q, k, v]) {
+                    attention(q, k, v, bias: withBias ? bias : nil)
+                }
+            }
+        }
+        // The two paths agree: the last query row alone (row path) equals that row of a full pass (blocked).
+        let q = randomTensor([1, 2, 20, 4], seed: 55), k = randomTensor([1, 2, 20, 4], seed: 56), v = randomTensor([1, 2, 20, 4], seed: 57)
+        let all = attention(q, k, v).toArray(), last = attention(q.slice(2, 19..<20), k, v).toArray()
+        for hi in 0..<2 { for c in 0..<4 { XCTAssertEqual(last[hi * 4 + c], all[(hi * 20 + 19) * 4 + c], accuracy: 1e-5) } }
+    }
+
+    /// Each (batch, head) runs whole on one worker, so the thread count cannot change the numbers.
+    func testBlockedPathSameNumbersForAnyThreadCount() {
+        let savedMinimum = blockedAttentionMinimumQueries, savedThreads = Parallel.threads
+        blockedAttentionMinimumQueries = 16
+        defer { blockedAttentionMinimumQueries = savedMinimum; Parallel.threads = savedThreads }
+        var results: [[Float]] = []
+        for threads in [1, 2, 3] {
+            Parallel.threads = threads
+            let q = randomTensor([2, 4, 37, 8], seed: 61), k = randomTensor([2, 2, 37, 8], seed: 62), v = randomTensor([2, 2, 37, 8], seed: 63)
+            for t in [q, k, v] { t.requiresGrad = true }
+            let weights = randomTensor([2, 4, 37, 8], seed: 64)
+            let loss = sum(mul(attention(q, k, v), weights))
+            loss.backward()
+            results.append([loss.item] + q.grad!.toArray() + k.grad!.toArray() + v.grad!.toArray())
+        }
+        XCTAssertEqual(results[0], results[1])
+        XCTAssertEqual(results[0], results[2])
+    }
+
     func testAdditiveBiasAndCacheOffset() {
         // Queries are the last 3 of 8 positions, as with a KV cache.
         let q = randomTensor([1, 2, 3, 4], seed: 34), k = randomTensor([1, 2, 8, 4], seed: 35), v = randomTensor([1, 2, 8, 4], seed: 36)
