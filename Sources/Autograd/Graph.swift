@@ -26,8 +26,13 @@ extension Tensor {
 
     /// Attaches an op's backward to its output if recording and any input needs
     /// a gradient. `backward` receives the output, whose `grad` is set.
+    /// `op` names the op for `OpProfiler` (the calling function by default).
     @discardableResult
-    func recordOp(_ inputs: [Tensor], _ backward: @escaping (Tensor) -> Void) -> Tensor {
+    func recordOp(_ inputs: [Tensor], op: StaticString = #function, _ backward: @escaping (Tensor) -> Void) -> Tensor {
+        if OpProfiler.isEnabled {
+            OpProfiler.recordForward(op)
+            opName = op
+        }
         if Autograd.recording && inputs.contains(where: { $0.needsGrad }) {
             self.inputs = inputs
             self.backwardFunction = backward
@@ -44,7 +49,7 @@ extension Tensor {
         g[0] += 1
         for t in order.reversed() {
             guard let fn = t.backwardFunction, t.grad != nil else { continue }
-            fn(t)
+            if OpProfiler.isEnabled, let op = t.opName { OpProfiler.timeBackward(op) { fn(t) } } else { fn(t) }
         }
         for t in order where t.backwardFunction != nil {
             t.backwardFunction = nil

@@ -20,6 +20,8 @@ public final class Tensor {
     /// backward, which reads `self.grad` and accumulates into the inputs' grads.
     var inputs: [Tensor] = []
     var backwardFunction: ((Tensor) -> Void)?
+    /// The op that produced this tensor, kept only while `OpProfiler` is on.
+    var opName: StaticString?
 
     init(shape: [Int], storage: Storage, requiresGrad: Bool = false) {
         self.shape = shape

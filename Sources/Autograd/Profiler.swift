@@ -1,0 +1,41 @@
+import Dispatch
+
+/// Wall time per op, forward and backward, for `tinygpt bench train --profile`.
+///
+/// Off by default; when on, an op's forward time is the time since the
+/// previous op finished (or since `mark()`), so the model code between ops is
+/// charged to the op that follows it, and each backward function is timed
+/// alone. Ops are named by the function that records them (`linear(_:weight:bias:)`).
+public enum OpProfiler {
+    public struct Entry {
+        public var forwardNanoseconds: UInt64 = 0
+        public var backwardNanoseconds: UInt64 = 0
+        public var forwardCalls = 0
+        public var backwardCalls = 0
+    }
+
+    nonisolated(unsafe) public static var isEnabled = false
+    nonisolated(unsafe) public private(set) static var entries: [String: Entry] = [:]
+    nonisolated(unsafe) static var lastMark: UInt64 = 0
+
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// Starts the clock for the next op's forward (call before a step).
+    public static func mark() { lastMark = now() }
+
+    public static func reset() { entries = [:] }
+
+    static func recordForward(_ op: StaticString) {
+        let t = now()
+        entries[op.description, default: Entry()].forwardNanoseconds += t - lastMark
+        entries[op.description, default: Entry()].forwardCalls += 1
+        lastMark = t
+    }
+
+    static func timeBackward(_ op: StaticString, _ body: () -> Void) {
+        let start = now()
+        body()
+        entries[op.description, default: Entry()].backwardNanoseconds += now() - start
+        entries[op.description, default: Entry()].backwardCalls += 1
+    }
+}

@@ -1,6 +1,0 @@
-import XCTest
-import Kernels
-
-final class PlaceholderKernelsTests: XCTestCase {
-    func testModuleLinks() {}
-}
