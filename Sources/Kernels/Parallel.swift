@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 
 /// How many threads the kernels may use, and the one way they split work.
 ///
@@ -16,31 +17,28 @@ public enum Parallel {
     /// it runs serially on the calling worker: the outer split already uses the cores.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         let workers = min(threads, count)
-        if workers <= 1 || pthread_getspecific(nestingKey) != nil {
+        if workers <= 1 || isInsideParallelRegion {
             for i in 0..<count { body(i) }
             return
         }
-        withoutActuallyEscaping(body) { body in
+        let strided = { (w: Int) in
+            var i = w
+            while i < count {
+                body(i)
+                i += workers
+            }
+        }
+        if WorkerPool.shared.run(workers: workers, strided) { return }
+        // Another thread is using the pool: fall back to Dispatch's threads.
+        withoutActuallyEscaping(strided) { strided in
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 let outer = pthread_getspecific(nestingKey)
                 pthread_setspecific(nestingKey, insideMarker)
                 defer { pthread_setspecific(nestingKey, outer) }
-                var i = w
-                while i < count {
-                    body(i)
-                    i += workers
-                }
+                strided(w)
             }
         }
     }
-
-    /// Set on a thread while it runs a `forEach` body.
-    static let nestingKey: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }()
-    static let insideMarker = UnsafeRawPointer(bitPattern: 1)
 
     /// Splits 0..<n into chunks of at least `grain` items (about 4 per thread
     /// for balance) and runs `body(range)` for each. The chunking depends on
@@ -53,5 +51,128 @@ public enum Parallel {
             let lo = c * chunk
             body(lo..<min(n, lo + chunk))
         }
+    }
+
+    static var isInsideParallelRegion: Bool { pthread_getspecific(nestingKey) != nil }
+
+    /// Set on a thread while it runs a `forEach` body (always, on pool workers).
+    static let nestingKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+    static let insideMarker = UnsafeRawPointer(bitPattern: 1)
+}
+
+/// Persistent worker threads for `Parallel.forEach`.
+///
+/// A training step runs a few hundred parallel regions of 10–500 µs each.
+/// Waking a sleeping thread costs about 10 µs (measured with
+/// DispatchQueue.concurrentPerform here), so after a job a worker polls its
+/// ticket for `spinNanoseconds` before it sleeps; a region then starts in well
+/// under a microsecond, as with OpenMP's spinning workers. Only the workers a
+/// job needs are handed a ticket, so spare threads (after `Parallel.threads`
+/// was lowered) stay asleep.
+final class WorkerPool: @unchecked Sendable {
+    static let shared = WorkerPool()
+
+    /// How long an idle worker polls for the next job before sleeping.
+    static let spinNanoseconds: UInt64 = 1_000_000
+
+    /// One pool thread: the caller bumps `ticket` to hand it the current job.
+    private final class Worker: @unchecked Sendable {
+        let ticket = Atomic<Int>(0)
+        let sleeping = Atomic<Bool>(false)
+        let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        private let padding = (0, 0, 0, 0, 0, 0, 0, 0)  // keep tickets of different workers off one cache line
+
+        init() {
+            pthread_mutex_init(mutex, nil)
+            pthread_cond_init(condition, nil)
+        }
+    }
+
+    /// Workers of the current job that have not finished their share.
+    private let pending = Atomic<Int>(0)
+    /// One job at a time; a second caller falls back to Dispatch.
+    private let inUse = Atomic<Bool>(false)
+    private var workers: [Worker] = []
+    // The current job: written before the tickets are bumped (release), read by
+    // workers after they see theirs (acquire), cleared after all have reported.
+    private var job: ((Int) -> Void)?
+
+    /// Runs `share(w)` for w in 0..<count, share 0 on the calling thread and
+    /// share w on pool thread w. Returns false, doing nothing, if the pool is
+    /// busy with another caller.
+    func run(workers count: Int, _ share: (Int) -> Void) -> Bool {
+        guard inUse.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
+        defer { inUse.store(false, ordering: .releasing) }
+        while workers.count < count - 1 { startWorker() }
+        withoutActuallyEscaping(share) { share in
+            job = share
+            pending.store(count - 1, ordering: .relaxed)
+            for w in workers.prefix(count - 1) {
+                w.ticket.add(1, ordering: .sequentiallyConsistent)
+                if w.sleeping.load(ordering: .sequentiallyConsistent) {
+                    pthread_mutex_lock(w.mutex)
+                    pthread_cond_signal(w.condition)
+                    pthread_mutex_unlock(w.mutex)
+                }
+            }
+            pthread_setspecific(Parallel.nestingKey, Parallel.insideMarker)
+            share(0)
+            pthread_setspecific(Parallel.nestingKey, nil)
+            var polls = 0
+            while pending.load(ordering: .acquiring) != 0 {
+                polls += 1
+                if polls > 2_000 { sched_yield() }  // a worker is late (descheduled?): give it the core
+            }
+            job = nil
+        }
+        return true
+    }
+
+    private func startWorker() {
+        let worker = Worker()
+        workers.append(worker)
+        let share = workers.count
+        let thread = Thread { [self] in workerLoop(worker, share: share) }
+        thread.name = "tinygpt-worker-\(share)"
+        thread.start()
+    }
+
+    private func workerLoop(_ worker: Worker, share: Int) {
+        pthread_setspecific(Parallel.nestingKey, Parallel.insideMarker)
+        var seen = 0
+        while true {
+            seen = waitForTicket(worker, after: seen)
+            job!(share)
+            pending.subtract(1, ordering: .releasing)
+        }
+    }
+
+    /// Polls, then sleeps, until the worker's ticket moves past `seen`; returns it.
+    private func waitForTicket(_ worker: Worker, after seen: Int) -> Int {
+        var t = worker.ticket.load(ordering: .acquiring)
+        if t != seen { return t }
+        let start = DispatchTime.now().uptimeNanoseconds
+        var polls = 0
+        while t == seen {
+            polls += 1
+            if polls & 1023 == 0 {
+                if DispatchTime.now().uptimeNanoseconds - start > Self.spinNanoseconds {
+                    pthread_mutex_lock(worker.mutex)
+                    worker.sleeping.store(true, ordering: .sequentiallyConsistent)
+                    while worker.ticket.load(ordering: .sequentiallyConsistent) == seen { pthread_cond_wait(worker.condition, worker.mutex) }
+                    worker.sleeping.store(false, ordering: .sequentiallyConsistent)
+                    pthread_mutex_unlock(worker.mutex)
+                } else {
+                    sched_yield()  // if the machine is oversubscribed, let the thread that will hand out work run
+                }
+            }
+            t = worker.ticket.load(ordering: .acquiring)
+        }
+        return t
     }
 }

@@ -1,0 +1,73 @@
+import XCTest
+import Dispatch
+import Foundation
+import Kernels
+
+final class ParallelTests: XCTestCase {
+    /// Visits of each index by one `forEach` (each index is written by one thread only).
+    func visits(_ count: Int) -> [Int] {
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: max(count, 1))
+        defer { hits.deallocate() }
+        hits.initialize(repeating: 0, count: max(count, 1))
+        Parallel.forEach(count) { i in hits[i] += 1 }
+        return Array(UnsafeBufferPointer(start: hits, count: count))
+    }
+
+    func testEveryIndexRunsOnceForAnyThreadCount() {
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        // Raising then lowering the count leaves spare pool threads that must stay out of the way.
+        for threads in [1, 2, 3, 5, 2, 1, 4] {
+            Parallel.threads = threads
+            for count in [0, 1, 2, 3, 7, 100] {
+                XCTAssertEqual(visits(count), [Int](repeating: 1, count: count), "threads \(threads), count \(count)")
+            }
+        }
+    }
+
+    func testWorkersWakeAfterSleeping() {
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        Parallel.threads = 2
+        for _ in 0..<3 {
+            XCTAssertEqual(visits(10), [Int](repeating: 1, count: 10))
+            usleep(10_000)  // longer than the 1 ms workers poll before they sleep
+        }
+    }
+
+    func testNestedCallsRunInsideTheOuterWorker() {
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        Parallel.threads = 2
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: 6 * 5)
+        defer { hits.deallocate() }
+        hits.initialize(repeating: 0, count: 30)
+        Parallel.forEach(6) { i in Parallel.forEach(5) { j in hits[i * 5 + j] += 1 } }
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: hits, count: 30)), [Int](repeating: 1, count: 30))
+    }
+
+    func testConcurrentCallersBothComplete() {
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        Parallel.threads = 2
+        // Two threads at once: one gets the pool, the other falls back to Dispatch.
+        let results = UnsafeMutablePointer<Bool>.allocate(capacity: 2)
+        defer { results.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: 2) { caller in
+            var ok = true
+            for _ in 0..<200 { ok = ok && visits(13) == [Int](repeating: 1, count: 13) }
+            results[caller] = ok
+        }
+        XCTAssertTrue(results[0] && results[1])
+    }
+
+    func testForRangesCoversEachItemOnce() {
+        for (n, grain) in [(0, 4), (1, 4), (10, 3), (64, 64), (65, 64), (1000, 7)] {
+            let hits = UnsafeMutablePointer<Int>.allocate(capacity: max(n, 1))
+            defer { hits.deallocate() }
+            hits.initialize(repeating: 0, count: max(n, 1))
+            Parallel.forRanges(n, grain: grain) { r in for i in r { hits[i] += 1 } }
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: hits, count: n)), [Int](repeating: 1, count: n), "n \(n) grain \(grain)")
+        }
+    }
+}
