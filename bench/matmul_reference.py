@@ -23,7 +23,7 @@ import sys
 import time
 
 SQUARE = [256, 512, 1024]
-TRANSFORMER = [(768, 128, 512), (768, 512, 128), (768, 128, 65)]  # (m, k, n)
+TRANSFORMER = [(768, 128, 512), (768, 512, 128), (768, 128, 65), (128, 768, 128)]  # (m, k, n)
 VARIANTS = ["ab", "abt", "atb"]
 
 

@@ -77,6 +77,9 @@ let reductionBlock = 256
 /// Several tasks per thread at 256²; measured no better at 48/144 rows or 64/256 columns.
 let taskRows = 96
 let taskCols = 128
+/// Fewest tasks a product is cut into while it has panels to spare (a fixed
+/// number, so the split never depends on the thread count).
+let minimumTasks = 8
 
 /// Pack buffers kept between calls so a big matmul does not page-fault fresh memory every time.
 private final class PackCache: @unchecked Sendable {
@@ -156,6 +159,11 @@ struct EvenSplit {
     init(items: Int, target: Int) {
         self.items = items
         parts = max(1, (items + target / 2) / max(target, 1))
+    }
+
+    init(items: Int, parts: Int) {
+        self.items = items
+        self.parts = max(1, parts)
     }
 
     /// Part `index` as a range of items: the first items % parts parts get one extra.
@@ -309,8 +317,19 @@ func blockedMatmul(
 
     // Tasks are blocks of whole register panels, spread evenly (sizes differ by
     // at most one panel) so that no task is a small leftover that unbalances the threads.
-    let rowSplit = EvenSplit(items: paddedM / mr, target: taskRows / mr)
-    let colSplit = EvenSplit(items: layout.panels, target: taskCols / blockCols)
+    var rowSplit = EvenSplit(items: paddedM / mr, target: taskRows / mr)
+    var colSplit = EvenSplit(items: layout.panels, target: taskCols / blockCols)
+    // A small C with a long reduction (a weight gradient, 128×128 over k = 768)
+    // would be one or two tasks: cut finer so every core gets some.
+    while rowSplit.parts * colSplit.parts < minimumTasks {
+        if rowSplit.parts < rowSplit.items {
+            rowSplit = EvenSplit(items: rowSplit.items, parts: min(rowSplit.items, rowSplit.parts * 2))
+        } else if colSplit.parts < colSplit.items {
+            colSplit = EvenSplit(items: colSplit.items, parts: min(colSplit.items, colSplit.parts * 2))
+        } else {
+            break
+        }
+    }
     let aPanels = paddedM / mr
     // With one column of tasks (n <= ~192), each task owns its rows of A, so it
     // packs them itself: one dispatch fewer (each costs microseconds) and the

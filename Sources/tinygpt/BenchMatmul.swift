@@ -24,7 +24,7 @@ func runMatmulBench(_ args: [String]) throws {
 
     Parallel.threads = threads
     let shapes: [(m: Int, k: Int, n: Int)] = [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024),
-                                              (768, 128, 512), (768, 512, 128), (768, 128, 65)]
+                                              (768, 128, 512), (768, 512, 128), (768, 128, 65), (128, 768, 128)]
     let variants: [(name: String, transposeA: Bool, transposeB: Bool)] = [("ab", false, false), ("abt", false, true), ("atb", true, false)]
     if !json {
         print("tinygpt matmul, threads=\(threads), best of >= \(repeats) runs and >= 0.2 s")
