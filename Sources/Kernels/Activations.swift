@@ -87,36 +87,37 @@ public func activationForward(_ f: Activation, _ x: ConstFloatPointer, _ out: Fl
     }
 }
 
-/// dx[i] += dy[i] · f'(x[i])
-public func activationBackward(_ f: Activation, _ x: ConstFloatPointer, _ dy: ConstFloatPointer, _ dx: FloatPointer, _ n: Int) {
+/// dx[i] += dy[i] · f'(x[i])   (= when not `accumulate`)
+public func activationBackward(_ f: Activation, _ x: ConstFloatPointer, _ dy: ConstFloatPointer, _ dx: FloatPointer, _ n: Int,
+                               accumulate: Bool = true) {
     forChunks(n, grain: elementwiseGrain / 4) { lo, hi in
         switch f {
         case .relu:
-            accumulate16(x, dy, dx, lo, hi) { x, dy in dy.replacing(with: 0, where: x .<= 0) }
+            accumulate16(x, dy, dx, lo, hi, accumulate: accumulate) { x, dy in dy.replacing(with: 0, where: x .<= 0) }
         case .gelu:
-            accumulate16(x, dy, dx, lo, hi) { x, dy in
+            accumulate16(x, dy, dx, lo, hi, accumulate: accumulate) { x, dy in
                 // Φ(x) + x·φ(x), sharing e^(−x²/2) between the two terms.
                 let gaussian = vexp(-0.5 * x * x)
                 return dy * vnormalCDF(x, gaussian: gaussian).addingProduct(x * invSqrt2Pi, gaussian)
             }
         case .geluTanh:
-            accumulate16(x, dy, dx, lo, hi) { x, dy in
+            accumulate16(x, dy, dx, lo, hi, accumulate: accumulate) { x, dy in
                 let t = vtanh(sqrt2OverPi * x.addingProduct(geluCubic * x * x, x))
                 let slope = sqrt2OverPi * (1 + 3 * geluCubic * x * x)
                 return dy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * slope)
             }
         case .swish(let beta):
-            accumulate16(x, dy, dx, lo, hi) { x, dy in
+            accumulate16(x, dy, dx, lo, hi, accumulate: accumulate) { x, dy in
                 let s = vsigmoid(beta * x)
                 return dy * (s + beta * x * s * (1 - s))
             }
         case .sigmoid:
-            accumulate16(x, dy, dx, lo, hi) { x, dy in
+            accumulate16(x, dy, dx, lo, hi, accumulate: accumulate) { x, dy in
                 let s = vsigmoid(x)
                 return dy * s * (1 - s)
             }
         case .tanh:
-            accumulate16(x, dy, dx, lo, hi) { x, dy in
+            accumulate16(x, dy, dx, lo, hi, accumulate: accumulate) { x, dy in
                 let t = vtanh(x)
                 return dy * (1 - t * t)
             }

@@ -26,9 +26,10 @@ public func layerNormForward(
 }
 
 /// dx += 1/σ · (ĝ − mean(ĝ) − x̂·mean(ĝ⊙x̂)), with ĝ = dy⊙γ; dγ += Σ dy⊙x̂; dβ += Σ dy.
+/// dx is overwritten instead when not `accumulateDx`.
 public func layerNormBackward(
     _ x: ConstFloatPointer, gamma: ConstFloatPointer, mean: ConstFloatPointer, rstd: ConstFloatPointer,
-    _ dy: ConstFloatPointer, dx: FloatPointer?, dgamma: FloatPointer?, dbeta: FloatPointer?,
+    _ dy: ConstFloatPointer, dx: FloatPointer?, accumulateDx: Bool = true, dgamma: FloatPointer?, dbeta: FloatPointer?,
     rows: Int, cols: Int
 ) {
     if let dx {
@@ -45,7 +46,8 @@ public func layerNormBackward(
             forLanes16(cols) { j, n in
                 let xhat = (load16Padded(xr, j, cols) - mu) * inv
                 let g = load16Padded(gr, j, cols) * load16Padded(gamma, j, cols)
-                store16Padded(load16Padded(dr, j, cols) + inv * (g - meanG - xhat * meanGX), dr, j, n)
+                let old = accumulateDx ? load16Padded(dr, j, cols) : Float16Lanes()
+                store16Padded(old + inv * (g - meanG - xhat * meanGX), dr, j, n)
             }
         }
     }
@@ -80,9 +82,10 @@ public func rmsNormForward(
 }
 
 /// dx += 1/rms · (ĝ − x̂·mean(ĝ⊙x̂)), with ĝ = dy⊙γ, x̂ = x/rms; dγ += Σ dy⊙x̂.
+/// dx is overwritten instead when not `accumulateDx`.
 public func rmsNormBackward(
     _ x: ConstFloatPointer, gamma: ConstFloatPointer, rstd: ConstFloatPointer,
-    _ dy: ConstFloatPointer, dx: FloatPointer?, dgamma: FloatPointer?, rows: Int, cols: Int
+    _ dy: ConstFloatPointer, dx: FloatPointer?, accumulateDx: Bool = true, dgamma: FloatPointer?, rows: Int, cols: Int
 ) {
     if let dx {
         forRows(rows, cols: cols) { r in
@@ -94,7 +97,8 @@ public func rmsNormBackward(
             forLanes16(cols) { j, n in
                 let g = load16Padded(gr, j, cols) * load16Padded(gamma, j, cols)
                 let xhat = load16Padded(xr, j, cols) * inv
-                store16Padded(load16Padded(dr, j, cols) + inv * (g - xhat * meanGX), dr, j, n)
+                let old = accumulateDx ? load16Padded(dr, j, cols) : Float16Lanes()
+                store16Padded(old + inv * (g - xhat * meanGX), dr, j, n)
             }
         }
     }

@@ -163,15 +163,21 @@ public func map16(_ x: ConstFloatPointer, _ out: FloatPointer, _ lo: Int, _ hi: 
     if i < hi { storePartial16(f(loadPartial16(x + i, hi - i)), out + i, hi - i) }
 }
 
-/// dx[i] += g(x[i], dy[i]) for i in lo..<hi, 16 lanes at a time.
+/// dx[i] += g(x[i], dy[i]) for i in lo..<hi, 16 lanes at a time
+/// (dx[i] = g(…) when not `accumulate`).
 @inlinable @inline(__always)
 public func accumulate16(_ x: ConstFloatPointer, _ dy: ConstFloatPointer, _ dx: FloatPointer, _ lo: Int, _ hi: Int,
-                         _ g: (Float16Lanes, Float16Lanes) -> Float16Lanes) {
+                         accumulate: Bool = true, _ g: (Float16Lanes, Float16Lanes) -> Float16Lanes) {
     var i = lo
-    while i + 16 <= hi { store16(load16(dx + i) + g(load16(x + i), load16(dy + i)), dx + i); i += 16 }
+    if accumulate {
+        while i + 16 <= hi { store16(load16(dx + i) + g(load16(x + i), load16(dy + i)), dx + i); i += 16 }
+    } else {
+        while i + 16 <= hi { store16(g(load16(x + i), load16(dy + i)), dx + i); i += 16 }
+    }
     if i < hi {
         let n = hi - i
-        storePartial16(loadPartial16(dx + i, n) + g(loadPartial16(x + i, n), loadPartial16(dy + i, n)), dx + i, n)
+        let old = accumulate ? loadPartial16(dx + i, n) : Float16Lanes()
+        storePartial16(old + g(loadPartial16(x + i, n), loadPartial16(dy + i, n)), dx + i, n)
     }
 }
 

@@ -14,6 +14,32 @@ final class GraphTests: XCTestCase {
         XCTAssertEqual(x.grad!.toArray(), [0, 0, 0])
     }
 
+    /// The first op to send back a gradient writes (or adopts) the buffer
+    /// without zero-filling it; the second adds to it. Every pair, both orders.
+    func testEveryOpWritesThenAccumulatesGradientsCorrectly() {
+        let x = randomTensor([3, 2, 5], seed: 21), w = randomTensor([5, 5], seed: 22), gain = randomTensor([5], seed: 23)
+        let ops: [(String, (Tensor) -> Tensor)] = [
+            ("linear", { linear($0, weight: w) }),
+            ("matmul", { matmul($0, w) }),
+            ("transposed", { $0.transposed(0, 1).transposed(1, 0) }),
+            ("reshaped", { $0.reshaped([6, 5]).reshaped([3, 2, 5]) }),
+            ("gelu", { gelu($0) }),
+            ("layerNorm", { layerNorm($0, gain: gain) }),
+            ("rmsNorm", { rmsNorm($0, gain: gain) }),
+            ("scale", { scale($0, 0.7) }),
+            ("add", { add($0, $0) }),
+            ("mul", { mul($0, gain) }),
+        ]
+        for (name1, f1) in ops {
+            for (name2, f2) in ops {
+                assertGradients("\(name1) and \(name2)", [x, w, gain]) {
+                    let h = scale(x, 1.3)  // an intermediate, whose gradient starts empty
+                    return add(f1(h), f2(h))
+                }
+            }
+        }
+    }
+
     func testNoGradRecordsNothing() {
         let w = randomTensor([3, 4], seed: 1)
         w.requiresGrad = true

@@ -5,7 +5,7 @@ public func activate(_ x: Tensor, _ f: Activation) -> Tensor {
     let out = Tensor(uninitialized: x.shape)
     activationForward(f, x.data, out.data, x.count)
     return out.recordOp([x]) { out in
-        if let dx = x.gradientTarget { activationBackward(f, x.data, out.grad!.data, dx, x.count) }
+        if let (dx, accumulate) = x.gradientWrite { activationBackward(f, x.data, out.grad!.data, dx, x.count, accumulate: accumulate) }
     }
 }
 

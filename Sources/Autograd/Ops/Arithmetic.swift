@@ -5,8 +5,32 @@ import Kernels
 // (a bias (C) added to (B, T, C), a gain multiplied into every row).
 
 extension Tensor {
-    /// The gradient accumulation target, or nil if no gradient is needed.
+    /// The gradient accumulation target (zero-filled on first use), or nil if
+    /// no gradient is needed.
     var gradientTarget: UnsafeMutablePointer<Float>? { needsGrad ? gradientBuffer() : nil }
+
+    /// For a backward that writes every element of this tensor's gradient:
+    /// the buffer, and whether to add to what it holds. On first use the
+    /// buffer comes unfilled and `accumulate` is false, sparing a zero-fill.
+    var gradientWrite: (pointer: UnsafeMutablePointer<Float>, accumulate: Bool)? {
+        guard needsGrad else { return nil }
+        if let g = grad { return (g.data, true) }
+        let g = Tensor(uninitialized: shape)
+        grad = g
+        return (g.data, false)
+    }
+
+    /// Gives this tensor an op output's gradient `g` (same element count).
+    /// Nothing reads an output's gradient after its op's backward, so a
+    /// tensor without a gradient yet adopts g's buffer instead of copying it.
+    func receiveGradient(_ g: Tensor) {
+        guard needsGrad else { return }
+        if let mine = grad {
+            vectorAccumulate(mine.data, g.data, count)
+        } else {
+            grad = Tensor(shape: shape, storage: g.storage)
+        }
+    }
 }
 
 /// Matches a pair for broadcasting: returns (larger, smaller, rows) where the
@@ -30,8 +54,9 @@ public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
     }
     return out.recordOp([big, small]) { out in
         let g = out.grad!
-        if let d = big.gradientTarget { vectorAccumulate(d, g.data, big.count) }
+        // small first: once big adopts g's buffer, big's later gradients land in it.
         if let d = small.gradientTarget { accumulateColumnSums(g.data, rows: rows, cols: n, into: d) }
+        if big === small { vectorAccumulate(big.gradientTarget!, g.data, big.count) } else { big.receiveGradient(g) }
     }
 }
 
@@ -55,7 +80,9 @@ public func scale(_ a: Tensor, _ s: Float) -> Tensor {
     let out = Tensor(uninitialized: a.shape)
     vectorScale(a.data, s, out.data, a.count)
     return out.recordOp([a]) { out in
-        if let d = a.gradientTarget { vectorAccumulate(d, out.grad!.data, scale: s, a.count) }
+        if let (d, accumulate) = a.gradientWrite {
+            if accumulate { vectorAccumulate(d, out.grad!.data, scale: s, a.count) } else { vectorScale(out.grad!.data, s, d, a.count) }
+        }
     }
 }
 

@@ -22,18 +22,18 @@ public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
     }
     return out.recordOp([a, b]) { out in
         let g = out.grad!.data
-        if let da = a.gradientTarget {  // dA = dC · Bᵀ
+        if let (da, acc) = a.gradientWrite {  // dA = dC · Bᵀ
             if batched {
-                for i in 0..<batches { Kernels.matmul(g + i * m * n, b.data + i * k * n, da + i * m * k, m: m, n: k, k: n, transposeB: true, accumulate: true) }
+                for i in 0..<batches { Kernels.matmul(g + i * m * n, b.data + i * k * n, da + i * m * k, m: m, n: k, k: n, transposeB: true, accumulate: acc) }
             } else {
-                Kernels.matmul(g, b.data, da, m: batches * m, n: k, k: n, transposeB: true, accumulate: true)
+                Kernels.matmul(g, b.data, da, m: batches * m, n: k, k: n, transposeB: true, accumulate: acc)
             }
         }
-        if let db = b.gradientTarget {  // dB = Aᵀ · dC
+        if let (db, acc) = b.gradientWrite {  // dB = Aᵀ · dC
             if batched {
-                for i in 0..<batches { Kernels.matmul(a.data + i * m * k, g + i * m * n, db + i * k * n, m: k, n: n, k: m, transposeA: true, accumulate: true) }
+                for i in 0..<batches { Kernels.matmul(a.data + i * m * k, g + i * m * n, db + i * k * n, m: k, n: n, k: m, transposeA: true, accumulate: acc) }
             } else {
-                Kernels.matmul(a.data, g, db, m: k, n: n, k: batches * m, transposeA: true, accumulate: true)
+                Kernels.matmul(a.data, g, db, m: k, n: n, k: batches * m, transposeA: true, accumulate: acc)
             }
         }
     }
@@ -52,8 +52,8 @@ public func linear(_ x: Tensor, weight w: Tensor, bias: Tensor? = nil) -> Tensor
     if let bias { for r in 0..<rows { vectorAdd(out.data + r * n, bias.data, out.data + r * n, n) } }
     return out.recordOp([x, w] + (bias.map { [$0] } ?? [])) { out in
         let g = out.grad!.data
-        if let dx = x.gradientTarget { Kernels.matmul(g, w.data, dx, m: rows, n: k, k: n, accumulate: true) }
-        if let dw = w.gradientTarget { Kernels.matmul(g, x.data, dw, m: n, n: k, k: rows, transposeA: true, accumulate: true) }
+        if let (dx, acc) = x.gradientWrite { Kernels.matmul(g, w.data, dx, m: rows, n: k, k: n, accumulate: acc) }
+        if let (dw, acc) = w.gradientWrite { Kernels.matmul(g, x.data, dw, m: n, n: k, k: rows, transposeA: true, accumulate: acc) }
         if let bias, let db = bias.gradientTarget { accumulateColumnSums(g, rows: rows, cols: n, into: db) }
     }
 }

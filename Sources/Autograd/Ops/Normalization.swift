@@ -10,8 +10,10 @@ public func layerNorm(_ x: Tensor, gain: Tensor, bias: Tensor? = nil, eps: Float
     let mean = Tensor(uninitialized: [rows]), rstd = Tensor(uninitialized: [rows])
     layerNormForward(x.data, gamma: gain.data, beta: bias?.data, out.data, mean: mean.data, rstd: rstd.data, rows: rows, cols: cols, eps: eps)
     return out.recordOp([x, gain] + (bias.map { [$0] } ?? [])) { out in
+        let dx = x.gradientWrite
         layerNormBackward(x.data, gamma: gain.data, mean: mean.data, rstd: rstd.data, out.grad!.data,
-                          dx: x.gradientTarget, dgamma: gain.gradientTarget, dbeta: bias?.gradientTarget, rows: rows, cols: cols)
+                          dx: dx?.pointer, accumulateDx: dx?.accumulate ?? true,
+                          dgamma: gain.gradientTarget, dbeta: bias?.gradientTarget, rows: rows, cols: cols)
     }
 }
 
@@ -24,8 +26,9 @@ public func rmsNorm(_ x: Tensor, gain: Tensor, eps: Float = 1e-5) -> Tensor {
     let rstd = Tensor(uninitialized: [rows])
     rmsNormForward(x.data, gamma: gain.data, out.data, rstd: rstd.data, rows: rows, cols: cols, eps: eps)
     return out.recordOp([x, gain]) { out in
+        let dx = x.gradientWrite
         rmsNormBackward(x.data, gamma: gain.data, rstd: rstd.data, out.grad!.data,
-                        dx: x.gradientTarget, dgamma: gain.gradientTarget, rows: rows, cols: cols)
+                        dx: dx?.pointer, accumulateDx: dx?.accumulate ?? true, dgamma: gain.gradientTarget, rows: rows, cols: cols)
     }
 }
 

@@ -15,9 +15,7 @@ extension Tensor {
         require(dims.allSatisfy { $0 >= 0 } && dims.reduce(1, *) == count,
                      "reshape: shape \(describe(shape)) (\(count) elements) cannot become \(newShape)")
         let out = Tensor(shape: dims, storage: storage)
-        return out.recordOp([self]) { [self] out in
-            if let d = gradientTarget { vectorAccumulate(d, out.grad!.data, count) }
-        }
+        return out.recordOp([self]) { [self] out in receiveGradient(out.grad!) }
     }
 
     /// Swaps two dimensions (copying).
@@ -32,8 +30,8 @@ extension Tensor {
         let out = Tensor(uninitialized: outShape)
         transposeCopy(data, out.data, outer: outer, n0: shape[lo], middle: middle, n1: shape[hi], inner: inner, accumulate: false)
         return out.recordOp([self]) { [self] out in
-            if let d = gradientTarget {
-                transposeCopy(out.grad!.data, d, outer: outer, n0: shape[hi], middle: middle, n1: shape[lo], inner: inner, accumulate: true)
+            if let (d, accumulate) = gradientWrite {
+                transposeCopy(out.grad!.data, d, outer: outer, n0: shape[hi], middle: middle, n1: shape[lo], inner: inner, accumulate: accumulate)
             }
         }
     }
