@@ -36,6 +36,13 @@ public func forLanes16(_ cols: Int, _ body: (Int, Int) -> Void) {
     while j < cols { body(j, min(16, cols - j)); j += 16 }
 }
 
+/// body(i, n) for i = lo, lo + 16, … below hi, with n = min(16, hi − i) lanes.
+@inlinable @inline(__always)
+public func forLanes16(range: Range<Int>, _ body: (Int, Int) -> Void) {
+    var i = range.lowerBound
+    while i < range.upperBound { body(i, min(16, range.upperBound - i)); i += 16 }
+}
+
 /// Lanes j..<j+16 of a row of length `cols`, zero past its end.
 @inlinable @inline(__always)
 public func load16Padded(_ p: ConstFloatPointer, _ j: Int, _ cols: Int) -> Float16Lanes {

@@ -71,30 +71,34 @@ public final class Optimizer {
             // The kind and penalties are fixed per tensor: branch once, then run
             // 16 lanes at a time. Each lane does PyTorch's operations in
             // PyTorch's order (no fused multiply-adds), tails included.
-            var i = lo
-            while i < hi {
-                defer { i += 16 }
-                let count = min(16, hi - i)
-                let wi = load16Padded(w, i, hi)
-                var grad = load16Padded(g, i, hi)
-                if l1 != 0 {
-                    let sign = Float16Lanes().replacing(with: 1, where: wi .> 0).replacing(with: -1, where: wi .< 0)
-                    grad += l1 * sign
-                }
+            @inline(__always) func penalised(_ grad: Float16Lanes, _ wi: Float16Lanes) -> Float16Lanes {
+                var grad = grad
+                if l1 != 0 { grad += l1 * Float16Lanes().replacing(with: 1, where: wi .> 0).replacing(with: -1, where: wi .< 0) }
                 if l2 != 0 { grad += 2 * l2 * wi }
-                switch s.kind {
-                case .adamw, .adam:
-                    var wNew = wi
-                    if s.kind == .adamw { wNew *= 1 - lr * decay } else if decay != 0 { grad += decay * wi }
+                return grad
+            }
+            switch s.kind {
+            case .adamw, .adam:
+                let decoupled = s.kind == .adamw ? 1 - lr * decay : 1
+                let coupled = s.kind == .adam ? decay : 0
+                let (beta1, beta2, eps) = (s.beta1, s.beta2, s.eps)
+                forLanes16(range: lo..<hi) { i, count in
+                    let wi = load16Padded(w, i, hi)
+                    var grad = penalised(load16Padded(g, i, hi), wi)
+                    if coupled != 0 { grad += coupled * wi }
                     var mi = load16Padded(m, i, hi)
-                    mi += (grad - mi) * (1 - s.beta1)          // torch: lerp
-                    let vi = load16Padded(v!, i, hi) * s.beta2 + (1 - s.beta2) * grad * grad
-                    let denom = vi.squareRoot() / bias2Root + s.eps
-                    wNew -= stepSize * mi / denom
+                    mi += (grad - mi) * (1 - beta1)          // torch: lerp
+                    let vi = load16Padded(v!, i, hi) * beta2 + (1 - beta2) * grad * grad
+                    let denom = vi.squareRoot() / bias2Root + eps
+                    let wNew = (decoupled == 1 ? wi : wi * decoupled) - stepSize * mi / denom
                     store16Padded(mi, m, i, count)
                     store16Padded(vi, v!, i, count)
                     store16Padded(wNew, w, i, count)
-                case .sgd:
+                }
+            case .sgd:
+                forLanes16(range: lo..<hi) { i, count in
+                    let wi = load16Padded(w, i, hi)
+                    var grad = penalised(load16Padded(g, i, hi), wi)
                     if decay != 0 { grad += decay * wi }
                     if s.momentum != 0 {
                         let mi = firstStep ? grad : load16Padded(m, i, hi) * s.momentum + grad
