@@ -38,25 +38,37 @@ public func attentionForward(
         return attentionForwardBlocked(q, k, v, bias: bias, out, logSumExp: logSumExp, shape: s)
     }
     let (tq, tk, d) = (s.queryLength, s.keyLength, s.headSize)
+    let (tkPad, dPad) = (roundUp(tk, 16), roundUp(d, 16))
     let scale = s.scale
     Parallel.forEach(s.batch * s.heads) { bh in
         let b = bh / s.heads, h = bh % s.heads
         let kvh = h / s.group
         let qBase = q + bh * tq * d, oBase = out + bh * tq * d
         let kBase = k + (b * s.kvHeads + kvh) * s.keyCapacity * d, vBase = v + (b * s.kvHeads + kvh) * s.keyCapacity * d
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(tk, 1))
-        let kT = UnsafeMutablePointer<Float>.allocate(capacity: max(tk * d, 1))
-        defer { scores.deallocate(); kT.deallocate() }
-        transposeRows(kBase, rows: tk, cols: d, into: kT)
-        for i in 0..<tq {
-            let qi = qBase + i * d, oi = oBase + i * d
-            let n = s.visibleKeys(i)
-            rowTimesTransposed(qi, kT, depth: d, stride: tk, count: n, scale: scale, into: scores)
-            if let biasRow = bias.map({ $0 + (h * tq + i) * tk }) { vectorAdd(scores, biasRow, scores, n) }
-            let m = vectorMax(scores, n)
-            let sum = sumExpShifted(scores, n, shift: m, storingTo: scores)
-            weightedRowSum(scores, vBase, count: n, width: d, scale: 1 / sum, into: oi, accumulate: false)
-            logSumExp[bh * tq + i] = m + logf(sum)
+        let scratch = Scratch(d * tkPad, rowBlock * tkPad, d == dPad ? 0 : tk * dPad)
+        defer { scratch.free() }
+        let (kT, scores, vScratch) = (scratch[0], scratch[1], scratch[2])
+        transposeRowsPadded(kBase, rows: tk, cols: d, stride: tkPad, into: kT)
+        let vRows = paddedRows(vBase, rows: tk, cols: d, paddedCols: dPad, scratch: vScratch)
+        var i0 = 0
+        while i0 < tq {
+            let rows = min(rowBlock, tq - i0)
+            let widest = s.visibleKeys(i0 + rows - 1)
+            rowsTimesTransposed(qBase + i0 * d, rowStride: d, rows: rows, kT, depth: d, stride: tkPad, count: widest,
+                                scale: scale, into: scores)
+            var inverseSums = SIMD4<Float>()
+            for r in 0..<rows {
+                let row = scores + r * tkPad, n = s.visibleKeys(i0 + r)
+                if let bias { vectorAdd(row, bias + (h * tq + i0 + r) * tk, row, n) }
+                let m = vectorMax(row, n)
+                let sum = sumExpShifted(row, n, shift: m, storingTo: row)
+                (row + n).update(repeating: 0, count: widest - n)  // keys this row may not see
+                inverseSums[r] = 1 / sum
+                logSumExp[bh * tq + i0 + r] = m + logf(sum)
+            }
+            weightedRowsSum(scores, rowStride: tkPad, rows: rows, vRows, stride: dPad, count: widest, width: d,
+                            scales: inverseSums, into: oBase + i0 * d, outStride: d, accumulate: false)
+            i0 += rows
         }
     }
 }
@@ -72,123 +84,179 @@ public func attentionBackward(
         return attentionBackwardBlocked(q, k, v, bias: bias, out, logSumExp: logSumExp, dout, dq: dq, dk: dk, dv: dv, shape: s)
     }
     let (tq, tk, d) = (s.queryLength, s.keyLength, s.headSize)
+    let (tkPad, dPad) = (roundUp(tk, 16), roundUp(d, 16))
+    let padded = d != dPad
     let scale = s.scale
     Parallel.forEach(s.batch * s.kvHeads) { bkv in
         let b = bkv / s.kvHeads, kvh = bkv % s.kvHeads
         let kBase = k + bkv * s.keyCapacity * d, vBase = v + bkv * s.keyCapacity * d
         let dkBase = dk + bkv * s.keyCapacity * d, dvBase = dv + bkv * s.keyCapacity * d
-        // Rows of K and V transposed, so that a query row's scores (and dout's
-        // products with V) come out 16 keys at a time without horizontal sums.
-        let kT = UnsafeMutablePointer<Float>.allocate(capacity: max(tk * d, 1))
-        let vT = UnsafeMutablePointer<Float>.allocate(capacity: max(tk * d, 1))
-        let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: max(tk, 1))
-        let scoreGradients = UnsafeMutablePointer<Float>.allocate(capacity: max(tk, 1))
-        // Pᵀ and dSᵀ of one head (key-major), so that dK and dV rows are each
-        // summed in registers over queries instead of updated in memory per pair.
-        let pT = UnsafeMutablePointer<Float>.allocate(capacity: max(tk * tq, 1))
-        let dsT = UnsafeMutablePointer<Float>.allocate(capacity: max(tk * tq, 1))
-        defer {
-            kT.deallocate(); vT.deallocate(); probabilities.deallocate(); scoreGradients.deallocate()
-            pT.deallocate(); dsT.deallocate()
-        }
-        transposeRows(kBase, rows: tk, cols: d, into: kT)
-        transposeRows(vBase, rows: tk, cols: d, into: vT)
+        // Kᵀ and Vᵀ give a block of rows' scores (and dO·Vᵀ) 16 keys at a time;
+        // Pᵀ and dSᵀ (key-major) let dK and dV rows be summed over queries in registers.
+        let scratch = Scratch(d * tkPad, d * tkPad, rowBlock * tkPad, rowBlock * tkPad, tk * tq, tk * tq,
+                              padded ? tk * dPad : 0, padded ? tq * dPad : 0, padded ? tq * dPad : 0)
+        defer { scratch.free() }
+        let (kT, vT, p, ds, pT, dsT) = (scratch[0], scratch[1], scratch[2], scratch[3], scratch[4], scratch[5])
+        transposeRowsPadded(kBase, rows: tk, cols: d, stride: tkPad, into: kT)
+        transposeRowsPadded(vBase, rows: tk, cols: d, stride: tkPad, into: vT)
+        let kRows = paddedRows(kBase, rows: tk, cols: d, paddedCols: dPad, scratch: scratch[6])
         for h in (kvh * s.group)..<((kvh + 1) * s.group) {
             let bh = b * s.heads + h
             let qBase = q + bh * tq * d, oBase = out + bh * tq * d, doBase = dout + bh * tq * d
             let dqBase = dq + bh * tq * d
-            for i in 0..<tq {
-                let qi = qBase + i * d, doi = doBase + i * d, dqi = dqBase + i * d
-                let n = s.visibleKeys(i)
-                let lse = logSumExp[bh * tq + i]
-                let rowDot = dot(doi, oBase + i * d, d)
-                rowTimesTransposed(qi, kT, depth: d, stride: tk, count: n, scale: scale, into: probabilities)
-                if let biasRow = bias.map({ $0 + (h * tq + i) * tk }) { vectorAdd(probabilities, biasRow, probabilities, n) }
-                _ = sumExpShifted(probabilities, n, shift: lse, storingTo: probabilities)
-                // dS = P ⊙ (dout·Vᵀ − rowDot) · scale
-                rowTimesTransposed(doi, vT, depth: d, stride: tk, count: n, scale: 1, into: scoreGradients)
-                forLanes16(n) { j, lanes in
-                    let p = load16Padded(probabilities, j, n)
-                    store16Padded(p * (load16Padded(scoreGradients, j, n) - rowDot) * scale, scoreGradients, j, lanes)
+            pT.update(repeating: 0, count: tk * tq)
+            dsT.update(repeating: 0, count: tk * tq)
+            var i0 = 0
+            while i0 < tq {
+                let rows = min(rowBlock, tq - i0)
+                let widest = s.visibleKeys(i0 + rows - 1)
+                rowsTimesTransposed(qBase + i0 * d, rowStride: d, rows: rows, kT, depth: d, stride: tkPad, count: widest,
+                                    scale: scale, into: p)
+                rowsTimesTransposed(doBase + i0 * d, rowStride: d, rows: rows, vT, depth: d, stride: tkPad, count: widest,
+                                    scale: 1, into: ds)  // dP = dO·Vᵀ
+                for r in 0..<rows {
+                    let i = i0 + r, n = s.visibleKeys(i)
+                    let pr = p + r * tkPad, dr = ds + r * tkPad
+                    let rowDot = dot(doBase + i * d, oBase + i * d, d)
+                    if let bias { vectorAdd(pr, bias + (h * tq + i) * tk, pr, n) }
+                    _ = sumExpShifted(pr, n, shift: logSumExp[bh * tq + i], storingTo: pr)
+                    // dS = P ⊙ (dP − rowDot) · scale
+                    forLanes16(n) { j, lanes in
+                        let pj = load16Padded(pr, j, n)
+                        store16Padded(pj * (load16Padded(dr, j, n) - rowDot) * scale, dr, j, lanes)
+                    }
+                    (dr + n).update(repeating: 0, count: widest - n)
+                    for j in 0..<n {
+                        pT[j * tq + i] = pr[j]
+                        dsT[j * tq + i] = dr[j]
+                    }
                 }
-                weightedRowSum(scoreGradients, kBase, count: n, width: d, scale: 1, into: dqi, accumulate: true)
-                for j in 0..<n {
-                    pT[j * tq + i] = probabilities[j]
-                    dsT[j * tq + i] = scoreGradients[j]
-                }
+                weightedRowsSum(ds, rowStride: tkPad, rows: rows, kRows, stride: dPad, count: widest, width: d,
+                                scales: SIMD4(repeating: 1), into: dqBase + i0 * d, outStride: d, accumulate: true)
+                i0 += rows
             }
             // dK[j] += Σ_i dS[i, j]·Q[i], dV[j] += Σ_i P[i, j]·dO[i], over the
-            // queries that see key j (all of them without a causal mask).
-            for j in 0..<tk {
-                let first = s.causal ? max(0, j - s.offset) : 0
+            // queries that see key j (all of them without a causal mask); the
+            // entries of queries that do not see a key are zero.
+            let qRows = paddedRows(qBase, rows: tq, cols: d, paddedCols: dPad, scratch: scratch[7])
+            let doRows = paddedRows(doBase, rows: tq, cols: d, paddedCols: dPad, scratch: scratch[8])
+            var j0 = 0
+            while j0 < tk {
+                let keys = min(rowBlock, tk - j0)
+                defer { j0 += keys }
+                let first = s.causal ? max(0, j0 - s.offset) : 0
                 if first >= tq { continue }
-                weightedRowSum(dsT + j * tq + first, qBase + first * d, count: tq - first, width: d, scale: 1,
-                               into: dkBase + j * d, accumulate: true)
-                weightedRowSum(pT + j * tq + first, doBase + first * d, count: tq - first, width: d, scale: 1,
-                               into: dvBase + j * d, accumulate: true)
+                weightedRowsSum(dsT + j0 * tq + first, rowStride: tq, rows: keys, qRows + first * dPad, stride: dPad,
+                                count: tq - first, width: d, scales: SIMD4(repeating: 1), into: dkBase + j0 * d, outStride: d, accumulate: true)
+                weightedRowsSum(pT + j0 * tq + first, rowStride: tq, rows: keys, doRows + first * dPad, stride: dPad,
+                                count: tq - first, width: d, scales: SIMD4(repeating: 1), into: dvBase + j0 * d, outStride: d, accumulate: true)
             }
         }
     }
 }
 
-/// dst[c·rows + r] = src[r·cols + c]
+/// Query rows (or keys) handled together: each value loaded from Kᵀ, V or Q
+/// feeds this many multiply-adds from registers.
+let rowBlock = 4
+
+/// One allocation cut into float buffers of the given sizes (each 64-byte aligned).
+struct Scratch {
+    let base: UnsafeMutableRawPointer
+    let offsets: [Int]
+
+    init(_ counts: Int...) {
+        var offsets: [Int] = [], total = 0
+        for c in counts { offsets.append(total); total += roundUp(c, 16) }
+        self.offsets = offsets
+        base = UnsafeMutableRawPointer.allocate(byteCount: max(total, 1) * 4, alignment: 64)
+    }
+
+    subscript(i: Int) -> FloatPointer { (base + offsets[i] * 4).assumingMemoryBound(to: Float.self) }
+
+    func free() { base.deallocate() }
+}
+
+/// mT[c·stride + j] = m[j·cols + c] for j < rows, and 0 for rows ≤ j < stride.
 @inlinable
-func transposeRows(_ src: ConstFloatPointer, rows: Int, cols: Int, into dst: FloatPointer) {
+func transposeRowsPadded(_ m: ConstFloatPointer, rows: Int, cols: Int, stride: Int, into mT: FloatPointer) {
+    for c in 0..<cols {
+        let dst = mT + c * stride
+        for j in 0..<rows { dst[j] = m[j * cols + c] }
+        (dst + rows).update(repeating: 0, count: stride - rows)
+    }
+}
+
+/// The rows of an (rows × cols) matrix with a row stride of `paddedCols`
+/// (a multiple of 16): the matrix itself if cols already is, else a
+/// zero-padded copy in `scratch`.
+@inlinable
+func paddedRows(_ m: ConstFloatPointer, rows: Int, cols: Int, paddedCols: Int, scratch: FloatPointer) -> ConstFloatPointer {
+    if cols == paddedCols { return m }
     for r in 0..<rows {
-        for c in 0..<cols { dst[c * rows + r] = src[r * cols + c] }
+        (scratch + r * paddedCols).update(from: m + r * cols, count: cols)
+        (scratch + r * paddedCols + cols).update(repeating: 0, count: paddedCols - cols)
     }
+    return ConstFloatPointer(scratch)
 }
 
-/// out[j] = scale · Σ_c x[c] · mT[c·stride + j] for j < count: a row times a
-/// transposed block, 16 columns per pass, summing over c in order.
+/// out[r·stride + j] = scale · Σ_c x[r·rowStride + c] · mT[c·stride + j] for
+/// r < rows (≤ 4) and j < count rounded up to 16 (mT is zero-padded to
+/// `stride`). Four rows at once: each 16 values of mT loaded feed four FMAs.
 @inlinable
-func rowTimesTransposed(_ x: ConstFloatPointer, _ mT: ConstFloatPointer, depth: Int, stride: Int, count: Int,
-                        scale: Float, into out: FloatPointer) {
-    forLanes16(count) { j, lanes in
-        var acc: Float16Lanes
-        if j + 16 <= stride {
-            acc = fourWaySum(depth, x, mT + j, stride)
-        } else {
-            acc = Float16Lanes()
-            for c in 0..<depth { acc.addProduct(Float16Lanes(repeating: x[c]), loadPartial16(mT + c * stride + j, stride - j)) }
+func rowsTimesTransposed(_ x: ConstFloatPointer, rowStride: Int, rows: Int, _ mT: ConstFloatPointer, depth: Int, stride: Int,
+                         count: Int, scale: Float, into out: FloatPointer) {
+    // A short last block repeats its first row in the unused slots (results dropped).
+    let x0 = x, x1 = x + (rows > 1 ? rowStride : 0), x2 = x + (rows > 2 ? 2 * rowStride : 0), x3 = x + (rows > 3 ? 3 * rowStride : 0)
+    var j = 0
+    while j < count {
+        var a0 = Float16Lanes(), a1 = Float16Lanes(), a2 = Float16Lanes(), a3 = Float16Lanes()
+        var column = mT + j
+        for c in 0..<depth {
+            let m = load16(column)
+            a0.addProduct(Float16Lanes(repeating: x0[c]), m)
+            a1.addProduct(Float16Lanes(repeating: x1[c]), m)
+            a2.addProduct(Float16Lanes(repeating: x2[c]), m)
+            a3.addProduct(Float16Lanes(repeating: x3[c]), m)
+            column += stride
         }
-        store16Padded(acc * scale, out, j, lanes)
+        store16(a0 * scale, out + j)
+        if rows > 1 { store16(a1 * scale, out + stride + j) }
+        if rows > 2 { store16(a2 * scale, out + 2 * stride + j) }
+        if rows > 3 { store16(a3 * scale, out + 3 * stride + j) }
+        j += 16
     }
 }
 
-/// Σ_{i<n} w[i] · rows[i·stride ..< i·stride + 16], over four interleaved
-/// accumulators (i mod 4) so that consecutive FMAs do not wait on each other,
-/// combined in a fixed order.
-@inlinable @inline(__always)
-func fourWaySum(_ n: Int, _ w: ConstFloatPointer, _ rows: ConstFloatPointer, _ stride: Int) -> Float16Lanes {
-    var a0 = Float16Lanes(), a1 = Float16Lanes(), a2 = Float16Lanes(), a3 = Float16Lanes()
-    var i = 0
-    while i + 4 <= n {
-        a0.addProduct(Float16Lanes(repeating: w[i]), load16(rows + i * stride))
-        a1.addProduct(Float16Lanes(repeating: w[i + 1]), load16(rows + (i + 1) * stride))
-        a2.addProduct(Float16Lanes(repeating: w[i + 2]), load16(rows + (i + 2) * stride))
-        a3.addProduct(Float16Lanes(repeating: w[i + 3]), load16(rows + (i + 3) * stride))
-        i += 4
-    }
-    while i < n { a0.addProduct(Float16Lanes(repeating: w[i]), load16(rows + i * stride)); i += 1 }
-    return (a0 + a1) + (a2 + a3)
-}
-
-/// out[c] (+)= scale · Σ_j w[j] · rows[j·width + c]: the sum is held in
-/// registers 16 columns at a time instead of going through memory per row.
+/// out[r·outStride + c] (+)= scales[r] · Σ_{j<count} w[r·rowStride + j] · m[j·stride + c]
+/// for r < rows (≤ 4) and c < width; m's rows are zero-padded to `stride`
+/// (a multiple of 16). Each 16 values of m loaded feed four FMAs.
 @inlinable
-func weightedRowSum(_ w: ConstFloatPointer, _ rows: ConstFloatPointer, count: Int, width: Int, scale: Float,
-                    into out: FloatPointer, accumulate: Bool) {
-    forLanes16(width) { c, lanes in
-        var acc: Float16Lanes
-        if c + 16 <= width {
-            acc = fourWaySum(count, w, rows + c, width)
-        } else {
-            acc = Float16Lanes()
-            for j in 0..<count { acc.addProduct(Float16Lanes(repeating: w[j]), loadPartial16(rows + j * width + c, width - c)) }
+func weightedRowsSum(_ w: ConstFloatPointer, rowStride: Int, rows: Int, _ m: ConstFloatPointer, stride: Int, count: Int,
+                     width: Int, scales: SIMD4<Float>, into out: FloatPointer, outStride: Int, accumulate: Bool) {
+    let w0 = w, w1 = w + (rows > 1 ? rowStride : 0), w2 = w + (rows > 2 ? 2 * rowStride : 0), w3 = w + (rows > 3 ? 3 * rowStride : 0)
+    var c = 0
+    while c < width {
+        var a0 = Float16Lanes(), a1 = Float16Lanes(), a2 = Float16Lanes(), a3 = Float16Lanes()
+        var row = m + c
+        for j in 0..<count {
+            let v = load16(row)
+            a0.addProduct(Float16Lanes(repeating: w0[j]), v)
+            a1.addProduct(Float16Lanes(repeating: w1[j]), v)
+            a2.addProduct(Float16Lanes(repeating: w2[j]), v)
+            a3.addProduct(Float16Lanes(repeating: w3[j]), v)
+            row += stride
         }
-        acc *= scale
-        if accumulate { acc += load16Padded(out, c, width) }
-        store16Padded(acc, out, c, lanes)
+        let lanes = min(16, width - c)
+        @inline(__always) func put(_ acc: Float16Lanes, _ r: Int) {
+            let o = out + r * outStride
+            var value = acc * scales[r]
+            if accumulate { value += load16Padded(o, c, width) }
+            store16Padded(value, o, c, lanes)
+        }
+        put(a0, 0)
+        if rows > 1 { put(a1, 1) }
+        if rows > 2 { put(a2, 2) }
+        if rows > 3 { put(a3, 3) }
+        c += 16
     }
 }

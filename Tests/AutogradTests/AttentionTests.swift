@@ -35,8 +35,11 @@ final class AttentionTests: XCTestCase {
     }
 
     func testMultiHeadGroupedAndMultiQuery() {
-        // (batch, query heads, kv heads, length, head size): MHA, GQA, MQA, batch 1, odd sizes.
-        for (b, h, hkv, t, d) in [(2, 3, 3, 5, 4), (1, 4, 2, 7, 3), (2, 4, 1, 6, 5), (1, 1, 1, 1, 1)] {
+        // (batch, query heads, kv heads, length, head size): MHA, GQA, MQA, batch 1, odd sizes;
+        // head sizes of 16 and 32 use Q, K and V rows in place (others are padded to 16),
+        // lengths not a multiple of the 4-row block.
+        for (b, h, hkv, t, d) in [(2, 3, 3, 5, 4), (1, 4, 2, 7, 3), (2, 4, 1, 6, 5), (1, 1, 1, 1, 1),
+                                  (1, 2, 1, 18, 16), (2, 2, 2, 9, 32)] {
             let q = randomTensor([b, h, t, d], seed: 31), k = randomTensor([b, hkv, t, d], seed: 32), v = randomTensor([b, hkv, t, d], seed: 33)
             for causal in [true, false] {
                 let y = attention(q, k, v, causal: causal).toArray()
