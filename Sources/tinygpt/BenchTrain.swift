@@ -88,7 +88,7 @@ func printProfile(steps: Int, meanStep: Double, phases: PhaseTimes) {
         // The backward phase's own share is what the ops' backward functions do not account for (graph walk, release).
         let ms = name == "backward (all ops)" ? perStep(ns) - opsBackward : perStep(ns)
         let label = name == "backward (all ops)" ? "backward bookkeeping" : name
-        print("  " + label.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "        %9.2f %9s %6.1f%%", ms, "", 100 * ms / meanStep))
+        print("  " + label.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "        %9.2f           %6.1f%%", ms, 100 * ms / meanStep))
     }
 }
 
