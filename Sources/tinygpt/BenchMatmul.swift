@@ -10,8 +10,9 @@ func runMatmulBench(_ args: [String]) throws {
     var parsed = Arguments(args)
     if parsed.flag("help") {
         print("""
-            usage: tinygpt bench matmul [--threads N] [--json] [--repeat R]
+            usage: tinygpt bench matmul [--threads N] [--json] [--repeat R] [--shape MxKxN ...]
               --threads N   worker threads, 1...64 (default: all \(ProcessInfo.processInfo.activeProcessorCount) cores)
+              --shape MxKxN only this product (repeatable), e.g. --shape 128x768x128
               --json        one JSON object per line instead of a table
               --repeat R    minimum timed runs per case, 1...1000 (default 5); each case also runs >= 0.2 s
             """)
@@ -20,10 +21,17 @@ func runMatmulBench(_ args: [String]) throws {
     let threads = try parsed.int("threads", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...64)
     let repeats = try parsed.int("repeat", default: 5, in: 1...1000)
     let json = parsed.flag("json")
+    let chosen = try parsed.options("shape").map { text -> (m: Int, k: Int, n: Int) in
+        let parts = text.split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 3, parts.allSatisfy({ (1...16384).contains($0) }) else {
+            throw CLIError("--shape must be MxKxN with sizes in 1...16384, got '\(text)'")
+        }
+        return (parts[0], parts[1], parts[2])
+    }
     try parsed.finish()
 
     Parallel.threads = threads
-    let shapes: [(m: Int, k: Int, n: Int)] = [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024),
+    let shapes: [(m: Int, k: Int, n: Int)] = !chosen.isEmpty ? chosen : [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024),
                                               (768, 128, 512), (768, 512, 128), (768, 128, 65), (128, 768, 128)]
     let variants: [(name: String, transposeA: Bool, transposeB: Bool)] = [("ab", false, false), ("abt", false, true), ("atb", true, false)]
     if !json {
