@@ -159,7 +159,14 @@ public func transposeCopy(_ src: ConstFloatPointer, _ dst: FloatPointer,
             for i in 0..<n0 {
                 let s = src + (((a * n0 + i) * middle + m) * n1 + j) * inner
                 let d = dst + (((a * n1 + j) * middle + m) * n0 + i) * inner
-                if accumulate { axpy(d, s, 1, inner) } else { d.update(from: s, count: inner) }
+                if accumulate {
+                    axpy(d, s, 1, inner)
+                } else {
+                    // Rows of a head are short (32–128 floats): inline copies beat a memmove call each.
+                    var c = 0
+                    while c + 16 <= inner { store16(load16(s + c), d + c); c += 16 }
+                    while c < inner { d[c] = s[c]; c += 1 }
+                }
             }
         }
     }
