@@ -55,7 +55,11 @@ public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
     return out.recordOp([big, small]) { out in
         let g = out.grad!
         // small first: once big adopts g's buffer, big's later gradients land in it.
-        if let d = small.gradientTarget { accumulateColumnSums(g.data, rows: rows, cols: n, into: d) }
+        if rows == 1, let (d, accumulate) = small.gradientWrite {  // same shapes (a residual): copy or add
+            if accumulate { vectorAccumulate(d, g.data, n) } else { vectorScale(g.data, 1, d, n) }
+        } else if let d = small.gradientTarget {
+            accumulateColumnSums(g.data, rows: rows, cols: n, into: d)
+        }
         if big === small { vectorAccumulate(big.gradientTarget!, g.data, big.count) } else { big.receiveGradient(g) }
     }
 }
