@@ -73,15 +73,19 @@ public func attentionForward(
     }
 }
 
-/// Accumulates dq, dk, dv. Work is split over (batch, K/V head) so the query
-/// heads that share a K/V head never write its gradient concurrently.
+/// Accumulates dq, dk, dv (or overwrites those whose `accumulate` flag is
+/// false; dk and dv then only for their first `keyLength` rows). Work is split
+/// over (batch, K/V head) so the query heads that share a K/V head never
+/// write its gradient concurrently.
 public func attentionBackward(
     _ q: ConstFloatPointer, _ k: ConstFloatPointer, _ v: ConstFloatPointer, bias: ConstFloatPointer?,
     _ out: ConstFloatPointer, logSumExp: ConstFloatPointer, _ dout: ConstFloatPointer,
-    dq: FloatPointer, dk: FloatPointer, dv: FloatPointer, shape s: AttentionShape
+    dq: FloatPointer, dk: FloatPointer, dv: FloatPointer, shape s: AttentionShape,
+    accumulate: (q: Bool, k: Bool, v: Bool) = (true, true, true)
 ) {
     if s.queryLength >= blockedAttentionMinimumQueries {
-        return attentionBackwardBlocked(q, k, v, bias: bias, out, logSumExp: logSumExp, dout, dq: dq, dk: dk, dv: dv, shape: s)
+        return attentionBackwardBlocked(q, k, v, bias: bias, out, logSumExp: logSumExp, dout, dq: dq, dk: dk, dv: dv, shape: s,
+                                        accumulate: accumulate)
     }
     let (tq, tk, d) = (s.queryLength, s.keyLength, s.headSize)
     let (tkPad, dPad) = (roundUp(tk, 16), roundUp(d, 16))
@@ -104,6 +108,8 @@ public func attentionBackward(
             let bh = b * s.heads + h
             let qBase = q + bh * tq * d, oBase = out + bh * tq * d, doBase = dout + bh * tq * d
             let dqBase = dq + bh * tq * d
+            // The first query head of the group writes dK and dV; the others add.
+            let addK = accumulate.k || h > kvh * s.group, addV = accumulate.v || h > kvh * s.group
             pT.update(repeating: 0, count: tk * tq)
             dsT.update(repeating: 0, count: tk * tq)
             var i0 = 0
@@ -132,7 +138,7 @@ public func attentionBackward(
                     }
                 }
                 weightedRowsSum(ds, rowStride: tkPad, rows: rows, kRows, stride: dPad, count: widest, width: d,
-                                scales: SIMD4(repeating: 1), into: dqBase + i0 * d, outStride: d, accumulate: true)
+                                scales: SIMD4(repeating: 1), into: dqBase + i0 * d, outStride: d, accumulate: accumulate.q)
                 i0 += rows
             }
             // dK[j] += Σ_i dS[i, j]·Q[i], dV[j] += Σ_i P[i, j]·dO[i], over the
@@ -145,11 +151,15 @@ public func attentionBackward(
                 let keys = min(rowBlock, tk - j0)
                 defer { j0 += keys }
                 let first = s.causal ? max(0, j0 - s.offset) : 0
-                if first >= tq { continue }
+                if first >= tq {  // no query sees these keys
+                    if !addK { (dkBase + j0 * d).update(repeating: 0, count: keys * d) }
+                    if !addV { (dvBase + j0 * d).update(repeating: 0, count: keys * d) }
+                    continue
+                }
                 weightedRowsSum(dsT + j0 * tq + first, rowStride: tq, rows: keys, qRows + first * dPad, stride: dPad,
-                                count: tq - first, width: d, scales: SIMD4(repeating: 1), into: dkBase + j0 * d, outStride: d, accumulate: true)
+                                count: tq - first, width: d, scales: SIMD4(repeating: 1), into: dkBase + j0 * d, outStride: d, accumulate: addK)
                 weightedRowsSum(pT + j0 * tq + first, rowStride: tq, rows: keys, doRows + first * dPad, stride: dPad,
-                                count: tq - first, width: d, scales: SIMD4(repeating: 1), into: dvBase + j0 * d, outStride: d, accumulate: true)
+                                count: tq - first, width: d, scales: SIMD4(repeating: 1), into: dvBase + j0 * d, outStride: d, accumulate: addV)
             }
         }
     }

@@ -59,7 +59,8 @@ func attentionForwardBlocked(
 func attentionBackwardBlocked(
     _ q: ConstFloatPointer, _ k: ConstFloatPointer, _ v: ConstFloatPointer, bias: ConstFloatPointer?,
     _ out: ConstFloatPointer, logSumExp: ConstFloatPointer, _ dout: ConstFloatPointer,
-    dq: FloatPointer, dk: FloatPointer, dv: FloatPointer, shape s: AttentionShape
+    dq: FloatPointer, dk: FloatPointer, dv: FloatPointer, shape s: AttentionShape,
+    accumulate: (q: Bool, k: Bool, v: Bool)
 ) {
     let (tq, tk, d) = (s.queryLength, s.keyLength, s.headSize)
     let scale = s.scale
@@ -90,9 +91,11 @@ func attentionBackwardBlocked(
                 }
                 while j < tk { dr[j] = pr[j] * (dr[j] - rowDot) * scale; j += 1 }
             }
-            matmul(ds, kBase, dq + bh * tq * d, m: tq, n: d, k: tk, accumulate: true)                 // dQ += dS·K
-            matmul(ds, qBase, dkBase, m: tk, n: d, k: tq, transposeA: true, accumulate: true)         // dK += dSᵀ·Q
-            matmul(p, doBase, dvBase, m: tk, n: d, k: tq, transposeA: true, accumulate: true)         // dV += Pᵀ·dO
+            // The first query head of a group writes dK and dV (unless adding); the others add.
+            let later = h > kvh * s.group
+            matmul(ds, kBase, dq + bh * tq * d, m: tq, n: d, k: tk, accumulate: accumulate.q)                 // dQ += dS·K
+            matmul(ds, qBase, dkBase, m: tk, n: d, k: tq, transposeA: true, accumulate: accumulate.k || later) // dK += dSᵀ·Q
+            matmul(p, doBase, dvBase, m: tk, n: d, k: tq, transposeA: true, accumulate: accumulate.v || later) // dV += Pᵀ·dO
         }
     }
 }

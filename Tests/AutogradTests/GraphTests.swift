@@ -29,6 +29,11 @@ final class GraphTests: XCTestCase {
             ("scale", { scale($0, 0.7) }),
             ("add", { add($0, $0) }),
             ("mul", { mul($0, gain) }),
+            ("attention", { x in
+                // heads is also added to the output, so its gradient exists before attention's backward.
+                let heads = x.reshaped([1, 3, 2, 5])
+                return add(attention(heads, scale(heads, 0.5), heads), heads).reshaped([3, 2, 5])
+            }),
         ]
         for (name1, f1) in ops {
             for (name2, f2) in ops {

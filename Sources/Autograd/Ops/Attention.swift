@@ -28,16 +28,21 @@ public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor? = nil
     let lse = Tensor(uninitialized: [b, h, tq])
     attentionForward(q.data, k.data, v.data, bias: bias?.data, out.data, logSumExp: lse.data, shape: shape)
     return out.recordOp([q, k, v]) { out in
-        // The kernel writes all three gradients; scratch buffers for those not needed.
+        // The kernel writes all three gradients (the first time it reaches one,
+        // outright); scratch buffers for those not needed. K/V buffers with
+        // unused capacity take the zero-filled gradient, as the kernel writes
+        // only the used rows.
         var scratch: [Tensor] = []
-        func target(_ t: Tensor) -> UnsafeMutablePointer<Float> {
-            if let d = t.gradientTarget { return d }
-            scratch.append(Tensor(zeros: t.shape))
-            return scratch.last!.data
+        func target(_ t: Tensor, wholeWrite: Bool) -> (UnsafeMutablePointer<Float>, Bool) {
+            if wholeWrite, let (d, accumulate) = t.gradientWrite { return (d, accumulate) }
+            if let d = t.gradientTarget { return (d, true) }
+            scratch.append(Tensor(uninitialized: t.shape))
+            return (scratch.last!.data, false)
         }
-        let (dq, dk, dv) = (target(q), target(k), target(v))
+        let (dq, addQ) = target(q, wholeWrite: true)
+        let (dk, addK) = target(k, wholeWrite: tk == capacity), (dv, addV) = target(v, wholeWrite: tk == capacity)
         attentionBackward(q.data, k.data, v.data, bias: bias?.data, out.data, logSumExp: lse.data, out.grad!.data,
-                          dq: dq, dk: dk, dv: dv, shape: shape)
+                          dq: dq, dk: dk, dv: dv, shape: shape, accumulate: (addQ, addK, addV))
         withExtendedLifetime(scratch) {}
     }
 }
