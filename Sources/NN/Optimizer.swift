@@ -43,7 +43,10 @@ public final class Optimizer {
         second = settings.kind == .sgd ? [] : parameters.map { Tensor(zeros: $0.tensor.shape) }
     }
 
-    public func zeroGrad() { for p in parameters { p.tensor.zeroGrad() } }
+    /// Drops the gradients, as PyTorch's `zero_grad()` (set_to_none) does: the
+    /// next backward writes them afresh instead of adding to zero-filled
+    /// buffers, and a parameter that then receives no gradient is not updated.
+    public func zeroGrad() { for p in parameters { p.tensor.grad = nil } }
 
     /// One update with learning rate `lr`.
     public func step(lr: Float) {

@@ -47,6 +47,24 @@ final class OptimizerTests: XCTestCase {
         // First AdamW step moves every parameter by ≈ lr (the update is m̂/√v̂ = ±1).
     }
 
+    /// zeroGrad drops gradients (PyTorch's set_to_none): a parameter that gets
+    /// none in a step keeps its value, even with weight decay.
+    func testZeroGradDropsGradientsAndSkipsParametersWithout() {
+        var settings = OptimizerSettings()
+        settings.weightDecay = 0.1
+        let ps = makeParameters()
+        let optimizer = Optimizer(parameters: ps, settings: settings)
+        setGradients(ps, step: 1)
+        optimizer.zeroGrad()
+        XCTAssertNil(ps[0].tensor.grad)
+        XCTAssertNil(ps[1].tensor.grad)
+        ps[1].tensor.grad = Tensor([-0.5, 0.25], shape: [2])  // only the bias gets a gradient
+        let before = ps[0].tensor.toArray()
+        optimizer.step(lr: 0.01)
+        XCTAssertEqual(ps[0].tensor.toArray(), before)
+        XCTAssertNotEqual(ps[1].tensor.toArray(), [0.3, -0.2])
+    }
+
     func testAdamCouplesWeightDecayIntoGradient() {
         var settings = OptimizerSettings()
         settings.kind = .adam; settings.beta1 = 0.9; settings.beta2 = 0.999; settings.weightDecay = 0.5
