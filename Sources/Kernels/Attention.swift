@@ -34,9 +34,6 @@ public func attentionForward(
     _ q: ConstFloatPointer, _ k: ConstFloatPointer, _ v: ConstFloatPointer, bias: ConstFloatPointer?,
     _ out: FloatPointer, logSumExp: FloatPointer, shape s: AttentionShape
 ) {
-    if s.queryLength >= blockedAttentionMinimumQueries {
-        return attentionForwardBlocked(q, k, v, bias: bias, out, logSumExp: logSumExp, shape: s)
-    }
     let (tq, tk, d) = (s.queryLength, s.keyLength, s.headSize)
     let (tkPad, dPad) = (roundUp(tk, 16), roundUp(d, 16))
     let scale = s.scale

@@ -1,58 +1,33 @@
 import Foundation
 
-/// Attention for many queries at once (training, prefill): per (batch, head)
-/// the scores are one matrix product S = Q·Kᵀ, the softmax runs over its rows
-/// in place, and O = P·V is another, so most of the work runs in the matmul
-/// kernel. The backward recomputes P from the saved log-sum-exp and forms
-/// dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dO ⊙ O))·scale, dQ += dS·K, dK += dSᵀ·Q,
-/// dV += Pᵀ·dO. Each thread holds one (Tq × Tk) score block. The products
-/// inside a worker run on that worker alone (`Parallel.forEach` does not nest).
+/// The attention backward for many queries at once (training on long
+/// contexts): per (batch, head) P is recomputed as one matrix product Q·Kᵀ
+/// and a row softmax from the saved log-sum-exp, then dP = dO·Vᵀ,
+/// dS = P ⊙ (dP − rowsum(dO ⊙ O))·scale, dQ += dS·K, dK += dSᵀ·Q and
+/// dV += Pᵀ·dO are matrix products too. Each thread holds two (Tq × Tk)
+/// blocks. The products inside a worker run on that worker alone
+/// (`Parallel.forEach` does not nest). The forward always takes the row path
+/// in Attention.swift, which was faster at every length measured.
 
-/// Below this many queries the row-by-row kernel is used: it wins for short
-/// contexts (measured: context 64 × head size 32, 60 ms/step against 62.5
-/// blocked) and for token-by-token generation; the blocked path wins at
-/// context 256 (baby-GPT: 1750 ms/step against 1861). Tests lower it to check
-/// the blocked path on small shapes.
-nonisolated(unsafe) public var blockedAttentionMinimumQueries = 128
+/// From this many queries on, the backward takes this blocked path; below, the
+/// row path (Attention.swift). Measured per training step on 1 thread, d_model
+/// 128, 4 heads of 32 (`tinygpt bench train --profile`): attention backward
+/// at context 384, 41.1 ms blocked against 32.6 by rows; at 512, 71.3 against
+/// 82.0; at 1024, 149 against 284. Tests lower it to check this path on small shapes.
+nonisolated(unsafe) public var blockedAttentionMinimumQueries = 512
 
-/// scores[i, j] ← exp(scores[i, j]·scale + bias[i, j] − shift_i) for visible j, 0 beyond.
-/// With `shift` nil, each row's own maximum is used and the row is normalised;
-/// returns nothing, writes log-sum-exp into `logSumExp` when given.
+/// scores[i, j] ← exp(scores[i, j]·scale + bias[i, j] − logSumExp[i]) for the
+/// keys row i may see, 0 beyond: the probabilities of the forward, recomputed.
 @inline(__always)
-func softmaxRows(_ scores: FloatPointer, rows tq: Int, cols tk: Int, scale: Float, bias: ConstFloatPointer?,
-                 shape s: AttentionShape, savedLogSumExp: ConstFloatPointer?, logSumExpOut: FloatPointer?) {
+func recomputeProbabilities(_ scores: FloatPointer, rows tq: Int, cols tk: Int, scale: Float, bias: ConstFloatPointer?,
+                            shape s: AttentionShape, logSumExp: ConstFloatPointer) {
     for i in 0..<tq {
         let row = scores + i * tk
         let n = s.visibleKeys(i)
         vectorScale(row, scale, row, n)
         if let bias { vectorAdd(row, bias + i * tk, row, n) }
-        if let savedLogSumExp {
-            _ = sumExpShifted(row, n, shift: savedLogSumExp[i], storingTo: row)
-        } else {
-            let m = vectorMax(row, n)
-            let sum = sumExpShifted(row, n, shift: m, storingTo: row)
-            vectorScale(row, 1 / sum, row, n)
-            logSumExpOut?[i] = m + logf(sum)
-        }
+        _ = sumExpShifted(row, n, shift: logSumExp[i], storingTo: row)
         if n < tk { (row + n).update(repeating: 0, count: tk - n) }
-    }
-}
-
-func attentionForwardBlocked(
-    _ q: ConstFloatPointer, _ k: ConstFloatPointer, _ v: ConstFloatPointer, bias: ConstFloatPointer?,
-    _ out: FloatPointer, logSumExp: FloatPointer, shape s: AttentionShape
-) {
-    let (tq, tk, d) = (s.queryLength, s.keyLength, s.headSize)
-    Parallel.forEach(s.batch * s.heads) { bh in
-        let b = bh / s.heads, h = bh % s.heads
-        let kvh = h / s.group
-        let kBase = k + (b * s.kvHeads + kvh) * s.keyCapacity * d, vBase = v + (b * s.kvHeads + kvh) * s.keyCapacity * d
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: tq * tk)
-        defer { scores.deallocate() }
-        matmul(q + bh * tq * d, kBase, scores, m: tq, n: tk, k: d, transposeB: true)   // (Tq, Tk)
-        softmaxRows(scores, rows: tq, cols: tk, scale: s.scale, bias: bias.map { $0 + h * tq * tk }, shape: s,
-                    savedLogSumExp: nil, logSumExpOut: logSumExp + bh * tq)
-        matmul(scores, vBase, out + bh * tq * d, m: tq, n: d, k: tk)                     // (Tq, D)
     }
 }
 
@@ -75,8 +50,8 @@ func attentionBackwardBlocked(
             let bh = b * s.heads + h
             let qBase = q + bh * tq * d, oBase = out + bh * tq * d, doBase = dout + bh * tq * d
             matmul(qBase, kBase, p, m: tq, n: tk, k: d, transposeB: true)
-            softmaxRows(p, rows: tq, cols: tk, scale: scale, bias: bias.map { $0 + h * tq * tk }, shape: s,
-                        savedLogSumExp: logSumExp + bh * tq, logSumExpOut: nil)
+            recomputeProbabilities(p, rows: tq, cols: tk, scale: scale, bias: bias.map { $0 + h * tq * tk }, shape: s,
+                                   logSumExp: logSumExp + bh * tq)
             matmul(doBase, vBase, ds, m: tq, n: tk, k: d, transposeB: true)               // dP (Tq, Tk)
             for i in 0..<tq {
                 let rowDot = dot(doBase + i * d, oBase + i * d, d)

@@ -49,10 +49,11 @@ final class AttentionTests: XCTestCase {
         }
     }
 
-    /// 16 or more queries take the blocked (matrix product) path: the same checks.
-    func testBlockedPathForManyQueries() {
+    /// With the threshold lowered to 16, the backward of these shapes takes
+    /// the blocked (matrix product) path: the same checks.
+    func testBlockedBackwardForManyQueries() {
         let saved = blockedAttentionMinimumQueries
-        blockedAttentionMinimumQueries = 16  // so these small shapes take the blocked path
+        blockedAttentionMinimumQueries = 16
         defer { blockedAttentionMinimumQueries = saved }
         for (b, h, hkv, tq, tk, d) in [(1, 2, 2, 20, 20, 5), (2, 4, 2, 17, 17, 3), (1, 3, 1, 16, 16, 4), (1, 2, 1, 17, 23, 6)] {
             let q = randomTensor([b, h, tq, d], seed: 51), k = randomTensor([b, hkv, tk, d], seed: 52), v = randomTensor([b, hkv, tk, d], seed: 53)
@@ -60,16 +61,28 @@ final class AttentionTests: XCTestCase {
             for withBias in [false, true] {
                 let y = attention(q, k, v, bias: withBias ? bias : nil).toArray()
                 assertClose(y, referenceAttention(q, k, v, bias: withBias ? bias : nil, causal: true), tolerance: 1e-5,
-                            "blocked attention \(b),\(h),\(hkv),\(tq),\(tk),\(d) bias \(withBias)")
-                assertGradients("blocked attention \(h)/\(hkv) heads, \(tq) queries, bias \(withBias)", [q, k, v]) {
+                            "attention \(b),\(h),\(hkv),\(tq),\(tk),\(d) bias \(withBias)")
+                assertGradients("blocked backward \(h)/\(hkv) heads, \(tq) queries, bias \(withBias)", [q, k, v]) {
                     attention(q, k, v, bias: withBias ? bias : nil)
                 }
             }
+            // q and v also feed the output directly, so their gradients exist before attention's backward adds to them.
+            if tq == tk && h == hkv {
+                assertGradients("blocked backward adding to existing gradients, \(tq) queries", [q, k, v]) {
+                    add(add(attention(q, k, v), q), v)
+                }
+            }
         }
-        // The two paths agree: the last query row alone (row path) equals that row of a full pass (blocked).
-        let q = randomTensor([1, 2, 20, 4], seed: 55), k = randomTensor([1, 2, 20, 4], seed: 56), v = randomTensor([1, 2, 20, 4], seed: 57)
-        let all = attention(q, k, v).toArray(), last = attention(q.slice(2, 19..<20), k, v).toArray()
-        for hi in 0..<2 { for c in 0..<4 { XCTAssertEqual(last[hi * 4 + c], all[(hi * 20 + 19) * 4 + c], accuracy: 1e-5) } }
+        // Both backward paths give the same gradients.
+        let q = randomTensor([2, 4, 20, 8], seed: 55), k = randomTensor([2, 2, 20, 8], seed: 56), v = randomTensor([2, 2, 20, 8], seed: 57)
+        var gradients: [[Float]] = []
+        for threshold in [16, saved] {
+            blockedAttentionMinimumQueries = threshold
+            for t in [q, k, v] { t.requiresGrad = true; t.grad = nil }
+            sum(mul(attention(q, k, v), randomTensor([2, 4, 20, 8], seed: 58))).backward()
+            gradients.append(q.grad!.toArray() + k.grad!.toArray() + v.grad!.toArray())
+        }
+        assertClose(gradients[0], gradients[1], tolerance: 1e-5, "blocked and row backward")
     }
 
     /// Each (batch, head) runs whole on one worker, so the thread count cannot change the numbers.
