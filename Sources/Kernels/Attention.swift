@@ -206,26 +206,34 @@ func paddedRows(_ m: ConstFloatPointer, rows: Int, cols: Int, paddedCols: Int, s
     return ConstFloatPointer(scratch)
 }
 
+/// Σ_{i<n} x_r[i] · m[i·stride ..< i·stride + 16] for four rows x_r at once:
+/// each 16 values of m loaded feed four FMAs. Rows past `rows` (a short last
+/// block) repeat the first row; their sums are dropped by the callers.
+@inlinable @inline(__always)
+func fourRowSums(_ x: ConstFloatPointer, rowStride: Int, rows: Int, count n: Int, _ m: ConstFloatPointer, stride: Int)
+    -> (Float16Lanes, Float16Lanes, Float16Lanes, Float16Lanes) {
+    let x0 = x, x1 = x + (rows > 1 ? rowStride : 0), x2 = x + (rows > 2 ? 2 * rowStride : 0), x3 = x + (rows > 3 ? 3 * rowStride : 0)
+    var a0 = Float16Lanes(), a1 = Float16Lanes(), a2 = Float16Lanes(), a3 = Float16Lanes()
+    var row = m
+    for i in 0..<n {
+        let v = load16(row)
+        a0.addProduct(Float16Lanes(repeating: x0[i]), v)
+        a1.addProduct(Float16Lanes(repeating: x1[i]), v)
+        a2.addProduct(Float16Lanes(repeating: x2[i]), v)
+        a3.addProduct(Float16Lanes(repeating: x3[i]), v)
+        row += stride
+    }
+    return (a0, a1, a2, a3)
+}
+
 /// out[r·stride + j] = scale · Σ_c x[r·rowStride + c] · mT[c·stride + j] for
-/// r < rows (≤ 4) and j < count rounded up to 16 (mT is zero-padded to
-/// `stride`). Four rows at once: each 16 values of mT loaded feed four FMAs.
+/// r < rows (≤ 4) and j < count rounded up to 16 (mT is zero-padded to `stride`).
 @inlinable
 func rowsTimesTransposed(_ x: ConstFloatPointer, rowStride: Int, rows: Int, _ mT: ConstFloatPointer, depth: Int, stride: Int,
                          count: Int, scale: Float, into out: FloatPointer) {
-    // A short last block repeats its first row in the unused slots (results dropped).
-    let x0 = x, x1 = x + (rows > 1 ? rowStride : 0), x2 = x + (rows > 2 ? 2 * rowStride : 0), x3 = x + (rows > 3 ? 3 * rowStride : 0)
     var j = 0
     while j < count {
-        var a0 = Float16Lanes(), a1 = Float16Lanes(), a2 = Float16Lanes(), a3 = Float16Lanes()
-        var column = mT + j
-        for c in 0..<depth {
-            let m = load16(column)
-            a0.addProduct(Float16Lanes(repeating: x0[c]), m)
-            a1.addProduct(Float16Lanes(repeating: x1[c]), m)
-            a2.addProduct(Float16Lanes(repeating: x2[c]), m)
-            a3.addProduct(Float16Lanes(repeating: x3[c]), m)
-            column += stride
-        }
+        let (a0, a1, a2, a3) = fourRowSums(x, rowStride: rowStride, rows: rows, count: depth, mT + j, stride: stride)
         store16(a0 * scale, out + j)
         if rows > 1 { store16(a1 * scale, out + stride + j) }
         if rows > 2 { store16(a2 * scale, out + 2 * stride + j) }
@@ -236,23 +244,13 @@ func rowsTimesTransposed(_ x: ConstFloatPointer, rowStride: Int, rows: Int, _ mT
 
 /// out[r·outStride + c] (+)= scales[r] · Σ_{j<count} w[r·rowStride + j] · m[j·stride + c]
 /// for r < rows (≤ 4) and c < width; m's rows are zero-padded to `stride`
-/// (a multiple of 16). Each 16 values of m loaded feed four FMAs.
+/// (a multiple of 16).
 @inlinable
 func weightedRowsSum(_ w: ConstFloatPointer, rowStride: Int, rows: Int, _ m: ConstFloatPointer, stride: Int, count: Int,
                      width: Int, scales: SIMD4<Float>, into out: FloatPointer, outStride: Int, accumulate: Bool) {
-    let w0 = w, w1 = w + (rows > 1 ? rowStride : 0), w2 = w + (rows > 2 ? 2 * rowStride : 0), w3 = w + (rows > 3 ? 3 * rowStride : 0)
     var c = 0
     while c < width {
-        var a0 = Float16Lanes(), a1 = Float16Lanes(), a2 = Float16Lanes(), a3 = Float16Lanes()
-        var row = m + c
-        for j in 0..<count {
-            let v = load16(row)
-            a0.addProduct(Float16Lanes(repeating: w0[j]), v)
-            a1.addProduct(Float16Lanes(repeating: w1[j]), v)
-            a2.addProduct(Float16Lanes(repeating: w2[j]), v)
-            a3.addProduct(Float16Lanes(repeating: w3[j]), v)
-            row += stride
-        }
+        let (a0, a1, a2, a3) = fourRowSums(w, rowStride: rowStride, rows: rows, count: count, m + c, stride: stride)
         let lanes = min(16, width - c)
         @inline(__always) func put(_ acc: Float16Lanes, _ r: Int) {
             let o = out + r * outStride
