@@ -340,10 +340,12 @@ func blockedMatmul(
     }
     let aPanels = paddedM / mr
     // With one column of tasks (n <= ~192), each task owns its rows of A, so it
-    // packs them itself: one dispatch fewer (each costs microseconds) and the
-    // panels are packed where they are used. A small B is packed on this thread.
+    // packs them itself, where they are used. Only a tiny B (16 KB) is packed
+    // on this thread: with the polling workers a parallel region costs about a
+    // microsecond, and packing 128×128 in parallel took 768×128·128×128 from
+    // about 200 to 205 GFLOP/s on 2 threads (6 interleaved runs each).
     let tasksPackA = colSplit.parts == 1
-    if tasksPackA && bFloats <= 32_768 {
+    if tasksPackA && bFloats <= 4_096 {
         for jp in 0..<layout.panels { packBPanel(jp, b, into: packedB, n: n, k: k, transposeB: transposeB) }
     } else {
         forEachTask((tasksPackA ? 0 : aPanels) + layout.panels) { panel in
