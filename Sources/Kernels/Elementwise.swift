@@ -98,7 +98,7 @@ public func dot(_ a: ConstFloatPointer, _ b: ConstFloatPointer, _ n: Int) -> Flo
                        load8(b + i))
         i += 8
     }
-    var s = acc.sum()
+    var s = horizontalSum(acc)
     while i < n { s += a[i] * b[i]; i += 1 }
     return s
 }

@@ -552,7 +552,7 @@ func dot4(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rowStride: Int, 
         s3.addProduct(x, load(b3 + p))
         p += 16
     }
-    var result = SIMD4<Float>(s0.sum(), s1.sum(), s2.sum(), s3.sum())
+    var result = SIMD4<Float>(horizontalSum(s0), horizontalSum(s1), horizontalSum(s2), horizontalSum(s3))
     while p < k {
         result.addProduct(SIMD4(repeating: a[p]), SIMD4(b0[p], b1[p], b2[p], b3[p]))
         p += 1
@@ -570,7 +570,7 @@ func dot1(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, k: Int) -> Float
                      UnsafeRawPointer(b + p).loadUnaligned(as: SIMD16<Float>.self))
         p += 16
     }
-    var result = s.sum()
+    var result = horizontalSum(s)
     while p < k {
         result = result.addingProduct(a[p], b[p])
         p += 1

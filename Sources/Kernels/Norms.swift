@@ -12,16 +12,11 @@ public func layerNormForward(
 ) {
     forRows(rows, cols: cols) { r in
         let xr = x + r * cols, yr = y + r * cols
-        let mu = rowSum16(cols) { load16Padded(xr, $0, cols) } / Float(cols)
-        let v = rowSum16(cols) { j in let d = load16Padded(xr, j, cols) - mu; return d * d }
-        let inv = 1 / (v / Float(cols) + eps).squareRoot()
+        let mu = rowSum(xr, cols) / Float(cols)
+        let inv = 1 / (sumOfSquares(xr, cols, center: mu) / Float(cols) + eps).squareRoot()
         mean[r] = mu
         rstd[r] = inv
-        forLanes16(cols) { j, n in
-            var out = (load16Padded(xr, j, cols) - mu) * inv * load16Padded(gamma, j, cols)
-            if let beta { out += load16Padded(beta, j, cols) }
-            store16Padded(out, yr, j, n)
-        }
+        normalizeRow(xr, yr, cols: cols, mean: mu, rstd: inv, gamma: gamma, beta: beta)
     }
 }
 
@@ -34,21 +29,8 @@ public func layerNormBackward(
 ) {
     if let dx {
         forRows(rows, cols: cols) { r in
-            let xr = x + r * cols, gr = dy + r * cols, dr = dx + r * cols
-            let mu = mean[r], inv = rstd[r]
-            var sumG = Float16Lanes(), sumGX = Float16Lanes()
-            forLanes16(cols) { j, _ in
-                let g = load16Padded(gr, j, cols) * load16Padded(gamma, j, cols)
-                sumG += g
-                sumGX += g * ((load16Padded(xr, j, cols) - mu) * inv)
-            }
-            let meanG = sumG.sum() / Float(cols), meanGX = sumGX.sum() / Float(cols)
-            forLanes16(cols) { j, n in
-                let xhat = (load16Padded(xr, j, cols) - mu) * inv
-                let g = load16Padded(gr, j, cols) * load16Padded(gamma, j, cols)
-                let old = accumulateDx ? load16Padded(dr, j, cols) : Float16Lanes()
-                store16Padded(old + inv * (g - meanG - xhat * meanGX), dr, j, n)
-            }
+            normRowBackward(x + r * cols, dy + r * cols, gamma: gamma, dx + r * cols, cols: cols, mean: mean[r], rstd: rstd[r],
+                            centered: true, accumulate: accumulateDx)
         }
     }
     if dgamma != nil || dbeta != nil {
@@ -72,12 +54,10 @@ public func rmsNormForward(
 ) {
     forRows(rows, cols: cols) { r in
         let xr = x + r * cols, yr = y + r * cols
-        let ms = rowSum16(cols) { j in let v = load16Padded(xr, j, cols); return v * v } / Float(cols)
+        let ms = sumOfSquares(xr, cols) / Float(cols)
         let inv = 1 / (ms + eps).squareRoot()
         rstd[r] = inv
-        forLanes16(cols) { j, n in
-            store16Padded(load16Padded(xr, j, cols) * inv * load16Padded(gamma, j, cols), yr, j, n)
-        }
+        normalizeRow(xr, yr, cols: cols, mean: 0, rstd: inv, gamma: gamma, beta: nil)
     }
 }
 
@@ -89,17 +69,8 @@ public func rmsNormBackward(
 ) {
     if let dx {
         forRows(rows, cols: cols) { r in
-            let xr = x + r * cols, gr = dy + r * cols, dr = dx + r * cols
-            let inv = rstd[r]
-            let meanGX = rowSum16(cols) { j in
-                load16Padded(gr, j, cols) * load16Padded(gamma, j, cols) * (load16Padded(xr, j, cols) * inv)
-            } / Float(cols)
-            forLanes16(cols) { j, n in
-                let g = load16Padded(gr, j, cols) * load16Padded(gamma, j, cols)
-                let xhat = load16Padded(xr, j, cols) * inv
-                let old = accumulateDx ? load16Padded(dr, j, cols) : Float16Lanes()
-                store16Padded(old + inv * (g - xhat * meanGX), dr, j, n)
-            }
+            normRowBackward(x + r * cols, dy + r * cols, gamma: gamma, dx + r * cols, cols: cols, mean: 0, rstd: rstd[r],
+                            centered: false, accumulate: accumulateDx)
         }
     }
     if let dgamma {
@@ -113,18 +84,56 @@ public func rmsNormBackward(
     }
 }
 
-/// Σ over a row of the 16-lane values `lanes(j)` (padding lanes must be 0).
+/// y = (x − mean)·rstd·γ (+ β) over one row: whole 16-lane chunks, then the rest.
 @inlinable @inline(__always)
-func rowSum16(_ cols: Int, _ lanes: (Int) -> Float16Lanes) -> Float {
-    var acc = Float16Lanes()
+func normalizeRow(_ x: ConstFloatPointer, _ y: FloatPointer, cols: Int, mean mu: Float, rstd inv: Float,
+                  gamma: ConstFloatPointer, beta: ConstFloatPointer?) {
+    let full = cols / 16 * 16
     var j = 0
-    while j < cols {
-        var v = lanes(j)
-        if j + 16 > cols { for l in (cols - j)..<16 { v[l] = 0 } }
-        acc += v
+    while j < full {
+        var out = (load16(x + j) - mu) * inv * load16(gamma + j)
+        if let beta { out += load16(beta + j) }
+        store16(out, y + j)
         j += 16
     }
-    return acc.sum()
+    for t in full..<cols { y[t] = (x[t] - mu) * inv * gamma[t] + (beta?[t] ?? 0) }
+}
+
+/// One row of a norm's input gradient, x̂ = (x − mean)·rstd and ĝ = dy⊙γ:
+/// dx (+)= rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ⊙x̂)) for LayerNorm (`centered`), and
+/// dx (+)= rstd·(ĝ − x̂·mean(ĝ⊙x̂)) for RMSNorm (mean 0). Whole 16-lane chunks,
+/// then the ragged end one by one.
+@inlinable @inline(__always)
+func normRowBackward(_ x: ConstFloatPointer, _ dy: ConstFloatPointer, gamma: ConstFloatPointer, _ dx: FloatPointer, cols: Int,
+                     mean mu: Float, rstd inv: Float, centered: Bool, accumulate: Bool) {
+    let full = cols / 16 * 16
+    var sumG = Float16Lanes(), sumGX = Float16Lanes()
+    var j = 0
+    while j < full {
+        let g = load16(dy + j) * load16(gamma + j)
+        sumG += g
+        sumGX += g * ((load16(x + j) - mu) * inv)
+        j += 16
+    }
+    var totalG = horizontalSum(sumG), totalGX = horizontalSum(sumGX)
+    for t in full..<cols {
+        let g = dy[t] * gamma[t]
+        totalG += g
+        totalGX += g * ((x[t] - mu) * inv)
+    }
+    let meanG = centered ? totalG / Float(cols) : 0, meanGX = totalGX / Float(cols)
+    j = 0
+    while j < full {
+        let xhat = (load16(x + j) - mu) * inv
+        let g = load16(dy + j) * load16(gamma + j)
+        let old = accumulate ? load16(dx + j) : Float16Lanes()
+        store16(old + inv * (g - meanG - xhat * meanGX), dx + j)
+        j += 16
+    }
+    for t in full..<cols {
+        let value = inv * (dy[t] * gamma[t] - meanG - (x[t] - mu) * inv * meanGX)
+        dx[t] = accumulate ? dx[t] + value : value
+    }
 }
 
 /// Runs body(j, n) for each 16-column strip; each strip is owned by one thread

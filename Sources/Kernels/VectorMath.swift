@@ -43,6 +43,42 @@ public func forLanes16(range: Range<Int>, _ body: (Int, Int) -> Void) {
     while i < range.upperBound { body(i, min(16, range.upperBound - i)); i += 16 }
 }
 
+/// Σ of the 16 lanes, as a tree of halves (vextract + vaddps; the standard
+/// library's `sum()` is an out-of-line call adding lane by lane).
+@inlinable @inline(__always)
+public func horizontalSum(_ v: Float16Lanes) -> Float {
+    horizontalSum(v.lowHalf + v.highHalf)
+}
+
+@inlinable @inline(__always)
+public func horizontalSum(_ v: SIMD8<Float>) -> Float {
+    let h4 = v.lowHalf + v.highHalf
+    let h2 = h4.lowHalf + h4.highHalf
+    return h2[0] + h2[1]
+}
+
+/// Σ x[i] over a row.
+@inlinable
+public func rowSum(_ x: ConstFloatPointer, _ n: Int) -> Float {
+    var acc = Float16Lanes()
+    var i = 0
+    while i + 16 <= n { acc += load16(x + i); i += 16 }
+    var s = horizontalSum(acc)
+    while i < n { s += x[i]; i += 1 }
+    return s
+}
+
+/// Σ (x[i] − center)² over a row (Σ x² for center 0).
+@inlinable
+public func sumOfSquares(_ x: ConstFloatPointer, _ n: Int, center: Float = 0) -> Float {
+    var acc = Float16Lanes()
+    var i = 0
+    while i + 16 <= n { let d = load16(x + i) - center; acc.addProduct(d, d); i += 16 }
+    var s = horizontalSum(acc)
+    while i < n { let d = x[i] - center; s += d * d; i += 1 }
+    return s
+}
+
 /// Lanes j..<j+16 of a row of length `cols`, zero past its end.
 @inlinable @inline(__always)
 public func load16Padded(_ p: ConstFloatPointer, _ j: Int, _ cols: Int) -> Float16Lanes {
@@ -211,7 +247,7 @@ public func sumExpShifted(_ x: ConstFloatPointer, _ n: Int, shift: Float, storin
         if let out { storePartial16(e, out + i, m) }
         acc += e
     }
-    return acc.sum()
+    return horizontalSum(acc)
 }
 
 /// max over x[0..<n] (−∞ for n = 0).
