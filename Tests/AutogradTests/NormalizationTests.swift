@@ -4,33 +4,38 @@ import Kernels
 import Autograd
 
 final class NormalizationTests: XCTestCase {
+    // Rows of 13 and 10 take the kernels' one-by-one path only; 37 = two 16-lane chunks and a ragged end.
     func testLayerNormMatchesFormula() {
-        let x = randomTensor([2, 3, 13], seed: 21, scale: 3), g = randomTensor([13], seed: 22), b = randomTensor([13], seed: 23)
-        let y = layerNorm(x, gain: g, bias: b, eps: 1e-5).toArray()
-        for r in 0..<6 {
-            let row = (0..<13).map { Double(x.data[r * 13 + $0]) }
-            let mu = row.reduce(0, +) / 13
-            let v = row.map { ($0 - mu) * ($0 - mu) }.reduce(0, +) / 13
-            for j in 0..<13 {
-                let ref = (row[j] - mu) / (v + 1e-5).squareRoot() * Double(g.data[j]) + Double(b.data[j])
-                XCTAssertEqual(Double(y[r * 13 + j]), ref, accuracy: 1e-5)
+        for n in [13, 37] {
+            let x = randomTensor([2, 3, n], seed: 21, scale: 3), g = randomTensor([n], seed: 22), b = randomTensor([n], seed: 23)
+            let y = layerNorm(x, gain: g, bias: b, eps: 1e-5).toArray()
+            for r in 0..<6 {
+                let row = (0..<n).map { Double(x.data[r * n + $0]) }
+                let mu = row.reduce(0, +) / Double(n)
+                let v = row.map { ($0 - mu) * ($0 - mu) }.reduce(0, +) / Double(n)
+                for j in 0..<n {
+                    let ref = (row[j] - mu) / (v + 1e-5).squareRoot() * Double(g.data[j]) + Double(b.data[j])
+                    XCTAssertEqual(Double(y[r * n + j]), ref, accuracy: 1e-5)
+                }
             }
+            assertGradients("layerNorm \(n)", [x, g, b]) { layerNorm(x, gain: g, bias: b) }
+            assertGradients("layerNorm no bias \(n)", [x, g]) { layerNorm(x, gain: g) }
         }
-        assertGradients("layerNorm", [x, g, b]) { layerNorm(x, gain: g, bias: b) }
-        assertGradients("layerNorm no bias", [x, g]) { layerNorm(x, gain: g) }
         let one = randomTensor([1, 1, 9], seed: 24), g9 = randomTensor([9], seed: 25)
         assertGradients("layerNorm one row", [one, g9]) { layerNorm(one, gain: g9) }
     }
 
     func testRMSNormMatchesFormula() {
-        let x = randomTensor([4, 10], seed: 26, scale: 2), g = randomTensor([10], seed: 27)
-        let y = rmsNorm(x, gain: g, eps: 1e-6).toArray()
-        for r in 0..<4 {
-            let row = (0..<10).map { Double(x.data[r * 10 + $0]) }
-            let rms = (row.map { $0 * $0 }.reduce(0, +) / 10 + 1e-6).squareRoot()
-            for j in 0..<10 { XCTAssertEqual(Double(y[r * 10 + j]), row[j] / rms * Double(g.data[j]), accuracy: 1e-5) }
+        for n in [10, 37] {
+            let x = randomTensor([4, n], seed: 26, scale: 2), g = randomTensor([n], seed: 27)
+            let y = rmsNorm(x, gain: g, eps: 1e-6).toArray()
+            for r in 0..<4 {
+                let row = (0..<n).map { Double(x.data[r * n + $0]) }
+                let rms = (row.map { $0 * $0 }.reduce(0, +) / Double(n) + 1e-6).squareRoot()
+                for j in 0..<n { XCTAssertEqual(Double(y[r * n + j]), row[j] / rms * Double(g.data[j]), accuracy: 1e-5) }
+            }
+            assertGradients("rmsNorm \(n)", [x, g]) { rmsNorm(x, gain: g) }
         }
-        assertGradients("rmsNorm", [x, g]) { rmsNorm(x, gain: g) }
         let big = randomTensor([3, 300], seed: 28), g300 = randomTensor([300], seed: 29)
         XCTAssertEqual(rmsNorm(big, gain: g300).shape, [3, 300])
     }
