@@ -123,15 +123,30 @@ public func attentionBackward(
                     let rowDot = dot(doBase + i * d, oBase + i * d, d)
                     if let bias { vectorAdd(pr, bias + (h * tq + i) * tk, pr, n) }
                     _ = sumExpShifted(pr, n, shift: logSumExp[bh * tq + i], storingTo: pr)
-                    // dS = P ⊙ (dP − rowDot) · scale
-                    forLanes16(n) { j, lanes in
-                        let pj = load16Padded(pr, j, n)
-                        store16Padded(pj * (load16Padded(dr, j, n) - rowDot) * scale, dr, j, lanes)
+                    // dS = P ⊙ (dP − rowDot) · scale, in whole chunks (rows are tkPad long;
+                    // lanes past n are cleared just after).
+                    var j = 0
+                    while j < n {
+                        store16(load16(pr + j) * (load16(dr + j) - rowDot) * scale, dr + j)
+                        j += 16
                     }
+                    (pr + n).update(repeating: 0, count: widest - n)
                     (dr + n).update(repeating: 0, count: widest - n)
-                    for j in 0..<n {
-                        pT[j * tq + i] = pr[j]
-                        dsT[j * tq + i] = dr[j]
+                }
+                // Into Pᵀ and dSᵀ: four rows at a time, one 4-float store per key.
+                if rows == rowBlock {
+                    for j in 0..<widest {
+                        let pj = SIMD4(p[j], p[tkPad + j], p[2 * tkPad + j], p[3 * tkPad + j])
+                        let dsj = SIMD4(ds[j], ds[tkPad + j], ds[2 * tkPad + j], ds[3 * tkPad + j])
+                        UnsafeMutableRawPointer(pT + j * tq + i0).storeBytes(of: pj, as: SIMD4<Float>.self)
+                        UnsafeMutableRawPointer(dsT + j * tq + i0).storeBytes(of: dsj, as: SIMD4<Float>.self)
+                    }
+                } else {
+                    for r in 0..<rows {
+                        for j in 0..<widest {
+                            pT[j * tq + i0 + r] = p[r * tkPad + j]
+                            dsT[j * tq + i0 + r] = ds[r * tkPad + j]
+                        }
                     }
                 }
                 weightedRowsSum(ds, rowStride: tkPad, rows: rows, kRows, stride: dPad, count: widest, width: d,
