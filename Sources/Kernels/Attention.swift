@@ -107,8 +107,6 @@ public func attentionBackward(
             let dqBase = dq + bh * tq * d
             // The first query head of the group writes dK and dV; the others add.
             let addK = accumulate.k || h > kvh * s.group, addV = accumulate.v || h > kvh * s.group
-            pT.update(repeating: 0, count: tk * tq)
-            dsT.update(repeating: 0, count: tk * tq)
             var i0 = 0
             while i0 < tq {
                 let rows = min(rowBlock, tq - i0)
@@ -134,6 +132,10 @@ public func attentionBackward(
                     (dr + n).update(repeating: 0, count: widest - n)
                 }
                 // Into Pᵀ and dSᵀ: four rows at a time, one 4-float store per key.
+                // The key blocks below read, for keys up to 3 past `widest`, the
+                // entries of queries here that do not see them: those get zeros
+                // (no other entry of Pᵀ or dSᵀ outside what is written is read).
+                let zeroUpTo = min(tk, widest + rowBlock - 1)
                 if rows == rowBlock {
                     for j in 0..<widest {
                         let pj = SIMD4(p[j], p[tkPad + j], p[2 * tkPad + j], p[3 * tkPad + j])
@@ -141,11 +143,19 @@ public func attentionBackward(
                         UnsafeMutableRawPointer(pT + j * tq + i0).storeBytes(of: pj, as: SIMD4<Float>.self)
                         UnsafeMutableRawPointer(dsT + j * tq + i0).storeBytes(of: dsj, as: SIMD4<Float>.self)
                     }
+                    for j in widest..<zeroUpTo {
+                        UnsafeMutableRawPointer(pT + j * tq + i0).storeBytes(of: SIMD4<Float>(), as: SIMD4<Float>.self)
+                        UnsafeMutableRawPointer(dsT + j * tq + i0).storeBytes(of: SIMD4<Float>(), as: SIMD4<Float>.self)
+                    }
                 } else {
                     for r in 0..<rows {
                         for j in 0..<widest {
                             pT[j * tq + i0 + r] = p[r * tkPad + j]
                             dsT[j * tq + i0 + r] = ds[r * tkPad + j]
+                        }
+                        for j in widest..<zeroUpTo {
+                            pT[j * tq + i0 + r] = 0
+                            dsT[j * tq + i0 + r] = 0
                         }
                     }
                 }
@@ -181,6 +191,10 @@ public func attentionBackward(
 /// feeds this many multiply-adds from registers.
 let rowBlock = 4
 
+/// Tests set this to fill attention's scratch buffers with NaN, so that a
+/// read of an entry the kernels never wrote shows up in the results.
+nonisolated(unsafe) public var poisonAttentionScratch = false
+
 /// One allocation cut into float buffers of the given sizes (each 64-byte aligned).
 struct Scratch {
     let base: UnsafeMutableRawPointer
@@ -191,6 +205,7 @@ struct Scratch {
         for c in counts { offsets.append(total); total += roundUp(c, 16) }
         self.offsets = offsets
         base = UnsafeMutableRawPointer.allocate(byteCount: max(total, 1) * 4, alignment: 64)
+        if poisonAttentionScratch { base.bindMemory(to: Float.self, capacity: max(total, 1)).update(repeating: .nan, count: max(total, 1)) }
     }
 
     subscript(i: Int) -> FloatPointer { (base + offsets[i] * 4).assumingMemoryBound(to: Float.self) }

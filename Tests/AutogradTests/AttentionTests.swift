@@ -4,6 +4,10 @@ import Kernels
 import Autograd
 
 final class AttentionTests: XCTestCase {
+    // Scratch memory starts as NaN: an entry read before it is written spoils the results.
+    override func setUp() { poisonAttentionScratch = true }
+    override func tearDown() { poisonAttentionScratch = false }
+
     /// Attention written out loop by loop, in Double.
     func referenceAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor?, causal: Bool) -> [Float] {
         let (b, h, tq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
@@ -105,11 +109,16 @@ final class AttentionTests: XCTestCase {
     }
 
     func testAdditiveBiasAndCacheOffset() {
-        // Queries are the last 3 of 8 positions, as with a KV cache.
-        let q = randomTensor([1, 2, 3, 4], seed: 34), k = randomTensor([1, 2, 8, 4], seed: 35), v = randomTensor([1, 2, 8, 4], seed: 36)
-        let bias = randomTensor([2, 3, 8], seed: 37)
-        assertClose(attention(q, k, v, bias: bias).toArray(), referenceAttention(q, k, v, bias: bias, causal: true), tolerance: 1e-5, "bias + offset")
-        assertGradients("attention with bias and offset", [q, k, v]) { attention(q, k, v, bias: bias) }
+        // Queries are the last Tq of Tk positions, as with a KV cache; offsets that are not
+        // multiples of the 4-row blocks, and several blocks, so key and query blocks straddle.
+        for (tq, tk, d) in [(3, 8, 4), (6, 9, 5), (7, 18, 16)] {
+            let q = randomTensor([1, 2, tq, d], seed: 34), k = randomTensor([1, 2, tk, d], seed: 35), v = randomTensor([1, 2, tk, d], seed: 36)
+            let bias = randomTensor([2, tq, tk], seed: 37)
+            assertClose(attention(q, k, v, bias: bias).toArray(), referenceAttention(q, k, v, bias: bias, causal: true), tolerance: 1e-5,
+                        "bias + offset \(tq)/\(tk)")
+            assertGradients("attention with bias and offset \(tq)/\(tk)", [q, k, v]) { attention(q, k, v, bias: bias) }
+        }
+        let k = randomTensor([1, 2, 8, 4], seed: 35), v = randomTensor([1, 2, 8, 4], seed: 36)
         // The last query row of a full pass equals a one-row pass over the same keys.
         let full = randomTensor([1, 2, 8, 4], seed: 38)
         let all = attention(full, k, v).toArray()
