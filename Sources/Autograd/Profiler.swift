@@ -27,15 +27,19 @@ public enum OpProfiler {
 
     static func recordForward(_ op: StaticString) {
         let t = now()
-        entries[op.description, default: Entry()].forwardNanoseconds += t - lastMark
-        entries[op.description, default: Entry()].forwardCalls += 1
+        let elapsed = t - lastMark
+        update(op) { $0.forwardNanoseconds += elapsed; $0.forwardCalls += 1 }
         lastMark = t
     }
 
     static func timeBackward(_ op: StaticString, _ body: () -> Void) {
         let start = now()
         body()
-        entries[op.description, default: Entry()].backwardNanoseconds += now() - start
-        entries[op.description, default: Entry()].backwardCalls += 1
+        let elapsed = now() - start
+        update(op) { $0.backwardNanoseconds += elapsed; $0.backwardCalls += 1 }
+    }
+
+    private static func update(_ op: StaticString, _ change: (inout Entry) -> Void) {
+        change(&entries[op.description, default: Entry()])
     }
 }

@@ -10,8 +10,9 @@ import Foundation
 /// at positions ≤ its own. `bias` (H, Tq, Tk), if given, is added to the
 /// scaled scores (ALiBi). K and V rows may be `keyCapacity` positions apart
 /// (a preallocated KV cache) with only the first `keyLength` in use.
-/// Only one row of scores per thread is ever held: the
-/// forward saves each row's logsumexp and the backward recomputes the scores.
+/// The row path holds the scores of four query rows per thread at a time:
+/// the forward saves each row's logsumexp and the backward recomputes the
+/// scores (from 512 queries on, the backward takes AttentionBlocked.swift).
 public struct AttentionShape: Sendable {
     public var batch, heads, kvHeads, queryLength, keyLength, headSize: Int
     public var causal: Bool

@@ -43,9 +43,9 @@ func attentionBackwardBlocked(
         let b = bkv / s.kvHeads, kvh = bkv % s.kvHeads
         let kBase = k + bkv * s.keyCapacity * d, vBase = v + bkv * s.keyCapacity * d
         let dkBase = dk + bkv * s.keyCapacity * d, dvBase = dv + bkv * s.keyCapacity * d
-        let p = UnsafeMutablePointer<Float>.allocate(capacity: tq * tk)
-        let ds = UnsafeMutablePointer<Float>.allocate(capacity: tq * tk)
-        defer { p.deallocate(); ds.deallocate() }
+        let scratch = Scratch(tq * tk, tq * tk)
+        defer { scratch.free() }
+        let (p, ds) = (scratch[0], scratch[1])
         for h in (kvh * s.group)..<((kvh + 1) * s.group) {
             let bh = b * s.heads + h
             let qBase = q + bh * tq * d, oBase = out + bh * tq * d, doBase = dout + bh * tq * d

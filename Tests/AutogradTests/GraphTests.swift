@@ -45,6 +45,22 @@ final class GraphTests: XCTestCase {
         }
     }
 
+    func testProfilerCountsEachOpForwardAndBackward() {
+        OpProfiler.reset()
+        OpProfiler.isEnabled = true
+        defer { OpProfiler.isEnabled = false; OpProfiler.reset() }
+        let w = randomTensor([4, 3], seed: 3), x = randomTensor([2, 3], seed: 4)
+        w.requiresGrad = true
+        OpProfiler.mark()
+        sum(gelu(linear(x, weight: w))).backward()
+        let linearEntry = OpProfiler.entries["linear(_:weight:bias:)"], geluEntry = OpProfiler.entries["activate(_:_:)"]
+        XCTAssertEqual(linearEntry?.forwardCalls, 1)
+        XCTAssertEqual(linearEntry?.backwardCalls, 1)
+        XCTAssertEqual(geluEntry?.forwardCalls, 1)
+        XCTAssertEqual(geluEntry?.backwardCalls, 1)
+        XCTAssertEqual(OpProfiler.entries["sum(_:)"]?.forwardCalls, 1)
+    }
+
     func testNoGradRecordsNothing() {
         let w = randomTensor([3, 4], seed: 1)
         w.requiresGrad = true

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import Kernels
 import Model
 
 /// A fresh empty directory per test.
@@ -22,19 +23,6 @@ private func littleEndianBytes(_ values: [Float]) -> [UInt8] {
 
 private func littleEndianBytes(_ halves: [UInt16]) -> [UInt8] {
     halves.flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) }
-}
-
-/// Deterministic generator for the mutation test (SplitMix64).
-private struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
 
 final class SafeTensorsTests: XCTestCase {
@@ -236,20 +224,20 @@ final class SafeTensorsTests: XCTestCase {
                                SafeTensor(name: "e", shape: [0], values: [])],
                               metadata: ["format": "pt"], to: url)
         let valid = [UInt8](try Data(contentsOf: url))
-        var random = SplitMix64(state: 2024)
+        var random = RandomGenerator(seed: 2024)
         var decoded = 0, rejected = 0
         for round in 0..<600 {
             var bytes = valid
             switch round % 4 {
             case 0: // flip bytes anywhere
-                for _ in 0...random.below(4) { bytes[random.below(bytes.count)] = UInt8(random.below(256)) }
+                for _ in 0...random.int(below: 4) { bytes[random.int(below: bytes.count)] = UInt8(random.int(below: 256)) }
             case 1: // truncate
-                bytes.removeLast(1 + random.below(bytes.count))
+                bytes.removeLast(1 + random.int(below: bytes.count))
             case 2: // replace a header character with one that is meaningful to JSON or numbers
                 let specials = Array("{}[]\":,-0123456789e. ".utf8)
-                bytes[8 + random.below(bytes.count - 8 - 28)] = specials[random.below(specials.count)]
+                bytes[8 + random.int(below: bytes.count - 8 - 28)] = specials[random.int(below: specials.count)]
             default: // corrupt the length field
-                bytes[random.below(8)] = UInt8(random.below(256))
+                bytes[random.int(below: 8)] = UInt8(random.int(below: 256))
             }
             do {
                 _ = try SafeTensors.decode(Data(bytes), source: "fuzz")
