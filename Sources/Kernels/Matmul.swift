@@ -309,6 +309,11 @@ func packBPanel(_ jp: Int, _ b: UnsafePointer<Float>, into packed: UnsafeMutable
     }
 }
 
+/// Rows a multiple of 4 KB apart all fall in the same cache sets, so an
+/// operand with such a row length is packed rather than read in place
+/// (1024³ A·B: about 170 GFLOP/s in place against 180 packed).
+@inline(__always) func aliasesInCache(_ rowLength: Int) -> Bool { rowLength % 1024 == 0 }
+
 func blockedMatmul(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool
@@ -338,31 +343,37 @@ func blockedMatmul(
             break
         }
     }
+    // Full 12-row panels of op(A) are read in place by the microkernel (row r,
+    // step p at aRowStride*r + aStep*p), and so are op(B)'s full 32-column
+    // panels when B is stored k×n (rows `n` apart). Only the rest is packed:
+    // a ragged last panel, op(B) from Bᵀ, and operands whose rows alias in
+    // cache. Packing everything had cost about a tenth of a training step.
+    let (aRowStride, aStep) = transposeA ? (1, m) : (k, 1)
     let aPanels = paddedM / mr
-    // With one column of tasks (n <= ~192), each task owns its rows of A, so it
-    // packs them itself, where they are used. Only a tiny B (16 KB) is packed
-    // on this thread: with the polling workers a parallel region costs about a
-    // microsecond, and packing 128×128 in parallel took 768×128·128×128 from
-    // about 200 to 205 GFLOP/s on 2 threads (6 interleaved runs each).
-    let tasksPackA = colSplit.parts == 1
-    if tasksPackA && bFloats <= 4_096 {
-        for jp in 0..<layout.panels { packBPanel(jp, b, into: packedB, n: n, k: k, transposeB: transposeB) }
-    } else {
-        forEachTask((tasksPackA ? 0 : aPanels) + layout.panels) { panel in
-            if panel < layout.panels {
-                packBPanel(panel, b, into: packedB, n: n, k: k, transposeB: transposeB)
-            } else {
-                packAPanel(panel - layout.panels, a, into: packedA, m: m, k: k, transposeA: transposeA)
-            }
+    let fullPanels = aliasesInCache(transposeA ? m : k) ? 0 : m / mr
+    let fullBPanels = transposeB || aliasesInCache(n) ? 0 : n / blockCols
+    let packedAPanels = aPanels - fullPanels, packedBPanels = layout.panels - fullBPanels
+    // A little packing (up to 64 KB) stays on this thread: with the polling
+    // workers a parallel region costs about a microsecond, and packing a
+    // 128×128 B in parallel took 768×128·128×128 from about 200 to 205 GFLOP/s
+    // on 2 threads (6 interleaved runs each).
+    let packCount = packedBPanels + packedAPanels
+    let pack = { (index: Int) in
+        if index < packedBPanels {
+            packBPanel(fullBPanels + index, b, into: packedB, n: n, k: k, transposeB: transposeB)
+        } else {
+            packAPanel(fullPanels + index - packedBPanels, a, into: packedA, m: m, k: k, transposeA: transposeA)
         }
+    }
+    if (packedAPanels * mr + packedBPanels * blockCols) * k <= 16_384 {
+        for index in 0..<packCount { pack(index) }
+    } else {
+        forEachTask(packCount, pack)
     }
 
     forEachTask(rowSplit.parts * colSplit.parts) { task in
         let rowPanels = rowSplit.range(task % rowSplit.parts)
         let colPanels = colSplit.range(task / rowSplit.parts)
-        if tasksPackA {
-            for ip in rowPanels { packAPanel(ip, a, into: packedA, m: m, k: k, transposeA: transposeA) }
-        }
         let i0 = rowPanels.lowerBound * mr, i1 = min(m, rowPanels.upperBound * mr)
         let j0 = colPanels.lowerBound * blockCols, j1 = min(n, colPanels.upperBound * blockCols)
         // Edge tiles go through this scratch tile so the microkernel never writes outside C.
@@ -382,11 +393,15 @@ func blockedMatmul(
                 while j < j1 {
                     let nr = layout.width(j / blockCols)
                     let cols = min(nr, j1 - j)
-                    let bPanel = packedB + p0 * paddedN + (j / blockCols) * blockCols * kc
+                    let bInPlace = j / blockCols < fullBPanels
+                    let bPanel = bInPlace ? b + p0 * n + j : UnsafePointer(packedB + p0 * paddedN + (j / blockCols) * blockCols * kc)
+                    let ldb = bInPlace ? n : nr
                     var i = i0
                     while i < i1 {
                         let rows = min(mr, i1 - i)
-                        let aPanel = packedA + p0 * paddedM + (i / mr) * mr * kc
+                        let inPlace = i / mr < fullPanels
+                        let aPanel = inPlace ? a + i * aRowStride + p0 * aStep : UnsafePointer(packedA + p0 * paddedM + (i / mr) * mr * kc)
+                        let rs = inPlace ? aRowStride : 1, step = inPlace ? aStep : mr
                         let cTile = c + i * n + j
                         if nr < blockCols {
                             // Only ever the last panel, so not worth a direct-store variant.
@@ -396,22 +411,22 @@ func blockedMatmul(
                                 }
                             }
                             if nr == narrowCols {
-                                microKernel12x16(kc: kc, a: aPanel, b: bPanel, ldb: nr, c: scratch, ldc: nr, loadC: loadC)
+                                microKernel12x16(kc: kc, a: aPanel, aRowStride: rs, aStep: step, b: bPanel, ldb: ldb, c: scratch, ldc: nr, loadC: loadC)
                             } else {
-                                microKernel12x8(kc: kc, a: aPanel, b: bPanel, ldb: nr, c: scratch, ldc: nr, loadC: loadC)
+                                microKernel12x8(kc: kc, a: aPanel, aRowStride: rs, aStep: step, b: bPanel, ldb: ldb, c: scratch, ldc: nr, loadC: loadC)
                             }
                             for r in 0..<rows {
                                 for s in 0..<cols { cTile[r * n + s] = scratch[r * nr + s] }
                             }
                         } else if rows == mr && cols == nr {
-                            microKernel12x32(kc: kc, a: aPanel, b: bPanel, ldb: nr, c: cTile, ldc: n, loadC: loadC)
+                            microKernel12x32(kc: kc, a: aPanel, aRowStride: rs, aStep: step, b: bPanel, ldb: ldb, c: cTile, ldc: n, loadC: loadC)
                         } else {
                             if loadC {
                                 for r in 0..<rows {
                                     for s in 0..<cols { scratch[r * nr + s] = cTile[r * n + s] }
                                 }
                             }
-                            microKernel12x32(kc: kc, a: aPanel, b: bPanel, ldb: nr, c: scratch, ldc: nr, loadC: loadC)
+                            microKernel12x32(kc: kc, a: aPanel, aRowStride: rs, aStep: step, b: bPanel, ldb: ldb, c: scratch, ldc: nr, loadC: loadC)
                             for r in 0..<rows {
                                 for s in 0..<cols { cTile[r * n + s] = scratch[r * nr + s] }
                             }

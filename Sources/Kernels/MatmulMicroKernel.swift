@@ -6,7 +6,8 @@
 /// 12×32 register block: 24 accumulators of SIMD16<Float>.
 /// `a` is an MR-tall packed panel (a[p*12 + r]), `b` has rows of 32 floats `ldb` apart.
 @inline(__always)
-func microKernel12x32(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+func microKernel12x32(kc: Int, a: UnsafePointer<Float>, aRowStride: Int = 1, aStep: Int = 12,
+                         b: UnsafePointer<Float>, ldb: Int,
                          c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
     var c0_0 = SIMD16<Float>()
     var c0_1 = SIMD16<Float>()
@@ -63,43 +64,43 @@ func microKernel12x32(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
     for _ in 0..<kc {
         let b0 = UnsafeRawPointer(bp + 0).loadUnaligned(as: SIMD16<Float>.self)
         let b1 = UnsafeRawPointer(bp + 16).loadUnaligned(as: SIMD16<Float>.self)
-        let a0 = SIMD16<Float>(repeating: ap[0])
+        let a0 = SIMD16<Float>(repeating: ap[0 * aRowStride])
         c0_0.addProduct(a0, b0)
         c0_1.addProduct(a0, b1)
-        let a1 = SIMD16<Float>(repeating: ap[1])
+        let a1 = SIMD16<Float>(repeating: ap[1 * aRowStride])
         c1_0.addProduct(a1, b0)
         c1_1.addProduct(a1, b1)
-        let a2 = SIMD16<Float>(repeating: ap[2])
+        let a2 = SIMD16<Float>(repeating: ap[2 * aRowStride])
         c2_0.addProduct(a2, b0)
         c2_1.addProduct(a2, b1)
-        let a3 = SIMD16<Float>(repeating: ap[3])
+        let a3 = SIMD16<Float>(repeating: ap[3 * aRowStride])
         c3_0.addProduct(a3, b0)
         c3_1.addProduct(a3, b1)
-        let a4 = SIMD16<Float>(repeating: ap[4])
+        let a4 = SIMD16<Float>(repeating: ap[4 * aRowStride])
         c4_0.addProduct(a4, b0)
         c4_1.addProduct(a4, b1)
-        let a5 = SIMD16<Float>(repeating: ap[5])
+        let a5 = SIMD16<Float>(repeating: ap[5 * aRowStride])
         c5_0.addProduct(a5, b0)
         c5_1.addProduct(a5, b1)
-        let a6 = SIMD16<Float>(repeating: ap[6])
+        let a6 = SIMD16<Float>(repeating: ap[6 * aRowStride])
         c6_0.addProduct(a6, b0)
         c6_1.addProduct(a6, b1)
-        let a7 = SIMD16<Float>(repeating: ap[7])
+        let a7 = SIMD16<Float>(repeating: ap[7 * aRowStride])
         c7_0.addProduct(a7, b0)
         c7_1.addProduct(a7, b1)
-        let a8 = SIMD16<Float>(repeating: ap[8])
+        let a8 = SIMD16<Float>(repeating: ap[8 * aRowStride])
         c8_0.addProduct(a8, b0)
         c8_1.addProduct(a8, b1)
-        let a9 = SIMD16<Float>(repeating: ap[9])
+        let a9 = SIMD16<Float>(repeating: ap[9 * aRowStride])
         c9_0.addProduct(a9, b0)
         c9_1.addProduct(a9, b1)
-        let a10 = SIMD16<Float>(repeating: ap[10])
+        let a10 = SIMD16<Float>(repeating: ap[10 * aRowStride])
         c10_0.addProduct(a10, b0)
         c10_1.addProduct(a10, b1)
-        let a11 = SIMD16<Float>(repeating: ap[11])
+        let a11 = SIMD16<Float>(repeating: ap[11 * aRowStride])
         c11_0.addProduct(a11, b0)
         c11_1.addProduct(a11, b1)
-        ap += 12
+        ap += aStep
         bp += ldb
     }
     UnsafeMutableRawPointer(c + 0 * ldc + 0).storeBytes(of: c0_0, as: SIMD16<Float>.self)
@@ -131,7 +132,8 @@ func microKernel12x32(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
 /// 12×16 register block: 12 accumulators of SIMD16<Float>.
 /// `a` is an MR-tall packed panel (a[p*12 + r]), `b` has rows of 16 floats `ldb` apart.
 @inline(__always)
-func microKernel12x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+func microKernel12x16(kc: Int, a: UnsafePointer<Float>, aRowStride: Int = 1, aStep: Int = 12,
+                         b: UnsafePointer<Float>, ldb: Int,
                          c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
     var c0_0 = SIMD16<Float>()
     var c1_0 = SIMD16<Float>()
@@ -163,31 +165,31 @@ func microKernel12x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
     var bp = b
     for _ in 0..<kc {
         let b0 = UnsafeRawPointer(bp + 0).loadUnaligned(as: SIMD16<Float>.self)
-        let a0 = SIMD16<Float>(repeating: ap[0])
+        let a0 = SIMD16<Float>(repeating: ap[0 * aRowStride])
         c0_0.addProduct(a0, b0)
-        let a1 = SIMD16<Float>(repeating: ap[1])
+        let a1 = SIMD16<Float>(repeating: ap[1 * aRowStride])
         c1_0.addProduct(a1, b0)
-        let a2 = SIMD16<Float>(repeating: ap[2])
+        let a2 = SIMD16<Float>(repeating: ap[2 * aRowStride])
         c2_0.addProduct(a2, b0)
-        let a3 = SIMD16<Float>(repeating: ap[3])
+        let a3 = SIMD16<Float>(repeating: ap[3 * aRowStride])
         c3_0.addProduct(a3, b0)
-        let a4 = SIMD16<Float>(repeating: ap[4])
+        let a4 = SIMD16<Float>(repeating: ap[4 * aRowStride])
         c4_0.addProduct(a4, b0)
-        let a5 = SIMD16<Float>(repeating: ap[5])
+        let a5 = SIMD16<Float>(repeating: ap[5 * aRowStride])
         c5_0.addProduct(a5, b0)
-        let a6 = SIMD16<Float>(repeating: ap[6])
+        let a6 = SIMD16<Float>(repeating: ap[6 * aRowStride])
         c6_0.addProduct(a6, b0)
-        let a7 = SIMD16<Float>(repeating: ap[7])
+        let a7 = SIMD16<Float>(repeating: ap[7 * aRowStride])
         c7_0.addProduct(a7, b0)
-        let a8 = SIMD16<Float>(repeating: ap[8])
+        let a8 = SIMD16<Float>(repeating: ap[8 * aRowStride])
         c8_0.addProduct(a8, b0)
-        let a9 = SIMD16<Float>(repeating: ap[9])
+        let a9 = SIMD16<Float>(repeating: ap[9 * aRowStride])
         c9_0.addProduct(a9, b0)
-        let a10 = SIMD16<Float>(repeating: ap[10])
+        let a10 = SIMD16<Float>(repeating: ap[10 * aRowStride])
         c10_0.addProduct(a10, b0)
-        let a11 = SIMD16<Float>(repeating: ap[11])
+        let a11 = SIMD16<Float>(repeating: ap[11 * aRowStride])
         c11_0.addProduct(a11, b0)
-        ap += 12
+        ap += aStep
         bp += ldb
     }
     UnsafeMutableRawPointer(c + 0 * ldc + 0).storeBytes(of: c0_0, as: SIMD16<Float>.self)
@@ -763,7 +765,8 @@ func microKernel1x256(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
 /// 12×8 register block: 12 accumulators of SIMD8<Float>.
 /// `a` is an MR-tall packed panel (a[p*12 + r]), `b` has rows of 8 floats `ldb` apart.
 @inline(__always)
-func microKernel12x8(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+func microKernel12x8(kc: Int, a: UnsafePointer<Float>, aRowStride: Int = 1, aStep: Int = 12,
+                         b: UnsafePointer<Float>, ldb: Int,
                          c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
     var c0_0 = SIMD8<Float>()
     var c1_0 = SIMD8<Float>()
@@ -795,31 +798,31 @@ func microKernel12x8(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, 
     var bp = b
     for _ in 0..<kc {
         let b0 = UnsafeRawPointer(bp + 0).loadUnaligned(as: SIMD8<Float>.self)
-        let a0 = SIMD8<Float>(repeating: ap[0])
+        let a0 = SIMD8<Float>(repeating: ap[0 * aRowStride])
         c0_0.addProduct(a0, b0)
-        let a1 = SIMD8<Float>(repeating: ap[1])
+        let a1 = SIMD8<Float>(repeating: ap[1 * aRowStride])
         c1_0.addProduct(a1, b0)
-        let a2 = SIMD8<Float>(repeating: ap[2])
+        let a2 = SIMD8<Float>(repeating: ap[2 * aRowStride])
         c2_0.addProduct(a2, b0)
-        let a3 = SIMD8<Float>(repeating: ap[3])
+        let a3 = SIMD8<Float>(repeating: ap[3 * aRowStride])
         c3_0.addProduct(a3, b0)
-        let a4 = SIMD8<Float>(repeating: ap[4])
+        let a4 = SIMD8<Float>(repeating: ap[4 * aRowStride])
         c4_0.addProduct(a4, b0)
-        let a5 = SIMD8<Float>(repeating: ap[5])
+        let a5 = SIMD8<Float>(repeating: ap[5 * aRowStride])
         c5_0.addProduct(a5, b0)
-        let a6 = SIMD8<Float>(repeating: ap[6])
+        let a6 = SIMD8<Float>(repeating: ap[6 * aRowStride])
         c6_0.addProduct(a6, b0)
-        let a7 = SIMD8<Float>(repeating: ap[7])
+        let a7 = SIMD8<Float>(repeating: ap[7 * aRowStride])
         c7_0.addProduct(a7, b0)
-        let a8 = SIMD8<Float>(repeating: ap[8])
+        let a8 = SIMD8<Float>(repeating: ap[8 * aRowStride])
         c8_0.addProduct(a8, b0)
-        let a9 = SIMD8<Float>(repeating: ap[9])
+        let a9 = SIMD8<Float>(repeating: ap[9 * aRowStride])
         c9_0.addProduct(a9, b0)
-        let a10 = SIMD8<Float>(repeating: ap[10])
+        let a10 = SIMD8<Float>(repeating: ap[10 * aRowStride])
         c10_0.addProduct(a10, b0)
-        let a11 = SIMD8<Float>(repeating: ap[11])
+        let a11 = SIMD8<Float>(repeating: ap[11 * aRowStride])
         c11_0.addProduct(a11, b0)
-        ap += 12
+        ap += aStep
         bp += ldb
     }
     UnsafeMutableRawPointer(c + 0 * ldc + 0).storeBytes(of: c0_0, as: SIMD8<Float>.self)
