@@ -65,51 +65,19 @@ public final class Optimizer {
         let update = { (chunk: (index: Int, lo: Int, hi: Int)) in
             let (index, lo, hi) = chunk
             let p = self.parameters[index]
-            let g = p.tensor.grad!.data, w = p.tensor.data
-            let m = self.first[index].data
+            let g = p.tensor.grad!.data + lo, w = p.tensor.data + lo
+            let m = self.first[index].data + lo
             let decay = p.decays ? s.weightDecay : 0
             let (l1, l2) = p.decays ? (s.l1, s.l2) : (0, 0)
-            let v = self.second.isEmpty ? nil : self.second[index].data
-            let firstStep = self.stepCount == 1
-            // The kind and penalties are fixed per tensor: branch once, then run
-            // 16 lanes at a time. Each lane does PyTorch's operations in
-            // PyTorch's order (no fused multiply-adds), tails included.
-            @inline(__always) func penalised(_ grad: Float16Lanes, _ wi: Float16Lanes) -> Float16Lanes {
-                var grad = grad
-                if l1 != 0 { grad += l1 * Float16Lanes().replacing(with: 1, where: wi .> 0).replacing(with: -1, where: wi .< 0) }
-                if l2 != 0 { grad += 2 * l2 * wi }
-                return grad
-            }
             switch s.kind {
             case .adamw, .adam:
-                let decoupled = s.kind == .adamw ? 1 - lr * decay : 1
-                let coupled = s.kind == .adam ? decay : 0
-                let (beta1, beta2, eps) = (s.beta1, s.beta2, s.eps)
-                forLanes16(range: lo..<hi) { i, count in
-                    let wi = load16Padded(w, i, hi)
-                    var grad = penalised(load16Padded(g, i, hi), wi)
-                    if coupled != 0 { grad += coupled * wi }
-                    var mi = load16Padded(m, i, hi)
-                    mi += (grad - mi) * (1 - beta1)          // torch: lerp
-                    let vi = load16Padded(v!, i, hi) * beta2 + (1 - beta2) * grad * grad
-                    let denom = vi.squareRoot() / bias2Root + eps
-                    let wNew = (decoupled == 1 ? wi : wi * decoupled) - stepSize * mi / denom
-                    store16Padded(mi, m, i, count)
-                    store16Padded(vi, v!, i, count)
-                    store16Padded(wNew, w, i, count)
-                }
+                let settings = AdamUpdate(
+                    beta1: s.beta1, beta2: s.beta2, eps: s.eps, stepSize: stepSize, bias2Root: bias2Root,
+                    decoupled: s.kind == .adamw ? 1 - lr * decay : 1, coupled: s.kind == .adam ? decay : 0, l1: l1, l2: l2)
+                adamUpdate(weights: w, gradients: g, first: m, second: self.second[index].data + lo, count: hi - lo, settings)
             case .sgd:
-                forLanes16(range: lo..<hi) { i, count in
-                    let wi = load16Padded(w, i, hi)
-                    var grad = penalised(load16Padded(g, i, hi), wi)
-                    if decay != 0 { grad += decay * wi }
-                    if s.momentum != 0 {
-                        let mi = firstStep ? grad : load16Padded(m, i, hi) * s.momentum + grad
-                        store16Padded(mi, m, i, count)
-                        grad = mi
-                    }
-                    store16Padded(wi - lr * grad, w, i, count)
-                }
+                sgdUpdate(weights: w, gradients: g, momentumBuffer: m, count: hi - lo, lr: lr, weightDecay: decay,
+                          momentum: s.momentum, firstStep: self.stepCount == 1, l1: l1, l2: l2)
             }
         }
         let total = chunks.reduce(0) { $0 + $1.hi - $1.lo }
