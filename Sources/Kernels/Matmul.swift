@@ -353,7 +353,7 @@ func blockedMatmul(
     let fullPanels = aliasesInCache(transposeA ? m : k) ? 0 : m / mr
     let fullBPanels = transposeB || aliasesInCache(n) ? 0 : n / blockCols
     let packedAPanels = aPanels - fullPanels, packedBPanels = layout.panels - fullBPanels
-    // A little packing (up to 64 KB) stays on this thread: with the polling
+    // A little packing (up to 16 KB) stays on this thread: with the polling
     // workers a parallel region costs about a microsecond, and packing a
     // 128×128 B in parallel took 768×128·128×128 from about 200 to 205 GFLOP/s
     // on 2 threads (6 interleaved runs each).
@@ -365,7 +365,7 @@ func blockedMatmul(
             packAPanel(fullPanels + index - packedBPanels, a, into: packedA, m: m, k: k, transposeA: transposeA)
         }
     }
-    if (packedAPanels * mr + packedBPanels * blockCols) * k <= 16_384 {
+    if (packedAPanels * mr + packedBPanels * blockCols) * k <= 4_096 {
         for index in 0..<packCount { pack(index) }
     } else {
         forEachTask(packCount, pack)

@@ -8,12 +8,14 @@ final class MatmulTests: XCTestCase {
     /// Awkward (m, n, k): nothing a multiple of the 12×32 register block or of
     /// the SIMD width, plus shapes on and just past the cache blocks (96 rows,
     /// 128 columns, reductions cut into blocks past 768), skinny GEMV-like ones,
-    /// and rows of 1024 floats, which are packed instead of read in place.
+    /// rows of 1024 floats, which are packed instead of read in place, and
+    /// ragged last row panels of 9–11 rows over whole 32-column panels.
     static let shapes: [(m: Int, n: Int, k: Int)] = [
         (1, 1, 1), (1, 7, 3), (3, 1, 7), (7, 13, 17), (13, 17, 31), (17, 33, 13), (31, 65, 33),
         (33, 31, 100), (65, 100, 7), (100, 3, 65), (1, 257, 33), (2, 100, 257), (5, 65, 300), (8, 129, 64),
         (9, 33, 40), (12, 32, 256), (96, 128, 256), (97, 129, 257), (95, 127, 513), (257, 17, 31), (31, 257, 1),
         (13, 40, 768), (97, 45, 769), (20, 70, 1537), (25, 40, 1024), (13, 1024, 40), (1024, 33, 5),
+        (23, 64, 50), (45, 32, 129),
     ]
 
     func randomMatrix(_ count: Int, _ rng: inout RandomGenerator) -> [Float] {
