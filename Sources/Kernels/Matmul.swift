@@ -9,9 +9,10 @@ import Foundation
 /// These three forms (A·B, A·Bᵀ, Aᵀ·B) are all a linear layer's forward and
 /// backward need, without materialising a transpose.
 ///
-/// Three paths: m > 8 packs both operands and runs a 12×32 register-blocked
-/// microkernel over cache blocks; m <= 8 (token-by-token generation) streams
-/// B once, either with m-row kernels (A·B, Aᵀ·B) or as dot products (A·Bᵀ).
+/// Three paths: m > 8 runs a 12×32 register-blocked microkernel over cache
+/// blocks, reading A and a k×n B in place and packing only Bᵀ and ragged
+/// edges; m <= 8 (token-by-token generation) streams B once, either with
+/// m-row kernels (A·B, Aᵀ·B) or as dot products (A·Bᵀ).
 ///
 /// Determinism: work is split over tiles of C only, and every blocking size
 /// depends on m, n, k alone, never on `Parallel.threads`, so results are
@@ -352,7 +353,12 @@ func blockedMatmul(
     let aPanels = paddedM / mr
     let fullPanels = aliasesInCache(transposeA ? m : k) ? 0 : m / mr
     let fullBPanels = transposeB || aliasesInCache(n) ? 0 : n / blockCols
-    let packedAPanels = aPanels - fullPanels, packedBPanels = layout.panels - fullBPanels
+    // A ragged last row panel (m % 12 rows) is read in place as the last 12
+    // rows of A, through the scratch tile, keeping only its new rows: the same
+    // FMAs as zero-padding it, without packing it, which cost a cold cache
+    // line per step p (about 30 µs for a weight gradient over k = 768).
+    let shiftsLastPanel = fullPanels > 0 && fullPanels < aPanels
+    let packedAPanels = fullPanels == 0 ? aPanels : 0, packedBPanels = layout.panels - fullBPanels
     // A little packing (up to 16 KB) stays on this thread: with the polling
     // workers a parallel region costs about a microsecond, and packing a
     // 128×128 B in parallel took 768×128·128×128 from about 200 to 205 GFLOP/s
@@ -399,15 +405,19 @@ func blockedMatmul(
                     var i = i0
                     while i < i1 {
                         let rows = min(mr, i1 - i)
-                        let inPlace = i / mr < fullPanels
-                        let aPanel = inPlace ? a + i * aRowStride + p0 * aStep : UnsafePointer(packedA + p0 * paddedM + (i / mr) * mr * kc)
+                        let inPlace = fullPanels > 0
+                        let shift = i / mr < fullPanels || !shiftsLastPanel ? 0 : mr - rows
+                        let aPanel = inPlace ? a + (i - shift) * aRowStride + p0 * aStep
+                            : UnsafePointer(packedA + p0 * paddedM + (i / mr) * mr * kc)
                         let rs = inPlace ? aRowStride : 1, step = inPlace ? aStep : mr
                         let cTile = c + i * n + j
+                        // Scratch row `shift + r` holds row i + r of C.
+                        let scratchRows = scratch + shift * nr
                         if nr < blockCols {
                             // Only ever the last panel, so not worth a direct-store variant.
                             if loadC {
                                 for r in 0..<rows {
-                                    for s in 0..<cols { scratch[r * nr + s] = cTile[r * n + s] }
+                                    for s in 0..<cols { scratchRows[r * nr + s] = cTile[r * n + s] }
                                 }
                             }
                             if nr == narrowCols {
@@ -416,19 +426,19 @@ func blockedMatmul(
                                 microKernel12x8(kc: kc, a: aPanel, aRowStride: rs, aStep: step, b: bPanel, ldb: ldb, c: scratch, ldc: nr, loadC: loadC)
                             }
                             for r in 0..<rows {
-                                for s in 0..<cols { cTile[r * n + s] = scratch[r * nr + s] }
+                                for s in 0..<cols { cTile[r * n + s] = scratchRows[r * nr + s] }
                             }
                         } else if rows == mr && cols == nr {
                             microKernel12x32(kc: kc, a: aPanel, aRowStride: rs, aStep: step, b: bPanel, ldb: ldb, c: cTile, ldc: n, loadC: loadC)
                         } else {
                             if loadC {
                                 for r in 0..<rows {
-                                    for s in 0..<cols { scratch[r * nr + s] = cTile[r * n + s] }
+                                    for s in 0..<cols { scratchRows[r * nr + s] = cTile[r * n + s] }
                                 }
                             }
                             microKernel12x32(kc: kc, a: aPanel, aRowStride: rs, aStep: step, b: bPanel, ldb: ldb, c: scratch, ldc: nr, loadC: loadC)
                             for r in 0..<rows {
-                                for s in 0..<cols { cTile[r * n + s] = scratch[r * nr + s] }
+                                for s in 0..<cols { cTile[r * n + s] = scratchRows[r * nr + s] }
                             }
                         }
                         i += mr
