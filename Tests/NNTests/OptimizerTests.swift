@@ -47,6 +47,29 @@ final class OptimizerTests: XCTestCase {
         // First AdamW step moves every parameter by ≈ lr (the update is m̂/√v̂ = ±1).
     }
 
+    /// The update loops run 16 lanes at a time, then a partial tail: a 37-element
+    /// matrix (two full blocks and 5 tail lanes) must get exactly the updates
+    /// the same elements get as 37 one-element matrices (tail lanes only).
+    func testFullLanesAndTailUpdateAlike() {
+        var rng = RandomGenerator(seed: 5)
+        let start = (0..<37).map { _ in rng.uniform() * 2 - 1 }
+        let grads = (0..<2).map { _ in (0..<37).map { _ in rng.uniform() - 0.5 } }
+        for kind in OptimizerKind.allCases {
+            var settings = OptimizerSettings()
+            settings.kind = kind; settings.weightDecay = 0.1; settings.momentum = 0.9; settings.l1 = 0.01; settings.l2 = 0.02
+            let whole = Parameter(name: "w", tensor: Tensor(start, shape: [1, 37], requiresGrad: true))
+            let singles = start.enumerated().map { Parameter(name: "w\($0.offset)", tensor: Tensor([$0.element], shape: [1, 1], requiresGrad: true)) }
+            let optimizers = [Optimizer(parameters: [whole], settings: settings), Optimizer(parameters: singles, settings: settings)]
+            for g in grads {
+                whole.tensor.grad = Tensor(g, shape: [1, 37])
+                for (i, p) in singles.enumerated() { p.tensor.grad = Tensor([g[i]], shape: [1, 1]) }
+                for o in optimizers { o.step(lr: 0.05) }
+            }
+            XCTAssertEqual(whole.tensor.toArray(), singles.map { $0.tensor.data[0] }, "\(kind)")
+            XCTAssertNotEqual(whole.tensor.toArray(), start, "\(kind) moved the weights")
+        }
+    }
+
     /// zeroGrad drops gradients (PyTorch's set_to_none): a parameter that gets
     /// none in a step keeps its value, even with weight decay.
     func testZeroGradDropsGradientsAndSkipsParametersWithout() {
