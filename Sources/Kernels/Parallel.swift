@@ -40,18 +40,24 @@ public enum Parallel {
         }
     }
 
-    /// Splits 0..<n into chunks of at least `grain` items (about 4 per thread
-    /// for balance) and runs `body(range)` for each. The chunking depends on
-    /// `n` and `grain` only, not on the thread count.
+    /// Splits 0..<n into chunks of about `grain` items (sizes differing by at
+    /// most one), but at least `minimumChunks` of them once n exceeds the grain, and runs
+    /// `body(range)` for each. (768 rows of 128 had made 3 chunks: one thread
+    /// did two, the other one.) The chunking depends on `n` and `grain` only,
+    /// not on the thread count.
     public static func forRanges(_ n: Int, grain: Int, _ body: (Range<Int>) -> Void) {
         if n <= 0 { return }
-        let chunk = max(grain, 1)
-        let chunks = (n + chunk - 1) / chunk
+        let chunks = n <= grain ? 1 : min(n, max((n + grain - 1) / max(grain, 1), minimumChunks))
+        // Sizes differ by at most one: the first n % chunks chunks get one more.
+        let base = n / chunks, extra = n % chunks
         forEach(chunks) { c in
-            let lo = c * chunk
-            body(lo..<min(n, lo + chunk))
+            let lo = c * base + min(c, extra)
+            body(lo..<(lo + base + (c < extra ? 1 : 0)))
         }
     }
+
+    /// Fewest chunks `forRanges` cuts a range above its grain into.
+    static let minimumChunks = 8
 
     static var isInsideParallelRegion: Bool { pthread_getspecific(nestingKey) != nil }
 

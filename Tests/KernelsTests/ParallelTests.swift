@@ -61,13 +61,22 @@ final class ParallelTests: XCTestCase {
         XCTAssertTrue(results[0] && results[1])
     }
 
+    /// Every item once, in non-empty ranges; above the grain, at least 8
+    /// ranges (or one per item), so two threads get equal shares of 768 rows.
     func testForRangesCoversEachItemOnce() {
-        for (n, grain) in [(0, 4), (1, 4), (10, 3), (64, 64), (65, 64), (1000, 7)] {
+        for (n, grain) in [(0, 4), (1, 4), (5, 1), (9, 2), (10, 3), (17, 16), (64, 64), (65, 64), (1000, 7), (768, 256)] {
             let hits = UnsafeMutablePointer<Int>.allocate(capacity: max(n, 1))
             defer { hits.deallocate() }
             hits.initialize(repeating: 0, count: max(n, 1))
-            Parallel.forRanges(n, grain: grain) { r in for i in r { hits[i] += 1 } }
+            let lock = NSLock()
+            var ranges = 0, empty = 0
+            Parallel.forRanges(n, grain: grain) { r in
+                for i in r { hits[i] += 1 }
+                lock.lock(); ranges += 1; if r.isEmpty { empty += 1 }; lock.unlock()
+            }
             XCTAssertEqual(Array(UnsafeBufferPointer(start: hits, count: n)), [Int](repeating: 1, count: n), "n \(n) grain \(grain)")
+            XCTAssertEqual(empty, 0, "n \(n) grain \(grain)")
+            if n > grain { XCTAssertGreaterThanOrEqual(ranges, min(n, 8), "n \(n) grain \(grain)") }
         }
     }
 }
