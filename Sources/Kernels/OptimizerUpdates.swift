@@ -18,11 +18,13 @@ public struct AdamUpdate: Sendable {
     public var coupled: Float
     /// L1 and L2 penalties λ₁·Σ|w| + λ₂·Σw², added to the gradient.
     public var l1: Float, l2: Float
+    /// Multiplies the stored gradient first (gradient clipping), as if it had been scaled in place.
+    public var gradientScale: Float
 
     public init(beta1: Float, beta2: Float, eps: Float, stepSize: Float, bias2Root: Float,
-                decoupled: Float, coupled: Float, l1: Float, l2: Float) {
+                decoupled: Float, coupled: Float, l1: Float, l2: Float, gradientScale: Float = 1) {
         (self.beta1, self.beta2, self.eps, self.stepSize, self.bias2Root) = (beta1, beta2, eps, stepSize, bias2Root)
-        (self.decoupled, self.coupled, self.l1, self.l2) = (decoupled, coupled, l1, l2)
+        (self.decoupled, self.coupled, self.l1, self.l2, self.gradientScale) = (decoupled, coupled, l1, l2, gradientScale)
     }
 }
 
@@ -38,7 +40,7 @@ func penalised(_ grad: Float16Lanes, _ w: Float16Lanes, l1: Float, l2: Float) ->
 @inline(__always)
 func adamLanes(_ w: Float16Lanes, _ g: Float16Lanes, _ m: inout Float16Lanes, _ v: inout Float16Lanes,
                _ h: AdamUpdate) -> Float16Lanes {
-    var grad = penalised(g, w, l1: h.l1, l2: h.l2)
+    var grad = penalised(h.gradientScale == 1 ? g : g * h.gradientScale, w, l1: h.l1, l2: h.l2)
     if h.coupled != 0 { grad += h.coupled * w }
     m += (grad - m) * (1 - h.beta1)                  // torch: exp_avg.lerp_(grad, 1 - beta1)
     v = v * h.beta2 + (1 - h.beta2) * grad * grad     // mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
@@ -67,10 +69,12 @@ public func adamUpdate(weights w: FloatPointer, gradients g: ConstFloatPointer,
 
 /// One SGD step (torch.optim.SGD, dampening 0) over `count` elements. With
 /// momentum, `buffer` holds it; on the first step it starts as the gradient.
+/// The gradient is multiplied by `gradientScale` first (gradient clipping).
 public func sgdUpdate(weights w: FloatPointer, gradients g: ConstFloatPointer, momentumBuffer buffer: FloatPointer?,
-                      count: Int, lr: Float, weightDecay: Float, momentum: Float, firstStep: Bool, l1: Float, l2: Float) {
+                      count: Int, lr: Float, weightDecay: Float, momentum: Float, firstStep: Bool, l1: Float, l2: Float,
+                      gradientScale: Float = 1) {
     @inline(__always) func lanes(_ wi: Float16Lanes, _ gi: Float16Lanes, _ bi: Float16Lanes) -> (w: Float16Lanes, buffer: Float16Lanes) {
-        var grad = penalised(gi, wi, l1: l1, l2: l2)
+        var grad = penalised(gradientScale == 1 ? gi : gi * gradientScale, wi, l1: l1, l2: l2)
         if weightDecay != 0 { grad += weightDecay * wi }
         var b = bi
         if momentum != 0 {

@@ -48,8 +48,10 @@ public final class Optimizer {
     /// buffers, and a parameter that then receives no gradient is not updated.
     public func zeroGrad() { for p in parameters { p.tensor.grad = nil } }
 
-    /// One update with learning rate `lr`.
-    public func step(lr: Float) {
+    /// One update with learning rate `lr`. Each gradient is first multiplied
+    /// by `gradientScale` (the factor `clipFactor` gives), exactly as if
+    /// clip_grad_norm_ had scaled it in place, without another pass over them.
+    public func step(lr: Float, gradientScale: Float = 1) {
         stepCount += 1
         let s = settings
         let bias1 = 1 - pow(Double(s.beta1), Double(stepCount))
@@ -73,11 +75,12 @@ public final class Optimizer {
             case .adamw, .adam:
                 let settings = AdamUpdate(
                     beta1: s.beta1, beta2: s.beta2, eps: s.eps, stepSize: stepSize, bias2Root: bias2Root,
-                    decoupled: s.kind == .adamw ? 1 - lr * decay : 1, coupled: s.kind == .adam ? decay : 0, l1: l1, l2: l2)
+                    decoupled: s.kind == .adamw ? 1 - lr * decay : 1, coupled: s.kind == .adam ? decay : 0, l1: l1, l2: l2,
+                    gradientScale: gradientScale)
                 adamUpdate(weights: w, gradients: g, first: m, second: self.second[index].data + lo, count: hi - lo, settings)
             case .sgd:
                 sgdUpdate(weights: w, gradients: g, momentumBuffer: m, count: hi - lo, lr: lr, weightDecay: decay,
-                          momentum: s.momentum, firstStep: self.stepCount == 1, l1: l1, l2: l2)
+                          momentum: s.momentum, firstStep: self.stepCount == 1, l1: l1, l2: l2, gradientScale: gradientScale)
             }
         }
         let total = chunks.reduce(0) { $0 + $1.hi - $1.lo }
@@ -112,24 +115,36 @@ public struct OptimizerError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
+/// The global L2 norm of all gradients: each tensor's sum of squares (one
+/// tensor per task, so each is summed as it would be alone), then their
+/// total in Double, in parameter order.
+public func gradientNorm(_ parameters: [Parameter]) -> Float {
+    let grads = parameters.compactMap { $0.tensor.grad }
+    var squares = [Float](repeating: 0, count: grads.count)
+    squares.withUnsafeMutableBufferPointer { out in
+        let out = out.baseAddress!
+        Parallel.forEach(grads.count) { i in out[i] = dot(grads[i].data, grads[i].data, grads[i].count) }
+    }
+    return Float(squares.reduce(0.0) { $0 + Double($1) }.squareRoot())
+}
+
+/// The factor torch.nn.utils.clip_grad_norm_ multiplies gradients by:
+/// maxNorm / (norm + 1e-6) when that is below 1, else 1 (maxNorm ≤ 0: no clipping).
+public func clipFactor(norm: Float, maxNorm: Float) -> Float {
+    guard maxNorm > 0 else { return 1 }
+    return min(1, maxNorm / (norm + 1e-6))
+}
+
 /// Scales all gradients so their global L2 norm is at most `maxNorm`
 /// (as torch.nn.utils.clip_grad_norm_). Returns the norm before clipping.
-/// maxNorm ≤ 0 only measures.
+/// maxNorm ≤ 0 only measures. (Training instead passes `clipFactor` to
+/// `Optimizer.step`, which saves a pass over the gradients.)
 @discardableResult
 public func clipGradientNorm(_ parameters: [Parameter], maxNorm: Float) -> Float {
-    var total = 0.0
-    for p in parameters {
-        guard let g = p.tensor.grad else { continue }
-        var s: Float = 0
-        s = dot(g.data, g.data, g.count)
-        total += Double(s)
-    }
-    let norm = Float(total.squareRoot())
-    if maxNorm > 0 {
-        let coefficient = maxNorm / (norm + 1e-6)
-        if coefficient < 1 {
-            for p in parameters { if let g = p.tensor.grad { vectorScale(g.data, coefficient, g.data, g.count) } }
-        }
+    let norm = gradientNorm(parameters)
+    let factor = clipFactor(norm: norm, maxNorm: maxNorm)
+    if factor < 1 {
+        for p in parameters { if let g = p.tensor.grad { vectorScale(g.data, factor, g.data, g.count) } }
     }
     return norm
 }

@@ -137,9 +137,9 @@ public final class Trainer {
                 scale(loss, 1 / Float(accumulation)).backward()
             }
             let loss = lossSum / Float(accumulation)
-            let gradNorm = clipGradientNorm(optimizer.parameters, maxNorm: Float(t.gradClip))
+            let gradNorm = gradientNorm(optimizer.parameters)
             guard gradNorm.isFinite else { throw nonFinite("gradient norm", gradNorm) }
-            optimizer.step(lr: lr)
+            optimizer.step(lr: lr, gradientScale: clipFactor(norm: gradNorm, maxNorm: Float(t.gradClip)))
             step += 1
             let ms = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e6
             stepLosses.append(loss)

@@ -40,8 +40,9 @@ func runTrainBench(_ args: [String]) throws {
             let loss = scale(model.loss(ids, targets: targets, batch: batch, length: length, dropout: dropout), 1 / Float(t.gradAccumSteps))
             phases.time("backward (all ops)") { loss.backward() }
         }
-        phases.time("clip gradient norm") { clipGradientNorm(optimizer.parameters, maxNorm: Float(t.gradClip)) }
-        phases.time("optimizer step") { optimizer.step(lr: 1e-4) }
+        var factor: Float = 1
+        phases.time("gradient norm") { factor = clipFactor(norm: gradientNorm(optimizer.parameters), maxNorm: Float(t.gradClip)) }
+        phases.time("optimizer step") { optimizer.step(lr: 1e-4, gradientScale: factor) }
         times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
     }
     OpProfiler.isEnabled = false

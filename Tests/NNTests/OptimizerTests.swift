@@ -140,6 +140,30 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(clipGradientNorm(ps, maxNorm: 10), 1, accuracy: 1e-5, "below the limit: unchanged")
     }
 
+    /// Training folds clipping into the update (`gradientScale`): the same
+    /// weights, bit for bit, as scaling the gradients first (clip_grad_norm_).
+    func testClipFactorInTheUpdateEqualsScaledGradients() {
+        var rng = RandomGenerator(seed: 9)
+        let start = (0..<37).map { _ in rng.uniform() - 0.5 }, grad = (0..<37).map { _ in rng.uniform() * 4 - 2 }
+        for kind in OptimizerKind.allCases {
+            var settings = OptimizerSettings()
+            settings.kind = kind; settings.weightDecay = 0.1; settings.momentum = 0.9
+            let folded = Parameter(name: "w", tensor: Tensor(start, shape: [1, 37], requiresGrad: true))
+            let scaled = Parameter(name: "w", tensor: Tensor(start, shape: [1, 37], requiresGrad: true))
+            folded.tensor.grad = Tensor(grad, shape: [1, 37])
+            scaled.tensor.grad = Tensor(grad, shape: [1, 37])
+            let norm = gradientNorm([folded])
+            XCTAssertEqual(clipGradientNorm([scaled], maxNorm: 1), norm)
+            let factor = clipFactor(norm: norm, maxNorm: 1)
+            XCTAssertLessThan(factor, 1, "the test gradient must be clipped")
+            Optimizer(parameters: [folded], settings: settings).step(lr: 0.01, gradientScale: factor)
+            Optimizer(parameters: [scaled], settings: settings).step(lr: 0.01)
+            XCTAssertEqual(folded.tensor.toArray(), scaled.tensor.toArray(), "\(kind)")
+        }
+        XCTAssertEqual(clipFactor(norm: 0.5, maxNorm: 1), 1, "below the limit: unchanged")
+        XCTAssertEqual(clipFactor(norm: 5, maxNorm: 0), 1, "maxNorm 0: no clipping")
+    }
+
     func testScheduleValues() {
         let cosine = LearningRateSchedule(kind: .cosine, peak: 1e-3, minimum: 1e-4, warmupSteps: 100, totalSteps: 2000)
         XCTAssertEqual(cosine.rate(at: 0), 1e-3 / 101, accuracy: 1e-9)
