@@ -7,7 +7,8 @@ import Foundation
 /// op(A) is A[m×k], or Aᵀ when `transposeA` (A stored k×m);
 /// op(B) is B[k×n], or Bᵀ when `transposeB` (B stored n×k).
 /// These three forms (A·B, A·Bᵀ, Aᵀ·B) are all a linear layer's forward and
-/// backward need, without materialising a transpose.
+/// backward need, without materialising a transpose. C must not overlap A or
+/// B: they are read in place while C is written.
 ///
 /// Three paths: m > 8 runs a 12×32 register-blocked microkernel over cache
 /// blocks, reading A and a k×n B in place and packing only Bᵀ and ragged
