@@ -345,11 +345,12 @@ func blockedMatmul(
             break
         }
     }
-    // Full 12-row panels of op(A) are read in place by the microkernel (row r,
+    // The 12-row panels of op(A) are read in place by the microkernel (row r,
     // step p at aRowStride*r + aStep*p), and so are op(B)'s full 32-column
     // panels when B is stored k×n (rows `n` apart). Only the rest is packed:
-    // a ragged last panel, op(B) from Bᵀ, and operands whose rows alias in
-    // cache. Packing everything had cost about a tenth of a training step.
+    // op(B) from Bᵀ, a ragged last column panel of B, and an A whose rows
+    // alias in cache or that has fewer than 12 rows. Packing everything had
+    // cost about a tenth of a training step.
     let (aRowStride, aStep) = transposeA ? (1, m) : (k, 1)
     let aPanels = paddedM / mr
     let fullPanels = aliasesInCache(transposeA ? m : k) ? 0 : m / mr
