@@ -350,7 +350,8 @@ func blockedMatmul(
     // panels when B is stored k×n (rows `n` apart). Only the rest is packed:
     // op(B) from Bᵀ, a ragged last column panel of B, and an A whose rows
     // alias in cache or that has fewer than 12 rows. Packing everything had
-    // cost about a tenth of a training step.
+    // taken about a fifth of a training step's samples in `perf` (A 11%, the
+    // parallel packing pass 8%).
     let (aRowStride, aStep) = transposeA ? (1, m) : (k, 1)
     let aPanels = paddedM / mr
     let fullPanels = aliasesInCache(transposeA ? m : k) ? 0 : m / mr
@@ -359,7 +360,8 @@ func blockedMatmul(
     // rows of A, through the scratch tile, keeping only its new rows: the same
     // FMAs as zero-padding it, without packing it, which cost a cold cache
     // line per step p (about 30 µs for a weight gradient over k = 768).
-    let shiftsLastPanel = fullPanels > 0 && fullPanels < aPanels
+    let aInPlace = fullPanels > 0
+    let shiftsLastPanel = aInPlace && fullPanels < aPanels
     let packedAPanels = fullPanels == 0 ? aPanels : 0, packedBPanels = layout.panels - fullBPanels
     // A little packing (up to 16 KB) stays on this thread: with the polling
     // workers a parallel region costs about a microsecond, and packing a
@@ -407,11 +409,10 @@ func blockedMatmul(
                     var i = i0
                     while i < i1 {
                         let rows = min(mr, i1 - i)
-                        let inPlace = fullPanels > 0
                         let shift = i / mr < fullPanels || !shiftsLastPanel ? 0 : mr - rows
-                        let aPanel = inPlace ? a + (i - shift) * aRowStride + p0 * aStep
+                        let aPanel = aInPlace ? a + (i - shift) * aRowStride + p0 * aStep
                             : UnsafePointer(packedA + p0 * paddedM + (i / mr) * mr * kc)
-                        let rs = inPlace ? aRowStride : 1, step = inPlace ? aStep : mr
+                        let rs = aInPlace ? aRowStride : 1, step = aInPlace ? aStep : mr
                         let cTile = c + i * n + j
                         // Scratch row `shift + r` holds row i + r of C.
                         let scratchRows = scratch + shift * nr
