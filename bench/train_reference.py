@@ -8,8 +8,17 @@ and gradient clipping at 1.0. A benchmark tool only, never a dependency.
 
     python3 bench/train_reference.py --threads 1                # shakespeare-char
     python3 bench/train_reference.py --threads 2 --baby         # baby-GPT shape
+
+With --data FILE it instead trains on the text's characters with nanoGPT's
+shakespeare-char recipe (90/10 split, random windows, warmup then cosine decay
+of the learning rate to --min-lr, the 1/sqrt(2·n_layer) output projections)
+and prints the train and validation loss, each the mean over --eval-steps
+random batches, every --eval-interval steps and at the end:
+
+    python3 bench/train_reference.py --threads 2 --data ../shared/data/tinyshakespeare.txt
 """
 import argparse
+import math
 import resource
 import statistics
 import time
@@ -48,9 +57,12 @@ class GPT(nn.Module):
         self.positions = nn.Embedding(context, d_model)
         self.blocks = nn.ModuleList(Block(d_model, n_head, d_ff) for _ in range(n_layer))
         self.ln_f = nn.LayerNorm(d_model, bias=False)
-        for p in self.parameters():
+        for name, p in self.named_parameters():
             if p.dim() >= 2:
-                nn.init.normal_(p, std=0.02)
+                # GPT-2's residual scaling: the projections that write into the
+                # residual stream start 1/sqrt(2·n_layer) smaller.
+                residual = name.endswith("out.weight") or name.endswith("down.weight")
+                nn.init.normal_(p, std=0.02 / (2 * n_layer) ** 0.5 if residual else 0.02)
 
     def forward(self, ids, targets):
         x = self.tokens(ids) + self.positions(torch.arange(ids.shape[1]))
@@ -73,12 +85,22 @@ def main():
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--data", help="train on this text file's characters and report losses instead of timing")
+    p.add_argument("--max-steps", type=int, default=2000)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--min-lr", type=float, default=1e-4)
+    p.add_argument("--warmup-steps", type=int, default=100)
+    p.add_argument("--eval-interval", type=int, default=250)
+    p.add_argument("--eval-steps", type=int, default=200)
+    p.add_argument("--seed", type=int, default=1337)
     a = p.parse_args()
     if a.baby:
         a.n_layer, a.n_head, a.d_model, a.context, a.batch = 6, 6, 384, 256, 8
     d_ff = a.d_ff or 4 * a.d_model
 
     torch.set_num_threads(a.threads)
+    if a.data:
+        return train_on_text(a, d_ff)
     torch.manual_seed(1)
     model = GPT(a.vocab, a.context, a.n_layer, a.n_head, a.d_model, d_ff)
     decay = [p for p in model.parameters() if p.dim() >= 2]
@@ -101,6 +123,54 @@ def main():
     print(f"pytorch {torch.__version__} train step: batch {a.batch} × context {a.context}, {params:,} parameters, "
           f"{a.threads} threads: median {statistics.median(times):.2f} ms (min {min(times):.2f}) over {a.steps} steps; "
           f"peak RSS {peak_mb:.1f} MB")
+
+
+def train_on_text(a, d_ff):
+    """nanoGPT's training loop for a character model, losses only."""
+    text = open(a.data, encoding="utf-8").read()
+    chars = sorted(set(text))
+    index = {c: i for i, c in enumerate(chars)}
+    data = torch.tensor([index[c] for c in text], dtype=torch.long)
+    split = int(0.9 * len(data))
+    splits = {"train": data[:split], "val": data[split:]}
+    torch.manual_seed(a.seed)
+    model = GPT(len(chars), a.context, a.n_layer, a.n_head, a.d_model, d_ff)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=a.lr, betas=(0.9, 0.99), eps=1e-8)
+
+    def batch(name):
+        d = splits[name]
+        ix = torch.randint(len(d) - a.context, (a.batch,))
+        return (torch.stack([d[i:i + a.context] for i in ix]), torch.stack([d[i + 1:i + 1 + a.context] for i in ix]))
+
+    def lr_at(step):  # nanoGPT's get_lr with lr_decay_iters = max_steps
+        if step < a.warmup_steps:
+            return a.lr * (step + 1) / (a.warmup_steps + 1)
+        ratio = (step - a.warmup_steps) / max(1, a.max_steps - a.warmup_steps)
+        return a.min_lr + 0.5 * (1 + math.cos(math.pi * min(1.0, ratio))) * (a.lr - a.min_lr)
+
+    @torch.no_grad()
+    def evaluate(name):
+        model.eval()
+        loss = sum(model(*batch(name)).item() for _ in range(a.eval_steps)) / a.eval_steps
+        model.train()
+        return loss
+
+    start = time.perf_counter()
+    for step in range(a.max_steps + 1):
+        if step % a.eval_interval == 0 or step == a.max_steps:
+            print(f"step {step}: train loss {evaluate('train'):.4f}, val loss {evaluate('val'):.4f} "
+                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+        if step == a.max_steps:
+            break
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step)
+        opt.zero_grad(set_to_none=True)
+        model(*batch("train")).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
 
 
 if __name__ == "__main__":
