@@ -64,19 +64,8 @@ public final class Trainer {
     /// Starts a fresh run or, with `options.resume`, continues `runDirectory/latest`.
     /// `config.model.vocabSize` is set from the corpus's tokenizer.
     public init(config: RunConfig, corpus: Corpus, options: TrainerOptions) throws {
-        var config = config
-        let vocab = corpus.tokenizer.vocabSize
-        if let v = config.model.vocabSize, v != vocab {
-            throw TrainingError("model.vocab_size is \(v) but the tokenizer has \(vocab) tokens; leave vocab_size unset to take it from the tokenizer")
-        }
-        config.model.vocabSize = vocab
-        config = config.resolved()
-        try config.validate()
-        try corpus.check(contextLength: config.model.contextLength)
+        let config = try Trainer.checked(config, for: corpus)
         let t = config.train
-        guard t.warmupSteps <= t.maxSteps else {
-            throw TrainingError("train.warmup_steps (\(t.warmupSteps)) must not exceed train.max_steps (\(t.maxSteps))")
-        }
         self.config = config
         self.corpus = corpus
         self.options = options
@@ -110,13 +99,37 @@ public final class Trainer {
         metrics = try MetricsLog(directory: options.runDirectory, resumeStep: options.resume ? step : nil)
     }
 
+    /// The config as training will use it (vocabulary size from the
+    /// tokenizer, defaults resolved), or the first reason it cannot train on
+    /// this corpus. Changes nothing, so a command can check before it writes.
+    public static func checked(_ config: RunConfig, for corpus: Corpus) throws -> RunConfig {
+        var config = config
+        let vocab = corpus.tokenizer.vocabSize
+        if let v = config.model.vocabSize, v != vocab {
+            throw TrainingError("model.vocab_size is \(v) but the tokenizer has \(vocab) tokens; leave vocab_size unset to take it from the tokenizer")
+        }
+        config.model.vocabSize = vocab
+        config = config.resolved()
+        try config.validate()
+        try corpus.check(contextLength: config.model.contextLength)
+        let t = config.train
+        guard t.warmupSteps <= t.maxSteps else {
+            throw TrainingError("train.warmup_steps (\(t.warmupSteps)) must not exceed train.max_steps (\(t.maxSteps))")
+        }
+        return config
+    }
+
     /// Trains to train.max_steps. Throws `TrainingInterrupted` after saving
     /// `latest` if interrupted, and a `TrainingError` if the loss stops being finite.
     public func run() throws {
         let t = config.train
         let (batch, length, accumulation) = (t.batchSize, config.model.contextLength, t.gradAccumSteps)
         let tokensPerStep = Double(batch * length * accumulation)
-        if step == 0 && options.evaluateAtStart { evaluate() }
+        if step == 0 && options.evaluateAtStart {
+            // As nanoGPT: the untrained model's loss is the first best, but is
+            // not saved; best/ appears once training beats it.
+            bestValidationLoss = min(bestValidationLoss, evaluate().validation)
+        }
         let started = Date()
         let startStep = step
         var intervalMilliseconds = 0.0, intervalSteps = 0
@@ -152,19 +165,24 @@ public final class Trainer {
                 metrics.append(.log(step: step, loss: Double(loss), lr: Double(lr), gradNorm: Double(gradNorm),
                                     msPerStep: msPerStep, tokensPerSecond: tokensPerSecond))
                 clearProgress()
-                options.log(String(format: "step %d/%d | loss %.4f | ppl %.2f | lr %.2e | grad norm %.3f | %.1f ms/step | %.0f tok/s",
-                                   step, t.maxSteps, loss, exp(Double(loss)), lr, gradNorm, msPerStep, tokensPerSecond))
+                options.log(String(format: "step %d/%d | loss %.4f | ppl %@ | lr %.2e | grad norm %.3f | %.1f ms/step | %.0f tok/s",
+                                   step, t.maxSteps, loss, perplexityText(Double(loss)), lr, gradNorm, msPerStep, tokensPerSecond))
                 intervalMilliseconds = 0
                 intervalSteps = 0
             }
             if step % t.evalInterval == 0 || step == t.maxSteps {
                 clearProgress()
-                let validation = evaluate()
-                try saveLatest()
+                let (train, validation) = evaluate()
+                guard train.isFinite else { throw nonFinite("training loss at evaluation", Float(train), step: step) }
+                guard validation.isFinite else { throw nonFinite("validation loss", Float(validation), step: step) }
+                // best before latest: a crash between the two leaves latest at
+                // the previous evaluation, so a resume redoes this one and
+                // saves best again; never a best/ older than latest's record.
                 if validation < bestValidationLoss {
                     bestValidationLoss = validation
                     try save(to: options.runDirectory.appendingPathComponent("best"))
                 }
+                try saveLatest()
             }
             showProgress(started: started, done: step - startStep, remaining: t.maxSteps - step, loss: loss)
         }
@@ -174,15 +192,14 @@ public final class Trainer {
     /// Mean loss over `eval_steps` batches of each split, logged and recorded.
     /// The windows are the same at every evaluation (a fixed seed per split),
     /// so differences between evaluations come from the model alone.
-    @discardableResult
-    func evaluate() -> Double {
+    func evaluate() -> (train: Double, validation: Double) {
         let train = meanLoss(corpus.train, seed: 0xE7A1_0001)
         let validation = meanLoss(corpus.validation, seed: 0xE7A1_0002)
         metrics.append(.evaluation(step: step, trainLoss: train, validationLoss: validation))
         let best = validation < bestValidationLoss ? " (best so far)" : ""
-        options.log(String(format: "eval step %d | train loss %.4f ppl %.2f | val loss %.4f ppl %.2f%@",
-                           step, train, exp(train), validation, exp(validation), best))
-        return validation
+        options.log(String(format: "eval step %d | train loss %.4f ppl %@ | val loss %.4f ppl %@%@",
+                           step, train, perplexityText(train), validation, perplexityText(validation), best))
+        return (train, validation)
     }
 
     /// Mean cross-entropy over `eval_steps` random batches of `tokens`.
@@ -199,11 +216,13 @@ public final class Trainer {
         return total / Double(config.train.evalSteps)
     }
 
-    func nonFinite(_ what: String, _ value: Float) -> TrainingError {
+    /// The error for a loss or norm that is NaN or infinite during `step`
+    /// (default: the step being taken, which is one past `self.step`).
+    func nonFinite(_ what: String, _ value: Float, step: Int? = nil) -> TrainingError {
         let latest = options.runDirectory.appendingPathComponent("latest")
         let saved = FileManager.default.fileExists(atPath: latest.path)
             ? "the last good checkpoint is \(latest.path)" : "no checkpoint was saved yet"
-        return TrainingError("\(what) became \(value) at step \(step + 1); stopping (\(saved)); try a lower train.lr or train.grad_clip")
+        return TrainingError("\(what) became \(value) at step \(step ?? self.step + 1); stopping (\(saved)); try a lower train.lr or train.grad_clip")
     }
 
     func saveLatest() throws { try save(to: options.runDirectory.appendingPathComponent("latest")) }
@@ -270,6 +289,13 @@ public final class Trainer {
         guard options.progressBar else { return }
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
     }
+}
+
+/// exp(loss) with two decimals, or in scientific notation once it is too
+/// large to read (a diverging run's perplexity has dozens of digits).
+public func perplexityText(_ loss: Double) -> String {
+    let perplexity = exp(loss)
+    return String(format: perplexity < 1e6 ? "%.2f" : "%.3e", perplexity)
 }
 
 func formatDuration(_ seconds: Double) -> String {

@@ -64,6 +64,31 @@ final class TrainTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: split.appendingPathComponent("best/model.safetensors").path))
     }
 
+    /// best/ holds the evaluation with the lowest validation loss, and both
+    /// checkpoints record that loss (latest is written after best, so its
+    /// record is never older than best/). The untrained model's loss counts
+    /// as the first best but is not saved.
+    func testBestCheckpointHoldsTheLowestValidationLoss() throws {
+        let trainer = try makeTrainer(tinyConfig())
+        try trainer.run()
+        let evaluations = try String(contentsOf: directory.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+            .split(separator: "\n").compactMap { line -> (step: Int, loss: Double)? in
+                guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let loss = o["val_loss"] as? Double, let step = o["step"] as? Int else { return nil }
+                return (step, loss)
+            }
+        XCTAssertEqual(evaluations.map(\.step), [0, 4, 8, 12])
+        let lowest = evaluations.min { $0.loss < $1.loss }!
+        XCTAssertGreaterThan(lowest.step, 0, "training should beat the untrained model here")
+        for name in ["best", "latest"] {
+            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("\(name)/trainer_state.json"))) as! [String: Any]
+            // metrics.jsonl prints six significant digits.
+            XCTAssertEqual(state["best_val_loss"] as! Double, lowest.loss, accuracy: 1e-5 * lowest.loss, name)
+        }
+        let bestState = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("best/trainer_state.json"))) as! [String: Any]
+        XCTAssertEqual(bestState["step"] as? Int, lowest.step)
+    }
+
     func testResumeRefusesADifferentConfig() throws {
         let config = tinyConfig()
         let first = try makeTrainer(config, stopAfter: 2)
