@@ -6,6 +6,11 @@ public enum TextFile {
     /// The file's text. `what` names the file in errors ("data file", …).
     public static func read(_ path: String, what: String) throws -> String {
         let data: Data
+        var isDirectory: ObjCBool = false
+        if path != "-" && FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            if isDirectory.boolValue { throw TokenizerError("\(what) '\(path)' is a directory; give a text file") }
+            if !FileManager.default.isReadableFile(atPath: path) { throw TokenizerError("cannot read \(what) '\(path)': permission denied") }
+        }
         do {
             data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {

@@ -52,7 +52,7 @@ func runSampleBench(_ args: [String]) throws {
     if json {
         print("{\"op\":\"sample\",\"strategy\":\"\(strategy)\",\"tokens\":\(tokens),\"threads\":\(threads),\"tokens_per_s\":\(String(format: "%.1f", rate))}")
     } else {
-        print(String(format: "sample (%@, %d threads): %d tokens in %.2f s = %.1f tokens/s", strategy, threads, tokens, seconds, rate))
+        print(String(format: "sample (%@, %d thread%@): %d tokens in %.2f s = %.1f tokens/s", strategy, threads, threads == 1 ? "" : "s", tokens, seconds, rate))
         print("ms per token by position: " + buckets.joined(separator: ", "))
     }
 }

@@ -53,8 +53,8 @@ func runTrainBench(_ args: [String]) throws {
     if json {
         print("{\"op\":\"train_step\",\"batch\":\(batch),\"context\":\(length),\"n_layer\":\(config.model.nLayer),\"d_model\":\(config.model.dModel),\"parameters\":\(parameters),\"threads\":\(threads),\"median_ms\":\(String(format: "%.2f", median)),\"min_ms\":\(String(format: "%.2f", measured[0])),\"peak_rss_mb\":\(String(format: "%.1f", peak))}")
     } else {
-        print(String(format: "train step: batch %d × context %d, %@ parameters, %d threads: median %.2f ms (min %.2f) over %d steps; peak RSS %.1f MB",
-                     batch, length, grouped(parameters), threads, median, measured[0], steps, peak))
+        print(String(format: "train step: batch %d × context %d, %@ parameters, %d thread%@: median %.2f ms (min %.2f) over %d steps; peak RSS %.1f MB",
+                     batch, length, grouped(parameters), threads, threads == 1 ? "" : "s", median, measured[0], steps, peak))
     }
     if profile { printProfile(steps: steps, meanStep: measured.reduce(0, +) / Double(measured.count), phases: phases) }
 }

@@ -12,12 +12,12 @@ let trainUsage = """
       --data FILE     UTF-8 text to train on (overrides data.path)
       --out DIR       run directory; default runs/<config>-<date>-<time>
       --resume        continue DIR/latest exactly where it stopped
-      --force         start over in a DIR that holds another run (deletes its run files)
+      --force         start over in a DIR that holds another run (deletes its checkpoints and metrics, keeps the token cache)
       --init-from CKPT  start from a checkpoint's weights, model config and tokenizer (fine-tuning, e.g. after import)
       --set k=v       override any config field, e.g. --set train.max_steps=500
     """
 
-/// Files a run directory holds; --force removes exactly these.
+/// Files a run directory holds; --force removes these except the token cache (tokens.bin, tokenizer.json).
 let runFiles = ["latest", "best", "metrics.jsonl", "loss.svg", "tokens.bin", "tokenizer.json", "config.json"]
 
 func runTrainCommand(_ args: [String]) throws {
@@ -56,6 +56,8 @@ func runTrainCommand(_ args: [String]) throws {
         configName = "default"
     }
     if let dataPath { config.data.path = dataPath }
+    // Recorded absolute, so --resume works from any directory.
+    if !resume || dataPath != nil { config.data.path = URL(fileURLWithPath: config.data.path).standardizedFileURL.path }
     // Fine-tuning: the checkpoint decides the model and the tokenizer.
     let initial = try initFrom.map { try Checkpoint.load(from: try Checkpoint.resolve($0)) }
     if let initial {
@@ -64,21 +66,24 @@ func runTrainCommand(_ args: [String]) throws {
     }
     if config.train.threads > 0 { Parallel.threads = config.train.threads }
 
-    // The run directory.
+    // The run directory: checked now, but nothing in it changes until the
+    // data and the config have passed every check.
     let formatter = DateFormatter()
     formatter.dateFormat = "yyyyMMdd-HHmmss"
     let out = URL(fileURLWithPath: outPath ?? "runs/\(configName)-\(formatter.string(from: Date()))")
     let fm = FileManager.default
+    var outIsDirectory: ObjCBool = false
+    if fm.fileExists(atPath: out.path, isDirectory: &outIsDirectory) && !outIsDirectory.boolValue {
+        throw CLIError("--out '\(out.path)' is a file; give a directory for the run")
+    }
     let holdsRun = runFiles.contains { fm.fileExists(atPath: out.appendingPathComponent($0).path) }
     if resume {
         guard fm.fileExists(atPath: out.appendingPathComponent("latest").path) else {
             throw CLIError("cannot resume: '\(out.path)' has no latest/ checkpoint")
         }
-    } else if holdsRun {
-        guard force else { throw CLIError("'\(out.path)' holds another run; use --resume to continue it or --force to start over") }
-        for name in runFiles { try? fm.removeItem(at: out.appendingPathComponent(name)) }
+    } else if holdsRun && !force {
+        throw CLIError("'\(out.path)' holds another run; use --resume to continue it or --force to start over")
     }
-    try fm.createDirectory(at: out, withIntermediateDirectories: true)
 
     // The corpus: tokens from the cache beside the run when it matches.
     guard fm.fileExists(atPath: config.data.path) else {
@@ -86,14 +91,31 @@ func runTrainCommand(_ args: [String]) throws {
     }
     let text = try TextFile.read(config.data.path, what: "data file")
     if text.isEmpty { throw CLIError("data file '\(config.data.path)' is empty") }
-    let corpus: Corpus
+    let corpus: Corpus, cached: Bool
     if let initial {
         let tokenizer = try TokenizerFile.load(data: initial.tokenizerJSON)
         let (trainText, validationText) = Corpus.split(text, valFraction: config.data.valFraction)
         corpus = try Corpus(tokenizer: tokenizer, trainText: trainText, validationText: validationText)
-        try tokenizer.save(to: out.appendingPathComponent("tokenizer.json"))
+        cached = false
     } else {
-        corpus = try loadCorpus(text: text, config: config, run: out, resume: resume)
+        (corpus, cached) = try loadCorpus(text: text, config: config, run: out, resume: resume)
+    }
+    _ = try Trainer.checked(config, for: corpus)
+
+    // Everything checked: now the run directory may change. --force keeps
+    // the token cache; it is only used when it matches the text and tokenizer.
+    if holdsRun && force {
+        for name in runFiles where name != "tokens.bin" && name != "tokenizer.json" {
+            try? fm.removeItem(at: out.appendingPathComponent(name))
+        }
+    }
+    try fm.createDirectory(at: out, withIntermediateDirectories: true)
+    if !cached {
+        try corpus.tokenizer.save(to: out.appendingPathComponent("tokenizer.json"))
+        if initial == nil {
+            try TokenCache.write(train: corpus.train, validation: corpus.validation, vocabSize: corpus.tokenizer.vocabSize,
+                                 key: TokenCache.key(text: text, config: config), to: out.appendingPathComponent("tokens.bin"))
+        }
     }
 
     var options = TrainerOptions(runDirectory: out)
@@ -108,7 +130,7 @@ func runTrainCommand(_ args: [String]) throws {
     let parameters = trainer.model.parameters.map(\.tensor.count).reduce(0, +)
     printError("run directory: \(out.path)")
     printError("data: \(config.data.path): \(corpus.train.count) training and \(corpus.validation.count) validation tokens, \(config.tokenizer.type.rawValue) tokenizer with \(corpus.tokenizer.vocabSize) tokens")
-    printError("model: \(grouped(parameters)) parameters; \(Parallel.threads) threads; \(resume ? "resuming at step \(trainer.step)" : "training from scratch") to step \(config.train.maxSteps)")
+    printError("model: \(grouped(parameters)) parameters; \(Parallel.threads) thread\(Parallel.threads == 1 ? "" : "s"); \(resume ? "resuming at step \(trainer.step)" : "training from scratch") to step \(config.train.maxSteps)")
 
     installInterruptHandler()
     do {
@@ -117,15 +139,21 @@ func runTrainCommand(_ args: [String]) throws {
         printError("tinygpt: \(interrupted)")
         exit(130)
     }
-    printError(String(format: "done: best validation loss %.4f (perplexity %.2f) in %@/best", trainer.bestValidationLoss, exp(trainer.bestValidationLoss), out.path))
+    if fm.fileExists(atPath: out.appendingPathComponent("best").path) {
+        printError(String(format: "done: best validation loss %.4f (perplexity %@) in %@/best", trainer.bestValidationLoss, perplexityText(trainer.bestValidationLoss), out.path))
+    } else {
+        printError(String(format: "done: no evaluation beat the untrained model's validation loss %.4f, so there is no best/; the final model is in %@/latest",
+                          trainer.bestValidationLoss, out.path))
+    }
     printError("loss curve: \(out.path)/loss.svg; metrics: \(out.path)/metrics.jsonl")
     printError("sample:  tinygpt sample --checkpoint \(out.path) --prompt \"The \"")
     printError("measure: tinygpt eval --checkpoint \(out.path) --data FILE")
 }
 
-/// Reuses the run's tokenizer and token cache when they match; otherwise
-/// builds the tokenizer (or takes the checkpoint's, when resuming) and caches.
-func loadCorpus(text: String, config: RunConfig, run: URL, resume: Bool) throws -> Corpus {
+/// Reuses the run's tokenizer and token cache when they match (`cached`);
+/// otherwise builds the tokenizer (or takes the checkpoint's, when resuming).
+/// Writes nothing: the caller saves a new tokenizer and cache once the run is checked.
+func loadCorpus(text: String, config: RunConfig, run: URL, resume: Bool) throws -> (corpus: Corpus, cached: Bool) {
     let cacheURL = run.appendingPathComponent("tokens.bin"), tokenizerURL = run.appendingPathComponent("tokenizer.json")
     let key = TokenCache.key(text: text, config: config)
     let tokenizer: (any Tokenizer)?
@@ -137,7 +165,7 @@ func loadCorpus(text: String, config: RunConfig, run: URL, resume: Bool) throws 
         tokenizer = nil
     }
     if let tokenizer, let cached = TokenCache.read(from: cacheURL, key: key) {
-        return Corpus(tokenizer: tokenizer, train: cached.train, validation: cached.validation)
+        return (Corpus(tokenizer: tokenizer, train: cached.train, validation: cached.validation), true)
     }
     let corpus: Corpus
     if let tokenizer, resume {
@@ -150,7 +178,5 @@ func loadCorpus(text: String, config: RunConfig, run: URL, resume: Bool) throws 
         }
         if showProgress && config.tokenizer.type == .bpe { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     }
-    try corpus.tokenizer.save(to: tokenizerURL)
-    try TokenCache.write(train: corpus.train, validation: corpus.validation, vocabSize: corpus.tokenizer.vocabSize, key: key, to: cacheURL)
-    return corpus
+    return (corpus, false)
 }
