@@ -13,6 +13,11 @@ public enum InitScheme: String, CaseIterable, Sendable { case gpt2, xavier, kaim
 public enum TokenizerKind: String, CaseIterable, Sendable { case char, bpe }
 public enum SamplingStrategy: String, CaseIterable, Sendable { case greedy, sample, beam }
 
+/// Upper bounds of the size fields: far beyond what fits in memory, but low
+/// enough that products of sizes cannot overflow before the memory check.
+let maxWidth: Double = 1_048_576
+let maxVocabulary: Double = 16_777_216
+
 public struct ModelConfig: Equatable, Codable, Sendable, ConfigSection {
     /// nil: take the vocabulary size from the tokenizer.
     public var vocabSize: Int? = nil
@@ -43,13 +48,13 @@ public struct ModelConfig: Equatable, Codable, Sendable, ConfigSection {
 
     static let name = "model"
     static let fields: [ConfigField<ModelConfig>] = [
-        .optionalInt("vocab_size", \.vocabSize, .atLeast(1), "Vocabulary size; null takes it from the tokenizer."),
-        .int("context_length", \.contextLength, .atLeast(1), "Maximum sequence length in tokens (block size)."),
-        .int("n_layer", \.nLayer, .atLeast(1), "Number of transformer blocks."),
-        .int("d_model", \.dModel, .atLeast(1), "Embedding (residual stream) width."),
+        .optionalInt("vocab_size", \.vocabSize, .between(1, maxVocabulary), "Vocabulary size; null takes it from the tokenizer."),
+        .int("context_length", \.contextLength, .between(1, maxWidth), "Maximum sequence length in tokens (block size)."),
+        .int("n_layer", \.nLayer, .between(1, 10_000), "Number of transformer blocks."),
+        .int("d_model", \.dModel, .between(1, maxWidth), "Embedding (residual stream) width."),
         .int("n_head", \.nHead, .atLeast(1), "Attention heads; must divide d_model."),
         .optionalInt("n_kv_head", \.nKVHead, .atLeast(1), "Key/value heads; null = n_head (MHA), 1 = MQA, another divisor of n_head = GQA."),
-        .optionalInt("d_ff", \.dFF, .atLeast(1), "Feed-forward hidden width; null = 4 · d_model."),
+        .optionalInt("d_ff", \.dFF, .between(1, maxWidth), "Feed-forward hidden width; null = 4 · d_model."),
         .choice("norm", \.norm, "Normalization layer."),
         .choice("norm_position", \.normPosition, "Normalize before (pre) or after (post) each sublayer."),
         .number("norm_eps", \.normEps, .greaterThan(0), "Epsilon added inside the normalization."),
@@ -85,7 +90,7 @@ public struct TokenizerConfig: Equatable, Codable, Sendable, ConfigSection {
     static let name = "tokenizer"
     static let fields: [ConfigField<TokenizerConfig>] = [
         .choice("type", \.type, "char: one token per character; bpe: byte-level BPE trained on the corpus."),
-        .int("vocab_size", \.vocabSize, .atLeast(1), "Target vocabulary size for bpe (ignored by char)."),
+        .int("vocab_size", \.vocabSize, .between(1, maxVocabulary), "Target vocabulary size for bpe (ignored by char)."),
         .strings("special_tokens", \.specialTokens, "Extra tokens that are never split, e.g. \"<|endoftext|>\"."),
     ]
 }
@@ -130,8 +135,8 @@ public struct TrainConfig: Equatable, Codable, Sendable, ConfigSection {
 
     static let name = "train"
     static let fields: [ConfigField<TrainConfig>] = [
-        .int("batch_size", \.batchSize, .atLeast(1), "Sequences per micro-batch."),
-        .int("grad_accum_steps", \.gradAccumSteps, .atLeast(1), "Micro-batches whose gradients are summed per optimizer step."),
+        .int("batch_size", \.batchSize, .between(1, maxWidth), "Sequences per micro-batch."),
+        .int("grad_accum_steps", \.gradAccumSteps, .between(1, maxWidth), "Micro-batches whose gradients are summed per optimizer step."),
         .int("max_steps", \.maxSteps, .atLeast(1), "Optimizer steps to train."),
         .choice("optimizer", \.optimizer, "Optimizer: adamw (decoupled weight decay), adam, or sgd with momentum."),
         .number("lr", \.lr, .greaterThan(0), "Peak learning rate."),
@@ -150,7 +155,7 @@ public struct TrainConfig: Equatable, Codable, Sendable, ConfigSection {
         .int("eval_steps", \.evalSteps, .atLeast(1), "Batches averaged per evaluation."),
         .int("log_interval", \.logInterval, .atLeast(1), "Print training loss every this many steps."),
         .int("seed", \.seed, .any, "Random seed for init, batches and dropout."),
-        .int("threads", \.threads, .atLeast(0), "Worker threads; 0 = all cores."),
+        .int("threads", \.threads, .between(0, 1024), "Worker threads; 0 = all cores."),
     ]
 
     func checkCombinations() throws {

@@ -35,6 +35,8 @@ struct Bounds {
     static func halfOpen(_ lo: Double, _ hi: Double) -> Bounds { Bounds(lower: lo, upper: hi, upperInclusive: false) }
     /// (lo, hi]
     static func leftOpen(_ lo: Double, _ hi: Double) -> Bounds { Bounds(lower: lo, lowerInclusive: false, upper: hi) }
+    /// [lo, hi]
+    static func between(_ lo: Double, _ hi: Double) -> Bounds { Bounds(lower: lo, upper: hi) }
     /// (lo, hi)
     static func open(_ lo: Double, _ hi: Double) -> Bounds { Bounds(lower: lo, lowerInclusive: false, upper: hi, upperInclusive: false) }
 

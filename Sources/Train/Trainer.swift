@@ -116,7 +116,28 @@ public final class Trainer {
         guard t.warmupSteps <= t.maxSteps else {
             throw TrainingError("train.warmup_steps (\(t.warmupSteps)) must not exceed train.max_steps (\(t.maxSteps))")
         }
+        let needed = minimumTrainingBytes(config), available = Double(ProcessInfo.processInfo.physicalMemory)
+        guard needed <= available else {
+            throw TrainingError(String(format: "this run needs at least %.1f GB (weights, gradients, optimizer state and activations), more than this machine's %.1f GB; lower train.batch_size, model.context_length, model.d_model or model.n_layer",
+                                       needed / 1e9, available / 1e9))
+        }
         return config
+    }
+
+    /// A lower bound on a training step's memory, in bytes: three floats per
+    /// parameter (weight, gradient, at least one optimizer moment) and the
+    /// activations a step must keep. Only there to refuse sizes that cannot possibly fit
+    /// with a message instead of a failed allocation, so it never overestimates.
+    static func minimumTrainingBytes(_ config: RunConfig) -> Double {
+        let m = config.model
+        let (d, layers, context) = (Double(m.dModel), Double(m.nLayer), Double(m.contextLength))
+        let vocab = Double(m.vocabSize ?? 1), hidden = Double(m.feedForwardSize)
+        let kv = Double(m.kvHeads * m.headSize)
+        let perLayer = d * (2 * d + 2 * kv) + 2 * d * hidden
+        let parameters = layers * perLayer + vocab * d
+        let tokens = Double(config.train.batchSize) * context
+        let activations = layers * tokens * (4 * d + hidden) + tokens * vocab
+        return 4 * (3 * parameters + activations)
     }
 
     /// Trains to train.max_steps. Throws `TrainingInterrupted` after saving
@@ -238,12 +259,13 @@ public final class Trainer {
     }
 
     /// Refuses to resume with a config that differs from the checkpoint's,
-    /// naming the fields. Only train.threads and train.log_interval may change:
-    /// neither alters the numbers.
+    /// naming the fields. Only train.threads, train.log_interval,
+    /// train.eval_interval and train.eval_steps may change: none alters the
+    /// training numbers (evaluations draw from their own fixed-seed generators).
     static func checkSameRun(_ config: RunConfig, checkpoint: URL) throws {
         let saved = try Checkpoint.loadConfig(from: checkpoint)
         let mine = try flatten(config), theirs = try flatten(saved)
-        let free: Set = ["train.threads", "train.log_interval"]
+        let free: Set = ["train.threads", "train.log_interval", "train.eval_interval", "train.eval_steps"]
         let differing = mine.keys.sorted().filter { $0.hasPrefix("sample.") == false && !free.contains($0) && mine[$0] != theirs[$0] }
         if !differing.isEmpty {
             let details = differing.prefix(5).map { "\($0): checkpoint \(theirs[$0] ?? "absent"), now \(mine[$0] ?? "absent")" }

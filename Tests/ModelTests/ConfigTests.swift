@@ -179,7 +179,7 @@ final class ConfigTests: XCTestCase {
             ("model.d_model=100", "model.n_head (6) must divide model.d_model (100)"),
             ("model.n_kv_head=4", "model.n_kv_head (4) must divide model.n_head (6)"),
             ("model.n_kv_head=0", "model.n_kv_head"),
-            ("model.context_length=0", "model.context_length must be ≥ 1, got 0"),
+            ("model.context_length=0", "model.context_length must be in [1, 1048576], got 0"),
             ("model.n_layer=0", "model.n_layer"),
             ("model.d_model=0", "model.d_model"),
             ("model.n_head=0", "model.n_head"),
@@ -222,6 +222,10 @@ final class ConfigTests: XCTestCase {
             ("sample.repetition_penalty=0", "sample.repetition_penalty"),
             ("sample.no_repeat_ngram=-1", "sample.no_repeat_ngram"),
             ("sample.num_samples=0", "sample.num_samples"),
+            // Upper bounds: far beyond memory, but products of sizes cannot overflow.
+            ("train.batch_size=1048577", "train.batch_size must be in [1, 1048576], got 1048577"),
+            ("model.d_model=4611686018427387904", "model.d_model must be in [1, 1048576]"),
+            ("train.threads=1025", "train.threads must be in [0, 1024]"),
         ]
         for (override, message) in cases {
             assertConfigError(message) { _ = try parse("{}", overrides: [override]) }

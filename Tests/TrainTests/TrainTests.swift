@@ -46,7 +46,8 @@ final class TrainTests: XCTestCase {
         let split = directory.appendingPathComponent("split")
         let first = try makeTrainer(config, stopAfter: 6, run: split)
         XCTAssertThrowsError(try first.run()) { XCTAssertTrue($0 is TrainingInterrupted) }
-        let second = try makeTrainer(config, resume: true, run: split)
+        // Evaluating at other steps on the way must not change the training numbers.
+        let second = try makeTrainer(tinyConfig { $0.train.evalInterval = 5; $0.train.evalSteps = 3 }, resume: true, run: split)
         XCTAssertEqual(second.step, 6)
         try second.run()
 
@@ -98,6 +99,19 @@ final class TrainTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("train.lr"), "\(error)")
         }
         XCTAssertNoThrow(try makeTrainer(tinyConfig { $0.train.threads = 1 }, resume: true), "threads do not change the numbers")
+        XCTAssertNoThrow(try makeTrainer(tinyConfig { $0.train.evalInterval = 3; $0.train.evalSteps = 1 }, resume: true),
+                         "evaluations do not change the training numbers")
+    }
+
+    /// Sizes that cannot fit are refused with a message, before any allocation.
+    func testSizesBeyondMemoryAreRefusedBeforeAllocating() throws {
+        let config = tinyConfig { $0.model.dModel = 1_048_575; $0.model.dFF = 40 }  // 8·10¹² weights per layer
+        let corpus = try Corpus.build(text: text, config: config)
+        XCTAssertThrowsError(try Trainer.checked(config, for: corpus)) { error in
+            XCTAssertTrue("\(error)".hasPrefix("this run needs at least"), "\(error)")
+            XCTAssertTrue("\(error)".contains("lower train.batch_size"), "\(error)")
+        }
+        XCTAssertNoThrow(try Trainer.checked(tinyConfig(), for: corpus))
     }
 
     func testGradientAccumulationEqualsOneLargerBatch() throws {
