@@ -122,6 +122,11 @@ func runTrainCommand(_ args: [String]) throws {
     options.resume = resume
     options.progressBar = isatty(2) != 0
     let trainer = try Trainer(config: config, corpus: corpus, options: options)
+    if resume && trainer.step >= config.train.maxSteps {
+        printError("'\(out.path)' already finished at step \(trainer.step) (train.max_steps); nothing to train. "
+                   + "To train longer, start a new run: the learning-rate schedule depends on max_steps.")
+        return
+    }
     if let initial {
         for (mine, theirs) in zip(trainer.model.parameters, initial.model.parameters) { mine.tensor.copy(from: theirs.tensor) }
         printError("initialised from \(initial.directory.path)")

@@ -14,7 +14,7 @@ let usage = """
       logits                          a checkpoint's logits for given token ids, as JSON
       info                            parameters, FLOPs and memory of a config or checkpoint
       tokenizer train|encode|decode   byte-level BPE and char tokenizers
-      bench matmul|memory             kernel and engine benchmarks (build with -c release)
+      bench NAME                      benchmarks: matmul, memory, train, sample (build with -c release)
 
     Run `tinygpt <command> --help` for a command's options.
     """
