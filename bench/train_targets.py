@@ -102,7 +102,7 @@ def speed(rounds, thread_counts, baby_rounds):
           + ", ".join(f"{ceilings[t]:.0f} on {t} threads" for t in thread_counts))
 
 
-def loss(data, seeds, reference):
+def loss(data, seeds, reference, threads):
     preset = json.load(open(PRESET))["train"]
     with tempfile.TemporaryDirectory() as scratch:
         for seed in seeds:
@@ -110,13 +110,13 @@ def loss(data, seeds, reference):
             proc = subprocess.run([TINYGPT, "train", "--config", PRESET, "--data", data, "--out", out,
                                    "--set", f"train.seed={seed}"], cwd=ROOT, capture_output=True, text=True)
             if proc.returncode != 0:
-                sys.exit(f"train_targets: training failed: {proc.stderr.strip().splitlines()[-1]}")
+                sys.exit(f"train_targets: training failed with status {proc.returncode}: {proc.stderr.strip()}")
             evals = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl")) if '"val_loss"' in l]
             last = evals[-1]
             verdict = "met" if last["val_loss"] <= 1.88 else "not met"
             print(f"tinygpt seed {seed}: val loss {last['val_loss']:.4f} at step {last['step']} (≤ 1.88: {verdict})", flush=True)
     if reference:
-        text = run([sys.executable, os.path.join(BENCH, "train_reference.py"), "--threads", "2", "--data", data,
+        text = run([sys.executable, os.path.join(BENCH, "train_reference.py"), "--threads", str(threads), "--data", data,
                     "--lr", str(preset["lr"]), "--min-lr", str(preset["min_lr"])])
         print("PyTorch, same recipe: " + text.strip().splitlines()[-1])
 
@@ -130,12 +130,15 @@ def main():
     p.add_argument("--seeds", type=int, nargs="+", default=[1337, 1, 2])
     p.add_argument("--loss-reference", action="store_true", help="with --loss: one PyTorch run of the same recipe")
     a = p.parse_args()
+    if a.loss_reference and not a.loss:
+        p.error("--loss-reference needs --loss FILE")
     if not os.access(TINYGPT, os.X_OK):
         sys.exit(f"train_targets: {TINYGPT} not found; run `swift build -c release` first")
     if a.rounds > 0:
         speed(a.rounds, a.threads, a.baby_rounds)
     if a.loss:
-        loss(a.loss, a.seeds, a.loss_reference)
+        # tinygpt trains with all cores (the preset's threads = 0); PyTorch gets the first --threads.
+        loss(os.path.abspath(a.loss), a.seeds, a.loss_reference, a.threads[0])
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ public struct ModelConfig: Equatable, Codable, Sendable, ConfigSection {
         .int("d_model", \.dModel, .between(1, maxWidth), "Embedding (residual stream) width."),
         .int("n_head", \.nHead, .atLeast(1), "Attention heads; must divide d_model."),
         .optionalInt("n_kv_head", \.nKVHead, .atLeast(1), "Key/value heads; null = n_head (MHA), 1 = MQA, another divisor of n_head = GQA."),
-        .optionalInt("d_ff", \.dFF, .between(1, maxWidth), "Feed-forward hidden width; null = 4 · d_model."),
+        .optionalInt("d_ff", \.dFF, .between(1, 4 * maxWidth), "Feed-forward hidden width; null = 4 · d_model."),
         .choice("norm", \.norm, "Normalization layer."),
         .choice("norm_position", \.normPosition, "Normalize before (pre) or after (post) each sublayer."),
         .number("norm_eps", \.normEps, .greaterThan(0), "Epsilon added inside the normalization."),

@@ -259,13 +259,17 @@ public final class Trainer {
     }
 
     /// Refuses to resume with a config that differs from the checkpoint's,
-    /// naming the fields. Only train.threads, train.log_interval,
-    /// train.eval_interval and train.eval_steps may change: none alters the
-    /// training numbers (evaluations draw from their own fixed-seed generators).
-    static func checkSameRun(_ config: RunConfig, checkpoint: URL) throws {
-        let saved = try Checkpoint.loadConfig(from: checkpoint)
+    /// naming the fields. Only train.threads, train.log_interval and
+    /// train.eval_interval may change: none alters the training numbers
+    /// (evaluations draw from their own fixed-seed generators). eval_steps may
+    /// not: the best loss so far must stay comparable with later ones.
+    public static func checkSameRun(_ config: RunConfig, checkpoint: URL) throws {
+        var saved = try Checkpoint.loadConfig(from: checkpoint), config = config
+        // Data paths compare as files: a relative one (older runs) is taken from the working directory.
+        saved.data.path = URL(fileURLWithPath: saved.data.path).standardizedFileURL.path
+        config.data.path = URL(fileURLWithPath: config.data.path).standardizedFileURL.path
         let mine = try flatten(config), theirs = try flatten(saved)
-        let free: Set = ["train.threads", "train.log_interval", "train.eval_interval", "train.eval_steps"]
+        let free: Set = ["train.threads", "train.log_interval", "train.eval_interval"]
         let differing = mine.keys.sorted().filter { $0.hasPrefix("sample.") == false && !free.contains($0) && mine[$0] != theirs[$0] }
         if !differing.isEmpty {
             let details = differing.prefix(5).map { "\($0): checkpoint \(theirs[$0] ?? "absent"), now \(mine[$0] ?? "absent")" }
@@ -279,7 +283,7 @@ public final class Trainer {
         var out: [String: String] = [:]
         for (section, value) in object {
             for (field, v) in (value as? [String: Any]) ?? [:] {
-                let text = (try? JSONSerialization.data(withJSONObject: v, options: [.fragmentsAllowed, .sortedKeys])).map { String(decoding: $0, as: UTF8.self) }
+                let text = (try? JSONSerialization.data(withJSONObject: v, options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes])).map { String(decoding: $0, as: UTF8.self) }
                 out["\(section).\(field)"] = text ?? "\(v)"
             }
         }

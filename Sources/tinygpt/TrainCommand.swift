@@ -55,9 +55,13 @@ func runTrainCommand(_ args: [String]) throws {
         try config.validate()
         configName = "default"
     }
+    if resume, dataPath == nil, let outPath,
+       let saved = try? Checkpoint.loadConfig(from: URL(fileURLWithPath: outPath).appendingPathComponent("latest")) {
+        config.data.path = saved.data.path  // the run's own text: it cannot change on resume
+    }
     if let dataPath { config.data.path = dataPath }
     // Recorded absolute, so --resume works from any directory.
-    if !resume || dataPath != nil { config.data.path = URL(fileURLWithPath: config.data.path).standardizedFileURL.path }
+    config.data.path = absolutePath(config.data.path)
     // Fine-tuning: the checkpoint decides the model and the tokenizer.
     let initial = try initFrom.map { try Checkpoint.load(from: try Checkpoint.resolve($0)) }
     if let initial {
@@ -100,28 +104,31 @@ func runTrainCommand(_ args: [String]) throws {
     } else {
         (corpus, cached) = try loadCorpus(text: text, config: config, run: out, resume: resume)
     }
-    _ = try Trainer.checked(config, for: corpus)
+    let checked = try Trainer.checked(config, for: corpus)
+    if resume { try Trainer.checkSameRun(checked, checkpoint: out.appendingPathComponent("latest")) }
 
     // Everything checked: now the run directory may change. --force keeps
-    // the token cache; it is only used when it matches the text and tokenizer.
+    // the token cache, which is only used when it matches the text and the
+    // tokenizer settings; --init-from replaces the tokenizer, so not then.
     if holdsRun && force {
-        for name in runFiles where name != "tokens.bin" && name != "tokenizer.json" {
+        for name in runFiles where initial != nil || (name != "tokens.bin" && name != "tokenizer.json") {
             try? fm.removeItem(at: out.appendingPathComponent(name))
         }
     }
     try fm.createDirectory(at: out, withIntermediateDirectories: true)
+    var options = TrainerOptions(runDirectory: out)
+    options.resume = resume
+    options.progressBar = isatty(2) != 0
+    let trainer = try Trainer(config: config, corpus: corpus, options: options)
     if !cached {
         try corpus.tokenizer.save(to: out.appendingPathComponent("tokenizer.json"))
         if initial == nil {
             try TokenCache.write(train: corpus.train, validation: corpus.validation, vocabSize: corpus.tokenizer.vocabSize,
                                  key: TokenCache.key(text: text, config: config), to: out.appendingPathComponent("tokens.bin"))
+        } else {
+            try? fm.removeItem(at: out.appendingPathComponent("tokens.bin"))  // ids of another tokenizer
         }
     }
-
-    var options = TrainerOptions(runDirectory: out)
-    options.resume = resume
-    options.progressBar = isatty(2) != 0
-    let trainer = try Trainer(config: config, corpus: corpus, options: options)
     if resume && trainer.step >= config.train.maxSteps {
         printError("'\(out.path)' already finished at step \(trainer.step) (train.max_steps); nothing to train. "
                    + "To train longer, start a new run: the learning-rate schedule depends on max_steps.")
@@ -147,7 +154,7 @@ func runTrainCommand(_ args: [String]) throws {
     if fm.fileExists(atPath: out.appendingPathComponent("best").path) {
         printError(String(format: "done: best validation loss %.4f (perplexity %@) in %@/best", trainer.bestValidationLoss, perplexityText(trainer.bestValidationLoss), out.path))
     } else {
-        printError(String(format: "done: no evaluation beat the untrained model's validation loss %.4f, so there is no best/; the final model is in %@/latest",
+        printError(String(format: "done: no evaluation beat the starting model's validation loss %.4f (step 0), so there is no best/; the final model is in %@/latest",
                           trainer.bestValidationLoss, out.path))
     }
     printError("loss curve: \(out.path)/loss.svg; metrics: \(out.path)/metrics.jsonl")
@@ -185,3 +192,6 @@ func loadCorpus(text: String, config: RunConfig, run: URL, resume: Bool) throws 
     }
     return (corpus, false)
 }
+
+/// `path` made absolute against the working directory, with `.` and `..` resolved.
+func absolutePath(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }

@@ -47,7 +47,7 @@ final class TrainTests: XCTestCase {
         let first = try makeTrainer(config, stopAfter: 6, run: split)
         XCTAssertThrowsError(try first.run()) { XCTAssertTrue($0 is TrainingInterrupted) }
         // Evaluating at other steps on the way must not change the training numbers.
-        let second = try makeTrainer(tinyConfig { $0.train.evalInterval = 5; $0.train.evalSteps = 3 }, resume: true, run: split)
+        let second = try makeTrainer(tinyConfig { $0.train.evalInterval = 5 }, resume: true, run: split)
         XCTAssertEqual(second.step, 6)
         try second.run()
 
@@ -90,6 +90,15 @@ final class TrainTests: XCTestCase {
         XCTAssertEqual(bestState["step"] as? Int, lowest.step)
     }
 
+    /// A run that never improves on step 0 writes no best/: with lr 1e-30
+    /// every update rounds away, so each evaluation equals the first.
+    func testNoBestCheckpointWhenTrainingNeverBeatsStepZero() throws {
+        let trainer = try makeTrainer(tinyConfig { $0.model.bias = false; $0.train.lr = 1e-30; $0.train.minLR = 0 })
+        try trainer.run()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("latest/model.safetensors").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("best").path))
+    }
+
     func testResumeRefusesADifferentConfig() throws {
         let config = tinyConfig()
         let first = try makeTrainer(config, stopAfter: 2)
@@ -99,8 +108,9 @@ final class TrainTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("train.lr"), "\(error)")
         }
         XCTAssertNoThrow(try makeTrainer(tinyConfig { $0.train.threads = 1 }, resume: true), "threads do not change the numbers")
-        XCTAssertNoThrow(try makeTrainer(tinyConfig { $0.train.evalInterval = 3; $0.train.evalSteps = 1 }, resume: true),
+        XCTAssertNoThrow(try makeTrainer(tinyConfig { $0.train.evalInterval = 3 }, resume: true),
                          "evaluations do not change the training numbers")
+        XCTAssertThrowsError(try makeTrainer(tinyConfig { $0.train.evalSteps = 1 }, resume: true), "the best loss so far would not compare")
     }
 
     /// Sizes that cannot fit are refused with a message, before any allocation.
