@@ -32,5 +32,7 @@ let package = Package(
         .testTarget(name: "TrainTests", dependencies: ["Train", "Model", "NN", "Autograd", "Kernels", "Tokenizer"]),
         .testTarget(name: "GenerateTests", dependencies: ["Generate", "Model", "NN", "Autograd", "Kernels", "Tokenizer"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
+        // Runs the built executable; the dependency makes `swift test` build it first.
+        .testTarget(name: "CommandLineTests", dependencies: ["tinygpt"]),
     ]
 )

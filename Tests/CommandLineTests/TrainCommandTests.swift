@@ -1,0 +1,106 @@
+import XCTest
+import Foundation
+
+/// `tinygpt train` as a user runs it: the built executable in a scratch
+/// directory. These check what the library tests cannot see: the order of
+/// checks and writes in the command (a refused command changes nothing),
+/// exit statuses, and one-line errors.
+final class TrainCommandTests: XCTestCase {
+    var scratch: URL!
+    let tiny = ["--set", "model.n_layer=1", "--set", "model.d_model=16", "--set", "model.n_head=2",
+                "--set", "model.context_length=16", "--set", "train.batch_size=2", "--set", "train.max_steps=6",
+                "--set", "train.warmup_steps=1", "--set", "train.eval_interval=3", "--set", "train.eval_steps=1",
+                "--set", "train.log_interval=3"]
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tinygpt-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        let text = String(repeating: "a cat sat on the mat and the dog ran to the cat. ", count: 60)
+        try text.write(to: scratch.appendingPathComponent("text.txt"), atomically: true, encoding: .utf8)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+
+    /// The executable SwiftPM built beside this test bundle.
+    var executable: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tinygpt")
+    }
+
+    @discardableResult
+    func tinygpt(_ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: executable.path), "build the tinygpt executable first: \(executable.path)")
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = directory ?? scratch
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    func path(_ name: String) -> String { scratch.appendingPathComponent(name).path }
+
+    func contents(_ name: String) -> Data? { FileManager.default.contents(atPath: path(name)) }
+
+    /// One line on stderr, starting "tinygpt: error:", non-zero status.
+    func assertRefused(_ result: (status: Int32, stdout: String, stderr: String), mentioning: String,
+                       file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertNotEqual(result.status, 0, file: file, line: line)
+        let lines = result.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line: \(result.stderr)", file: file, line: line)
+        XCTAssertTrue(result.stderr.hasPrefix("tinygpt: error:"), result.stderr, file: file, line: line)
+        XCTAssertTrue(result.stderr.contains(mentioning), "'\(mentioning)' in: \(result.stderr)", file: file, line: line)
+    }
+
+    func testARefusedCommandChangesNothing() throws {
+        let run = try tinygpt(["train", "--data", "text.txt", "--out", "run"] + tiny)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let weights = contents("run/latest/model.safetensors"), tokens = contents("run/tokens.bin")
+        XCTAssertNotNil(weights)
+
+        // --force with data that fails its checks deletes nothing.
+        assertRefused(try tinygpt(["train", "--data", "missing.txt", "--out", "run", "--force"] + tiny), mentioning: "missing.txt")
+        try String(repeating: "x", count: 20).write(toFile: path("short.txt"), atomically: true, encoding: .utf8)
+        assertRefused(try tinygpt(["train", "--data", "short.txt", "--out", "run", "--force"] + tiny), mentioning: "split has")
+        XCTAssertEqual(contents("run/latest/model.safetensors"), weights)
+        // Without --force the run is protected.
+        assertRefused(try tinygpt(["train", "--data", "text.txt", "--out", "run"] + tiny), mentioning: "holds another run")
+        // A refused --resume (other data, same characters) rewrites no cache.
+        try String(repeating: "the dog sat on a mat. ", count: 60).write(toFile: path("other.txt"), atomically: true, encoding: .utf8)
+        assertRefused(try tinygpt(["train", "--data", "other.txt", "--out", "run", "--resume"] + tiny), mentioning: "data.path")
+        XCTAssertEqual(contents("run/tokens.bin"), tokens)
+
+        // A refused fresh run leaves no directory behind.
+        for arguments in [["--data", "missing.txt"], ["--data", "short.txt"], ["--data", "text.txt", "--set", "train.lr=0"]] {
+            assertRefused(try tinygpt(["train", "--out", "fresh"] + tiny + arguments), mentioning: "error")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path("fresh")), "\(arguments)")
+        }
+        assertRefused(try tinygpt(["train", "--data", "text.txt", "--out", "text.txt"] + tiny), mentioning: "is a file")
+        assertRefused(try tinygpt(["train", "--data", ".", "--out", "fresh"] + tiny), mentioning: "is a directory")
+    }
+
+    func testResumeWorksFromAnotherDirectoryAndSaysWhenFinished() throws {
+        XCTAssertEqual(try tinygpt(["train", "--data", "text.txt", "--out", "run"] + tiny).status, 0)
+        // Finished: says so, trains nothing.
+        let again = try tinygpt(["train", "--out", path("run"), "--resume"], in: FileManager.default.temporaryDirectory)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.contains("already finished at step 6"), again.stderr)
+        // --force keeps the matching token cache.
+        let tokens = contents("run/tokens.bin")
+        XCTAssertEqual(try tinygpt(["train", "--data", "text.txt", "--out", "run", "--force"] + tiny).status, 0)
+        XCTAssertEqual(contents("run/tokens.bin"), tokens)
+    }
+
+    func testNonFiniteLossStopsWithTheStep() throws {
+        let result = try tinygpt(["train", "--data", "text.txt", "--out", "run"] + tiny
+                                 + ["--set", "train.lr=1e30", "--set", "train.min_lr=0", "--set", "train.grad_clip=0", "--set", "train.warmup_steps=0"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.contains("at step"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("try a lower train.lr"), result.stderr)
+        XCTAssertFalse(result.stderr.contains("Fatal error"), result.stderr)
+    }
+}
