@@ -290,6 +290,9 @@ public final class Trainer {
         return out
     }
 
+    /// The step a checkpoint was saved at (for a command deciding whether a resume has anything to do).
+    public static func savedStep(in checkpoint: URL) throws -> Int { try readState(checkpoint).step }
+
     static func readState(_ directory: URL) throws -> TrainerState {
         let url = directory.appendingPathComponent(stateFile)
         guard let data = FileManager.default.contents(atPath: url.path) else {

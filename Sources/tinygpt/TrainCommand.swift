@@ -105,7 +105,16 @@ func runTrainCommand(_ args: [String]) throws {
         (corpus, cached) = try loadCorpus(text: text, config: config, run: out, resume: resume)
     }
     let checked = try Trainer.checked(config, for: corpus)
-    if resume { try Trainer.checkSameRun(checked, checkpoint: out.appendingPathComponent("latest")) }
+    if resume {
+        let latest = out.appendingPathComponent("latest")
+        try Trainer.checkSameRun(checked, checkpoint: latest)
+        let step = try Trainer.savedStep(in: latest)
+        if step >= checked.train.maxSteps {
+            printError("'\(out.path)' already finished at step \(step) (train.max_steps); nothing to train. "
+                       + "To train longer, start a new run: the learning-rate schedule depends on max_steps.")
+            return
+        }
+    }
 
     // Everything checked: now the run directory may change. --force keeps
     // the token cache, which is only used when it matches the text and the
@@ -120,7 +129,10 @@ func runTrainCommand(_ args: [String]) throws {
     options.resume = resume
     options.progressBar = isatty(2) != 0
     let trainer = try Trainer(config: config, corpus: corpus, options: options)
-    if !cached {
+    // The cache is written only by a fresh run whose tokenizer was built
+    // from the settings: a later --force trusts it as exactly that. A resume
+    // without a cache re-encodes with the checkpoint's tokenizer instead.
+    if !cached && !resume {
         try corpus.tokenizer.save(to: out.appendingPathComponent("tokenizer.json"))
         if initial == nil {
             try TokenCache.write(train: corpus.train, validation: corpus.validation, vocabSize: corpus.tokenizer.vocabSize,
@@ -128,11 +140,6 @@ func runTrainCommand(_ args: [String]) throws {
         } else {
             try? fm.removeItem(at: out.appendingPathComponent("tokens.bin"))  // ids of another tokenizer
         }
-    }
-    if resume && trainer.step >= config.train.maxSteps {
-        printError("'\(out.path)' already finished at step \(trainer.step) (train.max_steps); nothing to train. "
-                   + "To train longer, start a new run: the learning-rate schedule depends on max_steps.")
-        return
     }
     if let initial {
         for (mine, theirs) in zip(trainer.model.parameters, initial.model.parameters) { mine.tensor.copy(from: theirs.tensor) }

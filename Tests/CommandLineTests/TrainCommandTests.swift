@@ -95,6 +95,22 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(contents("run/tokens.bin"), tokens)
     }
 
+    /// A tokenizer taken from a checkpoint (--init-from) never becomes the
+    /// cache a later --force trusts as built from the settings.
+    func testForceAfterInitFromBuildsItsOwnTokenizer() throws {
+        XCTAssertEqual(try tinygpt(["train", "--data", "text.txt", "--out", "ref"] + tiny).status, 0)
+        try String(repeating: "a cat sat on the mat. ", count: 60).write(toFile: path("small.txt"), atomically: true, encoding: .utf8)
+        let tuned = try tinygpt(["train", "--data", "small.txt", "--out", "tuned", "--init-from", path("ref/latest")] + tiny)
+        XCTAssertEqual(tuned.status, 0, tuned.stderr)
+        XCTAssertTrue(tuned.stderr.contains("char tokenizer with 14 tokens"), tuned.stderr)  // the checkpoint's
+        let resumed = try tinygpt(["train", "--out", "tuned", "--resume"])
+        XCTAssertTrue(resumed.stderr.contains("already finished"), resumed.stderr)
+        XCTAssertNil(contents("tuned/tokens.bin"), "no cache of a checkpoint's tokenizer")
+        let fresh = try tinygpt(["train", "--data", "small.txt", "--out", "tuned", "--force"] + tiny)
+        XCTAssertEqual(fresh.status, 0, fresh.stderr)
+        XCTAssertTrue(fresh.stderr.contains("char tokenizer with 11 tokens"), fresh.stderr)  // built from small.txt
+    }
+
     func testNonFiniteLossStopsWithTheStep() throws {
         let result = try tinygpt(["train", "--data", "text.txt", "--out", "run"] + tiny
                                  + ["--set", "train.lr=1e30", "--set", "train.min_lr=0", "--set", "train.grad_clip=0", "--set", "train.warmup_steps=0"])
