@@ -32,6 +32,9 @@ def main():
     parser.add_argument("--threads", type=int, default=None, help="OpenBLAS threads, 1...64 (default: all cores)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--repeat", type=int, default=5, help="minimum timed runs per case")
+    parser.add_argument("--cold", action="store_true",
+                        help="before each timed run, write 64 MB elsewhere so the operands start outside the caches")
+    parser.add_argument("--shape", action="append", metavar="MxKxN", help="only this product (repeatable)")
     args = parser.parse_args()
     if args.threads is not None and not 1 <= args.threads <= 64:
         sys.exit(f"--threads must be in 1...64, got {args.threads}")
@@ -44,8 +47,16 @@ def main():
 
     rng = np.random.default_rng(0)
     shapes = [(s, s, s) for s in SQUARE] + TRANSFORMER
+    if args.shape:
+        try:
+            shapes = [tuple(int(x) for x in text.split("x")) for text in args.shape]
+            assert all(len(t) == 3 and all(1 <= x <= 16384 for x in t) for t in shapes)
+        except (ValueError, AssertionError):
+            sys.exit(f"--shape must be MxKxN with sizes in 1...16384, got {args.shape}")
+    junk = np.zeros(16 << 20, dtype=np.float32)  # 64 MB, twice the L3 here
     if not args.json:
-        print(f"numpy {np.__version__}, threads={threads}, best of >= {args.repeat} runs and >= 0.2 s")
+        print(f"numpy {np.__version__}, threads={threads}, best of >= {args.repeat} runs and >= 0.2 s"
+              + (", caches evicted before each run" if args.cold else ""))
         print(f"{'variant':<8}{'m':>6}{'k':>6}{'n':>6}{'GFLOP/s':>10}")
     for (m, k, n) in shapes:
         for variant in VARIANTS:
@@ -59,6 +70,8 @@ def main():
             runs = 0
             start = time.perf_counter()
             while runs < args.repeat or time.perf_counter() - start < 0.2:
+                if args.cold:
+                    junk[::16] += 1  # one write per cache line
                 t0 = time.perf_counter()
                 np.matmul(op_a, op_b, out=c)
                 best = min(best, time.perf_counter() - t0)

@@ -10,17 +10,20 @@ func runMatmulBench(_ args: [String]) throws {
     var parsed = Arguments(args)
     if parsed.flag("help") {
         print("""
-            usage: tinygpt bench matmul [--threads N] [--json] [--repeat R] [--shape MxKxN ...]
+            usage: tinygpt bench matmul [--threads N] [--json] [--repeat R] [--cold] [--shape MxKxN ...]
               --threads N   worker threads, 1...64 (default: all \(ProcessInfo.processInfo.activeProcessorCount) cores)
               --shape MxKxN only this product (repeatable), e.g. --shape 128x768x128
               --json        one JSON object per line instead of a table
               --repeat R    minimum timed runs per case, 1...1000 (default 5); each case also runs >= 0.2 s
+              --cold        before each timed run, write 64 MB elsewhere so the operands start outside
+                            the caches, as in a training step where other ops ran in between
             """)
         return
     }
     let threads = try parsed.int("threads", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...64)
     let repeats = try parsed.int("repeat", default: 5, in: 1...1000)
     let json = parsed.flag("json")
+    let cold = parsed.flag("cold")
     let chosen = try parsed.options("shape").map { text -> (m: Int, k: Int, n: Int) in
         let parts = text.split(separator: "x").compactMap { Int($0) }
         guard parts.count == 3, parts.allSatisfy({ (1...16384).contains($0) }) else {
@@ -35,13 +38,12 @@ func runMatmulBench(_ args: [String]) throws {
                                               (768, 128, 512), (768, 512, 128), (768, 128, 65), (128, 768, 128)]
     let variants: [(name: String, transposeA: Bool, transposeB: Bool)] = [("ab", false, false), ("abt", false, true), ("atb", true, false)]
     if !json {
-        print("tinygpt matmul, threads=\(threads), best of >= \(repeats) runs and >= 0.2 s")
+        print("tinygpt matmul, threads=\(threads), best of >= \(repeats) runs and >= 0.2 s\(cold ? ", caches evicted before each run" : "")")
         print("variant".padding(toLength: 8, withPad: " ", startingAt: 0) + pad("m", 6) + pad("k", 6) + pad("n", 6) + pad("GFLOP/s", 10))
     }
     var rng = RandomGenerator(seed: 1)
     for shape in shapes {
         let (m, k, n) = shape
-        // Same element counts for every variant; only the stored layout differs.
         // Same element counts for every variant; only the stored layout differs.
         let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
         let b = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
@@ -58,6 +60,7 @@ func runMatmulBench(_ args: [String]) throws {
             var runs = 0
             let start = DispatchTime.now().uptimeNanoseconds
             while runs < repeats || DispatchTime.now().uptimeNanoseconds - start < 200_000_000 {
+                if cold { evictCaches() }
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 run()
                 best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
@@ -78,4 +81,16 @@ func runMatmulBench(_ args: [String]) throws {
 /// Right-aligns `text` in a field of `width` characters.
 private func pad(_ text: String, _ width: Int) -> String {
     String(repeating: " ", count: max(0, width - text.count)) + text
+}
+
+/// 64 MB, twice the L3 here: writing one float per cache line of it pushes
+/// everything else out of the caches.
+private let evictionBuffer: UnsafeMutablePointer<Float> = {
+    let p = UnsafeMutablePointer<Float>.allocate(capacity: 16 << 20)
+    p.initialize(repeating: 0, count: 16 << 20)
+    return p
+}()
+
+private func evictCaches() {
+    for i in stride(from: 0, to: 16 << 20, by: 16) { evictionBuffer[i] += 1 }
 }
