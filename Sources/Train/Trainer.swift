@@ -266,8 +266,8 @@ public final class Trainer {
     public static func checkSameRun(_ config: RunConfig, checkpoint: URL) throws {
         var saved = try Checkpoint.loadConfig(from: checkpoint), config = config
         // Data paths compare as files: a relative one (older runs) is taken from the working directory.
-        saved.data.path = URL(fileURLWithPath: saved.data.path).standardizedFileURL.path
-        config.data.path = URL(fileURLWithPath: config.data.path).standardizedFileURL.path
+        saved.data.path = absolutePath(saved.data.path)
+        config.data.path = absolutePath(config.data.path)
         let mine = try flatten(config), theirs = try flatten(saved)
         let free: Set = ["train.threads", "train.log_interval", "train.eval_interval"]
         let differing = mine.keys.sorted().filter { $0.hasPrefix("sample.") == false && !free.contains($0) && mine[$0] != theirs[$0] }
@@ -319,6 +319,10 @@ public final class Trainer {
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
     }
 }
+
+/// `path` made absolute against the working directory, with `.` and `..`
+/// resolved: how a run records its data path and compares it on resume.
+public func absolutePath(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
 
 /// exp(loss) with two decimals, or in scientific notation once it is too
 /// large to read (a diverging run's perplexity has dozens of digits).

@@ -95,6 +95,7 @@ func runTrainCommand(_ args: [String]) throws {
     }
     let text = try TextFile.read(config.data.path, what: "data file")
     if text.isEmpty { throw CLIError("data file '\(config.data.path)' is empty") }
+    let cacheKey = TokenCache.key(text: text, config: config)
     let corpus: Corpus, cached: Bool
     if let initial {
         let tokenizer = try TokenizerFile.load(data: initial.tokenizerJSON)
@@ -102,7 +103,7 @@ func runTrainCommand(_ args: [String]) throws {
         corpus = try Corpus(tokenizer: tokenizer, trainText: trainText, validationText: validationText)
         cached = false
     } else {
-        (corpus, cached) = try loadCorpus(text: text, config: config, run: out, resume: resume)
+        (corpus, cached) = try loadCorpus(text: text, key: cacheKey, config: config, run: out, resume: resume)
     }
     let checked = try Trainer.checked(config, for: corpus)
     if resume {
@@ -136,7 +137,7 @@ func runTrainCommand(_ args: [String]) throws {
         try corpus.tokenizer.save(to: out.appendingPathComponent("tokenizer.json"))
         if initial == nil {
             try TokenCache.write(train: corpus.train, validation: corpus.validation, vocabSize: corpus.tokenizer.vocabSize,
-                                 key: TokenCache.key(text: text, config: config), to: out.appendingPathComponent("tokens.bin"))
+                                 key: cacheKey, to: out.appendingPathComponent("tokens.bin"))
         } else {
             try? fm.removeItem(at: out.appendingPathComponent("tokens.bin"))  // ids of another tokenizer
         }
@@ -172,9 +173,8 @@ func runTrainCommand(_ args: [String]) throws {
 /// Reuses the run's tokenizer and token cache when they match (`cached`);
 /// otherwise builds the tokenizer (or takes the checkpoint's, when resuming).
 /// Writes nothing: the caller saves a new tokenizer and cache once the run is checked.
-func loadCorpus(text: String, config: RunConfig, run: URL, resume: Bool) throws -> (corpus: Corpus, cached: Bool) {
+func loadCorpus(text: String, key: UInt64, config: RunConfig, run: URL, resume: Bool) throws -> (corpus: Corpus, cached: Bool) {
     let cacheURL = run.appendingPathComponent("tokens.bin"), tokenizerURL = run.appendingPathComponent("tokenizer.json")
-    let key = TokenCache.key(text: text, config: config)
     let tokenizer: (any Tokenizer)?
     if resume {
         tokenizer = try TokenizerFile.load(from: run.appendingPathComponent("latest").appendingPathComponent("tokenizer.json"))
@@ -199,6 +199,3 @@ func loadCorpus(text: String, config: RunConfig, run: URL, resume: Bool) throws 
     }
     return (corpus, false)
 }
-
-/// `path` made absolute against the working directory, with `.` and `..` resolved.
-func absolutePath(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
