@@ -152,7 +152,7 @@ public enum SafeTensors {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw SafeTensorsError(description: "\(url.path): cannot read: \((error as NSError).localizedDescription)")
+            throw SafeTensorsError(description: "\(url.path): cannot read: \(plainReason(error))")
         }
         return try decode(data, source: url.path)
     }
