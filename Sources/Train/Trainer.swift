@@ -32,6 +32,9 @@ public struct TrainerOptions {
     public var log: (String) -> Void = { print($0); fflush(stdout) }
     /// Show a progress bar with ETA on stderr (when it is a terminal).
     public var progressBar = false
+    /// The training text's size and hash, recorded in each checkpoint so a
+    /// resume can refuse a corpus that changed.
+    public var data: DataFingerprint?
     public init(runDirectory: URL) { self.runDirectory = runDirectory }
 }
 
@@ -89,6 +92,9 @@ public final class Trainer {
             let loaded = try Checkpoint.load(from: latest)
             for (mine, theirs) in zip(model.parameters, loaded.model.parameters) { mine.tensor.copy(from: theirs.tensor) }
             let state = try Trainer.readState(latest)
+            guard state.step <= t.maxSteps else {
+                throw TrainingError("\(latest.path)/\(Trainer.stateFile): step \(state.step) is beyond train.max_steps (\(t.maxSteps)); the file was edited or damaged")
+            }
             let moments = try SafeTensors.read(from: latest.appendingPathComponent(Trainer.optimizerFile))
             try optimizer.restore(step: state.step, values: Dictionary(uniqueKeysWithValues: moments.tensors.map { ($0.name, $0.values) }))
             step = state.step
@@ -249,9 +255,10 @@ public final class Trainer {
     func saveLatest() throws { try save(to: options.runDirectory.appendingPathComponent("latest")) }
 
     func save(to directory: URL) throws {
-        let state = TrainerState(step: step, dataGenerator: sampler.generator.stateWords,
+        var state = TrainerState(step: step, dataGenerator: sampler.generator.stateWords,
                                  dropoutGenerator: dropout?.generator.stateWords,
                                  bestValidationLoss: bestValidationLoss.isFinite ? bestValidationLoss : nil)
+        state.data = options.data
         let moments = optimizer.state.map { SafeTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.toArray()) }
         try Checkpoint.save(model: model, config: config, tokenizerJSON: Data(corpus.tokenizer.jsonString().utf8),
                             extraFiles: [Trainer.stateFile: try state.jsonData()],
@@ -293,6 +300,15 @@ public final class Trainer {
     /// The step a checkpoint was saved at (for a command deciding whether a resume has anything to do).
     public static func savedStep(in checkpoint: URL) throws -> Int { try readState(checkpoint).step }
 
+    /// Refuses to resume on a text that differs from the one the run started
+    /// with (checkpoints from before this record was kept are not checked).
+    public static func checkSameData(_ data: DataFingerprint, path: String, checkpoint: URL) throws {
+        guard let saved = try readState(checkpoint).data, saved != data else { return }
+        let change = saved.bytes == data.bytes ? "same size, \(data.bytes) bytes, but different content"
+                                               : "\(saved.bytes) bytes when the run started, \(data.bytes) bytes now"
+        throw TrainingError("cannot resume \(checkpoint.path): the data file '\(path)' changed since the run started (\(change)); resume with the original text, or start a new run")
+    }
+
     static func readState(_ directory: URL) throws -> TrainerState {
         let url = directory.appendingPathComponent(stateFile)
         guard let data = FileManager.default.contents(atPath: url.path) else {
@@ -311,12 +327,12 @@ public final class Trainer {
         let eta = done > 0 ? elapsed / Double(done) * Double(remaining) : 0
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: 30 - filled)
         let line = String(format: "\r%@ %d/%d loss %.4f ETA %@ ", bar, step, config.train.maxSteps, loss, formatDuration(eta))
-        FileHandle.standardError.write(Data(line.utf8))
+        fputs(line, stderr)
     }
 
     func clearProgress() {
         guard options.progressBar else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        fputs("\r\u{1B}[K", stderr)
     }
 }
 
@@ -336,12 +352,28 @@ func formatDuration(_ seconds: Double) -> String {
     return s >= 3600 ? String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) : String(format: "%dm%02ds", s / 60, s % 60)
 }
 
+/// A text's size and FNV-1a hash: enough to notice that a corpus changed.
+public struct DataFingerprint: Equatable, Sendable {
+    public let bytes: Int
+    public let hash: UInt64
+
+    public init(text: String) {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in text.utf8 { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        self.bytes = text.utf8.count
+        self.hash = hash
+    }
+
+    init(bytes: Int, hash: UInt64) { self.bytes = bytes; self.hash = hash }
+}
+
 /// What a checkpoint needs beyond weights and optimizer moments to resume exactly.
 struct TrainerState {
     var step: Int
     var dataGenerator: [UInt64]
     var dropoutGenerator: [UInt64]?
     var bestValidationLoss: Double?
+    var data: DataFingerprint?
 
     func jsonData() throws -> Data {
         // Generator words are written as hex strings: JSON numbers are doubles
@@ -349,6 +381,7 @@ struct TrainerState {
         var object: [String: Any] = ["step": step, "data_generator": dataGenerator.map { String($0, radix: 16) }]
         if let dropoutGenerator { object["dropout_generator"] = dropoutGenerator.map { String($0, radix: 16) } }
         if let bestValidationLoss { object["best_val_loss"] = bestValidationLoss }
+        if let data { object["data"] = ["bytes": data.bytes, "fnv1a64": String(data.hash, radix: 16)] }
         return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
     }
 
@@ -363,10 +396,17 @@ struct TrainerState {
               let words = (object["data_generator"] as? [String])?.compactMap({ UInt64($0, radix: 16) }), words.count == 4 else {
             throw TrainingError("\(source): malformed trainer state (needs step and data_generator)")
         }
+        guard step >= 0 else { throw TrainingError("\(source): step \(step) is negative; the file was edited or damaged") }
         self.step = step
         dataGenerator = words
         dropoutGenerator = (object["dropout_generator"] as? [String])?.compactMap { UInt64($0, radix: 16) }
         if let d = dropoutGenerator, d.count != 4 { throw TrainingError("\(source): malformed dropout_generator") }
         bestValidationLoss = object["best_val_loss"] as? Double
+        if let record = object["data"] as? [String: Any] {
+            guard let bytes = record["bytes"] as? Int, bytes >= 0, let hash = (record["fnv1a64"] as? String).flatMap({ UInt64($0, radix: 16) }) else {
+                throw TrainingError("\(source): malformed data record (needs bytes and fnv1a64)")
+            }
+            data = DataFingerprint(bytes: bytes, hash: hash)
+        }
     }
 }
