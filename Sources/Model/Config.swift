@@ -188,16 +188,16 @@ public struct SampleConfig: Equatable, Codable, Sendable, ConfigSection {
     static let name = "sample"
     static let fields: [ConfigField<SampleConfig>] = [
         .choice("strategy", \.strategy, "greedy: argmax; sample: draw from the filtered distribution; beam: beam search."),
-        .int("max_new_tokens", \.maxNewTokens, .atLeast(0), "Tokens to generate after the prompt."),
+        .int("max_new_tokens", \.maxNewTokens, .between(0, 1_000_000), "Tokens to generate after the prompt."),
         .number("temperature", \.temperature, .atLeast(0), "Divide logits by this; 0 = greedy."),
         .int("top_k", \.topK, .atLeast(0), "Keep only the k most likely tokens; 0 = off."),
         .number("top_p", \.topP, .leftOpen(0, 1), "Nucleus sampling: keep the smallest set with probability ≥ top_p; 1 = off."),
         .number("min_p", \.minP, .halfOpen(0, 1), "Drop tokens whose probability is below min_p × the top probability; 0 = off."),
         .number("repetition_penalty", \.repetitionPenalty, .greaterThan(0), "Penalize logits of tokens already present; 1 = off."),
         .int("no_repeat_ngram", \.noRepeatNgram, .atLeast(0), "Forbid repeating any n-gram of this size; 0 = off."),
-        .int("beam_width", \.beamWidth, .atLeast(1), "Beams kept (strategy = beam)."),
+        .int("beam_width", \.beamWidth, .between(1, 256), "Beams kept (strategy = beam)."),
         .number("length_penalty", \.lengthPenalty, .any, "Beam score = log-prob / length^length_penalty (strategy = beam)."),
-        .int("num_samples", \.numSamples, .atLeast(1), "Independent samples to generate."),
+        .int("num_samples", \.numSamples, .between(1, 10_000), "Independent samples to generate; with beam search, the best num_samples beams (at most beam_width)."),
         .int("seed", \.seed, .any, "Random seed for sampling."),
         .strings("stop", \.stop, "Stop generating when any of these strings appears."),
         .bool("stream", \.stream, "Print tokens as they are generated."),
@@ -248,10 +248,14 @@ public struct RunConfig: Equatable, Codable, Sendable {
     /// Reads a config file, applies `--set` overrides, then validates.
     public static func load(from url: URL, overrides: [String] = []) throws -> RunConfig {
         let data: Data
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw ConfigError("config file '\(url.path)' is a directory; give a JSON file (e.g. configs/default.json)")
+        }
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw ConfigError("cannot read config file '\(url.path)': \((error as NSError).localizedDescription)")
+            throw ConfigError("cannot read config file '\(url.path)': \(plainReason(error))")
         }
         return try parse(json: data, source: url.path, overrides: overrides)
     }
@@ -381,6 +385,12 @@ extension TrainConfig {
     public func encode(to encoder: Encoder) throws { try encodeFields(to: encoder) }
 }
 extension SampleConfig {
+    func checkCombinations() throws {
+        if strategy == .beam && numSamples > beamWidth {
+            throw ConfigError("sample.num_samples (\(numSamples)) must not exceed sample.beam_width (\(beamWidth)) with beam search: it returns the best num_samples of its beam_width beams")
+        }
+    }
+
     public init(from decoder: Decoder) throws { try self.init(fieldsFrom: decoder) }
     public func encode(to encoder: Encoder) throws { try encodeFields(to: encoder) }
 }
