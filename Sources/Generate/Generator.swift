@@ -43,6 +43,22 @@ public final class Generator {
         public var score: Double?
     }
 
+    /// A generous estimate of the bytes generating `sequences` rows at once
+    /// takes: weights, each row's KV cache and logits, the prompt's
+    /// activations, and the token lists. Commands compare it with the
+    /// machine's memory before allocating anything.
+    public static func estimatedBytes(config: ModelConfig, sequences: Int, promptLength: Int, maxNewTokens: Int) -> Double {
+        let (d, layers, context) = (Double(config.dModel), Double(config.nLayer), Double(config.contextLength))
+        let vocab = Double(config.vocabSize ?? 1), hidden = Double(config.feedForwardSize)
+        let kv = Double(config.kvHeads * config.headSize)
+        let weights = layers * (d * (2 * d + 2 * kv) + 3 * d * hidden) + 2 * vocab * d
+        let rows = Double(sequences), prompt = Double(max(1, min(promptLength, config.contextLength)))
+        let cache = layers * 2 * context * kv
+        let activations = prompt * (vocab + 8 * d + 2 * hidden)
+        let tokens = Double(promptLength + maxNewTokens)
+        return 4 * (weights + rows * (cache + activations + 2 * vocab + tokens))
+    }
+
     // MARK: sampling (greedy or random), batched over samples
 
     /// Generates `count` continuations of `prompt` (token ids), each up to
