@@ -74,8 +74,3 @@ struct Arguments {
         }
     }
 }
-
-/// Writes to standard error (diagnostics; standard output carries results).
-func printError(_ text: String) {
-    FileHandle.standardError.write((text + "\n").data(using: .utf8)!)
-}

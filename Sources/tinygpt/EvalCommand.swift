@@ -23,11 +23,7 @@ func runEvalCommand(_ args: [String]) throws {
     try a.finish()
     if threads > 0 { Parallel.threads = threads }
 
-    let loaded = try Checkpoint.load(from: try Checkpoint.resolve(checkpointPath))
-    let tokenizer = try TokenizerFile.load(data: loaded.tokenizerJSON, name: loaded.directory.appendingPathComponent("tokenizer.json").path)
-    guard tokenizer.vocabSize == loaded.model.vocabSize else {
-        throw CLIError("the checkpoint's tokenizer has \(tokenizer.vocabSize) tokens but its model expects \(loaded.model.vocabSize)")
-    }
+    let (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpointPath)
     let context = loaded.config.model.contextLength
     var stride = max(1, context / 2)
     if let strideText {

@@ -34,29 +34,54 @@ func runTrainCommand(_ args: [String]) throws {
     if resume && force { throw CLIError("--resume and --force contradict each other: choose one") }
     if resume && outPath == nil { throw CLIError("--resume needs --out DIR: the run to continue") }
 
+    // The run directory is locked before anything is read from or written
+    // to it, so a second trainer on the same --out stops here.
+    let formatter = DateFormatter()
+    formatter.dateFormat = "yyyyMMdd-HHmmss"
+    let configName = configPath.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? (resume ? "resumed" : "default")
+    let out = URL(fileURLWithPath: outPath ?? "runs/\(configName)-\(formatter.string(from: Date()))")
+    let fm = FileManager.default
+    var lock: RunLock?
+    var outIsDirectory: ObjCBool = false
+    if fm.fileExists(atPath: out.path, isDirectory: &outIsDirectory) {
+        guard outIsDirectory.boolValue else { throw CLIError("--out '\(out.path)' is a file; give a directory for the run") }
+        let entries = (try? fm.contentsOfDirectory(atPath: out.path)) ?? []
+        if !entries.isEmpty && OutputDirectory.tinygptContents(out.path) != "run" {
+            let what = OutputDirectory.tinygptContents(out.path).map { "holds a tinygpt \($0), not a run" } ?? "is not empty and holds no tinygpt run"
+            throw CLIError("--out '\(out.path)' \(what); choose a new or empty directory for the run")
+        }
+        if !entries.isEmpty {
+            lock = try RunLock(out)
+            for note in Checkpoint.recoverInterruptedReplacements(in: out) { printError("tinygpt: \(out.path): \(note)") }
+        }
+    }
+    let latestURL = out.appendingPathComponent("latest")
+    let hasCheckpoint = ["latest", "best"].contains { fm.fileExists(atPath: out.appendingPathComponent($0).path) }
+    if resume && !fm.fileExists(atPath: latestURL.path) {
+        throw CLIError(fm.fileExists(atPath: out.path) ? "cannot resume: '\(out.path)' has no latest/ checkpoint"
+                                                         : "cannot resume: run directory '\(out.path)' does not exist")
+    }
+    if !resume && hasCheckpoint && !force {
+        throw CLIError("'\(out.path)' holds another run; use --resume to continue it or --force to start over")
+    }
+
     // The config: the file given, else the checkpoint's when resuming, else the default preset.
     var config: RunConfig
-    let configName: String
     if let configPath {
         guard FileManager.default.fileExists(atPath: configPath) else { throw CLIError("config file '\(configPath)' does not exist") }
         config = try RunConfig.load(from: URL(fileURLWithPath: configPath), overrides: overrides)
-        configName = URL(fileURLWithPath: configPath).deletingPathExtension().lastPathComponent
-    } else if resume, let outPath {
-        config = try Checkpoint.loadConfig(from: URL(fileURLWithPath: outPath).appendingPathComponent("latest"))
+    } else if resume {
+        config = try Checkpoint.loadConfig(from: latestURL)
         try config.apply(overrides: overrides)
         try config.validate()
-        configName = "resumed"
     } else if FileManager.default.fileExists(atPath: "configs/default.json") {
         config = try RunConfig.load(from: URL(fileURLWithPath: "configs/default.json"), overrides: overrides)
-        configName = "default"
     } else {
         config = RunConfig()
         try config.apply(overrides: overrides)
         try config.validate()
-        configName = "default"
     }
-    if resume, dataPath == nil, let outPath,
-       let saved = try? Checkpoint.loadConfig(from: URL(fileURLWithPath: outPath).appendingPathComponent("latest")) {
+    if resume, dataPath == nil, let saved = try? Checkpoint.loadConfig(from: latestURL) {
         config.data.path = saved.data.path  // the run's own text: it cannot change on resume
     }
     if let dataPath { config.data.path = dataPath }
@@ -70,31 +95,17 @@ func runTrainCommand(_ args: [String]) throws {
     }
     if config.train.threads > 0 { Parallel.threads = config.train.threads }
 
-    // The run directory: checked now, but nothing in it changes until the
-    // data and the config have passed every check.
-    let formatter = DateFormatter()
-    formatter.dateFormat = "yyyyMMdd-HHmmss"
-    let out = URL(fileURLWithPath: outPath ?? "runs/\(configName)-\(formatter.string(from: Date()))")
-    let fm = FileManager.default
-    var outIsDirectory: ObjCBool = false
-    if fm.fileExists(atPath: out.path, isDirectory: &outIsDirectory) && !outIsDirectory.boolValue {
-        throw CLIError("--out '\(out.path)' is a file; give a directory for the run")
-    }
-    let holdsRun = runFiles.contains { fm.fileExists(atPath: out.appendingPathComponent($0).path) }
-    if resume {
-        guard fm.fileExists(atPath: out.appendingPathComponent("latest").path) else {
-            throw CLIError("cannot resume: '\(out.path)' has no latest/ checkpoint")
-        }
-    } else if holdsRun && !force {
-        throw CLIError("'\(out.path)' holds another run; use --resume to continue it or --force to start over")
-    }
-
     // The corpus: tokens from the cache beside the run when it matches.
     guard fm.fileExists(atPath: config.data.path) else {
         throw CLIError("data file '\(config.data.path)' does not exist (set it with --data FILE)")
     }
     let text = try TextFile.read(config.data.path, what: "data file")
     if text.isEmpty { throw CLIError("data file '\(config.data.path)' is empty") }
+    let fingerprint = DataFingerprint(text: text)
+    // Another path is the config check's to name (data.path); the same path must hold the same text.
+    if resume, let saved = try? Checkpoint.loadConfig(from: latestURL), absolutePath(saved.data.path) == config.data.path {
+        try Trainer.checkSameData(fingerprint, path: config.data.path, checkpoint: latestURL)
+    }
     let cacheKey = TokenCache.key(text: text, config: config)
     let corpus: Corpus, cached: Bool
     if let initial {
@@ -107,9 +118,8 @@ func runTrainCommand(_ args: [String]) throws {
     }
     let checked = try Trainer.checked(config, for: corpus)
     if resume {
-        let latest = out.appendingPathComponent("latest")
-        try Trainer.checkSameRun(checked, checkpoint: latest)
-        let step = try Trainer.savedStep(in: latest)
+        try Trainer.checkSameRun(checked, checkpoint: latestURL)
+        let step = try Trainer.savedStep(in: latestURL)
         if step >= checked.train.maxSteps {
             printError("'\(out.path)' already finished at step \(step) (train.max_steps); nothing to train. "
                        + "To train longer, start a new run: the learning-rate schedule depends on max_steps.")
@@ -117,17 +127,27 @@ func runTrainCommand(_ args: [String]) throws {
         }
     }
 
-    // Everything checked: now the run directory may change. --force keeps
-    // the token cache, which is only used when it matches the text and the
+    // Everything checked: now the run directory may change. Starting over
+    // (--force, or a run that stopped before its first checkpoint) keeps the
+    // token cache, which is only used when it matches the text and the
     // tokenizer settings; --init-from replaces the tokenizer, so not then.
-    if holdsRun && force {
+    if !resume {
         for name in runFiles where initial != nil || (name != "tokens.bin" && name != "tokenizer.json") {
-            try? fm.removeItem(at: out.appendingPathComponent(name))
+            let url = out.appendingPathComponent(name)
+            guard fm.fileExists(atPath: url.path) else { continue }
+            do { try fm.removeItem(at: url) } catch { throw CLIError("cannot remove '\(url.path)' to start over: \(plainReason(error))") }
         }
     }
-    try fm.createDirectory(at: out, withIntermediateDirectories: true)
+    if lock == nil {
+        do { try fm.createDirectory(at: out, withIntermediateDirectories: true) } catch {
+            throw CLIError("cannot create run directory '\(out.path)': \(plainReason(error))")
+        }
+        lock = try RunLock(out)
+    }
     var options = TrainerOptions(runDirectory: out)
     options.resume = resume
+    options.data = fingerprint
+    options.log = { line in print(line); StandardOutput.flush() }
     options.progressBar = isatty(2) != 0
     let trainer = try Trainer(config: config, corpus: corpus, options: options)
     // The cache is written only by a fresh run whose tokenizer was built
@@ -166,6 +186,7 @@ func runTrainCommand(_ args: [String]) throws {
                           trainer.bestValidationLoss, out.path))
     }
     printError("loss curve: \(out.path)/loss.svg; metrics: \(out.path)/metrics.jsonl")
+    withExtendedLifetime(lock) {}
     printError("sample:  tinygpt sample --checkpoint \(out.path) --prompt \"The \"")
     printError("measure: tinygpt eval --checkpoint \(out.path) --data FILE")
 }
@@ -193,9 +214,9 @@ func loadCorpus(text: String, key: UInt64, config: RunConfig, run: URL, resume: 
     } else {
         let showProgress = isatty(2) != 0
         corpus = try Corpus.build(text: text, config: config) { done, total in
-            if showProgress { FileHandle.standardError.write(Data("\rtraining tokenizer: \(done)/\(total)".utf8)) }
+            if showProgress { fputs("\rtraining tokenizer: \(done)/\(total)", stderr) }
         }
-        if showProgress && config.tokenizer.type == .bpe { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if showProgress && config.tokenizer.type == .bpe { fputs("\r\u{1B}[K", stderr) }
     }
     return (corpus, false)
 }

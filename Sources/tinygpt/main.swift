@@ -43,10 +43,11 @@ func run(_ args: [String]) throws {
 
 do {
     try run(Array(CommandLine.arguments.dropFirst()))
+    StandardOutput.flush()
 } catch let error as CLIError {
     printError("tinygpt: error: \(error)")
     exit(2)
 } catch {
-    printError("tinygpt: error: \(error)")
+    printError("tinygpt: error: \(userMessage(error))")
     exit(1)
 }
