@@ -143,7 +143,10 @@ public enum Checkpoint {
         do { try fill(temporary) } catch {
             try? fm.removeItem(at: temporary)
             let domain = (error as NSError).domain
-            guard domain == NSCocoaErrorDomain || domain == NSPOSIXErrorDomain else { throw error }
+            guard domain == NSCocoaErrorDomain || domain == NSPOSIXErrorDomain else {
+                // Name the directory the user knows, not the temporary one.
+                throw CheckpointError("\(error)".replacingOccurrences(of: temporary.path, with: target.path))
+            }
             throw CheckpointError("cannot write '\(target.path)': \(plainReason(error))")
         }
         // rename(2) cannot replace a non-empty directory, so the old one steps
