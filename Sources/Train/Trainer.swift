@@ -17,7 +17,12 @@ public func installInterruptHandler() {
 public struct TrainingInterrupted: Error, CustomStringConvertible {
     public let step: Int
     public let checkpoint: URL
-    public var description: String { "interrupted at step \(step); saved \(checkpoint.path) (continue with --resume)" }
+    /// True when the time budget (`stopAfterSeconds`) ended the run, not the user.
+    public var budgetReached = false
+    public var description: String {
+        budgetReached ? "time budget reached at step \(step); saved \(checkpoint.path)"
+                      : "interrupted at step \(step); saved \(checkpoint.path) (continue with --resume)"
+    }
 }
 
 public struct TrainerOptions {
@@ -26,6 +31,9 @@ public struct TrainerOptions {
     public var resume = false
     /// Behave as if interrupted once this many steps are done (tests, benchmarks).
     public var stopAfterStep: Int?
+    /// A wall-clock budget: once this many seconds have passed since `run()`
+    /// began, `latest` is saved and `TrainingInterrupted` (budget) is thrown.
+    public var stopAfterSeconds: Double?
     /// Evaluate at step 0 before training (nanoGPT does).
     public var evaluateAtStart = true
     /// Where log lines go (stdout by default).
@@ -161,9 +169,11 @@ public final class Trainer {
         let startStep = step
         var intervalMilliseconds = 0.0, intervalSteps = 0
         while step < t.maxSteps {
-            if interruptRequested != 0 || step == options.stopAfterStep {
+            let overBudget = options.stopAfterSeconds.map { Date().timeIntervalSince(started) >= $0 } ?? false
+            if interruptRequested != 0 || step == options.stopAfterStep || overBudget {
                 try saveLatest()
-                throw TrainingInterrupted(step: step, checkpoint: options.runDirectory.appendingPathComponent("latest"))
+                throw TrainingInterrupted(step: step, checkpoint: options.runDirectory.appendingPathComponent("latest"),
+                                          budgetReached: overBudget && interruptRequested == 0)
             }
             let stepStart = DispatchTime.now().uptimeNanoseconds
             let lr = schedule.rate(at: step)
@@ -347,7 +357,7 @@ public func perplexityText(_ loss: Double) -> String {
     return String(format: perplexity < 1e6 ? "%.2f" : "%.3e", perplexity)
 }
 
-func formatDuration(_ seconds: Double) -> String {
+public func formatDuration(_ seconds: Double) -> String {
     let s = Int(seconds.rounded())
     return s >= 3600 ? String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) : String(format: "%dm%02ds", s / 60, s % 60)
 }

@@ -15,6 +15,7 @@ let trainUsage = """
       --force         start over in a DIR that holds another run (deletes its checkpoints and metrics, keeps the token cache)
       --init-from CKPT  start from a checkpoint's weights, model config and tokenizer (fine-tuning, e.g. after import)
       --set k=v       override any config field, e.g. --set train.max_steps=500
+      --max-seconds S stop after S seconds of wall time, saving latest/ (the schedule still assumes max_steps)
     """
 
 /// Files a run directory holds; --force removes these except the token cache (tokens.bin, tokenizer.json).
@@ -29,6 +30,10 @@ func runTrainCommand(_ args: [String]) throws {
     let dataPath = try a.option("data")
     let outPath = try a.option("out")
     let initFrom = try a.option("init-from")
+    let maxSeconds = try a.option("max-seconds").map { text -> Double in
+        guard let s = Double(text), s.isFinite, s > 0 else { throw CLIError("--max-seconds must be a positive number of seconds, got '\(text)'") }
+        return s
+    }
     try a.finish()
     if resume && initFrom != nil { throw CLIError("--resume continues a run; --init-from starts a new one from a checkpoint: choose one") }
     if resume && force { throw CLIError("--resume and --force contradict each other: choose one") }
@@ -147,6 +152,7 @@ func runTrainCommand(_ args: [String]) throws {
     var options = TrainerOptions(runDirectory: out)
     options.resume = resume
     options.data = fingerprint
+    options.stopAfterSeconds = maxSeconds
     options.log = { line in print(line); StandardOutput.flush() }
     options.progressBar = isatty(2) != 0
     let trainer = try Trainer(config: config, corpus: corpus, options: options)
@@ -177,7 +183,7 @@ func runTrainCommand(_ args: [String]) throws {
         try trainer.run()
     } catch let interrupted as TrainingInterrupted {
         printError("tinygpt: \(interrupted)")
-        exit(130)
+        if !interrupted.budgetReached { exit(130) }
     }
     if fm.fileExists(atPath: out.appendingPathComponent("best").path) {
         printError(String(format: "done: best validation loss %.4f (perplexity %@) in %@/best", trainer.bestValidationLoss, perplexityText(trainer.bestValidationLoss), out.path))
