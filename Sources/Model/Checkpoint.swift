@@ -119,7 +119,7 @@ public enum Checkpoint {
         let url = URL(fileURLWithPath: path)
         let fm = FileManager.default
         if fm.fileExists(atPath: url.appendingPathComponent(weightsFile).path) { return url }
-        for sub in ["best", "latest"] where fm.fileExists(atPath: url.appendingPathComponent(sub).appendingPathComponent(weightsFile).path) {
+        for sub in [RunDirectory.bestName, RunDirectory.latestName] where fm.fileExists(atPath: url.appendingPathComponent(sub).appendingPathComponent(weightsFile).path) {
             return url.appendingPathComponent(sub)
         }
         guard fm.fileExists(atPath: path) else { throw CheckpointError("checkpoint '\(path)' does not exist") }

@@ -59,8 +59,7 @@ public enum OutputDirectory {
     public static func tinygptContents(_ path: String) -> String? {
         let fm = FileManager.default
         let url = URL(fileURLWithPath: path)
-        let runMarkers = ["latest", "best", "metrics.jsonl", "tokens.bin", RunMarker.file]
-        if runMarkers.contains(where: { fm.fileExists(atPath: url.appendingPathComponent($0).path) }) { return "run" }
+        if RunDirectory.markerNames.contains(where: { fm.fileExists(atPath: url.appendingPathComponent($0).path) }) { return "run" }
         let config = url.appendingPathComponent(Checkpoint.configFile)
         if fm.fileExists(atPath: url.appendingPathComponent(Checkpoint.weightsFile).path),
            let data = fm.contents(atPath: config.path),
@@ -79,12 +78,6 @@ public enum OutputDirectory {
     static func contains(_ outer: String, _ inner: String) -> Bool {
         outer == "/" ? inner != "/" : inner.hasPrefix(outer + "/")
     }
-}
-
-/// The file that marks a directory as a tinygpt run: it holds the process id
-/// of the trainer that last opened it (see `RunLock` in Train).
-public enum RunMarker {
-    public static let file = ".tinygpt-run"
 }
 
 public struct OutputPathError: Error, CustomStringConvertible {

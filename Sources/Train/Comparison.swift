@@ -1,4 +1,5 @@
 import Foundation
+import Model
 
 /// What one finished (or budget-stopped) run of a comparison measured,
 /// read back from its own metrics.jsonl, so the report always equals the runs.
@@ -24,7 +25,7 @@ public struct RunMeasurement: Equatable, Sendable {
     /// the logged step times (evaluations excluded), so runs compare by the
     /// cost of their steps whatever else the machine did between them.
     public init(runDirectory: URL, name: String, variant: String, seed: Int, parameters: Int, peakRSSBytes: Double) throws {
-        let url = runDirectory.appendingPathComponent("metrics.jsonl")
+        let url = RunDirectory(runDirectory).metrics
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw TrainingError("\(url.path) is missing: the run did not start") }
         let records = text.split(separator: "\n").compactMap { MetricsRecord(json: String($0)) }
         var seconds = 0.0, lastStep = 0, msSum = 0.0, tpsSum = 0.0, logs = 0

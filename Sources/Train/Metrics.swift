@@ -1,4 +1,5 @@
 import Foundation
+import Model
 
 /// One line of metrics.jsonl.
 public enum MetricsRecord: Equatable {
@@ -37,8 +38,8 @@ public final class MetricsLog {
     public private(set) var records: [MetricsRecord] = []
     var handle: FileHandle?
 
-    var jsonlURL: URL { directory.appendingPathComponent("metrics.jsonl") }
-    var svgURL: URL { directory.appendingPathComponent("loss.svg") }
+    var jsonlURL: URL { RunDirectory(directory).metrics }
+    var svgURL: URL { RunDirectory(directory).lossCurve }
 
     /// Opens the log. When resuming at `resumeStep`, records after it (written
     /// after the checkpoint a crash left behind) are dropped, so the file reads

@@ -25,7 +25,7 @@ public final class RunLock {
             throw TrainingError("cannot lock run directory '\(directory.path)': \(posixReason(reason))")
         }
         descriptor = fd
-        let marker = directory.appendingPathComponent(RunMarker.file)
+        let marker = RunDirectory(directory).marker
         do { try Data("\(getpid())\n".utf8).write(to: marker, options: .atomic) } catch {
             throw TrainingError("cannot write '\(marker.path)': \(plainReason(error))")
         }
@@ -35,7 +35,7 @@ public final class RunLock {
 
     /// The process id in the run's marker file, if any.
     static func recordedHolder(of directory: URL) -> Int32? {
-        guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(RunMarker.file).path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: RunDirectory(directory).marker.path) else { return nil }
         return Int32(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }

@@ -74,14 +74,23 @@ public final class Trainer {
 
     /// Starts a fresh run or, with `options.resume`, continues `runDirectory/latest`.
     /// `config.model.vocabSize` is set from the corpus's tokenizer.
-    public init(config: RunConfig, corpus: Corpus, options: TrainerOptions) throws {
+    /// `initialModel` (fine-tuning: a loaded checkpoint's model) is trained
+    /// as it is, instead of a freshly initialised one.
+    public init(config: RunConfig, corpus: Corpus, options: TrainerOptions, initialModel: GPT? = nil) throws {
         let config = try Trainer.checked(config, for: corpus)
         let t = config.train
         self.config = config
         self.corpus = corpus
         self.options = options
         let seed = UInt64(bitPattern: Int64(t.seed))
-        model = GPT(config: config.model, seed: seed)
+        if let initialModel {
+            guard initialModel.config.parameterShapes == config.model.parameterShapes else {
+                throw TrainingError("the initial model's parameters do not match the run's model config")
+            }
+            model = initialModel
+        } else {
+            model = GPT(config: config.model, seed: seed)
+        }
         var settings = OptimizerSettings()
         settings.kind = t.optimizer
         settings.beta1 = Float(t.beta1); settings.beta2 = Float(t.beta2); settings.eps = Float(t.eps)
@@ -94,7 +103,7 @@ public final class Trainer {
         dropout = config.model.dropout > 0
             ? Dropout(probability: Float(config.model.dropout), generator: RandomGenerator(seed: seed &+ 0x5EED_D809))
             : nil
-        let latest = options.runDirectory.appendingPathComponent("latest")
+        let latest = RunDirectory(options.runDirectory).latest
         if options.resume {
             try Trainer.checkSameRun(config, checkpoint: latest)
             let loaded = try Checkpoint.load(from: latest)
@@ -172,7 +181,7 @@ public final class Trainer {
             let overBudget = options.stopAfterSeconds.map { Date().timeIntervalSince(started) >= $0 } ?? false
             if interruptRequested != 0 || step == options.stopAfterStep || overBudget {
                 try saveLatest()
-                throw TrainingInterrupted(step: step, checkpoint: options.runDirectory.appendingPathComponent("latest"),
+                throw TrainingInterrupted(step: step, checkpoint: RunDirectory(options.runDirectory).latest,
                                           budgetReached: overBudget && interruptRequested == 0)
             }
             let stepStart = DispatchTime.now().uptimeNanoseconds
@@ -217,7 +226,7 @@ public final class Trainer {
                 // saves best again; never a best/ older than latest's record.
                 if validation < bestValidationLoss {
                     bestValidationLoss = validation
-                    try save(to: options.runDirectory.appendingPathComponent("best"))
+                    try save(to: RunDirectory(options.runDirectory).best)
                 }
                 try saveLatest()
             }
@@ -256,13 +265,13 @@ public final class Trainer {
     /// The error for a loss or norm that is NaN or infinite during `step`
     /// (default: the step being taken, which is one past `self.step`).
     func nonFinite(_ what: String, _ value: Float, step: Int? = nil) -> TrainingError {
-        let latest = options.runDirectory.appendingPathComponent("latest")
+        let latest = RunDirectory(options.runDirectory).latest
         let saved = FileManager.default.fileExists(atPath: latest.path)
             ? "the last good checkpoint is \(latest.path)" : "no checkpoint was saved yet"
         return TrainingError("\(what) became \(value) at step \(step ?? self.step + 1); stopping (\(saved)); try a lower train.lr or train.grad_clip")
     }
 
-    func saveLatest() throws { try save(to: options.runDirectory.appendingPathComponent("latest")) }
+    func saveLatest() throws { try save(to: RunDirectory(options.runDirectory).latest) }
 
     func save(to directory: URL) throws {
         var state = TrainerState(step: step, dataGenerator: sampler.generator.stateWords,

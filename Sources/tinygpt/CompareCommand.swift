@@ -7,7 +7,8 @@ let compareUsage = """
     usage: tinygpt compare --vary FIELD=v1,v2,... [--vary ...] [--config C] [--data FILE] [--out DIR]
                            [--set k=v ...] [--seeds N] [--budget steps=N|seconds=S] [--target-loss L] [--yes]
 
-    Trains every combination of the varied fields (each --seeds times, seeds train.seed, +1, …), one run
+    Trains every combination of the varied fields (fields joined by + change together:
+    --vary model.activation+model.d_ff=gelu+512,swiglu+344), each --seeds times (seeds train.seed, +1, …), one run
     after another, with one tokenizer and token cache and the same budget: equal steps by default
     (train.max_steps, or steps=N), or equal wall seconds. Each run is an ordinary run directory under
     DIR/runs/ (sample, eval, --resume work on it). Ctrl-C stops cleanly; the same command resumes.
@@ -56,23 +57,37 @@ func runCompareCommand(_ args: [String]) throws {
         guard let v = Double(text), v.isFinite, v > 0 else { throw CLIError("--target-loss must be a positive number, got '\(text)'") }
         return v
     }
-    var fields: [(field: String, values: [String])] = []
+    // Each --vary is one field (a=v1,v2) or fields that change together (a+b=v1+w1,v2+w2).
+    var fields: [(field: String, options: [[(String, String)]])] = []
+    var seen: Set<String> = []
     for vary in varies {
         guard let eq = vary.firstIndex(of: "="), vary[..<eq].contains(".") else {
             throw CLIError("--vary '\(vary)' must look like section.field=v1,v2 (e.g. model.norm=layernorm,rmsnorm)")
         }
-        let field = String(vary[..<eq]), values = splitValues(String(vary[vary.index(after: eq)...]))
+        let field = String(vary[..<eq]), names = field.split(separator: "+").map(String.init)
+        let values = splitValues(String(vary[vary.index(after: eq)...]))
         guard !values.isEmpty, !values.contains("") else { throw CLIError("--vary \(field): give values separated by commas, got '\(vary)'") }
-        guard !fields.contains(where: { $0.field == field }) else { throw CLIError("--vary \(field) is given twice; give all its values in one --vary") }
-        guard Set(values).count == values.count else { throw CLIError("--vary \(field): a value is repeated in '\(vary)'") }
-        if field == "train.seed" { throw CLIError("--vary train.seed: use --seeds N to repeat each variant with different seeds") }
-        for value in values {
-            var probe = base
-            do { try probe.apply(overrides: ["\(field)=\(value)"]) } catch { throw CLIError("--vary \(field)=\(value): \(error)") }
+        for name in names {
+            guard seen.insert(name).inserted else { throw CLIError("--vary \(name) is given twice; give all its values in one --vary") }
+            if name == "train.seed" { throw CLIError("--vary train.seed: use --seeds N to repeat each variant with different seeds") }
         }
-        fields.append((field, values))
+        guard Set(values).count == values.count else { throw CLIError("--vary \(field): a value is repeated in '\(vary)'") }
+        var options: [[(String, String)]] = []
+        for value in values {
+            let parts = names.count == 1 ? [value] : value.split(separator: "+", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == names.count else {
+                throw CLIError("--vary \(field): '\(value)' needs \(names.count) values joined by '+', one per field")
+            }
+            let option = Array(zip(names, parts))
+            var probe = base
+            for (name, part) in option {
+                do { try probe.apply(overrides: ["\(name)=\(part)"]) } catch { throw CLIError("--vary \(name)=\(part): \(error)") }
+            }
+            options.append(option)
+        }
+        fields.append((field, options))
     }
-    let variants = fields.reduce([[(String, String)]]([[]])) { partial, f in partial.flatMap { p in f.values.map { p + [(f.field, $0)] } } }
+    let variants = fields.reduce([[(String, String)]]([[]])) { partial, f in partial.flatMap { p in f.options.map { p + $0 } } }
     let runCount = variants.count * seeds
     if runCount > 64 && !yes {
         throw CLIError("this comparison trains \(runCount) runs (\(variants.count) variants × \(seeds) seeds); add --yes to confirm, or vary fewer values")
@@ -125,7 +140,7 @@ func runCompareCommand(_ args: [String]) throws {
     let specURL = out.appendingPathComponent("compare.json")
     let spec = try JSONSerialization.data(withJSONObject: [
         "base_config": String(decoding: try base.jsonData(), as: UTF8.self),
-        "vary": fields.map { ["field": $0.field, "values": $0.values] },
+        "vary": fields.map { ["field": $0.field, "values": $0.options.map { $0.map(\.1).joined(separator: "+") }] },
         "seeds": seeds, "budget_seconds": budgetSeconds.map { $0 as Any } ?? NSNull(),
         "data_bytes": text.utf8.count, "data_fnv1a64": String(DataFingerprint(text: text).hash, radix: 16),
     ] as [String: Any], options: [.prettyPrinted, .sortedKeys])
@@ -152,21 +167,22 @@ func runCompareCommand(_ args: [String]) throws {
     var durations: [Double] = []
     for (index, run) in runs.enumerated() {
         let runURL = out.appendingPathComponent("runs").appendingPathComponent(run.name)
+        let runDirectory = RunDirectory(runURL)
         if state[run.name]?["finished"] == 1 { continue }
         let remaining = runs.count - index
         let eta = durations.isEmpty ? "" : ", overall ETA \(formatDuration(durations.reduce(0, +) / Double(durations.count) * Double(remaining)))"
         printError("compare: run \(index + 1)/\(runs.count): \(run.variant)\(seeds > 1 ? " seed \(run.seed)" : "")\(eta)")
         let configURL = out.appendingPathComponent("logs").appendingPathComponent(run.name + ".config.json")
         try run.config.jsonData().write(to: configURL, options: .atomic)
-        let resume = FileManager.default.fileExists(atPath: runURL.appendingPathComponent("latest").path)
+        let resume = FileManager.default.fileExists(atPath: runDirectory.latest.path)
         if !resume && !FileManager.default.fileExists(atPath: runURL.path) {
             // The shared tokenizer and token cache, so the run does not build its own.
             let key = TokenCache.key(text: text, config: run.config)
             let corpus = corpora[key]!
             try FileManager.default.createDirectory(at: runURL, withIntermediateDirectories: true)
-            try corpus.tokenizer.save(to: runURL.appendingPathComponent("tokenizer.json"))
+            try corpus.tokenizer.save(to: runDirectory.tokenizer)
             try TokenCache.write(train: corpus.train, validation: corpus.validation, vocabSize: corpus.tokenizer.vocabSize,
-                                 key: key, to: runURL.appendingPathComponent("tokens.bin"))
+                                 key: key, to: runDirectory.tokenCache)
         }
         var arguments = ["train", "--out", runURL.path]
         arguments += resume ? ["--resume"] : ["--config", configURL.path, "--data", base.data.path]
