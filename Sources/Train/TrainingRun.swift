@@ -90,6 +90,7 @@ public final class TrainingRun {
             config.model = initial.config.model
             config.tokenizer = initial.config.tokenizer
         }
+        if !resume, let line = config.shortenWarmupToRun() { note("note: \(line)") }
         if config.train.threads > 0 { Parallel.threads = config.train.threads }
 
         // The corpus, and the checks that need it.

@@ -102,10 +102,7 @@ func runCompareCommand(_ args: [String]) throws {
             var config = base
             try config.apply(overrides: variant.map { "\($0.0)=\($0.1)" })
             config.train.seed = base.train.seed + k
-            if config.train.warmupSteps > config.train.maxSteps {
-                printError("tinygpt: note: \(label): train.warmup_steps \(config.train.warmupSteps) clamped to the budget of \(config.train.maxSteps) steps")
-                config.train.warmupSteps = config.train.maxSteps
-            }
+            if let line = config.shortenWarmupToRun(), k == 0 { printError("tinygpt: note: \(label): \(line)") }
             do { try config.validate() } catch { throw CLIError("variant \(label): \(error)") }
             let name = directoryName(variant) + (seeds > 1 ? "-seed\(config.train.seed)" : "")
             runs.append(PlannedRun(name: name, variant: label, seed: config.train.seed, config: config))

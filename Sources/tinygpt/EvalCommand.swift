@@ -19,9 +19,9 @@ func runEvalCommand(_ args: [String]) throws {
     guard let dataPath = try a.option("data") else { throw CLIError("--data FILE is required") }
     let strideText = try a.option("stride")
     let json = a.flag("json")
-    let threads = try a.int("threads", default: 0, in: 0...256)
+    let threads = try a.threads()
     try a.finish()
-    if threads > 0 { Parallel.threads = threads }
+    if let threads { Parallel.threads = threads }
 
     let (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpointPath)
     let context = loaded.config.model.contextLength

@@ -38,17 +38,11 @@ func runSampleCommand(_ args: [String]) throws {
         if let value = try a.option(flag) { overrides.append("sample.\(field)=\(value)") }
     }
     let stops = try a.options("stop")
-    if !stops.isEmpty {
-        let array = String(decoding: try JSONSerialization.data(withJSONObject: stops), as: UTF8.self)
-        overrides.append("sample.stop=\(array)")
-    }
     let stream = a.flag("stream"), noStream = a.flag("no-stream")
     if stream && noStream { throw CLIError("--stream and --no-stream contradict each other") }
-    if stream { overrides.append("sample.stream=true") }
-    if noStream { overrides.append("sample.stream=false") }
-    let threads = try a.int("threads", default: 0, in: 0...256)
+    let threads = try a.threads()
     try a.finish()
-    if threads > 0 { Parallel.threads = threads }
+    if let threads { Parallel.threads = threads }
     if promptText != nil && promptFile != nil { throw CLIError("give --prompt or --prompt-file, not both") }
 
     let (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpointPath)
@@ -63,6 +57,8 @@ func runSampleCommand(_ args: [String]) throws {
         }
     }
     try run.apply(overrides: overrides)
+    if !stops.isEmpty { run.sample.stop = stops }
+    if stream || noStream { run.sample.stream = stream }
     try run.validate()
     let s = run.sample
 
@@ -85,11 +81,7 @@ func runSampleCommand(_ args: [String]) throws {
                               rows, rows == 1 ? "" : "s", needed / 1e9, available / 1e9, s.strategy == .beam ? "beam-width" : "num-samples"))
     }
 
-    var settings = DecodingSettings()
-    settings.temperature = s.temperature
-    settings.topK = s.topK; settings.topP = s.topP; settings.minP = s.minP
-    settings.repetitionPenalty = Float(s.repetitionPenalty); settings.noRepeatNgram = s.noRepeatNgram
-    settings.greedy = s.strategy == .greedy || s.temperature == 0
+    let settings = DecodingSettings(s)
     let started = DispatchTime.now().uptimeNanoseconds
     var produced = 0
     if s.strategy == .beam {

@@ -98,7 +98,7 @@ private func tokenizerTrain(_ a: inout Arguments) throws {
 private func tokenizerEncode(_ a: inout Arguments) throws {
     let tokenizer = try loadTokenizer(&a)
     let json = a.flag("json")
-    let threads = try a.int("threads", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...1024)
+    let threads = try a.threads() ?? ProcessInfo.processInfo.activeProcessorCount
     let text: String
     switch (try a.option("text"), try a.option("file")) {
     case (let t?, nil): text = t

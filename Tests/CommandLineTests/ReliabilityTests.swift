@@ -236,4 +236,12 @@ final class ReliabilityTests: CommandLineTestCase {
         assertRefused(try tinygpt(["train", "--data", "/dev/null", "--out", "null"] + tiny), mentioning: "'/dev/null' is a device, not a text file")
         assertRefused(try tinygpt(["train", "--data", "missing.txt", "--out", "m"] + tiny), mentioning: "missing.txt")
     }
+
+    // Issue 18's friction: a warmup longer than a short run is shortened, with a note.
+    func testAWarmupLongerThanTheRunIsShortened() throws {
+        let result = try tinygpt(["train", "--data", "text.txt", "--out", "short"] + tiny + ["--set", "train.warmup_steps=100"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("train.warmup_steps (100) is longer than train.max_steps (6)"), result.stderr)
+        XCTAssertTrue(try String(contentsOfFile: path("short/config.json"), encoding: .utf8).contains("\"warmup_steps\": 6"))
+    }
 }
