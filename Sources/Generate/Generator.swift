@@ -18,19 +18,16 @@ public final class Generator {
     /// The id that ends a sequence when generated (an end-of-text special, if the tokenizer has one).
     public let endToken: Int32?
 
-    public static let endOfTextNames = ["<|endoftext|>", "</s>", "<eos>", "<|eos|>"]
-    public static let beginningNames = ["<|endoftext|>", "<s>", "<bos>", "<|bos|>"]
-
     public init(model: GPT, tokenizer: any Tokenizer) {
         self.model = model
         self.tokenizer = tokenizer
-        endToken = Generator.endOfTextNames.lazy.compactMap { tokenizer.id(ofSpecial: $0) }.first.map { Int32($0) }
+        endToken = SpecialTokenNames.endOfText.lazy.compactMap { tokenizer.id(ofSpecial: $0) }.first.map { Int32($0) }
     }
 
     /// The token an empty prompt starts from: a BOS/end-of-text special if the
     /// tokenizer has one, else a newline.
     public func startToken() -> Int32 {
-        if let id = Generator.beginningNames.lazy.compactMap({ self.tokenizer.id(ofSpecial: $0) }).first { return Int32(id) }
+        if let id = SpecialTokenNames.beginning.lazy.compactMap({ self.tokenizer.id(ofSpecial: $0) }).first { return Int32(id) }
         if let newline = try? tokenizer.encode("\n"), newline.count == 1 { return Int32(newline[0]) }
         return 0
     }

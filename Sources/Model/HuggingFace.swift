@@ -47,8 +47,8 @@ public enum HuggingFace {
         let family = try family(for: m)
         let weights = family == .gpt2 ? gpt2Weights(model) : llamaWeights(model)
         let hfConfig = family == .gpt2 ? gpt2Config(m) : llamaConfig(m)
-        let endId = ["<|endoftext|>", "</s>", "<eos>"].lazy.compactMap { specialTokens[$0] }.first
-        let startId = ["<|endoftext|>", "<s>", "<bos>"].lazy.compactMap { specialTokens[$0] }.first
+        let endId = SpecialTokenNames.endOfText.lazy.compactMap { specialTokens[$0] }.first
+        let startId = SpecialTokenNames.beginning.lazy.compactMap { specialTokens[$0] }.first
         var configObject = hfConfig
         if let endId { configObject["eos_token_id"] = endId }
         if let startId { configObject["bos_token_id"] = startId }

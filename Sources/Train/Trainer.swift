@@ -91,14 +91,8 @@ public final class Trainer {
         } else {
             model = GPT(config: config.model, seed: seed)
         }
-        var settings = OptimizerSettings()
-        settings.kind = t.optimizer
-        settings.beta1 = Float(t.beta1); settings.beta2 = Float(t.beta2); settings.eps = Float(t.eps)
-        settings.weightDecay = Float(t.weightDecay); settings.momentum = Float(t.momentum)
-        settings.l1 = Float(t.l1); settings.l2 = Float(t.l2)
-        optimizer = Optimizer(parameters: model.parameters, settings: settings)
-        schedule = LearningRateSchedule(kind: t.lrSchedule, peak: Float(t.lr), minimum: Float(t.minLR),
-                                        warmupSteps: t.warmupSteps, totalSteps: t.maxSteps)
+        optimizer = Optimizer(parameters: model.parameters, settings: OptimizerSettings(t))
+        schedule = LearningRateSchedule(t)
         sampler = BatchSampler(seed: seed)
         dropout = config.model.dropout > 0
             ? Dropout(probability: Float(config.model.dropout), generator: RandomGenerator(seed: seed &+ 0x5EED_D809))

@@ -24,11 +24,11 @@ func runInfoCommand(_ args: [String]) throws {
     }
     try a.finish()
     if config.model.vocabSize == nil {
-        let assumed = config.tokenizer.type == .bpe ? config.tokenizer.vocabSize : 256
+        let assumed = config.expectedVocabularySize
         config.model.vocabSize = assumed
         note = config.tokenizer.type == .bpe
             ? "vocab_size taken from tokenizer.vocab_size (\(assumed))"
-            : "vocab_size not set: a char tokenizer takes it from the corpus; counted here as \(assumed) (set model.vocab_size to change)"
+            : "vocab_size not set: a char tokenizer takes it from the corpus; counted here as \(assumed), tinyshakespeare's (set model.vocab_size to change)"
     }
     let m = config.model
     var groups: [(String, Int)] = [("token embedding", 0), ("position embedding", 0), ("attention", 0),
