@@ -48,7 +48,11 @@ public final class MetricsLog {
         self.directory = directory
         let fm = FileManager.default
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
-        if let resumeStep, let text = try? String(contentsOf: jsonlURL, encoding: .utf8) {
+        if let resumeStep, fm.fileExists(atPath: jsonlURL.path) {
+            guard let data = fm.contents(atPath: jsonlURL.path) else {
+                throw TrainingError("cannot read '\(jsonlURL.path)' to continue it: permission denied or not a file")
+            }
+            let text = String(decoding: data, as: UTF8.self)
             records = text.split(separator: "\n").compactMap { MetricsRecord(json: String($0)) }.filter { $0.step <= resumeStep }
         }
         let body = records.map { $0.json + "\n" }.joined()
@@ -59,10 +63,15 @@ public final class MetricsLog {
 
     deinit { try? handle?.close() }
 
-    public func append(_ record: MetricsRecord) {
+    /// Appends a record; a failed write (a full disk) is an error, never a trap or a silent gap.
+    public func append(_ record: MetricsRecord) throws {
         records.append(record)
-        handle?.write(Data((record.json + "\n").utf8))
-        if case .evaluation = record { try? Data(lossCurveSVG().utf8).write(to: svgURL, options: .atomic) }
+        do {
+            try handle?.write(contentsOf: Data((record.json + "\n").utf8))
+            if case .evaluation = record { try Data(lossCurveSVG().utf8).write(to: svgURL, options: .atomic) }
+        } catch {
+            throw TrainingError("cannot write the metrics in '\(directory.path)': \(plainReason(error))")
+        }
     }
 
     /// Training loss (from log lines) and train/validation loss (from

@@ -166,7 +166,7 @@ public final class Trainer {
         if step == 0 && options.evaluateAtStart {
             // As nanoGPT: the untrained model's loss is the first best, but is
             // not saved; best/ appears once training beats it.
-            bestValidationLoss = min(bestValidationLoss, evaluate().validation)
+            bestValidationLoss = min(bestValidationLoss, try evaluate().validation)
         }
         let started = Date()
         let startStep = step
@@ -202,7 +202,7 @@ public final class Trainer {
             if step % t.logInterval == 0 || step == t.maxSteps {
                 let msPerStep = intervalMilliseconds / Double(intervalSteps)
                 let tokensPerSecond = tokensPerStep / (msPerStep / 1000)
-                metrics.append(.log(step: step, loss: Double(loss), lr: Double(lr), gradNorm: Double(gradNorm),
+                try metrics.append(.log(step: step, loss: Double(loss), lr: Double(lr), gradNorm: Double(gradNorm),
                                     msPerStep: msPerStep, tokensPerSecond: tokensPerSecond))
                 clearProgress()
                 options.log(String(format: "step %d/%d | loss %.4f | ppl %@ | lr %.2e | grad norm %.3f | %.1f ms/step | %.0f tok/s",
@@ -212,7 +212,7 @@ public final class Trainer {
             }
             if step % t.evalInterval == 0 || step == t.maxSteps {
                 clearProgress()
-                let (train, validation) = evaluate()
+                let (train, validation) = try evaluate()
                 guard train.isFinite else { throw nonFinite("training loss at evaluation", Float(train), step: step) }
                 guard validation.isFinite else { throw nonFinite("validation loss", Float(validation), step: step) }
                 // best before latest: a crash between the two leaves latest at
@@ -232,10 +232,10 @@ public final class Trainer {
     /// Mean loss over `eval_steps` batches of each split, logged and recorded.
     /// The windows are the same at every evaluation (a fixed seed per split),
     /// so differences between evaluations come from the model alone.
-    func evaluate() -> (train: Double, validation: Double) {
+    func evaluate() throws -> (train: Double, validation: Double) {
         let train = meanLoss(corpus.train, seed: 0xE7A1_0001)
         let validation = meanLoss(corpus.validation, seed: 0xE7A1_0002)
-        metrics.append(.evaluation(step: step, trainLoss: train, validationLoss: validation))
+        try metrics.append(.evaluation(step: step, trainLoss: train, validationLoss: validation))
         let best = validation < bestValidationLoss ? " (best so far)" : ""
         options.log(String(format: "eval step %d | train loss %.4f ppl %@ | val loss %.4f ppl %@%@",
                            step, train, perplexityText(train), validation, perplexityText(validation), best))
