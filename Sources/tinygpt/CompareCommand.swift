@@ -258,15 +258,20 @@ nonisolated(unsafe) var runningChild: pid_t = 0
 /// exit status (128 + signal if killed) and the child's peak resident memory in bytes.
 func spawnAndWait(_ arguments: [String], log: URL) throws -> (status: Int32, peakRSS: Double) {
     let executable = Bundle.main.executablePath ?? CommandLine.arguments[0]
+    #if os(Linux)
     var actions = posix_spawn_file_actions_t()
+    #else
+    var actions: posix_spawn_file_actions_t? = nil  // a pointer type on Darwin
+    #endif
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_addopen(&actions, 1, log.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
     posix_spawn_file_actions_adddup2(&actions, 1, 2)
     let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
+    let envp = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]  // portable, unlike `environ`
+    defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
     var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+    let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
     guard spawned == 0 else { throw CLIError("cannot start '\(executable)': \(posixReason(spawned))") }
     runningChild = pid
     defer { runningChild = 0 }
