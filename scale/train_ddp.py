@@ -278,6 +278,8 @@ def parse_arguments(argv):
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue OUT/latest exactly (any number of processes)")
     p.add_argument("--force", action="store_true", help="start over in an OUT that holds another run")
+    p.add_argument("--stop-after", type=int, metavar="STEP",
+                   help="save latest/ and stop once STEP steps are done (a job's time slice); continue with --resume")
     p.add_argument("--micro-batch", type=int, default=0,
                    help="sequences per forward/backward on one rank (memory only; default train.batch_size)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: cuda when available")
@@ -290,6 +292,8 @@ def prepare(args):
     """Every check that can fail before training; returns what the run needs."""
     if args.resume and args.force:
         raise UsageError("--resume and --force contradict each other: choose one")
+    if args.stop_after is not None and args.stop_after < 1:
+        raise UsageError(f"--stop-after must be ≥ 1, got {args.stop_after}")
     if args.micro_batch < 0:
         raise UsageError(f"--micro-batch must be ≥ 1 (0: train.batch_size), got {args.micro_batch}")
     if args.config is not None and not os.path.exists(args.config):
@@ -636,6 +640,12 @@ class Run:
             self.best = min(self.best, self.evaluate()[1])
         interval_ms, interval_steps = 0.0, 0
         while self.step < t["max_steps"]:
+            if self.step == self.args.stop_after:
+                self.save("latest")
+                note(f"stopped after step {self.step} (--stop-after); continue with --resume")
+                if self.dist.is_initialized():
+                    self.dist.destroy_process_group()
+                return 0
             started = time.perf_counter()
             lr = learning_rate(t, self.step)
             for group in self.optimizer.param_groups:
