@@ -437,6 +437,7 @@ class Run:
                             raise UsageError(f"model.bias is false but the export's {name} is not zero")
                         p.requires_grad_(False)
         model.to(self.device)
+        model.train()  # from_pretrained returns eval mode (dropout off)
         self.model = model
         self.parameters = [p for p in model.parameters() if p.requires_grad]
         self.ddp = None
@@ -485,10 +486,12 @@ class Run:
         self.export = args.export
         self.micro = args.micro_batch or t["batch_size"]
         n_params = sum(p.numel() for p in model.parameters())
+        n_trained = sum(p.numel() for p in self.parameters)
         note(f"run directory: {self.out}")
         note(f"data: {self.run['data']['path']}: {len(self.train_ids)} training and {len(self.validation_ids)} validation "
              f"tokens, {self.run['tokenizer']['type']} tokenizer with {self.run['model']['vocab_size']} tokens")
-        note(f"model: {self.family}, {n_params:,} parameters; {self.world} process{'es' if self.world > 1 else ''} "
+        trained = f" ({n_trained:,} trained: biases frozen at zero, model.bias false)" if n_trained != n_params else ""
+        note(f"model: {self.family}, {n_params:,} parameters{trained}; {self.world} process{'es' if self.world > 1 else ''} "
              f"({'nccl' if use_cuda and self.world > 1 else 'gloo' if self.world > 1 else 'single'}, {self.device.type}, "
              f"{threads} thread{'s' if threads > 1 else ''} each); "
              f"{'resuming at step %d' % self.step if args.resume else 'starting from ' + self.export} to step {t['max_steps']}")
