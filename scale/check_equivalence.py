@@ -231,6 +231,13 @@ def check_bad_input(args, work):
         ("tokenizer of another vocabulary", ["--from", small], "the tokenizer does not belong to this model"),
         ("output directory of another run", ["--from", export], "holds another run"),
     ]
+    # And the config the docs recommend, a run's own resolved config.json, is accepted as it is.
+    accepted = os.path.join(work, "accepted")
+    shutil.rmtree(accepted, ignore_errors=True)
+    result = subprocess.run(script + ["--from", export, "--config", os.path.join(d, "base", "config.json"), "--out", accepted,
+                                      "--stop-after", "1"], cwd=REPO, capture_output=True, text=True)
+    report("good input: the base run's resolved config.json", result.returncode == 0,
+           f"exit {result.returncode}" + (f": {result.stderr.strip().splitlines()[-1]}" if result.returncode else ""))
     for name, arguments, expected in cases:
         out = os.path.join(d, "ddp1") if name == "output directory of another run" else os.path.join(work, "bad-out")
         result = subprocess.run(script + arguments + ["--out", out], cwd=REPO, capture_output=True, text=True)

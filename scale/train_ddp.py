@@ -142,6 +142,8 @@ def check_config_against_export(config, given, family, fields, hf, tokenizer_inf
             continue  # bias=false is honoured by freezing GPT-2's (zero) biases
         if name == "vocab_size" and value is None:
             continue
+        if name == "rope_theta" and family == "gpt2":
+            continue  # unused with learned positions (a run's resolved config lists it)
         theirs = fields.get(name)
         same = math.isclose(value, theirs, rel_tol=1e-9) if isinstance(value, float) and isinstance(theirs, (int, float)) \
             else value == theirs
