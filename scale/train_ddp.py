@@ -30,6 +30,7 @@ Needs: pip install torch numpy transformers tokenizers safetensors
 """
 import argparse
 import contextlib
+import gc
 import json
 import math
 import os
@@ -649,8 +650,8 @@ class Run:
             if self.step == self.args.stop_after:
                 self.save("latest")
                 note(f"stopped after step {self.step} (--stop-after); continue with --resume")
-                if self.dist.is_initialized():
-                    self.dist.destroy_process_group()
+                module = None  # noqa: F841 (so that finish() can release DDP)
+                self.finish()
                 return 0
             started = time.perf_counter()
             lr = learning_rate(t, self.step)
@@ -704,9 +705,19 @@ class Run:
                     self.save("best")
                 self.save("latest")
         self.final_evaluation()
-        if self.dist.is_initialized():
-            self.dist.destroy_process_group()
+        module = None  # noqa: F841 (so that finish() can release DDP)
+        self.finish()
         return 0
+
+    def finish(self):
+        """Leaves the process group together and in order (DDP's reducer first):
+        once, a rank tearing gloo down while rank 0 still wrote files aborted
+        with "terminate called without an active exception"."""
+        if self.dist.is_initialized():
+            self.dist.barrier()
+            self.ddp = None
+            gc.collect()
+            self.dist.destroy_process_group()
 
     def final_evaluation(self):
         """The final model on the held-out text, scored as `tinygpt eval` scores a file."""
