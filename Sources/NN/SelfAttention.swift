@@ -6,6 +6,8 @@ public enum AttentionPositions: Equatable, Sendable {
     case none
     /// Rotate queries and keys (RoPE) with this base θ.
     case rotary(theta: Float)
+    /// RoPE with scaled frequencies (linear, dynamic NTK or YaRN).
+    case scaledRotary(ScaledRotary)
     /// Add −slope·distance to the scores (ALiBi).
     case alibi
 }
@@ -86,9 +88,22 @@ public final class SelfAttention: Layer {
         var q = query(x).splitHeads(heads)       // (B, H, T, D)
         var k = key(x).splitHeads(kvHeads)       // (B, Hkv, T, D)
         var v = value(x).splitHeads(kvHeads)     // (B, Hkv, T, D)
-        if case .rotary(let theta) = positions {
+        // Dynamic scaling's frequencies change with the length, so its cache
+        // holds keys before rotation and all of them turn with today's frequencies.
+        var rotateCachedKeys: ScaledRotary? = nil
+        switch positions {
+        case .rotary(let theta):
             q = rotaryEmbedding(q, offset: offset, theta: theta)
             k = rotaryEmbedding(k, offset: offset, theta: theta)
+        case .scaledRotary(let rotary):
+            let (f, factor) = rotary.frequencies(sequenceLength: offset + x.shape[1])
+            q = rotaryEmbedding(q, offset: offset, inverseFrequencies: f, attentionFactor: factor)
+            if cache != nil && rotary.dependsOnLength {
+                rotateCachedKeys = rotary
+            } else {
+                k = rotaryEmbedding(k, offset: offset, inverseFrequencies: f, attentionFactor: factor)
+            }
+        default: break
         }
         var keyLength: Int? = nil
         if let cache {
@@ -98,6 +113,7 @@ public final class SelfAttention: Layer {
             k = cache.keys!
             v = cache.values!
             keyLength = cache.length
+            if let rotary = rotateCachedKeys { k = rotary.rotatedKeys(k, length: cache.length) }
         }
         let bias = slopes.isEmpty ? nil : Positions.alibiBias(slopes: slopes, queryLength: q.shape[2], keyLength: keyLength ?? k.shape[2])
         let y = attention(q, k, v, bias: bias, causal: true, keyLength: keyLength)  // (B, H, T, D)
