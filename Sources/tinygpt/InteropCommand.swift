@@ -3,7 +3,7 @@ import Autograd
 import Model
 import Tokenizer
 
-let exportUsage = "usage: tinygpt export --checkpoint DIR --format hf --out OUT"
+let exportUsage = "usage: tinygpt export --checkpoint DIR --format hf --out OUT [--set model.rope_scaling={...}]"
 let importUsage = "usage: tinygpt import --format hf --from DIR --out CKPT"
 
 /// `tinygpt export`: a checkpoint as a Hugging Face transformers directory.
@@ -13,12 +13,17 @@ func runExportCommand(_ args: [String]) throws {
     guard let checkpoint = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required\n\(exportUsage)") }
     guard let out = try a.option("out") else { throw CLIError("--out OUT is required\n\(exportUsage)") }
     let format = try a.option("format") ?? "hf"
+    let overrides = try a.options("set")
     try a.finish()
     guard format == "hf" else { throw CLIError("--format must be hf (Hugging Face transformers), got '\(format)'") }
     let loaded = try Checkpoint.load(from: try Checkpoint.resolve(checkpoint))
+    var run = loaded.config
+    try run.apply(overrides: overrides)
+    try run.validate()
+    let model = try inferenceModel(loaded, model: run.model, overrides: overrides, context: nil)
     let tokenizer = try TokenizerFile.load(data: loaded.tokenizerJSON)
-    let family = try HuggingFace.family(for: loaded.config.model)
-    try HuggingFace.export(model: loaded.model, config: loaded.config, tokenizerJSON: loaded.tokenizerJSON,
+    let family = try HuggingFace.family(for: run.model)
+    try HuggingFace.export(model: model, config: run, tokenizerJSON: loaded.tokenizerJSON,
                            specialTokens: tokenizer.specialTokens, to: URL(fileURLWithPath: out))
     printError("wrote \(out) (\(family == .gpt2 ? "GPT2LMHeadModel" : "LlamaForCausalLM")); load it with AutoModelForCausalLM.from_pretrained(\"\(out)\")")
 }
@@ -47,8 +52,12 @@ func runLogitsCommand(_ args: [String]) throws {
     var a = Arguments(args)
     guard let checkpoint = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required") }
     guard let idsText = try a.option("ids") else { throw CLIError("--ids \"1 2 3\" is required") }
+    let overrides = try a.options("set")
     try a.finish()
     let loaded = try Checkpoint.load(from: try Checkpoint.resolve(checkpoint))
+    var run = loaded.config
+    try run.apply(overrides: overrides)
+    try run.validate()
     let parts = idsText.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\n" })
     let ids = try parts.map { p -> Int32 in
         guard let v = Int32(p), v >= 0, Int(v) < loaded.model.vocabSize else {
@@ -56,10 +65,13 @@ func runLogitsCommand(_ args: [String]) throws {
         }
         return v
     }
-    guard !ids.isEmpty, ids.count <= loaded.config.model.contextLength else {
-        throw CLIError("--ids: need 1...\(loaded.config.model.contextLength) ids, got \(ids.count)")
+    guard !ids.isEmpty else { throw CLIError("--ids: need at least one id") }
+    if ids.count > run.model.contextLength && !run.model.position.extrapolates {
+        throw CLIError("--ids: \(ids.count) ids exceed the trained context length \(run.model.contextLength), and learned positions have no embedding past it")
     }
-    let logits = Autograd.noGrad { loaded.model(ids, batch: 1, length: ids.count) }.toArray()
+    // Past the trained length only for positions that extrapolate (as eval --context).
+    let model = try inferenceModel(loaded, model: run.model, overrides: overrides, context: ids.count, batch: 1)
+    let logits = Autograd.noGrad { model(ids, batch: 1, length: ids.count) }.toArray()
     let v = loaded.model.vocabSize
     let rows = (0..<ids.count).map { t in "[" + logits[(t * v)..<((t + 1) * v)].map { String($0) }.joined(separator: ",") + "]" }
     print("[" + rows.joined(separator: ",\n") + "]")

@@ -9,6 +9,10 @@ let sampleUsage = """
                           [--strategy greedy|sample|beam] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
                           [--min-p P] [--repetition-penalty R] [--no-repeat-ngram N] [--beam-width W] [--length-penalty L]
                           [--num-samples N] [--seed S] [--stop TEXT ...] [--stream | --no-stream] [--threads N]
+                          [--context N]
+
+    The window slides at the trained context length; --context N lets it grow to N tokens first (positions that
+    extrapolate only: sinusoidal, rope, alibi, none). --set model.rope_scaling={...} scales RoPE for this run.
 
     DIR is a checkpoint or a run directory (then best/, else latest/). Flags override --set, which overrides
     the sample section of --config (else the checkpoint's). Semantics: docs/sampling.md.
@@ -41,6 +45,10 @@ func runSampleCommand(_ args: [String]) throws {
     if stream { overrides.append("sample.stream=true") }
     if noStream { overrides.append("sample.stream=false") }
     let threads = try a.int("threads", default: 0, in: 0...256)
+    let requestedContext = try a.option("context").map { text -> Int in
+        guard let n = Int(text), n >= 1 else { throw CLIError("--context must be an integer ≥ 1, got '\(text)'") }
+        return n
+    }
     try a.finish()
     if threads > 0 { Parallel.threads = threads }
     if promptText != nil && promptFile != nil { throw CLIError("give --prompt or --prompt-file, not both") }
@@ -59,13 +67,15 @@ func runSampleCommand(_ args: [String]) throws {
     guard tokenizer.vocabSize == loaded.model.vocabSize else {
         throw CLIError("the checkpoint's tokenizer has \(tokenizer.vocabSize) tokens but its model expects \(loaded.model.vocabSize)")
     }
-    let generator = Generator(model: loaded.model, tokenizer: tokenizer)
+    let model = try inferenceModel(loaded, model: run.model, overrides: overrides, context: requestedContext,
+                                   batch: s.strategy == .beam ? s.beamWidth : s.numSamples)
+    let generator = Generator(model: model, tokenizer: tokenizer)
     let text = try promptFile.map { try TextFile.read($0, what: "prompt file") } ?? promptText ?? s.prompt
     var prompt = try tokenizer.encode(text).map { Int32($0) }
     if prompt.isEmpty { prompt = [generator.startToken()] }
-    let context = loaded.config.model.contextLength
+    let context = model.contextWindow
     if prompt.count > context {
-        printError("tinygpt: the prompt has \(prompt.count) tokens; keeping its last \(context) (the context length)")
+        printError("tinygpt: the prompt has \(prompt.count) tokens; keeping its last \(context) (the context window)")
         prompt = Array(prompt.suffix(context))
     }
 
