@@ -102,6 +102,13 @@ public final class GPT {
         require(offset >= 0 && offset + length <= contextWindow,
                 "GPT: positions \(offset)..<\(offset + length) exceed the context window \(contextWindow)")
         require(caches == nil || caches!.count == blocks.count, "GPT: need one cache per layer (\(blocks.count))")
+        if let caches {
+            let rows = (0..<batch).map { Array(ids[($0 * length)..<(($0 + 1) * length)]) }
+            if offset > 0 && offset + length > config.contextLength && config.ropeScaling?.type == .dynamic {
+                return recomputed(rows, caches: caches)
+            }
+            caches[0].tokens = caches[0].tokens.isEmpty ? rows : zip(caches[0].tokens, rows).map { $0 + $1 }
+        }
         var x = tokenEmbedding(ids, shape: [batch, length])                      // (B, T, C)
         if let positionEmbedding {
             x = x + positionEmbedding((offset..<(offset + length)).map { Int32($0) }, shape: [length])  // + (T, C)
@@ -114,6 +121,24 @@ public final class GPT {
         }
         if let finalNorm { x = finalNorm(x) }
         return linear(x, weight: head?.weight ?? tokenEmbedding.weight)          // (B, T, V)
+    }
+
+    /// Dynamic NTK scaling past the trained length: every position's frequencies
+    /// depend on the whole length, so cached keys (and every later layer's
+    /// input) of a shorter sequence are stale. Runs the cached tokens plus the
+    /// new ones again from position 0 and returns the new positions' logits,
+    /// which therefore equal a full forward pass over the sequence.
+    private func recomputed(_ rows: [[Int32]], caches: [KeyValueCache]) -> Tensor {
+        let history = caches[0].tokens
+        require(history.count == rows.count, "GPT: the caches hold \(history.count) rows, the call \(rows.count)")
+        let full = zip(history, rows).map { $0 + $1 }
+        let (batch, length, total) = (rows.count, rows[0].count, full[0].count)
+        for cache in caches { cache.clear() }
+        let logits = self(full.flatMap { $0 }, batch: batch, length: total, offset: 0, caches: caches).toArray()
+        var out: [Float] = []
+        out.reserveCapacity(batch * length * vocabSize)
+        for b in 0..<batch { out += logits[((b * total + total - length) * vocabSize)..<((b + 1) * total * vocabSize)] }
+        return Tensor(out, shape: [batch, length, vocabSize])
     }
 
     /// Mean next-token cross-entropy of `targets` (B·T) given `ids` (B, T).

@@ -1,6 +1,4 @@
 import Foundation
-import Kernels
-import Autograd
 
 /// How RoPE's frequencies are stretched to reach past the trained length.
 public enum RopeType: String, CaseIterable, Sendable {
@@ -112,21 +110,5 @@ public struct ScaledRotary: Equatable, Sendable {
             return kept + (interpolated - kept) * ramp
         }
         return (inverse, attention)
-    }
-}
-
-extension ScaledRotary {
-    /// Cached keys (B, Hkv, capacity, D) before rotation → the first `length`
-    /// positions rotated with the frequencies of a `length`-long sequence
-    /// (inference only: no graph).
-    func rotatedKeys(_ keys: Tensor, length: Int) -> Tensor {
-        let (b, h, capacity, d) = (keys.shape[0], keys.shape[1], keys.shape[2], keys.shape[3])
-        let (f, factor) = frequencies(sequenceLength: length)
-        let out = Tensor(zeros: keys.shape)
-        let table = rotaryTable(length: length, offset: 0, inverseFrequencies: f, scale: factor)
-        table.withUnsafeBufferPointer {
-            applyRotary(keys.data, out.data, count: b * h, length: length, stride: capacity, headSize: d, table: $0.baseAddress!)
-        }
-        return out
     }
 }
