@@ -47,7 +47,7 @@ if [[ $stage == eval || $stage == all ]]; then
     local name=$1 checkpoint=$2 context=$3; shift 3
     local json
     json=$(nice -n 19 "$TINYGPT" eval --checkpoint "$checkpoint" --data "$OUT/val.txt" --context "$context" --stride "$context" \
-             --by-position 8 --svg "$OUT/$name-$context.svg" --json --threads "$THREADS" "$@" 2>/dev/null) || json='{"refused":true}'
+             --by-position --buckets 32 --svg "$OUT/$name-$context.svg" --json --threads "$THREADS" "$@" 2>/dev/null) || json='{"refused":true}'
     echo "{\"model\":\"$name\",\"context\":$context,\"result\":$json}" >> "$results"
     echo "$name @ $context: $json" | cut -c1-160 >&2
   }
