@@ -102,11 +102,10 @@ public final class GPT {
         require(offset >= 0 && offset + length <= contextWindow,
                 "GPT: positions \(offset)..<\(offset + length) exceed the context window \(contextWindow)")
         require(caches == nil || caches!.count == blocks.count, "GPT: need one cache per layer (\(blocks.count))")
-        if let caches {
+        if let caches, config.ropeScaling?.type == .dynamic {
+            // Only dynamic scaling needs the tokens behind the cache (to recompute).
             let rows = (0..<batch).map { Array(ids[($0 * length)..<(($0 + 1) * length)]) }
-            if offset > 0 && offset + length > config.contextLength && config.ropeScaling?.type == .dynamic {
-                return recomputed(rows, caches: caches)
-            }
+            if offset > 0 && offset + length > config.contextLength { return recomputed(rows, caches: caches) }
             caches[0].tokens = caches[0].tokens.isEmpty ? rows : zip(caches[0].tokens, rows).map { $0 + $1 }
         }
         var x = tokenEmbedding(ids, shape: [batch, length])                      // (B, T, C)
