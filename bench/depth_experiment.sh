@@ -3,11 +3,11 @@
 # budget, same init (xavier), one learning rate (high enough that post-norm
 # fails). docs/experiments.md shows the loss curves.
 #
-#   bench/depth_experiment.sh        environment: TINYGPT, OUT (runs/depth), LR (0.01), STEPS (400), LAYERS (24), THREADS (1)
+#   bench/depth_experiment.sh        environment: TINYGPT, OUT (runs/depth), LR (0.001), STEPS (400), LAYERS (24), THREADS (1)
 set -euo pipefail
 TINYGPT=${TINYGPT:-.build/release/tinygpt}
 OUT=${OUT:-runs/depth}
-LR=${LR:-0.01}
+LR=${LR:-0.001}
 STEPS=${STEPS:-400}
 LAYERS=${LAYERS:-24}
 THREADS=${THREADS:-1}
