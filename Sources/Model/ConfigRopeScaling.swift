@@ -82,7 +82,11 @@ extension RopeScaling {
     /// `--set key.member=text`.
     mutating func override(member name: String, text: String, key: String) throws {
         let m = try RopeScaling.member(name, key: key)
-        guard let value = m.parseText(text) else { throw ConfigError("--set \(key).\(name)=\(text): not a valid value for \(key).\(name)") }
+        guard let value = m.parseText(text) else {
+            let expected = name == "rope_type" ? "one of linear, dynamic, yarn" : name == "truncate" ? "true or false"
+                : name == "original_max_position_embeddings" ? "an integer" : "a finite number"
+            throw ConfigError("--set \(key).\(name)=\(text): expected \(expected), got '\(text)'")
+        }
         try m.set(&self, value, "\(key).\(name)")
     }
 
