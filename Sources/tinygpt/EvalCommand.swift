@@ -53,6 +53,7 @@ func runEvalCommand(_ args: [String]) throws {
         }
         stride = s
     }
+    if byPosition { try checkPlotPath(svgPath ?? "loss-by-position.svg") }
     guard FileManager.default.fileExists(atPath: dataPath) else { throw CLIError("data file '\(dataPath)' does not exist") }
     let text = try TextFile.read(dataPath, what: "data file")
     let ids = try tokenizer.encode(text).map { Int32($0) }

@@ -71,12 +71,17 @@ func positionTable(_ buckets: [PositionBucket]) -> String {
     }).joined(separator: "\n")
 }
 
-/// Writes the loss-against-position plot; refuses a directory.
-func writePositionPlot(_ buckets: [PositionBucket], to path: String, trainedContext: Int, context: Int, run: RunConfig) throws {
+/// Refuses a plot path that is a directory, before any work is done.
+func checkPlotPath(_ path: String) throws {
     var isDirectory: ObjCBool = false
     if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
         throw CLIError("--svg '\(path)' is a directory; give a file name")
     }
+}
+
+/// Writes the loss-against-position plot.
+func writePositionPlot(_ buckets: [PositionBucket], to path: String, trainedContext: Int, context: Int, run: RunConfig) throws {
+    try checkPlotPath(path)
     var title = "loss by position: \(run.model.position.rawValue) positions, context \(context)"
     if let s = run.model.ropeScaling, let type = s.type { title += ", \(type.rawValue) ×\(s.factor.map { String(format: "%g", $0) } ?? "?")" }
     let svg = positionLossSVG(series: [(label: "", buckets: buckets)], trainedContext: trainedContext, title: title)
