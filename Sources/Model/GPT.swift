@@ -41,8 +41,8 @@ public final class GPT {
         let d = config.dModel
         let deepNorm = config.normPosition == .deepnorm
         // DeepNorm replaces GPT-2's 1/√(2N) on residual outputs by its own gain β (applied below).
-        let (initializer, outputInitializer) = deepNorm ? config.initialization.weightInits(layers: 1).0.both
-                                                        : config.initialization.weightInits(layers: config.nLayer)
+        var (initializer, outputInitializer) = config.initialization.weightInits(layers: config.nLayer)
+        if deepNorm { outputInitializer = initializer }
         tokenEmbedding = Embedding(vocab, d, generator: &generator)
         positionEmbedding = config.position == .learned ? Embedding(config.contextLength, d, generator: &generator) : nil
         sinusoidalTable = config.position == .sinusoidal ? Positions.sinusoidal(length: window, dimension: d) : nil
@@ -250,11 +250,6 @@ extension ActivationKind {
         case .reglu: return (.relu, true)
         }
     }
-}
-
-extension WeightInit {
-    /// The same init for most weights and residual outputs.
-    var both: (WeightInit, WeightInit) { (self, self) }
 }
 
 extension InitScheme {
