@@ -18,19 +18,16 @@ public final class Generator {
     /// The id that ends a sequence when generated (an end-of-text special, if the tokenizer has one).
     public let endToken: Int32?
 
-    public static let endOfTextNames = ["<|endoftext|>", "</s>", "<eos>", "<|eos|>"]
-    public static let beginningNames = ["<|endoftext|>", "<s>", "<bos>", "<|bos|>"]
-
     public init(model: GPT, tokenizer: any Tokenizer) {
         self.model = model
         self.tokenizer = tokenizer
-        endToken = Generator.endOfTextNames.lazy.compactMap { tokenizer.id(ofSpecial: $0) }.first.map { Int32($0) }
+        endToken = SpecialTokenNames.endOfText.lazy.compactMap { tokenizer.id(ofSpecial: $0) }.first.map { Int32($0) }
     }
 
     /// The token an empty prompt starts from: a BOS/end-of-text special if the
     /// tokenizer has one, else a newline.
     public func startToken() -> Int32 {
-        if let id = Generator.beginningNames.lazy.compactMap({ self.tokenizer.id(ofSpecial: $0) }).first { return Int32(id) }
+        if let id = SpecialTokenNames.beginning.lazy.compactMap({ self.tokenizer.id(ofSpecial: $0) }).first { return Int32(id) }
         if let newline = try? tokenizer.encode("\n"), newline.count == 1 { return Int32(newline[0]) }
         return 0
     }
@@ -41,6 +38,22 @@ public final class Generator {
         public var text: String
         /// Beam search only: log p / length^length_penalty.
         public var score: Double?
+    }
+
+    /// A generous estimate of the bytes generating `sequences` rows at once
+    /// takes: weights, each row's KV cache and logits, the prompt's
+    /// activations, and the token lists. Commands compare it with the
+    /// machine's memory before allocating anything.
+    public static func estimatedBytes(config: ModelConfig, sequences: Int, promptLength: Int, maxNewTokens: Int) -> Double {
+        let (d, layers, context) = (Double(config.dModel), Double(config.nLayer), Double(config.contextLength))
+        let vocab = Double(config.vocabSize ?? 1), hidden = Double(config.feedForwardSize)
+        let kv = Double(config.kvHeads * config.headSize)
+        let weights = layers * (d * (2 * d + 2 * kv) + 3 * d * hidden) + 2 * vocab * d
+        let rows = Double(sequences), prompt = Double(max(1, min(promptLength, config.contextLength)))
+        let cache = layers * 2 * context * kv
+        let activations = prompt * (vocab + 8 * d + 2 * hidden)
+        let tokens = Double(promptLength + maxNewTokens)
+        return 4 * (weights + rows * (cache + activations + 2 * vocab + tokens))
     }
 
     // MARK: sampling (greedy or random), batched over samples
@@ -197,12 +210,21 @@ struct CachedModelStepper: NextTokenModel {
     }
 }
 
-/// Beam search: keeps `width` hypotheses by total log-probability; a
-/// hypothesis finishes at the end token, a stop string, or max_new_tokens,
-/// and is scored log p / length^lengthPenalty. Stops when no open beam can
-/// beat the worst of the `width` best finished ones. Returns the best
-/// `count` finished hypotheses, best first. Repetition penalty and n-gram bans
-/// apply to the logits; temperature and the sampling filters do not.
+/// Beam search as transformers' `generate` does it (num_beams, length_penalty,
+/// early_stopping = "never"), so an exported model gives the same beams there:
+///
+/// - each step, every open hypothesis's next-token log-probabilities
+///   (log-softmax of the logits) get the repetition penalty (a log-probability
+///   is negative, so it is multiplied by the penalty) and the n-gram bans,
+///   without renormalising; temperature and the sampling filters do not apply;
+/// - of all continuations, the best 2·width by total log-probability are kept;
+///   those that end (the end token, a stop string, or max_new_tokens) are
+///   finished, scored log p / length^lengthPenalty (length counts the end
+///   token), but only if they rank among the first `width`; the first `width`
+///   that do not end go on;
+/// - the search stops when no open hypothesis can beat the worst of the
+///   `width` best finished ones, judged at the most favourable length.
+/// Returns the best `count` finished hypotheses, best first.
 public func beamSearch(_ model: inout some NextTokenModel, prompt: [Int32], width: Int, count: Int, maxNewTokens: Int,
                        lengthPenalty: Double, settings: DecodingSettings, endToken: Int32?,
                        decode: ([Int32]) -> [UInt8], stop: [String] = []) -> [Generator.Output] {
@@ -210,43 +232,46 @@ public func beamSearch(_ model: inout some NextTokenModel, prompt: [Int32], widt
     var finished: [Generator.Output] = []
     func score(_ logProb: Double, _ length: Int) -> Double { logProb / pow(Double(max(length, 1)), lengthPenalty) }
     guard maxNewTokens > 0 else { return [] }
+    let kept = 2 * width
     var logits = [model.start(prompt: prompt)]
     var step = 0
     while true {
         var candidates: [(beam: Int, token: Int32, logProb: Double)] = []
         for (b, beam) in beams.enumerated() {
-            var l = logits[b]
-            let history = prompt + beam.tokens
-            applyRepetitionPenalty(&l, history: history, penalty: settings.repetitionPenalty)
-            for t in bannedTokens(history: history, n: settings.noRepeatNgram) { l[Int(t)] = -.infinity }
+            let l = logits[b]
             let m = l.max()!
-            guard m > -.infinity else { continue }
             var sum = 0.0
             for x in l { sum += exp(Double(x - m)) }
             let lse = Double(m) + log(sum)
-            let order: [Int] = l.indices.sorted { (i: Int, j: Int) -> Bool in l[i] != l[j] ? l[i] > l[j] : i < j }
-            for t in order.prefix(2 * width) where l[t] > -.infinity {
-                candidates.append((b, Int32(t), beam.logProb + Double(l[t]) - lse))
+            var scores = l.map { Float(Double($0) - lse) }
+            let history = prompt + beam.tokens
+            applyRepetitionPenalty(&scores, history: history, penalty: settings.repetitionPenalty)
+            for t in bannedTokens(history: history, n: settings.noRepeatNgram) { scores[Int(t)] = -.infinity }
+            let order = scores.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }
+            for t in order.prefix(kept) where scores[t] > -.infinity {
+                candidates.append((b, Int32(t), beam.logProb + Double(scores[t])))
             }
         }
         candidates.sort { $0.logProb != $1.logProb ? $0.logProb > $1.logProb : ($0.beam, $0.token) < ($1.beam, $1.token) }
         var next: [BeamHypothesis] = [], parents: [Int] = []
-        for c in candidates {
-            if next.count == width { break }
+        for (rank, c) in candidates.prefix(kept).enumerated() {
             var beam = beams[c.beam]
             let length = beam.tokens.count + 1
+            let ends: Bool
             if c.token == endToken {
-                _ = beam.scanner.finish()
-                finished.append(.init(tokens: beam.tokens, text: beam.scanner.text, score: score(c.logProb, length)))
-                continue
-            }
-            beam.tokens.append(c.token)
-            beam.logProb = c.logProb
-            _ = beam.scanner.push(decode([c.token]))
-            if beam.scanner.stopped || length == maxNewTokens {
-                _ = beam.scanner.finish()
-                finished.append(.init(tokens: beam.tokens, text: beam.scanner.text, score: score(c.logProb, length)))
+                ends = true
             } else {
+                beam.tokens.append(c.token)
+                beam.logProb = c.logProb
+                _ = beam.scanner.push(decode([c.token]))
+                ends = beam.scanner.stopped || length == maxNewTokens
+            }
+            if ends {
+                if rank < width {
+                    _ = beam.scanner.finish()
+                    finished.append(.init(tokens: beam.tokens, text: beam.scanner.text, score: score(c.logProb, length)))
+                }
+            } else if next.count < width {
                 next.append(beam)
                 parents.append(c.beam)
             }

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 
 // Decoding rules as pure functions of the logits (and, for a draw, of a
 // uniform random number passed in), so each is easy to read and to test.
@@ -112,4 +113,12 @@ public struct DecodingSettings: Equatable, Sendable {
     /// Greedy: strategy greedy, or temperature 0.
     public var greedy = false
     public init() {}
+
+    /// The decoding rules of a run config's sample section.
+    public init(_ s: SampleConfig) {
+        temperature = s.temperature
+        topK = s.topK; topP = s.topP; minP = s.minP
+        repetitionPenalty = Float(s.repetitionPenalty); noRepeatNgram = s.noRepeatNgram
+        greedy = s.isGreedy
+    }
 }

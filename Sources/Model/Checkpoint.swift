@@ -94,7 +94,21 @@ public enum Checkpoint {
             guard entry.shape == p.tensor.shape else {
                 throw CheckpointError("\(source): tensor '\(p.name)' has shape \(describeShape(entry.shape)) but the config needs \(describeShape(p.tensor.shape))")
             }
+            if let bad = entry.values.firstIndex(where: { !$0.isFinite }) {
+                throw CheckpointError("\(source): tensor '\(p.name)' holds a non-finite value (\(entry.values[bad]) at flat index \(bad)); the checkpoint is damaged or came from a diverged run")
+            }
             entry.values.withUnsafeBufferPointer { p.tensor.data.update(from: $0.baseAddress!, count: $0.count) }
+        }
+    }
+
+    /// The one vocabulary rule, applied wherever a model meets its tokenizer
+    /// (sample, eval, logits, export, import): the sizes must be equal, so
+    /// every id the model can produce decodes and every id the tokenizer
+    /// makes has an embedding.
+    public static func checkVocabulary(tokenizer: Int, model: Int, source: String) throws {
+        guard tokenizer == model else {
+            throw CheckpointError("\(source): the tokenizer has \(tokenizer) tokens but the model's vocabulary has \(model); they must be equal"
+                                  + (tokenizer < model ? " (a model padded beyond its tokenizer is not supported)" : ""))
         }
     }
 
@@ -105,7 +119,7 @@ public enum Checkpoint {
         let url = URL(fileURLWithPath: path)
         let fm = FileManager.default
         if fm.fileExists(atPath: url.appendingPathComponent(weightsFile).path) { return url }
-        for sub in ["best", "latest"] where fm.fileExists(atPath: url.appendingPathComponent(sub).appendingPathComponent(weightsFile).path) {
+        for sub in [RunDirectory.bestName, RunDirectory.latestName] where fm.fileExists(atPath: url.appendingPathComponent(sub).appendingPathComponent(weightsFile).path) {
             return url.appendingPathComponent(sub)
         }
         guard fm.fileExists(atPath: path) else { throw CheckpointError("checkpoint '\(path)' does not exist") }
@@ -113,29 +127,75 @@ public enum Checkpoint {
     }
 
     /// Writes a directory under a temporary name, then renames it over `target`.
+    /// Callers decide whether `target` may be replaced (`OutputDirectory.check`);
+    /// this only makes the replacement atomic.
     public static func replaceDirectoryAtomically(_ target: URL, _ fill: (URL) throws -> Void) throws {
         let fm = FileManager.default
         let parent = target.deletingLastPathComponent()
-        try fm.createDirectory(at: parent, withIntermediateDirectories: true)
         let tag = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let temporary = parent.appendingPathComponent(".\(target.lastPathComponent).tmp-\(tag)")
-        try fm.createDirectory(at: temporary, withIntermediateDirectories: false)
+        let temporary = parent.appendingPathComponent(".\(target.lastPathComponent)\(temporaryMark)\(tag)")
+        do {
+            try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+            try fm.createDirectory(at: temporary, withIntermediateDirectories: false)
+        } catch {
+            throw CheckpointError("cannot write '\(target.path)': \(plainReason(error))")
+        }
         do { try fill(temporary) } catch {
             try? fm.removeItem(at: temporary)
-            throw error
+            let domain = (error as NSError).domain
+            guard domain == NSCocoaErrorDomain || domain == NSPOSIXErrorDomain else {
+                // Name the directory the user knows, not the temporary one.
+                throw CheckpointError("\(error)".replacingOccurrences(of: temporary.path, with: target.path))
+            }
+            throw CheckpointError("cannot write '\(target.path)': \(plainReason(error))")
         }
         // rename(2) cannot replace a non-empty directory, so the old one steps
-        // aside first; a crash in between leaves it under `.NAME.old-*`.
-        let old = parent.appendingPathComponent(".\(target.lastPathComponent).old-\(tag)")
+        // aside first; a crash in between leaves it under `.NAME.old-*`, which
+        // `recoverInterruptedReplacements` puts back.
+        let old = parent.appendingPathComponent(".\(target.lastPathComponent)\(oldMark)\(tag)")
         let hadOld = fm.fileExists(atPath: target.path)
-        if hadOld { guard rename(target.path, old.path) == 0 else { throw CheckpointError("cannot move aside '\(target.path)': \(String(cString: strerror(errno)))") } }
+        if hadOld { guard rename(target.path, old.path) == 0 else { throw CheckpointError("cannot move aside '\(target.path)': \(posixReason(errno))") } }
         guard rename(temporary.path, target.path) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let reason = posixReason(errno)
             if hadOld { _ = rename(old.path, target.path) }
             try? fm.removeItem(at: temporary)
             throw CheckpointError("cannot write '\(target.path)': \(reason)")
         }
         if hadOld { try? fm.removeItem(at: old) }
+    }
+
+    static let temporaryMark = ".tmp-", oldMark = ".old-"
+
+    /// After a crash: removes the half-written `.NAME.tmp-*` directories in
+    /// `directory` and the `.NAME.old-*` copies, first renaming an old copy
+    /// back to NAME when NAME itself is missing (a crash between the two
+    /// renames). Only for a directory this process has locked. Returns one
+    /// line per action, for the user.
+    public static func recoverInterruptedReplacements(in directory: URL) -> [String] {
+        let fm = FileManager.default
+        guard let entries = try? fm.contentsOfDirectory(atPath: directory.path) else { return [] }
+        var notes: [String] = []
+        func target(of entry: String, mark: String) -> String? {
+            guard entry.hasPrefix("."), let range = entry.range(of: mark, options: .backwards) else { return nil }
+            let name = String(entry[entry.index(after: entry.startIndex)..<range.lowerBound])
+            return name.isEmpty ? nil : name
+        }
+        for entry in entries.sorted() {
+            if let name = target(of: entry, mark: oldMark) {
+                let original = directory.appendingPathComponent(name), old = directory.appendingPathComponent(entry)
+                if !fm.fileExists(atPath: original.path), rename(old.path, original.path) == 0 {
+                    notes.append("recovered \(name)/ from \(entry), left by a save that was interrupted")
+                } else if (try? fm.removeItem(at: old)) != nil {
+                    notes.append("removed \(entry), left by a save that was interrupted")
+                }
+            }
+        }
+        for entry in entries.sorted() where target(of: entry, mark: temporaryMark) != nil {
+            if (try? fm.removeItem(at: directory.appendingPathComponent(entry))) != nil {
+                notes.append("removed \(entry), a half-written save")
+            }
+        }
+        return notes
     }
 }
 

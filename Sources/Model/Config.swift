@@ -148,15 +148,15 @@ public struct TrainConfig: Equatable, Codable, Sendable, ConfigSection {
         .choice("optimizer", \.optimizer, "Optimizer: adamw (decoupled weight decay), adam, or sgd with momentum."),
         .number("lr", \.lr, .greaterThan(0), "Peak learning rate."),
         .number("min_lr", \.minLR, .atLeast(0), "Final learning rate of the schedule; must be ≤ lr."),
-        .int("warmup_steps", \.warmupSteps, .atLeast(0), "Linear warmup steps from 0 to lr; must be ≤ max_steps."),
+        .int("warmup_steps", \.warmupSteps, .atLeast(0), "Linear warmup steps from 0 to lr; a warmup longer than max_steps is shortened to it, with a note."),
         .choice("lr_schedule", \.lrSchedule, "Decay from lr to min_lr after warmup."),
         .number("beta1", \.beta1, .halfOpen(0, 1), "Adam first-moment decay."),
         .number("beta2", \.beta2, .halfOpen(0, 1), "Adam second-moment decay."),
         .number("eps", \.eps, .greaterThan(0), "Adam denominator epsilon."),
-        .number("weight_decay", \.weightDecay, .atLeast(0), "Decoupled weight decay (adamw only)."),
+        .number("weight_decay", \.weightDecay, .atLeast(0), "Weight decay of matrices and embeddings: decoupled (w ← w − lr·λ·w) with adamw; coupled, added to the gradient as λ·w, with adam and sgd."),
         .number("momentum", \.momentum, .halfOpen(0, 1), "SGD momentum (sgd only)."),
-        .number("l1", \.l1, .atLeast(0), "L1 penalty coefficient added to the loss."),
-        .number("l2", \.l2, .atLeast(0), "L2 penalty coefficient added to the loss."),
+        .number("l1", \.l1, .atLeast(0), "L1 penalty: λ₁·sign(w) added to the gradient of matrices and embeddings, after clipping."),
+        .number("l2", \.l2, .atLeast(0), "L2 penalty: 2·λ₂·w added to the gradient of matrices and embeddings, after clipping."),
         .number("grad_clip", \.gradClip, .atLeast(0), "Clip the global gradient norm to this value; 0 = off."),
         .int("eval_interval", \.evalInterval, .atLeast(1), "Evaluate validation loss every this many steps."),
         .int("eval_steps", \.evalSteps, .atLeast(1), "Batches averaged per evaluation."),
@@ -167,9 +167,7 @@ public struct TrainConfig: Equatable, Codable, Sendable, ConfigSection {
 
     func checkCombinations() throws {
         guard minLR <= lr else { throw ConfigError("train.min_lr (\(minLR)) must be in [0, train.lr] = [0, \(lr)]") }
-        guard warmupSteps <= maxSteps else {
-            throw ConfigError("train.warmup_steps (\(warmupSteps)) must be in [0, train.max_steps] = [0, \(maxSteps)]")
-        }
+        // A warmup longer than max_steps is allowed: a run shortens it (RunConfig.shortenWarmupToRun).
     }
 }
 
@@ -195,16 +193,16 @@ public struct SampleConfig: Equatable, Codable, Sendable, ConfigSection {
     static let name = "sample"
     static let fields: [ConfigField<SampleConfig>] = [
         .choice("strategy", \.strategy, "greedy: argmax; sample: draw from the filtered distribution; beam: beam search."),
-        .int("max_new_tokens", \.maxNewTokens, .atLeast(0), "Tokens to generate after the prompt."),
+        .int("max_new_tokens", \.maxNewTokens, .between(0, 1_000_000), "Tokens to generate after the prompt."),
         .number("temperature", \.temperature, .atLeast(0), "Divide logits by this; 0 = greedy."),
         .int("top_k", \.topK, .atLeast(0), "Keep only the k most likely tokens; 0 = off."),
         .number("top_p", \.topP, .leftOpen(0, 1), "Nucleus sampling: keep the smallest set with probability ≥ top_p; 1 = off."),
         .number("min_p", \.minP, .halfOpen(0, 1), "Drop tokens whose probability is below min_p × the top probability; 0 = off."),
         .number("repetition_penalty", \.repetitionPenalty, .greaterThan(0), "Penalize logits of tokens already present; 1 = off."),
         .int("no_repeat_ngram", \.noRepeatNgram, .atLeast(0), "Forbid repeating any n-gram of this size; 0 = off."),
-        .int("beam_width", \.beamWidth, .atLeast(1), "Beams kept (strategy = beam)."),
+        .int("beam_width", \.beamWidth, .between(1, 256), "Beams kept (strategy = beam)."),
         .number("length_penalty", \.lengthPenalty, .any, "Beam score = log-prob / length^length_penalty (strategy = beam)."),
-        .int("num_samples", \.numSamples, .atLeast(1), "Independent samples to generate."),
+        .int("num_samples", \.numSamples, .between(1, 10_000), "Independent samples to generate; with beam search, the best num_samples beams (at most beam_width)."),
         .int("seed", \.seed, .any, "Random seed for sampling."),
         .strings("stop", \.stop, "Stop generating when any of these strings appears."),
         .bool("stream", \.stream, "Print tokens as they are generated."),
@@ -255,10 +253,14 @@ public struct RunConfig: Equatable, Codable, Sendable {
     /// Reads a config file, applies `--set` overrides, then validates.
     public static func load(from url: URL, overrides: [String] = []) throws -> RunConfig {
         let data: Data
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw ConfigError("config file '\(url.path)' is a directory; give a JSON file (e.g. configs/default.json)")
+        }
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw ConfigError("cannot read config file '\(url.path)': \((error as NSError).localizedDescription)")
+            throw ConfigError("cannot read config file '\(url.path)': \(plainReason(error))")
         }
         return try parse(json: data, source: url.path, overrides: overrides)
     }
@@ -387,7 +389,27 @@ extension TrainConfig {
     public init(from decoder: Decoder) throws { try self.init(fieldsFrom: decoder) }
     public func encode(to encoder: Encoder) throws { try encodeFields(to: encoder) }
 }
+extension RunConfig {
+    /// A warmup longer than the run is shortened to the run (as nanoGPT and
+    /// transformers accept it); returns the note for the user, or nil.
+    public mutating func shortenWarmupToRun() -> String? {
+        guard train.warmupSteps > train.maxSteps else { return nil }
+        defer { train.warmupSteps = train.maxSteps }
+        return "train.warmup_steps (\(train.warmupSteps)) is longer than train.max_steps (\(train.maxSteps)); warming up over all \(train.maxSteps) steps"
+    }
+}
+
 extension SampleConfig {
+    /// The one greedy rule (sampling and the exported generation config): the
+    /// greedy strategy, or sampling at temperature 0.
+    public var isGreedy: Bool { strategy == .greedy || temperature == 0 }
+
+    func checkCombinations() throws {
+        if strategy == .beam && numSamples > beamWidth {
+            throw ConfigError("sample.num_samples (\(numSamples)) must not exceed sample.beam_width (\(beamWidth)) with beam search: it returns the best num_samples of its beam_width beams")
+        }
+    }
+
     public init(from decoder: Decoder) throws { try self.init(fieldsFrom: decoder) }
     public func encode(to encoder: Encoder) throws { try encodeFields(to: encoder) }
 }

@@ -126,7 +126,7 @@ extension ConfigField {
                 default: throw typeError(key, "a number", value)
                 }
             },
-            parseText: { text in Double(text).flatMap { $0.isFinite ? JSONValue.double($0) : nil } },
+            parseText: { text in isDecimalNumber(text) ? Double(text).flatMap { $0.isFinite ? JSONValue.double($0) : nil } : nil },
             check: { section, key in
                 let v = section[keyPath: path]
                 guard v.isFinite else { throw ConfigError("\(key) must be a finite number, got \(v)") }
@@ -271,4 +271,26 @@ func editDistance(_ a: String, _ b: String) -> Int {
         previous = row
     }
     return previous[b.count]
+}
+
+/// True for decimal numbers with an optional exponent ("3", "-0.5", ".5", "3e-4"),
+/// false for what `Double(_:)` also takes but a user never means: hexadecimal
+/// ("0x10"), "nan", "inf", digit separators.
+func isDecimalNumber(_ text: String) -> Bool {
+    var bytes = Array(text.utf8)[...]
+    func digits() -> Int {
+        let n = bytes.prefix(while: { $0 >= 48 && $0 <= 57 }).count
+        bytes = bytes.dropFirst(n)
+        return n
+    }
+    if bytes.first == UInt8(ascii: "+") || bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+    var mantissa = digits()
+    if bytes.first == UInt8(ascii: ".") { bytes = bytes.dropFirst(); mantissa += digits() }
+    guard mantissa > 0 else { return false }
+    if bytes.first == UInt8(ascii: "e") || bytes.first == UInt8(ascii: "E") {
+        bytes = bytes.dropFirst()
+        if bytes.first == UInt8(ascii: "+") || bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+        guard digits() > 0 else { return false }
+    }
+    return bytes.isEmpty
 }

@@ -23,7 +23,9 @@ extension RopeScaling {
             default: throw ConfigError("\(key) must be a number, got \(value.summary)")
             }
         }, get: { $0[keyPath: path].map(JSONValue.double) },
-        parseText: { $0 == "null" ? .null : Double($0).map(JSONValue.double) })
+        parseText: { text in
+            text == "null" ? .null : isDecimalNumber(text) ? Double(text).flatMap { $0.isFinite ? JSONValue.double($0) : nil } : nil
+        })
     }
 
     private static let members: [Member] = [

@@ -51,8 +51,8 @@ public enum HuggingFace {
         let family = try family(for: m)
         let weights = family == .gpt2 ? gpt2Weights(model) : llamaWeights(model)
         let hfConfig = family == .gpt2 ? gpt2Config(m) : llamaConfig(m)
-        let endId = ["<|endoftext|>", "</s>", "<eos>"].lazy.compactMap { specialTokens[$0] }.first
-        let startId = ["<|endoftext|>", "<s>", "<bos>"].lazy.compactMap { specialTokens[$0] }.first
+        let endId = SpecialTokenNames.endOfText.lazy.compactMap { specialTokens[$0] }.first
+        let startId = SpecialTokenNames.beginning.lazy.compactMap { specialTokens[$0] }.first
         var configObject = hfConfig
         if let endId { configObject["eos_token_id"] = endId }
         if let startId { configObject["bos_token_id"] = startId }
@@ -61,7 +61,7 @@ public enum HuggingFace {
         if let endId, let name = specialTokens.first(where: { $0.value == endId })?.key { tokenizerConfig["eos_token"] = name }
         if let startId, let name = specialTokens.first(where: { $0.value == startId })?.key { tokenizerConfig["bos_token"] = name }
         let s = config.sample
-        var generation: [String: Any] = ["max_new_tokens": s.maxNewTokens, "do_sample": s.strategy == .sample && s.temperature > 0,
+        var generation: [String: Any] = ["max_new_tokens": s.maxNewTokens, "do_sample": s.strategy == .sample && !s.isGreedy,
                                          "repetition_penalty": s.repetitionPenalty, "transformers_version": "4.0.0"]
         if s.strategy == .sample {
             generation["temperature"] = s.temperature
@@ -69,7 +69,10 @@ public enum HuggingFace {
             generation["top_p"] = s.topP
             if s.minP > 0 { generation["min_p"] = s.minP }
         }
-        if s.strategy == .beam { generation["num_beams"] = s.beamWidth; generation["length_penalty"] = s.lengthPenalty }
+        if s.strategy == .beam {
+            // "never": the exact stopping rule tinygpt's beam search uses (transformers' default, false, is a heuristic).
+            generation["num_beams"] = s.beamWidth; generation["length_penalty"] = s.lengthPenalty; generation["early_stopping"] = "never"
+        }
         if s.noRepeatNgram > 0 { generation["no_repeat_ngram_size"] = s.noRepeatNgram }
         if let endId { generation["eos_token_id"] = endId }
         if let startId { generation["bos_token_id"] = startId }

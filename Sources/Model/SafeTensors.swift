@@ -134,7 +134,7 @@ public enum SafeTensors {
         while done < bytes.count {
             let n = systemWrite(fd, bytes.baseAddress! + done, bytes.count - done)
             if n < 0, errno == EINTR { continue }
-            guard n > 0 else { throw SafeTensorsError(description: "\(path): write failed: \(errnoText())") }
+            guard n > 0 else { throw SafeTensorsError(description: "cannot write '\(path)': \(n < 0 ? posixReason(errno) : "nothing written")") }
             done += n
         }
     }
@@ -152,7 +152,7 @@ public enum SafeTensors {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw SafeTensorsError(description: "\(url.path): cannot read: \((error as NSError).localizedDescription)")
+            throw SafeTensorsError(description: "\(url.path): cannot read: \(plainReason(error))")
         }
         return try decode(data, source: url.path)
     }

@@ -1,25 +1,57 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Reading user text: the one place that turns a file (or "-", standard
 /// input) into a String, refusing invalid UTF-8 with the offending byte's offset.
 public enum TextFile {
     /// The file's text. `what` names the file in errors ("data file", …).
     public static func read(_ path: String, what: String) throws -> String {
-        let data: Data
         var isDirectory: ObjCBool = false
-        if path != "-" && FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            if isDirectory.boolValue { throw TokenizerError("\(what) '\(path)' is a directory; give a text file") }
-            if !FileManager.default.isReadableFile(atPath: path) { throw TokenizerError("cannot read \(what) '\(path)': permission denied") }
+        if path != "-" && FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw TokenizerError("\(what) '\(path)' is a directory; give a text file")
         }
-        do {
-            data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw TokenizerError("cannot read \(what) '\(path)': \((error as NSError).localizedDescription)")
-        }
+        let data = try bytes(path, what: what)
         if let bad = firstInvalidUTF8(data) {
             throw TokenizerError("\(what) '\(path)' is not valid UTF-8: bad byte 0x\(String(format: "%02X", data[data.startIndex + bad])) at byte offset \(bad)")
         }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The whole content of a file ("-": standard input), read with plain
+    /// read(2) so that devices, pipes and /proc files work as ordinary files.
+    public static func bytes(_ path: String, what: String) throws -> Data {
+        let fd = path == "-" ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw TokenizerError("cannot read \(what) '\(path)': \(reason(errno))") }
+        defer { if fd != STDIN_FILENO { close(fd) } }
+        // Devices (/dev/null, /dev/zero, /dev/full, terminals) are not text
+        // files: some never end. Pipes and /proc files read like files.
+        var info = stat()
+        if fstat(fd, &info) == 0, path != "-" {
+            let kind = info.st_mode & S_IFMT
+            if kind == S_IFCHR || kind == S_IFBLK { throw TokenizerError("\(what) '\(path)' is a device, not a text file") }
+        }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { readSome(fd, $0.baseAddress, $0.count) }
+            if n == 0 { break }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw TokenizerError("cannot read \(what) '\(path)': \(reason(errno))")
+            }
+            data.append(contentsOf: buffer[0..<n])
+        }
+        return data
+    }
+
+    /// strerror's text, lower-case: "no such file or directory", "permission denied".
+    static func reason(_ code: Int32) -> String {
+        let text = String(cString: strerror(code))
+        return text.prefix(1).lowercased() + text.dropFirst()
     }
 
     /// Offset of the first byte that starts an invalid UTF-8 sequence, or nil.
@@ -37,4 +69,13 @@ public enum TextFile {
             }
         }
     }
+}
+
+/// read(2), spelled so that it is not taken for a method named `read`.
+private func readSome(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    return Glibc.read(fd, buffer, count)
+    #else
+    return Darwin.read(fd, buffer, count)
+    #endif
 }

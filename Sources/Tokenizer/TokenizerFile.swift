@@ -7,10 +7,11 @@ import Glibc
 public enum TokenizerFile {
     /// Loads a tokenizer, detecting byte-level BPE (`model.type` "BPE") or char (`"WordLevel"`).
     public static func load(from url: URL) throws -> any Tokenizer {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw TokenizerError("cannot read tokenizer file '\(url.path)': \(reason(error))")
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw TokenizerError("tokenizer file '\(url.path)' is a directory; give a tokenizer.json file")
         }
+        let data = try TextFile.bytes(url.path, what: "tokenizer file")
         return try load(data: data, name: url.lastPathComponent)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 
 /// One line of metrics.jsonl.
 public enum MetricsRecord: Equatable {
@@ -37,8 +38,8 @@ public final class MetricsLog {
     public private(set) var records: [MetricsRecord] = []
     var handle: FileHandle?
 
-    var jsonlURL: URL { directory.appendingPathComponent("metrics.jsonl") }
-    var svgURL: URL { directory.appendingPathComponent("loss.svg") }
+    var jsonlURL: URL { RunDirectory(directory).metrics }
+    var svgURL: URL { RunDirectory(directory).lossCurve }
 
     /// Opens the log. When resuming at `resumeStep`, records after it (written
     /// after the checkpoint a crash left behind) are dropped, so the file reads
@@ -47,7 +48,11 @@ public final class MetricsLog {
         self.directory = directory
         let fm = FileManager.default
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
-        if let resumeStep, let text = try? String(contentsOf: jsonlURL, encoding: .utf8) {
+        if let resumeStep, fm.fileExists(atPath: jsonlURL.path) {
+            guard let data = fm.contents(atPath: jsonlURL.path) else {
+                throw TrainingError("cannot read '\(jsonlURL.path)' to continue it: permission denied or not a file")
+            }
+            let text = String(decoding: data, as: UTF8.self)
             records = text.split(separator: "\n").compactMap { MetricsRecord(json: String($0)) }.filter { $0.step <= resumeStep }
         }
         let body = records.map { $0.json + "\n" }.joined()
@@ -58,10 +63,15 @@ public final class MetricsLog {
 
     deinit { try? handle?.close() }
 
-    public func append(_ record: MetricsRecord) {
+    /// Appends a record; a failed write (a full disk) is an error, never a trap or a silent gap.
+    public func append(_ record: MetricsRecord) throws {
         records.append(record)
-        handle?.write(Data((record.json + "\n").utf8))
-        if case .evaluation = record { try? Data(lossCurveSVG().utf8).write(to: svgURL, options: .atomic) }
+        do {
+            try handle?.write(contentsOf: Data((record.json + "\n").utf8))
+            if case .evaluation = record { try Data(lossCurveSVG().utf8).write(to: svgURL, options: .atomic) }
+        } catch {
+            throw TrainingError("cannot write the metrics in '\(directory.path)': \(plainReason(error))")
+        }
     }
 
     /// Training loss (from log lines) and train/validation loss (from
@@ -80,9 +90,9 @@ public final class MetricsLog {
         let all = logged + trainEval + valEval
         let (width, height) = (720.0, 440.0)
         let (left, right, top, bottom) = (70.0, 20.0, 40.0, 60.0)
-        let xMax = max(all.map(\.0).max() ?? 1, 1)
-        let yLow = all.map(\.1).min() ?? 0, yHigh = all.map(\.1).max() ?? 1
-        let yMin = max(0, yLow - 0.05 * (yHigh - yLow)), yMax = yHigh + 0.05 * max(yHigh - yLow, 0.1)
+        let xTicks = AxisTicks(0, max(all.map(\.0).max() ?? 1, 1))
+        let yTicks = AxisTicks(all.map(\.1).min() ?? 0, all.map(\.1).max() ?? 1)
+        let xMax = xTicks.values.last!, yMin = yTicks.values.first!, yMax = yTicks.values.last!
         func x(_ s: Double) -> Double { left + s / xMax * (width - left - right) }
         func y(_ l: Double) -> Double { height - bottom - (l - yMin) / (yMax - yMin) * (height - top - bottom) }
         func polyline(_ points: [(Double, Double)], _ color: String, _ w: Double) -> String {
@@ -96,12 +106,13 @@ public final class MetricsLog {
         <text x="\(width / 2)" y="22" text-anchor="middle" font-size="15">tinygpt training loss</text>
 
         """
-        for i in 0...5 {
-            let s = xMax * Double(i) / 5, l = yMin + (yMax - yMin) * Double(i) / 5
+        for s in xTicks.values {
             svg += "<line x1=\"\(x(s))\" y1=\"\(height - bottom)\" x2=\"\(x(s))\" y2=\"\(top)\" stroke=\"#eee\"/>"
-            svg += "<text x=\"\(x(s))\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(Int(s.rounded()))</text>\n"
+            svg += "<text x=\"\(x(s))\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(xTicks.label(s))</text>\n"
+        }
+        for l in yTicks.values {
             svg += "<line x1=\"\(left)\" y1=\"\(y(l))\" x2=\"\(width - right)\" y2=\"\(y(l))\" stroke=\"#eee\"/>"
-            svg += "<text x=\"\(left - 8)\" y=\"\(y(l) + 4)\" text-anchor=\"end\">\(String(format: "%.2f", l))</text>\n"
+            svg += "<text x=\"\(left - 8)\" y=\"\(y(l) + 4)\" text-anchor=\"end\">\(yTicks.label(l))</text>\n"
         }
         svg += "<line x1=\"\(left)\" y1=\"\(height - bottom)\" x2=\"\(width - right)\" y2=\"\(height - bottom)\" stroke=\"black\"/>"
         svg += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(height - bottom)\" stroke=\"black\"/>\n"
@@ -117,5 +128,29 @@ public final class MetricsLog {
             svg += "<text x=\"\(width - right - 164)\" y=\"\(ly + 4)\">\(label)</text>\n"
         }
         return svg + "</svg>\n"
+    }
+}
+
+/// Axis ticks at round values (1, 2 or 5 × 10^k apart) whose range covers
+/// [low, high], about `count` of them, as plotting libraries place them.
+public struct AxisTicks {
+    public let values: [Double]
+    public let step: Double
+
+    public init(_ low: Double, _ high: Double, count: Int = 5) {
+        let (low, high) = low < high ? (low, high) : (low - 0.5, low + 0.5)
+        let raw = (high - low) / Double(max(count, 1))
+        let magnitude = pow(10, floor(log10(raw)))
+        let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
+        let first = floor(low / step), last = ceil(high / step)
+        self.step = step
+        let scale = pow(10, Double(max(0, Int(-floor(log10(step))))))  // so 8 × 0.2 is 1.6, not 1.6000000000000001
+        values = stride(from: first, through: last, by: 1).map { ($0 * step * scale).rounded() / scale }
+    }
+
+    /// A tick's label with as many decimals as the step needs.
+    public func label(_ value: Double) -> String {
+        let decimals = max(0, Int(-floor(log10(step))))
+        return String(format: "%.\(decimals)f", value)
     }
 }

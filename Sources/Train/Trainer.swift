@@ -17,7 +17,12 @@ public func installInterruptHandler() {
 public struct TrainingInterrupted: Error, CustomStringConvertible {
     public let step: Int
     public let checkpoint: URL
-    public var description: String { "interrupted at step \(step); saved \(checkpoint.path) (continue with --resume)" }
+    /// True when the time budget (`stopAfterSeconds`) ended the run, not the user.
+    public var budgetReached = false
+    public var description: String {
+        budgetReached ? "time budget reached at step \(step); saved \(checkpoint.path)"
+                      : "interrupted at step \(step); saved \(checkpoint.path) (continue with --resume)"
+    }
 }
 
 public struct TrainerOptions {
@@ -26,12 +31,18 @@ public struct TrainerOptions {
     public var resume = false
     /// Behave as if interrupted once this many steps are done (tests, benchmarks).
     public var stopAfterStep: Int?
+    /// A wall-clock budget: once this many seconds have passed since `run()`
+    /// began, `latest` is saved and `TrainingInterrupted` (budget) is thrown.
+    public var stopAfterSeconds: Double?
     /// Evaluate at step 0 before training (nanoGPT does).
     public var evaluateAtStart = true
     /// Where log lines go (stdout by default).
     public var log: (String) -> Void = { print($0); fflush(stdout) }
     /// Show a progress bar with ETA on stderr (when it is a terminal).
     public var progressBar = false
+    /// The training text's size and hash, recorded in each checkpoint so a
+    /// resume can refuse a corpus that changed.
+    public var data: DataFingerprint?
     public init(runDirectory: URL) { self.runDirectory = runDirectory }
 }
 
@@ -63,32 +74,38 @@ public final class Trainer {
 
     /// Starts a fresh run or, with `options.resume`, continues `runDirectory/latest`.
     /// `config.model.vocabSize` is set from the corpus's tokenizer.
-    public init(config: RunConfig, corpus: Corpus, options: TrainerOptions) throws {
+    /// `initialModel` (fine-tuning: a loaded checkpoint's model) is trained
+    /// as it is, instead of a freshly initialised one.
+    public init(config: RunConfig, corpus: Corpus, options: TrainerOptions, initialModel: GPT? = nil) throws {
         let config = try Trainer.checked(config, for: corpus)
         let t = config.train
         self.config = config
         self.corpus = corpus
         self.options = options
         let seed = UInt64(bitPattern: Int64(t.seed))
-        model = GPT(config: config.model, seed: seed)
-        var settings = OptimizerSettings()
-        settings.kind = t.optimizer
-        settings.beta1 = Float(t.beta1); settings.beta2 = Float(t.beta2); settings.eps = Float(t.eps)
-        settings.weightDecay = Float(t.weightDecay); settings.momentum = Float(t.momentum)
-        settings.l1 = Float(t.l1); settings.l2 = Float(t.l2)
-        optimizer = Optimizer(parameters: model.parameters, settings: settings)
-        schedule = LearningRateSchedule(kind: t.lrSchedule, peak: Float(t.lr), minimum: Float(t.minLR),
-                                        warmupSteps: t.warmupSteps, totalSteps: t.maxSteps)
+        if let initialModel {
+            guard initialModel.config.parameterShapes == config.model.parameterShapes else {
+                throw TrainingError("the initial model's parameters do not match the run's model config")
+            }
+            model = initialModel
+        } else {
+            model = GPT(config: config.model, seed: seed)
+        }
+        optimizer = Optimizer(parameters: model.parameters, settings: OptimizerSettings(t))
+        schedule = LearningRateSchedule(t)
         sampler = BatchSampler(seed: seed)
         dropout = config.model.dropout > 0
             ? Dropout(probability: Float(config.model.dropout), generator: RandomGenerator(seed: seed &+ 0x5EED_D809))
             : nil
-        let latest = options.runDirectory.appendingPathComponent("latest")
+        let latest = RunDirectory(options.runDirectory).latest
         if options.resume {
             try Trainer.checkSameRun(config, checkpoint: latest)
             let loaded = try Checkpoint.load(from: latest)
             for (mine, theirs) in zip(model.parameters, loaded.model.parameters) { mine.tensor.copy(from: theirs.tensor) }
             let state = try Trainer.readState(latest)
+            guard state.step <= t.maxSteps else {
+                throw TrainingError("\(latest.path)/\(Trainer.stateFile): step \(state.step) is beyond train.max_steps (\(t.maxSteps)); the file was edited or damaged")
+            }
             let moments = try SafeTensors.read(from: latest.appendingPathComponent(Trainer.optimizerFile))
             try optimizer.restore(step: state.step, values: Dictionary(uniqueKeysWithValues: moments.tensors.map { ($0.name, $0.values) }))
             step = state.step
@@ -149,15 +166,17 @@ public final class Trainer {
         if step == 0 && options.evaluateAtStart {
             // As nanoGPT: the untrained model's loss is the first best, but is
             // not saved; best/ appears once training beats it.
-            bestValidationLoss = min(bestValidationLoss, evaluate().validation)
+            bestValidationLoss = min(bestValidationLoss, try evaluate().validation)
         }
         let started = Date()
         let startStep = step
         var intervalMilliseconds = 0.0, intervalSteps = 0
         while step < t.maxSteps {
-            if interruptRequested != 0 || step == options.stopAfterStep {
+            let overBudget = options.stopAfterSeconds.map { Date().timeIntervalSince(started) >= $0 } ?? false
+            if interruptRequested != 0 || step == options.stopAfterStep || overBudget {
                 try saveLatest()
-                throw TrainingInterrupted(step: step, checkpoint: options.runDirectory.appendingPathComponent("latest"))
+                throw TrainingInterrupted(step: step, checkpoint: RunDirectory(options.runDirectory).latest,
+                                          budgetReached: overBudget && interruptRequested == 0)
             }
             let stepStart = DispatchTime.now().uptimeNanoseconds
             let lr = schedule.rate(at: step)
@@ -183,7 +202,7 @@ public final class Trainer {
             if step % t.logInterval == 0 || step == t.maxSteps {
                 let msPerStep = intervalMilliseconds / Double(intervalSteps)
                 let tokensPerSecond = tokensPerStep / (msPerStep / 1000)
-                metrics.append(.log(step: step, loss: Double(loss), lr: Double(lr), gradNorm: Double(gradNorm),
+                try metrics.append(.log(step: step, loss: Double(loss), lr: Double(lr), gradNorm: Double(gradNorm),
                                     msPerStep: msPerStep, tokensPerSecond: tokensPerSecond))
                 clearProgress()
                 options.log(String(format: "step %d/%d | loss %.4f | ppl %@ | lr %.2e | grad norm %.3f | %.1f ms/step | %.0f tok/s",
@@ -193,7 +212,7 @@ public final class Trainer {
             }
             if step % t.evalInterval == 0 || step == t.maxSteps {
                 clearProgress()
-                let (train, validation) = evaluate()
+                let (train, validation) = try evaluate()
                 guard train.isFinite else { throw nonFinite("training loss at evaluation", Float(train), step: step) }
                 guard validation.isFinite else { throw nonFinite("validation loss", Float(validation), step: step) }
                 // best before latest: a crash between the two leaves latest at
@@ -201,7 +220,7 @@ public final class Trainer {
                 // saves best again; never a best/ older than latest's record.
                 if validation < bestValidationLoss {
                     bestValidationLoss = validation
-                    try save(to: options.runDirectory.appendingPathComponent("best"))
+                    try save(to: RunDirectory(options.runDirectory).best)
                 }
                 try saveLatest()
             }
@@ -213,10 +232,10 @@ public final class Trainer {
     /// Mean loss over `eval_steps` batches of each split, logged and recorded.
     /// The windows are the same at every evaluation (a fixed seed per split),
     /// so differences between evaluations come from the model alone.
-    func evaluate() -> (train: Double, validation: Double) {
+    func evaluate() throws -> (train: Double, validation: Double) {
         let train = meanLoss(corpus.train, seed: 0xE7A1_0001)
         let validation = meanLoss(corpus.validation, seed: 0xE7A1_0002)
-        metrics.append(.evaluation(step: step, trainLoss: train, validationLoss: validation))
+        try metrics.append(.evaluation(step: step, trainLoss: train, validationLoss: validation))
         let best = validation < bestValidationLoss ? " (best so far)" : ""
         options.log(String(format: "eval step %d | train loss %.4f ppl %@ | val loss %.4f ppl %@%@",
                            step, train, perplexityText(train), validation, perplexityText(validation), best))
@@ -240,18 +259,19 @@ public final class Trainer {
     /// The error for a loss or norm that is NaN or infinite during `step`
     /// (default: the step being taken, which is one past `self.step`).
     func nonFinite(_ what: String, _ value: Float, step: Int? = nil) -> TrainingError {
-        let latest = options.runDirectory.appendingPathComponent("latest")
+        let latest = RunDirectory(options.runDirectory).latest
         let saved = FileManager.default.fileExists(atPath: latest.path)
             ? "the last good checkpoint is \(latest.path)" : "no checkpoint was saved yet"
         return TrainingError("\(what) became \(value) at step \(step ?? self.step + 1); stopping (\(saved)); try a lower train.lr or train.grad_clip")
     }
 
-    func saveLatest() throws { try save(to: options.runDirectory.appendingPathComponent("latest")) }
+    func saveLatest() throws { try save(to: RunDirectory(options.runDirectory).latest) }
 
     func save(to directory: URL) throws {
-        let state = TrainerState(step: step, dataGenerator: sampler.generator.stateWords,
+        var state = TrainerState(step: step, dataGenerator: sampler.generator.stateWords,
                                  dropoutGenerator: dropout?.generator.stateWords,
                                  bestValidationLoss: bestValidationLoss.isFinite ? bestValidationLoss : nil)
+        state.data = options.data
         let moments = optimizer.state.map { SafeTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.toArray()) }
         try Checkpoint.save(model: model, config: config, tokenizerJSON: Data(corpus.tokenizer.jsonString().utf8),
                             extraFiles: [Trainer.stateFile: try state.jsonData()],
@@ -293,6 +313,15 @@ public final class Trainer {
     /// The step a checkpoint was saved at (for a command deciding whether a resume has anything to do).
     public static func savedStep(in checkpoint: URL) throws -> Int { try readState(checkpoint).step }
 
+    /// Refuses to resume on a text that differs from the one the run started
+    /// with (checkpoints from before this record was kept are not checked).
+    public static func checkSameData(_ data: DataFingerprint, path: String, checkpoint: URL) throws {
+        guard let saved = try readState(checkpoint).data, saved != data else { return }
+        let change = saved.bytes == data.bytes ? "same size, \(data.bytes) bytes, but different content"
+                                               : "\(saved.bytes) bytes when the run started, \(data.bytes) bytes now"
+        throw TrainingError("cannot resume \(checkpoint.path): the data file '\(path)' changed since the run started (\(change)); resume with the original text, or start a new run")
+    }
+
     static func readState(_ directory: URL) throws -> TrainerState {
         let url = directory.appendingPathComponent(stateFile)
         guard let data = FileManager.default.contents(atPath: url.path) else {
@@ -311,12 +340,12 @@ public final class Trainer {
         let eta = done > 0 ? elapsed / Double(done) * Double(remaining) : 0
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: 30 - filled)
         let line = String(format: "\r%@ %d/%d loss %.4f ETA %@ ", bar, step, config.train.maxSteps, loss, formatDuration(eta))
-        FileHandle.standardError.write(Data(line.utf8))
+        fputs(line, stderr)
     }
 
     func clearProgress() {
         guard options.progressBar else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        fputs("\r\u{1B}[K", stderr)
     }
 }
 
@@ -331,9 +360,24 @@ public func perplexityText(_ loss: Double) -> String {
     return String(format: perplexity < 1e6 ? "%.2f" : "%.3e", perplexity)
 }
 
-func formatDuration(_ seconds: Double) -> String {
+public func formatDuration(_ seconds: Double) -> String {
     let s = Int(seconds.rounded())
     return s >= 3600 ? String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) : String(format: "%dm%02ds", s / 60, s % 60)
+}
+
+/// A text's size and FNV-1a hash: enough to notice that a corpus changed.
+public struct DataFingerprint: Equatable, Sendable {
+    public let bytes: Int
+    public let hash: UInt64
+
+    public init(text: String) {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in text.utf8 { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        self.bytes = text.utf8.count
+        self.hash = hash
+    }
+
+    init(bytes: Int, hash: UInt64) { self.bytes = bytes; self.hash = hash }
 }
 
 /// What a checkpoint needs beyond weights and optimizer moments to resume exactly.
@@ -342,6 +386,7 @@ struct TrainerState {
     var dataGenerator: [UInt64]
     var dropoutGenerator: [UInt64]?
     var bestValidationLoss: Double?
+    var data: DataFingerprint?
 
     func jsonData() throws -> Data {
         // Generator words are written as hex strings: JSON numbers are doubles
@@ -349,6 +394,7 @@ struct TrainerState {
         var object: [String: Any] = ["step": step, "data_generator": dataGenerator.map { String($0, radix: 16) }]
         if let dropoutGenerator { object["dropout_generator"] = dropoutGenerator.map { String($0, radix: 16) } }
         if let bestValidationLoss { object["best_val_loss"] = bestValidationLoss }
+        if let data { object["data"] = ["bytes": data.bytes, "fnv1a64": String(data.hash, radix: 16)] }
         return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
     }
 
@@ -363,10 +409,17 @@ struct TrainerState {
               let words = (object["data_generator"] as? [String])?.compactMap({ UInt64($0, radix: 16) }), words.count == 4 else {
             throw TrainingError("\(source): malformed trainer state (needs step and data_generator)")
         }
+        guard step >= 0 else { throw TrainingError("\(source): step \(step) is negative; the file was edited or damaged") }
         self.step = step
         dataGenerator = words
         dropoutGenerator = (object["dropout_generator"] as? [String])?.compactMap { UInt64($0, radix: 16) }
         if let d = dropoutGenerator, d.count != 4 { throw TrainingError("\(source): malformed dropout_generator") }
         bestValidationLoss = object["best_val_loss"] as? Double
+        if let record = object["data"] as? [String: Any] {
+            guard let bytes = record["bytes"] as? Int, bytes >= 0, let hash = (record["fnv1a64"] as? String).flatMap({ UInt64($0, radix: 16) }) else {
+                throw TrainingError("\(source): malformed data record (needs bytes and fnv1a64)")
+            }
+            data = DataFingerprint(bytes: bytes, hash: hash)
+        }
     }
 }

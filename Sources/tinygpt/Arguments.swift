@@ -61,6 +61,14 @@ struct Arguments {
         return v
     }
 
+    /// `--threads N`, with the same bounds in every command (train.threads's, 0 = all cores aside): nil when absent.
+    mutating func threads() throws -> Int? {
+        guard remaining.contains(where: { $0 == "--threads" || $0.hasPrefix("--threads=") }) else { return nil }
+        return try int("threads", default: 1, in: Arguments.threadRange)
+    }
+
+    static let threadRange = 1...1024
+
     /// The next positional argument, if any.
     mutating func positional() -> String? {
         guard let i = remaining.firstIndex(where: { !$0.hasPrefix("--") }) else { return nil }
@@ -73,9 +81,4 @@ struct Arguments {
             throw CLIError("unknown argument '\(first)'")
         }
     }
-}
-
-/// Writes to standard error (diagnostics; standard output carries results).
-func printError(_ text: String) {
-    FileHandle.standardError.write((text + "\n").data(using: .utf8)!)
 }

@@ -24,7 +24,7 @@ func runEvalCommand(_ args: [String]) throws {
     guard let dataPath = try a.option("data") else { throw CLIError("--data FILE is required") }
     let strideText = try a.option("stride")
     let json = a.flag("json")
-    let threads = try a.int("threads", default: 0, in: 0...256)
+    let threads = try a.threads()
     let requestedContext = try a.option("context").map { text -> Int in
         guard let n = Int(text), n >= 1 else { throw CLIError("--context must be an integer ≥ 1, got '\(text)'") }
         return n
@@ -34,13 +34,9 @@ func runEvalCommand(_ args: [String]) throws {
     let bucketCount = try a.int("buckets", default: 16, in: 1...1_000_000)
     let overrides = try a.options("set")
     try a.finish()
-    if threads > 0 { Parallel.threads = threads }
+    if let threads { Parallel.threads = threads }
 
-    let loaded = try Checkpoint.load(from: try Checkpoint.resolve(checkpointPath))
-    let tokenizer = try TokenizerFile.load(data: loaded.tokenizerJSON, name: loaded.directory.appendingPathComponent("tokenizer.json").path)
-    guard tokenizer.vocabSize == loaded.model.vocabSize else {
-        throw CLIError("the checkpoint's tokenizer has \(tokenizer.vocabSize) tokens but its model expects \(loaded.model.vocabSize)")
-    }
+    let (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpointPath)
     var run = loaded.config
     try run.apply(overrides: overrides)
     try run.validate()

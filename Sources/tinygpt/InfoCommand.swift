@@ -24,20 +24,19 @@ func runInfoCommand(_ args: [String]) throws {
     }
     try a.finish()
     if config.model.vocabSize == nil {
-        let assumed = config.tokenizer.type == .bpe ? config.tokenizer.vocabSize : 256
+        let assumed = config.expectedVocabularySize
         config.model.vocabSize = assumed
         note = config.tokenizer.type == .bpe
             ? "vocab_size taken from tokenizer.vocab_size (\(assumed))"
-            : "vocab_size not set: a char tokenizer takes it from the corpus; counted here as \(assumed) (set model.vocab_size to change)"
+            : "vocab_size not set: a char tokenizer takes it from the corpus; counted here as \(assumed), tinyshakespeare's (set model.vocab_size to change)"
     }
-    let model = GPT(config: config.model, seed: 0)
     let m = config.model
     var groups: [(String, Int)] = [("token embedding", 0), ("position embedding", 0), ("attention", 0),
                                    ("feed-forward", 0), ("norms", 0), ("output head", 0)]
     func add(_ group: Int, _ n: Int) { groups[group].1 += n }
     var matmulWeights = 0
-    for p in model.parameters {
-        let n = p.tensor.count
+    for p in m.parameterShapes {
+        let n = p.count
         switch p.name {
         case let s where s.hasPrefix("token_embedding"): add(0, n)
         case let s where s.hasPrefix("position_embedding"): add(1, n)

@@ -3,25 +3,37 @@ import Autograd
 import Model
 import Tokenizer
 
-let exportUsage = "usage: tinygpt export --checkpoint DIR --format hf --out OUT [--set model.rope_scaling={...}]"
-let importUsage = "usage: tinygpt import --format hf --from DIR --out CKPT"
+let exportUsage = """
+    usage: tinygpt export --checkpoint DIR --format hf --out OUT [--force] [--set model.rope_scaling={...}]
+
+    OUT must be new or empty; --force replaces a non-empty OUT, except the working directory,
+    a directory holding the checkpoint, or a tinygpt run or checkpoint (docs/reliability.md).
+    --set model.rope_scaling={...} (or one member) exports a RoPE model with that scaling (docs/config.md).
+    """
+let importUsage = """
+    usage: tinygpt import --format hf --from DIR --out CKPT [--force]
+
+    CKPT must be new or empty; --force replaces a non-empty CKPT, except the working directory,
+    a directory holding DIR, or a tinygpt run or checkpoint (docs/reliability.md).
+    """
 
 /// `tinygpt export`: a checkpoint as a Hugging Face transformers directory.
 func runExportCommand(_ args: [String]) throws {
     var a = Arguments(args)
     if a.flag("help") { print(exportUsage); return }
-    guard let checkpoint = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required\n\(exportUsage)") }
-    guard let out = try a.option("out") else { throw CLIError("--out OUT is required\n\(exportUsage)") }
+    guard let checkpoint = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required (tinygpt export --help shows every option)") }
+    guard let out = try a.option("out") else { throw CLIError("--out OUT is required (tinygpt export --help shows every option)") }
     let format = try a.option("format") ?? "hf"
+    let force = a.flag("force")
     let overrides = try a.options("set")
     try a.finish()
     guard format == "hf" else { throw CLIError("--format must be hf (Hugging Face transformers), got '\(format)'") }
-    let loaded = try Checkpoint.load(from: try Checkpoint.resolve(checkpoint))
+    let (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpoint)
     var run = loaded.config
     try run.apply(overrides: overrides)
     try run.validate()
     let model = try inferenceModel(loaded, model: run.model, overrides: overrides, context: nil)
-    let tokenizer = try TokenizerFile.load(data: loaded.tokenizerJSON)
+    try OutputDirectory.check(out, force: force, sources: [checkpoint, loaded.directory.path])
     let family = try HuggingFace.family(for: run.model)
     try HuggingFace.export(model: model, config: run, tokenizerJSON: loaded.tokenizerJSON,
                            specialTokens: tokenizer.specialTokens, to: URL(fileURLWithPath: out))
@@ -32,16 +44,16 @@ func runExportCommand(_ args: [String]) throws {
 func runImportCommand(_ args: [String]) throws {
     var a = Arguments(args)
     if a.flag("help") { print(importUsage); return }
-    guard let from = try a.option("from") else { throw CLIError("--from DIR is required\n\(importUsage)") }
-    guard let out = try a.option("out") else { throw CLIError("--out CKPT is required\n\(importUsage)") }
+    guard let from = try a.option("from") else { throw CLIError("--from DIR is required (tinygpt import --help shows every option)") }
+    guard let out = try a.option("out") else { throw CLIError("--out CKPT is required (tinygpt import --help shows every option)") }
     let format = try a.option("format") ?? "hf"
+    let force = a.flag("force")
     try a.finish()
     guard format == "hf" else { throw CLIError("--format must be hf (Hugging Face transformers), got '\(format)'") }
+    try OutputDirectory.check(out, force: force, sources: [from])
     let (model, config, tokenizerJSON) = try HuggingFace.load(from: URL(fileURLWithPath: from))
     let tokenizer = try TokenizerFile.load(data: tokenizerJSON, name: "\(from)/tokenizer.json")
-    guard tokenizer.vocabSize <= model.vocabSize else {
-        throw CLIError("\(from): the tokenizer has \(tokenizer.vocabSize) tokens but the model only \(model.vocabSize)")
-    }
+    try Checkpoint.checkVocabulary(tokenizer: tokenizer.vocabSize, model: model.vocabSize, source: from)
     try Checkpoint.save(model: model, config: config, tokenizerJSON: tokenizerJSON, to: URL(fileURLWithPath: out))
     printError("wrote checkpoint \(out): \(grouped(model.parameters.map(\.tensor.count).reduce(0, +))) parameters")
 }
@@ -54,16 +66,13 @@ func runLogitsCommand(_ args: [String]) throws {
     guard let idsText = try a.option("ids") else { throw CLIError("--ids \"1 2 3\" is required") }
     let overrides = try a.options("set")
     try a.finish()
-    let loaded = try Checkpoint.load(from: try Checkpoint.resolve(checkpoint))
+    let (loaded, _) = try loadCheckpointWithTokenizer(checkpoint)
     var run = loaded.config
     try run.apply(overrides: overrides)
     try run.validate()
-    let parts = idsText.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\n" })
-    let ids = try parts.map { p -> Int32 in
-        guard let v = Int32(p), v >= 0, Int(v) < loaded.model.vocabSize else {
-            throw CLIError("--ids: '\(p)' is not a token id in 0..<\(loaded.model.vocabSize)")
-        }
-        return v
+    let ids = try parseIds(idsText, vocabSize: loaded.model.vocabSize).map { id -> Int32 in
+        guard id < loaded.model.vocabSize else { throw CLIError("--ids: \(id) is not a token id in 0..<\(loaded.model.vocabSize)") }
+        return Int32(id)
     }
     guard !ids.isEmpty else { throw CLIError("--ids: need at least one id") }
     if ids.count > run.model.contextLength && !run.model.position.extrapolates {

@@ -28,45 +28,48 @@ let sampleFlags = ["strategy": "strategy", "max-new-tokens": "max_new_tokens", "
 func runSampleCommand(_ args: [String]) throws {
     var a = Arguments(args)
     if a.flag("help") { print(sampleUsage); return }
-    guard let checkpointPath = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required\n\(sampleUsage)") }
+    guard let checkpointPath = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required (tinygpt sample --help shows every option)") }
     let promptText = try a.option("prompt"), promptFile = try a.option("prompt-file")
     let configPath = try a.option("config")
     var overrides = try a.options("set")
+    for assignment in overrides {
+        let key = String(assignment.prefix(while: { $0 != "=" }))
+        guard key.hasPrefix("sample.") || key.hasPrefix("model.rope_scaling") else {
+            throw CLIError("--set \(assignment): sample takes sample.* settings only, plus model.rope_scaling; the checkpoint fixes the rest of the model, tokenizer, data and train sections")
+        }
+    }
     for (flag, field) in sampleFlags.sorted(by: { $0.key < $1.key }) {
         if let value = try a.option(flag) { overrides.append("sample.\(field)=\(value)") }
     }
     let stops = try a.options("stop")
-    if !stops.isEmpty {
-        let array = String(decoding: try JSONSerialization.data(withJSONObject: stops), as: UTF8.self)
-        overrides.append("sample.stop=\(array)")
-    }
     let stream = a.flag("stream"), noStream = a.flag("no-stream")
     if stream && noStream { throw CLIError("--stream and --no-stream contradict each other") }
-    if stream { overrides.append("sample.stream=true") }
-    if noStream { overrides.append("sample.stream=false") }
-    let threads = try a.int("threads", default: 0, in: 0...256)
+    let threads = try a.threads()
     let requestedContext = try a.option("context").map { text -> Int in
         guard let n = Int(text), n >= 1 else { throw CLIError("--context must be an integer ≥ 1, got '\(text)'") }
         return n
     }
     try a.finish()
-    if threads > 0 { Parallel.threads = threads }
+    if let threads { Parallel.threads = threads }
     if promptText != nil && promptFile != nil { throw CLIError("give --prompt or --prompt-file, not both") }
 
-    let loaded = try Checkpoint.load(from: try Checkpoint.resolve(checkpointPath))
+    let (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpointPath)
     var run = loaded.config
     if let configPath {
         guard FileManager.default.fileExists(atPath: configPath) else { throw CLIError("config file '\(configPath)' does not exist") }
         run.sample = try RunConfig.load(from: URL(fileURLWithPath: configPath)).sample
+        let sections = FileManager.default.contents(atPath: configPath)
+            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }.map { Array($0.keys).filter { $0 != "sample" }.sorted() } ?? []
+        if !sections.isEmpty {
+            printError("tinygpt: note: --config \(configPath): only its sample section is used; its \(sections.joined(separator: ", ")) section\(sections.count == 1 ? " is" : "s are") ignored (the checkpoint fixes them)")
+        }
     }
     try run.apply(overrides: overrides)
+    if !stops.isEmpty { run.sample.stop = stops }
+    if stream || noStream { run.sample.stream = stream }
     try run.validate()
     let s = run.sample
 
-    let tokenizer = try TokenizerFile.load(data: loaded.tokenizerJSON, name: loaded.directory.appendingPathComponent("tokenizer.json").path)
-    guard tokenizer.vocabSize == loaded.model.vocabSize else {
-        throw CLIError("the checkpoint's tokenizer has \(tokenizer.vocabSize) tokens but its model expects \(loaded.model.vocabSize)")
-    }
     let model = try inferenceModel(loaded, model: run.model, overrides: overrides, context: requestedContext,
                                    batch: s.strategy == .beam ? s.beamWidth : s.numSamples)
     let generator = Generator(model: model, tokenizer: tokenizer)
@@ -79,11 +82,18 @@ func runSampleCommand(_ args: [String]) throws {
         prompt = Array(prompt.suffix(context))
     }
 
-    var settings = DecodingSettings()
-    settings.temperature = s.temperature
-    settings.topK = s.topK; settings.topP = s.topP; settings.minP = s.minP
-    settings.repetitionPenalty = Float(s.repetitionPenalty); settings.noRepeatNgram = s.noRepeatNgram
-    settings.greedy = s.strategy == .greedy || s.temperature == 0
+    let rows = s.strategy == .beam ? s.beamWidth : s.numSamples
+    var windowed = run.model
+    windowed.contextLength = model.contextWindow  // the KV caches are sized by the window
+    let needed = Generator.estimatedBytes(config: windowed, sequences: rows, promptLength: prompt.count,
+                                          maxNewTokens: s.maxNewTokens)
+    let available = Double(ProcessInfo.processInfo.physicalMemory)
+    guard needed <= available else {
+        throw CLIError(String(format: "generating %d sequence%@ of this model needs about %.1f GB (KV caches, logits, weights), more than this machine's %.1f GB; lower --%@",
+                              rows, rows == 1 ? "" : "s", needed / 1e9, available / 1e9, s.strategy == .beam ? "beam-width" : "num-samples"))
+    }
+
+    let settings = DecodingSettings(s)
     let started = DispatchTime.now().uptimeNanoseconds
     var produced = 0
     if s.strategy == .beam {
@@ -96,10 +106,10 @@ func runSampleCommand(_ args: [String]) throws {
         }
     } else {
         let streaming = s.stream && s.numSamples == 1
-        if streaming { FileHandle.standardOutput.write(Data(text.utf8)) }
+        if streaming { StandardOutput.write(text) }
         let outputs = generator.sample(prompt: prompt, count: s.numSamples, maxNewTokens: s.maxNewTokens, settings: settings,
                                        seed: UInt64(bitPattern: Int64(s.seed)), stop: s.stop,
-                                       onText: streaming ? { FileHandle.standardOutput.write(Data($0.utf8)) } : nil)
+                                       onText: streaming ? { StandardOutput.write($0) } : nil)
         if streaming { print("") }
         for (i, o) in outputs.enumerated() {
             produced += o.tokens.count
@@ -108,6 +118,7 @@ func runSampleCommand(_ args: [String]) throws {
             print(text + o.text)
         }
     }
+    StandardOutput.flush()  // a failed write is the command's outcome, before any summary
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     printError(String(format: "%d tokens in %.2f s (%.1f tokens/s)", produced, seconds, Double(produced) / max(seconds, 1e-9)))
 }

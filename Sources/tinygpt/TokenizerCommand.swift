@@ -6,7 +6,7 @@ import Glibc
 
 let tokenizerUsage = """
     usage:
-      tinygpt tokenizer train --data FILE --vocab-size N --out tokenizer.json [--special TOKEN ...] [--type bpe|char]
+      tinygpt tokenizer train --data FILE --vocab-size N --out tokenizer.json [--special TOKEN ...] [--type bpe|char] [--force]
       tinygpt tokenizer encode --tokenizer T (--text S | --file F) [--json] [--threads N] [--repeat N]
       tinygpt tokenizer decode --tokenizer T (--ids "1 2 3" | --file F)
 
@@ -48,12 +48,16 @@ private func tokenizerTrain(_ a: inout Arguments) throws {
     let specials = try a.options("special")
     let type = try a.option("type") ?? "bpe"
     let vocabText = try a.option("vocab-size")
+    let force = a.flag("force")
     try a.finish()
     var vocabSize: Int?
     if let vocabText {
-        guard let v = Int(vocabText) else { throw CLIError("--vocab-size must be an integer, got '\(vocabText)'") }
+        guard let v = Int(vocabText), v >= 1, v <= 1 << 20 else {
+            throw CLIError("--vocab-size must be an integer in 1...\(1 << 20), got '\(vocabText)'")
+        }
         vocabSize = v
     }
+    try checkOutputFile(out, force: force, source: data)
     let text = try readText(data, what: "training file")
     guard !text.isEmpty else { throw CLIError("training file '\(data)' is empty") }
     let start = Date()
@@ -70,9 +74,9 @@ private func tokenizerTrain(_ a: inout Arguments) throws {
         let bpe = try BPETokenizer.train(text: text, vocabSize: vocabSize, specialTokens: specials) { done, total in
             guard tty, Date().timeIntervalSince(lastShown) > 0.1 || done == total else { return }
             lastShown = Date()
-            FileHandle.standardError.write("\rtraining: vocab \(done)/\(total)".data(using: .utf8)!)
+            fputs("\rtraining: vocab \(done)/\(total)", stderr)
         }
-        if tty { FileHandle.standardError.write("\n".data(using: .utf8)!) }
+        if tty { fputs("\n", stderr) }
         if bpe.vocabSize < vocabSize {
             printError("tinygpt: note: the corpus has no more pairs to merge; stopped at vocab \(bpe.vocabSize) (\(bpe.merges.count) merges) instead of \(vocabSize)")
         }
@@ -94,7 +98,7 @@ private func tokenizerTrain(_ a: inout Arguments) throws {
 private func tokenizerEncode(_ a: inout Arguments) throws {
     let tokenizer = try loadTokenizer(&a)
     let json = a.flag("json")
-    let threads = try a.int("threads", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...1024)
+    let threads = try a.threads() ?? ProcessInfo.processInfo.activeProcessorCount
     let text: String
     switch (try a.option("text"), try a.option("file")) {
     case (let t?, nil): text = t
@@ -115,7 +119,7 @@ private func tokenizerEncode(_ a: inout Arguments) throws {
         let mb = Double(text.utf8.count) / 1e6
         printError("encoded \(text.utf8.count) bytes into \(ids.count) tokens in \(String(format: "%.4f", seconds)) s (\(String(format: "%.2f", mb / seconds)) MB/s, \(String(format: "%.3f", Double(text.utf8.count) / Double(max(ids.count, 1)))) bytes/token)")
     }
-    FileHandle.standardOutput.write(Data(formatIds(ids, json: json)))
+    StandardOutput.write(String(decoding: formatIds(ids, json: json), as: UTF8.self))
 }
 
 private func tokenizerDecode(_ a: inout Arguments) throws {
@@ -130,7 +134,7 @@ private func tokenizerDecode(_ a: inout Arguments) throws {
     try a.finish()
     let ids = try parseIds(source, vocabSize: tokenizer.vocabSize)
     try tokenizer.validate(ids: ids)
-    FileHandle.standardOutput.write(Data(tokenizer.decode(ids).utf8))
+    StandardOutput.write(tokenizer.decode(ids))
 }
 
 /// "1 2 3\n" or "[1, 2, 3]\n", built as bytes (String joining is slow for millions of ids).
@@ -154,24 +158,56 @@ func formatIds(_ ids: [Int], json: Bool) -> [UInt8] {
     return out
 }
 
-/// Ids separated by spaces, tabs, newlines or commas, optionally in [ ] (a byte scan: fast).
+/// Ids separated by whitespace or by commas ("1 2 3", "1, 2, 3"), optionally
+/// inside one pair of brackets ("[1, 2, 3]"), as `encode` prints them.
+/// Anything else (nested or stray brackets, empty elements) is refused.
+/// A byte scan: fast for millions of ids.
 func parseIds(_ source: String, vocabSize: Int) throws -> [Int] {
+    let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+    var bytes = Array(source.utf8)[...]
+    while let b = bytes.first, isSpace(b) { bytes = bytes.dropFirst() }
+    while let b = bytes.last, isSpace(b) { bytes = bytes.dropLast() }
+    if bytes.first == 0x5B {
+        guard bytes.last == 0x5D, bytes.count >= 2 else { throw CLIError("ids: '[' without a closing ']'; give \"1 2 3\" or \"[1, 2, 3]\"") }
+        bytes = bytes.dropFirst().dropLast()
+    }
     var ids: [Int] = []
     var word: [UInt8] = []
-    func flush() throws {
+    var commaPending = false  // a comma seen since the last id
+    func element() throws {
         guard !word.isEmpty else { return }
         guard word.count <= 18, word.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
-            throw CLIError("'\(String(decoding: word, as: UTF8.self))' is not a token id (ids are integers 0...\(vocabSize - 1))")
+            throw CLIError("'\(String(decoding: word, as: UTF8.self))' is not a token id (ids are integers 0...\(vocabSize - 1), separated by spaces or commas)")
         }
         ids.append(word.reduce(0) { $0 * 10 + Int($1 - 48) })
         word.removeAll(keepingCapacity: true)
+        commaPending = false
     }
-    for b in source.utf8 {
-        switch b {
-        case 0x20, 0x09, 0x0A, 0x0D, 0x2C, 0x5B, 0x5D: try flush()
-        default: word.append(b)
+    for b in bytes {
+        if isSpace(b) {
+            try element()
+        } else if b == 0x2C {
+            try element()
+            guard !ids.isEmpty, !commaPending else { throw CLIError("ids: an empty element before a ','; give \"1 2 3\" or \"[1, 2, 3]\"") }
+            commaPending = true
+        } else if b == 0x5B || b == 0x5D {
+            throw CLIError("ids: a stray '\(b == 0x5B ? "[" : "]")'; give \"1 2 3\" or one list \"[1, 2, 3]\"")
+        } else {
+            word.append(b)
         }
     }
-    try flush()
+    try element()
+    if commaPending { throw CLIError("ids: a trailing ','; give \"1 2 3\" or \"[1, 2, 3]\"") }
     return ids
+}
+
+/// A file a command writes (the tokenizer): a new path, or an existing file
+/// only with --force, and never the command's own input or a directory.
+func checkOutputFile(_ out: String, force: Bool, source: String) throws {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) else { return }
+    if isDirectory.boolValue { throw CLIError("--out '\(out)' is a directory; give a file path such as tokenizer.json") }
+    let canonical = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path }
+    if canonical(out) == canonical(source) { throw CLIError("--out '\(out)' is the training file itself; give another path") }
+    if !force { throw CLIError("--out '\(out)' already exists; choose another path, or add --force to replace it") }
 }

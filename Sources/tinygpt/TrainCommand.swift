@@ -15,10 +15,8 @@ let trainUsage = """
       --force         start over in a DIR that holds another run (deletes its checkpoints and metrics, keeps the token cache)
       --init-from CKPT  start from a checkpoint's weights, model config and tokenizer (fine-tuning, e.g. after import)
       --set k=v       override any config field, e.g. --set train.max_steps=500
+      --max-seconds S stop after S seconds of wall time, saving latest/ (the schedule still assumes max_steps)
     """
-
-/// Files a run directory holds; --force removes these except the token cache (tokens.bin, tokenizer.json).
-let runFiles = ["latest", "best", "metrics.jsonl", "loss.svg", "tokens.bin", "tokenizer.json", "config.json"]
 
 func runTrainCommand(_ args: [String]) throws {
     var a = Arguments(args)
@@ -29,124 +27,35 @@ func runTrainCommand(_ args: [String]) throws {
     let dataPath = try a.option("data")
     let outPath = try a.option("out")
     let initFrom = try a.option("init-from")
+    let maxSeconds = try a.option("max-seconds").map { text -> Double in
+        guard let s = Double(text), s.isFinite, s > 0 else { throw CLIError("--max-seconds must be a positive number of seconds, got '\(text)'") }
+        return s
+    }
     try a.finish()
-    if resume && initFrom != nil { throw CLIError("--resume continues a run; --init-from starts a new one from a checkpoint: choose one") }
     if resume && force { throw CLIError("--resume and --force contradict each other: choose one") }
     if resume && outPath == nil { throw CLIError("--resume needs --out DIR: the run to continue") }
 
-    // The config: the file given, else the checkpoint's when resuming, else the default preset.
-    var config: RunConfig
-    let configName: String
-    if let configPath {
-        guard FileManager.default.fileExists(atPath: configPath) else { throw CLIError("config file '\(configPath)' does not exist") }
-        config = try RunConfig.load(from: URL(fileURLWithPath: configPath), overrides: overrides)
-        configName = URL(fileURLWithPath: configPath).deletingPathExtension().lastPathComponent
-    } else if resume, let outPath {
-        config = try Checkpoint.loadConfig(from: URL(fileURLWithPath: outPath).appendingPathComponent("latest"))
-        try config.apply(overrides: overrides)
-        try config.validate()
-        configName = "resumed"
-    } else if FileManager.default.fileExists(atPath: "configs/default.json") {
-        config = try RunConfig.load(from: URL(fileURLWithPath: "configs/default.json"), overrides: overrides)
-        configName = "default"
-    } else {
-        config = RunConfig()
-        try config.apply(overrides: overrides)
-        try config.validate()
-        configName = "default"
-    }
-    if resume, dataPath == nil, let outPath,
-       let saved = try? Checkpoint.loadConfig(from: URL(fileURLWithPath: outPath).appendingPathComponent("latest")) {
-        config.data.path = saved.data.path  // the run's own text: it cannot change on resume
-    }
-    if let dataPath { config.data.path = dataPath }
-    // Recorded absolute, so --resume works from any directory.
-    config.data.path = absolutePath(config.data.path)
-    // Fine-tuning: the checkpoint decides the model and the tokenizer.
-    let initial = try initFrom.map { try Checkpoint.load(from: try Checkpoint.resolve($0)) }
-    if let initial {
-        config.model = initial.config.model
-        config.tokenizer = initial.config.tokenizer
-    }
-    if config.train.threads > 0 { Parallel.threads = config.train.threads }
-
-    // The run directory: checked now, but nothing in it changes until the
-    // data and the config have passed every check.
     let formatter = DateFormatter()
     formatter.dateFormat = "yyyyMMdd-HHmmss"
-    let out = URL(fileURLWithPath: outPath ?? "runs/\(configName)-\(formatter.string(from: Date()))")
-    let fm = FileManager.default
-    var outIsDirectory: ObjCBool = false
-    if fm.fileExists(atPath: out.path, isDirectory: &outIsDirectory) && !outIsDirectory.boolValue {
-        throw CLIError("--out '\(out.path)' is a file; give a directory for the run")
-    }
-    let holdsRun = runFiles.contains { fm.fileExists(atPath: out.appendingPathComponent($0).path) }
-    if resume {
-        guard fm.fileExists(atPath: out.appendingPathComponent("latest").path) else {
-            throw CLIError("cannot resume: '\(out.path)' has no latest/ checkpoint")
-        }
-    } else if holdsRun && !force {
-        throw CLIError("'\(out.path)' holds another run; use --resume to continue it or --force to start over")
-    }
-
-    // The corpus: tokens from the cache beside the run when it matches.
-    guard fm.fileExists(atPath: config.data.path) else {
-        throw CLIError("data file '\(config.data.path)' does not exist (set it with --data FILE)")
-    }
-    let text = try TextFile.read(config.data.path, what: "data file")
-    if text.isEmpty { throw CLIError("data file '\(config.data.path)' is empty") }
-    let cacheKey = TokenCache.key(text: text, config: config)
-    let corpus: Corpus, cached: Bool
-    if let initial {
-        let tokenizer = try TokenizerFile.load(data: initial.tokenizerJSON)
-        let (trainText, validationText) = Corpus.split(text, valFraction: config.data.valFraction)
-        corpus = try Corpus(tokenizer: tokenizer, trainText: trainText, validationText: validationText)
-        cached = false
-    } else {
-        (corpus, cached) = try loadCorpus(text: text, key: cacheKey, config: config, run: out, resume: resume)
-    }
-    let checked = try Trainer.checked(config, for: corpus)
-    if resume {
-        let latest = out.appendingPathComponent("latest")
-        try Trainer.checkSameRun(checked, checkpoint: latest)
-        let step = try Trainer.savedStep(in: latest)
-        if step >= checked.train.maxSteps {
-            printError("'\(out.path)' already finished at step \(step) (train.max_steps); nothing to train. "
-                       + "To train longer, start a new run: the learning-rate schedule depends on max_steps.")
-            return
-        }
-    }
-
-    // Everything checked: now the run directory may change. --force keeps
-    // the token cache, which is only used when it matches the text and the
-    // tokenizer settings; --init-from replaces the tokenizer, so not then.
-    if holdsRun && force {
-        for name in runFiles where initial != nil || (name != "tokens.bin" && name != "tokenizer.json") {
-            try? fm.removeItem(at: out.appendingPathComponent(name))
-        }
-    }
-    try fm.createDirectory(at: out, withIntermediateDirectories: true)
-    var options = TrainerOptions(runDirectory: out)
-    options.resume = resume
-    options.progressBar = isatty(2) != 0
-    let trainer = try Trainer(config: config, corpus: corpus, options: options)
-    // The cache is written only by a fresh run whose tokenizer was built
-    // from the settings: a later --force trusts it as exactly that. A resume
-    // without a cache re-encodes with the checkpoint's tokenizer instead.
-    if !cached && !resume {
-        try corpus.tokenizer.save(to: out.appendingPathComponent("tokenizer.json"))
-        if initial == nil {
-            try TokenCache.write(train: corpus.train, validation: corpus.validation, vocabSize: corpus.tokenizer.vocabSize,
-                                 key: cacheKey, to: out.appendingPathComponent("tokens.bin"))
-        } else {
-            try? fm.removeItem(at: out.appendingPathComponent("tokens.bin"))  // ids of another tokenizer
-        }
-    }
-    if let initial {
-        for (mine, theirs) in zip(trainer.model.parameters, initial.model.parameters) { mine.tensor.copy(from: theirs.tensor) }
-        printError("initialised from \(initial.directory.path)")
-    }
-    try trainer.config.jsonData().write(to: out.appendingPathComponent("config.json"), options: .atomic)
+    let configName = configPath.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "default"
+    var request = RunRequest(directory: URL(fileURLWithPath: outPath ?? "runs/\(configName)-\(formatter.string(from: Date()))"))
+    request.start = resume ? .resume : force ? .force : .fresh
+    request.configFile = configPath.map { URL(fileURLWithPath: $0) }
+    request.defaultConfig = FileManager.default.fileExists(atPath: "configs/default.json") ? URL(fileURLWithPath: "configs/default.json") : nil
+    request.overrides = overrides
+    request.dataPath = dataPath
+    request.initFrom = initFrom
+    let showProgress = isatty(2) != 0
+    guard let run = try TrainingRun.open(request, note: { printError("tinygpt: \($0)") }, configure: { options in
+        options.stopAfterSeconds = maxSeconds
+        options.log = { line in print(line); StandardOutput.flush() }
+        options.progressBar = showProgress
+    }, tokenizerProgress: { done, total in
+        if showProgress { fputs(done == total ? "\r\u{1B}[K" : "\rtraining tokenizer: \(done)/\(total)", stderr) }
+    }) else { return }
+    let trainer = run.trainer, corpus = run.corpus, config = trainer.config
+    let out = run.directory.url
+    if let source = run.initializedFrom { printError("initialised from \(source.path)") }
     let parameters = trainer.model.parameters.map(\.tensor.count).reduce(0, +)
     printError("run directory: \(out.path)")
     printError("data: \(config.data.path): \(corpus.train.count) training and \(corpus.validation.count) validation tokens, \(config.tokenizer.type.rawValue) tokenizer with \(corpus.tokenizer.vocabSize) tokens")
@@ -157,45 +66,16 @@ func runTrainCommand(_ args: [String]) throws {
         try trainer.run()
     } catch let interrupted as TrainingInterrupted {
         printError("tinygpt: \(interrupted)")
-        exit(130)
+        if !interrupted.budgetReached { exit(130) }
     }
-    if fm.fileExists(atPath: out.appendingPathComponent("best").path) {
+    if FileManager.default.fileExists(atPath: run.directory.best.path) {
         printError(String(format: "done: best validation loss %.4f (perplexity %@) in %@/best", trainer.bestValidationLoss, perplexityText(trainer.bestValidationLoss), out.path))
     } else {
         printError(String(format: "done: no evaluation beat the starting model's validation loss %.4f (step 0), so there is no best/; the final model is in %@/latest",
                           trainer.bestValidationLoss, out.path))
     }
-    printError("loss curve: \(out.path)/loss.svg; metrics: \(out.path)/metrics.jsonl")
+    printError("loss curve: \(run.directory.lossCurve.path); metrics: \(run.directory.metrics.path)")
     printError("sample:  tinygpt sample --checkpoint \(out.path) --prompt \"The \"")
     printError("measure: tinygpt eval --checkpoint \(out.path) --data FILE")
-}
-
-/// Reuses the run's tokenizer and token cache when they match (`cached`);
-/// otherwise builds the tokenizer (or takes the checkpoint's, when resuming).
-/// Writes nothing: the caller saves a new tokenizer and cache once the run is checked.
-func loadCorpus(text: String, key: UInt64, config: RunConfig, run: URL, resume: Bool) throws -> (corpus: Corpus, cached: Bool) {
-    let cacheURL = run.appendingPathComponent("tokens.bin"), tokenizerURL = run.appendingPathComponent("tokenizer.json")
-    let tokenizer: (any Tokenizer)?
-    if resume {
-        tokenizer = try TokenizerFile.load(from: run.appendingPathComponent("latest").appendingPathComponent("tokenizer.json"))
-    } else if FileManager.default.fileExists(atPath: tokenizerURL.path) {
-        tokenizer = try? TokenizerFile.load(from: tokenizerURL)
-    } else {
-        tokenizer = nil
-    }
-    if let tokenizer, let cached = TokenCache.read(from: cacheURL, key: key) {
-        return (Corpus(tokenizer: tokenizer, train: cached.train, validation: cached.validation), true)
-    }
-    let corpus: Corpus
-    if let tokenizer, resume {
-        let (trainText, validationText) = Corpus.split(text, valFraction: config.data.valFraction)
-        corpus = try Corpus(tokenizer: tokenizer, trainText: trainText, validationText: validationText)
-    } else {
-        let showProgress = isatty(2) != 0
-        corpus = try Corpus.build(text: text, config: config) { done, total in
-            if showProgress { FileHandle.standardError.write(Data("\rtraining tokenizer: \(done)/\(total)".utf8)) }
-        }
-        if showProgress && config.tokenizer.type == .bpe { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    }
-    return (corpus, false)
+    withExtendedLifetime(run) {}  // the run's lock is held to the end
 }

@@ -9,6 +9,7 @@ let usage = """
       train                           train a model (no arguments: the default config on data/corpus.txt)
       sample                          generate text from a checkpoint (greedy, sampling, beam search)
       eval                            perplexity and bits per byte of a checkpoint on a text
+      compare --vary FIELD=a,b        train variants side by side: one table, one picture
       export --format hf              a checkpoint as a Hugging Face transformers model (GPT-2 or LLaMA family)
       import --format hf              a Hugging Face GPT-2 or LLaMA model as a checkpoint
       logits                          a checkpoint's logits for given token ids, as JSON
@@ -29,6 +30,7 @@ func run(_ args: [String]) throws {
     case "train": try runTrainCommand(rest)
     case "sample": try runSampleCommand(rest)
     case "eval": try runEvalCommand(rest)
+    case "compare": try runCompareCommand(rest)
     case "info": try runInfoCommand(rest)
     case "export": try runExportCommand(rest)
     case "import": try runImportCommand(rest)
@@ -37,16 +39,17 @@ func run(_ args: [String]) throws {
     case "bench": try runBenchCommand(rest)
     case "help", "--help", "-h": print(usage)
     default:
-        throw CLIError("unknown command '\(command)'; expected one of: train, sample, eval, info, export, import, logits, tokenizer, bench, help")
+        throw CLIError("unknown command '\(command)'; expected one of: train, sample, eval, compare, info, export, import, logits, tokenizer, bench, help")
     }
 }
 
 do {
     try run(Array(CommandLine.arguments.dropFirst()))
+    StandardOutput.flush()
 } catch let error as CLIError {
     printError("tinygpt: error: \(error)")
     exit(2)
 } catch {
-    printError("tinygpt: error: \(error)")
+    printError("tinygpt: error: \(userMessage(error))")
     exit(1)
 }

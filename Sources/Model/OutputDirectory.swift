@@ -1,0 +1,114 @@
+import Foundation
+
+/// The one rule for every command that writes a directory the user names
+/// (`export --out`, `import --out`, and the run directory of `train`):
+/// never replace what the user did not ask to lose.
+///
+/// - An absent path or an empty directory may be written.
+/// - A file is never replaced by a directory.
+/// - A non-empty directory is replaced only with `--force`, and never when it
+///   is the working directory or contains it, the user's home, a source of
+///   the command or a directory containing one, or a tinygpt run or checkpoint.
+public enum OutputDirectory {
+    /// What is at an output path before a command writes there.
+    public enum State: Equatable {
+        case absent, empty, replaceable
+    }
+
+    /// Checks `path` as the output of a command; `sources` are the paths the
+    /// command reads (checkpoint, data), which it must never replace.
+    @discardableResult
+    public static func check(_ path: String, force: Bool, sources: [String] = [], flag: String = "--out") throws -> State {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { return .absent }
+        guard isDirectory.boolValue else {
+            throw OutputPathError("\(flag) '\(path)' is a file; give the path of a new or empty directory")
+        }
+        let entries: [String]
+        do { entries = try fm.contentsOfDirectory(atPath: path) } catch {
+            throw OutputPathError("\(flag) '\(path)': cannot list the directory: \(plainReason(error))")
+        }
+        if entries.isEmpty { return .empty }
+        if let reason = protectionReason(path, sources: sources) {
+            throw OutputPathError("\(flag) '\(path)' \(reason); it is never replaced, even with --force: choose a new directory")
+        }
+        guard force else {
+            throw OutputPathError("\(flag) '\(path)' exists and is not empty (\(entries.count) entr\(entries.count == 1 ? "y" : "ies")); choose a new directory, or add --force to replace it")
+        }
+        return .replaceable
+    }
+
+    /// Why replacing `path` would lose something that must be kept, or nil.
+    static func protectionReason(_ path: String, sources: [String]) -> String? {
+        let target = canonical(path)
+        let cwd = canonical(FileManager.default.currentDirectoryPath)
+        if target == cwd { return "is the working directory" }
+        if contains(target, cwd) { return "contains the working directory" }
+        if target == canonical(NSHomeDirectory()) { return "is the home directory" }
+        for source in sources {
+            let s = canonical(source)
+            if target == s { return "is the source '\(source)' of this command" }
+            if contains(target, s) { return "contains the source '\(source)' of this command" }
+        }
+        if let what = tinygptContents(path) { return "holds a tinygpt \(what)" }
+        return nil
+    }
+
+    /// "run" or "checkpoint" when a directory holds one, else nil.
+    public static func tinygptContents(_ path: String) -> String? {
+        let fm = FileManager.default
+        let url = URL(fileURLWithPath: path)
+        if RunDirectory.markerNames.contains(where: { fm.fileExists(atPath: url.appendingPathComponent($0).path) }) { return "run" }
+        let config = url.appendingPathComponent(Checkpoint.configFile)
+        if fm.fileExists(atPath: url.appendingPathComponent(Checkpoint.weightsFile).path),
+           let data = fm.contents(atPath: config.path),
+           let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], object["model"] is [String: Any] {
+            return "checkpoint"
+        }
+        return nil
+    }
+
+    /// Absolute, with `.`/`..` and symbolic links resolved, without a trailing slash.
+    static func canonical(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
+    /// True if `inner` lies strictly inside `outer`.
+    static func contains(_ outer: String, _ inner: String) -> Bool {
+        outer == "/" ? inner != "/" : inner.hasPrefix(outer + "/")
+    }
+}
+
+public struct OutputPathError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// An IO error in plain words: "permission denied", "no space left on device", …
+/// (Foundation's own text names internal domains and codes).
+public func plainReason(_ error: Error) -> String {
+    let ns = error as NSError
+    if ns.domain == NSPOSIXErrorDomain { return posixReason(Int32(ns.code)) }
+    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        return posixReason(Int32(underlying.code))
+    }
+    if ns.domain == NSCocoaErrorDomain {
+        switch CocoaError.Code(rawValue: ns.code) {
+        case .fileNoSuchFile, .fileReadNoSuchFile: return posixReason(ENOENT)
+        case .fileReadNoPermission, .fileWriteNoPermission: return posixReason(EACCES)
+        case .fileWriteOutOfSpace: return posixReason(ENOSPC)
+        case .fileWriteVolumeReadOnly: return posixReason(EROFS)
+        case .fileWriteFileExists: return posixReason(EEXIST)
+        default: break
+        }
+    }
+    if ns.domain != NSCocoaErrorDomain { return "\(error)" }
+    return "input/output error"
+}
+
+/// strerror's text, starting lower-case to continue a sentence.
+public func posixReason(_ code: Int32) -> String {
+    let text = String(cString: strerror(code))
+    return text.prefix(1).lowercased() + text.dropFirst()
+}

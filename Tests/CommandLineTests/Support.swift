@@ -1,0 +1,81 @@
+import XCTest
+import Foundation
+
+/// The built `tinygpt` run as a user runs it, in a scratch directory that
+/// holds a small text file; shared by the command-line test cases.
+class CommandLineTestCase: XCTestCase {
+    var scratch: URL!
+    /// A model small enough that training takes well under a second.
+    let tiny = ["--set", "model.n_layer=1", "--set", "model.d_model=16", "--set", "model.n_head=2",
+                "--set", "model.context_length=16", "--set", "train.batch_size=2", "--set", "train.max_steps=6",
+                "--set", "train.warmup_steps=1", "--set", "train.eval_interval=3", "--set", "train.eval_steps=1",
+                "--set", "train.log_interval=3"]
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tinygpt-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        let text = String(repeating: "a cat sat on the mat and the dog ran to the cat. ", count: 60)
+        try text.write(to: scratch.appendingPathComponent("text.txt"), atomically: true, encoding: .utf8)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+
+    /// The executable SwiftPM built beside this test bundle.
+    var executable: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tinygpt")
+    }
+
+    typealias Result = (status: Int32, stdout: String, stderr: String)
+
+    @discardableResult
+    func tinygpt(_ arguments: [String], in directory: URL? = nil) throws -> Result {
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: executable.path), "build the tinygpt executable first: \(executable.path)")
+        return try run(executable, arguments, in: directory)
+    }
+
+    /// tinygpt with its standard output redirected by the shell: "> /dev/full", ">&-" (closed), ….
+    func tinygpt(_ arguments: [String], stdoutRedirect: String) throws -> Result {
+        let quoted = ([executable.path] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        return try run(URL(fileURLWithPath: "/bin/sh"), ["-c", "exec " + quoted.joined(separator: " ") + " " + stdoutRedirect])
+    }
+
+    func run(_ program: URL, _ arguments: [String], in directory: URL? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = program
+        process.arguments = arguments
+        process.currentDirectoryURL = directory ?? scratch
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        // A signal (a trap, a kill) is reported as 128 + its number, as shells do.
+        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return (status, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    func path(_ name: String) -> String { scratch.appendingPathComponent(name).path }
+
+    func contents(_ name: String) -> Data? { FileManager.default.contents(atPath: path(name)) }
+
+    func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: path(name)) }
+
+    /// A small trained run directory, `name`.
+    func trainTinyRun(_ name: String, extra: [String] = []) throws {
+        let result = try tinygpt(["train", "--data", "text.txt", "--out", name] + tiny + extra)
+        XCTAssertEqual(result.status, 0, result.stderr)
+    }
+
+    /// One line on stderr, starting "tinygpt: error:", a non-zero status and no signal.
+    func assertRefused(_ result: Result, mentioning: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertTrue(result.status == 1 || result.status == 2, "exit status \(result.status): \(result.stderr)", file: file, line: line)
+        let lines = result.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line: \(result.stderr)", file: file, line: line)
+        XCTAssertTrue(lines.last?.hasPrefix("tinygpt: error:") == true, result.stderr, file: file, line: line)
+        XCTAssertTrue(result.stderr.contains(mentioning), "'\(mentioning)' in: \(result.stderr)", file: file, line: line)
+        for leak in ["Error Domain", "NSCocoa", "NSPOSIX", ".tmp-", "Fatal error"] {
+            XCTAssertFalse(result.stderr.contains(leak), "internals in: \(result.stderr)", file: file, line: line)
+        }
+    }
+}

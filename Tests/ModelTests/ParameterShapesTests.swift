@@ -1,0 +1,31 @@
+import XCTest
+import Model
+import NN
+
+/// `ModelConfig.parameterShapes` (what `info` reports without building a
+/// model) must list exactly what `GPT(config:)` builds.
+final class ParameterShapesTests: XCTestCase {
+    func testShapesMatchABuiltModelForEveryKindOfLayer() {
+        var configs: [ModelConfig] = []
+        for norm in NormKind.allCases {
+            for normPosition in NormPosition.allCases {
+                for activation in ActivationKind.allCases {
+                    for position in PositionEncoding.allCases {
+                        for (bias, tied) in [(true, true), (false, false)] {
+                            var m = ModelConfig()
+                            m.nLayer = 2; m.dModel = 12; m.nHead = 3; m.nKVHead = activation == .swiglu ? 1 : 3
+                            m.contextLength = 7; m.vocabSize = 11; m.dFF = 10
+                            m.norm = norm; m.normPosition = normPosition; m.activation = activation
+                            m.position = position; m.bias = bias; m.tieEmbeddings = tied
+                            configs.append(m)
+                        }
+                    }
+                }
+            }
+        }
+        for config in configs {
+            let built = GPT(config: config, seed: 0).parameters.map { ParameterShape(name: $0.name, shape: $0.tensor.shape) }
+            XCTAssertEqual(config.parameterShapes, built, "\(config)")
+        }
+    }
+}
