@@ -10,7 +10,13 @@ with `tinygpt import`, and compare the same way.
 A benchmark tool, not a dependency:  pip install torch transformers
     python3 bench/hf_interop.py .build/release/tinygpt data/corpus.txt
 With --fixtures DIR it also writes the tiny HF models and their expected logits
-used by the Swift tests (Tests/ModelTests/Fixtures).
+used by the Swift tests (Tests/ModelTests/Fixtures); --rope-fixtures DIR writes
+only the LLaMA fixtures with linear, dynamic and yarn rope_scaling.
+
+RoPE scaling (model.rope_scaling, in transformers' vocabulary) is checked both
+ways past the trained length: a llama-style run exported with
+`--set model.rope_scaling=...` and LLaMAs saved by transformers with
+rope_scaling, imported; logits compared on sequences 1.5× max_position_embeddings.
 """
 import json, os, subprocess, sys, tempfile
 
@@ -25,15 +31,15 @@ def run(*args):
     return subprocess.run([str(a) for a in args], check=True, capture_output=True, text=True).stdout
 
 
-def tinygpt_logits(binary, checkpoint, ids):
-    return torch.tensor(json.loads(run(binary, "logits", "--checkpoint", checkpoint, "--ids", " ".join(map(str, ids)))))
+def tinygpt_logits(binary, checkpoint, ids, extra=()):
+    return torch.tensor(json.loads(run(binary, "logits", "--checkpoint", checkpoint, "--ids", " ".join(map(str, ids)), *extra)))
 
 
-def tinygpt_greedy(binary, checkpoint, ids, n):
+def tinygpt_greedy(binary, checkpoint, ids, n, extra=()):
     # Greedy from token ids: drive `logits` step by step (the CLI's sample takes text).
     seq = list(ids)
     for _ in range(n):
-        seq.append(int(tinygpt_logits(binary, checkpoint, seq)[-1].argmax()))
+        seq.append(int(tinygpt_logits(binary, checkpoint, seq, extra)[-1].argmax()))
     return seq[len(ids):]
 
 
@@ -41,17 +47,22 @@ def relative_error(a, b):
     return ((a - b).abs().max() / b.abs().max()).item()
 
 
-def compare(name, binary, checkpoint, hf_model, vocab, context):
+SCALINGS = [{"rope_type": "linear", "factor": 2.0}, {"rope_type": "dynamic", "factor": 2.0},
+            {"rope_type": "yarn", "factor": 4.0}, {"rope_type": "yarn", "factor": 2.0, "beta_fast": 16.0, "beta_slow": 2.0,
+                                                   "attention_factor": 1.2, "truncate": False}]
+
+
+def compare(name, binary, checkpoint, hf_model, vocab, context, length=None, extra=()):
     worst = 0.0
     for trial in range(3):
-        ids = torch.randint(0, vocab, (min(context, 24),)).tolist()
-        ours = tinygpt_logits(binary, checkpoint, ids)
+        ids = torch.randint(0, vocab, (length or min(context, 24),)).tolist()
+        ours = tinygpt_logits(binary, checkpoint, ids, extra)
         with torch.no_grad():
             theirs = hf_model(torch.tensor([ids])).logits[0]
         worst = max(worst, relative_error(ours, theirs))
     prompt = torch.randint(0, vocab, (5,)).tolist()
     n = min(12, context - 5)
-    ours_greedy = tinygpt_greedy(binary, checkpoint, prompt, n)
+    ours_greedy = tinygpt_greedy(binary, checkpoint, prompt, n, extra)
     with torch.no_grad():
         theirs_greedy = hf_model.generate(torch.tensor([prompt]), max_new_tokens=n, do_sample=False,
                                           min_new_tokens=n, pad_token_id=0)[0, 5:].tolist()
@@ -61,18 +72,28 @@ def compare(name, binary, checkpoint, hf_model, vocab, context):
     return worst <= TOLERANCE and same
 
 
-def write_fixtures(binary, fixtures, tmp):
-    """Tiny random GPT-2 and LLaMA models (a few KB) with a char tokenizer and expected logits."""
+def tiny_llama(rope_scaling=None, head_dim=4):
+    return LlamaForCausalLM(LlamaConfig(vocab_size=30, hidden_size=4 * head_dim, intermediate_size=24, num_hidden_layers=2,
+                                        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=16,
+                                        rope_theta=10000.0, tie_word_embeddings=False, bos_token_id=None, eos_token_id=None,
+                                        rope_scaling=rope_scaling))
+
+
+def write_fixtures(binary, fixtures, tmp, rope_only=False):
+    """Tiny random GPT-2 and LLaMA models (a few KB) with a char tokenizer and expected logits.
+    The rope-scaled LLaMAs (head size 16, so YaRN's ramp spans several dimensions) are scored
+    on 24 ids: past max_position_embeddings = 16, where the scaling matters."""
     with open(f"{tmp}/chars.txt", "w") as f:
         f.write("abcdefghijklmnopqrstuvwxyz .,\n")
     run(binary, "tokenizer", "train", "--type", "char", "--data", f"{tmp}/chars.txt", "--out", f"{tmp}/chars.json")
-    models = {
+    models = {} if rope_only else {
         "gpt2": GPT2LMHeadModel(GPT2Config(vocab_size=30, n_positions=16, n_embd=16, n_layer=2, n_head=4, n_inner=24,
                                            activation_function="gelu_new", bos_token_id=None, eos_token_id=None)),
-        "llama": LlamaForCausalLM(LlamaConfig(vocab_size=30, hidden_size=16, intermediate_size=24, num_hidden_layers=2,
-                                              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=16,
-                                              rope_theta=10000.0, tie_word_embeddings=False, bos_token_id=None, eos_token_id=None)),
+        "llama": tiny_llama(),
     }
+    models["llama-linear"] = tiny_llama({"rope_type": "linear", "factor": 2.0}, head_dim=16)
+    models["llama-dynamic"] = tiny_llama({"rope_type": "dynamic", "factor": 2.0}, head_dim=16)
+    models["llama-yarn"] = tiny_llama({"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 16}, head_dim=16)
     for name, model in models.items():
         model.eval()
         with torch.no_grad():
@@ -86,6 +107,8 @@ def write_fixtures(binary, fixtures, tmp):
         with open(f"{tmp}/chars.json") as f, open(f"{dest}/tokenizer.json", "w") as g:
             g.write(f.read())
         ids = [1, 7, 29, 0, 5, 13, 2, 20]
+        if "-" in name:
+            ids = ids + [3, 9, 27, 11, 4, 18, 25, 6, 0, 14, 22, 8, 19, 2, 28, 10]
         with torch.no_grad():
             expected = model(torch.tensor([ids])).logits[0].tolist()
         with open(f"{dest}/expected_logits.json", "w") as f:
@@ -96,6 +119,10 @@ def write_fixtures(binary, fixtures, tmp):
 def main():
     binary, corpus = sys.argv[1], sys.argv[2]
     fixtures = sys.argv[sys.argv.index("--fixtures") + 1] if "--fixtures" in sys.argv else None
+    if "--rope-fixtures" in sys.argv:
+        with tempfile.TemporaryDirectory() as tmp:
+            write_fixtures(binary, sys.argv[sys.argv.index("--rope-fixtures") + 1], tmp, rope_only=True)
+        return
     ok = True
     small = ["--set", "model.n_layer=2", "--set", "model.d_model=64", "--set", "model.context_length=32",
              "--set", "tokenizer.vocab_size=300", "--set", "train.max_steps=5", "--set", "train.warmup_steps=1",
@@ -135,6 +162,29 @@ def main():
                 g.write(f.read())
             run(binary, "import", "--format", "hf", "--from", src, "--out", ckpt)
             ok &= compare(f"import {name}", binary, ckpt, model, 300, 32)
+
+        # RoPE scaling, export: the llama-style run (context 32) with rope_scaling set at export time.
+        for k, scaling in enumerate(SCALINGS):
+            out = f"{tmp}/hf-scaled{k}"
+            setting = "model.rope_scaling=" + json.dumps(scaling)
+            run(binary, "export", "--checkpoint", f"{tmp}/run1", "--format", "hf", "--out", out, "--set", setting)
+            model = AutoModelForCausalLM.from_pretrained(out).eval()
+            ok &= compare(f"export llama-style {json.dumps(scaling)}", binary, f"{tmp}/run1", model, model.config.vocab_size, 32,
+                          length=48, extra=("--set", setting))
+        # RoPE scaling, import: LLaMAs saved by transformers with rope_scaling.
+        for k, scaling in enumerate(SCALINGS):
+            model = LlamaForCausalLM(LlamaConfig(vocab_size=300, hidden_size=64, intermediate_size=80, num_hidden_layers=2,
+                                                 num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32,
+                                                 rope_theta=10000.0, tie_word_embeddings=False, rope_scaling=dict(scaling))).eval()
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.normal_(0, 0.2)
+            src, ckpt = f"{tmp}/src-scaled{k}", f"{tmp}/ckpt-scaled{k}"
+            model.save_pretrained(src, safe_serialization=True)
+            with open(tokenizer_json) as f, open(f"{src}/tokenizer.json", "w") as g:
+                g.write(f.read())
+            run(binary, "import", "--format", "hf", "--from", src, "--out", ckpt)
+            ok &= compare(f"import llama {json.dumps(scaling)}", binary, ckpt, model, 300, 32, length=48)
         if fixtures:
             write_fixtures(binary, fixtures, tmp)
     print("all checks passed" if ok else "SOME CHECKS FAILED")

@@ -113,7 +113,7 @@ public final class Generator {
     /// returns each row's last-position logits.
     func prefill(_ sequences: [[Int32]], caches: [KeyValueCache]) -> [[Float]] {
         for c in caches { c.clear() }
-        let context = model.config.contextLength
+        let context = model.contextWindow
         let window = sequences.map { Array($0.suffix(context)) }
         let length = window[0].count
         return Autograd.noGrad {
@@ -124,7 +124,7 @@ public final class Generator {
 
     /// Feeds each sequence's newest token; slides the window when the cache is full.
     func advance(_ sequences: [[Int32]], caches: [KeyValueCache]) -> [[Float]] {
-        let context = model.config.contextLength
+        let context = model.contextWindow
         let cached = caches[0].length
         if cached >= context {
             return prefill(sequences.map { Array($0.suffix(max(1, context / 2))) }, caches: caches)

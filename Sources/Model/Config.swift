@@ -6,7 +6,7 @@ import NN
 // plus a field table; ConfigFields.swift turns the tables into decoding, `--set`,
 // validation, encoding and docs. docs/config.md shows the same tables (a test keeps them in sync).
 
-public enum NormPosition: String, CaseIterable, Sendable { case pre, post }
+public enum NormPosition: String, CaseIterable, Sendable { case pre, post, deepnorm }
 public enum PositionEncoding: String, CaseIterable, Sendable { case learned, sinusoidal, rope, alibi, none }
 public enum ActivationKind: String, CaseIterable, Sendable { case relu, gelu, gelu_tanh, swish, swiglu, geglu, reglu }
 public enum InitScheme: String, CaseIterable, Sendable { case gpt2, xavier, kaiming }
@@ -34,6 +34,8 @@ public struct ModelConfig: Equatable, Codable, Sendable, ConfigSection {
     public var normEps = 1e-5
     public var position = PositionEncoding.learned
     public var ropeTheta = 10000.0
+    /// nil: plain RoPE. Settable after training (eval, sample, logits, export): it changes no parameter.
+    public var ropeScaling: RopeScaling? = nil
     public var activation = ActivationKind.gelu
     public var bias = true
     public var dropout = 0.0
@@ -56,10 +58,11 @@ public struct ModelConfig: Equatable, Codable, Sendable, ConfigSection {
         .optionalInt("n_kv_head", \.nKVHead, .atLeast(1), "Key/value heads; null = n_head (MHA), 1 = MQA, another divisor of n_head = GQA."),
         .optionalInt("d_ff", \.dFF, .between(1, 4 * maxWidth), "Feed-forward hidden width; null = 4 · d_model."),
         .choice("norm", \.norm, "Normalization layer."),
-        .choice("norm_position", \.normPosition, "Normalize before (pre) or after (post) each sublayer."),
+        .choice("norm_position", \.normPosition, "Normalize before (pre) or after (post) each sublayer; deepnorm = post-norm LN(α·x + f(x)) with α = (2N)^(1/4) and value, output and feed-forward weights initialised × (8N)^(−1/4) (DeepNet, Wang et al. 2022)."),
         .number("norm_eps", \.normEps, .greaterThan(0), "Epsilon added inside the normalization."),
         .choice("position", \.position, "Position information: learned table, fixed sinusoids, rotary (rope), ALiBi biases, or none."),
         .number("rope_theta", \.ropeTheta, .greaterThan(0), "RoPE base frequency (used when position = rope)."),
+        .ropeScaling("rope_scaling", \.ropeScaling, "RoPE scaling as in transformers: linear (position interpolation), dynamic (NTK-aware, grows past context_length) or yarn (with beta_fast, beta_slow, attention_factor, mscale, mscale_all_dim, original_max_position_embeddings, truncate); null = none. See docs/config.md."),
         .choice("activation", \.activation, "Feed-forward activation; swiglu, geglu and reglu are gated (GLU) variants."),
         .bool("bias", \.bias, "Biases in linear layers and norms."),
         .number("dropout", \.dropout, .halfOpen(0, 1), "Dropout probability during training."),
@@ -77,6 +80,10 @@ public struct ModelConfig: Equatable, Codable, Sendable, ConfigSection {
         if position == .rope, headSize % 2 != 0 {
             throw ConfigError("model.position = rope needs an even head size; d_model / n_head = \(dModel) / \(nHead) = \(headSize)")
         }
+        if normPosition == .deepnorm, initialization == .gpt2 {
+            throw ConfigError("model.norm_position = deepnorm sets its own init gain β = (8·n_layer)^(−1/4); model.init = gpt2 adds the pre-norm rule 1/√(2·n_layer) on residual outputs: use init xavier (the paper's) or kaiming")
+        }
+        try ropeScaling?.validate(key: "model.rope_scaling", position: position.rawValue, headSize: headSize)
     }
 }
 
@@ -409,6 +416,11 @@ extension SampleConfig {
 
 extension ConfigSection {
     mutating func override(field name: String, text: String) throws {
+        if !Self.fields.contains(where: { $0.name == name }), let dot = name.firstIndex(of: "."),
+           let object = Self.fields.first(where: { $0.name == name[..<dot] }), let setMember = object.setMember {
+            try setMember(&self, String(name[name.index(after: dot)...]), text, "\(Self.name).\(object.name)")
+            return
+        }
         let field = try Self.field(named: name)
         let key = "\(Self.name).\(name)"
         guard let value = field.parseText(text) else {

@@ -72,6 +72,8 @@ struct ConfigField<Section> {
     let parseText: (String) -> JSONValue?
     /// Range check, run by `validate()`.
     let check: (Section, _ key: String) throws -> Void
+    /// For object fields: `--set key.member=text` sets one member.
+    var setMember: ((inout Section, _ member: String, _ text: String, _ key: String) throws -> Void)? = nil
 }
 
 private func typeError(_ key: String, _ expected: String, _ value: JSONValue) -> ConfigError {

@@ -6,8 +6,11 @@ import NN
 /// A decoder-only transformer, built from a `ModelConfig`.
 ///
 ///     ids (B, T) → token embedding (+ learned or sinusoidal positions)
-///       → n_layer × [attention, feed-forward], pre- or post-norm residuals
+///       → n_layer × [attention, feed-forward], pre-norm, post-norm or DeepNorm residuals
 ///       → final norm (pre-norm only) → output projection (tied or not) → logits (B, T, V)
+///
+/// `contextWindow` (≥ context_length) lets positions that need no trained
+/// table (sinusoidal, RoPE, ALiBi, none) run past the trained length.
 ///
 /// Dropout (when training) follows the embeddings and each residual branch,
 /// as in nanoGPT; attention probabilities are not dropped (the attention op
@@ -15,6 +18,8 @@ import NN
 public final class GPT {
     public let config: ModelConfig
     public let vocabSize: Int
+    /// The longest sequence this instance accepts: context_length unless built longer.
+    public let contextWindow: Int
     let tokenEmbedding: Embedding
     let positionEmbedding: Embedding?
     let sinusoidalTable: Tensor?
@@ -23,20 +28,34 @@ public final class GPT {
     let head: Linear?
 
     /// Builds and initialises a model. `config.vocabSize` must be resolved.
-    public init(config: ModelConfig, seed: UInt64) {
+    /// `contextWindow` (default context_length) may exceed it except for learned positions.
+    public init(config: ModelConfig, seed: UInt64, contextWindow: Int? = nil) {
         guard let vocab = config.vocabSize else { fatalError("GPT: vocab_size must be resolved (from the tokenizer) before building a model") }
+        let window = contextWindow ?? config.contextLength
+        require(window >= 1 && (window == config.contextLength || config.position.extrapolates),
+                "GPT: a context window of \(window) needs positions that extrapolate (not \(config.position.rawValue) at \(config.contextLength))")
         self.config = config
+        self.contextWindow = window
         vocabSize = vocab
         var generator = RandomGenerator(seed: seed)
         let d = config.dModel
-        let (initializer, outputInitializer) = config.initialization.weightInits(layers: config.nLayer)
+        let deepNorm = config.normPosition == .deepnorm
+        // DeepNorm replaces GPT-2's 1/√(2N) on residual outputs by its own gain β (applied below).
+        var (initializer, outputInitializer) = config.initialization.weightInits(layers: config.nLayer)
+        if deepNorm { outputInitializer = initializer }
         tokenEmbedding = Embedding(vocab, d, generator: &generator)
         positionEmbedding = config.position == .learned ? Embedding(config.contextLength, d, generator: &generator) : nil
-        sinusoidalTable = config.position == .sinusoidal ? Positions.sinusoidal(length: config.contextLength, dimension: d) : nil
+        sinusoidalTable = config.position == .sinusoidal ? Positions.sinusoidal(length: window, dimension: d) : nil
         let (activation, gated) = config.activation.feedForward
         let attentionPositions: AttentionPositions
         switch config.position {
-        case .rope: attentionPositions = .rotary(theta: Float(config.ropeTheta))
+        case .rope:
+            if let scaling = config.ropeScaling {
+                attentionPositions = .scaledRotary(ScaledRotary(theta: Float(config.ropeTheta), headSize: config.headSize,
+                                                                scaling: scaling, trainedLength: config.contextLength))
+            } else {
+                attentionPositions = .rotary(theta: Float(config.ropeTheta))
+            }
         case .alibi: attentionPositions = .alibi
         default: attentionPositions = .none
         }
@@ -51,7 +70,13 @@ public final class GPT {
                 feedForward: FeedForward(modelSize: d, hiddenSize: config.feedForwardSize, activation: activation, gated: gated,
                                          bias: config.bias, initializer: initializer, outputInitializer: outputInitializer,
                                          generator: &generator),
-                preNorm: config.normPosition == .pre))
+                residual: config.normPosition.residual(layers: config.nLayer)))
+        }
+        if deepNorm {
+            let beta = DeepNorm.initGain(layers: config.nLayer)
+            for block in blocks {
+                for weight in block.deepNormScaledWeights { scaleInPlace(weight, beta) }
+            }
         }
         self.blocks = blocks
         finalNorm = config.normPosition == .pre ? Norm(config.norm, d, bias: config.bias, eps: Float(config.normEps)) : nil
@@ -74,9 +99,15 @@ public final class GPT {
     public func callAsFunction(_ ids: [Int32], batch: Int, length: Int, offset: Int = 0,
                                caches: [KeyValueCache]? = nil, dropout: Dropout? = nil) -> Tensor {
         require(ids.count == batch * length, "GPT: \(ids.count) ids do not fill (batch \(batch), length \(length))")
-        require(offset >= 0 && offset + length <= config.contextLength,
-                "GPT: positions \(offset)..<\(offset + length) exceed the context length \(config.contextLength)")
+        require(offset >= 0 && offset + length <= contextWindow,
+                "GPT: positions \(offset)..<\(offset + length) exceed the context window \(contextWindow)")
         require(caches == nil || caches!.count == blocks.count, "GPT: need one cache per layer (\(blocks.count))")
+        if let caches, config.ropeScaling?.type == .dynamic {
+            // Only dynamic scaling needs the tokens behind the cache (to recompute).
+            let rows = (0..<batch).map { Array(ids[($0 * length)..<(($0 + 1) * length)]) }
+            if offset > 0 && offset + length > config.contextLength { return recomputed(rows, caches: caches) }
+            caches[0].tokens = caches[0].tokens.isEmpty ? rows : zip(caches[0].tokens, rows).map { $0 + $1 }
+        }
         var x = tokenEmbedding(ids, shape: [batch, length])                      // (B, T, C)
         if let positionEmbedding {
             x = x + positionEmbedding((offset..<(offset + length)).map { Int32($0) }, shape: [length])  // + (T, C)
@@ -91,36 +122,113 @@ public final class GPT {
         return linear(x, weight: head?.weight ?? tokenEmbedding.weight)          // (B, T, V)
     }
 
+    /// Dynamic NTK scaling past the trained length: every position's frequencies
+    /// depend on the whole length, so cached keys (and every later layer's
+    /// input) of a shorter sequence are stale. Runs the cached tokens plus the
+    /// new ones again from position 0 and returns the new positions' logits,
+    /// which therefore equal a full forward pass over the sequence.
+    private func recomputed(_ rows: [[Int32]], caches: [KeyValueCache]) -> Tensor {
+        let history = caches[0].tokens
+        require(history.count == rows.count, "GPT: the caches hold \(history.count) rows, the call \(rows.count)")
+        let full = zip(history, rows).map { $0 + $1 }
+        let (batch, length, total) = (rows.count, rows[0].count, full[0].count)
+        for cache in caches { cache.clear() }
+        let logits = self(full.flatMap { $0 }, batch: batch, length: total, offset: 0, caches: caches).toArray()
+        var out: [Float] = []
+        out.reserveCapacity(batch * length * vocabSize)
+        for b in 0..<batch { out += logits[((b * total + total - length) * vocabSize)..<((b + 1) * total * vocabSize)] }
+        return Tensor(out, shape: [batch, length, vocabSize])
+    }
+
     /// Mean next-token cross-entropy of `targets` (B·T) given `ids` (B, T).
     public func loss(_ ids: [Int32], targets: [Int32], batch: Int, length: Int, dropout: Dropout? = nil) -> Tensor {
         crossEntropy(self(ids, batch: batch, length: length, dropout: dropout), targets: targets)
     }
 
     /// Fresh, empty KV caches, one per layer.
-    public func makeCaches() -> [KeyValueCache] { blocks.map { _ in KeyValueCache(capacity: config.contextLength) } }
+    public func makeCaches() -> [KeyValueCache] { blocks.map { _ in KeyValueCache(capacity: contextWindow) } }
+
+    /// The same weights under another model config that changes no parameter
+    /// (today: rope_scaling) and/or a longer context window: how eval, sample,
+    /// logits and export apply inference-time position settings.
+    public func withPositions(_ newConfig: ModelConfig, contextWindow window: Int? = nil) -> GPT {
+        let model = GPT(config: newConfig, seed: 0, contextWindow: window)
+        let old = parameters, new = model.parameters
+        require(old.map(\.name) == new.map(\.name) && zip(old, new).allSatisfy { $0.tensor.shape == $1.tensor.shape },
+                "GPT.withPositions: the new config changes parameters")
+        for (source, target) in zip(old, new) { target.tensor.copy(from: source.tensor) }
+        return model
+    }
+}
+
+extension PositionEncoding {
+    /// Whether the model can score sequences longer than it was trained on:
+    /// every kind but a learned table, which has no rows past context_length.
+    public var extrapolates: Bool { self != .learned }
+}
+
+/// DeepNorm (DeepNet, Wang et al. 2022), decoder-only row of the paper's table:
+/// x ← LN(α·x + f(x)) with α = (2N)^(1/4); value, output and feed-forward
+/// weights initialised with gain β = (8N)^(−1/4). N = number of layers.
+public enum DeepNorm {
+    public static func residualScale(layers n: Int) -> Float { Float(pow(2.0 * Double(n), 0.25)) }
+    public static func initGain(layers n: Int) -> Float { Float(pow(8.0 * Double(n), -0.25)) }
+}
+
+/// Multiplies a parameter's values in place (initialisation only, no graph).
+private func scaleInPlace(_ t: Tensor, _ s: Float) {
+    for i in 0..<t.count { t.data[i] *= s }
+}
+
+/// Where a block normalises and how much of the residual it keeps.
+enum ResidualForm {
+    /// x + f(norm(x))
+    case pre
+    /// norm(α·x + f(x)); α = 1 is the original post-norm transformer.
+    case post(alpha: Float)
+}
+
+extension NormPosition {
+    func residual(layers: Int) -> ResidualForm {
+        switch self {
+        case .pre: return .pre
+        case .post: return .post(alpha: 1)
+        case .deepnorm: return .post(alpha: DeepNorm.residualScale(layers: layers))
+        }
+    }
 }
 
 /// One residual block: attention then feed-forward, each wrapped as
-/// pre-norm x + f(norm(x)) or post-norm norm(x + f(x)).
+/// pre-norm x + f(norm(x)), post-norm norm(x + f(x)) or DeepNorm norm(α·x + f(x)).
 final class TransformerBlock: Layer {
     let attentionNorm: Norm, attention: SelfAttention
     let feedForwardNorm: Norm, feedForward: FeedForward
-    let preNorm: Bool
+    let residual: ResidualForm
 
-    init(attentionNorm: Norm, attention: SelfAttention, feedForwardNorm: Norm, feedForward: FeedForward, preNorm: Bool) {
+    init(attentionNorm: Norm, attention: SelfAttention, feedForwardNorm: Norm, feedForward: FeedForward, residual: ResidualForm) {
         self.attentionNorm = attentionNorm; self.attention = attention
         self.feedForwardNorm = feedForwardNorm; self.feedForward = feedForward
-        self.preNorm = preNorm
+        self.residual = residual
     }
 
     func callAsFunction(_ x: Tensor, offset: Int, cache: KeyValueCache?, dropout: Dropout?) -> Tensor {
         func branch(_ y: Tensor) -> Tensor { dropout.map { $0(y) } ?? y }
-        if preNorm {
+        switch residual {
+        case .pre:
             let h = x + branch(attention(attentionNorm(x), offset: offset, cache: cache))
             return h + branch(feedForward(feedForwardNorm(h)))
+        case .post(let alpha):
+            func kept(_ y: Tensor) -> Tensor { alpha == 1 ? y : y * alpha }
+            let h = attentionNorm(kept(x) + branch(attention(x, offset: offset, cache: cache)))
+            return feedForwardNorm(kept(h) + branch(feedForward(h)))
         }
-        let h = attentionNorm(x + branch(attention(x, offset: offset, cache: cache)))
-        return feedForwardNorm(h + branch(feedForward(h)))
+    }
+
+    /// The weights DeepNorm initialises with gain β: value, attention output,
+    /// and every feed-forward matrix (not queries, keys, norms or biases).
+    var deepNormScaledWeights: [Tensor] {
+        [attention.value.weight, attention.output.weight, feedForward.up.weight, feedForward.down.weight]
+            + (feedForward.gate.map { [$0.weight] } ?? [])
     }
 
     var parameters: [Parameter] {

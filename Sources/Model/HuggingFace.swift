@@ -28,9 +28,13 @@ public enum HuggingFace {
         if m.norm != .rmsNorm { llama.append("norm rmsnorm (got \(m.norm.rawValue))") }
         if m.position != .rope { llama.append("position rope (got \(m.position.rawValue))") }
         if m.activation != .swiglu { llama.append("activation swiglu (got \(m.activation.rawValue))") }
+        if m.normPosition == .deepnorm {
+            // Neither family has a post-norm block, let alone DeepNorm's α·x residual.
+            throw InteropError("model.norm_position = deepnorm cannot be exported: transformers' GPT-2 and LLaMA are pre-norm and have no post-norm residual LN(α·x + f(x)) (α = (2N)^(1/4)), so no config.json reproduces it")
+        }
         if m.normPosition != .pre {
-            gpt2.append("norm_position pre (got post)")
-            llama.append("norm_position pre (got post)")
+            gpt2.append("norm_position pre (got \(m.normPosition.rawValue))")
+            llama.append("norm_position pre (got \(m.normPosition.rawValue))")
         }
         if gpt2.isEmpty { return .gpt2 }
         if llama.isEmpty { return .llama }
@@ -102,6 +106,42 @@ public enum HuggingFace {
     }
 
     static func llamaConfig(_ m: ModelConfig) -> [String: Any] {
+        var config = llamaBaseConfig(m)
+        if let scaling = m.ropeScaling { config["rope_scaling"] = ropeScalingObject(scaling, contextLength: m.contextLength) }
+        return config
+    }
+
+    /// rope_scaling as transformers reads it; yarn's original length written out.
+    static func ropeScalingObject(_ s: RopeScaling, contextLength: Int) -> [String: Any] {
+        var resolved = s
+        if s.type == .yarn, s.originalMaxPositionEmbeddings == nil { resolved.originalMaxPositionEmbeddings = contextLength }
+        let object = (try? JSONSerialization.jsonObject(with: Data(resolved.json.serialized().utf8))) as? [String: Any]
+        return object ?? [:]
+    }
+
+    /// A config.json's rope_scaling (or transformers 5's rope_parameters) as
+    /// tinygpt's: nil for plain RoPE ("default"); `theta` takes its rope_theta.
+    static func ropeScaling(from hf: [String: Any], path: String, theta: inout Double) throws -> RopeScaling? {
+        guard let raw = hf["rope_scaling"] ?? hf["rope_parameters"], !(raw is NSNull) else { return nil }
+        guard var object = raw as? [String: Any] else { throw InteropError("\(path)/config.json: rope_scaling must be an object") }
+        if let t = object.removeValue(forKey: "rope_theta") { theta = (t as? Double) ?? (t as? Int).map(Double.init) ?? theta }
+        if let p = object.removeValue(forKey: "partial_rotary_factor"), (p as? Double ?? (p as? Int).map(Double.init)) != 1 {
+            throw InteropError("\(path)/config.json: rope_scaling.partial_rotary_factor \(p) is not supported (tinygpt rotates every feature)")
+        }
+        let type = (object["rope_type"] ?? object["type"]) as? String ?? "default"
+        if type == "default" { return nil }
+        guard RopeType(rawValue: type) != nil else {
+            throw InteropError("\(path)/config.json: rope_scaling.rope_type '\(type)' is not supported (linear, dynamic, yarn)")
+        }
+        let data = try JSONSerialization.data(withJSONObject: object)
+        do {
+            return try RopeScaling(json: try JSONParser.parse(Array(data)), key: "rope_scaling")
+        } catch let error as ConfigError {
+            throw InteropError("\(path)/config.json: \(error.description)")
+        }
+    }
+
+    static func llamaBaseConfig(_ m: ModelConfig) -> [String: Any] {
         ["architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": m.vocabSize!,
          "hidden_size": m.dModel, "intermediate_size": m.feedForwardSize, "num_hidden_layers": m.nLayer,
          "num_attention_heads": m.nHead, "num_key_value_heads": m.kvHeads, "head_dim": m.headSize,
@@ -258,10 +298,10 @@ public enum HuggingFace {
             if let headDim = hf["head_dim"] as? Int, headDim * m.nHead != m.dModel {
                 throw InteropError("\(path)/config.json: head_dim \(headDim) × \(m.nHead) heads ≠ hidden_size \(m.dModel); tinygpt needs d_model = n_head · head size")
             }
-            if let scaling = hf["rope_scaling"], !(scaling is NSNull) { throw InteropError("\(path)/config.json: rope_scaling is not supported") }
             if let act = hf["hidden_act"] as? String, act != "silu" { throw InteropError("\(path)/config.json: hidden_act '\(act)' is not supported (silu)") }
             m.norm = .rmsNorm; m.position = .rope; m.activation = .swiglu
             m.normEps = number("rms_norm_eps", 1e-6); m.ropeTheta = number("rope_theta", 10_000)
+            m.ropeScaling = try ropeScaling(from: hf, path: path, theta: &m.ropeTheta)
             m.bias = (hf["attention_bias"] as? Bool ?? false) || (hf["mlp_bias"] as? Bool ?? false)
             if (hf["attention_bias"] as? Bool ?? false) != (hf["mlp_bias"] as? Bool ?? false) {
                 throw InteropError("\(path)/config.json: attention_bias and mlp_bias differ; tinygpt has one bias switch")

@@ -6,6 +6,8 @@ public enum AttentionPositions: Equatable, Sendable {
     case none
     /// Rotate queries and keys (RoPE) with this base θ.
     case rotary(theta: Float)
+    /// RoPE with scaled frequencies (linear, dynamic NTK or YaRN).
+    case scaledRotary(ScaledRotary)
     /// Add −slope·distance to the scores (ALiBi).
     case alibi
 }
@@ -19,10 +21,13 @@ public final class KeyValueCache {
     public private(set) var values: Tensor?
     /// Number of cached positions.
     public private(set) var length = 0
+    /// The token ids behind the cached positions, one row per batch row, when
+    /// the model keeps them (GPT does, to recompute a dynamic-RoPE sequence).
+    public var tokens: [[Int32]] = []
 
     public init(capacity: Int) { self.capacity = capacity }
 
-    public func clear() { length = 0 }
+    public func clear() { length = 0; tokens = [] }
 
     /// Appends k, v (B, Hkv, T, D) after the cached positions.
     public func append(keys k: Tensor, values v: Tensor) {
@@ -53,6 +58,7 @@ public final class KeyValueCache {
         }
         keys = gather(keys)
         values = gather(values)
+        if !tokens.isEmpty { tokens = rows.map { tokens[$0] } }
     }
 }
 
@@ -86,9 +92,17 @@ public final class SelfAttention: Layer {
         var q = query(x).splitHeads(heads)       // (B, H, T, D)
         var k = key(x).splitHeads(kvHeads)       // (B, Hkv, T, D)
         var v = value(x).splitHeads(kvHeads)     // (B, Hkv, T, D)
-        if case .rotary(let theta) = positions {
+        switch positions {
+        case .rotary(let theta):
             q = rotaryEmbedding(q, offset: offset, theta: theta)
             k = rotaryEmbedding(k, offset: offset, theta: theta)
+        case .scaledRotary(let rotary):
+            // Dynamic scaling's frequencies depend on the sequence length: GPT
+            // recomputes the whole sequence rather than mix cached keys of another length.
+            let (f, factor) = rotary.frequencies(sequenceLength: offset + x.shape[1])
+            q = rotaryEmbedding(q, offset: offset, inverseFrequencies: f, attentionFactor: factor)
+            k = rotaryEmbedding(k, offset: offset, inverseFrequencies: f, attentionFactor: factor)
+        default: break
         }
         var keyLength: Int? = nil
         if let cache {

@@ -12,16 +12,22 @@ public struct EvaluationResult: Equatable {
     public var perplexity: Double { exp(loss) }
     /// Total nats / ln 2 / bytes of text: comparable across tokenizers.
     public let bitsPerByte: Double
+    /// Loss by position inside the window, when asked for.
+    public var byPosition: PositionLosses? = nil
 }
 
 /// Scores every token of `ids` after the first, each exactly once, with
-/// sliding windows of the model's context length: window k starts at
-/// k·stride and scores only the tokens no earlier window scored, so each
-/// token sees at least context − stride tokens of context once the windows
-/// are full (all of them before that). Windows of equal length are batched.
-public func evaluate(model: GPT, ids: [Int32], textBytes: Int, stride: Int, batch: Int = 8) -> EvaluationResult {
-    let context = model.config.contextLength
-    precondition(stride >= 1 && stride <= context, "stride must be in 1...context_length")
+/// sliding windows of `context` tokens (default: the model's context window):
+/// window k starts at k·stride and scores only the tokens no earlier window
+/// scored, so each token sees at least context − stride tokens of context
+/// once the windows are full (all of them before that). Windows of equal
+/// length are batched. `byPosition` also sums the loss of each position
+/// inside the window (position t predicts from t + 1 tokens).
+public func evaluate(model: GPT, ids: [Int32], textBytes: Int, stride: Int, context: Int? = nil, batch: Int = 8,
+                     byPosition: Bool = false) -> EvaluationResult {
+    let context = context ?? model.contextWindow
+    precondition(context >= 1 && context <= model.contextWindow, "context must be in 1...the model's context window")
+    precondition(stride >= 1 && stride <= context, "stride must be in 1...context")
     precondition(ids.count >= 2, "need at least two tokens to score")
     // (start, length, first scored offset inside the window)
     var windows: [(start: Int, length: Int, firstScored: Int)] = []
@@ -35,6 +41,7 @@ public func evaluate(model: GPT, ids: [Int32], textBytes: Int, stride: Int, batc
         start += stride
     }
     var totalNats = 0.0, scored = 0
+    var positions = byPosition ? PositionLosses(length: context) : nil
     var i = 0
     Autograd.noGrad {
         while i < windows.count {
@@ -49,11 +56,16 @@ public func evaluate(model: GPT, ids: [Int32], textBytes: Int, stride: Int, batc
                 for t in 0..<length { targets.append(t >= w.firstScored ? ids[w.start + t + 1] : -100) }
             }
             let counted = targets.filter { $0 != -100 }.count
-            let loss = crossEntropy(model(inputs, batch: group.count, length: length), targets: targets)
-            totalNats += Double(loss.item) * Double(counted)
+            let logits = model(inputs, batch: group.count, length: length)
+            if positions != nil {
+                totalNats += positions!.add(logits: logits, targets: targets, length: length)
+            } else {
+                totalNats += Double(crossEntropy(logits, targets: targets).item) * Double(counted)
+            }
             scored += counted
             i += group.count
         }
     }
-    return EvaluationResult(tokens: scored, loss: totalNats / Double(scored), bitsPerByte: totalNats / log(2) / Double(max(textBytes, 1)))
+    return EvaluationResult(tokens: scored, loss: totalNats / Double(scored), bitsPerByte: totalNats / log(2) / Double(max(textBytes, 1)),
+                            byPosition: positions)
 }

@@ -6,10 +6,15 @@ import Train
 
 let evalUsage = """
     usage: tinygpt eval --checkpoint DIR --data FILE [--stride S] [--json] [--threads N]
+                        [--context N] [--by-position [--buckets K] [--svg FILE]] [--set model.rope_scaling=…]
 
     Scores every token of FILE after the first with sliding windows of the
     model's context (stride S, default half the context) and prints the number
     of scored tokens, mean cross-entropy, perplexity and bits per byte.
+      --context N     windows of N tokens, also past the trained context (not for learned positions)
+      --by-position   mean loss per position bucket (K equal buckets, default 16; stride defaults to N)
+                      and its plot in FILE (default loss-by-position.svg)
+      --set           model.rope_scaling (or one member, e.g. model.rope_scaling.factor=4) on a RoPE model
     """
 
 func runEvalCommand(_ args: [String]) throws {
@@ -20,26 +25,46 @@ func runEvalCommand(_ args: [String]) throws {
     let strideText = try a.option("stride")
     let json = a.flag("json")
     let threads = try a.threads()
+    let requestedContext = try a.option("context").map { text -> Int in
+        guard let n = Int(text), n >= 1 else { throw CLIError("--context must be an integer ≥ 1, got '\(text)'") }
+        return n
+    }
+    let svgPath = try a.option("svg")
+    let byPosition = a.flag("by-position") || svgPath != nil
+    let bucketCount = try a.int("buckets", default: 16, in: 1...1_000_000)
+    let overrides = try a.options("set")
     try a.finish()
     if let threads { Parallel.threads = threads }
 
     let (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpointPath)
-    let context = loaded.config.model.contextLength
-    var stride = max(1, context / 2)
+    var run = loaded.config
+    try run.apply(overrides: overrides)
+    try run.validate()
+    let model = try inferenceModel(loaded, model: run.model, overrides: overrides, context: requestedContext)
+    let context = requestedContext ?? loaded.config.model.contextLength
+    var stride = byPosition ? context : max(1, context / 2)
     if let strideText {
         guard let s = Int(strideText), s >= 1, s <= context else {
             throw CLIError("--stride must be an integer in 1...\(context) (the context length), got '\(strideText)'")
         }
         stride = s
     }
+    if byPosition { try checkPlotPath(svgPath ?? "loss-by-position.svg") }
     guard FileManager.default.fileExists(atPath: dataPath) else { throw CLIError("data file '\(dataPath)' does not exist") }
     let text = try TextFile.read(dataPath, what: "data file")
     let ids = try tokenizer.encode(text).map { Int32($0) }
     guard ids.count >= 2 else { throw CLIError("data file '\(dataPath)' has \(ids.count) token(s); need at least 2 to score") }
-    let result = evaluate(model: loaded.model, ids: ids, textBytes: text.utf8.count, stride: stride)
+    let result = evaluate(model: model, ids: ids, textBytes: text.utf8.count, stride: stride, context: context, byPosition: byPosition)
+    let buckets = result.byPosition?.buckets(width: max(1, (context + bucketCount - 1) / bucketCount)) ?? []
+    if byPosition {
+        let path = svgPath ?? "loss-by-position.svg"
+        try writePositionPlot(buckets, to: path, trainedContext: loaded.config.model.contextLength, context: context, run: run)
+        if !json { printError("wrote \(path)") }
+    }
     if json {
-        print("{\"tokens\":\(result.tokens),\"loss\":\(result.loss),\"perplexity\":\(result.perplexity),\"bits_per_byte\":\(result.bitsPerByte)}")
+        print(evaluationJSON(result, buckets: byPosition ? buckets : nil, context: context, stride: stride))
     } else {
         print(String(format: "tokens %d | loss %.4f | perplexity %.3f | bits per byte %.4f", result.tokens, result.loss, result.perplexity, result.bitsPerByte))
+        if byPosition { print(positionTable(buckets)) }
     }
 }

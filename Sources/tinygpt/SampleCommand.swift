@@ -9,6 +9,10 @@ let sampleUsage = """
                           [--strategy greedy|sample|beam] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
                           [--min-p P] [--repetition-penalty R] [--no-repeat-ngram N] [--beam-width W] [--length-penalty L]
                           [--num-samples N] [--seed S] [--stop TEXT ...] [--stream | --no-stream] [--threads N]
+                          [--context N]
+
+    The window slides at the trained context length; --context N lets it grow to N tokens first (positions that
+    extrapolate only: sinusoidal, rope, alibi, none). --set model.rope_scaling={...} scales RoPE for this run.
 
     DIR is a checkpoint or a run directory (then best/, else latest/). Flags override --set, which overrides
     the sample section of --config (else the checkpoint's). Semantics: docs/sampling.md.
@@ -30,8 +34,8 @@ func runSampleCommand(_ args: [String]) throws {
     var overrides = try a.options("set")
     for assignment in overrides {
         let key = String(assignment.prefix(while: { $0 != "=" }))
-        guard key.hasPrefix("sample.") else {
-            throw CLIError("--set \(assignment): sample takes sample.* settings only; the checkpoint fixes the model, tokenizer, data and train sections")
+        guard key.hasPrefix("sample.") || key.hasPrefix("model.rope_scaling") else {
+            throw CLIError("--set \(assignment): sample takes sample.* settings only, plus model.rope_scaling; the checkpoint fixes the rest of the model, tokenizer, data and train sections")
         }
     }
     for (flag, field) in sampleFlags.sorted(by: { $0.key < $1.key }) {
@@ -41,6 +45,10 @@ func runSampleCommand(_ args: [String]) throws {
     let stream = a.flag("stream"), noStream = a.flag("no-stream")
     if stream && noStream { throw CLIError("--stream and --no-stream contradict each other") }
     let threads = try a.threads()
+    let requestedContext = try a.option("context").map { text -> Int in
+        guard let n = Int(text), n >= 1 else { throw CLIError("--context must be an integer ≥ 1, got '\(text)'") }
+        return n
+    }
     try a.finish()
     if let threads { Parallel.threads = threads }
     if promptText != nil && promptFile != nil { throw CLIError("give --prompt or --prompt-file, not both") }
@@ -62,18 +70,22 @@ func runSampleCommand(_ args: [String]) throws {
     try run.validate()
     let s = run.sample
 
-    let generator = Generator(model: loaded.model, tokenizer: tokenizer)
+    let model = try inferenceModel(loaded, model: run.model, overrides: overrides, context: requestedContext,
+                                   batch: s.strategy == .beam ? s.beamWidth : s.numSamples)
+    let generator = Generator(model: model, tokenizer: tokenizer)
     let text = try promptFile.map { try TextFile.read($0, what: "prompt file") } ?? promptText ?? s.prompt
     var prompt = try tokenizer.encode(text).map { Int32($0) }
     if prompt.isEmpty { prompt = [generator.startToken()] }
-    let context = loaded.config.model.contextLength
+    let context = model.contextWindow
     if prompt.count > context {
-        printError("tinygpt: the prompt has \(prompt.count) tokens; keeping its last \(context) (the context length)")
+        printError("tinygpt: the prompt has \(prompt.count) tokens; keeping its last \(context) (the context window)")
         prompt = Array(prompt.suffix(context))
     }
 
     let rows = s.strategy == .beam ? s.beamWidth : s.numSamples
-    let needed = Generator.estimatedBytes(config: loaded.config.model, sequences: rows, promptLength: prompt.count,
+    var windowed = run.model
+    windowed.contextLength = model.contextWindow  // the KV caches are sized by the window
+    let needed = Generator.estimatedBytes(config: windowed, sequences: rows, promptLength: prompt.count,
                                           maxNewTokens: s.maxNewTokens)
     let available = Double(ProcessInfo.processInfo.physicalMemory)
     guard needed <= available else {
