@@ -13,7 +13,7 @@ let evalUsage = """
     of scored tokens, mean cross-entropy, perplexity and bits per byte.
       --context N     windows of N tokens, also past the trained context (not for learned positions)
       --by-position   mean loss per position bucket (K equal buckets, default 16; stride defaults to N)
-                      and its plot in FILE (default loss-by-position.svg)
+                      and, with --svg FILE, its plot (an existing .svg file there is replaced)
       --set           model.rope_scaling (or one member, e.g. model.rope_scaling.factor=4) on a RoPE model
     """
 
@@ -49,15 +49,14 @@ func runEvalCommand(_ args: [String]) throws {
         }
         stride = s
     }
-    if byPosition { try checkPlotPath(svgPath ?? "loss-by-position.svg") }
+    if let svgPath { try checkPlotPath(svgPath) }
     guard FileManager.default.fileExists(atPath: dataPath) else { throw CLIError("data file '\(dataPath)' does not exist") }
     let text = try TextFile.read(dataPath, what: "data file")
     let ids = try tokenizer.encode(text).map { Int32($0) }
     guard ids.count >= 2 else { throw CLIError("data file '\(dataPath)' has \(ids.count) token(s); need at least 2 to score") }
     let result = evaluate(model: model, ids: ids, textBytes: text.utf8.count, stride: stride, context: context, byPosition: byPosition)
     let buckets = result.byPosition?.buckets(width: max(1, (context + bucketCount - 1) / bucketCount)) ?? []
-    if byPosition {
-        let path = svgPath ?? "loss-by-position.svg"
+    if byPosition, let path = svgPath {
         try writePositionPlot(buckets, to: path, trainedContext: loaded.config.model.contextLength, context: context, run: run)
         if !json { printError("wrote \(path)") }
     }

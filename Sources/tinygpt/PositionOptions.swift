@@ -74,8 +74,12 @@ func positionTable(_ buckets: [PositionBucket]) -> String {
 /// Refuses a plot path that is a directory, before any work is done.
 func checkPlotPath(_ path: String) throws {
     var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-        throw CLIError("--svg '\(path)' is a directory; give a file name")
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+        if isDirectory.boolValue { throw CLIError("--svg '\(path)' is a directory; give a file name") }
+        // Replacing an existing file is asked for by naming it, but only a plot: never the data or anything else.
+        guard path.lowercased().hasSuffix(".svg") else {
+            throw CLIError("--svg '\(path)' exists and is not an .svg file; give a new path or an .svg file to replace")
+        }
     }
 }
 
