@@ -16,7 +16,8 @@ public enum Checkpoint {
     public static let weightsFile = "model.safetensors"
     public static let configFile = "config.json"
     public static let tokenizerFile = "tokenizer.json"
-    static let formatMetadata = ["format": "tinygpt", "format_version": "1"]
+    /// Version 2: sinusoidal positions scale the token embeddings by √d_model (version 1 did not).
+    static let formatMetadata = ["format": "tinygpt", "format_version": "2"]
 
     /// Writes `model`, `config` and the tokenizer to `directory`, with any
     /// `extraFiles` (name → bytes) and `extraTensors` (name → safetensors contents).
@@ -54,6 +55,10 @@ public enum Checkpoint {
             throw CheckpointError("checkpoint '\(directory.path)' has no readable \(tokenizerFile)")
         }
         let file = try SafeTensors.read(from: directory.appendingPathComponent(weightsFile))
+        if config.model.position == .sinusoidal, (file.metadata["format_version"].flatMap { Int($0) } ?? 1) < 2 {
+            throw CheckpointError("\(directory.path) was trained before sinusoidal positions followed the paper (token embeddings × √d_model); "
+                                  + "its outputs would change, so it is refused: train it again")
+        }
         let model = GPT(config: config.model, seed: 0)
         try assign(file, to: model, source: directory.appendingPathComponent(weightsFile).path)
         return Loaded(model: model, config: config, tokenizerJSON: tokenizerJSON, directory: directory)

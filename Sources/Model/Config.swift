@@ -60,7 +60,7 @@ public struct ModelConfig: Equatable, Codable, Sendable, ConfigSection {
         .choice("norm", \.norm, "Normalization layer."),
         .choice("norm_position", \.normPosition, "Normalize before (pre) or after (post) each sublayer; deepnorm = post-norm LN(α·x + f(x)) with α = (2N)^(1/4) and value, output and feed-forward weights initialised × (8N)^(−1/4) (DeepNet, Wang et al. 2022)."),
         .number("norm_eps", \.normEps, .greaterThan(0), "Epsilon added inside the normalization."),
-        .choice("position", \.position, "Position information: learned table, fixed sinusoids, rotary (rope), ALiBi biases, or none."),
+        .choice("position", \.position, "Position information: learned table, fixed sinusoids (added to token embeddings × √d_model, as in Vaswani et al.), rotary (rope), ALiBi biases, or none."),
         .number("rope_theta", \.ropeTheta, .greaterThan(0), "RoPE base frequency (used when position = rope)."),
         .ropeScaling("rope_scaling", \.ropeScaling, "RoPE scaling as in transformers: linear (position interpolation), dynamic (NTK-aware, grows past context_length) or yarn (with beta_fast, beta_slow, attention_factor, mscale, mscale_all_dim, original_max_position_embeddings, truncate); null = none. See docs/config.md."),
         .choice("activation", \.activation, "Feed-forward activation; swiglu, geglu and reglu are gated (GLU) variants."),

@@ -83,6 +83,20 @@ public final class GPT {
         head = config.tieEmbeddings ? nil : Linear(d, vocab, bias: false, initializer: initializer, generator: &generator)
     }
 
+    /// The blocks' input (B, T, C): token embeddings plus learned or sinusoidal positions.
+    public func embed(_ ids: [Int32], batch: Int, length: Int, offset: Int) -> Tensor {
+        let x = tokenEmbedding(ids, shape: [batch, length])
+        if let positionEmbedding {
+            return x + positionEmbedding((offset..<(offset + length)).map { Int32($0) }, shape: [length])  // + (T, C)
+        }
+        if let sinusoidalTable {
+            // As in Attention Is All You Need (§3.4): embeddings × √d_model, then the
+            // unit-amplitude sinusoids, which would otherwise drown embeddings of std 0.02.
+            return scale(x, Float(config.dModel).squareRoot()) + sinusoidalTable.slice(0, offset..<(offset + length))
+        }
+        return x
+    }
+
     /// Every parameter, with the names used in checkpoints.
     public var parameters: [Parameter] {
         var all = tokenEmbedding.parameters(prefixed: "token_embedding")
@@ -108,12 +122,7 @@ public final class GPT {
             if offset > 0 && offset + length > config.contextLength { return recomputed(rows, caches: caches) }
             caches[0].tokens = caches[0].tokens.isEmpty ? rows : zip(caches[0].tokens, rows).map { $0 + $1 }
         }
-        var x = tokenEmbedding(ids, shape: [batch, length])                      // (B, T, C)
-        if let positionEmbedding {
-            x = x + positionEmbedding((offset..<(offset + length)).map { Int32($0) }, shape: [length])  // + (T, C)
-        } else if let sinusoidalTable {
-            x = x + sinusoidalTable.slice(0, offset..<(offset + length))
-        }
+        var x = embed(ids, batch: batch, length: length, offset: offset)
         if let dropout { x = dropout(x) }
         for (i, block) in blocks.enumerated() {
             x = block(x, offset: offset, cache: caches?[i], dropout: dropout)
