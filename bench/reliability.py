@@ -111,6 +111,15 @@ def cases():
     c.append((["eval", "--checkpoint", "run", "--data", "text.txt", "--stride", "0"], False, [], None))
     c.append((["bench", "nosuch"], False, [], None))
     c.append((["tokenizer", "train", "--data", "text.txt", "--vocab-size", "99999999999", "--out", "tok.json"], False, ["tok.json"], None))
+    # Length options: contexts, plots and scalings.
+    for v in ["0", "-1", "abc", "0x10", "99999999999"]:
+        c.append((["eval", "--checkpoint", "run", "--data", "text.txt", "--context", v], False, [], None))
+        c.append((["sample", "--checkpoint", "run", "--context", v, "--max-new-tokens", "2"], False, [], None))
+    c.append((["eval", "--checkpoint", "run", "--data", "text.txt", "--context", "64"], False, [], None))  # learned positions
+    for svg in ["text.txt", "mine", "run"]:
+        c.append((["eval", "--checkpoint", "run", "--data", "text.txt", "--by-position", "--svg", svg], False, [], None))
+    for scaling in ['{"rope_type":"linear","factor":0}', '{"rope_type":"nosuch","factor":2}', '{"rope_type":"linear","factor":2}']:
+        c.append((["eval", "--checkpoint", "run", "--data", "text.txt", "--set", f"model.rope_scaling={scaling}"], False, [], None))
     # Damaged checkpoints: refused on load.
     for ckpt in ["nan-ckpt", "vocab-ckpt", "negstep-run"]:
         c.append((["sample", "--checkpoint", ckpt, "--max-new-tokens", "2"], ckpt == "negstep-run", [], None))

@@ -61,13 +61,13 @@ struct Arguments {
         return v
     }
 
-    /// `--threads N`, with the same bounds in every command (train.threads's, 0 = all cores aside): nil when absent.
+    /// `--threads N` with the bounds and meaning of train.threads in every
+    /// command: 1...1024, or 0 for all cores. Nil when absent or 0.
     mutating func threads() throws -> Int? {
         guard remaining.contains(where: { $0 == "--threads" || $0.hasPrefix("--threads=") }) else { return nil }
-        return try int("threads", default: 1, in: Arguments.threadRange)
+        let n = try int("threads", default: 0, in: 0...1024)
+        return n == 0 ? nil : n
     }
-
-    static let threadRange = 1...1024
 
     /// The next positional argument, if any.
     mutating func positional() -> String? {
