@@ -1,4 +1,5 @@
 import Foundation
+import Files
 import NN
 
 // The run config: one JSON file with sections model, tokenizer, data, train, sample.

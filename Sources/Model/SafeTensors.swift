@@ -1,14 +1,9 @@
 import Foundation
+import Files
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
-#endif
-
-#if canImport(Glibc)
-private let systemWrite = Glibc.write
-#else
-private let systemWrite = Darwin.write
 #endif
 
 // safetensors: an 8-byte little-endian header length N, N bytes of JSON header
@@ -71,34 +66,19 @@ public enum SafeTensors {
     /// renamed over `url`, so readers see the old file or the complete new one.
     public static func write(_ tensors: [SafeTensor], metadata: [String: String] = [:], to url: URL) throws {
         let header = try headerBytes(for: tensors, metadata: metadata, source: url.path)
-        let directory = url.deletingLastPathComponent().path
-        let temporary = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-        guard fd >= 0 else { throw SafeTensorsError(description: "\(url.path): cannot create temporary file: \(errnoText())") }
-        var renamed = false
-        defer {
-            if !renamed { unlink(temporary) }
-        }
-        do {
-            defer { close(fd) }
-            try writeAll(fd, header, path: url.path)
+        try AtomicFile.write(to: url) { fd in
+            try header.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: url.path) }
             for tensor in tensors {
                 if 1.littleEndian == 1 {
-                    try tensor.values.withUnsafeBytes { try writeAll(fd, $0, path: url.path) }
+                    try tensor.values.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: url.path) }
                 } else {
                     let swapped = tensor.values.map { $0.bitPattern.littleEndian }
-                    try swapped.withUnsafeBytes { try writeAll(fd, $0, path: url.path) }
+                    try swapped.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: url.path) }
                 }
             }
-            guard fsync(fd) == 0 else { throw SafeTensorsError(description: "\(url.path): fsync failed: \(errnoText())") }
         }
-        guard rename(temporary, url.path) == 0 else {
-            throw SafeTensorsError(description: "\(url.path): cannot rename temporary file into place: \(errnoText())")
-        }
-        renamed = true
     }
 
-    /// The 8-byte length, the JSON header and its padding.
     private static func headerBytes(for tensors: [SafeTensor], metadata: [String: String], source: String) throws -> [UInt8] {
         var members: [(key: String, value: JSONValue)] = []
         if !metadata.isEmpty {
@@ -129,21 +109,6 @@ public enum SafeTensors {
         return withUnsafeBytes(of: UInt64(json.count).littleEndian, Array.init) + json
     }
 
-    private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = systemWrite(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { throw SafeTensorsError(description: "cannot write '\(path)': \(n < 0 ? posixReason(errno) : "nothing written")") }
-            done += n
-        }
-    }
-
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
-        try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
-    }
-
-    private static func errnoText() -> String { String(cString: strerror(errno)) }
 
     // MARK: Reading
 

@@ -1,4 +1,5 @@
 import Foundation
+import Files
 
 /// Tokenizers: byte-level BPE and character-level. This module imports no other tinygpt module.
 ///
@@ -33,7 +34,7 @@ extension Tokenizer {
     /// Writes `tokenizer.json` atomically: a temporary file in the same directory, then rename(2),
     /// so the destination is either the old file or the complete new one.
     public func save(to url: URL) throws {
-        try TokenizerFile.writeAtomically(Data(jsonString().utf8), to: url)
+        try AtomicFile.write(Data(jsonString().utf8), to: url)
     }
 
     /// Throws if any id is outside `0..<vocabSize` (decode itself never fails).

@@ -1,4 +1,5 @@
 import Foundation
+import Files
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,23 +35,6 @@ public enum TokenizerFile {
         let ns = error as NSError
         if let d = ns.userInfo[NSDebugDescriptionErrorKey] as? String { return d }
         return ns.localizedDescription
-    }
-
-    /// Temp file in the destination's directory, then rename(2): never a half-written file.
-    static func writeAtomically(_ data: Data, to url: URL) throws {
-        let dir = url.deletingLastPathComponent()
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        do {
-            try data.write(to: tmp)
-        } catch {
-            try? FileManager.default.removeItem(at: tmp)
-            throw TokenizerError("cannot write '\(url.path)': \(reason(error))")
-        }
-        if rename(tmp.path, url.path) != 0 {
-            let msg = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: tmp)
-            throw TokenizerError("cannot write '\(url.path)': \(msg)")
-        }
     }
 
     // MARK: Writing

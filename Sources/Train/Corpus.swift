@@ -1,4 +1,5 @@
 import Foundation
+import Files
 import Tokenizer
 import Model
 
@@ -80,7 +81,7 @@ public enum TokenCache {
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
         put(UInt32(1)); put(UInt32(width)); put(key); put(UInt64(train.count)); put(UInt64(validation.count))
         for id in train + validation { if width == 2 { put(UInt16(id)) } else { put(UInt32(id)) } }
-        try data.write(to: url, options: .atomic)
+        try AtomicFile.write(data, to: url)
     }
 
     /// The cached splits if the file exists, is intact and has this key.

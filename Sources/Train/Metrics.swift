@@ -1,4 +1,5 @@
 import Foundation
+import Files
 import Model
 
 /// One line of metrics.jsonl.
@@ -56,7 +57,7 @@ public final class MetricsLog {
             records = text.split(separator: "\n").compactMap { MetricsRecord(json: String($0)) }.filter { $0.step <= resumeStep }
         }
         let body = records.map { $0.json + "\n" }.joined()
-        try Data(body.utf8).write(to: jsonlURL, options: .atomic)
+        try AtomicFile.write(Data(body.utf8), to: jsonlURL)
         handle = try FileHandle(forWritingTo: jsonlURL)
         try handle?.seekToEnd()
     }
@@ -68,7 +69,7 @@ public final class MetricsLog {
         records.append(record)
         do {
             try handle?.write(contentsOf: Data((record.json + "\n").utf8))
-            if case .evaluation = record { try Data(lossCurveSVG().utf8).write(to: svgURL, options: .atomic) }
+            if case .evaluation = record { try AtomicFile.write(Data(lossCurveSVG().utf8), to: svgURL) }
         } catch {
             throw TrainingError("cannot write the metrics in '\(directory.path)': \(plainReason(error))")
         }

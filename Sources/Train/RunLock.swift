@@ -1,4 +1,5 @@
 import Foundation
+import Files
 import Model
 
 /// One process per run directory: an advisory `flock` on the directory
@@ -26,7 +27,7 @@ public final class RunLock {
         }
         descriptor = fd
         let marker = RunDirectory(directory).marker
-        do { try Data("\(getpid())\n".utf8).write(to: marker, options: .atomic) } catch {
+        do { try AtomicFile.write(Data("\(getpid())\n".utf8), to: marker) } catch {
             throw TrainingError("cannot write '\(marker.path)': \(plainReason(error))")
         }
     }

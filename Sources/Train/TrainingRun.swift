@@ -1,4 +1,5 @@
 import Foundation
+import Files
 import Kernels
 import Model
 import Tokenizer
@@ -159,7 +160,7 @@ public final class TrainingRun {
                 try? fm.removeItem(at: run.tokenCache)  // ids of another tokenizer
             }
         }
-        try trainer.config.jsonData().write(to: run.config, options: .atomic)
+        try AtomicFile.write(trainer.config.jsonData(), to: run.config)
         return TrainingRun(directory: run, trainer: trainer, corpus: corpus, initializedFrom: initial?.directory, lock: lock!)
     }
 

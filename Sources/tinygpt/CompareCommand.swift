@@ -1,4 +1,5 @@
 import Foundation
+import Files
 import Model
 import Tokenizer
 import Train
@@ -149,7 +150,7 @@ func runCompareCommand(_ args: [String]) throws {
         try OutputDirectory.check(out.path, force: false)
         try FileManager.default.createDirectory(at: out.appendingPathComponent("runs"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: out.appendingPathComponent("logs"), withIntermediateDirectories: true)
-        try spec.write(to: specURL, options: .atomic)
+        try AtomicFile.write(spec, to: specURL)
     }
     let stateURL = out.appendingPathComponent("state.json")
     var state = ((try? JSONSerialization.jsonObject(with: Data(contentsOf: stateURL))) as? [String: [String: Double]]) ?? [:]
@@ -170,7 +171,7 @@ func runCompareCommand(_ args: [String]) throws {
         let eta = durations.isEmpty ? "" : ", overall ETA \(formatDuration(durations.reduce(0, +) / Double(durations.count) * Double(remaining)))"
         printError("compare: run \(index + 1)/\(runs.count): \(run.variant)\(seeds > 1 ? " seed \(run.seed)" : "")\(eta)")
         let configURL = out.appendingPathComponent("logs").appendingPathComponent(run.name + ".config.json")
-        try run.config.jsonData().write(to: configURL, options: .atomic)
+        try AtomicFile.write(run.config.jsonData(), to: configURL)
         let resume = FileManager.default.fileExists(atPath: runDirectory.latest.path)
         if !resume && !FileManager.default.fileExists(atPath: runURL.path) {
             // The shared tokenizer and token cache, so the run does not build its own.
@@ -199,7 +200,7 @@ func runCompareCommand(_ args: [String]) throws {
         } else {
             state[run.name] = ["finished": 0, "peak_rss": peak]
         }
-        try JSONSerialization.data(withJSONObject: state, options: [.prettyPrinted, .sortedKeys]).write(to: stateURL, options: .atomic)
+        try AtomicFile.write(JSONSerialization.data(withJSONObject: state, options: [.prettyPrinted, .sortedKeys]), to: stateURL)
         if status == 130 || interruptRequested != 0 {
             printError("tinygpt: compare interrupted during \(run.name) (saved); run the same command again to resume")
             exit(130)
@@ -224,9 +225,9 @@ func runCompareCommand(_ args: [String]) throws {
     let targetLoss = target ?? summaries.map { $0.mean(\.validationLoss) }.max() ?? 0
     let title = "tinygpt compare: " + fields.map(\.field).joined(separator: " × ")
     let markdown = ComparisonReport.markdown(summaries, target: targetLoss, bytesPerToken: bytesPerToken, title: title)
-    try Data(markdown.utf8).write(to: out.appendingPathComponent("report.md"), options: .atomic)
-    try ComparisonReport.json(summaries, target: targetLoss, bytesPerToken: bytesPerToken).write(to: out.appendingPathComponent("report.json"), options: .atomic)
-    try Data(ComparisonReport.curvesSVG(summaries, title: title).utf8).write(to: out.appendingPathComponent("curves.svg"), options: .atomic)
+    try AtomicFile.write(Data(markdown.utf8), to: out.appendingPathComponent("report.md"))
+    try AtomicFile.write(ComparisonReport.json(summaries, target: targetLoss, bytesPerToken: bytesPerToken), to: out.appendingPathComponent("report.json"))
+    try AtomicFile.write(Data(ComparisonReport.curvesSVG(summaries, title: title).utf8), to: out.appendingPathComponent("curves.svg"))
     print(markdown)
     printError("report: \(out.path)/report.md, \(out.path)/report.json, \(out.path)/curves.svg; runs: \(out.path)/runs/")
 }

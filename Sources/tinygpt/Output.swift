@@ -1,4 +1,5 @@
 import Foundation
+import Files
 import Model
 
 /// Standard output, checked. Results go through C's buffered `stdout` (as

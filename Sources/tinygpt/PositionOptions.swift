@@ -1,4 +1,5 @@
 import Foundation
+import Files
 import Model
 import Train
 
@@ -90,7 +91,7 @@ func writePositionPlot(_ buckets: [PositionBucket], to path: String, trainedCont
     if let s = run.model.ropeScaling, let type = s.type { title += ", \(type.rawValue) ×\(s.factor.map { String(format: "%g", $0) } ?? "?")" }
     let svg = positionLossSVG(series: [(label: "", buckets: buckets)], trainedContext: trainedContext, title: title)
     do {
-        try Data(svg.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try AtomicFile.write(Data(svg.utf8), to: URL(fileURLWithPath: path))
     } catch {
         throw CLIError("cannot write --svg '\(path)': \((error as NSError).localizedDescription)")
     }

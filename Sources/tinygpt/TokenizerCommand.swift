@@ -1,4 +1,5 @@
 import Foundation
+import Files
 import Tokenizer
 #if canImport(Glibc)
 import Glibc

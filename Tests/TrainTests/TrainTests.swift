@@ -6,6 +6,7 @@ import NN
 import Model
 import Tokenizer
 import Train
+import Files
 
 final class TrainTests: XCTestCase {
     var directory: URL!

@@ -7,16 +7,17 @@ import Darwin
 
 /// Reading user text: the one place that turns a file (or "-", standard
 /// input) into a String, refusing invalid UTF-8 with the offending byte's offset.
+/// Every module reads user files through here.
 public enum TextFile {
     /// The file's text. `what` names the file in errors ("data file", …).
     public static func read(_ path: String, what: String) throws -> String {
         var isDirectory: ObjCBool = false
         if path != "-" && FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw TokenizerError("\(what) '\(path)' is a directory; give a text file")
+            throw FileError("\(what) '\(path)' is a directory; give a text file")
         }
         let data = try bytes(path, what: what)
         if let bad = firstInvalidUTF8(data) {
-            throw TokenizerError("\(what) '\(path)' is not valid UTF-8: bad byte 0x\(String(format: "%02X", data[data.startIndex + bad])) at byte offset \(bad)")
+            throw FileError("\(what) '\(path)' is not valid UTF-8: bad byte 0x\(String(format: "%02X", data[data.startIndex + bad])) at byte offset \(bad)")
         }
         return String(decoding: data, as: UTF8.self)
     }
@@ -25,14 +26,14 @@ public enum TextFile {
     /// read(2) so that devices, pipes and /proc files work as ordinary files.
     public static func bytes(_ path: String, what: String) throws -> Data {
         let fd = path == "-" ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw TokenizerError("cannot read \(what) '\(path)': \(reason(errno))") }
+        guard fd >= 0 else { throw FileError("cannot read \(what) '\(path)': \(posixReason(errno))") }
         defer { if fd != STDIN_FILENO { close(fd) } }
         // Devices (/dev/null, /dev/zero, /dev/full, terminals) are not text
         // files: some never end. Pipes and /proc files read like files.
         var info = stat()
         if fstat(fd, &info) == 0, path != "-" {
             let kind = info.st_mode & S_IFMT
-            if kind == S_IFCHR || kind == S_IFBLK { throw TokenizerError("\(what) '\(path)' is a device, not a text file") }
+            if kind == S_IFCHR || kind == S_IFBLK { throw FileError("\(what) '\(path)' is a device, not a text file") }
         }
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -41,17 +42,11 @@ public enum TextFile {
             if n == 0 { break }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw TokenizerError("cannot read \(what) '\(path)': \(reason(errno))")
+                throw FileError("cannot read \(what) '\(path)': \(posixReason(errno))")
             }
             data.append(contentsOf: buffer[0..<n])
         }
         return data
-    }
-
-    /// strerror's text, lower-case: "no such file or directory", "permission denied".
-    static func reason(_ code: Int32) -> String {
-        let text = String(cString: strerror(code))
-        return text.prefix(1).lowercased() + text.dropFirst()
     }
 
     /// Offset of the first byte that starts an invalid UTF-8 sequence, or nil.
