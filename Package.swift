@@ -26,14 +26,16 @@ let package = Package(
         .target(name: "Train", dependencies: ["Model", "NN", "Autograd", "Kernels", "Tokenizer", "Files"], swiftSettings: nativeCPU),
         .target(name: "Generate", dependencies: ["Model", "NN", "Autograd", "Kernels", "Tokenizer"], swiftSettings: nativeCPU),
         .executableTarget(name: "tinygpt", dependencies: ["Files", "Kernels", "Autograd", "NN", "Model", "Tokenizer", "Train", "Generate"], swiftSettings: nativeCPU),
+        // Shared test helpers (scratch directories); no XCTest, so `swift build` builds it too.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Kernels"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Kernels"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "NN", "Autograd", "Kernels"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainTests", dependencies: ["Train", "Model", "NN", "Autograd", "Kernels", "Tokenizer", "Files"]),
+        .testTarget(name: "ModelTests", dependencies: ["TestSupport", "Model", "NN", "Autograd", "Kernels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrainTests", dependencies: ["TestSupport", "Train", "Model", "NN", "Autograd", "Kernels", "Tokenizer", "Files"]),
         .testTarget(name: "GenerateTests", dependencies: ["Generate", "Model", "NN", "Autograd", "Kernels", "Tokenizer"]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "Tokenizer"], resources: [.copy("Fixtures")]),
         // Runs the built executable; the dependency makes `swift test` build it first.
-        .testTarget(name: "CommandLineTests", dependencies: ["tinygpt"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["TestSupport", "tinygpt"]),
     ]
 )

@@ -3,49 +3,14 @@ import Foundation
 
 /// eval/sample/logits/export past the trained context and with RoPE scaling,
 /// as a user runs them: the built executable on tiny trained checkpoints.
-final class LengthCommandTests: XCTestCase {
-    var scratch: URL!
-    let tiny = ["--set", "model.n_layer=1", "--set", "model.d_model=16", "--set", "model.n_head=2",
-                "--set", "model.context_length=16", "--set", "train.batch_size=2", "--set", "train.max_steps=4",
-                "--set", "train.warmup_steps=1", "--set", "train.eval_interval=4", "--set", "train.eval_steps=1",
-                "--set", "train.log_interval=4", "--set", "tokenizer.type=char"]
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tinygpt-length-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        let text = String(repeating: "a cat sat on the mat and the dog ran to the cat. ", count: 40)
-        try text.write(to: scratch.appendingPathComponent("text.txt"), atomically: true, encoding: .utf8)
+final class LengthCommandTests: CommandLineTestCase {
+    override var tiny: [String] {
+        ["--set", "model.n_layer=1", "--set", "model.d_model=16", "--set", "model.n_head=2",
+         "--set", "model.context_length=16", "--set", "train.batch_size=2", "--set", "train.max_steps=4",
+         "--set", "train.warmup_steps=1", "--set", "train.eval_interval=4", "--set", "train.eval_steps=1",
+         "--set", "train.log_interval=4", "--set", "tokenizer.type=char"]
     }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
-
-    var executable: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tinygpt")
-    }
-
-    @discardableResult
-    func tinygpt(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: executable.path), "build the tinygpt executable first: \(executable.path)")
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = scratch
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
-    }
-
-    func assertRefused(_ result: (status: Int32, stdout: String, stderr: String), mentioning: String,
-                       file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertNotEqual(result.status, 0, file: file, line: line)
-        XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, "one line: \(result.stderr)", file: file, line: line)
-        XCTAssertTrue(result.stderr.hasPrefix("tinygpt: error:"), result.stderr, file: file, line: line)
-        XCTAssertTrue(result.stderr.contains(mentioning), "'\(mentioning)' in: \(result.stderr)", file: file, line: line)
-    }
+    override var textRepeats: Int { 40 }
 
     func train(_ name: String, _ extra: [String]) throws {
         let r = try tinygpt(["train", "--data", "text.txt", "--out", name] + tiny + extra)

@@ -1,24 +1,28 @@
 import XCTest
 import Foundation
+import TestSupport
 
 /// The built `tinygpt` run as a user runs it, in a scratch directory that
 /// holds a small text file; shared by the command-line test cases.
 class CommandLineTestCase: XCTestCase {
     var scratch: URL!
-    /// A model small enough that training takes well under a second.
-    let tiny = ["--set", "model.n_layer=1", "--set", "model.d_model=16", "--set", "model.n_head=2",
-                "--set", "model.context_length=16", "--set", "train.batch_size=2", "--set", "train.max_steps=6",
-                "--set", "train.warmup_steps=1", "--set", "train.eval_interval=3", "--set", "train.eval_steps=1",
-                "--set", "train.log_interval=3"]
+    /// A model small enough that training takes well under a second (a test case may override it).
+    var tiny: [String] {
+        ["--set", "model.n_layer=1", "--set", "model.d_model=16", "--set", "model.n_head=2",
+         "--set", "model.context_length=16", "--set", "train.batch_size=2", "--set", "train.max_steps=6",
+         "--set", "train.warmup_steps=1", "--set", "train.eval_interval=3", "--set", "train.eval_steps=1",
+         "--set", "train.log_interval=3"]
+    }
+    /// How many times the sentence of text.txt is repeated.
+    var textRepeats: Int { 60 }
 
     override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tinygpt-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        let text = String(repeating: "a cat sat on the mat and the dog ran to the cat. ", count: 60)
+        scratch = try Scratch.directory("cli")
+        let text = String(repeating: "a cat sat on the mat and the dog ran to the cat. ", count: textRepeats)
         try text.write(to: scratch.appendingPathComponent("text.txt"), atomically: true, encoding: .utf8)
     }
 
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+    override func tearDownWithError() throws { Scratch.remove(scratch) }
 
     /// The executable SwiftPM built beside this test bundle.
     var executable: URL {

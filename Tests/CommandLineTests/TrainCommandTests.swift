@@ -5,57 +5,7 @@ import Foundation
 /// directory. These check what the library tests cannot see: the order of
 /// checks and writes in the command (a refused command changes nothing),
 /// exit statuses, and one-line errors.
-final class TrainCommandTests: XCTestCase {
-    var scratch: URL!
-    let tiny = ["--set", "model.n_layer=1", "--set", "model.d_model=16", "--set", "model.n_head=2",
-                "--set", "model.context_length=16", "--set", "train.batch_size=2", "--set", "train.max_steps=6",
-                "--set", "train.warmup_steps=1", "--set", "train.eval_interval=3", "--set", "train.eval_steps=1",
-                "--set", "train.log_interval=3"]
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tinygpt-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        let text = String(repeating: "a cat sat on the mat and the dog ran to the cat. ", count: 60)
-        try text.write(to: scratch.appendingPathComponent("text.txt"), atomically: true, encoding: .utf8)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
-
-    /// The executable SwiftPM built beside this test bundle.
-    var executable: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tinygpt")
-    }
-
-    @discardableResult
-    func tinygpt(_ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: executable.path), "build the tinygpt executable first: \(executable.path)")
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = directory ?? scratch
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
-    }
-
-    func path(_ name: String) -> String { scratch.appendingPathComponent(name).path }
-
-    func contents(_ name: String) -> Data? { FileManager.default.contents(atPath: path(name)) }
-
-    /// One line on stderr, starting "tinygpt: error:", non-zero status.
-    func assertRefused(_ result: (status: Int32, stdout: String, stderr: String), mentioning: String,
-                       file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertNotEqual(result.status, 0, file: file, line: line)
-        let lines = result.stderr.split(separator: "\n")
-        XCTAssertEqual(lines.count, 1, "one line: \(result.stderr)", file: file, line: line)
-        XCTAssertTrue(result.stderr.hasPrefix("tinygpt: error:"), result.stderr, file: file, line: line)
-        XCTAssertTrue(result.stderr.contains(mentioning), "'\(mentioning)' in: \(result.stderr)", file: file, line: line)
-    }
-
+final class TrainCommandTests: CommandLineTestCase {
     func testARefusedCommandChangesNothing() throws {
         let run = try tinygpt(["train", "--data", "text.txt", "--out", "run"] + tiny)
         XCTAssertEqual(run.status, 0, run.stderr)

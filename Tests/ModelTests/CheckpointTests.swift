@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 import Kernels
 import Autograd
 import NN
@@ -9,11 +10,10 @@ final class CheckpointTests: XCTestCase {
     var directory: URL!
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tinygpt-checkpoint-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try Scratch.directory("checkpoint")
     }
 
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+    override func tearDownWithError() throws { Scratch.remove(directory) }
 
     func config(_ change: (inout RunConfig) -> Void = { _ in }) -> RunConfig {
         var c = RunConfig()

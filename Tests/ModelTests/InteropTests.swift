@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 import Kernels
 import Autograd
 import NN
@@ -11,11 +12,10 @@ final class InteropTests: XCTestCase {
     var directory: URL!
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tinygpt-interop-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try Scratch.directory("interop")
     }
 
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+    override func tearDownWithError() throws { Scratch.remove(directory) }
 
     func fixture(_ name: String) -> URL {
         Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent(name)

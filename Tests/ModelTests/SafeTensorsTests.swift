@@ -1,14 +1,11 @@
 import XCTest
 import Foundation
+import TestSupport
 import Kernels
 import Model
 
 /// A fresh empty directory per test.
-private func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("tinygpt-safetensors-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
+private func temporaryDirectory() throws -> URL { try Scratch.directory("safetensors") }
 
 /// Hand-built file: length field (declared, or the header's real length), header text, data bytes.
 private func file(header: String, data: [UInt8] = [], declaredLength: UInt64? = nil) -> Data {
@@ -42,7 +39,7 @@ final class SafeTensorsTests: XCTestCase {
 
     func testRoundTripKeepsOrderShapesValuesAndMetadata() throws {
         let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let url = dir.appendingPathComponent("model.safetensors")
         let tensors = [
             SafeTensor(name: "wte.weight", shape: [2, 3], values: [1, -2, 3.5, 0, -0.0, .infinity]),
@@ -74,7 +71,7 @@ final class SafeTensorsTests: XCTestCase {
 
     func testByteLayout() throws {
         let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let url = dir.appendingPathComponent("x.safetensors")
         try SafeTensors.write([SafeTensor(name: "w", shape: [2], values: [1, -2]),
                                SafeTensor(name: "b", shape: [1], values: [0.5])],
@@ -94,7 +91,7 @@ final class SafeTensorsTests: XCTestCase {
 
     func testWriteIsAtomicAndRejectsBadTensors() throws {
         let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let url = dir.appendingPathComponent("ckpt.safetensors")
         try SafeTensors.write([SafeTensor(name: "a", shape: [1], values: [1])], to: url)
         let before = try Data(contentsOf: url)
@@ -217,7 +214,7 @@ final class SafeTensorsTests: XCTestCase {
     /// Random corruptions of a valid file either decode or throw; none may crash.
     func testMutatedFilesNeverCrash() throws {
         let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { Scratch.remove(dir) }
         let url = dir.appendingPathComponent("valid.safetensors")
         try SafeTensors.write([SafeTensor(name: "w", shape: [3, 2], values: [1, 2, 3, 4, 5, 6]),
                                SafeTensor(name: "s", shape: [], values: [7]),

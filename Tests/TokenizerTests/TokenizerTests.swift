@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Tokenizer
 import XCTest
 
@@ -55,9 +56,8 @@ final class TokenizerTests: XCTestCase {
     }
 
     func testSaveLoadRoundTrip() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tinygpt-tok-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try Scratch.directory("tok")
+        defer { Scratch.remove(dir) }
         let bpe = try BPETokenizer.train(text: corpus, vocabSize: 400, specialTokens: ["<s>"])
         let char = try CharTokenizer(trainingText: corpus, specialTokens: ["<s>"])
         for tok in [bpe, char] as [any Tokenizer] {

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 import Kernels
 import Autograd
 import NN
@@ -12,11 +13,10 @@ final class TrainTests: XCTestCase {
     var directory: URL!
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tinygpt-train-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try Scratch.directory("train")
     }
 
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+    override func tearDownWithError() throws { Scratch.remove(directory) }
 
     let text = String(repeating: "the quick brown fox jumps over the lazy dog. a small cat sat on a warm mat, and then it slept.\n", count: 40)
 

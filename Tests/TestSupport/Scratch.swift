@@ -1,0 +1,17 @@
+import Foundation
+
+/// Scratch directories for tests, in one place: a fresh, unique directory
+/// under the system's temporary directory, and its removal.
+public enum Scratch {
+    /// A new empty directory named tinygpt-NAME-UUID.
+    public static func directory(_ name: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("tinygpt-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Removes a scratch directory and everything in it.
+    public static func remove(_ url: URL) {
+        try? FileManager.default.removeItem(at: url)
+    }
+}
