@@ -1,4 +1,5 @@
 import Foundation
+import Files
 
 /// A configuration problem, printed by the CLI as one line: `tinygpt: error: <description>`.
 public struct ConfigError: Error, CustomStringConvertible, Equatable {

@@ -1,4 +1,5 @@
 import Foundation
+import Files
 import NN
 
 // model.rope_scaling: an object in transformers' vocabulary, or null.

@@ -12,12 +12,15 @@ public enum MetricsRecord: Equatable {
     }
 
     var json: String {
-        func n(_ x: Double) -> String { x.isFinite ? String(format: "%.6g", x) : "null" }
+        // Six significant digits, as the console shows; NaN or infinity is null.
+        func n(_ x: Double) -> JSONValue { x.isFinite ? .double(Double(String(format: "%.6g", x))!) : .null }
         switch self {
         case let .log(step, loss, lr, gradNorm, ms, tps):
-            return "{\"step\":\(step),\"loss\":\(n(loss)),\"perplexity\":\(n(exp(loss))),\"lr\":\(n(lr)),\"grad_norm\":\(n(gradNorm)),\"ms_per_step\":\(n(ms)),\"tokens_per_s\":\(n(tps))}"
+            return JSONValue.object(["step": .int(step), "loss": n(loss), "perplexity": n(exp(loss)), "lr": n(lr),
+                                     "grad_norm": n(gradNorm), "ms_per_step": n(ms), "tokens_per_s": n(tps)]).serialized()
         case let .evaluation(step, train, val):
-            return "{\"step\":\(step),\"train_loss\":\(n(train)),\"train_perplexity\":\(n(exp(train))),\"val_loss\":\(n(val)),\"val_perplexity\":\(n(exp(val)))}"
+            return JSONValue.object(["step": .int(step), "train_loss": n(train), "train_perplexity": n(exp(train)),
+                                     "val_loss": n(val), "val_perplexity": n(exp(val))]).serialized()
         }
     }
 

@@ -55,13 +55,13 @@ func inferenceBytes(_ m: ModelConfig, length: Int, batch: Int) -> Double {
 
 /// eval --json: the totals, plus the buckets when --by-position asked for them.
 func evaluationJSON(_ r: EvaluationResult, buckets: [PositionBucket]?, context: Int, stride: Int) -> String {
-    var out = "{\"tokens\":\(r.tokens),\"loss\":\(r.loss),\"perplexity\":\(r.perplexity),\"bits_per_byte\":\(r.bitsPerByte)"
+    var members: [(key: String, value: JSONValue)] = [("tokens", .int(r.tokens)), ("loss", .number(r.loss)),
+                                                      ("perplexity", .number(r.perplexity)), ("bits_per_byte", .number(r.bitsPerByte))]
     if let buckets {
-        out += ",\"context\":\(context),\"stride\":\(stride),\"by_position\":["
-        out += buckets.map { "{\"start\":\($0.start),\"end\":\($0.end),\"tokens\":\($0.tokens),\"loss\":\($0.loss)}" }.joined(separator: ",")
-        out += "]"
+        members += [("context", .int(context)), ("stride", .int(stride)),
+                    ("by_position", .array(buckets.map { .object(["start": .int($0.start), "end": .int($0.end), "tokens": .int($0.tokens), "loss": .number($0.loss)]) }))]
     }
-    return out + "}"
+    return JSONValue.object(members).serialized()
 }
 
 /// The buckets as aligned text rows.
