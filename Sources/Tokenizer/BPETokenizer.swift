@@ -214,32 +214,9 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         var syms = start
         let n = syms.count
         var next = Array(1...n), prev = Array(-1..<(n - 1))  // next[n-1] == n: end
-        var heap: [(rank: UInt32, pos: Int32)] = []
-        @inline(__always) func less(_ x: (rank: UInt32, pos: Int32), _ y: (rank: UInt32, pos: Int32)) -> Bool {
-            x.rank != y.rank ? x.rank < y.rank : x.pos < y.pos
-        }
-        func push(_ e: (rank: UInt32, pos: Int32)) {
-            heap.append(e)
-            var i = heap.count - 1
-            while i > 0 { let q = (i - 1) / 2; if !less(heap[i], heap[q]) { break }; heap.swapAt(i, q); i = q }
-        }
-        func pop() -> (rank: UInt32, pos: Int32)? {
-            guard let top = heap.first else { return nil }
-            let last = heap.removeLast()
-            if !heap.isEmpty {
-                heap[0] = last
-                var i = 0
-                while true {
-                    let l = 2 * i + 1, r = l + 1
-                    var m = i
-                    if l < heap.count && less(heap[l], heap[m]) { m = l }
-                    if r < heap.count && less(heap[r], heap[m]) { m = r }
-                    if m == i { break }
-                    heap.swapAt(i, m); i = m
-                }
-            }
-            return top
-        }
+        var heap = BinaryHeap<MergeCandidate>()
+        func push(_ e: (rank: UInt32, pos: Int32)) { heap.push(MergeCandidate(rank: e.rank, pos: e.pos)) }
+        func pop() -> (rank: UInt32, pos: Int32)? { heap.pop().map { ($0.rank, $0.pos) } }
         @inline(__always) func look(_ a: Int32, _ b: Int32) -> UInt64? { pairTable.get(UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))) }
         for i in 0..<(n - 1) { if let m = look(syms[i], syms[i + 1]) { push((UInt32(m >> 32), Int32(i))) } }
         var alive = [Bool](repeating: true, count: n)
@@ -288,5 +265,13 @@ extension BPETokenizer {
             }
             return out
         }
+    }
+}
+
+/// A merge candidate of BPE encoding: lowest rank first, then lowest position.
+struct MergeCandidate: HeapOrdered {
+    var rank: UInt32; var pos: Int32
+    @inline(__always) static func precedes(_ x: MergeCandidate, _ y: MergeCandidate) -> Bool {
+        x.rank != y.rank ? x.rank < y.rank : x.pos < y.pos
     }
 }

@@ -62,7 +62,7 @@ extension BPETokenizer {
                 if pairWords[pi].last != Int32(w) { pairWords[pi].append(Int32(w)) }
             }
         }
-        var heap = PairHeap()
+        var heap = BinaryHeap<PairCandidate>()
         for i in pairKey.indices where pairCount[i] > 0 { heap.push(.init(count: pairCount[i], key: pairKey[i], index: Int32(i))) }
 
         // 4. Merge loop.
@@ -169,42 +169,10 @@ extension BPETokenizer {
     }
 }
 
-/// Max-heap of pair candidates: highest count first, then smallest (left, right).
-struct PairHeap {
-    struct Entry { var count: Int; var key: UInt64; var index: Int32 }
-    private var items: [Entry] = []
-
-    @inline(__always) private static func above(_ x: Entry, _ y: Entry) -> Bool {
+/// A pair candidate of BPE training: highest count first, then smallest (left, right).
+struct PairCandidate: HeapOrdered {
+    var count: Int; var key: UInt64; var index: Int32
+    @inline(__always) static func precedes(_ x: PairCandidate, _ y: PairCandidate) -> Bool {
         x.count != y.count ? x.count > y.count : x.key < y.key
-    }
-
-    mutating func push(_ e: Entry) {
-        items.append(e)
-        var i = items.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            if !PairHeap.above(items[i], items[parent]) { break }
-            items.swapAt(i, parent)
-            i = parent
-        }
-    }
-
-    mutating func pop() -> Entry? {
-        guard let first = items.first else { return nil }
-        let last = items.removeLast()
-        if items.isEmpty { return first }
-        items[0] = last
-        var i = 0
-        let n = items.count
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < n && PairHeap.above(items[l], items[m]) { m = l }
-            if r < n && PairHeap.above(items[r], items[m]) { m = r }
-            if m == i { break }
-            items.swapAt(i, m)
-            i = m
-        }
-        return first
     }
 }
