@@ -7,8 +7,29 @@ import PackageDescription
 // bounds are checked once, at the op that calls them. Autograd keeps -O so its
 // shape preconditions stay active. `unsafeFlags` are allowed in a root package;
 // the price is that tinygpt cannot be used as a dependency of another package.
-let nativeCPU: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "native"], .when(configuration: .release))]
-let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "native"], .when(configuration: .release))]
+//
+// TINYGPT_TARGET_CPU names another target than this machine (x86-64-v3 for
+// AVX2 + FMA, x86-64-v4 for AVX-512, or an LLVM CPU name: znver3, apple-m1, …), e.g.
+//   TINYGPT_TARGET_CPU=x86-64-v3 swift build -c release --scratch-path .build-avx2
+// For named x86 targets without AVX-512 (or AVX2) the Kernels module gets
+// TINYGPT_NO_AVX512 (TINYGPT_NO_AVX2), so the matmul never picks a register
+// block the build's instructions cannot hold, whatever the CPU it runs on.
+import Foundation
+
+let targetCPU = ProcessInfo.processInfo.environment["TINYGPT_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 } ?? "native"
+let withoutAVX2: Set<String> = ["x86-64", "x86-64-v2", "core2", "nehalem", "westmere", "sandybridge", "ivybridge",
+                                "btver2", "bdver1", "bdver2", "silvermont", "goldmont", "goldmont-plus", "tremont"]
+let withoutAVX512: Set<String> = withoutAVX2.union(["x86-64-v3", "haswell", "broadwell", "skylake", "alderlake",
+                                                    "raptorlake", "meteorlake", "arrowlake", "gracemont", "bdver3", "bdver4",
+                                                    "znver1", "znver2", "znver3"])
+let isaDefines: [SwiftSetting] = (withoutAVX2.contains(targetCPU) ? [.define("TINYGPT_NO_AVX2")] : [])
+    + (withoutAVX512.contains(targetCPU) ? [.define("TINYGPT_NO_AVX512")] : [])
+// The x86-64 micro-architecture levels are clang -march names, not LLVM CPUs
+// (swiftc -target-cpu x86-64-v3 is refused), so they go through the clang
+// importer, whose target features Swift's code generation uses too.
+let cpuFlags = targetCPU.hasPrefix("x86-64-v") ? ["-Xcc", "-march=\(targetCPU)"] : ["-target-cpu", targetCPU]
+let nativeCPU: [SwiftSetting] = [.unsafeFlags(cpuFlags, .when(configuration: .release))]
+let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + cpuFlags, .when(configuration: .release))] + isaDefines
 
 let package = Package(
     name: "tinygpt",

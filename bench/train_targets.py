@@ -15,6 +15,7 @@ steps once per seed, validation loss at the end against the ≤ 1.88 target;
     swift build -c release
     python3 bench/train_targets.py                              # speed, ~4 min
     python3 bench/train_targets.py --rounds 0 --loss ../shared/data/tinyshakespeare.txt
+    python3 bench/train_targets.py --tinygpt .build-avx2/release/tinygpt   # another build
 
 A benchmark tool only: needs torch and numpy, nothing builds or tests against it.
 """
@@ -129,7 +130,12 @@ def main():
     p.add_argument("--loss", metavar="FILE", help="also train the shakespeare-char preset on FILE")
     p.add_argument("--seeds", type=int, nargs="+", default=[1337, 1, 2])
     p.add_argument("--loss-reference", action="store_true", help="with --loss: one PyTorch run of the same recipe")
+    p.add_argument("--tinygpt", metavar="PATH", help="the tinygpt binary (default .build/release/tinygpt), "
+                   "e.g. .build-avx2/release/tinygpt for an AVX2 build")
     a = p.parse_args()
+    global TINYGPT
+    if a.tinygpt:
+        TINYGPT = os.path.abspath(a.tinygpt)
     if a.loss_reference and not a.loss:
         p.error("--loss-reference needs --loss FILE")
     if not os.access(TINYGPT, os.X_OK):

@@ -35,6 +35,9 @@ public func attentionForward(
     _ q: ConstFloatPointer, _ k: ConstFloatPointer, _ v: ConstFloatPointer, bias: ConstFloatPointer?,
     _ out: FloatPointer, logSumExp: FloatPointer, shape s: AttentionShape
 ) {
+    if s.queryLength == 1 {
+        return attentionForwardOneQuery(q, k, v, bias: bias, out, logSumExp: logSumExp, shape: s)
+    }
     let (tq, tk, d) = (s.queryLength, s.keyLength, s.headSize)
     let (tkPad, dPad) = (roundUp(tk, 16), roundUp(d, 16))
     let scale = s.scale
@@ -69,6 +72,70 @@ public func attentionForward(
             i0 += rows
         }
     }
+}
+
+/// One query per (batch, head), as in token-by-token generation with a KV
+/// cache: scores are dot products with the K rows read in place (no transposed
+/// copy of the cache per token), the output a weighted sum of V rows, and the
+/// scores live on the stack. Rounds differently from the row path (the sums
+/// run over the head dimension in 16 lanes), within the tolerance the cache tests allow.
+func attentionForwardOneQuery(
+    _ q: ConstFloatPointer, _ k: ConstFloatPointer, _ v: ConstFloatPointer, bias: ConstFloatPointer?,
+    _ out: FloatPointer, logSumExp: FloatPointer, shape s: AttentionShape
+) {
+    let (tk, d) = (s.keyLength, s.headSize)
+    let scale = s.scale
+    let n = s.visibleKeys(0)
+    Parallel.forEach(s.batch * s.heads) { bh in
+        let b = bh / s.heads, h = bh % s.heads
+        let kvh = h / s.group
+        let qRow = q + bh * d, oRow = out + bh * d
+        let kBase = k + (b * s.kvHeads + kvh) * s.keyCapacity * d, vBase = v + (b * s.kvHeads + kvh) * s.keyCapacity * d
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: max(n, 1)) { buffer in
+            let scores = buffer.baseAddress!
+            for j in 0..<n { scores[j] = dotProduct(qRow, kBase + j * d, d) * scale }
+            if let bias { vectorAdd(scores, bias + h * tk, scores, n) }
+            let m = vectorMax(scores, n)
+            let sum = sumExpShifted(scores, n, shift: m, storingTo: scores)
+            logSumExp[bh] = m + logf(sum)
+            let inverse = 1 / sum
+            // 16 output columns at a time in a register, over all keys.
+            var c = 0
+            while c + 16 <= d {
+                var acc = SIMD16<Float>()
+                for j in 0..<n {
+                    acc.addProduct(SIMD16(repeating: scores[j]),
+                                   UnsafeRawPointer(vBase + j * d + c).loadUnaligned(as: SIMD16<Float>.self))
+                }
+                UnsafeMutableRawPointer(oRow + c).storeBytes(of: acc * inverse, as: SIMD16<Float>.self)
+                c += 16
+            }
+            while c < d {
+                var acc: Float = 0
+                for j in 0..<n { acc = acc.addingProduct(scores[j], vBase[j * d + c]) }
+                oRow[c] = acc * inverse
+                c += 1
+            }
+        }
+    }
+}
+
+/// Σ a[i]·b[i] in 16 lanes (lane l sums i ≡ l mod 16), then the ragged tail.
+@inline(__always)
+func dotProduct(_ a: ConstFloatPointer, _ b: ConstFloatPointer, _ n: Int) -> Float {
+    var acc = SIMD16<Float>()
+    var i = 0
+    while i + 16 <= n {
+        acc.addProduct(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Float>.self),
+                       UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Float>.self))
+        i += 16
+    }
+    var result = horizontalSum(acc)
+    while i < n {
+        result = result.addingProduct(a[i], b[i])
+        i += 1
+    }
+    return result
 }
 
 /// Accumulates dq, dk, dv (or overwrites those whose `accumulate` flag is

@@ -33,10 +33,26 @@ public func matmul(
     }
     if m <= skinnyRows && transposeB {
         skinnyDotMatmul(a, b, c, m: m, n: n, k: k, transposeA: transposeA, accumulate: accumulate)
-    } else if m <= skinnyRows {
-        skinnyMatmul(a, b, c, m: m, n: n, k: k, transposeA: transposeA, accumulate: accumulate)
+        return
+    }
+    // One specialised copy of each path per register block.
+    switch MatmulKernel.current {
+    case .avx512: matmulPaths(AVX512Block.self, a, b, c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
+    case .avx2: matmulPaths(AVX2Block.self, a, b, c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
+    case .neon: matmulPaths(NEONBlock.self, a, b, c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
+    case .generic: matmulPaths(GenericBlock.self, a, b, c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
+    }
+}
+
+@inline(__always)
+private func matmulPaths<Block: RegisterBlock>(
+    _ block: Block.Type, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool
+) {
+    if m <= skinnyRows {
+        skinnyMatmul(block, a, b, c, m: m, n: n, k: k, transposeA: transposeA, accumulate: accumulate)
     } else {
-        blockedMatmul(a, b, c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
+        blockedMatmul(block, a, b, c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate)
     }
 }
 
@@ -62,13 +78,117 @@ public func matmulReference(
 
 // MARK: - Blocked, packed, parallel kernel
 
-/// Register block of the microkernel (rows × columns of C held in registers).
-let blockRows = 12
-let blockCols = 32
-/// A last column panel of at most 16 (or 8) columns uses the 12×16 (12×8)
-/// kernel, so n = 65 pads to 72, not 96.
-let narrowCols = 16
-let narrowestCols = 8
+/// A register block: the microkernel's rows × columns of C held in registers
+/// (see MatmulKernel). A last column panel of at most `narrowCols` (or
+/// `narrowestCols`) columns uses a narrower kernel, so with 12×32 n = 65 pads
+/// to 72, not 96.
+protocol RegisterBlock {
+    static var rows: Int { get }
+    static var cols: Int { get }
+    static var narrowCols: Int { get }
+    static var narrowestCols: Int { get }
+    /// The rows × cols kernel; A row r, step p at a[aRowStride*r + aStep*p].
+    static func full(kc: Int, a: UnsafePointer<Float>, aRowStride: Int, aStep: Int, b: UnsafePointer<Float>, ldb: Int,
+                     c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool)
+    /// The rows × `width` kernel, width `narrowCols` or `narrowestCols`.
+    static func narrow(width: Int, kc: Int, a: UnsafePointer<Float>, aRowStride: Int, aStep: Int, b: UnsafePointer<Float>, ldb: Int,
+                       c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool)
+    /// One row of C over 256 columns (a skinny group), as register-sized pieces.
+    static func row256(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+                       c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool)
+}
+
+enum AVX512Block: RegisterBlock {
+    static var rows: Int { 12 }
+    static var cols: Int { 32 }
+    static var narrowCols: Int { 16 }
+    static var narrowestCols: Int { 8 }
+    @inline(__always) static func full(kc: Int, a: UnsafePointer<Float>, aRowStride: Int, aStep: Int, b: UnsafePointer<Float>, ldb: Int,
+                                       c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
+        microKernel12x32(kc: kc, a: a, aRowStride: aRowStride, aStep: aStep, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    }
+    @inline(__always) static func narrow(width: Int, kc: Int, a: UnsafePointer<Float>, aRowStride: Int, aStep: Int, b: UnsafePointer<Float>, ldb: Int,
+                                         c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
+        if width == 16 {
+            microKernel12x16(kc: kc, a: a, aRowStride: aRowStride, aStep: aStep, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+        } else {
+            microKernel12x8(kc: kc, a: a, aRowStride: aRowStride, aStep: aStep, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+        }
+    }
+    @inline(__always) static func row256(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+                                         c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
+        microKernel1x256(kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    }
+}
+
+enum AVX2Block: RegisterBlock {
+    static var rows: Int { 6 }
+    static var cols: Int { 16 }
+    static var narrowCols: Int { 8 }
+    static var narrowestCols: Int { 8 }
+    @inline(__always) static func full(kc: Int, a: UnsafePointer<Float>, aRowStride: Int, aStep: Int, b: UnsafePointer<Float>, ldb: Int,
+                                       c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
+        microKernel6x16(kc: kc, a: a, aRowStride: aRowStride, aStep: aStep, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    }
+    @inline(__always) static func narrow(width: Int, kc: Int, a: UnsafePointer<Float>, aRowStride: Int, aStep: Int, b: UnsafePointer<Float>, ldb: Int,
+                                         c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
+        microKernel6x8(kc: kc, a: a, aRowStride: aRowStride, aStep: aStep, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    }
+    @inline(__always) static func row256(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+                                         c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
+        microKernel1x128(kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+        microKernel1x128(kc: kc, a: a, b: b + 128, ldb: ldb, c: c + 128, ldc: ldc, loadC: loadC)
+    }
+}
+
+enum NEONBlock: RegisterBlock {
+    static var rows: Int { 8 }
+    static var cols: Int { 12 }
+    static var narrowCols: Int { 8 }
+    static var narrowestCols: Int { 4 }
+    @inline(__always) static func full(kc: Int, a: UnsafePointer<Float>, aRowStride: Int, aStep: Int, b: UnsafePointer<Float>, ldb: Int,
+                                       c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
+        microKernel8x12(kc: kc, a: a, aRowStride: aRowStride, aStep: aStep, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    }
+    @inline(__always) static func narrow(width: Int, kc: Int, a: UnsafePointer<Float>, aRowStride: Int, aStep: Int, b: UnsafePointer<Float>, ldb: Int,
+                                         c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
+        if width == 8 {
+            microKernel8x8(kc: kc, a: a, aRowStride: aRowStride, aStep: aStep, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+        } else {
+            microKernel8x4(kc: kc, a: a, aRowStride: aRowStride, aStep: aStep, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+        }
+    }
+    @inline(__always) static func row256(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+                                         c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
+        for piece in stride(from: 0, to: 256, by: 64) {
+            microKernel1x64(kc: kc, a: a, b: b + piece, ldb: ldb, c: c + piece, ldc: ldc, loadC: loadC)
+        }
+    }
+}
+
+enum GenericBlock: RegisterBlock {
+    static var rows: Int { 4 }
+    static var cols: Int { 8 }
+    static var narrowCols: Int { 4 }
+    static var narrowestCols: Int { 4 }
+    @inline(__always) static func full(kc: Int, a: UnsafePointer<Float>, aRowStride: Int, aStep: Int, b: UnsafePointer<Float>, ldb: Int,
+                                       c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
+        microKernel4x8(kc: kc, a: a, aRowStride: aRowStride, aStep: aStep, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    }
+    @inline(__always) static func narrow(width: Int, kc: Int, a: UnsafePointer<Float>, aRowStride: Int, aStep: Int, b: UnsafePointer<Float>, ldb: Int,
+                                         c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
+        microKernel4x4(kc: kc, a: a, aRowStride: aRowStride, aStep: aStep, b: b, ldb: ldb, c: c, ldc: ldc, loadC: loadC)
+    }
+    @inline(__always) static func row256(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+                                         c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
+        for piece in stride(from: 0, to: 256, by: 64) {
+            microKernel1x64(kc: kc, a: a, b: b + piece, ldb: ldb, c: c + piece, ldc: ldc, loadC: loadC)
+        }
+    }
+}
+
+/// The skinny path's column panels (its m-row kernels are 32 wide for every block).
+let skinnyCols = 32
 /// Up to this many rows (token-by-token generation), C is computed by the
 /// GEMV-like paths, which read B once and pack nothing big.
 let skinnyRows = 8
@@ -211,19 +331,21 @@ func packTransposed(_ src: UnsafePointer<Float>, rowStride: Int, rows: Int, coun
     }
 }
 
-/// Width of the column panels of op(B): all `blockCols` wide, except a last
+/// Width of the column panels of op(B): all `Block.cols` wide, except a last
 /// panel of `narrowCols` or `narrowestCols` when at most that many columns remain.
 struct PanelLayout {
+    let blockCols: Int
     let panels: Int
     let lastWidth: Int
     /// Sum of all panel widths (n rounded up).
     let paddedN: Int
 
-    init(n: Int) {
+    init<Block: RegisterBlock>(n: Int, _ block: Block.Type) {
+        blockCols = Block.cols
         let full = n / blockCols, rest = n % blockCols
         panels = full + (rest > 0 ? 1 : 0)
         lastWidth = rest == 0 ? blockCols
-            : rest <= narrowestCols ? narrowestCols : rest <= narrowCols ? narrowCols : blockCols
+            : rest <= Block.narrowestCols ? Block.narrowestCols : rest <= Block.narrowCols ? Block.narrowCols : blockCols
         paddedN = full * blockCols + (rest == 0 ? 0 : lastWidth)
     }
 
@@ -233,8 +355,7 @@ struct PanelLayout {
 /// Packs panel `ip` of op(A), MR tall: for each reduction block starting at p0,
 /// it holds rows ip*MR ..< ip*MR+MR as a[p*MR + r], zero-padded past m.
 @inline(__always)
-func packAPanel(_ ip: Int, _ a: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>, m: Int, k: Int, transposeA: Bool) {
-    let mr = blockRows
+func packAPanel(_ ip: Int, _ a: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>, m: Int, k: Int, transposeA: Bool, mr: Int) {
     let paddedM = roundUp(m, mr)
     do {
         let i0 = ip * mr
@@ -248,7 +369,7 @@ func packAPanel(_ ip: Int, _ a: UnsafePointer<Float>, into packed: UnsafeMutable
                 for p in 0..<kc {
                     let src = a + (p0 + p) * m + i0
                     let row = dst + p * mr
-                    if rows == mr {
+                    if rows == mr && mr == 12 {
                         UnsafeMutableRawPointer(row).storeBytes(
                             of: UnsafeRawPointer(src).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
                         UnsafeMutableRawPointer(row + 8).storeBytes(
@@ -265,7 +386,7 @@ func packAPanel(_ ip: Int, _ a: UnsafePointer<Float>, into packed: UnsafeMutable
                 var p = 0
                 if rows == mr {
                     while p + 16 <= kc {
-                        transposeRows12(from: src + p, srcStride: k, to: dst + p * mr)
+                        transposeRows(mr, from: src + p, srcStride: k, to: dst + p * mr)
                         p += 16
                     }
                 }
@@ -284,9 +405,9 @@ func packAPanel(_ ip: Int, _ a: UnsafePointer<Float>, into packed: UnsafeMutable
 /// Packs panel `jp` of op(B), NR wide: for each reduction block starting at p0,
 /// it holds columns jp*NR ..< jp*NR+NR as b[p*NR + j], zero-padded past n.
 @inline(__always)
-func packBPanel(_ jp: Int, _ b: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>, n: Int, k: Int, transposeB: Bool) {
-    let layout = PanelLayout(n: n)
-    let paddedN = layout.paddedN
+func packBPanel(_ jp: Int, _ b: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>, n: Int, k: Int, transposeB: Bool,
+                layout: PanelLayout) {
+    let paddedN = layout.paddedN, blockCols = layout.blockCols
     do {
         let j0 = jp * blockCols
         let nr = layout.width(jp)
@@ -316,12 +437,12 @@ func packBPanel(_ jp: Int, _ b: UnsafePointer<Float>, into packed: UnsafeMutable
 /// (1024³ A·B: about 170 GFLOP/s in place against 180 packed).
 @inline(__always) func aliasesInCache(_ rowLength: Int) -> Bool { rowLength % 1024 == 0 }
 
-func blockedMatmul(
-    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+func blockedMatmul<Block: RegisterBlock>(
+    _ block: Block.Type, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool
 ) {
-    let mr = blockRows
-    let layout = PanelLayout(n: n)
+    let mr = Block.rows, blockCols = Block.cols
+    let layout = PanelLayout(n: n, block)
     let paddedM = roundUp(m, mr), paddedN = layout.paddedN
     let aFloats = paddedM * k, bFloats = paddedN * k
     let (raw, capacity) = packCache.take(bytes: (aFloats + bFloats) * MemoryLayout<Float>.stride + 64)
@@ -354,7 +475,10 @@ func blockedMatmul(
     // parallel packing pass 8%).
     let (aRowStride, aStep) = transposeA ? (1, m) : (k, 1)
     let aPanels = paddedM / mr
-    let fullPanels = aliasesInCache(transposeA ? m : k) ? 0 : m / mr
+    // Aᵀ (stored k×m) is packed for blocks under 12 rows: in place, each step
+    // p would use only mr·4 bytes of a fresh cache line (AVX2 build, 6×16,
+    // 512³ Aᵀ·B on 1 thread: 0.74× numpy in place, 0.91× packed).
+    let fullPanels = aliasesInCache(transposeA ? m : k) || (transposeA && mr < 12) ? 0 : m / mr
     let fullBPanels = transposeB || aliasesInCache(n) ? 0 : n / blockCols
     // A ragged last row panel (m % 12 rows) is read in place as the last 12
     // rows of A, through the scratch tile, keeping only its new rows: the same
@@ -370,9 +494,9 @@ func blockedMatmul(
     let packCount = packedBPanels + packedAPanels
     let pack = { (index: Int) in
         if index < packedBPanels {
-            packBPanel(fullBPanels + index, b, into: packedB, n: n, k: k, transposeB: transposeB)
+            packBPanel(fullBPanels + index, b, into: packedB, n: n, k: k, transposeB: transposeB, layout: layout)
         } else {
-            packAPanel(fullPanels + index - packedBPanels, a, into: packedA, m: m, k: k, transposeA: transposeA)
+            packAPanel(fullPanels + index - packedBPanels, a, into: packedA, m: m, k: k, transposeA: transposeA, mr: mr)
         }
     }
     if (packedAPanels * mr + packedBPanels * blockCols) * k <= 4_096 {
@@ -394,6 +518,7 @@ func blockedMatmul(
                     SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
                     SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
         withUnsafeMutableBytes(of: &edge) { edgeBytes in
+            // 384 floats: the largest block, 12×32.
             let scratch = edgeBytes.baseAddress!.bindMemory(to: Float.self, capacity: mr * blockCols)
             var p0 = 0
             while p0 < k {
@@ -423,23 +548,19 @@ func blockedMatmul(
                                     for s in 0..<cols { scratchRows[r * nr + s] = cTile[r * n + s] }
                                 }
                             }
-                            if nr == narrowCols {
-                                microKernel12x16(kc: kc, a: aPanel, aRowStride: rs, aStep: step, b: bPanel, ldb: ldb, c: scratch, ldc: nr, loadC: loadC)
-                            } else {
-                                microKernel12x8(kc: kc, a: aPanel, aRowStride: rs, aStep: step, b: bPanel, ldb: ldb, c: scratch, ldc: nr, loadC: loadC)
-                            }
+                            Block.narrow(width: nr, kc: kc, a: aPanel, aRowStride: rs, aStep: step, b: bPanel, ldb: ldb, c: scratch, ldc: nr, loadC: loadC)
                             for r in 0..<rows {
                                 for s in 0..<cols { cTile[r * n + s] = scratchRows[r * nr + s] }
                             }
                         } else if rows == mr && cols == nr {
-                            microKernel12x32(kc: kc, a: aPanel, aRowStride: rs, aStep: step, b: bPanel, ldb: ldb, c: cTile, ldc: n, loadC: loadC)
+                            Block.full(kc: kc, a: aPanel, aRowStride: rs, aStep: step, b: bPanel, ldb: ldb, c: cTile, ldc: n, loadC: loadC)
                         } else {
                             if loadC {
                                 for r in 0..<rows {
                                     for s in 0..<cols { scratchRows[r * nr + s] = cTile[r * n + s] }
                                 }
                             }
-                            microKernel12x32(kc: kc, a: aPanel, aRowStride: rs, aStep: step, b: bPanel, ldb: ldb, c: scratch, ldc: nr, loadC: loadC)
+                            Block.full(kc: kc, a: aPanel, aRowStride: rs, aStep: step, b: bPanel, ldb: ldb, c: scratch, ldc: nr, loadC: loadC)
                             for r in 0..<rows {
                                 for s in 0..<cols { cTile[r * n + s] = scratchRows[r * nr + s] }
                             }
@@ -479,11 +600,11 @@ func skinnyKernel(rows: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<
 /// in the TLB and caches while all 8 panels of the group use them. Each
 /// element is still summed p = 0, 1, …, k-1 with one FMA per step, as in the
 /// blocked path, so the results match it bit for bit.
-func skinnyMatmul(
-    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+func skinnyMatmul<Block: RegisterBlock>(
+    _ block: Block.Type, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, transposeA: Bool, accumulate: Bool
 ) {
-    let nr = blockCols
+    let nr = skinnyCols
     let panels = (n + nr - 1) / nr
     let groupPanels = 8, reduction = 64
     let aFloats = transposeA ? 0 : m * k
@@ -532,8 +653,8 @@ func skinnyMatmul(
             if m == 1 && endPanel - firstPanel == groupPanels && !hasEdge {
                 // One row: 256 columns fit in 16 registers, so B is streamed
                 // row by row (1 KB runs) instead of 128-byte pieces a page apart.
-                microKernel1x256(kc: k, a: aPanel, b: b + firstPanel * nr, ldb: n,
-                                 c: c + firstPanel * nr, ldc: n, loadC: accumulate)
+                Block.row256(kc: k, a: aPanel, b: b + firstPanel * nr, ldb: n,
+                             c: c + firstPanel * nr, ldc: n, loadC: accumulate)
                 return
             }
             var p0 = 0
@@ -588,6 +709,39 @@ func dot4(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rowStride: Int, 
     return result
 }
 
+/// Eight dot products, each summed in exactly the order `dot4` uses: eight
+/// rows of Bᵀ streamed at once, one load of `a` for all of them.
+@inline(__always)
+func dot8(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rowStride: Int, k: Int) -> SIMD8<Float> {
+    var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
+    var s4 = SIMD16<Float>(), s5 = SIMD16<Float>(), s6 = SIMD16<Float>(), s7 = SIMD16<Float>()
+    @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+    }
+    var p = 0
+    while p + 16 <= k {
+        let x = load(a + p)
+        s0.addProduct(x, load(b + p))
+        s1.addProduct(x, load(b + rowStride + p))
+        s2.addProduct(x, load(b + 2 * rowStride + p))
+        s3.addProduct(x, load(b + 3 * rowStride + p))
+        s4.addProduct(x, load(b + 4 * rowStride + p))
+        s5.addProduct(x, load(b + 5 * rowStride + p))
+        s6.addProduct(x, load(b + 6 * rowStride + p))
+        s7.addProduct(x, load(b + 7 * rowStride + p))
+        p += 16
+    }
+    var result = SIMD8<Float>(horizontalSum(s0), horizontalSum(s1), horizontalSum(s2), horizontalSum(s3),
+                              horizontalSum(s4), horizontalSum(s5), horizontalSum(s6), horizontalSum(s7))
+    while p < k {
+        var column = SIMD8<Float>()
+        for r in 0..<8 { column[r] = b[r * rowStride + p] }
+        result.addProduct(SIMD8(repeating: a[p]), column)
+        p += 1
+    }
+    return result
+}
+
 /// One dot product, summed in exactly the order `dot4` uses for each of its four.
 @inline(__always)
 func dot1(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, k: Int) -> Float {
@@ -634,6 +788,12 @@ func skinnyDotMatmul(
             let aRow = aRows + r * k
             let cRow = c + r * n
             var j = g * group
+            while j + 8 <= jEnd {
+                var d = dot8(aRow, b + j * k, rowStride: k, k: k)
+                if accumulate { d = UnsafeRawPointer(cRow + j).loadUnaligned(as: SIMD8<Float>.self) + d }
+                UnsafeMutableRawPointer(cRow + j).storeBytes(of: d, as: SIMD8<Float>.self)
+                j += 8
+            }
             while j + 4 <= jEnd {
                 var d = dot4(aRow, b + j * k, rowStride: k, k: k)
                 if accumulate { d = SIMD4(cRow[j], cRow[j + 1], cRow[j + 2], cRow[j + 3]) + d }

@@ -49,24 +49,34 @@ func transposeBlock16(from src: UnsafePointer<Float>, srcStride: Int, to dst: Un
     }
 }
 
-/// Transposes 12 rows × 16 columns (row r: 16 floats at `src + r*srcStride`)
-/// into 16 rows of 12 floats at `dst`, `dst[c*12 + r]`: a packed A panel.
+/// Transposes `mr` rows × 16 columns (row r: 16 floats at `src + r*srcStride`;
+/// mr is 12, 8, 6 or 4, a register block's height) into 16 rows of mr floats
+/// at `dst`, `dst[c*mr + r]`: a packed A panel.
 @inline(__always)
-func transposeRows12(from src: UnsafePointer<Float>, srcStride: Int, to dst: UnsafeMutablePointer<Float>) {
+func transposeRows(_ mr: Int, from src: UnsafePointer<Float>, srcStride: Int, to dst: UnsafeMutablePointer<Float>) {
     @inline(__always) func load(_ r: Int) -> SIMD16<Float> {
-        UnsafeRawPointer(src + r * srcStride).loadUnaligned(as: SIMD16<Float>.self)
+        r < mr ? UnsafeRawPointer(src + r * srcStride).loadUnaligned(as: SIMD16<Float>.self) : SIMD16<Float>()
     }
-    let unused = SIMD16<Float>()
     var t = (load(0), load(1), load(2), load(3), load(4), load(5), load(6), load(7),
-             load(8), load(9), load(10), load(11), unused, unused, unused, unused)
+             load(8), load(9), load(10), load(11), load(12), load(13), load(14), load(15))
     transpose16x16(&t)
     withUnsafeBytes(of: &t) { block in
         let rows = block.baseAddress!.assumingMemoryBound(to: SIMD16<Float>.self)
         for c in 0..<16 {
-            let v = rows[c]
-            // Only lanes 0..<12 are real; 12 floats = 8 + 4, so nothing past the row is written.
-            UnsafeMutableRawPointer(dst + c * 12).storeBytes(of: v.lowHalf, as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(dst + c * 12 + 8).storeBytes(of: SIMD4(v[8], v[9], v[10], v[11]), as: SIMD4<Float>.self)
+            let v = rows[c], row = UnsafeMutableRawPointer(dst + c * mr)
+            // Only lanes 0..<mr are real; stored as 8/4/2-float pieces so nothing past the row is written.
+            switch mr {
+            case 12:
+                row.storeBytes(of: v.lowHalf, as: SIMD8<Float>.self)
+                row.storeBytes(of: SIMD4(v[8], v[9], v[10], v[11]), toByteOffset: 32, as: SIMD4<Float>.self)
+            case 8:
+                row.storeBytes(of: v.lowHalf, as: SIMD8<Float>.self)
+            case 6:
+                row.storeBytes(of: v.lowHalf.lowHalf, as: SIMD4<Float>.self)
+                row.storeBytes(of: SIMD2(v[4], v[5]), toByteOffset: 16, as: SIMD2<Float>.self)
+            default:
+                for r in 0..<mr { (dst + c * mr)[r] = v[r] }
+            }
         }
     }
 }

@@ -39,6 +39,7 @@ func runMatmulBench(_ args: [String]) throws {
     let variants: [(name: String, transposeA: Bool, transposeB: Bool)] = [("ab", false, false), ("abt", false, true), ("atb", true, false)]
     if !json {
         print("tinygpt matmul, threads=\(threads), best of >= \(repeats) runs and >= 0.2 s\(cold ? ", caches evicted before each run" : "")")
+        print("kernel: \(kernelLine())")
         print("variant".padding(toLength: 8, withPad: " ", startingAt: 0) + pad("m", 6) + pad("k", 6) + pad("n", 6) + pad("GFLOP/s", 10))
     }
     var rng = RandomGenerator(seed: 1)
@@ -69,13 +70,20 @@ func runMatmulBench(_ args: [String]) throws {
             let gflops = 2.0 * Double(m) * Double(n) * Double(k) / best / 1e9
             let rounded = (gflops * 10).rounded() / 10
             if json {
-                print("{\"op\":\"matmul\",\"variant\":\"\(variant.name)\",\"m\":\(m),\"k\":\(k),\"n\":\(n),\"threads\":\(threads),\"gflops\":\(rounded)}")
+                print("{\"op\":\"matmul\",\"kernel\":\"\(MatmulKernel.current.rawValue)\",\"variant\":\"\(variant.name)\",\"m\":\(m),\"k\":\(k),\"n\":\(n),\"threads\":\(threads),\"gflops\":\(rounded)}")
             } else {
                 print(variant.name.padding(toLength: 8, withPad: " ", startingAt: 0) + pad("\(m)", 6) + pad("\(k)", 6) + pad("\(n)", 6)
                       + pad(String(format: "%.1f", gflops), 10))
             }
         }
     }
+}
+
+/// The matmul kernel this process runs, and why.
+func kernelLine() -> String {
+    let kernel = MatmulKernel.current
+    let why = MatmulKernel.isForced ? "forced by \(MatmulKernel.environmentVariable)" : "detected"
+    return "\(kernel.rawValue) (\(kernel.blockDescription), \(why))"
 }
 
 /// Right-aligns `text` in a field of `width` characters.

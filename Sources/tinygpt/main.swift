@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 let usage = """
     tinygpt: train and sample small GPT language models on the CPU
@@ -26,6 +27,7 @@ func run(_ args: [String]) throws {
         return
     }
     let rest = Array(args.dropFirst())
+    if let message = MatmulKernel.environmentError { throw CLIError(message) }
     switch command {
     case "train": try runTrainCommand(rest)
     case "sample": try runSampleCommand(rest)

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import Kernels
 
@@ -130,6 +131,76 @@ final class MatmulTests: XCTestCase {
                               "m=\(m) n=\(n) k=\(k) \(layout): result depends on the thread count")
                 }
             }
+        }
+    }
+
+    /// C = op(A)·op(B) (+ C) the naive way: each element summed p = 0, 1, …, k-1
+    /// with one Float FMA per step, starting from 0 (or C). The rounding every
+    /// kernel must reproduce exactly.
+    func naiveFMA(_ a: [Float], _ b: [Float], _ c: inout [Float], m: Int, n: Int, k: Int,
+                  transposeA: Bool, transposeB: Bool, accumulate: Bool) {
+        for i in 0..<m {
+            for j in 0..<n {
+                var s: Float = accumulate ? c[i * n + j] : 0
+                for p in 0..<k {
+                    let x = transposeA ? a[p * m + i] : a[i * k + p]
+                    let y = transposeB ? b[j * k + p] : b[p * n + j]
+                    s = s.addingProduct(x, y)
+                }
+                c[i * n + j] = s
+            }
+        }
+    }
+
+    /// Every register block (whichever this CPU would pick) gives the same bits
+    /// as the others, on 1 and 2 threads, and as the naive in-order FMA sum
+    /// (except skinny A·Bᵀ, m <= 8, whose dot products round differently but
+    /// are the same code for every block).
+    func testEveryKernelBitIdentical() {
+        let savedKernel = MatmulKernel.current, savedThreads = Parallel.threads
+        defer { MatmulKernel.current = savedKernel; Parallel.threads = savedThreads }
+        var rng = RandomGenerator(seed: 2024)
+        let extraShapes: [(m: Int, n: Int, k: Int)] = [(128, 768, 128), (64, 65, 384), (50, 12, 20), (9, 4, 5), (19, 300, 40)]
+        for shape in Self.shapes + extraShapes {
+            let (m, n, k) = shape
+            let a = randomMatrix(m * k, &rng), b = randomMatrix(k * n, &rng), c0 = randomMatrix(m * n, &rng)
+            for layout in Self.layouts {
+                for accumulate in [false, true] {
+                    var naive = c0
+                    naiveFMA(a, b, &naive, m: m, n: n, k: k, transposeA: layout.transposeA,
+                             transposeB: layout.transposeB, accumulate: accumulate)
+                    var first: [Float]?
+                    for kernel in MatmulKernel.allCases {
+                        for threads in [1, 2] {
+                            MatmulKernel.current = kernel
+                            Parallel.threads = threads
+                            var c = c0
+                            matmul(a, b, &c, m: m, n: n, k: k, transposeA: layout.transposeA,
+                                   transposeB: layout.transposeB, accumulate: accumulate)
+                            let what = "m=\(m) n=\(n) k=\(k) \(layout) acc=\(accumulate) kernel=\(kernel) threads=\(threads)"
+                            if let first {
+                                XCTAssert(c.map(\.bitPattern) == first.map(\.bitPattern), "\(what): differs from the first kernel")
+                            } else {
+                                first = c
+                            }
+                            if !(m <= 8 && layout.transposeB) {
+                                XCTAssert(c.map(\.bitPattern) == naive.map(\.bitPattern), "\(what): differs from the naive FMA sum")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The kernel variable is read once; a bad value is reported, never trapped on.
+    func testKernelNames() {
+        XCTAssertEqual(MatmulKernel.allCases.map(\.rawValue), ["avx512", "avx2", "neon", "generic"])
+        #if arch(arm64)
+        XCTAssertEqual(MatmulKernel.detected, .neon)
+        #endif
+        if ProcessInfo.processInfo.environment[MatmulKernel.environmentVariable] == nil {
+            XCTAssertNil(MatmulKernel.environmentError)
         }
     }
 }
