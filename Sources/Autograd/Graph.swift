@@ -1,3 +1,5 @@
+import Kernels
+
 /// Recording and replaying the computation graph.
 ///
 /// Each op's output keeps its inputs and a backward function. `backward()`
@@ -72,10 +74,5 @@ extension Tensor {
             }
         }
         return order
-    }
-
-    /// Cuts this tensor from the graph that produced it (keeps the values).
-    public func detach() -> Tensor {
-        Tensor(shape: shape, storage: storage)
     }
 }

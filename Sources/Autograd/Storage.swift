@@ -25,14 +25,6 @@ final class BufferPool: @unchecked Sendable {
         free[count, default: []].append(p)
         lock.unlock()
     }
-
-    /// Frees every pooled buffer (e.g. after switching to other shapes).
-    func drain() {
-        lock.lock()
-        for (_, list) in free { for p in list { p.deallocate() } }
-        free = [:]
-        lock.unlock()
-    }
 }
 
 /// A contiguous float buffer owned by one or more tensors (reshape shares it).
@@ -52,6 +44,3 @@ final class Storage {
 /// How many float buffers have been taken from the system rather than the
 /// pool since the program started. Flat across training steps once warm.
 public var freshBufferAllocations: Int { BufferPool.shared.freshAllocations }
-
-/// Releases every buffer held for reuse. Memory in use by live tensors is untouched.
-public func releasePooledMemory() { BufferPool.shared.drain() }

@@ -124,13 +124,3 @@ extension Tensor: CustomStringConvertible {
 
 /// Formats a shape for error messages: (2, 3, 4).
 func describe(_ shape: [Int]) -> String { "(" + shape.map(String.init).joined(separator: ", ") + ")" }
-
-/// Stops with `message` if `condition` is false. Used for programmer errors
-/// (shape mismatches and the like); unlike `precondition`, the message is
-/// printed in optimised builds too. User input is validated before it gets
-/// here and reported as a thrown error instead.
-@inlinable
-public func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
-                    file: StaticString = #file, line: UInt = #line) {
-    if !condition() { fatalError(message(), file: file, line: line) }
-}

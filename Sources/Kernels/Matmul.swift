@@ -25,7 +25,7 @@ public func matmul(
     m: Int, n: Int, k: Int,
     transposeA: Bool = false, transposeB: Bool = false, accumulate: Bool = false
 ) {
-    precondition(m >= 0 && n >= 0 && k >= 0, "matmul: negative size m=\(m) n=\(n) k=\(k)")
+    require(m >= 0 && n >= 0 && k >= 0, "matmul: negative size m=\(m) n=\(n) k=\(k)")
     if m == 0 || n == 0 { return }
     if k == 0 {
         if !accumulate { c.update(repeating: 0, count: m * n) }

@@ -21,7 +21,7 @@ public struct RandomGenerator: RandomNumberGenerator {
 
     /// Restores a generator from the words returned by `stateWords`.
     public init(stateWords w: [UInt64]) {
-        precondition(w.count == 4, "RandomGenerator state needs 4 words, got \(w.count)")
+        require(w.count == 4, "RandomGenerator state needs 4 words, got \(w.count)")
         state = (w[0], w[1], w[2], w[3])
     }
 
@@ -67,7 +67,7 @@ public struct RandomGenerator: RandomNumberGenerator {
     /// Uniform integer in 0..<bound, without modulo bias (Lemire's method).
     @inlinable
     public mutating func int(below bound: Int) -> Int {
-        precondition(bound > 0, "int(below:) needs a positive bound, got \(bound)")
+        require(bound > 0, "int(below:) needs a positive bound, got \(bound)")
         return Int(truncatingIfNeeded: next(upperBound: UInt64(bound)))
     }
 }

@@ -8,7 +8,7 @@ public func applyRotary(
     _ x: ConstFloatPointer, _ out: FloatPointer, count n: Int, length t: Int, headSize d: Int,
     offset: Int, theta: Float, inverse: Bool = false
 ) {
-    precondition(d % 2 == 0, "rotary embedding needs an even head size, got \(d)")
+    require(d % 2 == 0, "rotary embedding needs an even head size, got \(d)")
     let half = d / 2
     // cos/sin table (T, D/2), computed in Double for accuracy at long positions.
     var table = [Float](repeating: 0, count: t * d)

@@ -10,8 +10,8 @@ public func applyRotary(
     _ x: ConstFloatPointer, _ out: FloatPointer, count n: Int, length t: Int, stride: Int, headSize d: Int,
     table: ConstFloatPointer
 ) {
-    precondition(d % 2 == 0, "rotary embedding needs an even head size, got \(d)")
-    precondition(t <= stride, "rotary embedding: \(t) positions exceed the row stride \(stride)")
+    require(d % 2 == 0, "rotary embedding needs an even head size, got \(d)")
+    require(t <= stride, "rotary embedding: \(t) positions exceed the row stride \(stride)")
     let half = d / 2
     Parallel.forRanges(n, grain: max(1, elementwiseGrain / max(t * d, 1))) { range in
         for row in range {

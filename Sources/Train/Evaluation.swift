@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Autograd
 import Model
 
@@ -26,9 +27,9 @@ public struct EvaluationResult: Equatable {
 public func evaluate(model: GPT, ids: [Int32], textBytes: Int, stride: Int, context: Int? = nil, batch: Int = 8,
                      byPosition: Bool = false) -> EvaluationResult {
     let context = context ?? model.contextWindow
-    precondition(context >= 1 && context <= model.contextWindow, "context must be in 1...the model's context window")
-    precondition(stride >= 1 && stride <= context, "stride must be in 1...context")
-    precondition(ids.count >= 2, "need at least two tokens to score")
+    require(context >= 1 && context <= model.contextWindow, "context must be in 1...the model's context window")
+    require(stride >= 1 && stride <= context, "stride must be in 1...context")
+    require(ids.count >= 2, "need at least two tokens to score")
     // (start, length, first scored offset inside the window)
     var windows: [(start: Int, length: Int, firstScored: Int)] = []
     var scoredUpTo = 0  // targets 1...scoredUpTo are done (target i = ids[i])

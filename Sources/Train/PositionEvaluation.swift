@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Autograd
 
 /// Summed next-token loss and counts by position inside the evaluation
@@ -35,7 +36,7 @@ public struct PositionLosses: Equatable {
     /// Mean loss over equal-width position buckets (the last may be shorter);
     /// empty buckets are left out.
     public func buckets(width: Int) -> [PositionBucket] {
-        precondition(width >= 1)
+        require(width >= 1, "position buckets need a width of at least 1")
         return stride(from: 0, to: nats.count, by: width).compactMap { start in
             let end = min(start + width, nats.count)
             let n = counts[start..<end].reduce(0, +)

@@ -133,12 +133,18 @@ public final class Trainer {
         guard t.warmupSteps <= t.maxSteps else {
             throw TrainingError("train.warmup_steps (\(t.warmupSteps)) must not exceed train.max_steps (\(t.maxSteps))")
         }
+        try requireTrainingMemory(config)
+        return config
+    }
+
+    /// Refuses, before anything is allocated, a training step that cannot fit
+    /// in this machine's memory (used by train and bench train).
+    public static func requireTrainingMemory(_ config: RunConfig) throws {
         let needed = minimumTrainingBytes(config), available = Double(ProcessInfo.processInfo.physicalMemory)
         guard needed <= available else {
             throw TrainingError(String(format: "this run needs at least %.1f GB (weights, gradients, optimizer state and activations), more than this machine's %.1f GB; lower train.batch_size, model.context_length, model.d_model or model.n_layer",
                                        needed / 1e9, available / 1e9))
         }
-        return config
     }
 
     /// A lower bound on a training step's memory, in bytes: three floats per

@@ -11,7 +11,7 @@ func runMatmulBench(_ args: [String]) throws {
     if parsed.flag("help") {
         print("""
             usage: tinygpt bench matmul [--threads N] [--json] [--repeat R] [--cold] [--shape MxKxN ...]
-              --threads N   worker threads, 1...64 (default: all \(ProcessInfo.processInfo.activeProcessorCount) cores)
+              --threads N   worker threads, 1...1024, 0 for all (default: all \(ProcessInfo.processInfo.activeProcessorCount) cores)
               --shape MxKxN only this product (repeatable), e.g. --shape 128x768x128
               --json        one JSON object per line instead of a table
               --repeat R    minimum timed runs per case, 1...1000 (default 5); each case also runs >= 0.2 s
@@ -20,7 +20,7 @@ func runMatmulBench(_ args: [String]) throws {
             """)
         return
     }
-    let threads = try parsed.int("threads", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...64)
+    let threads = try parsed.threads() ?? ProcessInfo.processInfo.activeProcessorCount
     let repeats = try parsed.int("repeat", default: 5, in: 1...1000)
     let json = parsed.flag("json")
     let cold = parsed.flag("cold")

@@ -11,7 +11,7 @@ func runMemoryBench(_ args: [String]) throws {
     var a = Arguments(args)
     let steps = try a.int("steps", default: 2000, in: 1...1_000_000)
     let every = try a.int("every", default: 250, in: 1...1_000_000)
-    let threads = try a.int("threads", default: Parallel.threads, in: 1...256)
+    let threads = try a.threads() ?? Parallel.threads
     let json = a.flag("json")
     try a.finish()
     Parallel.threads = threads

@@ -12,7 +12,7 @@ import Generate
 func runSampleBench(_ args: [String]) throws {
     var a = Arguments(args)
     let tokens = try a.int("tokens", default: 256, in: 1...100_000)
-    let threads = try a.int("threads", default: Parallel.threads, in: 1...256)
+    let threads = try a.threads() ?? Parallel.threads
     let strategy = try a.option("strategy") ?? "greedy"
     guard ["greedy", "top-p"].contains(strategy) else { throw CLIError("--strategy must be greedy or top-p, got '\(strategy)'") }
     let json = a.flag("json")
@@ -23,6 +23,11 @@ func runSampleBench(_ args: [String]) throws {
     try run.apply(overrides: try a.options("set"))
     try a.finish()
     try run.validate()
+    let needed = Generator.estimatedBytes(config: run.model, sequences: 1, promptLength: 1, maxNewTokens: tokens)
+    guard needed <= Double(ProcessInfo.processInfo.physicalMemory) else {
+        throw CLIError(String(format: "this model needs about %.1f GB to sample from, more than this machine's %.1f GB; lower the sizes given with --set",
+                              needed / 1e9, Double(ProcessInfo.processInfo.physicalMemory) / 1e9))
+    }
     Parallel.threads = threads
 
     let model = GPT(config: run.model, seed: 1)

@@ -3,6 +3,7 @@ import Kernels
 import Autograd
 import NN
 import Model
+import Train
 
 /// `tinygpt bench train [--config C] [--set k=v ...] [--steps N] [--threads T] [--json] [--profile]`:
 /// median milliseconds per training step (forward, backward, clip, AdamW) of
@@ -13,17 +14,16 @@ func runTrainBench(_ args: [String]) throws {
     var a = Arguments(args)
     var config = try readConfig(&a, defaultPath: "configs/shakespeare-char.json")
     let steps = try a.int("steps", default: 30, in: 2...100_000)
-    let threads = try a.int("threads", default: Parallel.threads, in: 1...256)
+    let threads = try a.threads() ?? Parallel.threads
     let json = a.flag("json")
     let profile = a.flag("profile")
     try a.finish()
     Parallel.threads = threads
-    if config.model.vocabSize == nil { config.model.vocabSize = config.tokenizer.type == .bpe ? config.tokenizer.vocabSize : 65 }
+    config.model.vocabSize = config.expectedVocabularySize
+    try Trainer.requireTrainingMemory(config)
     let model = GPT(config: config.model, seed: 1)
     let t = config.train
-    var settings = OptimizerSettings()
-    settings.beta1 = Float(t.beta1); settings.beta2 = Float(t.beta2); settings.weightDecay = Float(t.weightDecay)
-    let optimizer = Optimizer(parameters: model.parameters, settings: settings)
+    let optimizer = Optimizer(parameters: model.parameters, settings: OptimizerSettings(t))  // the trainer's mapping
     let dropout = config.model.dropout > 0 ? Dropout(probability: Float(config.model.dropout), generator: RandomGenerator(seed: 2)) : nil
     var generator = RandomGenerator(seed: 3)
     let (batch, length, vocab) = (t.batchSize, config.model.contextLength, config.model.vocabSize!)
