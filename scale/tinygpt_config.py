@@ -23,10 +23,11 @@ FIELDS = {
         ("n_kv_head", "int?", None, (1, True, None, True)),
         ("d_ff", "int?", None, (1, True, 4194304, True)),
         ("norm", ("layernorm", "rmsnorm"), "layernorm", _ANY),
-        ("norm_position", ("pre", "post"), "pre", _ANY),
+        ("norm_position", ("pre", "post", "deepnorm"), "pre", _ANY),
         ("norm_eps", "number", 1e-5, (0, False, None, True)),
         ("position", ("learned", "sinusoidal", "rope", "alibi", "none"), "learned", _ANY),
         ("rope_theta", "number", 10000.0, (0, False, None, True)),
+        ("rope_scaling", "object?", None, _ANY),
         ("activation", ("relu", "gelu", "gelu_tanh", "swish", "swiglu", "geglu", "reglu"), "gelu", _ANY),
         ("bias", "bool", True, _ANY),
         ("dropout", "number", 0.0, (0, True, 1, False)),
@@ -113,6 +114,10 @@ def _checked_type(key, kind, value):
         return value
     if kind == "int?":
         return None
+    if kind == "object?":
+        if value is not None and not isinstance(value, dict):
+            raise ConfigError(f"{key} must be an object or null, got {_summary(value)}")
+        return value
     if kind == "number":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key} must be a number, got {_summary(value)}")
@@ -152,6 +157,11 @@ def _parse_text(key, kind, text):
         if text not in ("true", "false"):
             raise ConfigError(f"{key} must be true or false, got '{text}'")
         return text == "true"
+    if kind == "object?":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise ConfigError(f"{key}: '{text}' is not a JSON object or null")
     if kind == "list":
         if text.startswith("["):
             try:

@@ -145,6 +145,11 @@ def check_config_against_export(config, given, family, fields, hf, tokenizer_inf
             continue
         if name == "rope_theta" and family == "gpt2":
             continue  # unused with learned positions (a run's resolved config lists it)
+        if name == "rope_scaling":
+            if value is None:
+                continue  # a run's resolved config lists it as null
+            raise UsageError(f"{key} is set in the config; this script trains plain RoPE only (continue without rope_scaling, "
+                             "and set it at eval or sample time with tinygpt)")
         theirs = fields.get(name)
         same = math.isclose(value, theirs, rel_tol=1e-9) if isinstance(value, float) and isinstance(theirs, (int, float)) \
             else value == theirs
