@@ -55,6 +55,7 @@ public enum JSONValue: Sendable {
     /// writers validate first, and error messages may show "nan" or "inf".
     public static func format(_ d: Double) -> String { "\(d)" }
 
+    /// A JSON string literal: escapes `"`, `\`, control characters and DEL; everything else raw UTF-8.
     public static func quote(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
@@ -64,8 +65,8 @@ public enum JSONValue: Sendable {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                out += String(format: "\\u%04x", scalar.value)
             default: out.unicodeScalars.append(scalar)
             }
         }

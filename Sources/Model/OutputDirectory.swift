@@ -71,7 +71,7 @@ public enum OutputDirectory {
     }
 
     /// Absolute, with `.`/`..` and symbolic links resolved, without a trailing slash.
-    static func canonical(_ path: String) -> String {
+    public static func canonical(_ path: String) -> String {
         URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
     }
 

@@ -39,22 +39,7 @@ public enum TokenizerFile {
 
     // MARK: Writing
 
-    /// JSON string literal: escapes `"`, `\` and control characters; everything else raw UTF-8.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 || u.value == 0x7F { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { JSONValue.quote(s) }
 
     /// The common layout; `model`, `preTokenizer` and `decoder` are JSON text.
     static func document(added: [(Int, String)], preTokenizer: String, decoder: String, model: String) -> String {

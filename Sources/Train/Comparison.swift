@@ -3,7 +3,7 @@ import Model
 
 /// What one finished (or budget-stopped) run of a comparison measured,
 /// read back from its own metrics.jsonl, so the report always equals the runs.
-public struct RunMeasurement: Equatable, Sendable {
+public struct RunMeasurement: Sendable {
     public var name: String
     public var variant: String
     public var seed: Int
@@ -16,10 +16,6 @@ public struct RunMeasurement: Equatable, Sendable {
     public var peakRSSBytes: Double
     /// (step, training seconds so far, validation loss) at each evaluation.
     public var validationCurve: [(step: Int, seconds: Double, loss: Double)]
-
-    public static func == (a: RunMeasurement, b: RunMeasurement) -> Bool {
-        a.name == b.name && a.trainLoss == b.trainLoss && a.validationLoss == b.validationLoss && a.finalStep == b.finalStep
-    }
 
     /// Reads a run directory's metrics.jsonl. Training seconds are the sum of
     /// the logged step times (evaluations excluded), so runs compare by the
@@ -139,29 +135,28 @@ public enum ComparisonReport {
         let legendHeight = 18.0 * Double(summaries.count)
         let totalHeight = height + legendHeight + 10
         let losses = summaries.flatMap { $0.runs.flatMap { $0.validationCurve.map(\.loss) } }.filter(\.isFinite)
-        let yLow = losses.min() ?? 0, yHigh = losses.max() ?? 1
-        let yMin = max(0, yLow - 0.05 * (yHigh - yLow)), yMax = yHigh + 0.05 * max(yHigh - yLow, 0.1)
-        func escape(_ s: String) -> String {
-            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-        }
+        let yTicks = AxisTicks(losses.min() ?? 0, losses.max() ?? 1)
+        let yMin = yTicks.values.first!, yMax = yTicks.values.last!
         var svg = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(2 * panelWidth))" height="\(Int(totalHeight))" font-family="sans-serif" font-size="12">
         <rect width="100%" height="100%" fill="white"/>
-        <text x="\(panelWidth)" y="20" text-anchor="middle" font-size="15">\(escape(title))</text>
+        <text x="\(panelWidth)" y="20" text-anchor="middle" font-size="15">\(escapeXML(title))</text>
 
         """
         for (panel, bySeconds) in [(0, false), (1, true)] {
             let x0 = Double(panel) * panelWidth
             let xs = summaries.flatMap { $0.runs.flatMap { $0.validationCurve.map { bySeconds ? $0.seconds : Double($0.step) } } }
-            let xMax = max(xs.max() ?? 1, 1e-9)
+            let xTicks = AxisTicks(0, max(xs.max() ?? 1, 1e-9))
+            let xMax = xTicks.values.last!
             func x(_ v: Double) -> Double { x0 + left + v / xMax * (panelWidth - left - right) }
             func y(_ l: Double) -> Double { height - bottom - (l - yMin) / (yMax - yMin) * (height - top - bottom) }
-            for i in 0...4 {
-                let v = xMax * Double(i) / 4, l = yMin + (yMax - yMin) * Double(i) / 4
+            for v in xTicks.values {
                 svg += "<line x1=\"\(x(v))\" y1=\"\(height - bottom)\" x2=\"\(x(v))\" y2=\"\(top)\" stroke=\"#eee\"/>"
-                svg += "<text x=\"\(x(v))\" y=\"\(height - bottom + 16)\" text-anchor=\"middle\">\(bySeconds ? String(format: "%.1f", v) : String(Int(v.rounded())))</text>\n"
+                svg += "<text x=\"\(x(v))\" y=\"\(height - bottom + 16)\" text-anchor=\"middle\">\(xTicks.label(v))</text>\n"
+            }
+            for l in yTicks.values {
                 svg += "<line x1=\"\(x0 + left)\" y1=\"\(y(l))\" x2=\"\(x0 + panelWidth - right)\" y2=\"\(y(l))\" stroke=\"#eee\"/>"
-                svg += "<text x=\"\(x0 + left - 6)\" y=\"\(y(l) + 4)\" text-anchor=\"end\">\(String(format: "%.2f", l))</text>\n"
+                svg += "<text x=\"\(x0 + left - 6)\" y=\"\(y(l) + 4)\" text-anchor=\"end\">\(yTicks.label(l))</text>\n"
             }
             svg += "<line x1=\"\(x0 + left)\" y1=\"\(height - bottom)\" x2=\"\(x0 + panelWidth - right)\" y2=\"\(height - bottom)\" stroke=\"black\"/>"
             svg += "<line x1=\"\(x0 + left)\" y1=\"\(top)\" x2=\"\(x0 + left)\" y2=\"\(height - bottom)\" stroke=\"black\"/>\n"
@@ -184,13 +179,13 @@ public enum ComparisonReport {
                 if s.runs.count > 1 && !mean.isEmpty {
                     svg += "<polygon fill=\"\(color)\" fill-opacity=\"0.15\" stroke=\"none\" points=\"\(coordinates(high + low.reversed()))\"/>\n"
                 }
-                svg += "<path class=\"variant\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" d=\"M \(coordinates(mean).replacingOccurrences(of: " ", with: " L "))\"><title>\(escape(s.variant))</title></path>\n"
+                svg += "<path class=\"variant\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" d=\"M \(coordinates(mean).replacingOccurrences(of: " ", with: " L "))\"><title>\(escapeXML(s.variant))</title></path>\n"
             }
         }
         for (i, s) in summaries.enumerated() {
             let ly = height + 8 + 18 * Double(i)
             svg += "<line x1=\"\(left)\" y1=\"\(ly)\" x2=\"\(left + 24)\" y2=\"\(ly)\" stroke=\"\(colors[i % colors.count])\" stroke-width=\"3\"/>"
-            svg += "<text x=\"\(left + 30)\" y=\"\(ly + 4)\">\(escape(s.variant))</text>\n"
+            svg += "<text x=\"\(left + 30)\" y=\"\(ly + 4)\">\(escapeXML(s.variant))</text>\n"
         }
         return svg + "</svg>\n"
     }

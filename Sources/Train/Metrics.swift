@@ -158,3 +158,9 @@ public struct AxisTicks {
         return String(format: "%.\(decimals)f", value)
     }
 }
+
+/// Text for an SVG document: &, <, > and " escaped (plot titles and legends).
+func escapeXML(_ s: String) -> String {
+    s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+}

@@ -60,9 +60,9 @@ public func positionLossSVG(series: [(label: String, buckets: [PositionBucket])]
     let all = points.flatMap { $0 }.filter { $0.1.isFinite }
     let (width, height) = (720.0, 440.0)
     let (left, right, top, bottom) = (70.0, 20.0, 40.0, 60.0)
-    let xMax = max(Double(series.flatMap { $0.buckets.map(\.end) }.max() ?? 1), Double(trainedContext ?? 1))
-    let yLow = all.map(\.1).min() ?? 0, yHigh = all.map(\.1).max() ?? 1
-    let yMin = max(0, yLow - 0.05 * (yHigh - yLow)), yMax = yHigh + 0.05 * max(yHigh - yLow, 0.1)
+    let xTicks = AxisTicks(0, max(Double(series.flatMap { $0.buckets.map(\.end) }.max() ?? 1), Double(trainedContext ?? 1)))
+    let yTicks = AxisTicks(all.map(\.1).min() ?? 0, all.map(\.1).max() ?? 1)
+    let xMax = xTicks.values.last!, yMin = yTicks.values.first!, yMax = yTicks.values.last!
     func x(_ p: Double) -> Double { left + p / xMax * (width - left - right) }
     func y(_ l: Double) -> Double { height - bottom - (min(l, yMax) - yMin) / (yMax - yMin) * (height - top - bottom) }
     func f(_ v: Double) -> String { String(format: "%.1f", v) }
@@ -72,12 +72,13 @@ public func positionLossSVG(series: [(label: String, buckets: [PositionBucket])]
     <text x="\(width / 2)" y="22" text-anchor="middle" font-size="15">\(escapeXML(title))</text>
 
     """
-    for i in 0...5 {
-        let p = xMax * Double(i) / 5, l = yMin + (yMax - yMin) * Double(i) / 5
+    for p in xTicks.values {
         svg += "<line x1=\"\(f(x(p)))\" y1=\"\(f(height - bottom))\" x2=\"\(f(x(p)))\" y2=\"\(f(top))\" stroke=\"#eee\"/>"
-        svg += "<text x=\"\(f(x(p)))\" y=\"\(f(height - bottom + 18))\" text-anchor=\"middle\">\(Int(p.rounded()))</text>\n"
+        svg += "<text x=\"\(f(x(p)))\" y=\"\(f(height - bottom + 18))\" text-anchor=\"middle\">\(xTicks.label(p))</text>\n"
+    }
+    for l in yTicks.values {
         svg += "<line x1=\"\(f(left))\" y1=\"\(f(y(l)))\" x2=\"\(f(width - right))\" y2=\"\(f(y(l)))\" stroke=\"#eee\"/>"
-        svg += "<text x=\"\(f(left - 8))\" y=\"\(f(y(l) + 4))\" text-anchor=\"end\">\(String(format: "%.2f", l))</text>\n"
+        svg += "<text x=\"\(f(left - 8))\" y=\"\(f(y(l) + 4))\" text-anchor=\"end\">\(yTicks.label(l))</text>\n"
     }
     if let trainedContext {
         svg += "<line x1=\"\(f(x(Double(trainedContext))))\" y1=\"\(f(height - bottom))\" x2=\"\(f(x(Double(trainedContext))))\" y2=\"\(f(top))\" stroke=\"#444\" stroke-dasharray=\"4 4\"/>"
@@ -100,6 +101,3 @@ public func positionLossSVG(series: [(label: String, buckets: [PositionBucket])]
     return svg + "</svg>\n"
 }
 
-private func escapeXML(_ s: String) -> String {
-    s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-}

@@ -95,7 +95,7 @@ func runCompareCommand(_ args: [String]) throws {
     }
 
     // Every run's config, validated before anything is written.
-    struct PlannedRun { let name: String; let variant: String; let seed: Int; var config: RunConfig }
+    struct PlannedRun { let name: String; let variant: String; let seed: Int; var config: RunConfig; var cacheKey: UInt64 = 0 }
     var runs: [PlannedRun] = []
     for variant in variants {
         let label = variant.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
@@ -121,6 +121,7 @@ func runCompareCommand(_ args: [String]) throws {
     var parameters: [String: Int] = [:]
     for i in runs.indices {
         let key = TokenCache.key(text: text, config: runs[i].config)
+        runs[i].cacheKey = key
         if corpora[key] == nil { corpora[key] = try Corpus.build(text: text, config: runs[i].config) }
         let corpus = corpora[key]!
         let checked: RunConfig
@@ -175,7 +176,7 @@ func runCompareCommand(_ args: [String]) throws {
         let resume = FileManager.default.fileExists(atPath: runDirectory.latest.path)
         if !resume && !FileManager.default.fileExists(atPath: runURL.path) {
             // The shared tokenizer and token cache, so the run does not build its own.
-            let key = TokenCache.key(text: text, config: run.config)
+            let key = run.cacheKey
             let corpus = corpora[key]!
             try FileManager.default.createDirectory(at: runURL, withIntermediateDirectories: true)
             try corpus.tokenizer.save(to: runDirectory.tokenizer)

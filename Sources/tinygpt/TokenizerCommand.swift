@@ -1,5 +1,6 @@
 import Foundation
 import Files
+import Model
 import Tokenizer
 #if canImport(Glibc)
 import Glibc
@@ -208,7 +209,6 @@ func checkOutputFile(_ out: String, force: Bool, source: String) throws {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) else { return }
     if isDirectory.boolValue { throw CLIError("--out '\(out)' is a directory; give a file path such as tokenizer.json") }
-    let canonical = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path }
-    if canonical(out) == canonical(source) { throw CLIError("--out '\(out)' is the training file itself; give another path") }
+    if OutputDirectory.canonical(out) == OutputDirectory.canonical(source) { throw CLIError("--out '\(out)' is the training file itself; give another path") }
     if !force { throw CLIError("--out '\(out)' already exists; choose another path, or add --force to replace it") }
 }
