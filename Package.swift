@@ -35,26 +35,33 @@ let package = Package(
     name: "tinygpt",
     products: [
         .executable(name: "tinygpt", targets: ["tinygpt"]),
-        .library(name: "TinyGPT", targets: ["Files", "Kernels", "Autograd", "NN", "Model", "Tokenizer", "Train", "Generate"]),
+        .library(name: "TinyGPT", targets: ["Files", "Kernels", "Autograd", "NN", "Config", "Model", "Formats", "Tokenizer", "Train", "Generate"]),
     ],
     targets: [
         .target(name: "Files"),
         .target(name: "Kernels", swiftSettings: kernelFlags),
         .target(name: "Autograd", dependencies: ["Kernels"], swiftSettings: nativeCPU),
         .target(name: "NN", dependencies: ["Autograd", "Kernels"], swiftSettings: nativeCPU),
-        .target(name: "Model", dependencies: ["NN", "Autograd", "Kernels", "Files"], swiftSettings: nativeCPU),
+        // The run config and its settings: what a model, a run and a sampler are asked to be.
+        .target(name: "Config", dependencies: ["NN", "Kernels", "Files"], swiftSettings: nativeCPU),
+        // The network.
+        .target(name: "Model", dependencies: ["Config", "NN", "Autograd", "Kernels"], swiftSettings: nativeCPU),
         .target(name: "Tokenizer", dependencies: ["Files"], swiftSettings: nativeCPU),
-        .target(name: "Train", dependencies: ["Model", "NN", "Autograd", "Kernels", "Tokenizer", "Files"], swiftSettings: nativeCPU),
-        .target(name: "Generate", dependencies: ["Model", "NN", "Autograd", "Kernels", "Tokenizer"], swiftSettings: nativeCPU),
-        .executableTarget(name: "tinygpt", dependencies: ["Files", "Kernels", "Autograd", "NN", "Model", "Tokenizer", "Train", "Generate"], swiftSettings: nativeCPU),
+        // Files on disk: safetensors, checkpoints, run and output directories, Hugging Face.
+        .target(name: "Formats", dependencies: ["Model", "Config", "Tokenizer", "NN", "Autograd", "Kernels", "Files"], swiftSettings: nativeCPU),
+        .target(name: "Train", dependencies: ["Formats", "Model", "Config", "NN", "Autograd", "Kernels", "Tokenizer", "Files"], swiftSettings: nativeCPU),
+        .target(name: "Generate", dependencies: ["Model", "Config", "NN", "Autograd", "Kernels", "Tokenizer"], swiftSettings: nativeCPU),
+        .executableTarget(name: "tinygpt", dependencies: ["Files", "Kernels", "Autograd", "NN", "Config", "Model", "Formats", "Tokenizer", "Train", "Generate"], swiftSettings: nativeCPU),
         // Shared test helpers (scratch directories); no XCTest, so `swift build` builds it too.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Kernels"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Kernels"]),
-        .testTarget(name: "ModelTests", dependencies: ["TestSupport", "Model", "NN", "Autograd", "Kernels"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainTests", dependencies: ["TestSupport", "Train", "Model", "NN", "Autograd", "Kernels", "Tokenizer", "Files"]),
-        .testTarget(name: "GenerateTests", dependencies: ["Generate", "Model", "NN", "Autograd", "Kernels", "Tokenizer"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "Model", "NN"]),
+        .testTarget(name: "ModelTests", dependencies: ["TestSupport", "Model", "Formats", "Config", "NN", "Autograd", "Kernels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "FormatsTests", dependencies: ["TestSupport", "Formats", "Model", "Config", "NN", "Autograd", "Kernels", "Files"]),
+        .testTarget(name: "TrainTests", dependencies: ["TestSupport", "Train", "Formats", "Config", "Model", "NN", "Autograd", "Kernels", "Tokenizer", "Files"]),
+        .testTarget(name: "GenerateTests", dependencies: ["Generate", "Config", "Model", "NN", "Autograd", "Kernels", "Tokenizer"]),
         .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "Tokenizer"], resources: [.copy("Fixtures")]),
         // Runs the built executable; the dependency makes `swift test` build it first.
         .testTarget(name: "CommandLineTests", dependencies: ["TestSupport", "tinygpt"]),

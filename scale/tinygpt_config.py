@@ -2,7 +2,7 @@
 fields, defaults, types, `--set section.field=value` overrides and checks, so
 that train_ddp.py takes the very file tinygpt takes.
 
-The table below mirrors Sources/Model/Config.swift (and the generated tables
+The table below mirrors Sources/Config/Config.swift (and the generated tables
 in docs/config.md). scale/check_equivalence.py compares its defaults with
 `tinygpt info`'s resolved config, so a drift is caught.
 """

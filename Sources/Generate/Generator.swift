@@ -3,6 +3,7 @@ import Kernels
 import Autograd
 import NN
 import Model
+import Config
 import Tokenizer
 
 /// Text generation with a KV cache: every new token costs one position's

@@ -1,5 +1,5 @@
 import Foundation
-import Model
+import Config
 
 // Decoding rules as pure functions of the logits (and, for a draw, of a
 // uniform random number passed in), so each is easy to read and to test.

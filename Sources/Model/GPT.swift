@@ -2,6 +2,7 @@ import Foundation
 import Kernels
 import Autograd
 import NN
+import Config
 
 /// A decoder-only transformer, built from a `ModelConfig`.
 ///
@@ -243,21 +244,6 @@ final class TransformerBlock: Layer {
     var parameters: [Parameter] {
         attentionNorm.parameters(prefixed: "attn_norm") + attention.parameters(prefixed: "attn")
             + feedForwardNorm.parameters(prefixed: "ffn_norm") + feedForward.parameters(prefixed: "ffn")
-    }
-}
-
-extension ActivationKind {
-    /// The pointwise function and whether the feed-forward is gated (GLU variants).
-    var feedForward: (Activation, gated: Bool) {
-        switch self {
-        case .relu: return (.relu, false)
-        case .gelu: return (.gelu, false)
-        case .gelu_tanh: return (.geluTanh, false)
-        case .swish: return (.swish(beta: 1), false)
-        case .swiglu: return (.swish(beta: 1), true)
-        case .geglu: return (.gelu, true)
-        case .reglu: return (.relu, true)
-        }
     }
 }
 

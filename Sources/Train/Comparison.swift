@@ -1,5 +1,5 @@
 import Foundation
-import Model
+import Formats
 
 /// What one finished (or budget-stopped) run of a comparison measured,
 /// read back from its own metrics.jsonl, so the report always equals the runs.

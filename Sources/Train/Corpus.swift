@@ -1,7 +1,7 @@
 import Foundation
 import Files
 import Tokenizer
-import Model
+import Config
 
 /// A user-facing problem with the data or the run: one line naming it.
 public struct TrainingError: Error, CustomStringConvertible {

@@ -1,6 +1,6 @@
 import Foundation
 import Files
-import Model
+import Formats
 
 /// One line of metrics.jsonl.
 public enum MetricsRecord: Equatable {

@@ -1,6 +1,6 @@
 import Foundation
 import Files
-import Model
+import Formats
 
 /// One process per run directory: an advisory `flock` on the directory
 /// itself, held until the process exits. The kernel drops the lock when its

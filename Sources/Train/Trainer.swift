@@ -3,6 +3,8 @@ import Kernels
 import Autograd
 import NN
 import Model
+import Config
+import Formats
 import Tokenizer
 
 /// Set from the SIGINT handler; the training loop checks it between steps.

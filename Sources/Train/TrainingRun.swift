@@ -1,7 +1,8 @@
 import Foundation
 import Files
 import Kernels
-import Model
+import Config
+import Formats
 import Tokenizer
 
 /// What a user asks of `train`: a run directory, and how to start in it.

@@ -1,6 +1,7 @@
 import Foundation
 import Kernels
 import Model
+import Config
 import Tokenizer
 import Generate
 

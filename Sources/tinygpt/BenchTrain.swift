@@ -3,6 +3,7 @@ import Kernels
 import Autograd
 import NN
 import Model
+import Config
 import Train
 
 /// `tinygpt bench train [--config C] [--set k=v ...] [--steps N] [--threads T] [--json] [--profile]`:

@@ -1,5 +1,5 @@
 import Foundation
-import Model
+import Formats
 import Tokenizer
 
 /// A checkpoint (or run directory: its best/, else latest/) with its

@@ -1,6 +1,7 @@
 import Foundation
 import Files
-import Model
+import Config
+import Formats
 import Tokenizer
 import Train
 

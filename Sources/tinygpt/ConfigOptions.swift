@@ -1,5 +1,5 @@
 import Foundation
-import Model
+import Config
 
 /// `--config FILE` and any number of `--set section.field=value`, shared by
 /// every command that reads a run config. Without `--config`, the built-in

@@ -1,7 +1,6 @@
 import Foundation
 import Files
 import Kernels
-import Model
 import Tokenizer
 import Train
 

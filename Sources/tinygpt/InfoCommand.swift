@@ -1,6 +1,7 @@
 import Foundation
 import NN
-import Model
+import Config
+import Formats
 
 /// `tinygpt info (--config C [--set k=v ...] | --checkpoint DIR)`: parameter
 /// counts, FLOPs per token, memory, and the resolved config.

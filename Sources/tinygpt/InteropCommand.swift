@@ -1,6 +1,6 @@
 import Foundation
 import Autograd
-import Model
+import Formats
 import Tokenizer
 
 let exportUsage = """

@@ -1,6 +1,5 @@
 import Foundation
 import Files
-import Model
 
 /// Standard output, checked. Results go through C's buffered `stdout` (as
 /// `print` does); a write that fails there (stdout closed, a full disk,

@@ -1,6 +1,8 @@
 import Foundation
 import Files
 import Model
+import Config
+import Formats
 import Train
 
 // Inference-time position settings shared by eval, sample, logits and export:

@@ -1,7 +1,7 @@
 import Foundation
 import Files
 import Kernels
-import Model
+import Config
 import Tokenizer
 import Generate
 

@@ -1,6 +1,6 @@
 import Foundation
 import Files
-import Model
+import Formats
 import Tokenizer
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,5 @@
 import Foundation
 import Kernels
-import Model
 import Tokenizer
 import Train
 

@@ -4,6 +4,7 @@ import Kernels
 import Autograd
 import NN
 import Model
+import Config
 import Tokenizer
 import Generate
 

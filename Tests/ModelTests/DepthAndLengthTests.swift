@@ -4,6 +4,8 @@ import Kernels
 import Autograd
 import NN
 import Model
+import Config
+import Formats
 
 /// DeepNorm and RoPE scaling: gradients, where α and β act, scaled RoPE
 /// against plain RoPE, the KV cache against full recomputes, config errors,

@@ -3,6 +3,7 @@ import Kernels
 import Autograd
 import NN
 import Model
+import Config
 
 final class GPTTests: XCTestCase {
     /// A tiny model whose sizes are deliberately not multiples of the SIMD width.

@@ -5,6 +5,8 @@ import Kernels
 import Autograd
 import NN
 import Model
+import Config
+import Formats
 
 /// Import of Hugging Face checkpoints, checked against logits that
 /// transformers computed (fixtures made by bench/hf_interop.py --fixtures).

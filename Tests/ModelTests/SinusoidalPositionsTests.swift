@@ -4,6 +4,8 @@ import Kernels
 import Autograd
 import NN
 import Model
+import Config
+import Formats
 
 /// Sinusoidal positions as in Attention Is All You Need (§3.4): the token
 /// embeddings are multiplied by √d_model before the sinusoids are added.

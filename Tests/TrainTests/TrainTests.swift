@@ -5,6 +5,7 @@ import Kernels
 import Autograd
 import NN
 import Model
+import Config
 import Tokenizer
 import Train
 import Files

@@ -3,6 +3,9 @@ import Files
 import Kernels
 import Autograd
 import NN
+import Config
+import Model
+import Tokenizer
 
 /// Export to and import from Hugging Face `transformers` checkpoints for the
 /// two families that can represent a tinygpt model exactly:

@@ -5,6 +5,8 @@ import Kernels
 import Autograd
 import NN
 import Model
+import Config
+import Formats
 
 final class CheckpointTests: XCTestCase {
     var directory: URL!

@@ -70,7 +70,7 @@ extension RopeScaling {
     }
 
     /// From a JSON object (transformers' `type` is accepted for `rope_type`, as transformers does).
-    init(json value: JSONValue, key: String) throws {
+    public init(json value: JSONValue, key: String) throws {
         guard case .object(let items) = value else {
             throw ConfigError("\(key) must be an object such as {\"rope_type\":\"linear\",\"factor\":4}, or null; got \(value.summary)")
         }
@@ -80,7 +80,7 @@ extension RopeScaling {
         }
     }
 
-    var json: JSONValue { .object(RopeScaling.members.compactMap { m in m.get(self).map { (m.name, $0) } }) }
+    public var json: JSONValue { .object(RopeScaling.members.compactMap { m in m.get(self).map { (m.name, $0) } }) }
 
     /// `--set key.member=text`.
     mutating func override(member name: String, text: String, key: String) throws {

@@ -1,5 +1,6 @@
 import XCTest
 import Model
+import Config
 import NN
 
 /// `ModelConfig.parameterShapes` (what `info` reports without building a

@@ -2,7 +2,7 @@ import XCTest
 import Foundation
 import TestSupport
 import Kernels
-import Model
+import Formats
 
 /// A fresh empty directory per test.
 private func temporaryDirectory() throws -> URL { try Scratch.directory("safetensors") }

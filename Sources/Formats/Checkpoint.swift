@@ -3,6 +3,8 @@ import Files
 import Kernels
 import Autograd
 import NN
+import Config
+import Model
 
 /// A checkpoint is a directory:
 ///

@@ -1,6 +1,6 @@
 import XCTest
 import Foundation
-import Model
+import Config
 
 private let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 

@@ -1,5 +1,6 @@
 import Foundation
 import Files
+import Kernels
 import NN
 
 // The run config: one JSON file with sections model, tokenizer, data, train, sample.
@@ -428,5 +429,20 @@ extension ConfigSection {
             throw ConfigError("--set \(key)=\(text): expected \(field.type)" + (field.allowed.isEmpty ? "" : " (\(field.allowed))") + ", got '\(text)'")
         }
         try field.set(&self, value, key)
+    }
+}
+
+extension ActivationKind {
+    /// The pointwise function and whether the feed-forward is gated (GLU variants).
+    public var feedForward: (Activation, gated: Bool) {
+        switch self {
+        case .relu: return (.relu, false)
+        case .gelu: return (.gelu, false)
+        case .gelu_tanh: return (.geluTanh, false)
+        case .swish: return (.swish(beta: 1), false)
+        case .swiglu: return (.swish(beta: 1), true)
+        case .geglu: return (.gelu, true)
+        case .reglu: return (.relu, true)
+        }
     }
 }
