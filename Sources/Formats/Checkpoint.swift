@@ -55,11 +55,11 @@ public enum Checkpoint {
         let config = try loadConfig(from: directory)
         let tokenizerURL = directory.appendingPathComponent(tokenizerFile)
         guard let tokenizerJSON = FileManager.default.contents(atPath: tokenizerURL.path) else {
-            throw CheckpointError("checkpoint '\(directory.path)' has no readable \(tokenizerFile)")
+            throw FormatError("checkpoint '\(directory.path)' has no readable \(tokenizerFile)")
         }
         let file = try SafeTensors.read(from: directory.appendingPathComponent(weightsFile))
         if config.model.position == .sinusoidal, (file.metadata["format_version"].flatMap { Int($0) } ?? 1) < 2 {
-            throw CheckpointError("\(directory.path) was trained before sinusoidal positions followed the paper (token embeddings × √d_model); "
+            throw FormatError("\(directory.path) was trained before sinusoidal positions followed the paper (token embeddings × √d_model); "
                                   + "its outputs would change, so it is refused: train it again")
         }
         let model = GPT(config: config.model, seed: 0)
@@ -71,15 +71,15 @@ public enum Checkpoint {
     public static func loadConfig(from directory: URL) throws -> RunConfig {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw CheckpointError("checkpoint directory '\(directory.path)' does not exist")
+            throw FormatError("checkpoint directory '\(directory.path)' does not exist")
         }
         let url = directory.appendingPathComponent(configFile)
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw CheckpointError("checkpoint '\(directory.path)' has no \(configFile) (incomplete or not a checkpoint)")
+            throw FormatError("checkpoint '\(directory.path)' has no \(configFile) (incomplete or not a checkpoint)")
         }
         let config = try RunConfig.load(from: url)
         guard config.model.vocabSize != nil else {
-            throw CheckpointError("\(url.path): model.vocab_size is missing; a checkpoint's config must be resolved")
+            throw FormatError("\(url.path): model.vocab_size is missing; a checkpoint's config must be resolved")
         }
         return config
     }
@@ -90,20 +90,20 @@ public enum Checkpoint {
         let expected = model.parameters
         let names = Set(expected.map(\.name))
         if let extra = file.tensors.first(where: { !names.contains($0.name) }) {
-            throw CheckpointError("\(source): unexpected tensor '\(extra.name)' \(describeShape(extra.shape)): not part of this config's model")
+            throw FormatError("\(source): unexpected tensor '\(extra.name)' \(describeShape(extra.shape)): not part of this config's model")
         }
         for p in expected {
             guard let entry = file[p.name] else {
-                throw CheckpointError("\(source): missing tensor '\(p.name)' (the config needs shape \(describeShape(p.tensor.shape)))")
+                throw FormatError("\(source): missing tensor '\(p.name)' (the config needs shape \(describeShape(p.tensor.shape)))")
             }
             guard entry.dtype == .f32 else {
-                throw CheckpointError("\(source): tensor '\(p.name)' is \(entry.dtype.rawValue); tinygpt checkpoints store F32")
+                throw FormatError("\(source): tensor '\(p.name)' is \(entry.dtype.rawValue); tinygpt checkpoints store F32")
             }
             guard entry.shape == p.tensor.shape else {
-                throw CheckpointError("\(source): tensor '\(p.name)' has shape \(describeShape(entry.shape)) but the config needs \(describeShape(p.tensor.shape))")
+                throw FormatError("\(source): tensor '\(p.name)' has shape \(describeShape(entry.shape)) but the config needs \(describeShape(p.tensor.shape))")
             }
             if let bad = entry.values.firstIndex(where: { !$0.isFinite }) {
-                throw CheckpointError("\(source): tensor '\(p.name)' holds a non-finite value (\(entry.values[bad]) at flat index \(bad)); the checkpoint is damaged or came from a diverged run")
+                throw FormatError("\(source): tensor '\(p.name)' holds a non-finite value (\(entry.values[bad]) at flat index \(bad)); the checkpoint is damaged or came from a diverged run")
             }
             entry.values.withUnsafeBufferPointer { p.tensor.data.update(from: $0.baseAddress!, count: $0.count) }
         }
@@ -115,7 +115,7 @@ public enum Checkpoint {
     /// makes has an embedding.
     public static func checkVocabulary(tokenizer: Int, model: Int, source: String) throws {
         guard tokenizer == model else {
-            throw CheckpointError("\(source): the tokenizer has \(tokenizer) tokens but the model's vocabulary has \(model); they must be equal"
+            throw FormatError("\(source): the tokenizer has \(tokenizer) tokens but the model's vocabulary has \(model); they must be equal"
                                   + (tokenizer < model ? " (a model padded beyond its tokenizer is not supported)" : ""))
         }
     }
@@ -130,8 +130,8 @@ public enum Checkpoint {
         for sub in [RunDirectory.bestName, RunDirectory.latestName] where fm.fileExists(atPath: url.appendingPathComponent(sub).appendingPathComponent(weightsFile).path) {
             return url.appendingPathComponent(sub)
         }
-        guard fm.fileExists(atPath: path) else { throw CheckpointError("checkpoint '\(path)' does not exist") }
-        throw CheckpointError("'\(path)' is neither a checkpoint (no \(weightsFile)) nor a run directory (no best/ or latest/)")
+        guard fm.fileExists(atPath: path) else { throw FormatError("checkpoint '\(path)' does not exist") }
+        throw FormatError("'\(path)' is neither a checkpoint (no \(weightsFile)) nor a run directory (no best/ or latest/)")
     }
 
     /// Writes a directory under a temporary name, then renames it over `target`.
@@ -146,28 +146,28 @@ public enum Checkpoint {
             try fm.createDirectory(at: parent, withIntermediateDirectories: true)
             try fm.createDirectory(at: temporary, withIntermediateDirectories: false)
         } catch {
-            throw CheckpointError("cannot write '\(target.path)': \(plainReason(error))")
+            throw FormatError("cannot write '\(target.path)': \(plainReason(error))")
         }
         do { try fill(temporary) } catch {
             try? fm.removeItem(at: temporary)
             let domain = (error as NSError).domain
             guard domain == NSCocoaErrorDomain || domain == NSPOSIXErrorDomain else {
                 // Name the directory the user knows, not the temporary one.
-                throw CheckpointError("\(error)".replacingOccurrences(of: temporary.path, with: target.path))
+                throw FormatError("\(error)".replacingOccurrences(of: temporary.path, with: target.path))
             }
-            throw CheckpointError("cannot write '\(target.path)': \(plainReason(error))")
+            throw FormatError("cannot write '\(target.path)': \(plainReason(error))")
         }
         // rename(2) cannot replace a non-empty directory, so the old one steps
         // aside first; a crash in between leaves it under `.NAME.old-*`, which
         // `recoverInterruptedReplacements` puts back.
         let old = parent.appendingPathComponent(".\(target.lastPathComponent)\(oldMark)\(tag)")
         let hadOld = fm.fileExists(atPath: target.path)
-        if hadOld { guard rename(target.path, old.path) == 0 else { throw CheckpointError("cannot move aside '\(target.path)': \(posixReason(errno))") } }
+        if hadOld { guard rename(target.path, old.path) == 0 else { throw FormatError("cannot move aside '\(target.path)': \(posixReason(errno))") } }
         guard rename(temporary.path, target.path) == 0 else {
             let reason = posixReason(errno)
             if hadOld { _ = rename(old.path, target.path) }
             try? fm.removeItem(at: temporary)
-            throw CheckpointError("cannot write '\(target.path)': \(reason)")
+            throw FormatError("cannot write '\(target.path)': \(reason)")
         }
         if hadOld { try? fm.removeItem(at: old) }
     }
@@ -205,11 +205,6 @@ public enum Checkpoint {
         }
         return notes
     }
-}
-
-public struct CheckpointError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ d: String) { description = d }
 }
 
 func describeShape(_ shape: [Int]) -> String { "(" + shape.map(String.init).joined(separator: ", ") + ")" }

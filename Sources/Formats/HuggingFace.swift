@@ -34,7 +34,7 @@ public enum HuggingFace {
         if m.activation != .swiglu { llama.append("activation swiglu (got \(m.activation.rawValue))") }
         if m.normPosition == .deepnorm {
             // Neither family has a post-norm block, let alone DeepNorm's α·x residual.
-            throw InteropError("model.norm_position = deepnorm cannot be exported: transformers' GPT-2 and LLaMA are pre-norm and have no post-norm residual LN(α·x + f(x)) (α = (2N)^(1/4)), so no config.json reproduces it")
+            throw FormatError("model.norm_position = deepnorm cannot be exported: transformers' GPT-2 and LLaMA are pre-norm and have no post-norm residual LN(α·x + f(x)) (α = (2N)^(1/4)), so no config.json reproduces it")
         }
         if m.normPosition != .pre {
             gpt2.append("norm_position pre (got \(m.normPosition.rawValue))")
@@ -42,7 +42,7 @@ public enum HuggingFace {
         }
         if gpt2.isEmpty { return .gpt2 }
         if llama.isEmpty { return .llama }
-        throw InteropError("no transformers family represents this config: GPT-2 needs \(gpt2.joined(separator: ", ")); LLaMA needs \(llama.joined(separator: ", "))")
+        throw FormatError("no transformers family represents this config: GPT-2 needs \(gpt2.joined(separator: ", ")); LLaMA needs \(llama.joined(separator: ", "))")
     }
 
     // MARK: export
@@ -53,7 +53,7 @@ public enum HuggingFace {
     public static func export(model: GPT, config: RunConfig, tokenizerJSON: Data, specialTokens: [String: Int], to directory: URL) throws {
         let m = config.model
         let family = try family(for: m)
-        let weights = family == .gpt2 ? gpt2Weights(model) : llamaWeights(model)
+        let weights = theirTensors(model, family: family)
         let hfConfig = family == .gpt2 ? gpt2Config(m) : llamaConfig(m)
         let endId = SpecialTokenNames.endOfText.lazy.compactMap { specialTokens[$0] }.first
         let startId = SpecialTokenNames.beginning.lazy.compactMap { specialTokens[$0] }.first
@@ -127,21 +127,21 @@ public enum HuggingFace {
     /// tinygpt's: nil for plain RoPE ("default"); `theta` takes its rope_theta.
     static func ropeScaling(from hf: [String: Any], path: String, theta: inout Double) throws -> RopeScaling? {
         guard let raw = hf["rope_scaling"] ?? hf["rope_parameters"], !(raw is NSNull) else { return nil }
-        guard var object = raw as? [String: Any] else { throw InteropError("\(path)/config.json: rope_scaling must be an object") }
+        guard var object = raw as? [String: Any] else { throw FormatError("\(path)/config.json: rope_scaling must be an object") }
         if let t = object.removeValue(forKey: "rope_theta") { theta = (t as? Double) ?? (t as? Int).map(Double.init) ?? theta }
         if let p = object.removeValue(forKey: "partial_rotary_factor"), (p as? Double ?? (p as? Int).map(Double.init)) != 1 {
-            throw InteropError("\(path)/config.json: rope_scaling.partial_rotary_factor \(p) is not supported (tinygpt rotates every feature)")
+            throw FormatError("\(path)/config.json: rope_scaling.partial_rotary_factor \(p) is not supported (tinygpt rotates every feature)")
         }
         let type = (object["rope_type"] ?? object["type"]) as? String ?? "default"
         if type == "default" { return nil }
         guard RopeType(rawValue: type) != nil else {
-            throw InteropError("\(path)/config.json: rope_scaling.rope_type '\(type)' is not supported (linear, dynamic, yarn)")
+            throw FormatError("\(path)/config.json: rope_scaling.rope_type '\(type)' is not supported (linear, dynamic, yarn)")
         }
         let data = try JSONSerialization.data(withJSONObject: object)
         do {
             return try RopeScaling(json: try JSONParser.parse(Array(data)), key: "rope_scaling")
         } catch let error as ConfigError {
-            throw InteropError("\(path)/config.json: \(error.description)")
+            throw FormatError("\(path)/config.json: \(error.description)")
         }
     }
 
@@ -154,45 +154,127 @@ public enum HuggingFace {
          "attention_dropout": 0.0, "initializer_range": 0.02, "torch_dtype": "float32", "use_cache": true]
     }
 
-    /// Our parameters by name, as (shape, values).
-    static func table(_ model: GPT) -> [String: (shape: [Int], values: [Float])] {
-        Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, ($0.tensor.shape, $0.tensor.toArray())) })
+    // MARK: tensor names, one table per family for both directions
+
+    /// One of their tensors and the tensors of ours it holds.
+    struct TensorMapping {
+        enum Layout {
+            case same
+            /// GPT-2's Conv1D stores (in, out): the transpose of our (out, in).
+            case transposed
+            /// LLaMA's q and k rows, head by head, in transformers' rotary order.
+            case rotaryRows(heads: Int)
+        }
+        let theirs: String
+        /// Ours, stacked by rows (GPT-2's c_attn holds q, k and v), and the rows of each.
+        let ours: [String], rows: [Int]
+        /// Columns of a matrix; nil for a vector.
+        let cols: Int?
+        var layout = Layout.same
+
+        var ourShape: [Int] { cols.map { [rows.reduce(0, +), $0] } ?? [rows.reduce(0, +)] }
+        var theirShape: [Int] {
+            if case .transposed = layout, let cols { return [cols, rows.reduce(0, +)] }
+            return ourShape
+        }
+
+        /// Our stacked values as theirs.
+        func toTheirs(_ values: [Float]) -> [Float] {
+            switch layout {
+            case .same: return values
+            case .transposed: return HuggingFace.transposed(values, rows: rows.reduce(0, +), cols: cols ?? 1)
+            case .rotaryRows(let heads): return HuggingFace.permuteRows(values, heads: heads, headSize: rows[0] / heads, cols: cols ?? 1, inverse: false)
+            }
+        }
+
+        /// Their values as ours, split by rows.
+        func toOurs(_ values: [Float]) -> [(name: String, shape: [Int], values: [Float])] {
+            let stacked: [Float]
+            switch layout {
+            case .same: stacked = values
+            case .transposed: stacked = HuggingFace.transposed(values, rows: cols ?? 1, cols: rows.reduce(0, +))
+            case .rotaryRows(let heads): stacked = HuggingFace.permuteRows(values, heads: heads, headSize: rows[0] / heads, cols: cols ?? 1, inverse: true)
+            }
+            var start = 0
+            return zip(ours, rows).map { name, r in
+                let count = r * (cols ?? 1)
+                defer { start += count }
+                return (name, cols.map { [r, $0] } ?? [r], Array(stacked[start..<(start + count)]))
+            }
+        }
+    }
+
+    /// Every tensor of a `family` checkpoint of config `m`, and which of ours it holds.
+    static func tensorMappings(_ family: Family, _ m: ModelConfig) -> [TensorMapping] {
+        let (c, f, v) = (m.dModel, m.feedForwardSize, m.vocabSize!)
+        var out: [TensorMapping] = []
+        func matrix(_ theirs: String, _ ours: [String], rows: [Int], cols: Int, _ layout: TensorMapping.Layout = .same) {
+            out.append(TensorMapping(theirs: theirs, ours: ours, rows: rows, cols: cols, layout: layout))
+        }
+        func vector(_ theirs: String, _ ours: [String], rows: [Int], _ layout: TensorMapping.Layout = .same) {
+            out.append(TensorMapping(theirs: theirs, ours: ours, rows: rows, cols: nil, layout: layout))
+        }
+        switch family {
+        case .gpt2:
+            // Every GPT-2 tensor is written; a config without biases exports zeros (the same function).
+            matrix("transformer.wte.weight", ["token_embedding.weight"], rows: [v], cols: c)
+            matrix("transformer.wpe.weight", ["position_embedding.weight"], rows: [m.contextLength], cols: c)
+            for i in 0..<m.nLayer {
+                let ours = "blocks.\(i).", theirs = "transformer.h.\(i)."
+                vector(theirs + "ln_1.weight", [ours + "attn_norm.weight"], rows: [c])
+                vector(theirs + "ln_1.bias", [ours + "attn_norm.bias"], rows: [c])
+                matrix(theirs + "attn.c_attn.weight", ["q", "k", "v"].map { ours + "attn.\($0).weight" }, rows: [c, c, c], cols: c, .transposed)
+                vector(theirs + "attn.c_attn.bias", ["q", "k", "v"].map { ours + "attn.\($0).bias" }, rows: [c, c, c])
+                matrix(theirs + "attn.c_proj.weight", [ours + "attn.out.weight"], rows: [c], cols: c, .transposed)
+                vector(theirs + "attn.c_proj.bias", [ours + "attn.out.bias"], rows: [c])
+                vector(theirs + "ln_2.weight", [ours + "ffn_norm.weight"], rows: [c])
+                vector(theirs + "ln_2.bias", [ours + "ffn_norm.bias"], rows: [c])
+                matrix(theirs + "mlp.c_fc.weight", [ours + "ffn.up.weight"], rows: [f], cols: c, .transposed)
+                vector(theirs + "mlp.c_fc.bias", [ours + "ffn.up.bias"], rows: [f])
+                matrix(theirs + "mlp.c_proj.weight", [ours + "ffn.down.weight"], rows: [c], cols: f, .transposed)
+                vector(theirs + "mlp.c_proj.bias", [ours + "ffn.down.bias"], rows: [c])
+            }
+            vector("transformer.ln_f.weight", ["final_norm.weight"], rows: [c])
+            vector("transformer.ln_f.bias", ["final_norm.bias"], rows: [c])
+        case .llama:
+            let kv = m.kvHeads * m.headSize
+            matrix("model.embed_tokens.weight", ["token_embedding.weight"], rows: [v], cols: c)
+            for i in 0..<m.nLayer {
+                let ours = "blocks.\(i).", theirs = "model.layers.\(i)."
+                func projection(_ name: String, _ our: String, rows: Int, cols: Int, _ layout: TensorMapping.Layout = .same) {
+                    matrix(theirs + name + ".weight", [ours + our + ".weight"], rows: [rows], cols: cols, layout)
+                    if m.bias { vector(theirs + name + ".bias", [ours + our + ".bias"], rows: [rows], layout) }
+                }
+                vector(theirs + "input_layernorm.weight", [ours + "attn_norm.weight"], rows: [c])
+                projection("self_attn.q_proj", "attn.q", rows: c, cols: c, .rotaryRows(heads: m.nHead))
+                projection("self_attn.k_proj", "attn.k", rows: kv, cols: c, .rotaryRows(heads: m.kvHeads))
+                projection("self_attn.v_proj", "attn.v", rows: kv, cols: c)
+                projection("self_attn.o_proj", "attn.out", rows: c, cols: c)
+                vector(theirs + "post_attention_layernorm.weight", [ours + "ffn_norm.weight"], rows: [c])
+                projection("mlp.gate_proj", "ffn.gate", rows: f, cols: c)
+                projection("mlp.up_proj", "ffn.up", rows: f, cols: c)
+                projection("mlp.down_proj", "ffn.down", rows: c, cols: f)
+            }
+            vector("model.norm.weight", ["final_norm.weight"], rows: [c])
+        }
+        if !m.tieEmbeddings { matrix("lm_head.weight", ["lm_head.weight"], rows: [v], cols: c) }
+        return out
+    }
+
+    /// The model's parameters under their names, in their layout.
+    static func theirTensors(_ model: GPT, family: Family) -> [SafeTensor] {
+        let ours = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0.tensor) })
+        return tensorMappings(family, model.config).map { t in
+            let stacked = zip(t.ours, t.rows).flatMap { name, r in
+                ours[name]?.toArray() ?? [Float](repeating: 0, count: r * (t.cols ?? 1))
+            }
+            return SafeTensor(name: t.theirs, shape: t.theirShape, values: t.toTheirs(stacked))
+        }
     }
 
     static func transposed(_ values: [Float], rows: Int, cols: Int) -> [Float] {
         var out = [Float](repeating: 0, count: values.count)
         for r in 0..<rows { for c in 0..<cols { out[c * rows + r] = values[r * cols + c] } }
-        return out
-    }
-
-    static func gpt2Weights(_ model: GPT) -> [SafeTensor] {
-        let p = table(model), m = model.config
-        let (c, f) = (m.dModel, m.feedForwardSize)
-        func get(_ name: String, _ shape: [Int]) -> [Float] { p[name]?.values ?? [Float](repeating: 0, count: shape.reduce(1, *)) }
-        var out = [SafeTensor(name: "transformer.wte.weight", shape: [m.vocabSize!, c], values: get("token_embedding.weight", [0])),
-                   SafeTensor(name: "transformer.wpe.weight", shape: [m.contextLength, c], values: get("position_embedding.weight", [0]))]
-        for i in 0..<m.nLayer {
-            let ours = "blocks.\(i).", theirs = "transformer.h.\(i)."
-            let qkv = get(ours + "attn.q.weight", [c, c]) + get(ours + "attn.k.weight", [c, c]) + get(ours + "attn.v.weight", [c, c])
-            out += [
-                SafeTensor(name: theirs + "ln_1.weight", shape: [c], values: get(ours + "attn_norm.weight", [c])),
-                SafeTensor(name: theirs + "ln_1.bias", shape: [c], values: get(ours + "attn_norm.bias", [c])),
-                SafeTensor(name: theirs + "attn.c_attn.weight", shape: [c, 3 * c], values: transposed(qkv, rows: 3 * c, cols: c)),
-                SafeTensor(name: theirs + "attn.c_attn.bias", shape: [3 * c],
-                           values: get(ours + "attn.q.bias", [c]) + get(ours + "attn.k.bias", [c]) + get(ours + "attn.v.bias", [c])),
-                SafeTensor(name: theirs + "attn.c_proj.weight", shape: [c, c], values: transposed(get(ours + "attn.out.weight", [c, c]), rows: c, cols: c)),
-                SafeTensor(name: theirs + "attn.c_proj.bias", shape: [c], values: get(ours + "attn.out.bias", [c])),
-                SafeTensor(name: theirs + "ln_2.weight", shape: [c], values: get(ours + "ffn_norm.weight", [c])),
-                SafeTensor(name: theirs + "ln_2.bias", shape: [c], values: get(ours + "ffn_norm.bias", [c])),
-                SafeTensor(name: theirs + "mlp.c_fc.weight", shape: [c, f], values: transposed(get(ours + "ffn.up.weight", [f, c]), rows: f, cols: c)),
-                SafeTensor(name: theirs + "mlp.c_fc.bias", shape: [f], values: get(ours + "ffn.up.bias", [f])),
-                SafeTensor(name: theirs + "mlp.c_proj.weight", shape: [f, c], values: transposed(get(ours + "ffn.down.weight", [c, f]), rows: c, cols: f)),
-                SafeTensor(name: theirs + "mlp.c_proj.bias", shape: [c], values: get(ours + "ffn.down.bias", [c])),
-            ]
-        }
-        out += [SafeTensor(name: "transformer.ln_f.weight", shape: [c], values: get("final_norm.weight", [c])),
-                SafeTensor(name: "transformer.ln_f.bias", shape: [c], values: get("final_norm.bias", [c]))]
-        if !m.tieEmbeddings { out.append(SafeTensor(name: "lm_head.weight", shape: [m.vocabSize!, c], values: get("lm_head.weight", [0]))) }
         return out
     }
 
@@ -214,35 +296,6 @@ public enum HuggingFace {
         return out
     }
 
-    static func llamaWeights(_ model: GPT) -> [SafeTensor] {
-        let p = table(model), m = model.config
-        let (c, d) = (m.dModel, m.headSize)
-        var out = [SafeTensor(name: "model.embed_tokens.weight", shape: p["token_embedding.weight"]!.shape, values: p["token_embedding.weight"]!.values)]
-        for i in 0..<m.nLayer {
-            let ours = "blocks.\(i).", theirs = "model.layers.\(i)."
-            func put(_ name: String, _ from: String, permuteHeads: Int? = nil) {
-                guard let (shape, values) = p[ours + from] else { return }
-                let cols = shape.count == 2 ? shape[1] : 1
-                let v = permuteHeads.map { permuteRows(values, heads: $0, headSize: d, cols: cols, inverse: false) } ?? values
-                out.append(SafeTensor(name: theirs + name, shape: shape, values: v))
-            }
-            put("input_layernorm.weight", "attn_norm.weight")
-            put("self_attn.q_proj.weight", "attn.q.weight", permuteHeads: m.nHead)
-            put("self_attn.q_proj.bias", "attn.q.bias", permuteHeads: m.nHead)
-            put("self_attn.k_proj.weight", "attn.k.weight", permuteHeads: m.kvHeads)
-            put("self_attn.k_proj.bias", "attn.k.bias", permuteHeads: m.kvHeads)
-            put("self_attn.v_proj.weight", "attn.v.weight"); put("self_attn.v_proj.bias", "attn.v.bias")
-            put("self_attn.o_proj.weight", "attn.out.weight"); put("self_attn.o_proj.bias", "attn.out.bias")
-            put("post_attention_layernorm.weight", "ffn_norm.weight")
-            put("mlp.gate_proj.weight", "ffn.gate.weight"); put("mlp.gate_proj.bias", "ffn.gate.bias")
-            put("mlp.up_proj.weight", "ffn.up.weight"); put("mlp.up_proj.bias", "ffn.up.bias")
-            put("mlp.down_proj.weight", "ffn.down.weight"); put("mlp.down_proj.bias", "ffn.down.bias")
-        }
-        out.append(SafeTensor(name: "model.norm.weight", shape: [c], values: p["final_norm.weight"]!.values))
-        if !m.tieEmbeddings { out.append(SafeTensor(name: "lm_head.weight", shape: p["lm_head.weight"]!.shape, values: p["lm_head.weight"]!.values)) }
-        return out
-    }
-
     // MARK: import
 
     /// Reads a transformers directory (GPT-2 or LLaMA, one model.safetensors,
@@ -252,23 +305,23 @@ public enum HuggingFace {
         let path = directory.path
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw InteropError("'\(path)' is not a directory")
+            throw FormatError("'\(path)' is not a directory")
         }
         if fm.fileExists(atPath: directory.appendingPathComponent("model.safetensors.index.json").path) {
-            throw InteropError("\(path) holds a sharded checkpoint (model.safetensors.index.json); only a single model.safetensors is supported")
+            throw FormatError("\(path) holds a sharded checkpoint (model.safetensors.index.json); only a single model.safetensors is supported")
         }
         let weightsURL = directory.appendingPathComponent("model.safetensors")
         guard fm.fileExists(atPath: weightsURL.path) else {
             let bin = fm.fileExists(atPath: directory.appendingPathComponent("pytorch_model.bin").path)
-            throw InteropError(bin ? "\(path) has only pytorch_model.bin (a pickle); save it with safe_serialization=True to get model.safetensors"
+            throw FormatError(bin ? "\(path) has only pytorch_model.bin (a pickle); save it with safe_serialization=True to get model.safetensors"
                                    : "\(path) has no model.safetensors")
         }
         guard let configData = fm.contents(atPath: directory.appendingPathComponent("config.json").path),
               let hf = (try? JSONSerialization.jsonObject(with: configData)) as? [String: Any] else {
-            throw InteropError("\(path)/config.json is missing or not a JSON object")
+            throw FormatError("\(path)/config.json is missing or not a JSON object")
         }
         guard let tokenizerJSON = fm.contents(atPath: directory.appendingPathComponent("tokenizer.json").path) else {
-            throw InteropError("\(path) has no tokenizer.json (only the fast-tokenizer file format is supported)")
+            throw FormatError("\(path) has no tokenizer.json (only the fast-tokenizer file format is supported)")
         }
         let modelType = hf["model_type"] as? String ?? "(none)"
         var run = RunConfig()
@@ -276,7 +329,7 @@ public enum HuggingFace {
         func int(_ key: String, _ fallback: Int? = nil) throws -> Int {
             if let v = hf[key] as? Int { return v }
             if let fallback, hf[key] == nil || hf[key] is NSNull { return fallback }
-            throw InteropError("\(path)/config.json: '\(key)' must be an integer, got \(hf[key].map { "\($0)" } ?? "nothing")")
+            throw FormatError("\(path)/config.json: '\(key)' must be an integer, got \(hf[key].map { "\($0)" } ?? "nothing")")
         }
         func number(_ key: String, _ fallback: Double) -> Double { (hf[key] as? Double) ?? (hf[key] as? Int).map(Double.init) ?? fallback }
         switch modelType {
@@ -290,7 +343,7 @@ public enum HuggingFace {
             case "gelu": m.activation = .gelu
             case "relu": m.activation = .relu
             case "silu", "swish": m.activation = .swish
-            case let other: throw InteropError("\(path)/config.json: activation_function '\(other)' is not supported (gelu_new, gelu, relu, silu)")
+            case let other: throw FormatError("\(path)/config.json: activation_function '\(other)' is not supported (gelu_new, gelu, relu, silu)")
             }
             m.bias = true
             m.tieEmbeddings = hf["tie_word_embeddings"] as? Bool ?? true
@@ -300,19 +353,19 @@ public enum HuggingFace {
             m.nKVHead = try int("num_key_value_heads", m.nHead); m.dFF = try int("intermediate_size")
             m.contextLength = try int("max_position_embeddings")
             if let headDim = hf["head_dim"] as? Int, headDim * m.nHead != m.dModel {
-                throw InteropError("\(path)/config.json: head_dim \(headDim) × \(m.nHead) heads ≠ hidden_size \(m.dModel); tinygpt needs d_model = n_head · head size")
+                throw FormatError("\(path)/config.json: head_dim \(headDim) × \(m.nHead) heads ≠ hidden_size \(m.dModel); tinygpt needs d_model = n_head · head size")
             }
-            if let act = hf["hidden_act"] as? String, act != "silu" { throw InteropError("\(path)/config.json: hidden_act '\(act)' is not supported (silu)") }
+            if let act = hf["hidden_act"] as? String, act != "silu" { throw FormatError("\(path)/config.json: hidden_act '\(act)' is not supported (silu)") }
             m.norm = .rmsNorm; m.position = .rope; m.activation = .swiglu
             m.normEps = number("rms_norm_eps", 1e-6); m.ropeTheta = number("rope_theta", 10_000)
             m.ropeScaling = try ropeScaling(from: hf, path: path, theta: &m.ropeTheta)
             m.bias = (hf["attention_bias"] as? Bool ?? false) || (hf["mlp_bias"] as? Bool ?? false)
             if (hf["attention_bias"] as? Bool ?? false) != (hf["mlp_bias"] as? Bool ?? false) {
-                throw InteropError("\(path)/config.json: attention_bias and mlp_bias differ; tinygpt has one bias switch")
+                throw FormatError("\(path)/config.json: attention_bias and mlp_bias differ; tinygpt has one bias switch")
             }
             m.tieEmbeddings = hf["tie_word_embeddings"] as? Bool ?? false
         default:
-            throw InteropError("\(path)/config.json: model_type '\(modelType)' is not supported (gpt2, llama)")
+            throw FormatError("\(path)/config.json: model_type '\(modelType)' is not supported (gpt2, llama)")
         }
         m.vocabSize = try int("vocab_size")
         m.normPosition = .pre
@@ -320,95 +373,35 @@ public enum HuggingFace {
         run.model = m
         run.tokenizer.type = (String(decoding: tokenizerJSON, as: UTF8.self).contains("\"WordLevel\"")) ? .char : .bpe
         run.tokenizer.vocabSize = max(m.vocabSize!, 256)
-        do { try run.validate() } catch { throw InteropError("\(path)/config.json gives an invalid tinygpt config: \(error)") }
+        do { try run.validate() } catch { throw FormatError("\(path)/config.json gives an invalid tinygpt config: \(error)") }
 
         let file = try SafeTensors.read(from: weightsURL)
         let model = GPT(config: run.model, seed: 0)
-        let converted = modelType == "gpt2" ? try fromGPT2(file, model: model, source: weightsURL.path)
-                                             : try fromLlama(file, model: model, source: weightsURL.path)
+        let converted = try ourTensors(file, family: modelType == "gpt2" ? .gpt2 : .llama, config: run.model, source: weightsURL.path)
         try Checkpoint.assign(converted, to: model, source: weightsURL.path)
         return (model, run.resolved(), tokenizerJSON)
     }
 
     static func entry(_ file: SafeTensorsFile, _ name: String, _ shape: [Int], _ source: String) throws -> [Float] {
-        guard let e = file[name] else { throw InteropError("\(source): missing tensor '\(name)' (shape \(describeShape(shape)) expected from config.json)") }
+        guard let e = file[name] else { throw FormatError("\(source): missing tensor '\(name)' (shape \(describeShape(shape)) expected from config.json)") }
         guard e.shape == shape else {
-            throw InteropError("\(source): tensor '\(name)' has shape \(describeShape(e.shape)) but config.json implies \(describeShape(shape))")
+            throw FormatError("\(source): tensor '\(name)' has shape \(describeShape(e.shape)) but config.json implies \(describeShape(shape))")
         }
         return e.values
     }
 
-    static func fromGPT2(_ file: SafeTensorsFile, model: GPT, source: String) throws -> SafeTensorsFile {
-        let m = model.config
-        let (c, f) = (m.dModel, m.feedForwardSize)
-        // Some files name tensors without the "transformer." prefix.
-        let prefix = file["transformer.wte.weight"] != nil ? "transformer." : ""
-        func get(_ name: String, _ shape: [Int]) throws -> [Float] { try entry(file, prefix + name, shape, source) }
+    /// A `family` file's tensors under our names, in our layout.
+    static func ourTensors(_ file: SafeTensorsFile, family: Family, config m: ModelConfig, source: String) throws -> SafeTensorsFile {
         var out: [SafeTensorsFile.Entry] = []
-        func add(_ name: String, _ shape: [Int], _ values: [Float]) { out.append(.init(name: name, dtype: .f32, shape: shape, values: values)) }
-        add("token_embedding.weight", [m.vocabSize!, c], try get("wte.weight", [m.vocabSize!, c]))
-        add("position_embedding.weight", [m.contextLength, c], try get("wpe.weight", [m.contextLength, c]))
-        for i in 0..<m.nLayer {
-            let ours = "blocks.\(i).", theirs = "h.\(i)."
-            let qkv = transposed(try get(theirs + "attn.c_attn.weight", [c, 3 * c]), rows: c, cols: 3 * c)  // (3C, C)
-            let qkvBias = try get(theirs + "attn.c_attn.bias", [3 * c])
-            add(ours + "attn_norm.weight", [c], try get(theirs + "ln_1.weight", [c]))
-            add(ours + "attn_norm.bias", [c], try get(theirs + "ln_1.bias", [c]))
-            for (k, name) in ["q", "k", "v"].enumerated() {
-                add(ours + "attn.\(name).weight", [c, c], Array(qkv[(k * c * c)..<((k + 1) * c * c)]))
-                add(ours + "attn.\(name).bias", [c], Array(qkvBias[(k * c)..<((k + 1) * c)]))
-            }
-            add(ours + "attn.out.weight", [c, c], transposed(try get(theirs + "attn.c_proj.weight", [c, c]), rows: c, cols: c))
-            add(ours + "attn.out.bias", [c], try get(theirs + "attn.c_proj.bias", [c]))
-            add(ours + "ffn_norm.weight", [c], try get(theirs + "ln_2.weight", [c]))
-            add(ours + "ffn_norm.bias", [c], try get(theirs + "ln_2.bias", [c]))
-            add(ours + "ffn.up.weight", [f, c], transposed(try get(theirs + "mlp.c_fc.weight", [c, f]), rows: c, cols: f))
-            add(ours + "ffn.up.bias", [f], try get(theirs + "mlp.c_fc.bias", [f]))
-            add(ours + "ffn.down.weight", [c, f], transposed(try get(theirs + "mlp.c_proj.weight", [f, c]), rows: f, cols: c))
-            add(ours + "ffn.down.bias", [c], try get(theirs + "mlp.c_proj.bias", [c]))
-        }
-        add("final_norm.weight", [c], try get("ln_f.weight", [c]))
-        add("final_norm.bias", [c], try get("ln_f.bias", [c]))
-        if !m.tieEmbeddings { add("lm_head.weight", [m.vocabSize!, c], try entry(file, "lm_head.weight", [m.vocabSize!, c], source)) }
-        return SafeTensorsFile(metadata: [:], tensors: out)
-    }
-
-    static func fromLlama(_ file: SafeTensorsFile, model: GPT, source: String) throws -> SafeTensorsFile {
-        let m = model.config
-        let (c, f, d, kv) = (m.dModel, m.feedForwardSize, m.headSize, m.kvHeads * m.headSize)
-        var out: [SafeTensorsFile.Entry] = []
-        func add(_ name: String, _ shape: [Int], _ values: [Float]) { out.append(.init(name: name, dtype: .f32, shape: shape, values: values)) }
-        add("token_embedding.weight", [m.vocabSize!, c], try entry(file, "model.embed_tokens.weight", [m.vocabSize!, c], source))
-        for i in 0..<m.nLayer {
-            let ours = "blocks.\(i).", theirs = "model.layers.\(i)."
-            func get(_ name: String, _ shape: [Int]) throws -> [Float] { try entry(file, theirs + name, shape, source) }
-            func unpermute(_ v: [Float], _ heads: Int, _ cols: Int) -> [Float] { permuteRows(v, heads: heads, headSize: d, cols: cols, inverse: true) }
-            add(ours + "attn_norm.weight", [c], try get("input_layernorm.weight", [c]))
-            add(ours + "attn.q.weight", [c, c], unpermute(try get("self_attn.q_proj.weight", [c, c]), m.nHead, c))
-            add(ours + "attn.k.weight", [kv, c], unpermute(try get("self_attn.k_proj.weight", [kv, c]), m.kvHeads, c))
-            add(ours + "attn.v.weight", [kv, c], try get("self_attn.v_proj.weight", [kv, c]))
-            add(ours + "attn.out.weight", [c, c], try get("self_attn.o_proj.weight", [c, c]))
-            add(ours + "ffn_norm.weight", [c], try get("post_attention_layernorm.weight", [c]))
-            add(ours + "ffn.gate.weight", [f, c], try get("mlp.gate_proj.weight", [f, c]))
-            add(ours + "ffn.up.weight", [f, c], try get("mlp.up_proj.weight", [f, c]))
-            add(ours + "ffn.down.weight", [c, f], try get("mlp.down_proj.weight", [c, f]))
-            if m.bias {
-                add(ours + "attn.q.bias", [c], unpermute(try get("self_attn.q_proj.bias", [c]), m.nHead, 1))
-                add(ours + "attn.k.bias", [kv], unpermute(try get("self_attn.k_proj.bias", [kv]), m.kvHeads, 1))
-                add(ours + "attn.v.bias", [kv], try get("self_attn.v_proj.bias", [kv]))
-                add(ours + "attn.out.bias", [c], try get("self_attn.o_proj.bias", [c]))
-                add(ours + "ffn.gate.bias", [f], try get("mlp.gate_proj.bias", [f]))
-                add(ours + "ffn.up.bias", [f], try get("mlp.up_proj.bias", [f]))
-                add(ours + "ffn.down.bias", [c], try get("mlp.down_proj.bias", [c]))
+        for t in tensorMappings(family, m) {
+            // Some GPT-2 files name tensors without the "transformer." prefix.
+            let unprefixed = t.theirs.hasPrefix("transformer.") ? String(t.theirs.dropFirst("transformer.".count)) : t.theirs
+            let name = file[t.theirs] == nil && file[unprefixed] != nil ? unprefixed : t.theirs
+            for our in t.toOurs(try entry(file, name, t.theirShape, source)) {
+                out.append(.init(name: our.name, dtype: .f32, shape: our.shape, values: our.values))
             }
         }
-        add("final_norm.weight", [c], try entry(file, "model.norm.weight", [c], source))
-        if !m.tieEmbeddings { add("lm_head.weight", [m.vocabSize!, c], try entry(file, "lm_head.weight", [m.vocabSize!, c], source)) }
         return SafeTensorsFile(metadata: [:], tensors: out)
     }
 }
 
-public struct InteropError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ d: String) { description = d }
-}

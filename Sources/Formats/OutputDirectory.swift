@@ -24,18 +24,18 @@ public enum OutputDirectory {
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { return .absent }
         guard isDirectory.boolValue else {
-            throw OutputPathError("\(flag) '\(path)' is a file; give the path of a new or empty directory")
+            throw FormatError("\(flag) '\(path)' is a file; give the path of a new or empty directory")
         }
         let entries: [String]
         do { entries = try fm.contentsOfDirectory(atPath: path) } catch {
-            throw OutputPathError("\(flag) '\(path)': cannot list the directory: \(plainReason(error))")
+            throw FormatError("\(flag) '\(path)': cannot list the directory: \(plainReason(error))")
         }
         if entries.isEmpty { return .empty }
         if let reason = protectionReason(path, sources: sources) {
-            throw OutputPathError("\(flag) '\(path)' \(reason); it is never replaced, even with --force: choose a new directory")
+            throw FormatError("\(flag) '\(path)' \(reason); it is never replaced, even with --force: choose a new directory")
         }
         guard force else {
-            throw OutputPathError("\(flag) '\(path)' exists and is not empty (\(entries.count) entr\(entries.count == 1 ? "y" : "ies")); choose a new directory, or add --force to replace it")
+            throw FormatError("\(flag) '\(path)' exists and is not empty (\(entries.count) entr\(entries.count == 1 ? "y" : "ies")); choose a new directory, or add --force to replace it")
         }
         return .replaceable
     }
@@ -81,7 +81,3 @@ public enum OutputDirectory {
     }
 }
 
-public struct OutputPathError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ d: String) { description = d }
-}

@@ -50,10 +50,6 @@ public struct SafeTensorsFile: Sendable {
 }
 
 /// A problem reading or writing a safetensors file, as one line naming the file and tensor.
-public struct SafeTensorsError: Error, CustomStringConvertible {
-    public let description: String
-}
-
 public enum SafeTensors {
     /// Headers larger than this are refused before anything is allocated for them.
     public static let maxHeaderSize = 100 << 20
@@ -87,8 +83,8 @@ public enum SafeTensors {
         var seen = Set<String>()
         var offset = 0
         for tensor in tensors {
-            func fail(_ problem: String) -> SafeTensorsError {
-                SafeTensorsError(description: "\(source): tensor '\(tensor.name)': \(problem)")
+            func fail(_ problem: String) -> FormatError {
+                FormatError("\(source): tensor '\(tensor.name)': \(problem)")
             }
             guard tensor.name != metadataKey else { throw fail("the name \(metadataKey) is reserved for metadata") }
             guard seen.insert(tensor.name).inserted else { throw fail("duplicate tensor name") }
@@ -117,7 +113,7 @@ public enum SafeTensors {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw SafeTensorsError(description: "\(url.path): cannot read: \(plainReason(error))")
+            throw FormatError("\(url.path): cannot read: \(plainReason(error))")
         }
         return try decode(data, source: url.path)
     }
@@ -129,7 +125,7 @@ public enum SafeTensors {
     }
 
     private static func decode(_ bytes: UnsafeRawBufferPointer, source: String) throws -> SafeTensorsFile {
-        func fail(_ problem: String) -> SafeTensorsError { SafeTensorsError(description: "\(source): \(problem)") }
+        func fail(_ problem: String) -> FormatError { FormatError("\(source): \(problem)") }
 
         guard bytes.count >= 8 else { throw fail("file is \(bytes.count) bytes, too short for the 8-byte header length") }
         let declared = bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
@@ -194,7 +190,7 @@ public enum SafeTensors {
         let end: Int
     }
 
-    private static func parseMetadata(_ value: JSONValue, fail: (String) -> SafeTensorsError) throws -> [String: String] {
+    private static func parseMetadata(_ value: JSONValue, fail: (String) -> FormatError) throws -> [String: String] {
         guard case .object(let pairs) = value else { throw fail("\(metadataKey) must be an object of strings, got \(value.summary)") }
         var metadata: [String: String] = [:]
         for (key, item) in pairs {
@@ -204,8 +200,8 @@ public enum SafeTensors {
         return metadata
     }
 
-    private static func parseEntry(_ name: String, _ value: JSONValue, dataSize: Int, fail: (String) -> SafeTensorsError) throws -> Layout {
-        func problem(_ text: String) -> SafeTensorsError { fail("tensor '\(name)': \(text)") }
+    private static func parseEntry(_ name: String, _ value: JSONValue, dataSize: Int, fail: (String) -> FormatError) throws -> Layout {
+        func problem(_ text: String) -> FormatError { fail("tensor '\(name)': \(text)") }
         guard case .object(let fields) = value else { throw problem("entry must be an object, got \(value.summary)") }
         func field(_ key: String) throws -> JSONValue {
             guard let v = fields.first(where: { $0.key == key })?.value else { throw problem("missing '\(key)'") }

@@ -27,7 +27,7 @@ final class SafeTensorsTests: XCTestCase {
         do {
             _ = try SafeTensors.decode(data, source: "bad.safetensors")
             XCTFail("expected an error containing \(fragments)", file: file, line: line)
-        } catch let error as SafeTensorsError {
+        } catch let error as FormatError {
             XCTAssertTrue(error.description.hasPrefix("bad.safetensors: "), error.description, file: file, line: line)
             for fragment in fragments {
                 XCTAssertTrue(error.description.contains(fragment), "'\(error.description)' lacks '\(fragment)'", file: file, line: line)
@@ -239,7 +239,7 @@ final class SafeTensorsTests: XCTestCase {
             do {
                 _ = try SafeTensors.decode(Data(bytes), source: "fuzz")
                 decoded += 1
-            } catch is SafeTensorsError {
+            } catch is FormatError {
                 rejected += 1
             }
         }
