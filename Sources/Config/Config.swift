@@ -20,7 +20,7 @@ public enum SamplingStrategy: String, CaseIterable, Sendable { case greedy, samp
 let maxWidth: Double = 1_048_576
 let maxVocabulary: Double = 16_777_216
 
-public struct ModelConfig: Equatable, Codable, Sendable, ConfigSection {
+public struct ModelConfig: Equatable, Sendable, ConfigSection {
     /// nil: take the vocabulary size from the tokenizer.
     public var vocabSize: Int? = nil
     public var contextLength = 256
@@ -89,7 +89,7 @@ public struct ModelConfig: Equatable, Codable, Sendable, ConfigSection {
     }
 }
 
-public struct TokenizerConfig: Equatable, Codable, Sendable, ConfigSection {
+public struct TokenizerConfig: Equatable, Sendable, ConfigSection {
     public var type = TokenizerKind.char
     public var vocabSize = 512
     public var specialTokens: [String] = []
@@ -104,7 +104,7 @@ public struct TokenizerConfig: Equatable, Codable, Sendable, ConfigSection {
     ]
 }
 
-public struct DataConfig: Equatable, Codable, Sendable, ConfigSection {
+public struct DataConfig: Equatable, Sendable, ConfigSection {
     public var path = "data/corpus.txt"
     public var valFraction = 0.1
 
@@ -117,7 +117,7 @@ public struct DataConfig: Equatable, Codable, Sendable, ConfigSection {
     ]
 }
 
-public struct TrainConfig: Equatable, Codable, Sendable, ConfigSection {
+public struct TrainConfig: Equatable, Sendable, ConfigSection {
     public var batchSize = 12
     public var gradAccumSteps = 1
     public var maxSteps = 2000
@@ -173,7 +173,7 @@ public struct TrainConfig: Equatable, Codable, Sendable, ConfigSection {
     }
 }
 
-public struct SampleConfig: Equatable, Codable, Sendable, ConfigSection {
+public struct SampleConfig: Equatable, Sendable, ConfigSection {
     public var strategy = SamplingStrategy.sample
     public var maxNewTokens = 200
     public var temperature = 0.8
@@ -213,7 +213,7 @@ public struct SampleConfig: Equatable, Codable, Sendable, ConfigSection {
 }
 
 /// A whole run: every section, with defaults for whatever the file leaves out.
-public struct RunConfig: Equatable, Codable, Sendable {
+public struct RunConfig: Equatable, Sendable {
     public var model = ModelConfig()
     public var tokenizer = TokenizerConfig()
     public var data = DataConfig()
@@ -325,19 +325,7 @@ public struct RunConfig: Equatable, Codable, Sendable {
     public func jsonData() throws -> Data {
         // A config assembled in code may hold values no file could (NaN has no JSON form).
         try validate()
-        return Data((resolved().json.serialized(indent: 2) + "\n").utf8)
-    }
-
-    /// Decodes like `parse` without overrides: unknown keys, wrong types and invalid values throw ConfigError.
-    public init(from decoder: Decoder) throws {
-        try apply(JSONValue(from: decoder))
-        try validate()
-    }
-
-    /// Encodes the config as is (optional fields stay null); `jsonData()` is the resolved, ordered form.
-    public func encode(to encoder: Encoder) throws {
-        try validate()
-        try json.encode(to: encoder)
+        return resolved().json.fileData
     }
 
     private var json: JSONValue { .object(RunConfig.sections.map { ($0.name, $0.json(self)) }) }
@@ -373,24 +361,6 @@ public struct RunConfig: Equatable, Codable, Sendable {
     }
 }
 
-// Codable goes through the field tables (ConfigSection); the witnesses must be
-// public, which a protocol-extension default for an internal protocol cannot be.
-extension ModelConfig {
-    public init(from decoder: Decoder) throws { try self.init(fieldsFrom: decoder) }
-    public func encode(to encoder: Encoder) throws { try encodeFields(to: encoder) }
-}
-extension TokenizerConfig {
-    public init(from decoder: Decoder) throws { try self.init(fieldsFrom: decoder) }
-    public func encode(to encoder: Encoder) throws { try encodeFields(to: encoder) }
-}
-extension DataConfig {
-    public init(from decoder: Decoder) throws { try self.init(fieldsFrom: decoder) }
-    public func encode(to encoder: Encoder) throws { try encodeFields(to: encoder) }
-}
-extension TrainConfig {
-    public init(from decoder: Decoder) throws { try self.init(fieldsFrom: decoder) }
-    public func encode(to encoder: Encoder) throws { try encodeFields(to: encoder) }
-}
 extension RunConfig {
     /// A warmup longer than the run is shortened to the run (as nanoGPT and
     /// transformers accept it); returns the note for the user, or nil.
@@ -411,9 +381,6 @@ extension SampleConfig {
             throw ConfigError("sample.num_samples (\(numSamples)) must not exceed sample.beam_width (\(beamWidth)) with beam search: it returns the best num_samples of its beam_width beams")
         }
     }
-
-    public init(from decoder: Decoder) throws { try self.init(fieldsFrom: decoder) }
-    public func encode(to encoder: Encoder) throws { try encodeFields(to: encoder) }
 }
 
 extension ConfigSection {

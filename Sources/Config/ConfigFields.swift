@@ -230,18 +230,6 @@ extension ConfigSection {
 
     var json: JSONValue { .object(Self.fields.map { ($0.name, $0.get(self)) }) }
 
-    /// Codable through the field table: decoding rejects unknown keys and wrong
-    /// types and validates the section; encoding writes every field.
-    init(fieldsFrom decoder: Decoder) throws {
-        self.init()
-        try apply(JSONValue(from: decoder))
-        try validate()
-    }
-
-    func encodeFields(to encoder: Encoder) throws {
-        try json.encode(to: encoder)
-    }
-
     static var documentedFields: [ConfigFieldInfo] {
         let defaults = Self()
         return fields.map {

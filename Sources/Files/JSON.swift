@@ -1,5 +1,4 @@
 import Foundation
-import Files
 
 /// The one JSON value type of tinygpt, for reading and writing: a parsed JSON value. Objects keep their key order and duplicate keys are
 /// rejected by the parser, so callers see exactly what the file says
@@ -21,6 +20,16 @@ public enum JSONValue: Sendable {
         .object(members.map { (key: $0.key, value: $0.value) })
     }
 
+    /// Sets an object's member: replaced in place if present, else appended.
+    public mutating func set(_ key: String, _ value: JSONValue) {
+        guard case .object(var members) = self else { return }
+        if let i = members.firstIndex(where: { $0.key == key }) { members[i].value = value } else { members.append((key, value)) }
+        self = .object(members)
+    }
+
+    /// Pretty-printed JSON text with a final newline, as written to files.
+    public var fileData: Data { Data((serialized(indent: 2) + "\n").utf8) }
+
     /// The value as JSON text, for error messages ("got ...").
     public var summary: String {
         let text = serialized()
@@ -37,7 +46,13 @@ public enum JSONValue: Sendable {
         case .double(let d): return JSONValue.format(d)
         case .string(let s): return JSONValue.quote(s)
         case .array(let items):
-            return "[" + items.map { $0.serialized() }.joined(separator: indent == nil ? "," : ", ") + "]"
+            let scalars = items.allSatisfy { if case .array = $0 { return false }; if case .object = $0 { return false }; return true }
+            guard let indent, !scalars else {
+                return "[" + items.map { $0.serialized() }.joined(separator: indent == nil ? "," : ", ") + "]"
+            }
+            let inner = String(repeating: " ", count: indent * (level + 1))
+            let outer = String(repeating: " ", count: indent * level)
+            return "[\n" + items.map { inner + $0.serialized(indent: indent, level: level + 1) }.joined(separator: ",\n") + "\n" + outer + "]"
         case .object(let members):
             guard let indent else {
                 return "{" + members.map { JSONValue.quote($0.key) + ":" + $0.value.serialized() }.joined(separator: ",") + "}"
@@ -271,3 +286,14 @@ public struct JSONParser {
     }
 }
 
+// Literals, so that JSON to be written reads like JSON: ["n_layer": .int(m.nLayer), "use_cache": true].
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
+                     ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int) { self = .int(value) }
+    public init(floatLiteral value: Double) { self = .double(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(elements.map { (key: $0.0, value: $0.1) }) }
+    public init(nilLiteral: ()) { self = .null }
+}

@@ -58,42 +58,39 @@ public enum HuggingFace {
         let endId = SpecialTokenNames.endOfText.lazy.compactMap { specialTokens[$0] }.first
         let startId = SpecialTokenNames.beginning.lazy.compactMap { specialTokens[$0] }.first
         var configObject = hfConfig
-        if let endId { configObject["eos_token_id"] = endId }
-        if let startId { configObject["bos_token_id"] = startId }
-        var tokenizerConfig: [String: Any] = ["tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": m.contextLength,
-                                              "clean_up_tokenization_spaces": false]
-        if let endId, let name = specialTokens.first(where: { $0.value == endId })?.key { tokenizerConfig["eos_token"] = name }
-        if let startId, let name = specialTokens.first(where: { $0.value == startId })?.key { tokenizerConfig["bos_token"] = name }
+        if let endId { configObject.set("eos_token_id", .int(endId)) }
+        if let startId { configObject.set("bos_token_id", .int(startId)) }
+        var tokenizerConfig: JSONValue = ["tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": .int(m.contextLength),
+                                          "clean_up_tokenization_spaces": false]
+        if let endId, let name = specialTokens.first(where: { $0.value == endId })?.key { tokenizerConfig.set("eos_token", .string(name)) }
+        if let startId, let name = specialTokens.first(where: { $0.value == startId })?.key { tokenizerConfig.set("bos_token", .string(name)) }
         let s = config.sample
-        var generation: [String: Any] = ["max_new_tokens": s.maxNewTokens, "do_sample": s.strategy == .sample && !s.isGreedy,
-                                         "repetition_penalty": s.repetitionPenalty, "transformers_version": "4.0.0"]
+        var generation: JSONValue = ["max_new_tokens": .int(s.maxNewTokens), "do_sample": .bool(s.strategy == .sample && !s.isGreedy),
+                                     "repetition_penalty": .number(s.repetitionPenalty), "transformers_version": "4.0.0"]
         if s.strategy == .sample {
-            generation["temperature"] = s.temperature
-            generation["top_k"] = s.topK
-            generation["top_p"] = s.topP
-            if s.minP > 0 { generation["min_p"] = s.minP }
+            generation.set("temperature", .number(s.temperature))
+            generation.set("top_k", .int(s.topK))
+            generation.set("top_p", .number(s.topP))
+            if s.minP > 0 { generation.set("min_p", .number(s.minP)) }
         }
         if s.strategy == .beam {
             // "never": the exact stopping rule tinygpt's beam search uses (transformers' default, false, is a heuristic).
-            generation["num_beams"] = s.beamWidth; generation["length_penalty"] = s.lengthPenalty; generation["early_stopping"] = "never"
+            generation.set("num_beams", .int(s.beamWidth)); generation.set("length_penalty", .number(s.lengthPenalty))
+            generation.set("early_stopping", "never")
         }
-        if s.noRepeatNgram > 0 { generation["no_repeat_ngram_size"] = s.noRepeatNgram }
-        if let endId { generation["eos_token_id"] = endId }
-        if let startId { generation["bos_token_id"] = startId }
+        if s.noRepeatNgram > 0 { generation.set("no_repeat_ngram_size", .int(s.noRepeatNgram)) }
+        if let endId { generation.set("eos_token_id", .int(endId)) }
+        if let startId { generation.set("bos_token_id", .int(startId)) }
         try Checkpoint.replaceDirectoryAtomically(directory) { temporary in
             try SafeTensors.write(weights, metadata: ["format": "pt"], to: temporary.appendingPathComponent("model.safetensors"))
-            try json(configObject).write(to: temporary.appendingPathComponent("config.json"))
+            try configObject.fileData.write(to: temporary.appendingPathComponent("config.json"))
             try tokenizerJSON.write(to: temporary.appendingPathComponent("tokenizer.json"))
-            try json(tokenizerConfig).write(to: temporary.appendingPathComponent("tokenizer_config.json"))
-            try json(generation).write(to: temporary.appendingPathComponent("generation_config.json"))
+            try tokenizerConfig.fileData.write(to: temporary.appendingPathComponent("tokenizer_config.json"))
+            try generation.fileData.write(to: temporary.appendingPathComponent("generation_config.json"))
         }
     }
 
-    static func json(_ object: [String: Any]) throws -> Data {
-        try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-    }
-
-    static func gpt2Config(_ m: ModelConfig) -> [String: Any] {
+    static func gpt2Config(_ m: ModelConfig) -> JSONValue {
         let activation: String
         switch m.activation {
         case .gelu_tanh: activation = "gelu_new"
@@ -101,26 +98,25 @@ public enum HuggingFace {
         case .relu: activation = "relu"
         default: activation = "silu"
         }
-        return ["architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": m.vocabSize!,
-                "n_positions": m.contextLength, "n_ctx": m.contextLength, "n_embd": m.dModel, "n_layer": m.nLayer,
-                "n_head": m.nHead, "n_inner": m.feedForwardSize, "activation_function": activation,
-                "resid_pdrop": m.dropout, "embd_pdrop": m.dropout, "attn_pdrop": 0.0, "layer_norm_epsilon": m.normEps,
-                "initializer_range": 0.02, "tie_word_embeddings": m.tieEmbeddings, "torch_dtype": "float32",
+        return ["architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": .int(m.vocabSize!),
+                "n_positions": .int(m.contextLength), "n_ctx": .int(m.contextLength), "n_embd": .int(m.dModel), "n_layer": .int(m.nLayer),
+                "n_head": .int(m.nHead), "n_inner": .int(m.feedForwardSize), "activation_function": .string(activation),
+                "resid_pdrop": .number(m.dropout), "embd_pdrop": .number(m.dropout), "attn_pdrop": 0.0, "layer_norm_epsilon": .number(m.normEps),
+                "initializer_range": 0.02, "tie_word_embeddings": .bool(m.tieEmbeddings), "torch_dtype": "float32",
                 "scale_attn_weights": true, "use_cache": true]
     }
 
-    static func llamaConfig(_ m: ModelConfig) -> [String: Any] {
+    static func llamaConfig(_ m: ModelConfig) -> JSONValue {
         var config = llamaBaseConfig(m)
-        if let scaling = m.ropeScaling { config["rope_scaling"] = ropeScalingObject(scaling, contextLength: m.contextLength) }
+        if let scaling = m.ropeScaling { config.set("rope_scaling", ropeScalingObject(scaling, contextLength: m.contextLength)) }
         return config
     }
 
     /// rope_scaling as transformers reads it; yarn's original length written out.
-    static func ropeScalingObject(_ s: RopeScaling, contextLength: Int) -> [String: Any] {
+    static func ropeScalingObject(_ s: RopeScaling, contextLength: Int) -> JSONValue {
         var resolved = s
         if s.type == .yarn, s.originalMaxPositionEmbeddings == nil { resolved.originalMaxPositionEmbeddings = contextLength }
-        let object = (try? JSONSerialization.jsonObject(with: Data(resolved.json.serialized().utf8))) as? [String: Any]
-        return object ?? [:]
+        return resolved.json
     }
 
     /// A config.json's rope_scaling (or transformers 5's rope_parameters) as
@@ -145,12 +141,12 @@ public enum HuggingFace {
         }
     }
 
-    static func llamaBaseConfig(_ m: ModelConfig) -> [String: Any] {
-        ["architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": m.vocabSize!,
-         "hidden_size": m.dModel, "intermediate_size": m.feedForwardSize, "num_hidden_layers": m.nLayer,
-         "num_attention_heads": m.nHead, "num_key_value_heads": m.kvHeads, "head_dim": m.headSize,
-         "max_position_embeddings": m.contextLength, "rms_norm_eps": m.normEps, "rope_theta": m.ropeTheta,
-         "hidden_act": "silu", "tie_word_embeddings": m.tieEmbeddings, "attention_bias": m.bias, "mlp_bias": m.bias,
+    static func llamaBaseConfig(_ m: ModelConfig) -> JSONValue {
+        ["architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": .int(m.vocabSize!),
+         "hidden_size": .int(m.dModel), "intermediate_size": .int(m.feedForwardSize), "num_hidden_layers": .int(m.nLayer),
+         "num_attention_heads": .int(m.nHead), "num_key_value_heads": .int(m.kvHeads), "head_dim": .int(m.headSize),
+         "max_position_embeddings": .int(m.contextLength), "rms_norm_eps": .number(m.normEps), "rope_theta": .number(m.ropeTheta),
+         "hidden_act": "silu", "tie_word_embeddings": .bool(m.tieEmbeddings), "attention_bias": .bool(m.bias), "mlp_bias": .bool(m.bias),
          "attention_dropout": 0.0, "initializer_range": 0.02, "torch_dtype": "float32", "use_cache": true]
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Files
 import Formats
 
 /// What one finished (or budget-stopped) run of a comparison measured,
@@ -102,27 +103,27 @@ public enum ComparisonReport {
         return out
     }
 
-    public static func json(_ summaries: [VariantSummary], target: Double, bytesPerToken: [String: Double]) throws -> Data {
-        func n(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
-        let variants: [[String: Any]] = summaries.map { s in
+    public static func json(_ summaries: [VariantSummary], target: Double, bytesPerToken: [String: Double]) -> Data {
+        func n(_ x: Double) -> JSONValue { .number(x) }
+        let variants: [JSONValue] = summaries.map { s in
             [
-                "variant": s.variant,
-                "parameters": s.runs[0].parameters,
+                "variant": .string(s.variant),
+                "parameters": .int(s.runs[0].parameters),
                 "train_loss": n(s.mean(\.trainLoss)), "train_loss_std": n(s.std(\.trainLoss)),
                 "val_loss": n(s.mean(\.validationLoss)), "val_loss_std": n(s.std(\.validationLoss)),
                 "val_perplexity": n(exp(s.mean(\.validationLoss))),
                 "bits_per_byte": n(s.mean(\.validationLoss) / log(2) / (bytesPerToken[s.variant] ?? .nan)),
                 "ms_per_step": n(s.mean(\.msPerStep)), "tokens_per_s": n(s.mean(\.tokensPerSecond)),
                 "peak_rss_bytes": n(s.mean(\.peakRSSBytes)),
-                "runs": s.runs.map { r -> [String: Any] in
-                    ["name": r.name, "seed": r.seed, "final_step": r.finalStep, "train_loss": n(r.trainLoss),
+                "runs": .array(s.runs.map { r in
+                    ["name": .string(r.name), "seed": .int(r.seed), "final_step": .int(r.finalStep), "train_loss": n(r.trainLoss),
                      "val_loss": n(r.validationLoss), "ms_per_step": n(r.msPerStep), "tokens_per_s": n(r.tokensPerSecond),
-                     "peak_rss_bytes": n(r.peakRSSBytes), "seconds_to_target": r.secondsToReach(target).map { $0 as Any } ?? NSNull(),
-                     "validation_curve": r.validationCurve.map { ["step": $0.step, "seconds": $0.seconds, "val_loss": n($0.loss)] }]
-                },
+                     "peak_rss_bytes": n(r.peakRSSBytes), "seconds_to_target": r.secondsToReach(target).map(n) ?? .null,
+                     "validation_curve": .array(r.validationCurve.map { ["step": .int($0.step), "seconds": n($0.seconds), "val_loss": n($0.loss)] })]
+                }),
             ]
         }
-        return try JSONSerialization.data(withJSONObject: ["target_loss": target, "variants": variants], options: [.prettyPrinted, .sortedKeys])
+        return JSONValue.object(["target_loss": n(target), "variants": .array(variants)]).fileData
     }
 
     /// Validation loss against step (left) and against training seconds

@@ -5,6 +5,7 @@ import NN
 import Model
 import Config
 import Formats
+import Files
 import Tokenizer
 
 /// Set from the SIGINT handler; the training loop checks it between steps.
@@ -307,13 +308,11 @@ public final class Trainer {
 
     /// "section.field" → JSON text of the value, from the resolved config.
     static func flatten(_ config: RunConfig) throws -> [String: String] {
-        let object = try JSONSerialization.jsonObject(with: try config.jsonData()) as? [String: Any] ?? [:]
+        guard case .object(let sections) = try JSONParser.parse(Array(try config.jsonData())) else { return [:] }
         var out: [String: String] = [:]
-        for (section, value) in object {
-            for (field, v) in (value as? [String: Any]) ?? [:] {
-                let text = (try? JSONSerialization.data(withJSONObject: v, options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes])).map { String(decoding: $0, as: UTF8.self) }
-                out["\(section).\(field)"] = text ?? "\(v)"
-            }
+        for (section, value) in sections {
+            guard case .object(let fields) = value else { continue }
+            for (field, v) in fields { out["\(section).\(field)"] = v.serialized() }
         }
         return out
     }
@@ -399,11 +398,12 @@ struct TrainerState {
     func jsonData() throws -> Data {
         // Generator words are written as hex strings: JSON numbers are doubles
         // and cannot hold 64-bit integers exactly.
-        var object: [String: Any] = ["step": step, "data_generator": dataGenerator.map { String($0, radix: 16) }]
-        if let dropoutGenerator { object["dropout_generator"] = dropoutGenerator.map { String($0, radix: 16) } }
-        if let bestValidationLoss { object["best_val_loss"] = bestValidationLoss }
-        if let data { object["data"] = ["bytes": data.bytes, "fnv1a64": String(data.hash, radix: 16)] }
-        return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        func hex(_ words: [UInt64]) -> JSONValue { .array(words.map { .string(String($0, radix: 16)) }) }
+        var object: JSONValue = ["step": .int(step), "data_generator": hex(dataGenerator)]
+        if let dropoutGenerator { object.set("dropout_generator", hex(dropoutGenerator)) }
+        if let bestValidationLoss { object.set("best_val_loss", .number(bestValidationLoss)) }
+        if let data { object.set("data", ["bytes": .int(data.bytes), "fnv1a64": .string(String(data.hash, radix: 16))]) }
+        return object.fileData
     }
 
     init(step: Int, dataGenerator: [UInt64], dropoutGenerator: [UInt64]?, bestValidationLoss: Double?) {

@@ -138,12 +138,12 @@ func runCompareCommand(_ args: [String]) throws {
     formatter.dateFormat = "yyyyMMdd-HHmmss"
     let out = URL(fileURLWithPath: outPath ?? "compare/\(formatter.string(from: Date()))")
     let specURL = out.appendingPathComponent("compare.json")
-    let spec = try JSONSerialization.data(withJSONObject: [
-        "base_config": String(decoding: try base.jsonData(), as: UTF8.self),
-        "vary": fields.map { ["field": $0.field, "values": $0.options.map { $0.map(\.1).joined(separator: "+") }] },
-        "seeds": seeds, "budget_seconds": budgetSeconds.map { $0 as Any } ?? NSNull(),
-        "data_bytes": text.utf8.count, "data_fnv1a64": String(DataFingerprint(text: text).hash, radix: 16),
-    ] as [String: Any], options: [.prettyPrinted, .sortedKeys])
+    let spec = JSONValue.object([
+        "base_config": .string(String(decoding: try base.jsonData(), as: UTF8.self)),
+        "vary": .array(fields.map { ["field": .string($0.field), "values": .array($0.options.map { .string($0.map(\.1).joined(separator: "+")) })] }),
+        "seeds": .int(seeds), "budget_seconds": budgetSeconds.map { .number($0) } ?? .null,
+        "data_bytes": .int(text.utf8.count), "data_fnv1a64": .string(String(DataFingerprint(text: text).hash, radix: 16)),
+    ]).fileData
     if let existing = FileManager.default.contents(atPath: specURL.path) {
         guard existing == spec else {
             throw CLIError("--out '\(out.path)' holds a different comparison (its compare.json differs: another config, --vary, --seeds, budget or data); choose a new --out")
@@ -155,7 +155,7 @@ func runCompareCommand(_ args: [String]) throws {
         try AtomicFile.write(spec, to: specURL)
     }
     let stateURL = out.appendingPathComponent("state.json")
-    var state = ((try? JSONSerialization.jsonObject(with: Data(contentsOf: stateURL))) as? [String: [String: Double]]) ?? [:]
+    var state = readState(stateURL)
 
     // The runs, one after another, each in its own process (its own peak memory, its own lock).
     // Ctrl-C reaches the running child too (same process group); a SIGINT sent
@@ -202,7 +202,9 @@ func runCompareCommand(_ args: [String]) throws {
         } else {
             state[run.name] = ["finished": 0, "peak_rss": peak]
         }
-        try AtomicFile.write(JSONSerialization.data(withJSONObject: state, options: [.prettyPrinted, .sortedKeys]), to: stateURL)
+        try AtomicFile.write(JSONValue.object(state.keys.sorted().map { name in
+            (key: name, value: JSONValue.object(state[name]!.sorted { $0.key < $1.key }.map { (key: $0.key, value: JSONValue.number($0.value)) }))
+        }).fileData, to: stateURL)
         if status == 130 || interruptRequested != 0 {
             printError("tinygpt: compare interrupted during \(run.name) (saved); run the same command again to resume")
             exit(130)
@@ -289,4 +291,22 @@ func spawnAndWait(_ arguments: [String], log: URL) throws -> (status: Int32, pea
     #else
     return (exitStatus, Double(usage.ru_maxrss))  // bytes on macOS
     #endif
+}
+
+/// state.json: for each run, finished (0 or 1) and its peak RSS; absent or unreadable is a new comparison.
+private func readState(_ url: URL) -> [String: [String: Double]] {
+    guard let data = FileManager.default.contents(atPath: url.path),
+          case .object(let runs)? = try? JSONParser.parse(Array(data)) else { return [:] }
+    var state: [String: [String: Double]] = [:]
+    for (name, value) in runs {
+        guard case .object(let fields) = value else { continue }
+        for (key, number) in fields {
+            switch number {
+            case .int(let i): state[name, default: [:]][key] = Double(i)
+            case .double(let d): state[name, default: [:]][key] = d
+            default: continue
+            }
+        }
+    }
+    return state
 }

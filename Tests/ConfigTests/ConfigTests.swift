@@ -314,25 +314,6 @@ final class ConfigTests: XCTestCase {
         }
     }
 
-    func testCodableGoesThroughTheFieldTable() throws {
-        var config = RunConfig()
-        config.model.nKVHead = 2
-        config.model.vocabSize = 65
-        config.sample.stop = ["\n\n"]
-        config.train.lr = 3e-4
-        let encoded = try JSONEncoder().encode(config)
-        XCTAssertEqual(try JSONDecoder().decode(RunConfig.self, from: encoded), config)
-        XCTAssertEqual(try JSONDecoder().decode(ModelConfig.self, from: JSONEncoder().encode(config.model)), config.model)
-        // Sections decode on their own, with defaults and the same checks.
-        XCTAssertEqual(try JSONDecoder().decode(ModelConfig.self, from: Data(#"{"n_layer": 2}"#.utf8)).nLayer, 2)
-        XCTAssertThrowsError(try JSONDecoder().decode(ModelConfig.self, from: Data(#"{"n_heads": 2}"#.utf8))) { error in
-            XCTAssertTrue("\(error)".contains("unknown key 'model.n_heads'; did you mean 'n_head'?"), "\(error)")
-        }
-        XCTAssertThrowsError(try JSONDecoder().decode(RunConfig.self, from: Data(#"{"train": {"lr": 0}}"#.utf8))) { error in
-            XCTAssertTrue("\(error)".contains("train.lr must be > 0"), "\(error)")
-        }
-    }
-
     func testFieldTableIsDocumented() throws {
         let fields = RunConfig.documentedFields
         XCTAssertEqual(Set(fields.map(\.key)).count, fields.count)
