@@ -272,7 +272,7 @@ public struct RunConfig: Equatable, Sendable {
         let root: JSONValue
         do {
             root = try JSONParser.parse(Array(json))
-        } catch let failure as JSONParser.Failure {
+        } catch let failure as FileError {
             throw ConfigError("\(source): invalid JSON: \(failure.description)")
         }
         var config = RunConfig()

@@ -89,12 +89,9 @@ public enum JSONValue: Sendable {
     }
 }
 
-/// A strict RFC 8259 parser over UTF-8 bytes. Errors carry line and column.
+/// A strict RFC 8259 parser over UTF-8 bytes. Errors (FileError) carry line and column;
+/// callers prefix the file's name.
 public struct JSONParser {
-    public struct Failure: Error, CustomStringConvertible {
-        public let description: String
-    }
-
     private let bytes: [UInt8]
     private var index = 0
     private let maxDepth = 64
@@ -102,7 +99,7 @@ public struct JSONParser {
     /// Parses one complete JSON document; trailing whitespace is allowed, anything else is not.
     public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
         guard String(validating: bytes, as: UTF8.self) != nil else {
-            throw Failure(description: "not valid UTF-8")
+            throw FileError("not valid UTF-8")
         }
         var parser = JSONParser(bytes: bytes)
         parser.skipWhitespace()
@@ -114,12 +111,12 @@ public struct JSONParser {
 
     private init(bytes: [UInt8]) { self.bytes = bytes }
 
-    private func failure(_ message: String) -> Failure {
+    private func failure(_ message: String) -> FileError {
         var line = 1, column = 1
         for b in bytes[..<min(index, bytes.count)] {
             if b == UInt8(ascii: "\n") { line += 1; column = 1 } else if b & 0xC0 != 0x80 { column += 1 }
         }
-        return Failure(description: "line \(line), column \(column): \(message)")
+        return FileError("line \(line), column \(column): \(message)")
     }
 
     private var current: UInt8? { index < bytes.count ? bytes[index] : nil }

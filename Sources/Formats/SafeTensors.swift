@@ -142,7 +142,7 @@ public enum SafeTensors {
         let header: JSONValue
         do {
             header = try JSONParser.parse(Array(bytes[8..<dataStart]))
-        } catch let failure as JSONParser.Failure {
+        } catch let failure as FileError {
             throw fail("invalid header JSON: \(failure.description)")
         }
         guard case .object(let members) = header else { throw fail("header must be a JSON object, got \(header.summary)") }
