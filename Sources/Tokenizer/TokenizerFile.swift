@@ -39,27 +39,21 @@ public enum TokenizerFile {
 
     // MARK: Writing
 
-    static func quote(_ s: String) -> String { JSONValue.quote(s) }
-
-    /// The common layout; `model`, `preTokenizer` and `decoder` are JSON text.
-    static func document(added: [(Int, String)], preTokenizer: String, decoder: String, model: String) -> String {
-        var s = "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": ["
-        for (k, (id, content)) in added.sorted(by: { $0.0 < $1.0 }).enumerated() {
-            s += k == 0 ? "\n" : ",\n"
-            s += "    {\"id\": \(id), \"content\": \(quote(content)), \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}"
+    /// The common layout of both kinds: `tokenizers`' field order, no normalizer
+    /// or post-processor, specials as added tokens.
+    static func document(added: [(Int, String)], preTokenizer: JSONValue, decoder: JSONValue, model: JSONValue) -> String {
+        let tokens: [JSONValue] = added.sorted { $0.0 < $1.0 }.map { id, content in
+            ["id": .int(id), "content": .string(content), "single_word": false, "lstrip": false, "rstrip": false,
+             "normalized": false, "special": true]
         }
-        s += added.isEmpty ? "],\n" : "\n  ],\n"
-        s += "  \"normalizer\": null,\n  \"pre_tokenizer\": \(preTokenizer),\n  \"post_processor\": null,\n  \"decoder\": \(decoder),\n  \"model\": \(model)\n}\n"
-        return s
+        let document: JSONValue = ["version": "1.0", "truncation": nil, "padding": nil, "added_tokens": .array(tokens),
+                                   "normalizer": nil, "pre_tokenizer": preTokenizer, "post_processor": nil,
+                                   "decoder": decoder, "model": model]
+        return document.serialized(indent: 2) + "\n"
     }
 
-    static func vocabJSON(_ entries: [String]) -> String {
-        var s = "{"
-        for (id, str) in entries.enumerated() {
-            s += id == 0 ? "\n" : ",\n"
-            s += "      \(quote(str)): \(id)"
-        }
-        return s + "\n    }"
+    static func vocab(_ entries: [String]) -> JSONValue {
+        .object(entries.enumerated().map { (key: $0.element, value: .int($0.offset)) })
     }
 }
 
@@ -69,16 +63,12 @@ extension BPETokenizer {
 
     public func jsonString() -> String {
         let strings = (0..<tokenBytes.count).map(vocabString)
-        var m = "{\n    \"type\": \"BPE\",\n    \"dropout\": null,\n    \"unk_token\": null,\n    \"continuing_subword_prefix\": null,\n    \"end_of_word_suffix\": null,\n    \"fuse_unk\": false,\n    \"byte_fallback\": false,\n    \"ignore_merges\": \(ignoreMerges),\n    \"vocab\": "
-        m += TokenizerFile.vocabJSON(strings)
-        m += ",\n    \"merges\": ["
-        for (k, (a, b)) in merges.enumerated() {
-            m += k == 0 ? "\n" : ",\n"
-            m += "      [\(TokenizerFile.quote(strings[a])), \(TokenizerFile.quote(strings[b]))]"
-        }
-        m += merges.isEmpty ? "]\n  }" : "\n    ]\n  }"
-        let byteLevel = "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": true}"
-        return TokenizerFile.document(added: specialTokens.map { ($1, $0) }, preTokenizer: byteLevel, decoder: byteLevel, model: m)
+        let model: JSONValue = ["type": "BPE", "dropout": nil, "unk_token": nil, "continuing_subword_prefix": nil,
+                                "end_of_word_suffix": nil, "fuse_unk": false, "byte_fallback": false, "ignore_merges": .bool(ignoreMerges),
+                                "vocab": TokenizerFile.vocab(strings),
+                                "merges": .array(merges.map { a, b in [.string(strings[a]), .string(strings[b])] })]
+        let byteLevel: JSONValue = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true]
+        return TokenizerFile.document(added: specialTokens.map { ($1, $0) }, preTokenizer: byteLevel, decoder: byteLevel, model: model)
     }
 }
 
@@ -89,8 +79,8 @@ extension CharTokenizer {
     public func jsonString() -> String {
         var strings = chars.map { String(Character($0)) }
         for (s, _) in specialTokens.sorted(by: { $0.value < $1.value }) { strings.append(s) }
-        let model = "{\n    \"type\": \"WordLevel\",\n    \"vocab\": \(TokenizerFile.vocabJSON(strings)),\n    \"unk_token\": \"<unk>\"\n  }"
-        let pre = "{\"type\": \"Split\", \"pattern\": {\"Regex\": \"[\\\\s\\\\S]\"}, \"behavior\": \"Isolated\", \"invert\": false}"
-        return TokenizerFile.document(added: specialTokens.map { ($1, $0) }, preTokenizer: pre, decoder: "{\"type\": \"Fuse\"}", model: model)
+        let model: JSONValue = ["type": "WordLevel", "vocab": TokenizerFile.vocab(strings), "unk_token": "<unk>"]
+        let pre: JSONValue = ["type": "Split", "pattern": ["Regex": "[\\s\\S]"], "behavior": "Isolated", "invert": false]
+        return TokenizerFile.document(added: specialTokens.map { ($1, $0) }, preTokenizer: pre, decoder: ["type": "Fuse"], model: model)
     }
 }

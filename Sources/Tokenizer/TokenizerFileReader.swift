@@ -1,4 +1,5 @@
 import Foundation
+import Files
 
 /// Validates a parsed tokenizer.json against the supported subset, naming any field it refuses.
 struct Reader {
@@ -77,9 +78,9 @@ struct Reader {
         let v = try object(model["vocab"], "model.vocab")
         var out: [(String, Int)] = []
         out.reserveCapacity(v.count)
-        for (s, id) in v { out.append((s, try int(id, "model.vocab[\(TokenizerFile.quote(s))]"))) }
+        for (s, id) in v { out.append((s, try int(id, "model.vocab[\(JSONValue.quote(s))]"))) }
         var seen = Set<Int>()
-        for (s, id) in out where !seen.insert(id).inserted { throw fail("id \(id) is used twice in model.vocab (again by \(TokenizerFile.quote(s)))") }
+        for (s, id) in out where !seen.insert(id).inserted { throw fail("id \(id) is used twice in model.vocab (again by \(JSONValue.quote(s)))") }
         return out
     }
 
@@ -127,7 +128,7 @@ struct Reader {
             }
         }
         for (s, id) in specials {
-            if let other = idOf[s], other != id { throw fail("added token \(TokenizerFile.quote(s)) has id \(id) but model.vocab gives \(other)") }
+            if let other = idOf[s], other != id { throw fail("added token \(JSONValue.quote(s)) has id \(id) but model.vocab gives \(other)") }
             tokenBytes[id] = Array(s.utf8); idStrings[id] = s
         }
 
@@ -146,7 +147,7 @@ struct Reader {
             }
             guard parts.count == 2 else { throw fail("model.merges[\(k)] must have exactly 2 tokens, got \(parts.count)") }
             guard let a = idOf[parts[0]], let b = idOf[parts[1]] else {
-                throw fail("model.merges[\(k)] uses token \(TokenizerFile.quote(idOf[parts[0]] == nil ? parts[0] : parts[1])) that is not in model.vocab")
+                throw fail("model.merges[\(k)] uses token \(JSONValue.quote(idOf[parts[0]] == nil ? parts[0] : parts[1])) that is not in model.vocab")
             }
             merges.append((a, b))
         }
@@ -171,12 +172,12 @@ struct Reader {
         var chars: [(Int, Unicode.Scalar)] = []
         for (s, id) in try vocab(model) {
             if let sid = specials[s] {
-                if sid != id { throw fail("added token \(TokenizerFile.quote(s)) has id \(id) but model.vocab gives \(sid)") }
+                if sid != id { throw fail("added token \(JSONValue.quote(s)) has id \(id) but model.vocab gives \(sid)") }
                 continue
             }
             let us = s.unicodeScalars
             guard us.count == 1, let u = us.first else {
-                throw fail("model.vocab entry \(TokenizerFile.quote(s)) is not a single character")
+                throw fail("model.vocab entry \(JSONValue.quote(s)) is not a single character")
             }
             chars.append((id, u))
         }
