@@ -4,6 +4,10 @@ func runBenchCommand(_ args: [String]) throws {
         throw CLIError("bench needs a benchmark name: matmul, memory, train or sample")
     }
     let rest = Array(args.dropFirst())
+    if what != "matmul", rest.contains(where: { ["--help", "-h"].contains($0) }), let usage = benchUsage[what] {
+        print(usage)
+        return
+    }
     switch what {
     case "--help", "-h", "help":
         print("""
@@ -20,3 +24,32 @@ func runBenchCommand(_ args: [String]) throws {
     default: throw CLIError("unknown benchmark '\(what)'; expected one of: matmul, memory, train, sample")
     }
 }
+
+private let benchUsage = [
+    "train": """
+        usage: tinygpt bench train [--config FILE] [--set section.field=value ...] [--steps N] [--threads N] [--json] [--profile]
+          ms per training step (forward, backward, clip, optimizer) of a config's model on random tokens, and peak memory
+          --config FILE  the run config (default configs/shakespeare-char.json); --set changes any field
+          --steps N      timed steps after two warm-up steps, 2...100000 (default 30); the median is reported
+          --threads N    worker threads, 1...1024, 0 for all (default: all cores)
+          --profile      wall time per op (forward and backward) and per training phase
+          --json         one JSON object instead of text
+        """,
+    "memory": """
+        usage: tinygpt bench memory [--steps N] [--every K] [--threads N] [--json]
+          resident memory of a small two-block transformer every K steps (flat numbers: no leak)
+          --steps N      training steps, 1...1000000 (default 2000)
+          --every K      print every K steps, 1...1000000 (default 250)
+          --threads N    worker threads, 1...1024, 0 for all (default: all cores)
+          --json         one JSON object per line
+        """,
+    "sample": """
+        usage: tinygpt bench sample [--tokens N] [--threads N] [--strategy greedy|top-p] [--json] [--set model.field=value ...]
+          tokens/s generating N tokens with the KV cache from a random-weight model of llama2.c's stories15M shape
+          (6 layers, d_model 288, 6 heads, SwiGLU 768, vocab 512; --set model.vocab_size=32000 for the full vocabulary)
+          --tokens N     tokens to generate, 1...100000 (default 256)
+          --threads N    worker threads, 1...1024, 0 for all (default: all cores)
+          --strategy S   greedy (default) or top-p sampling
+          --json         one JSON object instead of text
+        """,
+]

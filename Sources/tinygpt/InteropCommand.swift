@@ -58,12 +58,21 @@ func runImportCommand(_ args: [String]) throws {
     printError("wrote checkpoint \(out): \(grouped(model.parameters.map(\.tensor.count).reduce(0, +))) parameters")
 }
 
+let logitsUsage = """
+    usage: tinygpt logits --checkpoint DIR --ids "1 2 3" [--set model.rope_scaling={...}]
+
+    Prints the model's logits at every position of the ids, as JSON: one row of vocab_size
+    numbers per id. The ids are separated by spaces or commas ("1 2 3", "1, 2, 3", "[1, 2, 3]").
+    Past the trained context only for positions that extrapolate (ALiBi, RoPE, sinusoidal).
+    """
+
 /// `tinygpt logits --checkpoint DIR --ids "1 2 3"`: the model's logits at
 /// every position, as JSON (a list of rows), for comparisons with other tools.
 func runLogitsCommand(_ args: [String]) throws {
     var a = Arguments(args)
-    guard let checkpoint = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required") }
-    guard let idsText = try a.option("ids") else { throw CLIError("--ids \"1 2 3\" is required") }
+    if a.flag("help") { print(logitsUsage); return }
+    guard let checkpoint = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required (tinygpt logits --help shows every option)") }
+    guard let idsText = try a.option("ids") else { throw CLIError("--ids \"1 2 3\" is required (tinygpt logits --help shows every option)") }
     let overrides = try a.options("set")
     try a.finish()
     let (loaded, _) = try loadCheckpointWithTokenizer(checkpoint)
