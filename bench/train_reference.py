@@ -120,7 +120,7 @@ def main():
             times.append((time.perf_counter() - start) * 1e3)
     params = sum(p.numel() for p in model.parameters())
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(f"pytorch {torch.__version__} train step: batch {a.batch} × context {a.context}, {params:,} parameters, "
+    print(f"pytorch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()}) train step: batch {a.batch} × context {a.context}, {params:,} parameters, "
           f"{a.threads} thread{'' if a.threads == 1 else 's'}: median {statistics.median(times):.2f} ms (min {min(times):.2f}) over {a.steps} steps; "
           f"peak RSS {peak_mb:.1f} MB")
 

@@ -15,7 +15,11 @@ steps once per seed, validation loss at the end against the ≤ 1.88 target;
     swift build -c release
     python3 bench/train_targets.py                              # speed, ~4 min
     python3 bench/train_targets.py --rounds 0 --loss ../shared/data/tinyshakespeare.txt
-    python3 bench/train_targets.py --tinygpt .build-avx2/release/tinygpt   # another build
+    python3 bench/train_targets.py --tinygpt .build-avx2/release/tinygpt --reference-isa avx2   # an AVX2 machine
+
+--reference-isa avx2 caps PyTorch at the ISA of an AVX2 build, as on an AVX2
+machine: ATEN_CPU_CAPABILITY=avx2 (its own kernels), MKL_ENABLE_INSTRUCTIONS=AVX2,
+ONEDNN_MAX_CPU_ISA=AVX2 and OPENBLAS_CORETYPE=Haswell (numpy's floor).
 
 A benchmark tool only: needs torch and numpy, nothing builds or tests against it.
 """
@@ -42,8 +46,13 @@ SHAPES = {
 }
 
 
-def run(cmd):
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+REFERENCE_ENV = dict(os.environ)
+AVX2_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+            "OPENBLAS_CORETYPE": "Haswell"}
+
+
+def run(cmd, env=None):
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         sys.exit(f"train_targets: {' '.join(cmd)} failed with status {out.returncode}:\n{out.stderr.strip()}")
     return out.stdout
@@ -59,7 +68,8 @@ def step_flops(s):
 
 def ceiling(threads):
     """numpy's best GFLOP/s over the transformer-sized shapes (768 rows)."""
-    lines = run([sys.executable, os.path.join(BENCH, "matmul_reference.py"), "--threads", str(threads), "--json"]).splitlines()
+    lines = run([sys.executable, os.path.join(BENCH, "matmul_reference.py"), "--threads", str(threads), "--json"],
+                env=REFERENCE_ENV).splitlines()
     rates = [json.loads(l) for l in lines if l.startswith("{")]
     return max(r["gflops"] for r in rates if r["m"] == 768)
 
@@ -68,7 +78,7 @@ def pair(name, threads):
     ours_flags, torch_flags, steps, warmup, _, _ = SHAPES[name]
     ours = json.loads(run([TINYGPT, "bench", "train", *ours_flags, "--threads", str(threads), "--steps", str(steps), "--json"]))
     text = run([sys.executable, os.path.join(BENCH, "train_reference.py"), *torch_flags, "--threads", str(threads),
-                "--steps", str(steps), "--warmup", str(warmup)])
+                "--steps", str(steps), "--warmup", str(warmup)], env=REFERENCE_ENV)
     m = re.search(r"median ([\d.]+) ms \(min ([\d.]+)\).*peak RSS ([\d.]+) MB", text)
     if not m:
         sys.exit(f"train_targets: cannot read train_reference.py's output: {text.strip()}")
@@ -132,7 +142,11 @@ def main():
     p.add_argument("--loss-reference", action="store_true", help="with --loss: one PyTorch run of the same recipe")
     p.add_argument("--tinygpt", metavar="PATH", help="the tinygpt binary (default .build/release/tinygpt), "
                    "e.g. .build-avx2/release/tinygpt for an AVX2 build")
+    p.add_argument("--reference-isa", choices=["default", "avx2"], default="default",
+                   help="cap PyTorch and numpy at AVX2, as on an AVX2 machine (for an AVX2 build)")
     a = p.parse_args()
+    if a.reference_isa == "avx2":
+        REFERENCE_ENV.update(AVX2_ENV)
     global TINYGPT
     if a.tinygpt:
         TINYGPT = os.path.abspath(a.tinygpt)
