@@ -65,7 +65,8 @@ public enum ExampleFile {
             func bad(_ why: String) -> TrainingError { TrainingError("data file '\(path)' line \(lineNumber): \(why)") }
             let value: JSONValue
             do { value = try JSONParser.parse(bytes) } catch {
-                throw bad("not valid JSON (\(error)); each line must be one JSON object such as {\"prompt\": \"…\", \"completion\": \"…\"}")
+                let why = "\(error)".replacingOccurrences(of: "line 1, column", with: "column")
+                throw bad("not valid JSON (\(why)); each line must be one JSON object such as {\"prompt\": \"…\", \"completion\": \"…\"}")
             }
             guard case .object(let members) = value else { throw bad("expected a JSON object, got \(value.summary)") }
             var fields: [String: String] = [:]
@@ -76,7 +77,11 @@ public enum ExampleFile {
                 guard case .string(let s) = member else { throw bad("\"\(key)\" must be a string, got \(member.summary)") }
                 fields[key] = s
             }
-            let lineFormat: DataFormat = fields["completion"] != nil ? .promptCompletion : .preference
+            let lineFormat: DataFormat
+            if fields["completion"] != nil { lineFormat = .promptCompletion }
+            else if fields["chosen"] != nil || fields["rejected"] != nil { lineFormat = .preference }
+            else if let format { lineFormat = format }
+            else { throw bad("needs \"prompt\" with \"completion\" (prompt-completion), or with \"chosen\" and \"rejected\" (preference)") }
             let needed = lineFormat == .promptCompletion ? ["prompt", "completion"] : ["prompt", "chosen", "rejected"]
             if let missing = needed.first(where: { fields[$0] == nil }) {
                 throw bad("missing \"\(missing)\"; a \(lineFormat.rawValue) line has \(needed.map { "\"\($0)\"" }.joined(separator: ", "))")
@@ -105,6 +110,7 @@ public enum ExampleFile {
 public struct TokenizedSequence: Equatable, Sendable {
     public var tokens: [Int32]
     public var promptLength: Int
+    public init(tokens: [Int32], promptLength: Int) { self.tokens = tokens; self.promptLength = promptLength }
     /// Completion tokens whose prediction counts (all completion tokens that have a token before them).
     public var scoredCount: Int { tokens.count - max(promptLength, 1) }
 }

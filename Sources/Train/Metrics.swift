@@ -101,8 +101,15 @@ public final class MetricsLog {
     }
 
     /// Training loss (from log lines) and train/validation loss (from
-    /// evaluations) against step, with labelled axes.
+    /// evaluations) against step, with labelled axes; DPO runs add a second
+    /// panel with reward accuracy and margin.
     public func lossCurveSVG() -> String {
+        let loss = lossPanelSVG()
+        guard records.contains(where: { $0.preference != nil }) else { return loss }
+        return stackedSVG(loss, preferencePanelSVG())
+    }
+
+    func lossPanelSVG() -> String {
         var logged: [(Double, Double)] = [], trainEval: [(Double, Double)] = [], valEval: [(Double, Double)] = []
         for r in records {
             switch r {
