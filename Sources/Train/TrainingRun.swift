@@ -107,6 +107,7 @@ public final class TrainingRun {
         }
         let cacheKey = TokenCache.key(text: text, config: config)
         let (format, examples) = try ExampleFile.read(path: config.data.path, text: text)
+        try Trainer.checkObjective(config.train.objective, format: format, dataPath: config.data.path)
         if config.train.objective == .dpo && initial == nil && !resume {
             throw TrainingError("train.objective dpo needs --init-from CKPT: the model to align, which is also DPO's frozen reference")
         }
@@ -115,7 +116,6 @@ public final class TrainingRun {
             corpus = try exampleCorpus(format: format, examples: examples, config: config, run: run, resume: resume,
                                        initialTokenizer: initial?.tokenizerJSON, progress: tokenizerProgress)
             cached = resume
-            if let line = corpus.examples?.fittingNote { note("note: \(line)") }
         } else if let initial {
             let tokenizer = try TokenizerFile.load(data: initial.tokenizerJSON)
             let (trainText, validationText) = Corpus.split(text, valFraction: config.data.valFraction)
@@ -125,6 +125,7 @@ public final class TrainingRun {
             (corpus, cached) = try loadCorpus(text: text, key: cacheKey, config: config, run: run, resume: resume, progress: tokenizerProgress)
         }
         let checked = try Trainer.checked(config, for: corpus)
+        if let line = corpus.examples?.fittingNote { note("note: \(line)") }
         if resume {
             try Trainer.checkSameRun(checked, checkpoint: run.latest)
             let step = try Trainer.savedStep(in: run.latest)
