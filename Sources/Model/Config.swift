@@ -113,7 +113,7 @@ public struct DataConfig: Equatable, Codable, Sendable, ConfigSection {
 
     static let name = "data"
     static let fields: [ConfigField<DataConfig>] = [
-        .string("path", \.path, "Training text file (UTF-8); --data overrides it."),
+        .string("path", \.path, "Training data: a UTF-8 text file, or JSON Lines of prompt–completion or preference examples (docs/fine-tuning.md); --data overrides it."),
         .number("val_fraction", \.valFraction, .open(0, 1), "Fraction of the corpus (taken from the end) held out for validation."),
     ]
 }

@@ -337,7 +337,7 @@ final class ConfigTests: XCTestCase {
         let fields = RunConfig.documentedFields
         XCTAssertEqual(Set(fields.map(\.key)).count, fields.count)
         XCTAssertEqual(fields.filter { $0.section == "model" }.count, 18)
-        XCTAssertEqual(fields.filter { $0.section == "train" }.count, 21)
+        XCTAssertEqual(fields.filter { $0.section == "train" }.count, 23)
         XCTAssertEqual(fields.filter { $0.section == "sample" }.count, 15)
         for field in fields { XCTAssertFalse(field.doc.isEmpty, field.key) }
 
