@@ -106,7 +106,8 @@ public final class Trainer {
         optimizer = Optimizer(parameters: model.parameters, settings: OptimizerSettings(t))
         schedule = LearningRateSchedule(t)
         sampler = BatchSampler(seed: seed)
-        dropout = config.model.dropout > 0
+        // DPO trains without dropout (TRL's disable_dropout): the policy is scored as the reference was.
+        dropout = config.model.dropout > 0 && t.objective != .dpo
             ? Dropout(probability: Float(config.model.dropout), generator: RandomGenerator(seed: seed &+ 0x5EED_D809))
             : nil
         let latest = RunDirectory(options.runDirectory).latest

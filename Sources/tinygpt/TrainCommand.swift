@@ -75,7 +75,9 @@ func runTrainCommand(_ args: [String]) throws {
         printError("tinygpt: \(interrupted)")
         if !interrupted.budgetReached { exit(130) }
     }
-    if FileManager.default.fileExists(atPath: run.directory.best.path) {
+    if config.train.objective == .dpo, FileManager.default.fileExists(atPath: run.directory.best.path) {
+        printError(String(format: "done: best validation DPO loss %.4f in %@/best", trainer.bestValidationLoss, out.path))
+    } else if FileManager.default.fileExists(atPath: run.directory.best.path) {
         printError(String(format: "done: best validation loss %.4f (perplexity %@) in %@/best", trainer.bestValidationLoss, perplexityText(trainer.bestValidationLoss), out.path))
     } else {
         printError(String(format: "done: no evaluation beat the starting model's validation loss %.4f (step 0), so there is no best/; the final model is in %@/latest",

@@ -308,7 +308,7 @@ final class ConfigTests: XCTestCase {
     }
 
     func testPresetsRoundTrip() throws {
-        for name in ["default", "gpt2-style", "llama-style", "shakespeare-char", "sample-creative"] {
+        for name in ["default", "gpt2-style", "llama-style", "shakespeare-char", "sample-creative", "sft", "dpo"] {
             let config = try RunConfig.load(from: repoRoot.appendingPathComponent("configs/\(name).json"))
             XCTAssertEqual(try RunConfig.parse(json: config.jsonData(), source: name), config.resolved(), name)
         }
