@@ -289,6 +289,29 @@ final class FineTuningTests: XCTestCase {
         XCTAssertLessThan(end, start / 3, "the completion is learned")
     }
 
+    /// The shipped sets (made by bench/finetune_example.py) are what the
+    /// example promises: 300 examples each, readable by the default
+    /// character-level model, fitting its context, with the split described.
+    func testShippedFineTuningSets() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let corpusText = try String(contentsOf: root.appendingPathComponent("data/corpus.txt"), encoding: .utf8)
+        let chars = try CharTokenizer(trainingText: corpusText)
+        for (name, format, objective) in [("sft", DataFormat.promptCompletion, "sft"), ("preferences", .preference, "dpo")] {
+            let path = root.appendingPathComponent("data/\(name).jsonl").path
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let (found, examples) = try ExampleFile.read(path: path, text: text)
+            XCTAssertEqual(found, format, name)
+            XCTAssertEqual(examples.count, 300, name)
+            let set = try ExampleSet(format: format, examples: examples, tokenizer: chars, contextLength: 64, valFraction: 0.1, path: path)
+            XCTAssertEqual(set.train.count, 270, name)
+            XCTAssertEqual(set.skipped + set.completionsTruncated, 0, name)
+            XCTAssertLessThanOrEqual(set.promptsTruncated, 3, name)
+            let config = try RunConfig.load(from: root.appendingPathComponent("configs/\(objective == "sft" ? "sft" : "dpo").json"))
+            XCTAssertEqual(config.train.objective.rawValue, objective)
+            XCTAssertEqual(config.data.path, "data/\(name).jsonl")
+        }
+    }
+
     func testObjectiveMustFitTheData() throws {
         let preference = try corpus(preferenceExamples(), format: .preference, config: tinyConfig(.sft))
         XCTAssertThrowsError(try Trainer.checked(tinyConfig(.sft), for: preference)) { error in
