@@ -231,7 +231,9 @@ public final class Trainer {
             if step % t.logInterval == 0 || step == t.maxSteps {
                 let msPerStep = intervalMilliseconds / Double(intervalSteps)
                 let tokensPerSecond = intervalTokens / Double(intervalSteps) / (msPerStep / 1000)
-                let preference = t.objective == .dpo ? intervalPreference : nil
+                // DPO: the step's loss, as for lm; rewards and log-probs averaged over the interval's batches.
+                var preference = t.objective == .dpo ? intervalPreference : nil
+                preference?.loss = Double(loss)
                 try metrics.append(.log(step: step, loss: Double(loss), lr: Double(lr), gradNorm: Double(gradNorm),
                                     msPerStep: msPerStep, tokensPerSecond: tokensPerSecond, preference: preference))
                 clearProgress()

@@ -86,6 +86,11 @@ final class FineTuningCommandTests: CommandLineTestCase {
         assertRefused(try train("pairs.jsonl", "dpo", initFrom: false), mentioning: "dpo needs --init-from")
         assertRefused(try train("pairs.jsonl", "ppo"), mentioning: "train.objective must be one of lm, sft, dpo")
         XCTAssertFalse(exists("fresh"), "a refused run leaves no directory")
+        // --force over a run with bad data deletes nothing.
+        let weights = contents("base/latest/model.safetensors")
+        assertRefused(try tinygpt(["train", "--data", "broken.jsonl", "--out", "base", "--force", "--set", "train.objective=sft"] + tiny),
+                      mentioning: "line 3")
+        XCTAssertEqual(contents("base/latest/model.safetensors"), weights)
 
         // eval: preference data needs a reference with the same tokenizer.
         try String(repeating: "a rat ran to a toad. ", count: 60).write(toFile: path("other.txt"), atomically: true, encoding: .utf8)

@@ -284,6 +284,11 @@ final class FineTuningTests: XCTestCase {
         let b = try trainer(config, corpus: data, initial: nil, run: "b")
         try b.run()
         XCTAssertEqual(a.stepLosses, b.stepLosses)
+        let first = try trainer(config, corpus: data, initial: nil, run: "split", stopAfter: 11)
+        XCTAssertThrowsError(try first.run()) { XCTAssertTrue($0 is TrainingInterrupted) }
+        let second = try trainer(config, corpus: data, initial: nil, run: "split", resume: true)
+        try second.run()
+        XCTAssertEqual(first.stepLosses + second.stepLosses, a.stepLosses, "an SFT run resumes bit for bit")
         let evaluations = try metrics("a").filter { $0["val_loss"] != nil }
         let start = evaluations.first!["val_loss"] as! Double, end = evaluations.last!["val_loss"] as! Double
         XCTAssertLessThan(end, start / 3, "the completion is learned")
