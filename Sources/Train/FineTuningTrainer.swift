@@ -51,6 +51,13 @@ extension Trainer {
                             + (objective == .lm ? "" : objective == .sft ? "; sft needs prompt-completion JSON Lines" : "; dpo needs preference JSON Lines"))
     }
 
+    /// Refuses a fresh DPO run without a starting checkpoint: it is the model
+    /// to align and the frozen reference.
+    static func checkReference(_ objective: TrainingObjective, initialModel: Bool) throws {
+        guard objective == .dpo, !initialModel else { return }
+        throw TrainingError("train.objective dpo needs --init-from CKPT: the model to align, which is also DPO's frozen reference")
+    }
+
     /// One optimizer step's forward and backward passes for sft or dpo:
     /// gradients accumulate over `accumulation` micro-batches of examples.
     /// SFT averages over every completion token of the step (as TRL does

@@ -96,9 +96,8 @@ public final class Trainer {
             model = GPT(config: config.model, seed: seed)
         }
         if t.objective == .dpo, !options.resume {
-            guard initialModel != nil, let examples = corpus.examples else {
-                throw TrainingError("train.objective dpo needs --init-from CKPT: the model to align, which is also DPO's frozen reference")
-            }
+            try Trainer.checkReference(t.objective, initialModel: initialModel != nil)
+            guard let examples = corpus.examples else { throw TrainingError("train.objective dpo needs preference examples") }
             // The policy starts as the reference, so the reference's scores are today's model's.
             reference = ReferenceScores(train: ReferenceLogProbs(model: model, examples: examples.train, batch: t.batchSize),
                                         validation: ReferenceLogProbs(model: model, examples: examples.validation, batch: t.batchSize))

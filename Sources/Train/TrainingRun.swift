@@ -108,14 +108,12 @@ public final class TrainingRun {
         let cacheKey = TokenCache.key(text: text, config: config)
         let (format, examples) = try ExampleFile.read(path: config.data.path, text: text)
         try Trainer.checkObjective(config.train.objective, format: format, dataPath: config.data.path)
-        if config.train.objective == .dpo && initial == nil && !resume {
-            throw TrainingError("train.objective dpo needs --init-from CKPT: the model to align, which is also DPO's frozen reference")
-        }
+        if !resume { try Trainer.checkReference(config.train.objective, initialModel: initial != nil) }
         var corpus: Corpus, cached: Bool
         if format != .text {
             corpus = try exampleCorpus(format: format, examples: examples, config: config, run: run, resume: resume,
                                        initialTokenizer: initial?.tokenizerJSON, progress: tokenizerProgress)
-            cached = resume
+            cached = false
         } else if let initial {
             let tokenizer = try TokenizerFile.load(data: initial.tokenizerJSON)
             let (trainText, validationText) = Corpus.split(text, valFraction: config.data.valFraction)
