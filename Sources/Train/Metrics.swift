@@ -21,7 +21,7 @@ public enum MetricsRecord: Equatable {
         // Six significant digits, as the console shows; NaN or infinity is null.
         func n(_ x: Double) -> JSONValue { x.isFinite ? .double(Double(String(format: "%.6g", x))!) : .null }
         switch self {
-        case let .log(step, loss, lr, gradNorm, ms, tps, preference?):
+        case let .log(step, _, lr, gradNorm, ms, tps, preference?):
             let members = [("step", JSONValue.int(step))] + preference.named().map { ($0.0, n($0.1)) }
                 + [("lr", n(lr)), ("grad_norm", n(gradNorm)), ("ms_per_step", n(ms)), ("tokens_per_s", n(tps))]
             return JSONValue.object(members.map { (key: $0.0, value: $0.1) }).serialized()
