@@ -320,6 +320,28 @@ final class FineTuningTests: XCTestCase {
         }
     }
 
+    /// SFT averages over every completion token of the step, across
+    /// micro-batches: two micro-batches of 2 equal one batch of 4 (the same
+    /// examples are drawn), even when the examples' completions differ in length.
+    func testSFTAccumulationWeighsByCompletionTokens() throws {
+        let examples = (0..<24).map { i in
+            TextExample(prompt: "q\(["a", "b", "c"][i % 3])?", completion: String(repeating: " ok.", count: 1 + i % 4))
+        }
+        let whole = tinyConfig(.sft) { $0.train.maxSteps = 1; $0.train.evalInterval = 1; $0.train.evalSteps = 1 }
+        let split = tinyConfig(.sft) { $0.train.maxSteps = 1; $0.train.evalInterval = 1; $0.train.evalSteps = 1
+                                       $0.train.batchSize = 2; $0.train.gradAccumSteps = 2 }
+        let data = try corpus(examples, format: .promptCompletion, config: whole)
+        let a = try trainer(whole, corpus: data, initial: try model(whole), run: "whole")
+        try a.run()
+        let b = try trainer(split, corpus: data, initial: try model(split), run: "split")
+        try b.run()
+        XCTAssertEqual(a.stepLosses[0], b.stepLosses[0], accuracy: 1e-5)
+        for (x, y) in zip(a.model.parameters, b.model.parameters) {
+            let (u, v) = (x.tensor.toArray(), y.tensor.toArray())
+            for i in u.indices { XCTAssertEqual(u[i], v[i], accuracy: 1e-5 + 1e-4 * abs(u[i]), x.name) }
+        }
+    }
+
     func testObjectiveMustFitTheData() throws {
         let preference = try corpus(preferenceExamples(), format: .preference, config: tinyConfig(.sft))
         XCTAssertThrowsError(try Trainer.checked(tinyConfig(.sft), for: preference)) { error in
