@@ -84,7 +84,26 @@ func runTrainCommand(_ args: [String]) throws {
                           trainer.bestValidationLoss, out.path))
     }
     printError("loss curve: \(run.directory.lossCurve.path); metrics: \(run.directory.metrics.path)")
-    printError("sample:  tinygpt sample --checkpoint \(out.path) --prompt \"The \"")
+    if let prompt = corpus.examples.flatMap({ $0.validation.first }).map({ corpus.tokenizer.decode($0.chosen.tokens.prefix($0.chosen.promptLength).map(Int.init)) }) {
+        printError("sample:  tinygpt sample --checkpoint \(out.path) --prompt \(shellQuoted(prompt)) --strategy greedy  (a validation prompt)")
+    } else {
+        printError("sample:  tinygpt sample --checkpoint \(out.path) --prompt \"The \"")
+    }
     printError("measure: tinygpt eval --checkpoint \(out.path) --data FILE")
     withExtendedLifetime(run) {}  // the run's lock is held to the end
+}
+
+/// Text as one POSIX shell word: $'…' with newlines, tabs, backslashes and quotes escaped.
+func shellQuoted(_ text: String) -> String {
+    var out = ""
+    for c in text.unicodeScalars {
+        switch c {
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        case "\\": out += "\\\\"
+        case "'": out += "\\'"
+        default: out.unicodeScalars.append(c)
+        }
+    }
+    return "$'" + out + "'"
 }
