@@ -92,6 +92,10 @@ final class FineTuningCommandTests: CommandLineTestCase {
                       mentioning: "line 3")
         XCTAssertEqual(contents("base/latest/model.safetensors"), weights)
 
+        assertRefused(try tinygpt(["compare", "--data", "sft.jsonl", "--vary", "train.lr=0.001,0.002", "--out", "cmp"] + tiny),
+                      mentioning: "compare trains language models on plain text")
+        XCTAssertFalse(exists("cmp"))
+
         // eval: preference data needs a reference with the same tokenizer.
         try String(repeating: "a rat ran to a toad. ", count: 60).write(toFile: path("other.txt"), atomically: true, encoding: .utf8)
         XCTAssertEqual(try tinygpt(["train", "--data", "other.txt", "--out", "other"] + tiny).status, 0)
