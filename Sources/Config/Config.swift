@@ -14,6 +14,8 @@ public enum ActivationKind: String, CaseIterable, Sendable { case relu, gelu, ge
 public enum InitScheme: String, CaseIterable, Sendable { case gpt2, xavier, kaiming }
 public enum TokenizerKind: String, CaseIterable, Sendable { case char, bpe }
 public enum SamplingStrategy: String, CaseIterable, Sendable { case greedy, sample, beam }
+/// What training minimises: next-token loss on text (lm), completion-only loss on prompt–completion pairs (sft), or DPO on preference pairs.
+public enum TrainingObjective: String, CaseIterable, Sendable { case lm, sft, dpo }
 
 /// Upper bounds of the size fields: far beyond what fits in memory, but low
 /// enough that products of sizes cannot overflow before the memory check.
@@ -112,7 +114,7 @@ public struct DataConfig: Equatable, Sendable, ConfigSection {
 
     static let name = "data"
     static let fields: [ConfigField<DataConfig>] = [
-        .string("path", \.path, "Training text file (UTF-8); --data overrides it."),
+        .string("path", \.path, "Training data: a UTF-8 text file, or JSON Lines of prompt–completion or preference examples (docs/fine-tuning.md); --data overrides it."),
         .number("val_fraction", \.valFraction, .open(0, 1), "Fraction of the corpus (taken from the end) held out for validation."),
     ]
 }
@@ -139,6 +141,8 @@ public struct TrainConfig: Equatable, Sendable, ConfigSection {
     public var logInterval = 10
     public var seed = 1337
     public var threads = 0
+    public var objective = TrainingObjective.lm
+    public var dpoBeta = 0.1
 
     public init() {}
 
@@ -165,6 +169,8 @@ public struct TrainConfig: Equatable, Sendable, ConfigSection {
         .int("log_interval", \.logInterval, .atLeast(1), "Print training loss every this many steps."),
         .int("seed", \.seed, .any, "Random seed for init, batches and dropout."),
         .int("threads", \.threads, .between(0, 1024), "Worker threads; 0 = all cores."),
+        .choice("objective", \.objective, "lm: next-token loss on plain text; sft: loss on completion tokens only, on prompt–completion JSON Lines; dpo: DPO loss on preference JSON Lines against the frozen --init-from model (docs/fine-tuning.md)."),
+        .number("dpo_beta", \.dpoBeta, .greaterThan(0), "DPO's β: how strongly the policy is held to the reference (TRL's beta); dpo only."),
     ]
 
     func checkCombinations() throws {

@@ -30,11 +30,11 @@ public struct RunMeasurement: Sendable {
         var final: (Int, Double, Double)?
         for r in records {
             switch r {
-            case let .log(step, _, _, _, ms, tps):
+            case let .log(step, _, _, _, ms, tps, _):
                 seconds += ms * Double(step - lastStep) / 1000
                 lastStep = step
                 if ms.isFinite { msSum += ms; tpsSum += tps; logs += 1 }
-            case let .evaluation(step, train, validation):
+            case let .evaluation(step, train, validation, _):
                 curve.append((step, seconds, validation))
                 final = (step, train, validation)
             }

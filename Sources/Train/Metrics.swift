@@ -4,21 +4,35 @@ import Formats
 
 /// One line of metrics.jsonl.
 public enum MetricsRecord: Equatable {
-    case log(step: Int, loss: Double, lr: Double, gradNorm: Double, msPerStep: Double, tokensPerSecond: Double)
-    case evaluation(step: Int, trainLoss: Double, validationLoss: Double)
+    /// `preference`: DPO's figures over the training batches since the last log line.
+    case log(step: Int, loss: Double, lr: Double, gradNorm: Double, msPerStep: Double, tokensPerSecond: Double, preference: PreferenceStats? = nil)
+    /// `preference`: DPO's figures on the validation examples (TRL's eval_ names).
+    case evaluation(step: Int, trainLoss: Double, validationLoss: Double, preference: PreferenceStats? = nil)
 
     public var step: Int {
-        switch self { case .log(let s, _, _, _, _, _), .evaluation(let s, _, _): return s }
+        switch self { case .log(let s, _, _, _, _, _, _), .evaluation(let s, _, _, _): return s }
+    }
+
+    public var preference: PreferenceStats? {
+        switch self { case .log(_, _, _, _, _, _, let p), .evaluation(_, _, _, let p): return p }
     }
 
     var json: String {
         // Six significant digits, as the console shows; NaN or infinity is null.
         func n(_ x: Double) -> JSONValue { x.isFinite ? .double(Double(String(format: "%.6g", x))!) : .null }
         switch self {
-        case let .log(step, loss, lr, gradNorm, ms, tps):
+        case let .log(step, _, lr, gradNorm, ms, tps, preference?):
+            let members = [("step", JSONValue.int(step))] + preference.named().map { ($0.0, n($0.1)) }
+                + [("lr", n(lr)), ("grad_norm", n(gradNorm)), ("ms_per_step", n(ms)), ("tokens_per_s", n(tps))]
+            return JSONValue.object(members.map { (key: $0.0, value: $0.1) }).serialized()
+        case let .log(step, loss, lr, gradNorm, ms, tps, nil):
             return JSONValue.object(["step": .int(step), "loss": n(loss), "perplexity": n(exp(loss)), "lr": n(lr),
                                      "grad_norm": n(gradNorm), "ms_per_step": n(ms), "tokens_per_s": n(tps)]).serialized()
-        case let .evaluation(step, train, val):
+        case let .evaluation(step, train, val, preference?):
+            let members = [("step", JSONValue.int(step)), ("train_loss", n(train)), ("val_loss", n(val))]
+                + preference.named(prefix: "eval_").map { ($0.0, n($0.1)) }
+            return JSONValue.object(members.map { (key: $0.0, value: $0.1) }).serialized()
+        case let .evaluation(step, train, val, nil):
             return JSONValue.object(["step": .int(step), "train_loss": n(train), "train_perplexity": n(exp(train)),
                                      "val_loss": n(val), "val_perplexity": n(exp(val))]).serialized()
         }
@@ -28,10 +42,18 @@ public enum MetricsRecord: Equatable {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
               let step = object["step"] as? Int else { return nil }
         func d(_ k: String) -> Double { (object[k] as? Double) ?? .nan }
+        func preference(_ prefix: String) -> PreferenceStats? {
+            guard object["\(prefix)rewards/accuracies"] != nil else { return nil }
+            var p = PreferenceStats()
+            p.loss = d("\(prefix)loss"); p.rewardsChosen = d("\(prefix)rewards/chosen"); p.rewardsRejected = d("\(prefix)rewards/rejected")
+            p.accuracy = d("\(prefix)rewards/accuracies"); p.logpsChosen = d("\(prefix)logps/chosen"); p.logpsRejected = d("\(prefix)logps/rejected")
+            return p
+        }
         if object["val_loss"] != nil {
-            self = .evaluation(step: step, trainLoss: d("train_loss"), validationLoss: d("val_loss"))
+            self = .evaluation(step: step, trainLoss: d("train_loss"), validationLoss: d("val_loss"), preference: preference("eval_"))
         } else {
-            self = .log(step: step, loss: d("loss"), lr: d("lr"), gradNorm: d("grad_norm"), msPerStep: d("ms_per_step"), tokensPerSecond: d("tokens_per_s"))
+            self = .log(step: step, loss: d("loss"), lr: d("lr"), gradNorm: d("grad_norm"), msPerStep: d("ms_per_step"), tokensPerSecond: d("tokens_per_s"),
+                        preference: preference(""))
         }
     }
 }
@@ -79,13 +101,20 @@ public final class MetricsLog {
     }
 
     /// Training loss (from log lines) and train/validation loss (from
-    /// evaluations) against step, with labelled axes.
+    /// evaluations) against step, with labelled axes; DPO runs add a second
+    /// panel with reward accuracy and margin.
     public func lossCurveSVG() -> String {
+        let loss = lossPanelSVG()
+        guard records.contains(where: { $0.preference != nil }) else { return loss }
+        return stackedSVG(loss, preferencePanelSVG())
+    }
+
+    func lossPanelSVG() -> String {
         var logged: [(Double, Double)] = [], trainEval: [(Double, Double)] = [], valEval: [(Double, Double)] = []
         for r in records {
             switch r {
-            case let .log(s, loss, _, _, _, _) where loss.isFinite: logged.append((Double(s), loss))
-            case let .evaluation(s, t, v):
+            case let .log(s, loss, _, _, _, _, _) where loss.isFinite: logged.append((Double(s), loss))
+            case let .evaluation(s, t, v, _):
                 if t.isFinite { trainEval.append((Double(s), t)) }
                 if v.isFinite { valEval.append((Double(s), v)) }
             default: break

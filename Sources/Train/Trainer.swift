@@ -65,6 +65,10 @@ public final class Trainer {
     var sampler: BatchSampler
     let dropout: Dropout?
     let metrics: MetricsLog
+    /// DPO: the frozen reference model's scores of every example.
+    public private(set) var reference: ReferenceScores?
+    /// DPO figures of the training batches since the last log line.
+    var intervalPreference = PreferenceStats()
     public private(set) var step = 0
     public private(set) var bestValidationLoss = Double.infinity
     /// The loss of every step taken by this trainer, in order (for tests and benchmarks).
@@ -94,10 +98,18 @@ public final class Trainer {
         } else {
             model = GPT(config: config.model, seed: seed)
         }
+        if t.objective == .dpo, !options.resume {
+            try Trainer.checkReference(t.objective, initialModel: initialModel != nil)
+            guard let examples = corpus.examples else { throw TrainingError("train.objective dpo needs preference examples") }
+            // The policy starts as the reference, so the reference's scores are today's model's.
+            reference = ReferenceScores(train: ReferenceLogProbs(model: model, examples: examples.train, batch: t.batchSize),
+                                        validation: ReferenceLogProbs(model: model, examples: examples.validation, batch: t.batchSize))
+        }
         optimizer = Optimizer(parameters: model.parameters, settings: OptimizerSettings(t))
         schedule = LearningRateSchedule(t)
         sampler = BatchSampler(seed: seed)
-        dropout = config.model.dropout > 0
+        // DPO trains without dropout (TRL's disable_dropout): the policy is scored as the reference was.
+        dropout = config.model.dropout > 0 && t.objective != .dpo
             ? Dropout(probability: Float(config.model.dropout), generator: RandomGenerator(seed: seed &+ 0x5EED_D809))
             : nil
         let latest = RunDirectory(options.runDirectory).latest
@@ -115,6 +127,7 @@ public final class Trainer {
             sampler = BatchSampler(generator: RandomGenerator(stateWords: state.dataGenerator))
             if let dropout, let words = state.dropoutGenerator { dropout.generator = RandomGenerator(stateWords: words) }
             bestValidationLoss = state.bestValidationLoss ?? .infinity
+            if t.objective == .dpo, let examples = corpus.examples { reference = try ReferenceScores.load(from: latest, examples: examples) }
         }
         metrics = try MetricsLog(directory: options.runDirectory, resumeStep: options.resume ? step : nil)
     }
@@ -131,6 +144,7 @@ public final class Trainer {
         config.model.vocabSize = vocab
         config = config.resolved()
         try config.validate()
+        try checkObjective(config.train.objective, format: corpus.format, dataPath: config.data.path)
         try corpus.check(contextLength: config.model.contextLength)
         let t = config.train
         guard t.warmupSteps <= t.maxSteps else {
@@ -179,7 +193,7 @@ public final class Trainer {
         }
         let started = Date()
         let startStep = step
-        var intervalMilliseconds = 0.0, intervalSteps = 0
+        var intervalMilliseconds = 0.0, intervalSteps = 0, intervalTokens = 0.0
         while step < t.maxSteps {
             let overBudget = options.stopAfterSeconds.map { Date().timeIntervalSince(started) >= $0 } ?? false
             if interruptRequested != 0 || step == options.stopAfterStep || overBudget {
@@ -191,12 +205,19 @@ public final class Trainer {
             let lr = schedule.rate(at: step)
             optimizer.zeroGrad()
             var lossSum: Float = 0
-            for _ in 0..<accumulation {
-                let (inputs, targets) = sampler.next(from: corpus.train, batch: batch, length: length)
-                let loss = model.loss(inputs, targets: targets, batch: batch, length: length, dropout: dropout)
-                guard loss.item.isFinite else { throw nonFinite("loss", loss.item) }
-                lossSum += loss.item
-                scale(loss, 1 / Float(accumulation)).backward()
+            var stepTokens = tokensPerStep
+            if let examples = corpus.examples {
+                let (loss, tokens) = try fineTuningStep(examples: examples, batch: batch, accumulation: accumulation)
+                lossSum = loss * Float(accumulation)
+                stepTokens = Double(tokens)
+            } else {
+                for _ in 0..<accumulation {
+                    let (inputs, targets) = sampler.next(from: corpus.train, batch: batch, length: length)
+                    let loss = model.loss(inputs, targets: targets, batch: batch, length: length, dropout: dropout)
+                    guard loss.item.isFinite else { throw nonFinite("loss", loss.item) }
+                    lossSum += loss.item
+                    scale(loss, 1 / Float(accumulation)).backward()
+                }
             }
             let loss = lossSum / Float(accumulation)
             let gradNorm = gradientNorm(optimizer.parameters)
@@ -208,16 +229,27 @@ public final class Trainer {
             stepMilliseconds.append(ms)
             intervalMilliseconds += ms
             intervalSteps += 1
+            intervalTokens += stepTokens
             if step % t.logInterval == 0 || step == t.maxSteps {
                 let msPerStep = intervalMilliseconds / Double(intervalSteps)
-                let tokensPerSecond = tokensPerStep / (msPerStep / 1000)
+                let tokensPerSecond = intervalTokens / Double(intervalSteps) / (msPerStep / 1000)
+                // DPO: the step's loss, as for lm; rewards and log-probs averaged over the interval's batches.
+                var preference = t.objective == .dpo ? intervalPreference : nil
+                preference?.loss = Double(loss)
                 try metrics.append(.log(step: step, loss: Double(loss), lr: Double(lr), gradNorm: Double(gradNorm),
-                                    msPerStep: msPerStep, tokensPerSecond: tokensPerSecond))
+                                    msPerStep: msPerStep, tokensPerSecond: tokensPerSecond, preference: preference))
                 clearProgress()
-                options.log(String(format: "step %d/%d | loss %.4f | ppl %@ | lr %.2e | grad norm %.3f | %.1f ms/step | %.0f tok/s",
-                                   step, t.maxSteps, loss, perplexityText(Double(loss)), lr, gradNorm, msPerStep, tokensPerSecond))
+                if let preference {  // DPO's loss is no cross-entropy: no perplexity
+                    options.log(String(format: "step %d/%d | loss %.4f | %@ | lr %.2e | grad norm %.3f | %.1f ms/step | %.0f tok/s",
+                                       step, t.maxSteps, loss, preference.summary, lr, gradNorm, msPerStep, tokensPerSecond))
+                } else {
+                    options.log(String(format: "step %d/%d | loss %.4f | ppl %@ | lr %.2e | grad norm %.3f | %.1f ms/step | %.0f tok/s",
+                                       step, t.maxSteps, loss, perplexityText(Double(loss)), lr, gradNorm, msPerStep, tokensPerSecond))
+                }
                 intervalMilliseconds = 0
                 intervalSteps = 0
+                intervalTokens = 0
+                intervalPreference = PreferenceStats()
             }
             if step % t.evalInterval == 0 || step == t.maxSteps {
                 clearProgress()
@@ -242,12 +274,24 @@ public final class Trainer {
     /// The windows are the same at every evaluation (a fixed seed per split),
     /// so differences between evaluations come from the model alone.
     func evaluate() throws -> (train: Double, validation: Double) {
-        let train = meanLoss(corpus.train, seed: 0xE7A1_0001)
-        let validation = meanLoss(corpus.validation, seed: 0xE7A1_0002)
-        try metrics.append(.evaluation(step: step, trainLoss: train, validationLoss: validation))
+        let train: Double, validation: Double, preference: PreferenceStats?
+        if let examples = corpus.examples {
+            train = fineTuningEvaluation(examples.train, reference: reference?.train).loss
+            (validation, preference) = fineTuningEvaluation(examples.validation, reference: reference?.validation)
+        } else {
+            train = meanLoss(corpus.train, seed: 0xE7A1_0001)
+            validation = meanLoss(corpus.validation, seed: 0xE7A1_0002)
+            preference = nil
+        }
+        try metrics.append(.evaluation(step: step, trainLoss: train, validationLoss: validation, preference: preference))
         let best = validation < bestValidationLoss ? " (best so far)" : ""
-        options.log(String(format: "eval step %d | train loss %.4f ppl %@ | val loss %.4f ppl %@%@",
-                           step, train, perplexityText(train), validation, perplexityText(validation), best))
+        if let preference {
+            options.log(String(format: "eval step %d | train loss %.4f | val loss %.4f | eval %@%@",
+                               step, train, validation, preference.summary, best))
+        } else {
+            options.log(String(format: "eval step %d | train loss %.4f ppl %@ | val loss %.4f ppl %@%@",
+                               step, train, perplexityText(train), validation, perplexityText(validation), best))
+        }
         return (train, validation)
     }
 
@@ -282,9 +326,11 @@ public final class Trainer {
                                  bestValidationLoss: bestValidationLoss.isFinite ? bestValidationLoss : nil)
         state.data = options.data
         let moments = optimizer.state.map { SafeTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.toArray()) }
+        var tensors = [Trainer.optimizerFile: moments]
+        if let reference { tensors[ReferenceScores.file] = reference.tensors }
         try Checkpoint.save(model: model, config: config, tokenizerJSON: Data(corpus.tokenizer.jsonString().utf8),
                             extraFiles: [Trainer.stateFile: try state.jsonData()],
-                            extraTensors: [Trainer.optimizerFile: moments], to: directory)
+                            extraTensors: tensors, to: directory)
     }
 
     /// Refuses to resume with a config that differs from the checkpoint's,

@@ -107,8 +107,15 @@ public final class TrainingRun {
             try Trainer.checkSameData(fingerprint, path: config.data.path, checkpoint: run.latest)
         }
         let cacheKey = TokenCache.key(text: text, config: config)
-        let corpus: Corpus, cached: Bool
-        if let initial {
+        let (format, examples) = try ExampleFile.read(path: config.data.path, text: text)
+        try Trainer.checkObjective(config.train.objective, format: format, dataPath: config.data.path)
+        if !resume { try Trainer.checkReference(config.train.objective, initialModel: initial != nil) }
+        var corpus: Corpus, cached: Bool
+        if format != .text {
+            corpus = try exampleCorpus(format: format, examples: examples, config: config, run: run, resume: resume,
+                                       initialTokenizer: initial?.tokenizerJSON, progress: tokenizerProgress)
+            cached = false
+        } else if let initial {
             let tokenizer = try TokenizerFile.load(data: initial.tokenizerJSON)
             let (trainText, validationText) = Corpus.split(text, valFraction: config.data.valFraction)
             corpus = try Corpus(tokenizer: tokenizer, trainText: trainText, validationText: validationText)
@@ -117,6 +124,7 @@ public final class TrainingRun {
             (corpus, cached) = try loadCorpus(text: text, key: cacheKey, config: config, run: run, resume: resume, progress: tokenizerProgress)
         }
         let checked = try Trainer.checked(config, for: corpus)
+        if let line = corpus.examples?.fittingNote { note("note: \(line)") }
         if resume {
             try Trainer.checkSameRun(checked, checkpoint: run.latest)
             let step = try Trainer.savedStep(in: run.latest)
@@ -154,7 +162,9 @@ public final class TrainingRun {
         // resume without a cache re-encodes with the checkpoint's tokenizer instead.
         if !cached && !resume {
             try corpus.tokenizer.save(to: run.tokenizer)
-            if initial == nil {
+            if corpus.examples != nil {
+                try? fm.removeItem(at: run.tokenCache)  // examples are tokenized each time (they are small)
+            } else if initial == nil {
                 try TokenCache.write(train: corpus.train, validation: corpus.validation, vocabSize: corpus.tokenizer.vocabSize,
                                      key: cacheKey, to: run.tokenCache)
             } else {
@@ -163,6 +173,26 @@ public final class TrainingRun {
         }
         try AtomicFile.write(trainer.config.jsonData(), to: run.config)
         return TrainingRun(directory: run, trainer: trainer, corpus: corpus, initializedFrom: initial?.directory, lock: lock!)
+    }
+
+    /// A corpus of prompt–completion or preference examples, tokenized with the
+    /// --init-from checkpoint's tokenizer, the resumed run's, or (training from
+    /// scratch) a tokenizer built from the examples' text.
+    static func exampleCorpus(format: DataFormat, examples: [TextExample], config: RunConfig, run: RunDirectory, resume: Bool,
+                              initialTokenizer: Data?, progress: ((Int, Int) -> Void)?) throws -> Corpus {
+        let tokenizer: any Tokenizer
+        if let initialTokenizer {
+            tokenizer = try TokenizerFile.load(data: initialTokenizer)
+        } else if resume {
+            tokenizer = try TokenizerFile.load(from: run.latest.appendingPathComponent(Checkpoint.tokenizerFile))
+        } else {
+            let text = examples.map { [$0.prompt, $0.chosen, $0.rejected ?? ""].joined(separator: "\n") }.joined(separator: "\n")
+            tokenizer = try Corpus.build(text: text, config: config, progress: progress).tokenizer
+        }
+        var corpus = Corpus(tokenizer: tokenizer, train: [], validation: [])
+        corpus.examples = try ExampleSet(format: format, examples: examples, tokenizer: tokenizer, contextLength: config.model.contextLength,
+                                         valFraction: config.data.valFraction, path: config.data.path)
+        return corpus
     }
 
     /// Reuses the run's tokenizer and token cache when they match (`cached`);

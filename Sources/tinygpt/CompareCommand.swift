@@ -117,6 +117,11 @@ func runCompareCommand(_ args: [String]) throws {
     }
     let text = try TextFile.read(base.data.path, what: "data file")
     if text.isEmpty { throw CLIError("data file '\(base.data.path)' is empty") }
+    // Comparisons train language models from scratch; fine-tuning runs start from a checkpoint (train --init-from).
+    let format = try ExampleFile.read(path: base.data.path, text: text).format
+    if format != .text || runs.contains(where: { $0.config.train.objective != .lm }) {
+        throw CLIError("compare trains language models on plain text (train.objective lm); \(format == .text ? "sft and dpo" : "'\(base.data.path)' holds \(format.rawValue) examples, which") fine-tune from a checkpoint: use tinygpt train --init-from")
+    }
     var corpora: [UInt64: Corpus] = [:]
     var bytesPerToken: [String: Double] = [:]
     var parameters: [String: Int] = [:]

@@ -7,6 +7,7 @@ import Train
 let evalUsage = """
     usage: tinygpt eval --checkpoint DIR --data FILE [--stride S] [--json] [--threads N]
                         [--context N] [--by-position [--buckets K] [--svg FILE]] [--set model.rope_scaling=…]
+           tinygpt eval --checkpoint DIR --data FILE.jsonl [--reference CKPT [--beta B]] [--json]
 
     Scores every token of FILE after the first with sliding windows of the
     model's context (stride S, default half the context) and prints the number
@@ -15,6 +16,13 @@ let evalUsage = """
       --by-position   mean loss per position bucket (K equal buckets, default 16; stride defaults to N)
                       and, with --svg FILE, its plot (an existing .svg file there is replaced)
       --set           model.rope_scaling (or one member, e.g. model.rope_scaling.factor=4) on a RoPE model
+
+    JSON Lines data (docs/fine-tuning.md): prompt-completion examples give the
+    loss and perplexity of the completion tokens only; preference examples,
+    with --reference CKPT (the model DPO started from), give the DPO loss,
+    reward accuracy and margin with TRL's names.
+      --reference CKPT  the DPO reference model; same tokenizer as --checkpoint
+      --beta B          DPO's β (default: the checkpoint's train.dpo_beta)
     """
 
 func runEvalCommand(_ args: [String]) throws {
@@ -33,6 +41,8 @@ func runEvalCommand(_ args: [String]) throws {
     let byPosition = a.flag("by-position") || svgPath != nil
     let bucketCount = try a.int("buckets", default: 16, in: 1...1_000_000)
     let overrides = try a.options("set")
+    let referencePath = try a.option("reference")
+    let betaText = try a.option("beta")
     try a.finish()
     if let threads { Parallel.threads = threads }
 
@@ -52,6 +62,18 @@ func runEvalCommand(_ args: [String]) throws {
     if let svgPath { try checkPlotPath(svgPath) }
     guard FileManager.default.fileExists(atPath: dataPath) else { throw CLIError("data file '\(dataPath)' does not exist") }
     let text = try TextFile.read(dataPath, what: "data file")
+    let (format, examples) = try ExampleFile.read(path: dataPath, text: text)
+    if format != .text {
+        if let option = [("stride", strideText != nil), ("context", requestedContext != nil), ("by-position", byPosition)].first(where: \.1) {
+            throw CLIError("--\(option.0) applies to plain text; '\(dataPath)' holds \(format.rawValue) examples")
+        }
+        try evaluateExamples(format: format, examples: examples, dataPath: dataPath, model: model, config: run, tokenizer: tokenizer,
+                             checkpointTokenizer: loaded.tokenizerJSON, referencePath: referencePath, betaText: betaText, json: json)
+        return
+    }
+    if referencePath != nil || betaText != nil {
+        throw CLIError("--reference and --beta score preference data; '\(dataPath)' is plain text")
+    }
     let ids = try tokenizer.encode(text).map { Int32($0) }
     guard ids.count >= 2 else { throw CLIError("data file '\(dataPath)' has \(ids.count) token(s); need at least 2 to score") }
     let result = evaluate(model: model, ids: ids, textBytes: text.utf8.count, stride: stride, context: context, byPosition: byPosition)

@@ -8,11 +8,13 @@ let trainUsage = """
 
     With no arguments: trains configs/default.json on data/corpus.txt into a fresh runs/ directory.
       --config FILE   run config (docs/config.md); default configs/default.json
-      --data FILE     UTF-8 text to train on (overrides data.path)
+      --data FILE     UTF-8 text to train on (overrides data.path), or JSON Lines of prompt-completion
+                      (train.objective=sft) or preference (train.objective=dpo) examples: docs/fine-tuning.md
       --out DIR       run directory; default runs/<config>-<date>-<time>
       --resume        continue DIR/latest exactly where it stopped
       --force         start over in a DIR that holds another run (deletes its checkpoints and metrics, keeps the token cache)
-      --init-from CKPT  start from a checkpoint's weights, model config and tokenizer (fine-tuning, e.g. after import)
+      --init-from CKPT  start from a checkpoint's weights, model config and tokenizer (fine-tuning, e.g. after import;
+                      with train.objective=dpo also the frozen reference model)
       --set k=v       override any config field, e.g. --set train.max_steps=500
       --max-seconds S stop after S seconds of wall time, saving latest/ (the schedule still assumes max_steps)
     """
@@ -57,8 +59,13 @@ func runTrainCommand(_ args: [String]) throws {
     if let source = run.initializedFrom { printError("initialised from \(source.path)") }
     let parameters = trainer.model.parameters.map(\.tensor.count).reduce(0, +)
     printError("run directory: \(out.path)")
-    printError("data: \(config.data.path): \(corpus.train.count) training and \(corpus.validation.count) validation tokens, \(config.tokenizer.type.rawValue) tokenizer with \(corpus.tokenizer.vocabSize) tokens")
-    printError("model: \(grouped(parameters)) parameters; \(Parallel.threads) thread\(Parallel.threads == 1 ? "" : "s"); \(resume ? "resuming at step \(trainer.step)" : "training from scratch") to step \(config.train.maxSteps)")
+    if let examples = corpus.examples {
+        printError("data: \(config.data.path): \(examples.train.count) training and \(examples.validation.count) validation \(examples.format.rawValue) examples, objective \(config.train.objective.rawValue)\(config.train.objective == .dpo ? " (beta \(config.train.dpoBeta))" : ""), \(config.tokenizer.type.rawValue) tokenizer with \(corpus.tokenizer.vocabSize) tokens")
+    } else {
+        printError("data: \(config.data.path): \(corpus.train.count) training and \(corpus.validation.count) validation tokens, \(config.tokenizer.type.rawValue) tokenizer with \(corpus.tokenizer.vocabSize) tokens")
+    }
+    let start = resume ? "resuming at step \(trainer.step)" : run.initializedFrom != nil ? "fine-tuning" : "training from scratch"
+    printError("model: \(grouped(parameters)) parameters; \(Parallel.threads) thread\(Parallel.threads == 1 ? "" : "s"); \(start) to step \(config.train.maxSteps)")
 
     installInterruptHandler()
     do {
@@ -67,14 +74,35 @@ func runTrainCommand(_ args: [String]) throws {
         printError("tinygpt: \(interrupted)")
         if !interrupted.budgetReached { exit(130) }
     }
-    if FileManager.default.fileExists(atPath: run.directory.best.path) {
+    if config.train.objective == .dpo, FileManager.default.fileExists(atPath: run.directory.best.path) {
+        printError(String(format: "done: best validation DPO loss %.4f in %@/best", trainer.bestValidationLoss, out.path))
+    } else if FileManager.default.fileExists(atPath: run.directory.best.path) {
         printError(String(format: "done: best validation loss %.4f (perplexity %@) in %@/best", trainer.bestValidationLoss, perplexityText(trainer.bestValidationLoss), out.path))
     } else {
         printError(String(format: "done: no evaluation beat the starting model's validation loss %.4f (step 0), so there is no best/; the final model is in %@/latest",
                           trainer.bestValidationLoss, out.path))
     }
     printError("loss curve: \(run.directory.lossCurve.path); metrics: \(run.directory.metrics.path)")
-    printError("sample:  tinygpt sample --checkpoint \(out.path) --prompt \"The \"")
+    if let prompt = corpus.examples.flatMap({ $0.validation.first }).map({ corpus.tokenizer.decode($0.chosen.tokens.prefix($0.chosen.promptLength).map(Int.init)) }) {
+        printError("sample:  tinygpt sample --checkpoint \(out.path) --prompt \(shellQuoted(prompt)) --strategy greedy  (a validation prompt)")
+    } else {
+        printError("sample:  tinygpt sample --checkpoint \(out.path) --prompt \"The \"")
+    }
     printError("measure: tinygpt eval --checkpoint \(out.path) --data FILE")
     withExtendedLifetime(run) {}  // the run's lock is held to the end
+}
+
+/// Text as one POSIX shell word: $'…' with newlines, tabs, backslashes and quotes escaped.
+func shellQuoted(_ text: String) -> String {
+    var out = ""
+    for c in text.unicodeScalars {
+        switch c {
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        case "\\": out += "\\\\"
+        case "'": out += "\\'"
+        default: out.unicodeScalars.append(c)
+        }
+    }
+    return "$'" + out + "'"
 }

@@ -308,7 +308,7 @@ final class ConfigTests: XCTestCase {
     }
 
     func testPresetsRoundTrip() throws {
-        for name in ["default", "gpt2-style", "llama-style", "shakespeare-char", "sample-creative"] {
+        for name in ["default", "gpt2-style", "llama-style", "shakespeare-char", "sample-creative", "sft", "dpo"] {
             let config = try RunConfig.load(from: repoRoot.appendingPathComponent("configs/\(name).json"))
             XCTAssertEqual(try RunConfig.parse(json: config.jsonData(), source: name), config.resolved(), name)
         }
@@ -318,7 +318,7 @@ final class ConfigTests: XCTestCase {
         let fields = RunConfig.documentedFields
         XCTAssertEqual(Set(fields.map(\.key)).count, fields.count)
         XCTAssertEqual(fields.filter { $0.section == "model" }.count, 18)
-        XCTAssertEqual(fields.filter { $0.section == "train" }.count, 21)
+        XCTAssertEqual(fields.filter { $0.section == "train" }.count, 23)
         XCTAssertEqual(fields.filter { $0.section == "sample" }.count, 15)
         for field in fields { XCTAssertFalse(field.doc.isEmpty, field.key) }
 

@@ -1,0 +1,238 @@
+import Foundation
+import Files
+import Tokenizer
+import Model
+// After the Model module's split (main), the config and file-format types live in these modules.
+#if canImport(Config)
+import Config
+#endif
+#if canImport(Formats)
+import Formats
+#endif
+
+/// The kinds of training data, named as TRL names its dataset formats.
+public enum DataFormat: String, Sendable {
+    /// Plain text: language modelling on random windows.
+    case text
+    /// JSON Lines of {"prompt": …, "completion": …}.
+    case promptCompletion = "prompt-completion"
+    /// JSON Lines of {"prompt": …, "chosen": …, "rejected": …}.
+    case preference
+
+    /// The objectives that can train on this kind of data.
+    public var objectives: [TrainingObjective] {
+        switch self {
+        case .text: return [.lm]
+        case .promptCompletion: return [.sft]
+        case .preference: return [.dpo]
+        }
+    }
+}
+
+/// One JSON Lines example; `rejected` is nil for prompt–completion data
+/// (whose completion is held in `chosen`).
+public struct TextExample: Equatable, Sendable {
+    public var prompt: String
+    public var chosen: String
+    public var rejected: String?
+    public init(prompt: String, completion: String) { self.prompt = prompt; chosen = completion; rejected = nil }
+    public init(prompt: String, chosen: String, rejected: String) { self.prompt = prompt; self.chosen = chosen; self.rejected = rejected }
+}
+
+/// Reading fine-tuning data: the format is chosen from the extension
+/// (.jsonl, .json) or, for any other name, from the content (a first line
+/// that is a JSON object with a "prompt" key); everything else is plain text.
+public enum ExampleFile {
+    /// The format of a data file's `text`, decided as above, and its examples (none for plain text).
+    public static func read(path: String, text: String) throws -> (format: DataFormat, examples: [TextExample]) {
+        let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
+        let firstLine = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: true).first.map(String.init) ?? ""
+        let looksLikeJSONLines: Bool
+        if ext == "jsonl" || ext == "json" {
+            looksLikeJSONLines = true
+        } else if firstLine.first == "{", case .object(let members)? = try? JSONParser.parse(Array(firstLine.utf8)) {
+            looksLikeJSONLines = members.contains { $0.key == "prompt" }
+        } else {
+            looksLikeJSONLines = false
+        }
+        return looksLikeJSONLines ? try parse(path: path, text: text) : (.text, [])
+    }
+
+    /// Every example of a JSON Lines file, and its format (from the first
+    /// example; every line must have the same keys). Blank lines are skipped.
+    /// A malformed line is an error naming the file and the line.
+    public static func parse(path: String, text: String) throws -> (format: DataFormat, examples: [TextExample]) {
+        var format: DataFormat?
+        var examples: [TextExample] = []
+        var lineNumber = 0
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let bytes = Array(line.utf8.drop { $0 == 32 || $0 == 9 || $0 == 13 })
+            if bytes.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
+            func bad(_ why: String) -> TrainingError { TrainingError("data file '\(path)' line \(lineNumber): \(why)") }
+            let value: JSONValue
+            do { value = try JSONParser.parse(bytes) } catch {
+                let why = "\(error)".replacingOccurrences(of: "line 1, column", with: "column")
+                throw bad("not valid JSON (\(why)); each line must be one JSON object such as {\"prompt\": \"…\", \"completion\": \"…\"}")
+            }
+            guard case .object(let members) = value else { throw bad("expected a JSON object, got \(value.summary)") }
+            var fields: [String: String] = [:]
+            for (key, member) in members {
+                guard ["prompt", "completion", "chosen", "rejected"].contains(key) else {
+                    throw bad("unknown key '\(key)'; allowed: prompt with completion (prompt-completion), or prompt with chosen and rejected (preference)")
+                }
+                guard case .string(let s) = member else { throw bad("\"\(key)\" must be a string, got \(member.summary)") }
+                fields[key] = s
+            }
+            let lineFormat: DataFormat
+            if fields["completion"] != nil { lineFormat = .promptCompletion }
+            else if fields["chosen"] != nil || fields["rejected"] != nil { lineFormat = .preference }
+            else if let format { lineFormat = format }
+            else { throw bad("needs \"prompt\" with \"completion\" (prompt-completion), or with \"chosen\" and \"rejected\" (preference)") }
+            let needed = lineFormat == .promptCompletion ? ["prompt", "completion"] : ["prompt", "chosen", "rejected"]
+            if let missing = needed.first(where: { fields[$0] == nil }) {
+                throw bad("missing \"\(missing)\"; a \(lineFormat.rawValue) line has \(needed.map { "\"\($0)\"" }.joined(separator: ", "))")
+            }
+            if fields.count > needed.count {
+                throw bad("mixes prompt-completion and preference keys (\(fields.keys.sorted().joined(separator: ", "))); use prompt+completion or prompt+chosen+rejected")
+            }
+            if let format, format != lineFormat {
+                throw bad("is a \(lineFormat.rawValue) example, but the file's first example is \(format.rawValue); one file holds one format")
+            }
+            format = lineFormat
+            for key in needed.dropFirst() where fields[key]!.isEmpty { throw bad("\"\(key)\" is empty; a completion needs at least one character") }
+            examples.append(lineFormat == .promptCompletion
+                ? TextExample(prompt: fields["prompt"]!, completion: fields["completion"]!)
+                : TextExample(prompt: fields["prompt"]!, chosen: fields["chosen"]!, rejected: fields["rejected"]!))
+        }
+        guard let format else { throw TrainingError("data file '\(path)' holds no examples (every line is blank)") }
+        return (format, examples)
+    }
+}
+
+/// One example as token ids, fitted to the context: `tokens` is the prompt
+/// (its first `promptLength` ids) followed by the completion and, when the
+/// tokenizer has one, the end-of-text token. Position i predicts token i + 1,
+/// and only completion tokens are scored.
+public struct TokenizedSequence: Equatable, Sendable {
+    public var tokens: [Int32]
+    public var promptLength: Int
+    public init(tokens: [Int32], promptLength: Int) { self.tokens = tokens; self.promptLength = promptLength }
+    /// Completion tokens whose prediction counts (all completion tokens that have a token before them).
+    public var scoredCount: Int { tokens.count - max(promptLength, 1) }
+}
+
+/// A prompt–completion example, or a preference pair (two sequences with the same prompt).
+public struct TokenizedExample: Equatable, Sendable {
+    public var chosen: TokenizedSequence
+    public var rejected: TokenizedSequence?
+}
+
+/// Tokenized examples of both splits, and what fitting them to the context cost.
+public struct ExampleSet: Sendable {
+    public let format: DataFormat
+    public let train: [TokenizedExample]
+    public let validation: [TokenizedExample]
+    /// Examples whose prompt lost tokens from the left to fit the context.
+    public let promptsTruncated: Int
+    /// Examples whose completion was cut at the right (it alone was longer than the context).
+    public let completionsTruncated: Int
+    /// Examples dropped because not one completion token could be scored.
+    public let skipped: Int
+
+    /// Tokenizes `examples` and splits them: the last val_fraction of the
+    /// examples (at least one) validate, as the text corpus is split. With
+    /// `valFraction` nil every example goes to `train` (for scoring).
+    public init(format: DataFormat, examples: [TextExample], tokenizer: any Tokenizer, contextLength: Int,
+                valFraction: Double?, path: String) throws {
+        self.format = format
+        let end = SpecialTokenNames.endOfText.lazy.compactMap { tokenizer.id(ofSpecial: $0) }.first.map { Int32($0) }
+        var kept: [TokenizedExample] = []
+        var truncated = 0, cut = 0, skipped = 0
+        for (i, example) in examples.enumerated() {
+            func ids(_ text: String) throws -> [Int32] {
+                do { return try tokenizer.encode(text).map { Int32($0) } } catch {
+                    throw TrainingError("data file '\(path)' example \(i + 1): \(error)")
+                }
+            }
+            let prompt = try ids(example.prompt)
+            let completions = try ([example.chosen] + (example.rejected.map { [$0] } ?? [])).map { try ids($0) + (end.map { [$0] } ?? []) }
+            guard let fitted = ExampleSet.fit(prompt: prompt, completions: completions, window: contextLength + 1) else { skipped += 1; continue }
+            if fitted.promptTruncated { truncated += 1 }
+            if fitted.completionTruncated { cut += 1 }
+            kept.append(TokenizedExample(chosen: fitted.sequences[0], rejected: fitted.sequences.count > 1 ? fitted.sequences[1] : nil))
+        }
+        let needed = valFraction == nil ? 1 : 2
+        guard kept.count >= needed else {
+            throw TrainingError("data file '\(path)' has \(kept.count) usable example\(kept.count == 1 ? "" : "s") (\(skipped) skipped: no completion token fits model.context_length \(contextLength)); need at least \(needed == 1 ? "1" : "2, one to train and one to validate")")
+        }
+        let validationCount = valFraction.map { min(kept.count - 1, max(1, Int((Double(kept.count) * $0).rounded()))) } ?? 0
+        train = Array(kept[..<(kept.count - validationCount)])
+        validation = Array(kept[(kept.count - validationCount)...])
+        promptsTruncated = truncated
+        completionsTruncated = cut
+        self.skipped = skipped
+    }
+
+    /// Fits a prompt and its completions (one, or chosen and rejected) into
+    /// `window` tokens: the prompt loses tokens from the left, down to one (the
+    /// first completion token is predicted from it); a completion still too
+    /// long is cut at the right. Nil when some completion would have no scored token.
+    static func fit(prompt: [Int32], completions: [[Int32]], window: Int)
+        -> (sequences: [TokenizedSequence], promptTruncated: Bool, completionTruncated: Bool)? {
+        let longest = completions.map(\.count).max() ?? 0
+        let keptPrompt = min(prompt.count, max(window - longest, min(prompt.count, 1)))
+        let promptPart = Array(prompt[(prompt.count - keptPrompt)...])
+        var sequences: [TokenizedSequence] = [], cut = false
+        for completion in completions {
+            let room = window - promptPart.count
+            if completion.count > room { cut = true }
+            let sequence = TokenizedSequence(tokens: promptPart + completion.prefix(max(room, 0)), promptLength: promptPart.count)
+            guard sequence.scoredCount >= 1 else { return nil }
+            sequences.append(sequence)
+        }
+        return (sequences, keptPrompt < prompt.count, cut)
+    }
+
+    /// A one-line summary of truncation and skipping for stderr, or nil when nothing was changed.
+    public var fittingNote: String? {
+        var parts: [String] = []
+        if promptsTruncated > 0 { parts.append("\(promptsTruncated) prompt\(promptsTruncated == 1 ? "" : "s") truncated from the left") }
+        if completionsTruncated > 0 { parts.append("\(completionsTruncated) completion\(completionsTruncated == 1 ? "" : "s") cut at the right") }
+        if skipped > 0 { parts.append("\(skipped) example\(skipped == 1 ? "" : "s") skipped (no completion token fits)") }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ") + " to fit the context"
+    }
+}
+
+/// A padded batch of sequences laid out (rows, length): `inputs` and
+/// `targets` (next tokens; −100 where nothing is scored: prompt and padding).
+public struct SequenceBatch {
+    public let inputs: [Int32]
+    public let targets: [Int32]
+    public let rows: Int
+    public let length: Int
+    /// Scored targets in the batch.
+    public let scoredCount: Int
+
+    public static let ignored: Int32 = -100
+
+    /// Pads every sequence to the longest (minus one: the last token is only a target).
+    public init(_ sequences: [TokenizedSequence]) {
+        let length = max(1, sequences.map { $0.tokens.count - 1 }.max() ?? 1)
+        var inputs = [Int32](repeating: 0, count: sequences.count * length)
+        var targets = [Int32](repeating: SequenceBatch.ignored, count: sequences.count * length)
+        var scored = 0
+        for (r, sequence) in sequences.enumerated() {
+            let t = sequence.tokens
+            for i in 0..<(t.count - 1) {
+                inputs[r * length + i] = t[i]
+                if i + 1 >= sequence.promptLength {
+                    targets[r * length + i] = t[i + 1]
+                    scored += 1
+                }
+            }
+        }
+        self.inputs = inputs; self.targets = targets
+        rows = sequences.count; self.length = length; scoredCount = scored
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Files
+import Model
+import Tokenizer
+import Train
+// After the Model module's split (main), the config and file-format types live in these modules.
+#if canImport(Config)
+import Config
+#endif
+#if canImport(Formats)
+import Formats
+#endif
+
+/// `eval` on JSON Lines: completion-only loss and perplexity of
+/// prompt–completion examples, or DPO's loss and rewards of preference pairs
+/// against a reference checkpoint.
+func evaluateExamples(format: DataFormat, examples: [TextExample], dataPath: String, model: GPT, config: RunConfig,
+                      tokenizer: any Tokenizer, checkpointTokenizer: Data, referencePath: String?, betaText: String?, json: Bool) throws {
+    let batch = 8
+    let set = try ExampleSet(format: format, examples: examples, tokenizer: tokenizer, contextLength: config.model.contextLength,
+                             valFraction: nil, path: dataPath)
+    func noteFitting() { if let line = set.fittingNote { printError("tinygpt: note: \(line)") } }
+    switch format {
+    case .promptCompletion:
+        if referencePath != nil || betaText != nil {
+            throw CLIError("--reference and --beta score preference data; '\(dataPath)' holds prompt-completion examples")
+        }
+        noteFitting()
+        let (loss, tokens) = completionLoss(model: model, examples: set.train, batch: batch)
+        if json {
+            print(JSONValue.object(["format": .string(format.rawValue), "examples": .int(set.train.count), "tokens": .int(tokens),
+                                    "loss": .number(loss), "perplexity": .number(exp(loss))]).serialized())
+        } else {
+            print(String(format: "examples %d | completion tokens %d | loss %.4f | perplexity %.3f", set.train.count, tokens, loss, exp(loss)))
+        }
+    case .preference:
+        guard let referencePath else {
+            throw CLIError("preference data needs --reference CKPT: the model DPO started from, against which rewards are measured")
+        }
+        var beta = config.train.dpoBeta
+        if let betaText {
+            guard let b = Double(betaText), b.isFinite, b > 0 else { throw CLIError("--beta must be a number > 0, got '\(betaText)'") }
+            beta = b
+        }
+        let (reference, _) = try loadCheckpointWithTokenizer(referencePath)
+        guard reference.tokenizerJSON == checkpointTokenizer else {
+            throw CLIError("--reference '\(referencePath)' has a different tokenizer from --checkpoint's; DPO compares log-probabilities of the same tokens: give the checkpoint the run started from (--init-from)")
+        }
+        guard reference.config.model.contextLength >= config.model.contextLength else {
+            throw CLIError("--reference '\(referencePath)' has a context of \(reference.config.model.contextLength) tokens, shorter than the checkpoint's \(config.model.contextLength)")
+        }
+        noteFitting()
+        let scores = ReferenceLogProbs(model: reference.model, examples: set.train, batch: batch)
+        let stats = preferenceStats(model: model, examples: set.train, reference: scores, beta: Float(beta), batch: batch)
+        if json {
+            let members: [(key: String, value: JSONValue)] = [("format", .string(format.rawValue)), ("pairs", .int(stats.pairs)), ("beta", .number(beta))]
+                + stats.named().map { (key: $0.0, value: JSONValue.number($0.1)) }
+            print(JSONValue.object(members).serialized())
+        } else {
+            print(String(format: "pairs %d | beta %g | loss %.4f | %@ | logps/chosen %.4f | logps/rejected %.4f",
+                         stats.pairs, beta, stats.loss, stats.summary, stats.logpsChosen, stats.logpsRejected))
+        }
+    case .text:
+        fatalError("evaluateExamples: plain text is scored with sliding windows")
+    }
+}
