@@ -2,13 +2,8 @@ import Foundation
 import Files
 import Tokenizer
 import Model
-// After the Model module's split (main), the config and file-format types live in these modules.
-#if canImport(Config)
 import Config
-#endif
-#if canImport(Formats)
 import Formats
-#endif
 
 /// The kinds of training data, named as TRL names its dataset formats.
 public enum DataFormat: String, Sendable {

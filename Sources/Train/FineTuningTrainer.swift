@@ -3,13 +3,8 @@ import Kernels
 import Autograd
 import NN
 import Model
-// After the Model module's split (main), the config and file-format types live in these modules.
-#if canImport(Config)
 import Config
-#endif
-#if canImport(Formats)
 import Formats
-#endif
 
 /// The reference model's scores of both splits (DPO).
 public struct ReferenceScores: Equatable, Sendable {

@@ -3,13 +3,8 @@ import Kernels
 import Autograd
 import NN
 import Model
-// After the Model module's split (main), the config and file-format types live in these modules.
-#if canImport(Config)
 import Config
-#endif
-#if canImport(Formats)
 import Formats
-#endif
 
 /// DPO's figures for a set of preference pairs, with TRL's names: rewards are
 /// β·(log π − log π_ref) of each completion; accuracy is the fraction of pairs

@@ -3,13 +3,8 @@ import Files
 import Model
 import Tokenizer
 import Train
-// After the Model module's split (main), the config and file-format types live in these modules.
-#if canImport(Config)
 import Config
-#endif
-#if canImport(Formats)
 import Formats
-#endif
 
 /// `eval` on JSON Lines: completion-only loss and perplexity of
 /// prompt–completion examples, or DPO's loss and rewards of preference pairs

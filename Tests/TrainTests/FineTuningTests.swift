@@ -7,9 +7,7 @@ import NN
 import Model
 import Tokenizer
 import Train
-#if canImport(Config)
 import Config
-#endif
 
 /// Supervised fine-tuning and DPO: the data formats, fitting examples to the
 /// context, the completion-only loss, the DPO loss and its figures, and
