@@ -218,12 +218,14 @@ public struct RunConfig: Equatable, Codable, Sendable {
     public var data = DataConfig()
     public var train = TrainConfig()
     public var sample = SampleConfig()
+    /// nil (no `lora` section): train every weight, as before LoRA existed.
+    public var lora: LoRAConfig? = nil
 
     public init() {}
 
     /// The sections in file order; the only list of them. Everything that walks
     /// sections (decoding, `--set`, validation, encoding, docs) goes through it.
-    private static let sections: [Slot] = [Slot(\.model), Slot(\.tokenizer), Slot(\.data), Slot(\.train), Slot(\.sample)]
+    private static let sections: [Slot] = [Slot(\.model), Slot(\.tokenizer), Slot(\.data), Slot(\.train), Slot(\.sample), Slot(optional: \.lora)]
 
     public static var sectionNames: [String] { sections.map(\.name) }
 
@@ -231,7 +233,8 @@ public struct RunConfig: Equatable, Codable, Sendable {
     private struct Slot {
         let name: String
         let documentedFields: [ConfigFieldInfo]
-        let json: (RunConfig) -> JSONValue
+        /// nil: an optional section that is absent (not written).
+        let json: (RunConfig) -> JSONValue?
         let validate: (RunConfig) throws -> Void
         let apply: (inout RunConfig, JSONValue) throws -> Void
         let override: (inout RunConfig, _ field: String, _ text: String) throws -> Void
@@ -243,6 +246,25 @@ public struct RunConfig: Equatable, Codable, Sendable {
             validate = { try $0[keyPath: path].validate() }
             apply = { config, value in try config[keyPath: path].apply(value) }
             override = { config, field, text in try config[keyPath: path].override(field: field, text: text) }
+        }
+
+        /// A section that exists only when the file (or a `--set`) names it; `null` removes it.
+        init<S: ConfigSection>(optional path: WritableKeyPath<RunConfig, S?>) {
+            name = S.name
+            documentedFields = S.documentedFields
+            json = { $0[keyPath: path]?.json }
+            validate = { try $0[keyPath: path]?.validate() }
+            apply = { config, value in
+                if case .null = value { config[keyPath: path] = nil; return }
+                var section = config[keyPath: path] ?? S()
+                try section.apply(value)
+                config[keyPath: path] = section
+            }
+            override = { config, field, text in
+                var section = config[keyPath: path] ?? S()
+                try section.override(field: field, text: text)
+                config[keyPath: path] = section
+            }
         }
     }
 
@@ -308,6 +330,7 @@ public struct RunConfig: Equatable, Codable, Sendable {
     /// Checks every range, choice and cross-field rule; the error names the field(s) and value(s).
     public func validate() throws {
         for slot in RunConfig.sections { try slot.validate(self) }
+        try lora?.check(model: model)
     }
 
     /// The config with defaults that depend on other fields made explicit
@@ -339,7 +362,7 @@ public struct RunConfig: Equatable, Codable, Sendable {
         try json.encode(to: encoder)
     }
 
-    private var json: JSONValue { .object(RunConfig.sections.map { ($0.name, $0.json(self)) }) }
+    private var json: JSONValue { .object(RunConfig.sections.compactMap { s in s.json(self).map { (s.name, $0) } }) }
 
     /// Every field of every section, in table order, for docs and tests.
     public static var documentedFields: [ConfigFieldInfo] {

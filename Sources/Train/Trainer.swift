@@ -61,6 +61,8 @@ public final class Trainer {
     let schedule: LearningRateSchedule
     var sampler: BatchSampler
     let dropout: Dropout?
+    /// Dropout on LoRA adapters' inputs (lora.dropout > 0), active only in training steps.
+    let adapterDropout: Dropout?
     let metrics: MetricsLog
     public private(set) var step = 0
     public private(set) var bestValidationLoss = Double.infinity
@@ -87,11 +89,20 @@ public final class Trainer {
             guard initialModel.config.parameterShapes == config.model.parameterShapes else {
                 throw TrainingError("the initial model's parameters do not match the run's model config")
             }
+            // An adapter checkpoint continues as the model it computes.
+            if initialModel.hasAdapters { initialModel.mergeAdapters() }
             model = initialModel
         } else {
             model = GPT(config: config.model, seed: seed)
         }
-        optimizer = Optimizer(parameters: model.parameters, settings: OptimizerSettings(t))
+        if let lora = config.lora {  // train adapters only; the base is frozen
+            model.attachAdapters(lora, seed: seed &+ 0x10_4A)
+            model.freezeBase()
+        }
+        adapterDropout = (config.lora?.dropout ?? 0) > 0
+            ? Dropout(probability: Float(config.lora!.dropout), generator: RandomGenerator(seed: seed &+ 0x10_4A_D809))
+            : nil
+        optimizer = Optimizer(parameters: config.lora == nil ? model.parameters : model.adapterParameters, settings: OptimizerSettings(t))
         schedule = LearningRateSchedule(t)
         sampler = BatchSampler(seed: seed)
         dropout = config.model.dropout > 0
@@ -101,7 +112,9 @@ public final class Trainer {
         if options.resume {
             try Trainer.checkSameRun(config, checkpoint: latest)
             let loaded = try Checkpoint.load(from: latest)
-            for (mine, theirs) in zip(model.parameters, loaded.model.parameters) { mine.tensor.copy(from: theirs.tensor) }
+            for (mine, theirs) in zip(model.parameters + model.adapterParameters, loaded.model.parameters + loaded.model.adapterParameters) {
+                mine.tensor.copy(from: theirs.tensor)
+            }
             let state = try Trainer.readState(latest)
             guard state.step <= t.maxSteps else {
                 throw TrainingError("\(latest.path)/\(Trainer.stateFile): step \(state.step) is beyond train.max_steps (\(t.maxSteps)); the file was edited or damaged")
@@ -111,6 +124,7 @@ public final class Trainer {
             step = state.step
             sampler = BatchSampler(generator: RandomGenerator(stateWords: state.dataGenerator))
             if let dropout, let words = state.dropoutGenerator { dropout.generator = RandomGenerator(stateWords: words) }
+            if let adapterDropout, let words = state.adapterDropoutGenerator { adapterDropout.generator = RandomGenerator(stateWords: words) }
             bestValidationLoss = state.bestValidationLoss ?? .infinity
         }
         metrics = try MetricsLog(directory: options.runDirectory, resumeStep: options.resume ? step : nil)
@@ -190,6 +204,8 @@ public final class Trainer {
             var lossSum: Float = 0
             for _ in 0..<accumulation {
                 let (inputs, targets) = sampler.next(from: corpus.train, batch: batch, length: length)
+                model.setAdapterDropout(adapterDropout)
+                defer { model.setAdapterDropout(nil) }
                 let loss = model.loss(inputs, targets: targets, batch: batch, length: length, dropout: dropout)
                 guard loss.item.isFinite else { throw nonFinite("loss", loss.item) }
                 lossSum += loss.item
@@ -278,6 +294,7 @@ public final class Trainer {
                                  dropoutGenerator: dropout?.generator.stateWords,
                                  bestValidationLoss: bestValidationLoss.isFinite ? bestValidationLoss : nil)
         state.data = options.data
+        state.adapterDropoutGenerator = adapterDropout?.generator.stateWords
         let moments = optimizer.state.map { SafeTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.toArray()) }
         try Checkpoint.save(model: model, config: config, tokenizerJSON: Data(corpus.tokenizer.jsonString().utf8),
                             extraFiles: [Trainer.stateFile: try state.jsonData()],
@@ -391,6 +408,7 @@ struct TrainerState {
     var step: Int
     var dataGenerator: [UInt64]
     var dropoutGenerator: [UInt64]?
+    var adapterDropoutGenerator: [UInt64]?
     var bestValidationLoss: Double?
     var data: DataFingerprint?
 
@@ -399,6 +417,7 @@ struct TrainerState {
         // and cannot hold 64-bit integers exactly.
         var object: [String: Any] = ["step": step, "data_generator": dataGenerator.map { String($0, radix: 16) }]
         if let dropoutGenerator { object["dropout_generator"] = dropoutGenerator.map { String($0, radix: 16) } }
+        if let adapterDropoutGenerator { object["lora_dropout_generator"] = adapterDropoutGenerator.map { String($0, radix: 16) } }
         if let bestValidationLoss { object["best_val_loss"] = bestValidationLoss }
         if let data { object["data"] = ["bytes": data.bytes, "fnv1a64": String(data.hash, radix: 16)] }
         return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
@@ -420,6 +439,8 @@ struct TrainerState {
         dataGenerator = words
         dropoutGenerator = (object["dropout_generator"] as? [String])?.compactMap { UInt64($0, radix: 16) }
         if let d = dropoutGenerator, d.count != 4 { throw TrainingError("\(source): malformed dropout_generator") }
+        adapterDropoutGenerator = (object["lora_dropout_generator"] as? [String])?.compactMap { UInt64($0, radix: 16) }
+        if let d = adapterDropoutGenerator, d.count != 4 { throw TrainingError("\(source): malformed lora_dropout_generator") }
         bestValidationLoss = object["best_val_loss"] as? Double
         if let record = object["data"] as? [String: Any] {
             guard let bytes = record["bytes"] as? Int, bytes >= 0, let hash = (record["fnv1a64"] as? String).flatMap({ UInt64($0, radix: 16) }) else {
