@@ -330,7 +330,6 @@ public struct RunConfig: Equatable, Codable, Sendable {
     /// Checks every range, choice and cross-field rule; the error names the field(s) and value(s).
     public func validate() throws {
         for slot in RunConfig.sections { try slot.validate(self) }
-        try lora?.check(model: model)
     }
 
     /// The config with defaults that depend on other fields made explicit

@@ -142,6 +142,8 @@ public final class Trainer {
         config.model.vocabSize = vocab
         config = config.resolved()
         try config.validate()
+        // After --init-from has put the checkpoint's model in place.
+        try config.lora?.check(model: config.model)
         try corpus.check(contextLength: config.model.contextLength)
         let t = config.train
         guard t.warmupSteps <= t.maxSteps else {

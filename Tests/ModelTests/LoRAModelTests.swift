@@ -137,9 +137,6 @@ final class LoRAModelTests: XCTestCase {
             (#"{"lora": {"targets": ["v", "v_proj"]}}"#, "names 'v' twice"),
             (#"{"lora": {"alpha": 0}}"#, "lora.alpha must be > 0"),
             (#"{"lora": {"dropout": 1}}"#, "lora.dropout must be in [0, 1)"),
-            (#"{"lora": {"targets": ["gate"]}}"#, "'gate' needs a gated feed-forward"),
-            (#"{"lora": {"rank": 97}, "model": {"d_model": 96, "n_head": 4}}"#, "lora.rank (97) exceeds the q projection's smaller side (96 × 96)"),
-            (#"{"lora": {"rank": 9, "targets": ["k"]}, "model": {"d_model": 32, "n_head": 4, "n_kv_head": 1}}"#, "exceeds the k projection's smaller side (8 × 32)"),
             (#"{"lora": {"ranks": 4}}"#, "unknown key 'lora.ranks'"),
             (#"{"lora": 3}"#, "'lora' must be an object"),
         ]
@@ -149,6 +146,26 @@ final class LoRAModelTests: XCTestCase {
                 XCTAssertFalse("\(error)".contains("\n"), "\(error)")
             }
         }
+    }
+
+    /// The rules that need the model (checked by training once the model is known).
+    func testRulesAgainstTheModel() throws {
+        let modelCases: [(String, String)] = [
+            (#"{"lora": {"targets": ["gate"]}}"#, "'gate' needs a gated feed-forward"),
+            (#"{"lora": {"rank": 97}, "model": {"d_model": 96, "n_head": 4}}"#, "lora.rank (97) exceeds the q projection's smaller side (96 × 96)"),
+            (#"{"lora": {"rank": 9, "targets": ["k"]}, "model": {"d_model": 32, "n_head": 4, "n_kv_head": 1}}"#, "exceeds the k projection's smaller side (8 × 32)"),
+        ]
+        for (json, expected) in modelCases {
+            let config = try RunConfig.parse(json: Data(json.utf8), source: "c.json")
+            XCTAssertThrowsError(try config.lora!.check(model: config.model), json) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(json): \(error)")
+            }
+        }
+        var swiglu = ModelConfig()
+        swiglu.activation = .swiglu
+        var all = LoRAConfig()
+        all.targets = LoRATarget.allCases.map(\.rawValue)
+        XCTAssertNoThrow(try all.check(model: swiglu))
     }
 
     // MARK: checkpoints
