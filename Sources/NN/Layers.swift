@@ -14,8 +14,8 @@ public final class Linear: Layer {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let y = linear(x, weight: weight, bias: bias)
-        return adapter.map { y + $0(x) } ?? y
+        guard let adapter else { return linear(x, weight: weight, bias: bias) }
+        return adapter.adapting(x, weight: weight, bias: bias)
     }
 
     public var parameters: [Parameter] {

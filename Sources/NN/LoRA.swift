@@ -29,10 +29,9 @@ public final class LoRAAdapter: Layer {
         b = Tensor(zeros: [outFeatures, rank], requiresGrad: true)
     }
 
-    /// The adapter's contribution for input x (…, in) → (…, out).
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        let input = dropout.map { $0(x) } ?? x
-        return scaled(linear(linear(input, weight: a), weight: b), scale)
+    /// x·Wᵀ + b plus this adapter's update, in one op (see `loraLinear`).
+    public func adapting(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+        loraLinear(x, weight: weight, bias: bias, adapterInput: dropout.map { $0(x) } ?? x, a: a, b: b, scale: scale)
     }
 
     /// scale · B·A, the (out, in) update a merge adds to W.
@@ -47,6 +46,3 @@ public final class LoRAAdapter: Layer {
 
     public var parameters: [Parameter] { [Parameter(name: "lora_A", tensor: a), Parameter(name: "lora_B", tensor: b)] }
 }
-
-/// Autograd's scale(x, s), under a name the adapter's `scale` property does not hide.
-private func scaled(_ x: Tensor, _ s: Float) -> Tensor { scale(x, s) }

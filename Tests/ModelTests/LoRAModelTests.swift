@@ -200,3 +200,14 @@ final class LoRAModelTests: XCTestCase {
         XCTAssertThrowsError(try Checkpoint.load(from: url)) { XCTAssertTrue("\($0)".contains("no adapter.safetensors"), "\($0)") }
     }
 }
+
+final class LoRAPresetTests: XCTestCase {
+    func testLoRAPresetLoads() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let config = try RunConfig.load(from: root.appendingPathComponent("configs/lora.json"))
+        XCTAssertEqual(config.lora?.targetKinds, [.q, .k, .v, .o])
+        XCTAssertEqual(config.lora?.scale, 2)
+        XCTAssertEqual(config.train.weightDecay, 0)
+        XCTAssertEqual(config.model, ModelConfig(), "the preset leaves the model to --init-from")
+    }
+}

@@ -24,6 +24,17 @@ final class LoRATests: XCTestCase {
         }
     }
 
+    func testAdaptedLinearGradientsWithDropout() {
+        var (layer, g) = adaptedLayer()
+        let x = Tensor.randomNormal([5, 7], generator: &g)
+        let inputs = [x, layer.weight, layer.adapter!.a, layer.adapter!.b, layer.bias!]
+        let w = compareGradients(of: inputs, step: 1e-2) {
+            layer.adapter!.dropout = Dropout(probability: 0.3, generator: RandomGenerator(seed: 1))  // the same mask every call
+            return layer(x)
+        }.worst(absolute: 3e-3, relative: 1e-2)
+        XCTAssertLessThanOrEqual(w.ratio, 1, "input \(w.input)[\(w.index)] analytic \(w.analytic) numeric \(w.numeric)")
+    }
+
     func testAdapterIsScaleTimesBAOnTheInput() {
         var (layer, g) = adaptedLayer()
         let x = Tensor.randomNormal([4, 7], generator: &g)
