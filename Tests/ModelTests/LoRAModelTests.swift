@@ -196,6 +196,13 @@ final class LoRAModelTests: XCTestCase {
         noLoRA.lora = nil
         try Checkpoint.save(model: GPT(config: run.model, seed: 3), config: noLoRA, tokenizerJSON: Data("{}".utf8), to: plain)
         XCTAssertFalse(FileManager.default.fileExists(atPath: plain.appendingPathComponent(Checkpoint.adapterFile).path))
+        // An edited config whose lora section does not fit the model is an error, not a trap.
+        let edited = directory.appendingPathComponent("edited")
+        try FileManager.default.copyItem(at: url, to: edited)
+        var tooLarge = run
+        tooLarge.lora!.rank = 99
+        try tooLarge.jsonData().write(to: edited.appendingPathComponent(Checkpoint.configFile))
+        XCTAssertThrowsError(try Checkpoint.load(from: edited)) { XCTAssertTrue("\($0)".contains("lora.rank (99) exceeds"), "\($0)") }
         try FileManager.default.removeItem(at: url.appendingPathComponent(Checkpoint.adapterFile))
         XCTAssertThrowsError(try Checkpoint.load(from: url)) { XCTAssertTrue("\($0)".contains("no adapter.safetensors"), "\($0)") }
     }
