@@ -164,7 +164,8 @@ public final class Trainer {
     }
 
     /// A lower bound on a training step's memory, in bytes: three floats per
-    /// parameter (weight, gradient, at least one optimizer moment) and the
+    /// parameter (weight, gradient, at least one optimizer moment; a LoRA run's
+    /// frozen base only its weight) and the
     /// activations a step must keep. Only there to refuse sizes that cannot possibly fit
     /// with a message instead of a failed allocation, so it never overestimates.
     static func minimumTrainingBytes(_ config: RunConfig) -> Double {
@@ -176,7 +177,9 @@ public final class Trainer {
         let parameters = layers * perLayer + vocab * d
         let tokens = Double(config.train.batchSize) * context
         let activations = layers * tokens * (4 * d + hidden) + tokens * vocab
-        return 4 * (3 * parameters + activations)
+        // With LoRA the frozen base has neither gradients nor moments (the adapters are small).
+        let floatsPerParameter = config.lora == nil ? 3.0 : 1.0
+        return 4 * (floatsPerParameter * parameters + activations)
     }
 
     /// Trains to train.max_steps. Throws `TrainingInterrupted` after saving
