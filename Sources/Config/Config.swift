@@ -225,12 +225,14 @@ public struct RunConfig: Equatable, Sendable {
     public var data = DataConfig()
     public var train = TrainConfig()
     public var sample = SampleConfig()
+    /// nil (no `lora` section): train every weight, as before LoRA existed.
+    public var lora: LoRAConfig? = nil
 
     public init() {}
 
     /// The sections in file order; the only list of them. Everything that walks
     /// sections (decoding, `--set`, validation, encoding, docs) goes through it.
-    private static let sections: [Slot] = [Slot(\.model), Slot(\.tokenizer), Slot(\.data), Slot(\.train), Slot(\.sample)]
+    private static let sections: [Slot] = [Slot(\.model), Slot(\.tokenizer), Slot(\.data), Slot(\.train), Slot(\.sample), Slot(optional: \.lora)]
 
     public static var sectionNames: [String] { sections.map(\.name) }
 
@@ -238,7 +240,8 @@ public struct RunConfig: Equatable, Sendable {
     private struct Slot {
         let name: String
         let documentedFields: [ConfigFieldInfo]
-        let json: (RunConfig) -> JSONValue
+        /// nil: an optional section that is absent (not written).
+        let json: (RunConfig) -> JSONValue?
         let validate: (RunConfig) throws -> Void
         let apply: (inout RunConfig, JSONValue) throws -> Void
         let override: (inout RunConfig, _ field: String, _ text: String) throws -> Void
@@ -250,6 +253,25 @@ public struct RunConfig: Equatable, Sendable {
             validate = { try $0[keyPath: path].validate() }
             apply = { config, value in try config[keyPath: path].apply(value) }
             override = { config, field, text in try config[keyPath: path].override(field: field, text: text) }
+        }
+
+        /// A section that exists only when the file (or a `--set`) names it; `null` removes it.
+        init<S: ConfigSection>(optional path: WritableKeyPath<RunConfig, S?>) {
+            name = S.name
+            documentedFields = S.documentedFields
+            json = { $0[keyPath: path]?.json }
+            validate = { try $0[keyPath: path]?.validate() }
+            apply = { config, value in
+                if case .null = value { config[keyPath: path] = nil; return }
+                var section = config[keyPath: path] ?? S()
+                try section.apply(value)
+                config[keyPath: path] = section
+            }
+            override = { config, field, text in
+                var section = config[keyPath: path] ?? S()
+                try section.override(field: field, text: text)
+                config[keyPath: path] = section
+            }
         }
     }
 
@@ -334,7 +356,7 @@ public struct RunConfig: Equatable, Sendable {
         return resolved().json.fileData
     }
 
-    private var json: JSONValue { .object(RunConfig.sections.map { ($0.name, $0.json(self)) }) }
+    private var json: JSONValue { .object(RunConfig.sections.compactMap { s in s.json(self).map { (s.name, $0) } }) }
 
     /// Every field of every section, in table order, for docs and tests.
     public static var documentedFields: [ConfigFieldInfo] {

@@ -31,6 +31,7 @@ public enum Checkpoint {
         let configJSON = try config.jsonData()
         try replaceDirectoryAtomically(directory) { temporary in
             try SafeTensors.write(weights, metadata: formatMetadata, to: temporary.appendingPathComponent(weightsFile))
+            if model.hasAdapters { try SafeTensors.write(adapterTensors(model), metadata: formatMetadata, to: temporary.appendingPathComponent(adapterFile)) }
             try configJSON.write(to: temporary.appendingPathComponent(configFile))
             try tokenizerJSON.write(to: temporary.appendingPathComponent(tokenizerFile))
             for (name, data) in extraFiles.sorted(by: { $0.key < $1.key }) {
@@ -64,6 +65,7 @@ public enum Checkpoint {
         }
         let model = GPT(config: config.model, seed: 0)
         try assign(file, to: model, source: directory.appendingPathComponent(weightsFile).path)
+        if let lora = config.lora { try loadAdapters(into: model, lora: lora, directory: directory) }
         return Loaded(model: model, config: config, tokenizerJSON: tokenizerJSON, directory: directory)
     }
 

@@ -167,6 +167,7 @@ public final class GPT {
         require(old.map(\.name) == new.map(\.name) && zip(old, new).allSatisfy { $0.tensor.shape == $1.tensor.shape },
                 "GPT.withPositions: the new config changes parameters")
         for (source, target) in zip(old, new) { target.tensor.copy(from: source.tensor) }
+        model.shareAdapters(from: self)
         return model
     }
 }

@@ -5,13 +5,18 @@ import Kernels
 public final class Linear: Layer {
     public let weight: Tensor
     public let bias: Tensor?
+    /// A LoRA adapter added to the output; its parameters are not in `parameters`.
+    public var adapter: LoRAAdapter?
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool, initializer: WeightInit, generator: inout RandomGenerator) {
         weight = initializer.matrix(outFeatures, inFeatures, generator: &generator)
         self.bias = bias ? Tensor(zeros: [outFeatures], requiresGrad: true) : nil
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { linear(x, weight: weight, bias: bias) }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        guard let adapter else { return linear(x, weight: weight, bias: bias) }
+        return adapter.adapting(x, weight: weight, bias: bias)
+    }
 
     public var parameters: [Parameter] {
         [Parameter(name: "weight", tensor: weight)] + (bias.map { [Parameter(name: "bias", tensor: $0)] } ?? [])

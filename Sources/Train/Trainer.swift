@@ -64,6 +64,8 @@ public final class Trainer {
     let schedule: LearningRateSchedule
     var sampler: BatchSampler
     let dropout: Dropout?
+    /// Dropout on LoRA adapters' inputs (lora.dropout > 0), active only in training steps.
+    let adapterDropout: Dropout?
     let metrics: MetricsLog
     /// DPO: the frozen reference model's scores of every example.
     public private(set) var reference: ReferenceScores?
@@ -94,6 +96,8 @@ public final class Trainer {
             guard initialModel.config.parameterShapes == config.model.parameterShapes else {
                 throw TrainingError("the initial model's parameters do not match the run's model config")
             }
+            // An adapter checkpoint continues as the model it computes.
+            if initialModel.hasAdapters { initialModel.mergeAdapters() }
             model = initialModel
         } else {
             model = GPT(config: config.model, seed: seed)
@@ -105,7 +109,15 @@ public final class Trainer {
             reference = ReferenceScores(train: ReferenceLogProbs(model: model, examples: examples.train, batch: t.batchSize),
                                         validation: ReferenceLogProbs(model: model, examples: examples.validation, batch: t.batchSize))
         }
-        optimizer = Optimizer(parameters: model.parameters, settings: OptimizerSettings(t))
+        if let lora = config.lora {  // train adapters only; the base is frozen
+            model.attachAdapters(lora, seed: seed &+ 0x10_4A)
+            model.freezeBase()
+        }
+        // DPO also leaves the adapters' dropout off (TRL's disable_dropout reaches PEFT's lora_dropout too).
+        adapterDropout = (config.lora?.dropout ?? 0) > 0 && t.objective != .dpo
+            ? Dropout(probability: Float(config.lora!.dropout), generator: RandomGenerator(seed: seed &+ 0x10_4A_D809))
+            : nil
+        optimizer = Optimizer(parameters: config.lora == nil ? model.parameters : model.adapterParameters, settings: OptimizerSettings(t))
         schedule = LearningRateSchedule(t)
         sampler = BatchSampler(seed: seed)
         // DPO trains without dropout (TRL's disable_dropout): the policy is scored as the reference was.
@@ -116,7 +128,9 @@ public final class Trainer {
         if options.resume {
             try Trainer.checkSameRun(config, checkpoint: latest)
             let loaded = try Checkpoint.load(from: latest)
-            for (mine, theirs) in zip(model.parameters, loaded.model.parameters) { mine.tensor.copy(from: theirs.tensor) }
+            for (mine, theirs) in zip(model.parameters + model.adapterParameters, loaded.model.parameters + loaded.model.adapterParameters) {
+                mine.tensor.copy(from: theirs.tensor)
+            }
             let state = try Trainer.readState(latest)
             guard state.step <= t.maxSteps else {
                 throw TrainingError("\(latest.path)/\(Trainer.stateFile): step \(state.step) is beyond train.max_steps (\(t.maxSteps)); the file was edited or damaged")
@@ -126,6 +140,7 @@ public final class Trainer {
             step = state.step
             sampler = BatchSampler(generator: RandomGenerator(stateWords: state.dataGenerator))
             if let dropout, let words = state.dropoutGenerator { dropout.generator = RandomGenerator(stateWords: words) }
+            if let adapterDropout, let words = state.adapterDropoutGenerator { adapterDropout.generator = RandomGenerator(stateWords: words) }
             bestValidationLoss = state.bestValidationLoss ?? .infinity
             if t.objective == .dpo, let examples = corpus.examples { reference = try ReferenceScores.load(from: latest, examples: examples) }
         }
@@ -145,6 +160,8 @@ public final class Trainer {
         config = config.resolved()
         try config.validate()
         try checkObjective(config.train.objective, format: corpus.format, dataPath: config.data.path)
+        // After --init-from has put the checkpoint's model in place.
+        try config.lora?.check(model: config.model)
         try corpus.check(contextLength: config.model.contextLength)
         let t = config.train
         guard t.warmupSteps <= t.maxSteps else {
@@ -165,7 +182,8 @@ public final class Trainer {
     }
 
     /// A lower bound on a training step's memory, in bytes: three floats per
-    /// parameter (weight, gradient, at least one optimizer moment) and the
+    /// parameter (weight, gradient, at least one optimizer moment; a LoRA run's
+    /// frozen base only its weight) and the
     /// activations a step must keep. Only there to refuse sizes that cannot possibly fit
     /// with a message instead of a failed allocation, so it never overestimates.
     static func minimumTrainingBytes(_ config: RunConfig) -> Double {
@@ -177,7 +195,9 @@ public final class Trainer {
         let parameters = layers * perLayer + vocab * d
         let tokens = Double(config.train.batchSize) * context
         let activations = layers * tokens * (4 * d + hidden) + tokens * vocab
-        return 4 * (3 * parameters + activations)
+        // With LoRA the frozen base has neither gradients nor moments (the adapters are small).
+        let floatsPerParameter = config.lora == nil ? 3.0 : 1.0
+        return 4 * (floatsPerParameter * parameters + activations)
     }
 
     /// Trains to train.max_steps. Throws `TrainingInterrupted` after saving
@@ -206,6 +226,7 @@ public final class Trainer {
             optimizer.zeroGrad()
             var lossSum: Float = 0
             var stepTokens = tokensPerStep
+            model.setAdapterDropout(adapterDropout)  // training steps only, not evaluations
             if let examples = corpus.examples {
                 let (loss, tokens) = try fineTuningStep(examples: examples, batch: batch, accumulation: accumulation)
                 lossSum = loss * Float(accumulation)
@@ -219,6 +240,7 @@ public final class Trainer {
                     scale(loss, 1 / Float(accumulation)).backward()
                 }
             }
+            model.setAdapterDropout(nil)
             let loss = lossSum / Float(accumulation)
             let gradNorm = gradientNorm(optimizer.parameters)
             guard gradNorm.isFinite else { throw nonFinite("gradient norm", gradNorm) }
@@ -325,6 +347,7 @@ public final class Trainer {
                                  dropoutGenerator: dropout?.generator.stateWords,
                                  bestValidationLoss: bestValidationLoss.isFinite ? bestValidationLoss : nil)
         state.data = options.data
+        state.adapterDropoutGenerator = adapterDropout?.generator.stateWords
         let moments = optimizer.state.map { SafeTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.toArray()) }
         var tensors = [Trainer.optimizerFile: moments]
         if let reference { tensors[ReferenceScores.file] = reference.tensors }
@@ -438,6 +461,7 @@ struct TrainerState {
     var step: Int
     var dataGenerator: [UInt64]
     var dropoutGenerator: [UInt64]?
+    var adapterDropoutGenerator: [UInt64]?
     var bestValidationLoss: Double?
     var data: DataFingerprint?
 
@@ -447,6 +471,7 @@ struct TrainerState {
         func hex(_ words: [UInt64]) -> JSONValue { .array(words.map { .string(String($0, radix: 16)) }) }
         var object: JSONValue = ["step": .int(step), "data_generator": hex(dataGenerator)]
         if let dropoutGenerator { object.set("dropout_generator", hex(dropoutGenerator)) }
+        if let adapterDropoutGenerator { object.set("lora_dropout_generator", hex(adapterDropoutGenerator)) }
         if let bestValidationLoss { object.set("best_val_loss", .number(bestValidationLoss)) }
         if let data { object.set("data", ["bytes": .int(data.bytes), "fnv1a64": .string(String(data.hash, radix: 16))]) }
         return object.fileData
@@ -468,6 +493,8 @@ struct TrainerState {
         dataGenerator = words
         dropoutGenerator = (object["dropout_generator"] as? [String])?.compactMap { UInt64($0, radix: 16) }
         if let d = dropoutGenerator, d.count != 4 { throw TrainingError("\(source): malformed dropout_generator") }
+        adapterDropoutGenerator = (object["lora_dropout_generator"] as? [String])?.compactMap { UInt64($0, radix: 16) }
+        if let d = adapterDropoutGenerator, d.count != 4 { throw TrainingError("\(source): malformed lora_dropout_generator") }
         bestValidationLoss = object["best_val_loss"] as? Double
         if let record = object["data"] as? [String: Any] {
             guard let bytes = record["bytes"] as? Int, bytes >= 0, let hash = (record["fnv1a64"] as? String).flatMap({ UInt64($0, radix: 16) }) else {

@@ -4,7 +4,12 @@ import Formats
 import Tokenizer
 
 let exportUsage = """
-    usage: tinygpt export --checkpoint DIR --format hf --out OUT [--force] [--set model.rope_scaling={...}]
+    usage: tinygpt export --checkpoint DIR --format hf|peft --out OUT [--force] [--set model.rope_scaling={...}] [--base NAME]
+
+    --format hf writes a transformers model; from an adapter (LoRA) checkpoint, the merged model W + (alpha/r)·B·A.
+    --format peft writes an adapter checkpoint's adapters as adapter_model.safetensors + adapter_config.json for
+    peft.PeftModel.from_pretrained on the base exported with --format hf; --base NAME is recorded as its
+    base_model_name_or_path (docs/lora.md).
 
     OUT must be new or empty; --force replaces a non-empty OUT, except the working directory,
     a directory holding the checkpoint, or a tinygpt run or checkpoint (docs/reliability.md).
@@ -26,8 +31,10 @@ func runExportCommand(_ args: [String]) throws {
     let format = try a.option("format") ?? "hf"
     let force = a.flag("force")
     let overrides = try a.options("set")
+    let baseName = try a.option("base")
     try a.finish()
-    guard format == "hf" else { throw CLIError("--format must be hf (Hugging Face transformers), got '\(format)'") }
+    guard format == "hf" || format == "peft" else { throw CLIError("--format must be hf (Hugging Face transformers) or peft (LoRA adapters), got '\(format)'") }
+    if baseName != nil && format != "peft" { throw CLIError("--base names the base model of a peft export; --format is \(format)") }
     let (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpoint)
     var run = loaded.config
     try run.apply(overrides: overrides)
@@ -35,9 +42,19 @@ func runExportCommand(_ args: [String]) throws {
     let model = try inferenceModel(loaded, model: run.model, overrides: overrides, context: nil)
     try OutputDirectory.check(out, force: force, sources: [checkpoint, loaded.directory.path])
     let family = try HuggingFace.family(for: run.model)
+    if format == "peft" {
+        guard model.hasAdapters else {
+            throw CLIError("\(loaded.directory.path) has no LoRA adapters (its config has no lora section), so there is nothing to export as peft; use --format hf")
+        }
+        try HuggingFace.exportPEFT(model: model, config: run, baseName: baseName, to: URL(fileURLWithPath: out))
+        printError("wrote \(out) (PEFT LoRA adapter for \(family == .gpt2 ? "GPT2LMHeadModel" : "LlamaForCausalLM")); load it with PeftModel.from_pretrained(base, \"\(out)\") on the base exported with --format hf")
+        return
+    }
+    let merged = model.hasAdapters
+    if merged { model.mergeAdapters() }  // W + (alpha/r)·B·A: a plain transformers model
     try HuggingFace.export(model: model, config: run, tokenizerJSON: loaded.tokenizerJSON,
                            specialTokens: tokenizer.specialTokens, to: URL(fileURLWithPath: out))
-    printError("wrote \(out) (\(family == .gpt2 ? "GPT2LMHeadModel" : "LlamaForCausalLM")); load it with AutoModelForCausalLM.from_pretrained(\"\(out)\")")
+    printError("wrote \(out) (\(family == .gpt2 ? "GPT2LMHeadModel" : "LlamaForCausalLM")\(merged ? ", LoRA adapters merged" : "")); load it with AutoModelForCausalLM.from_pretrained(\"\(out)\")")
 }
 
 /// `tinygpt import`: a Hugging Face transformers directory as a tinygpt checkpoint.
