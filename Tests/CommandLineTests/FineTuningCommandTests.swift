@@ -58,6 +58,28 @@ final class FineTuningCommandTests: CommandLineTestCase {
         XCTAssertTrue(same.stdout.contains("loss 0.6931 | rewards/accuracies 0.000 | rewards/margins 0.0000"), same.stdout)
     }
 
+    /// LoRA is a model matter, not a loss matter: SFT and DPO train adapters on a
+    /// frozen base too, and DPO's step 0 is still ln 2 (B = 0 leaves the policy equal to the reference).
+    func testLoRAWithSFTAndDPO() throws {
+        try writeSets()
+        try trainTinyRun("base")
+        let lora = ["--set", "lora.rank=2", "--set", "lora.targets=[\"q\",\"v\",\"up\"]", "--set", "lora.dropout=0.1"]
+        let sft = try tinygpt(["train", "--init-from", path("base"), "--data", "sft.jsonl", "--out", "sft",
+                               "--set", "train.objective=sft"] + tiny + lora)
+        XCTAssertEqual(sft.status, 0, sft.stderr)
+        XCTAssertTrue(sft.stderr.contains("trainable adapter parameters"), sft.stderr)
+        XCTAssertTrue(exists("sft/best/adapter.safetensors"))
+        XCTAssertEqual(contents("sft/best/model.safetensors"), contents("base/best/model.safetensors"), "the base stays frozen")
+
+        let dpo = try tinygpt(["train", "--init-from", path("sft"), "--data", "pairs.jsonl", "--out", "dpo",
+                               "--set", "train.objective=dpo"] + tiny + lora)
+        XCTAssertEqual(dpo.status, 0, dpo.stderr)
+        XCTAssertTrue(dpo.stdout.contains("eval step 0 | train loss 0.6931 | val loss 0.6931"), dpo.stdout)
+        XCTAssertTrue(exists("dpo/best/adapter.safetensors"))
+        let eval = try tinygpt(["eval", "--checkpoint", "dpo", "--data", "pairs.jsonl", "--reference", "sft", "--json"])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+    }
+
     func testBadFineTuningInputIsRefusedWithOneLine() throws {
         try writeSets()
         try trainTinyRun("base")
