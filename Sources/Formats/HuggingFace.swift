@@ -58,8 +58,10 @@ public enum HuggingFace {
         let endId = SpecialTokenNames.endOfText.lazy.compactMap { specialTokens[$0] }.first
         let startId = SpecialTokenNames.beginning.lazy.compactMap { specialTokens[$0] }.first
         var configObject = hfConfig
-        if let endId { configObject.set("eos_token_id", .int(endId)) }
-        if let startId { configObject.set("bos_token_id", .int(startId)) }
+        // null, not absent: absent, transformers assumes its family's ids (GPT-2 50256, LLaMA 1 and 2),
+        // which this vocabulary may not have.
+        configObject.set("eos_token_id", endId.map { .int($0) } ?? nil)
+        configObject.set("bos_token_id", startId.map { .int($0) } ?? nil)
         var tokenizerConfig: JSONValue = ["tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": .int(m.contextLength),
                                           "clean_up_tokenization_spaces": false]
         if let endId, let name = specialTokens.first(where: { $0.value == endId })?.key { tokenizerConfig.set("eos_token", .string(name)) }
