@@ -248,7 +248,7 @@ final class TransformerBlock: Layer {
 
 extension ActivationKind {
     /// The pointwise function and whether the feed-forward is gated (GLU variants).
-    var feedForward: (Activation, gated: Bool) {
+    public var feedForward: (Activation, gated: Bool) {
         switch self {
         case .relu: return (.relu, false)
         case .gelu: return (.gelu, false)
