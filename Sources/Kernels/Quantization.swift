@@ -187,6 +187,12 @@ public func matVec(_ jobs: [MatVecJob], rowBlock: Int = 32) {
     }
 }
 
+/// Int32 lanes → Float lanes (vcvtdq2ps); the generic SIMD initialiser is an out-of-line call.
+@inlinable @inline(__always)
+func toFloat(_ v: SIMD8<Int32>) -> SIMD8<Float> {
+    SIMD8<Float>(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
+}
+
 @inlinable @inline(__always)
 func load16(_ p: UnsafePointer<Int8>) -> SIMD16<Int8> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Int8>.self) }
 
@@ -212,9 +218,27 @@ public func floatDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: 
 /// |q| ≤ 127, so a product fits 16 bits and a pair sum 32.
 @inlinable @inline(__always)
 func multiplyAddPairs(_ a: SIMD16<Int8>, _ b: SIMD16<Int8>) -> SIMD8<Int32> {
-    let p = SIMD16<Int32>(truncatingIfNeeded: SIMD16<Int16>(truncatingIfNeeded: a) &* SIMD16<Int16>(truncatingIfNeeded: b))
+    let p = widen(widen(a)) &* widen(widen(b))
     return p.evenHalf &+ p.oddHalf
 }
+
+// Lane-by-lane widening, spelled out: LLVM folds these into one vpmovsx*,
+// where the standard library's generic `truncatingIfNeeded:` is an out-of-line call.
+@inlinable @inline(__always)
+func widen(_ v: SIMD16<Int8>) -> SIMD16<Int16> {
+    SIMD16<Int16>(Int16(v[0]), Int16(v[1]), Int16(v[2]), Int16(v[3]), Int16(v[4]), Int16(v[5]), Int16(v[6]), Int16(v[7]),
+                  Int16(v[8]), Int16(v[9]), Int16(v[10]), Int16(v[11]), Int16(v[12]), Int16(v[13]), Int16(v[14]), Int16(v[15]))
+}
+
+@inlinable @inline(__always)
+func widen(_ v: SIMD16<Int16>) -> SIMD16<Int32> {
+    SIMD16<Int32>(Int32(v[0]), Int32(v[1]), Int32(v[2]), Int32(v[3]), Int32(v[4]), Int32(v[5]), Int32(v[6]), Int32(v[7]),
+                  Int32(v[8]), Int32(v[9]), Int32(v[10]), Int32(v[11]), Int32(v[12]), Int32(v[13]), Int32(v[14]), Int32(v[15]))
+}
+
+/// Unsigned nibbles (0…15) as signed bytes.
+@inlinable @inline(__always)
+func asSigned(_ v: SIMD16<UInt8>) -> SIMD16<Int8> { unsafeBitCast(v, to: SIMD16<Int8>.self) }
 
 /// Exact integer dot product of one group (any size), for the scalar tail and as the tests' reference.
 @inlinable
@@ -241,8 +265,8 @@ public func int8RowDot(_ w: UnsafePointer<Int8>, _ ws: UnsafePointer<Float>, _ x
         }
         return sum
     }
-    // Each group's integer sum is exact; it is scaled once per group.
-    var total: Float = 0
+    // Each group's integer sum is exact; its lanes are scaled once per group.
+    var total = SIMD8<Float>()
     for g in 0..<groups {
         var acc0 = SIMD8<Int32>(), acc1 = SIMD8<Int32>()
         var i = g * groupSize
@@ -254,9 +278,9 @@ public func int8RowDot(_ w: UnsafePointer<Int8>, _ ws: UnsafePointer<Float>, _ x
         }
         if i < end { acc0 &+= multiplyAddPairs(load16(w + i), load16(x + i)) }
         let acc = acc0 &+ acc1
-        total += Float(acc.wrappedSum()) * (ws[g] * xs[g])
+        total.addProduct(toFloat(acc), SIMD8<Float>(repeating: ws[g] * xs[g]))
     }
-    return total
+    return horizontalSum(total)
 }
 
 /// As `int8RowDot`, for int4 weights packed as in `QuantizedFormat`: 32
@@ -273,8 +297,8 @@ public func int4RowDot(_ w: UnsafePointer<UInt8>, _ ws: UnsafePointer<Float>, _ 
         var acc8 = SIMD8<Int32>()
         while i + 16 <= half {
             let bytes = UnsafeRawPointer(packed + i).loadUnaligned(as: SIMD16<UInt8>.self)
-            let low = SIMD16<Int8>(truncatingIfNeeded: bytes & 15) &- 8
-            let high = SIMD16<Int8>(truncatingIfNeeded: bytes &>> 4) &- 8
+            let low = asSigned(bytes & 15) &- 8
+            let high = asSigned(bytes &>> 4) &- 8
             acc8 &+= multiplyAddPairs(low, load16(xg + i))
             acc8 &+= multiplyAddPairs(high, load16(xg + half + i))
             i += 16
