@@ -339,7 +339,7 @@ public final class InferenceRows {
         spare = [first]
     }
 
-    func take() -> InferenceModel { spare.popLast() ?? make() }
+    public func take() -> InferenceModel { spare.popLast() ?? make() }
 
     /// Runs each sequence (its last `contextWindow` tokens) from an empty cache.
     func prefill(_ sequences: [[Int32]]) -> [[Float]] {

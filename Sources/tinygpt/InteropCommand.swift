@@ -66,6 +66,22 @@ func runLogitsCommand(_ args: [String]) throws {
     guard let idsText = try a.option("ids") else { throw CLIError("--ids \"1 2 3\" is required") }
     let overrides = try a.options("set")
     try a.finish()
+    if let quantized = try loadQuantizedCheckpoint(checkpoint) {
+        var run = quantized.checkpoint.config
+        try run.apply(overrides: overrides)
+        try run.validate()
+        let v = run.model.vocabSize!
+        let ids = try parseIds(idsText, vocabSize: v).map { id -> Int32 in
+            guard id < v else { throw CLIError("--ids: \(id) is not a token id in 0..<\(v)") }
+            return Int32(id)
+        }
+        guard !ids.isEmpty else { throw CLIError("--ids: need at least one id") }
+        let model = try quantizedRows(quantized.checkpoint, model: run.model, context: ids.count).take()
+        let logits = model.logits(ids)
+        let rows = (0..<ids.count).map { t in "[" + logits[(t * v)..<((t + 1) * v)].map { String($0) }.joined(separator: ",") + "]" }
+        print("[" + rows.joined(separator: ",\n") + "]")
+        return
+    }
     let (loaded, _) = try loadCheckpointWithTokenizer(checkpoint)
     var run = loaded.config
     try run.apply(overrides: overrides)

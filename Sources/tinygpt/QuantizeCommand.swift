@@ -76,3 +76,27 @@ func quantizedRows(_ loaded: QuantizedCheckpoint.Loaded, model newModel: ModelCo
     let weights = loaded.weights
     return InferenceRows { InferenceModel(quantized: weights, config: newModel, contextWindow: window) }
 }
+
+/// A checkpoint's quantization as its weights header states it (nil: float32).
+func quantizationInfo(_ directory: URL) throws -> (format: QuantizedFormat, groupSize: Int, embeddings: Bool)? {
+    let url = directory.appendingPathComponent(Checkpoint.weightsFile)
+    guard QuantizedCheckpoint.quantization(ofWeightsAt: url) != nil else { return nil }
+    let loaded = try QuantizedCheckpoint.load(from: directory)  // validates every tensor
+    return (loaded.weights.format, loaded.weights.groupSize, loaded.weights.quantizedEmbeddings)
+}
+
+/// `info`'s lines on decoding cost: weight bytes one token streams, and KV-cache bytes per token.
+func printPerTokenBytes(_ m: ModelConfig, quantization q: (format: QuantizedFormat, groupSize: Int, embeddings: Bool)?) {
+    let float = QuantizedCheckpoint.weightBytesPerToken(m, format: nil, groupSize: 1, embeddings: true)
+    let kv = 2 * m.nLayer * m.kvHeads * m.headSize * 4
+    if let q {
+        let bytes = QuantizedCheckpoint.weightBytesPerToken(m, format: q.format, groupSize: q.groupSize, embeddings: q.embeddings)
+        print(String(format: "quantized: %@, groups of %d%@; weights read per token %.2f MB (float32 %.2f MB, %.2f×)", q.format.rawValue,
+                     q.groupSize, q.embeddings ? "" : ", float embeddings", Double(bytes) / 1e6, Double(float) / 1e6, Double(bytes) / Double(float)))
+    } else {
+        let int8 = QuantizedCheckpoint.weightBytesPerToken(m, format: .int8, groupSize: 32, embeddings: true)
+        print(String(format: "weights read per token: %.2f MB float32 (int8 groups of 32: %.2f MB)", Double(float) / 1e6, Double(int8) / 1e6))
+    }
+    print(String(format: "KV cache per token: %d bytes (float32 keys and values, %d layers), %.2f MB at context %d", kv, m.nLayer,
+                 Double(kv * m.contextLength) / 1e6, m.contextLength))
+}
