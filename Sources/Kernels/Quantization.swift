@@ -151,37 +151,76 @@ public struct MatVecJob {
 /// over the threads, so there is one barrier for the lot. Each output row is
 /// computed by one thread, whole, so results do not depend on the thread count.
 public func matVec(_ jobs: [MatVecJob], rowBlock: Int = 32) {
-    var starts: [Int] = []
-    var blocks = 0
-    for job in jobs { starts.append(blocks); blocks += (job.rows + rowBlock - 1) / rowBlock }
-    Parallel.forEach(blocks) { b in
-        var j = jobs.count - 1
-        while starts[j] > b { j -= 1 }
-        let job = jobs[j]
-        let lo = (b - starts[j]) * rowBlock, hi = min(job.rows, lo + rowBlock)
-        switch job.weights {
-        case .float(let w):
-            for r in lo..<hi { job.output[r] = floatDot(w + r * job.cols, job.input, job.cols) + (job.bias?[r] ?? 0) }
-        case .quantized(let m):
-            let a = job.activations!
-            m.data.withUnsafeBufferPointer { data in
-                m.scales.withUnsafeBufferPointer { scales in
-                    let data = UnsafeRawPointer(data.baseAddress!), scales = scales.baseAddress!
-                    let groups = m.groupsPerRow
-                    for r in lo..<hi {
-                        let rowScales = scales + r * groups
-                        let dot: Float
-                        switch m.format {
-                        case .int8:
-                            dot = int8RowDot(data.assumingMemoryBound(to: Int8.self) + r * m.cols, rowScales, a.levels, a.scales,
-                                             groups: groups, groupSize: m.groupSize)
-                        case .int4:
-                            dot = int4RowDot(data.assumingMemoryBound(to: UInt8.self) + r * m.cols / 2, rowScales, a.levels, a.scales,
-                                             groups: groups, groupSize: m.groupSize)
-                        }
-                        job.output[r] = dot + (job.bias?[r] ?? 0)
-                    }
+    withRawJobs(jobs[...], []) { raw in
+        var starts: [Int] = []
+        var blocks = 0
+        for job in raw { starts.append(blocks); blocks += (job.rows + rowBlock - 1) / rowBlock }
+        starts.withUnsafeBufferPointer { starts in
+            raw.withUnsafeBufferPointer { raw in
+                // Only pointers cross into the workers: copying a job that holds
+                // arrays or classes would retain them from both threads per block.
+                Parallel.forEach(blocks) { b in
+                    var j = raw.count - 1
+                    while starts[j] > b { j -= 1 }
+                    let job = raw[j]
+                    let lo = (b - starts[j]) * rowBlock, hi = min(job.rows, lo + rowBlock)
+                    job.run(rows: lo..<hi)
                 }
+            }
+        }
+    }
+}
+
+/// A job as plain pointers, valid inside `withRawJobs`.
+struct RawMatVecJob {
+    let format: QuantizedFormat?  // nil: float weights
+    let weights: UnsafeRawPointer
+    let scales: UnsafePointer<Float>?
+    let rows: Int, cols: Int, groupSize: Int
+    let input: UnsafePointer<Float>
+    let levels: UnsafePointer<Int8>?, inputScales: UnsafePointer<Float>?
+    let bias: UnsafePointer<Float>?
+    let output: UnsafeMutablePointer<Float>
+
+    @inline(__always)
+    func run(rows range: Range<Int>) {
+        guard let format else {
+            let w = weights.assumingMemoryBound(to: Float.self)
+            for r in range { output[r] = floatDot(w + r * cols, input, cols) + (bias?[r] ?? 0) }
+            return
+        }
+        let groups = cols / groupSize
+        for r in range {
+            let dot: Float
+            switch format {
+            case .int8:
+                dot = int8RowDot(weights.assumingMemoryBound(to: Int8.self) + r * cols, scales! + r * groups, levels!, inputScales!,
+                                 groups: groups, groupSize: groupSize)
+            case .int4:
+                dot = int4RowDot(weights.assumingMemoryBound(to: UInt8.self) + r * cols / 2, scales! + r * groups, levels!, inputScales!,
+                                 groups: groups, groupSize: groupSize)
+            }
+            output[r] = dot + (bias?[r] ?? 0)
+        }
+    }
+}
+
+/// Pins each job's arrays and hands `body` their pointers.
+private func withRawJobs(_ jobs: ArraySlice<MatVecJob>, _ done: [RawMatVecJob], _ body: ([RawMatVecJob]) -> Void) {
+    guard let job = jobs.first else { return body(done) }
+    let rest = jobs.dropFirst()
+    switch job.weights {
+    case .float(let w):
+        withRawJobs(rest, done + [RawMatVecJob(format: nil, weights: UnsafeRawPointer(w), scales: nil, rows: job.rows, cols: job.cols,
+                                               groupSize: 1, input: job.input, levels: nil, inputScales: nil, bias: job.bias,
+                                               output: job.output)], body)
+    case .quantized(let m):
+        let a = job.activations!
+        m.data.withUnsafeBytes { data in
+            m.scales.withUnsafeBufferPointer { scales in
+                withRawJobs(rest, done + [RawMatVecJob(format: m.format, weights: data.baseAddress!, scales: scales.baseAddress!,
+                                                       rows: m.rows, cols: m.cols, groupSize: m.groupSize, input: job.input,
+                                                       levels: a.levels, inputScales: a.scales, bias: job.bias, output: job.output)], body)
             }
         }
     }

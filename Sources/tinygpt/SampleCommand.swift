@@ -77,9 +77,12 @@ func runSampleCommand(_ args: [String]) throws {
     if let quantized {
         generator = Generator(rows: try quantizedRows(quantized.checkpoint, model: run.model, context: requestedContext), tokenizer: tokenizer)
     } else {
-        let model = try inferenceModel(loaded!, model: run.model, overrides: overrides, context: requestedContext,
-                                       batch: s.strategy == .beam ? s.beamWidth : s.numSamples)
-        generator = Generator(model: model, tokenizer: tokenizer)
+        let rows = s.strategy == .beam ? s.beamWidth : s.numSamples
+        let model = try inferenceModel(loaded!, model: run.model, overrides: overrides, context: requestedContext, batch: rows)
+        // One sequence: the per-token path (no autograd, faster at batch 1); several: one batched forward per step.
+        generator = rows == 1 && InferenceModel.supports(model.config)
+            ? Generator(rows: InferenceRows { InferenceModel(model: model) }, tokenizer: tokenizer)
+            : Generator(model: model, tokenizer: tokenizer)
     }
     let text = try promptFile.map { try TextFile.read($0, what: "prompt file") } ?? promptText ?? s.prompt
     var prompt = try tokenizer.encode(text).map { Int32($0) }
