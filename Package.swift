@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["TestSupport", "Model", "Formats", "Config", "NN", "Autograd", "Kernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FormatsTests", dependencies: ["TestSupport", "Formats", "Model", "Config", "NN", "Autograd", "Kernels", "Files"]),
         .testTarget(name: "TrainTests", dependencies: ["TestSupport", "Train", "Formats", "Config", "Model", "NN", "Autograd", "Kernels", "Tokenizer", "Files"]),
-        .testTarget(name: "GenerateTests", dependencies: ["Generate", "Config", "Model", "NN", "Autograd", "Kernels", "Tokenizer"]),
+        .testTarget(name: "GenerateTests", dependencies: ["Generate", "Config", "Model", "Formats", "NN", "Autograd", "Kernels", "Tokenizer"]),
         .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "Tokenizer"], resources: [.copy("Fixtures")]),
         // Runs the built executable; the dependency makes `swift test` build it first.
         .testTarget(name: "CommandLineTests", dependencies: ["TestSupport", "tinygpt"]),

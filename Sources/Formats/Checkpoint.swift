@@ -59,6 +59,10 @@ public enum Checkpoint {
             throw FormatError("checkpoint '\(directory.path)' has no readable \(tokenizerFile)")
         }
         let file = try SafeTensors.read(from: directory.appendingPathComponent(weightsFile))
+        if let quantization = file.metadata[QuantizedCheckpoint.formatKey] {
+            throw FormatError("\(directory.path) is a quantized (\(quantization)) checkpoint: it can be sampled, evaluated and inspected, "
+                                  + "but training, resuming, importing weights from it and export need the float checkpoint it was quantized from")
+        }
         if config.model.position == .sinusoidal, (file.metadata["format_version"].flatMap { Int($0) } ?? 1) < 2 {
             throw FormatError("\(directory.path) was trained before sinusoidal positions followed the paper (token embeddings × √d_model); "
                                   + "its outputs would change, so it is refused: train it again")

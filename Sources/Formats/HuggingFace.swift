@@ -385,6 +385,7 @@ public enum HuggingFace {
         guard e.shape == shape else {
             throw FormatError("\(source): tensor '\(name)' has shape \(describeShape(e.shape)) but config.json implies \(describeShape(shape))")
         }
+        guard e.dtype.byteCount > 1 else { throw FormatError("\(source): tensor '\(name)' is \(e.dtype.rawValue); only F32, F16 and BF16 weights can be imported") }
         return e.values
     }
 

@@ -11,24 +11,45 @@ import Darwin
 // then the tensors' little-endian bytes. Offsets are relative to the data section.
 // See docs/formats.md for what we write, read and refuse.
 
-/// A tensor to write: row-major F32 values of the given shape ([] is a scalar).
+/// A tensor to write: row-major F32 values of the given shape ([] is a scalar),
+/// or raw bytes of an I8/U8 tensor (quantized checkpoints).
 public struct SafeTensor: Equatable, Sendable {
     public var name: String
     public var shape: [Int]
     public var values: [Float]
+    /// F32 (then `values`), or I8/U8 (then `bytes`).
+    public var dtype: SafeTensorsDType = .f32
+    public var bytes: [UInt8] = []
 
     public init(name: String, shape: [Int], values: [Float]) {
         self.name = name
         self.shape = shape
         self.values = values
     }
+
+    public init(name: String, shape: [Int], bytes: [UInt8], dtype: SafeTensorsDType) {
+        precondition(dtype.byteCount == 1, "SafeTensor: raw bytes are I8 or U8")
+        self.name = name
+        self.shape = shape
+        self.values = []
+        self.dtype = dtype
+        self.bytes = bytes
+    }
 }
 
 /// Element types the reader converts to Float.
 public enum SafeTensorsDType: String, CaseIterable, Sendable {
     case f32 = "F32", f16 = "F16", bf16 = "BF16"
+    /// Integers, kept as bytes (`Entry.bytes`), not converted.
+    case i8 = "I8", u8 = "U8"
 
-    public var byteCount: Int { self == .f32 ? 4 : 2 }
+    public var byteCount: Int {
+        switch self {
+        case .f32: return 4
+        case .f16, .bf16: return 2
+        case .i8, .u8: return 1
+        }
+    }
 }
 
 /// A safetensors file as read: tensors in data-offset order, values converted to Float.
@@ -39,6 +60,8 @@ public struct SafeTensorsFile: Sendable {
         public let dtype: SafeTensorsDType
         public let shape: [Int]
         public let values: [Float]
+        /// I8 and U8 tensors: the stored bytes (`values` is empty).
+        public var bytes: [UInt8] = []
     }
 
     public let metadata: [String: String]
@@ -65,7 +88,9 @@ public enum SafeTensors {
         try AtomicFile.write(to: url) { fd in
             try header.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: url.path) }
             for tensor in tensors {
-                if 1.littleEndian == 1 {
+                if tensor.dtype.byteCount == 1 {
+                    try tensor.bytes.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: url.path) }
+                } else if 1.littleEndian == 1 {
                     try tensor.values.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: url.path) }
                 } else {
                     let swapped = tensor.values.map { $0.bitPattern.littleEndian }
@@ -89,12 +114,13 @@ public enum SafeTensors {
             guard tensor.name != metadataKey else { throw fail("the name \(metadataKey) is reserved for metadata") }
             guard seen.insert(tensor.name).inserted else { throw fail("duplicate tensor name") }
             guard let count = elementCount(tensor.shape) else { throw fail("invalid shape \(tensor.shape)") }
-            guard count == tensor.values.count else {
-                throw fail("shape \(tensor.shape) needs \(count) values, got \(tensor.values.count)")
+            let stored = tensor.dtype.byteCount == 1 ? tensor.bytes.count : tensor.values.count
+            guard count == stored else {
+                throw fail("shape \(tensor.shape) needs \(count) values, got \(stored)")
             }
-            let end = offset + 4 * count
+            let end = offset + tensor.dtype.byteCount * count
             members.append((tensor.name, .object([
-                ("dtype", .string("F32")),
+                ("dtype", .string(tensor.dtype.rawValue)),
                 ("shape", .array(tensor.shape.map(JSONValue.int))),
                 ("data_offsets", .array([.int(offset), .int(end)])),
             ])))
@@ -174,8 +200,12 @@ public enum SafeTensors {
         }
 
         let tensors = layouts.map { layout in
-            SafeTensorsFile.Entry(name: layout.name, dtype: layout.dtype, shape: layout.shape,
-                                  values: floats(bytes, from: dataStart + layout.begin, count: layout.count, dtype: layout.dtype))
+            guard layout.dtype.byteCount > 1 else {
+                return SafeTensorsFile.Entry(name: layout.name, dtype: layout.dtype, shape: layout.shape, values: [],
+                                             bytes: Array(bytes[(dataStart + layout.begin)..<(dataStart + layout.end)]))
+            }
+            return SafeTensorsFile.Entry(name: layout.name, dtype: layout.dtype, shape: layout.shape,
+                                         values: floats(bytes, from: dataStart + layout.begin, count: layout.count, dtype: layout.dtype))
         }
         return SafeTensorsFile(metadata: metadata, tensors: tensors)
     }
@@ -219,7 +249,7 @@ public enum SafeTensors {
         let dtypeValue = try field("dtype")
         guard case .string(let dtypeName) = dtypeValue else { throw problem("'dtype' must be a string, got \(dtypeValue.summary)") }
         guard let dtype = SafeTensorsDType(rawValue: dtypeName) else {
-            throw problem("dtype \(dtypeName) is not supported; only F32, F16 and BF16 can be read")
+            throw problem("dtype \(dtypeName) is not supported; only F32, F16, BF16, I8 and U8 can be read")
         }
         let shape = try nonNegativeInts("shape")
         let offsets = try nonNegativeInts("data_offsets")
@@ -259,6 +289,8 @@ public enum SafeTensors {
             case .bf16:
                 // bfloat16 is the top half of a float32.
                 return Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: start + 2 * i, as: UInt16.self))) << 16)
+            case .i8, .u8:
+                preconditionFailure("SafeTensors: integer tensors are kept as bytes")
             }
         }
     }

@@ -14,13 +14,26 @@ import Tokenizer
 /// half of the context is kept and the cache is rebuilt from it, so the model
 /// always sees positions 0..<context_length (what it was trained on).
 public final class Generator {
-    public let model: GPT
+    /// The batched autograd path (nil when `rows` serves).
+    public let model: GPT?
+    /// The per-token path: one inference model per sequence.
+    public let rows: InferenceRows?
+    public var contextWindow: Int { model?.contextWindow ?? rows!.contextWindow }
     public let tokenizer: any Tokenizer
     /// The id that ends a sequence when generated (an end-of-text special, if the tokenizer has one).
     public let endToken: Int32?
 
     public init(model: GPT, tokenizer: any Tokenizer) {
         self.model = model
+        rows = nil
+        self.tokenizer = tokenizer
+        endToken = SpecialTokenNames.endOfText.lazy.compactMap { tokenizer.id(ofSpecial: $0) }.first.map { Int32($0) }
+    }
+
+    /// Generation over `InferenceModel`s (float32 or quantized), one per sequence.
+    public init(rows: InferenceRows, tokenizer: any Tokenizer) {
+        model = nil
+        self.rows = rows
         self.tokenizer = tokenizer
         endToken = SpecialTokenNames.endOfText.lazy.compactMap { tokenizer.id(ofSpecial: $0) }.first.map { Int32($0) }
     }
@@ -70,7 +83,7 @@ public final class Generator {
         var generated = [[Int32]](repeating: [], count: count)
         var finished = [Bool](repeating: false, count: count)
         var streams = (0..<count).map { _ in StopScanner(stop: stop) }
-        let caches = model.makeCaches()
+        let caches = model?.makeCaches() ?? []
         var logits = prefill(sequences, caches: caches)
         var step = 0
         while step < maxNewTokens && finished.contains(false) {
@@ -113,6 +126,7 @@ public final class Generator {
     /// Runs whole sequences (all the same length) through empty caches and
     /// returns each row's last-position logits.
     func prefill(_ sequences: [[Int32]], caches: [KeyValueCache]) -> [[Float]] {
+        guard let model else { return rows!.prefill(sequences) }
         for c in caches { c.clear() }
         let context = model.contextWindow
         let window = sequences.map { Array($0.suffix(context)) }
@@ -125,6 +139,7 @@ public final class Generator {
 
     /// Feeds each sequence's newest token; slides the window when the cache is full.
     func advance(_ sequences: [[Int32]], caches: [KeyValueCache]) -> [[Float]] {
+        guard let model else { return rows!.advance(sequences) }
         let context = model.contextWindow
         let cached = caches[0].length
         if cached >= context {
@@ -137,7 +152,7 @@ public final class Generator {
     }
 
     func lastPositions(_ logits: Tensor, batch: Int, length: Int) -> [[Float]] {
-        let v = model.vocabSize
+        let v = model!.vocabSize
         return (0..<batch).map { b in Array(UnsafeBufferPointer(start: logits.data + ((b * length) + length - 1) * v, count: v)) }
     }
 }
@@ -203,10 +218,11 @@ public protocol NextTokenModel {
 struct CachedModelStepper: NextTokenModel {
     let generator: Generator
     let caches: [KeyValueCache]
-    init(generator: Generator) { self.generator = generator; caches = generator.model.makeCaches() }
+    init(generator: Generator) { self.generator = generator; caches = generator.model?.makeCaches() ?? [] }
     mutating func start(prompt: [Int32]) -> [Float] { generator.prefill([prompt], caches: caches)[0] }
     mutating func advance(_ sequences: [[Int32]], parents: [Int]) -> [[Float]] {
         for cache in caches { cache.reorder(rows: parents) }
+        generator.rows?.reorder(parents)
         return generator.advance(sequences, caches: caches)
     }
 }

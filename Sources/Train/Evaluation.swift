@@ -26,8 +26,16 @@ public struct EvaluationResult: Equatable {
 /// inside the window (position t predicts from t + 1 tokens).
 public func evaluate(model: GPT, ids: [Int32], textBytes: Int, stride: Int, context: Int? = nil, batch: Int = 8,
                      byPosition: Bool = false) -> EvaluationResult {
-    let context = context ?? model.contextWindow
-    require(context >= 1 && context <= model.contextWindow, "context must be in 1...the model's context window")
+    evaluate(logits: { model($0, batch: $1, length: $2) }, contextWindow: model.contextWindow, ids: ids, textBytes: textBytes,
+             stride: stride, context: context, batch: batch, byPosition: byPosition)
+}
+
+/// As above, for any model given as `logits(ids, batch, length)` → (B, T, V)
+/// (a quantized checkpoint's per-token model).
+public func evaluate(logits logitsOf: ([Int32], Int, Int) -> Tensor, contextWindow: Int, ids: [Int32], textBytes: Int, stride: Int,
+                     context: Int? = nil, batch: Int = 8, byPosition: Bool = false) -> EvaluationResult {
+    let context = context ?? contextWindow
+    require(context >= 1 && context <= contextWindow, "context must be in 1...the model's context window")
     require(stride >= 1 && stride <= context, "stride must be in 1...context")
     require(ids.count >= 2, "need at least two tokens to score")
     // (start, length, first scored offset inside the window)
@@ -57,7 +65,7 @@ public func evaluate(model: GPT, ids: [Int32], textBytes: Int, stride: Int, cont
                 for t in 0..<length { targets.append(t >= w.firstScored ? ids[w.start + t + 1] : -100) }
             }
             let counted = targets.filter { $0 != -100 }.count
-            let logits = model(inputs, batch: group.count, length: length)
+            let logits = logitsOf(inputs, group.count, length)
             if positions != nil {
                 totalNats += positions!.add(logits: logits, targets: targets, length: length)
             } else {

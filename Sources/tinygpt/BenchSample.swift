@@ -1,15 +1,20 @@
 import Foundation
+import Formats
 import Kernels
 import Model
 import Config
 import Tokenizer
 import Generate
 
-/// `tinygpt bench sample [--tokens N] [--threads T] [--strategy greedy|top-p] [--json] [--set model.k=v ...]`:
+/// `tinygpt bench sample [--tokens N] [--threads T] [--strategy greedy|top-p] [--weights float32|int8|int4]
+///  [--group-size G] [--path token|batched] [--json] [--set model.k=v ...]`:
 /// tokens per second generating N tokens from a one-token prompt with a
 /// random-weight llama-style model (the shape of llama2.c's stories15M:
 /// 6 layers, d_model 288, 6 heads, SwiGLU d_ff 768, RMSNorm, RoPE, no bias,
 /// context 256, vocab 512), and milliseconds per token by position.
+/// --weights int8|int4 quantizes the model first (groups of G, default as
+/// `quantize`); float32 runs the per-token path unless --path batched asks
+/// for the autograd one.
 func runSampleBench(_ args: [String]) throws {
     var a = Arguments(args)
     let tokens = try a.int("tokens", default: 256, in: 1...100_000)
@@ -17,6 +22,13 @@ func runSampleBench(_ args: [String]) throws {
     let strategy = try a.option("strategy") ?? "greedy"
     guard ["greedy", "top-p"].contains(strategy) else { throw CLIError("--strategy must be greedy or top-p, got '\(strategy)'") }
     let json = a.flag("json")
+    let weightsName = try a.option("weights") ?? "float32"
+    let format = QuantizedFormat(rawValue: weightsName)
+    guard format != nil || weightsName == "float32" else { throw CLIError("--weights must be float32, int8 or int4, got '\(weightsName)'") }
+    let path = try a.option("path") ?? "token"
+    guard ["token", "batched"].contains(path) else { throw CLIError("--path must be token or batched, got '\(path)'") }
+    if path == "batched" && format != nil { throw CLIError("--path batched runs float32 weights only") }
+    let groupText = try a.option("group-size")
     var run = RunConfig()
     run.model.vocabSize = 512; run.model.contextLength = 256; run.model.nLayer = 6; run.model.dModel = 288
     run.model.nHead = 6; run.model.nKVHead = 6; run.model.dFF = 768; run.model.norm = .rmsNorm
@@ -32,7 +44,22 @@ func runSampleBench(_ args: [String]) throws {
     Parallel.threads = threads
 
     let model = GPT(config: run.model, seed: 1)
-    let generator = Generator(model: model, tokenizer: OneByteTokenizer(vocabSize: run.model.vocabSize!))
+    let tokenizer = OneByteTokenizer(vocabSize: run.model.vocabSize!)
+    let generator: Generator
+    if let format {
+        let g = try groupText.map { text -> Int in
+            guard let g = Int(text) else { throw CLIError("--group-size must be an integer ≥ 1, got '\(text)'") }
+            do { try QuantizedCheckpoint.checkGroupSize(g, run.model, format: format, embeddings: true) } catch let e as FormatError { throw CLIError(e.description) }
+            return g
+        } ?? QuantizedCheckpoint.defaultGroupSize(run.model, format: format, embeddings: true)
+        let weights = QuantizedWeights(quantizing: model, format: format, groupSize: g, embeddings: true)
+        let config = run.model
+        generator = Generator(rows: InferenceRows { InferenceModel(quantized: weights, config: config) }, tokenizer: tokenizer)
+    } else if path == "token" && InferenceModel.supports(run.model) {
+        generator = Generator(rows: InferenceRows { InferenceModel(model: model) }, tokenizer: tokenizer)
+    } else {
+        generator = Generator(model: model, tokenizer: tokenizer)
+    }
     var settings = DecodingSettings()
     if strategy == "greedy" { settings.greedy = true } else { settings.temperature = 1; settings.topP = 0.9 }
     _ = generator.sample(prompt: [1], count: 1, maxNewTokens: 8, settings: settings, seed: 1)  // warm the buffer pool
@@ -56,9 +83,9 @@ func runSampleBench(_ args: [String]) throws {
         }
     }
     if json {
-        print("{\"op\":\"sample\",\"strategy\":\"\(strategy)\",\"tokens\":\(tokens),\"threads\":\(threads),\"tokens_per_s\":\(String(format: "%.1f", rate))}")
+        print("{\"op\":\"sample\",\"weights\":\"\(weightsName)\",\"path\":\"\(path)\",\"strategy\":\"\(strategy)\",\"tokens\":\(tokens),\"threads\":\(threads),\"tokens_per_s\":\(String(format: "%.1f", rate))}")
     } else {
-        print(String(format: "sample (%@, %d thread%@): %d tokens in %.2f s = %.1f tokens/s", strategy, threads, threads == 1 ? "" : "s", tokens, seconds, rate))
+        print(String(format: "sample (%@ %@, %@, %d thread%@): %d tokens in %.2f s = %.1f tokens/s", weightsName, path, strategy, threads, threads == 1 ? "" : "s", tokens, seconds, rate))
         print("ms per token by position: " + buckets.joined(separator: ", "))
     }
 }

@@ -1,8 +1,11 @@
 import Foundation
+import Formats
 import Files
 import Kernels
+import Model
 import Tokenizer
 import Train
+import Autograd
 
 let evalUsage = """
     usage: tinygpt eval --checkpoint DIR --data FILE [--stride S] [--json] [--threads N]
@@ -46,12 +49,32 @@ func runEvalCommand(_ args: [String]) throws {
     try a.finish()
     if let threads { Parallel.threads = threads }
 
-    let (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpointPath)
-    var run = loaded.config
+    let quantized = try loadQuantizedCheckpoint(checkpointPath)
+    let (loaded, tokenizer): (Checkpoint.Loaded?, any Tokenizer)
+    if let quantized { (loaded, tokenizer) = (nil, quantized.tokenizer) } else { (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpointPath) }
+    var run = quantized?.checkpoint.config ?? loaded!.config
+    let trained = run.model
     try run.apply(overrides: overrides)
     try run.validate()
-    let model = try inferenceModel(loaded, model: run.model, overrides: overrides, context: requestedContext)
-    let context = requestedContext ?? loaded.config.model.contextLength
+    let logitsOf: ([Int32], Int, Int) -> Tensor, window: Int
+    var floatModel: GPT? = nil
+    if let quantized {
+        // One sequence at a time through the per-token model: each window's logits at every position.
+        let model = try quantizedRows(quantized.checkpoint, model: run.model, context: requestedContext).take()
+        let v = model.vocabSize
+        logitsOf = { ids, batch, length in
+            var all: [Float] = []
+            for b in 0..<batch { all += model.logits(Array(ids[(b * length)..<((b + 1) * length)])) }
+            return Tensor(all, shape: [batch, length, v])
+        }
+        window = model.contextWindow
+    } else {
+        let model = try inferenceModel(loaded!, model: run.model, overrides: overrides, context: requestedContext)
+        logitsOf = { model($0, batch: $1, length: $2) }
+        window = model.contextWindow
+        floatModel = model
+    }
+    let context = requestedContext ?? trained.contextLength
     var stride = byPosition ? context : max(1, context / 2)
     if let strideText {
         guard let s = Int(strideText), s >= 1, s <= context else {
@@ -67,7 +90,10 @@ func runEvalCommand(_ args: [String]) throws {
         if let option = [("stride", strideText != nil), ("context", requestedContext != nil), ("by-position", byPosition)].first(where: \.1) {
             throw CLIError("--\(option.0) applies to plain text; '\(dataPath)' holds \(format.rawValue) examples")
         }
-        try evaluateExamples(format: format, examples: examples, dataPath: dataPath, model: model, config: run, tokenizer: tokenizer,
+        guard let floatModel, let loaded else {
+            throw CLIError("'\(checkpointPath)' is a quantized checkpoint; JSON Lines examples are scored with a float checkpoint (the one it was quantized from)")
+        }
+        try evaluateExamples(format: format, examples: examples, dataPath: dataPath, model: floatModel, config: run, tokenizer: tokenizer,
                              checkpointTokenizer: loaded.tokenizerJSON, referencePath: referencePath, betaText: betaText, json: json)
         return
     }
@@ -76,10 +102,10 @@ func runEvalCommand(_ args: [String]) throws {
     }
     let ids = try tokenizer.encode(text).map { Int32($0) }
     guard ids.count >= 2 else { throw CLIError("data file '\(dataPath)' has \(ids.count) token(s); need at least 2 to score") }
-    let result = evaluate(model: model, ids: ids, textBytes: text.utf8.count, stride: stride, context: context, byPosition: byPosition)
+    let result = evaluate(logits: logitsOf, contextWindow: window, ids: ids, textBytes: text.utf8.count, stride: stride, context: context, byPosition: byPosition)
     let buckets = result.byPosition?.buckets(width: max(1, (context + bucketCount - 1) / bucketCount)) ?? []
     if byPosition, let path = svgPath {
-        try writePositionPlot(buckets, to: path, trainedContext: loaded.config.model.contextLength, context: context, run: run)
+        try writePositionPlot(buckets, to: path, trainedContext: trained.contextLength, context: context, run: run)
         if !json { printError("wrote \(path)") }
     }
     if json {

@@ -4,7 +4,6 @@ import Model
 import Tokenizer
 import Train
 import Config
-import Formats
 
 /// `eval` on JSON Lines: completion-only loss and perplexity of
 /// prompt–completion examples, or DPO's loss and rewards of preference pairs

@@ -1,7 +1,9 @@
 import Foundation
 import NN
 import Config
+import Model
 import Formats
+import Kernels
 
 /// `tinygpt info (--config C [--set k=v ...] | --checkpoint DIR)`: parameter
 /// counts, FLOPs per token, memory, and the resolved config.
@@ -14,12 +16,15 @@ func runInfoCommand(_ args: [String]) throws {
     let checkpoint = try a.option("checkpoint")
     var config: RunConfig
     var note: String?
+    var quantization: (format: QuantizedFormat, groupSize: Int, embeddings: Bool)?
     if let checkpoint {
         let extraSets = try a.options("set"), extraConfig = try a.option("config")
         if !extraSets.isEmpty || extraConfig != nil {
             throw CLIError("info takes either --checkpoint or --config (with --set), not both")
         }
-        config = try Checkpoint.loadConfig(from: try Checkpoint.resolve(checkpoint))
+        let directory = try Checkpoint.resolve(checkpoint)
+        config = try Checkpoint.loadConfig(from: directory)
+        quantization = try quantizationInfo(directory)
     } else {
         config = try readConfig(&a)
     }
@@ -64,6 +69,7 @@ func runInfoCommand(_ args: [String]) throws {
     print("FLOPs per token: forward \(grouped(forward)), training ≈ \(grouped(3 * forward)) (forward + backward, at context \(m.contextLength))")
     let optimizerFloats = config.train.optimizer == .sgd ? total : 2 * total
     print("memory: weights \(megabytes(total)), gradients \(megabytes(total)), \(config.train.optimizer.rawValue) state \(megabytes(optimizerFloats)), total \(megabytes(2 * total + optimizerFloats)) before activations")
+    printPerTokenBytes(m, quantization: quantization)
     print("resolved config:")
     print(String(decoding: try config.jsonData(), as: UTF8.self), terminator: "")
 }

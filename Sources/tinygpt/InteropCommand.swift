@@ -39,7 +39,7 @@ func runExportCommand(_ args: [String]) throws {
     var run = loaded.config
     try run.apply(overrides: overrides)
     try run.validate()
-    let model = try inferenceModel(loaded, model: run.model, overrides: overrides, context: nil)
+    let model = try inferenceModel(loaded, model: run.model, overrides: overrides, context: nil, mergingAdapters: false)
     try OutputDirectory.check(out, force: force, sources: [checkpoint, loaded.directory.path])
     let family = try HuggingFace.family(for: run.model)
     if format == "peft" {
@@ -92,6 +92,22 @@ func runLogitsCommand(_ args: [String]) throws {
     guard let idsText = try a.option("ids") else { throw CLIError("--ids \"1 2 3\" is required (tinygpt logits --help shows every option)") }
     let overrides = try a.options("set")
     try a.finish()
+    if let quantized = try loadQuantizedCheckpoint(checkpoint) {
+        var run = quantized.checkpoint.config
+        try run.apply(overrides: overrides)
+        try run.validate()
+        let v = run.model.vocabSize!
+        let ids = try parseIds(idsText, vocabSize: v).map { id -> Int32 in
+            guard id < v else { throw CLIError("--ids: \(id) is not a token id in 0..<\(v)") }
+            return Int32(id)
+        }
+        guard !ids.isEmpty else { throw CLIError("--ids: need at least one id") }
+        let model = try quantizedRows(quantized.checkpoint, model: run.model, context: ids.count).take()
+        let logits = model.logits(ids)
+        let rows = (0..<ids.count).map { t in "[" + logits[(t * v)..<((t + 1) * v)].map { String($0) }.joined(separator: ",") + "]" }
+        print("[" + rows.joined(separator: ",\n") + "]")
+        return
+    }
     let (loaded, _) = try loadCheckpointWithTokenizer(checkpoint)
     var run = loaded.config
     try run.apply(overrides: overrides)

@@ -12,7 +12,7 @@ import Train
 /// The loaded model under `run.model` (which may differ from the checkpoint's
 /// only in rope_scaling) with a context window of `context` if given.
 func inferenceModel(_ loaded: Checkpoint.Loaded, model newModel: ModelConfig, overrides: [String], context: Int?,
-                    batch: Int = 8) throws -> GPT {
+                    batch: Int = 8, mergingAdapters: Bool = true) throws -> GPT {
     let trained = loaded.config.model
     var unchanged = newModel
     unchanged.ropeScaling = trained.ropeScaling
@@ -22,6 +22,9 @@ func inferenceModel(_ loaded: Checkpoint.Loaded, model newModel: ModelConfig, ov
         throw CLIError("--set \(field): only model.rope_scaling can change after training (the other model fields shape the weights)")
     }
     let window = try contextWindow(context, for: newModel, batch: batch)
+    // Inference reads an adapter checkpoint as its merged model, W + (alpha/r)·B·A:
+    // the same function, one matrix per projection, and the per-token path reads only weights.
+    if mergingAdapters && loaded.model.hasAdapters { loaded.model.mergeAdapters() }
     if newModel == trained && window == nil { return loaded.model }
     return loaded.model.withPositions(newModel, contextWindow: window)
 }

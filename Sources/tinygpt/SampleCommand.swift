@@ -1,4 +1,5 @@
 import Foundation
+import Formats
 import Files
 import Kernels
 import Config
@@ -54,8 +55,10 @@ func runSampleCommand(_ args: [String]) throws {
     if let threads { Parallel.threads = threads }
     if promptText != nil && promptFile != nil { throw CLIError("give --prompt or --prompt-file, not both") }
 
-    let (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpointPath)
-    var run = loaded.config
+    let quantized = try loadQuantizedCheckpoint(checkpointPath)
+    let (loaded, tokenizer): (Checkpoint.Loaded?, any Tokenizer)
+    if let quantized { (loaded, tokenizer) = (nil, quantized.tokenizer) } else { (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpointPath) }
+    var run = quantized?.checkpoint.config ?? loaded!.config
     if let configPath {
         guard FileManager.default.fileExists(atPath: configPath) else { throw CLIError("config file '\(configPath)' does not exist") }
         run.sample = try RunConfig.load(from: URL(fileURLWithPath: configPath)).sample
@@ -71,13 +74,21 @@ func runSampleCommand(_ args: [String]) throws {
     try run.validate()
     let s = run.sample
 
-    let model = try inferenceModel(loaded, model: run.model, overrides: overrides, context: requestedContext,
-                                   batch: s.strategy == .beam ? s.beamWidth : s.numSamples)
-    let generator = Generator(model: model, tokenizer: tokenizer)
+    let generator: Generator
+    if let quantized {
+        generator = Generator(rows: try quantizedRows(quantized.checkpoint, model: run.model, context: requestedContext), tokenizer: tokenizer)
+    } else {
+        let rows = s.strategy == .beam ? s.beamWidth : s.numSamples
+        let model = try inferenceModel(loaded!, model: run.model, overrides: overrides, context: requestedContext, batch: rows)
+        // One sequence: the per-token path (no autograd, faster at batch 1); several: one batched forward per step.
+        generator = rows == 1 && InferenceModel.supports(model.config)
+            ? Generator(rows: InferenceRows { InferenceModel(model: model) }, tokenizer: tokenizer)
+            : Generator(model: model, tokenizer: tokenizer)
+    }
     let text = try promptFile.map { try TextFile.read($0, what: "prompt file") } ?? promptText ?? s.prompt
     var prompt = try tokenizer.encode(text).map { Int32($0) }
     if prompt.isEmpty { prompt = [generator.startToken()] }
-    let context = model.contextWindow
+    let context = generator.contextWindow
     if prompt.count > context {
         printError("tinygpt: the prompt has \(prompt.count) tokens; keeping its last \(context) (the context window)")
         prompt = Array(prompt.suffix(context))
@@ -85,7 +96,7 @@ func runSampleCommand(_ args: [String]) throws {
 
     let rows = s.strategy == .beam ? s.beamWidth : s.numSamples
     var windowed = run.model
-    windowed.contextLength = model.contextWindow  // the KV caches are sized by the window
+    windowed.contextLength = generator.contextWindow  // the KV caches are sized by the window
     let needed = Generator.estimatedBytes(config: windowed, sequences: rows, promptLength: prompt.count,
                                           maxNewTokens: s.maxNewTokens)
     let available = Double(ProcessInfo.processInfo.physicalMemory)

@@ -14,6 +14,7 @@ let usage = """
       export --format hf              a checkpoint as a Hugging Face transformers model (GPT-2 or LLaMA family)
       import --format hf              a Hugging Face GPT-2 or LLaMA model as a checkpoint
       logits                          a checkpoint's logits for given token ids, as JSON
+      quantize                        a checkpoint with int8 or int4 weights, for sample, eval and logits
       info                            parameters, FLOPs and memory of a config or checkpoint
       tokenizer train|encode|decode   byte-level BPE and char tokenizers
       bench NAME                      benchmarks: matmul, memory, train, sample (build with -c release)
@@ -34,6 +35,7 @@ func run(_ args: [String]) throws {
     case "eval": try runEvalCommand(rest)
     case "compare": try runCompareCommand(rest)
     case "info": try runInfoCommand(rest)
+    case "quantize": try runQuantizeCommand(rest)
     case "export": try runExportCommand(rest)
     case "import": try runImportCommand(rest)
     case "logits": try runLogitsCommand(rest)
@@ -41,7 +43,7 @@ func run(_ args: [String]) throws {
     case "bench": try runBenchCommand(rest)
     case "help", "--help", "-h": print(usage)
     default:
-        throw CLIError("unknown command '\(command)'; expected one of: train, sample, eval, compare, info, export, import, logits, tokenizer, bench, help")
+        throw CLIError("unknown command '\(command)'; expected one of: train, sample, eval, compare, info, quantize, export, import, logits, tokenizer, bench, help")
     }
 }
 

@@ -54,6 +54,21 @@ final class LoRACommandTests: CommandLineTestCase {
         for (a, b) in zip(adapted.joined(), back.joined()) { XCTAssertEqual(a, b, accuracy: 1e-5) }
         XCTAssertNotEqual(adapted, base)
 
+        // Inference reads an adapter checkpoint as its merged model: the per-token sampling
+        // path (one sequence) gives what the merged export gives, and quantize merges too.
+        func sampled(_ checkpoint: String) throws -> String {
+            let r = try tinygpt(["sample", "--checkpoint", checkpoint, "--prompt", "a cat", "--strategy", "sample", "--temperature", "1",
+                                 "--top-k", "0", "--top-p", "1", "--seed", "7", "--max-new-tokens", "40"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return r.stdout
+        }
+        XCTAssertEqual(try sampled("ft"), try sampled("back"))
+        XCTAssertNotEqual(try sampled("ft"), try sampled("base"), "the adapters change the distribution the sampler draws from")
+        let quantized = try tinygpt(["quantize", "--checkpoint", "ft", "--out", "q8"])
+        XCTAssertEqual(quantized.status, 0, quantized.stderr)
+        XCTAssertFalse(String(decoding: contents("q8/config.json") ?? Data(), as: UTF8.self).contains("\"lora\""))
+        for (a, b) in zip(try logits("q8").joined(), back.joined()) { XCTAssertEqual(a, b, accuracy: 0.05 * max(1, abs(b))) }
+
         // peft: PEFT's file names, tensor names and config fields (the numbers are checked by bench/lora_peft_check.py).
         let peft = try tinygpt(["export", "--checkpoint", "ft", "--format", "peft", "--out", "adapter", "--base", "my-base"])
         XCTAssertEqual(peft.status, 0, peft.stderr)

@@ -1,0 +1,373 @@
+import Foundation
+import Kernels
+import Autograd
+import NN
+import Model
+import Config
+
+/// The network for one sequence, one token at a time, without autograd: what
+/// decoding at batch 1 is (llama2.c's `forward(token, pos)`). Every weight is
+/// streamed once per token by matrix–vector products (several per parallel
+/// region), the KV cache is two plain buffers per layer, and nothing is
+/// allocated per token. Weights are float32 (pointers into a GPT's tensors)
+/// or group-wise int8/int4 (`QuantizedMatrix`), whose products quantize the
+/// input vector per group on the fly and multiply-add in integer lanes.
+///
+/// Covers every model the config allows except scaled RoPE (`rope_scaling`);
+/// `supports(_:)` says so, and callers use `GPT` for that case.
+public final class InferenceModel {
+    public let config: ModelConfig
+    public let vocabSize: Int
+    public let contextWindow: Int
+    /// The quantization of the matrices, nil for float32.
+    public let quantization: QuantizedFormat?
+
+    struct Linear {
+        let weights: MatVecJob.Weights
+        let rows: Int, cols: Int
+        let bias: UnsafePointer<Float>?
+    }
+    struct NormWeights { let gain: UnsafePointer<Float>; let bias: UnsafePointer<Float>? }
+    struct Block {
+        let attentionNorm: NormWeights, q: Linear, k: Linear, v: Linear, out: Linear
+        let feedForwardNorm: NormWeights, gate: Linear?, up: Linear, down: Linear
+    }
+
+    let blocks: [Block]
+    let tokenEmbedding: MatVecJob.Weights
+    let positionTable: UnsafePointer<Float>?   // learned or sinusoidal, (window, d)
+    let embeddingScale: Float                  // √d for sinusoidal positions
+    let finalNorm: NormWeights?
+    let head: Linear
+    let activation: Activation
+    let residualScale: Float?                  // nil: pre-norm; α for post-norm/DeepNorm
+    let headSize: Int, heads: Int, kvHeads: Int, hidden: Int, d: Int
+    let ropeTable: [Float]                     // (window, headSize/2) × (cos, sin), or empty
+    let slopes: [Float]                        // ALiBi
+    /// Keeps the float storage the pointers point into alive.
+    let owners: [AnyObject]
+
+    // State, allocated once.
+    let keys: [UnsafeMutablePointer<Float>], values: [UnsafeMutablePointer<Float>]  // per layer (window, kvDim)
+    let x, normed, attended, branch, q, k, v, gateOut, upOut, scores, logitsBuffer: UnsafeMutablePointer<Float>
+    let statistics: UnsafeMutablePointer<Float>
+    let activations: QuantizedActivations
+    /// Positions in the cache.
+    public private(set) var length = 0
+
+    /// Whether this path covers a config (every one but scaled RoPE).
+    public static func supports(_ config: ModelConfig) -> Bool { config.ropeScaling == nil }
+
+    /// A float32 model over a GPT's weights (shared, not copied).
+    public convenience init(model: GPT) {
+        var tensors: [String: UnsafePointer<Float>] = [:]
+        for p in model.parameters { tensors[p.name] = UnsafePointer(p.tensor.data) }
+        self.init(config: model.config, contextWindow: model.contextWindow, quantization: nil, owners: [model],
+                  matrix: { name, _, _ in .float(tensors[name]!) }, vector: { tensors[$0] })
+    }
+
+    /// A model over a quantized checkpoint's weights.
+    public convenience init(quantized w: QuantizedWeights, config: ModelConfig, contextWindow: Int? = nil) {
+        var buffers: [String: FloatBuffer] = [:]
+        for (name, values) in w.floats { buffers[name] = FloatBuffer(values) }
+        self.init(config: config, contextWindow: contextWindow ?? config.contextLength, quantization: w.format,
+                  owners: Array(buffers.values),
+                  matrix: { name, _, _ in w.matrices[name].map { .quantized($0) } ?? .float(UnsafePointer(buffers[name]!.pointer)) },
+                  vector: { buffers[$0].map { UnsafePointer($0.pointer) } })
+    }
+
+    init(config: ModelConfig, contextWindow window: Int, quantization: QuantizedFormat?, owners: [AnyObject],
+         matrix: (String, Int, Int) -> MatVecJob.Weights, vector: (String) -> UnsafePointer<Float>?) {
+        require(Self.supports(config), "InferenceModel: rope_scaling is not supported on this path")
+        let vocab = config.vocabSize!
+        self.config = config; vocabSize = vocab; contextWindow = window; self.quantization = quantization
+        let d = config.dModel, hidden = config.feedForwardSize, headSize = config.headSize
+        self.d = d; heads = config.nHead; kvHeads = config.kvHeads; self.headSize = headSize; self.hidden = hidden
+        let kvDim = config.kvHeads * headSize, heads = config.nHead
+        func linear(_ prefix: String, _ inputs: Int, _ outputs: Int) -> Linear {
+            Linear(weights: matrix(prefix + ".weight", outputs, inputs), rows: outputs, cols: inputs, bias: vector(prefix + ".bias"))
+        }
+        func norm(_ prefix: String) -> NormWeights { NormWeights(gain: vector(prefix + ".weight")!, bias: vector(prefix + ".bias")) }
+        let gated = config.activation.feedForward.gated
+        blocks = (0..<config.nLayer).map { i in
+            let b = "blocks.\(i)"
+            return Block(attentionNorm: norm(b + ".attn_norm"), q: linear(b + ".attn.q", d, d), k: linear(b + ".attn.k", d, kvDim),
+                         v: linear(b + ".attn.v", d, kvDim), out: linear(b + ".attn.out", d, d),
+                         feedForwardNorm: norm(b + ".ffn_norm"), gate: gated ? linear(b + ".ffn.gate", d, hidden) : nil,
+                         up: linear(b + ".ffn.up", d, hidden), down: linear(b + ".ffn.down", hidden, d))
+        }
+        tokenEmbedding = matrix("token_embedding.weight", vocab, d)
+        var owned = owners
+        switch config.position {
+        case .learned:
+            positionTable = vector("position_embedding.weight")
+            embeddingScale = 1
+        case .sinusoidal:
+            let table = FloatBuffer(Positions.sinusoidal(length: window, dimension: d).toArray())
+            owned.append(table)
+            positionTable = UnsafePointer(table.pointer)
+            embeddingScale = Float(d).squareRoot()
+        default:
+            positionTable = nil
+            embeddingScale = 1
+        }
+        self.owners = owned
+        finalNorm = config.normPosition == .pre ? norm("final_norm") : nil
+        head = config.tieEmbeddings ? Linear(weights: tokenEmbedding, rows: vocab, cols: d, bias: nil) : linear("lm_head", d, vocab)
+        activation = config.activation.feedForward.0
+        switch config.normPosition {
+        case .pre: residualScale = nil
+        case .post: residualScale = 1
+        case .deepnorm: residualScale = DeepNorm.residualScale(layers: config.nLayer)
+        }
+        var table: [Float] = []
+        if config.position == .rope {
+            // As Kernels' applyRotary: interleaved pairs, angle p·θ^(−2i/D), computed in Double.
+            let half = headSize / 2
+            table = [Float](repeating: 0, count: window * headSize)
+            for p in 0..<window {
+                for i in 0..<half {
+                    let angle = Double(p) * pow(Double(Float(config.ropeTheta)), -2.0 * Double(i) / Double(headSize))
+                    table[p * headSize + 2 * i] = Float(cos(angle))
+                    table[p * headSize + 2 * i + 1] = Float(sin(angle))
+                }
+            }
+        }
+        ropeTable = table
+        slopes = config.position == .alibi ? Positions.alibiSlopes(heads: heads) : []
+        keys = (0..<config.nLayer).map { _ in .allocate(capacity: window * kvDim) }
+        values = (0..<config.nLayer).map { _ in .allocate(capacity: window * kvDim) }
+        func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            p.initialize(repeating: 0, count: n)
+            return p
+        }
+        x = buffer(d); normed = buffer(d); attended = buffer(d); branch = buffer(d)
+        q = buffer(d); k = buffer(kvDim); v = buffer(kvDim)
+        gateOut = buffer(hidden); upOut = buffer(hidden); scores = buffer(heads * window); logitsBuffer = buffer(vocab)
+        statistics = buffer(2)
+        activations = QuantizedActivations(capacity: max(d, hidden))
+    }
+
+    deinit {
+        for p in keys + values { p.deallocate() }
+        for p in [x, normed, attended, branch, q, k, v, gateOut, upOut, scores, logitsBuffer, statistics] { p.deallocate() }
+    }
+
+    /// Forgets the cached positions.
+    public func reset() { length = 0 }
+
+    /// Feeds the next token (at position `length`) and returns the logits for
+    /// the one after it. The buffer is overwritten by the next call.
+    public func next(_ token: Int32) -> UnsafeBufferPointer<Float> {
+        require(length < contextWindow, "InferenceModel: position \(length) is past the context window \(contextWindow)")
+        require(token >= 0 && Int(token) < vocabSize, "InferenceModel: token \(token) is not in 0..<\(vocabSize)")
+        let pos = length
+        embed(Int(token), at: pos)
+        for (layer, block) in blocks.enumerated() {
+            if let alpha = residualScale {
+                // norm(α·x + f(x)), twice
+                attention(block, layer: layer, input: x, at: pos)
+                for i in 0..<d { branch[i] += alpha * x[i] }
+                normalize(branch, block.attentionNorm, into: x)
+                feedForward(block, input: x)
+                for i in 0..<d { branch[i] += alpha * x[i] }
+                normalize(branch, block.feedForwardNorm, into: x)
+            } else {
+                // x + f(norm(x)), twice
+                normalize(x, block.attentionNorm, into: normed)
+                attention(block, layer: layer, input: normed, at: pos)
+                for i in 0..<d { x[i] += branch[i] }
+                normalize(x, block.feedForwardNorm, into: normed)
+                feedForward(block, input: normed)
+                for i in 0..<d { x[i] += branch[i] }
+            }
+        }
+        var last = UnsafePointer(x)
+        if let finalNorm { normalize(x, finalNorm, into: normed); last = UnsafePointer(normed) }
+        run([job(head, input: last, output: logitsBuffer)], input: last, count: d)
+        length += 1
+        return UnsafeBufferPointer(start: logitsBuffer, count: vocabSize)
+    }
+
+    /// Logits after every token of `ids` (fed from position 0): (count, vocab), row-major.
+    public func logits(_ ids: [Int32]) -> [Float] {
+        reset()
+        var out: [Float] = []
+        out.reserveCapacity(ids.count * vocabSize)
+        for id in ids { out += next(id) }
+        return out
+    }
+
+    // MARK: the pieces
+
+    func embed(_ token: Int, at pos: Int) {
+        switch tokenEmbedding {
+        case .float(let table): x.update(from: table + token * d, count: d)
+        case .quantized(let m): m.dequantizedRow(token, into: x)
+        }
+        if embeddingScale != 1 { for i in 0..<d { x[i] *= embeddingScale } }
+        if let positionTable { for i in 0..<d { x[i] += positionTable[pos * d + i] } }
+    }
+
+    func normalize(_ input: UnsafeMutablePointer<Float>, _ n: NormWeights, into out: UnsafeMutablePointer<Float>) {
+        let eps = Float(config.normEps)
+        switch config.norm {
+        case .layerNorm:
+            layerNormForward(input, gamma: n.gain, beta: n.bias, out, mean: statistics, rstd: statistics + 1, rows: 1, cols: d, eps: eps)
+        case .rmsNorm:
+            rmsNormForward(input, gamma: n.gain, out, rstd: statistics, rows: 1, cols: d, eps: eps)
+        }
+    }
+
+    func job(_ l: Linear, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) -> MatVecJob {
+        MatVecJob(weights: l.weights, rows: l.rows, cols: l.cols, input: input, activations: activations, bias: l.bias, output: output)
+    }
+
+    /// Runs products that share one input, quantizing it first when a weight needs it.
+    func run(_ jobs: [MatVecJob], input: UnsafePointer<Float>, count: Int) {
+        for j in jobs {
+            if case .quantized(let m) = j.weights {
+                activations.quantize(input, count: count, groupSize: m.groupSize)
+                break
+            }
+        }
+        matVec(jobs)
+    }
+
+    /// Self-attention of the token at `pos` over the cache; result in `branch`.
+    func attention(_ b: Block, layer: Int, input: UnsafeMutablePointer<Float>, at pos: Int) {
+        let kvDim = kvHeads * headSize
+        run([job(b.q, input: input, output: q), job(b.k, input: input, output: k), job(b.v, input: input, output: v)],
+            input: input, count: d)
+        if !ropeTable.isEmpty {
+            ropeTable.withUnsafeBufferPointer { table in
+                let row = table.baseAddress! + pos * headSize
+                for (vector, count) in [(q, d), (k, kvDim)] {
+                    for h in 0..<(count / headSize) {
+                        let p = vector + h * headSize
+                        for i in 0..<(headSize / 2) {
+                            let (c, s) = (row[2 * i], row[2 * i + 1]), (x0, x1) = (p[2 * i], p[2 * i + 1])
+                            p[2 * i] = x0 * c - x1 * s
+                            p[2 * i + 1] = x0 * s + x1 * c
+                        }
+                    }
+                }
+            }
+        }
+        (keys[layer] + pos * kvDim).update(from: k, count: kvDim)
+        (values[layer] + pos * kvDim).update(from: v, count: kvDim)
+        let keyCache = UnsafePointer(keys[layer]), valueCache = UnsafePointer(values[layer])
+        let scale = 1 / Float(headSize).squareRoot()
+        let group = heads / kvHeads, window = contextWindow, size = headSize
+        let (queries, out, scores, slopes) = (q, attended, scores, slopes)
+        Parallel.forEach(pos >= 64 ? heads : 1) { chunk in
+            for h in (pos >= 64 ? chunk..<(chunk + 1) : 0..<heads) {
+                let qh = queries + h * size, kvOffset = (h / group) * size, sh = scores + h * window
+                let slope = slopes.isEmpty ? 0 : slopes[h]
+                var largest = -Float.infinity
+                for t in 0...pos {
+                    var s = floatDot(qh, keyCache + t * kvDim + kvOffset, size) * scale
+                    if slope != 0 { s -= slope * Float(pos - t) }
+                    sh[t] = s
+                    largest = max(largest, s)
+                }
+                var sum: Float = 0
+                for t in 0...pos { sh[t] = expf(sh[t] - largest); sum += sh[t] }
+                let inverse = 1 / sum
+                let oh = out + h * size
+                for i in 0..<size { oh[i] = 0 }
+                for t in 0...pos {
+                    let a = sh[t] * inverse, vt = valueCache + t * kvDim + kvOffset
+                    for i in 0..<size { oh[i] += a * vt[i] }
+                }
+            }
+        }
+        run([job(b.out, input: attended, output: branch)], input: attended, count: d)
+    }
+
+    /// The feed-forward of `input`; result in `branch`.
+    func feedForward(_ b: Block, input: UnsafeMutablePointer<Float>) {
+        if let gate = b.gate {
+            run([job(gate, input: input, output: gateOut), job(b.up, input: input, output: upOut)], input: input, count: d)
+            activationForward(activation, gateOut, gateOut, hidden)
+            for i in 0..<hidden { gateOut[i] *= upOut[i] }
+        } else {
+            run([job(b.up, input: input, output: gateOut)], input: input, count: d)
+            activationForward(activation, gateOut, gateOut, hidden)
+        }
+        run([job(b.down, input: gateOut, output: branch)], input: gateOut, count: hidden)
+    }
+}
+
+/// Float storage owned by an inference model.
+final class FloatBuffer {
+    let pointer: UnsafeMutablePointer<Float>
+    init(_ values: [Float]) {
+        pointer = .allocate(capacity: max(values.count, 1))
+        values.withUnsafeBufferPointer { pointer.initialize(from: $0.baseAddress!, count: values.count) }
+    }
+    deinit { pointer.deallocate() }
+}
+
+extension InferenceModel {
+    /// Takes another model's cached positions (same weights and shape): how a
+    /// beam continues its parent's past.
+    public func copyState(from other: InferenceModel) {
+        let kvDim = kvHeads * headSize
+        for layer in 0..<blocks.count {
+            keys[layer].update(from: other.keys[layer], count: other.length * kvDim)
+            values[layer].update(from: other.values[layer], count: other.length * kvDim)
+        }
+        length = other.length
+    }
+}
+
+/// One `InferenceModel` per sequence of a batch (samples or beams), made on
+/// demand from one set of weights: the per-token path behind `Generator`.
+public final class InferenceRows {
+    let make: () -> InferenceModel
+    var rows: [InferenceModel] = []
+    var spare: [InferenceModel] = []
+    public let contextWindow: Int
+    public let vocabSize: Int
+
+    public init(_ make: @escaping () -> InferenceModel) {
+        self.make = make
+        let first = make()
+        contextWindow = first.contextWindow
+        vocabSize = first.vocabSize
+        spare = [first]
+    }
+
+    public func take() -> InferenceModel { spare.popLast() ?? make() }
+
+    /// Runs each sequence (its last `contextWindow` tokens) from an empty cache.
+    func prefill(_ sequences: [[Int32]]) -> [[Float]] {
+        while rows.count < sequences.count { rows.append(take()) }
+        while rows.count > sequences.count { spare.append(rows.removeLast()) }
+        return zip(rows, sequences).map { model, sequence in
+            model.reset()
+            var last: [Float] = []
+            for token in sequence.suffix(contextWindow) { last = Array(model.next(token)) }
+            return last
+        }
+    }
+
+    /// Feeds each sequence's newest token; slides the window (to its last half) when full.
+    func advance(_ sequences: [[Int32]]) -> [[Float]] {
+        if rows[0].length >= contextWindow { return prefill(sequences.map { Array($0.suffix(max(1, contextWindow / 2))) }) }
+        return zip(rows, sequences).map { Array($0.next($1.last!)) }
+    }
+
+    /// Row i continues row parents[i] (rows may repeat).
+    func reorder(_ parents: [Int]) {
+        let next = parents.map { parent -> InferenceModel in
+            let model = take()
+            model.copyState(from: rows[parent])
+            return model
+        }
+        spare += rows
+        rows = next
+    }
+}

@@ -1,0 +1,359 @@
+import Foundation
+
+/// Group-wise symmetric quantization (the form of llama.cpp's Q8_0/Q4_0 and
+/// llama2.c's runq): each row of a weight matrix (out, in) is cut into groups
+/// of `groupSize` consecutive inputs; a group stores one Float scale
+/// s = max|w| / qmax and integers q = round(w / s), rounded half away from
+/// zero, so w ≈ q·s. qmax is 127 (int8) or 7 (int4); −128 and −8 never occur.
+///
+/// int4 packs two values per byte, as offset nibbles (q + 8, 1…15): within a
+/// group, byte i holds value i in its low nibble and value i + groupSize/2 in
+/// its high nibble, so both halves unpack into contiguous lanes.
+public enum QuantizedFormat: String, CaseIterable, Sendable {
+    case int8, int4
+
+    /// The largest |q|.
+    public var maxLevel: Float { self == .int8 ? 127 : 7 }
+    /// Bytes of integer data for `count` values.
+    public func byteCount(_ count: Int) -> Int { self == .int8 ? count : count / 2 }
+}
+
+/// A quantized weight matrix (rows, cols): integer data and one scale per group.
+public struct QuantizedMatrix: Sendable {
+    public let format: QuantizedFormat
+    public let rows: Int, cols: Int, groupSize: Int
+    /// int8: rows·cols signed values as bytes; int4: rows·cols/2 packed bytes.
+    public let data: [UInt8]
+    /// rows · cols/groupSize scales, row-major.
+    public let scales: [Float]
+
+    public var groupsPerRow: Int { cols / groupSize }
+
+    /// Takes stored data as it is; the loader checks lengths and scales first.
+    public init(format: QuantizedFormat, rows: Int, cols: Int, groupSize: Int, data: [UInt8], scales: [Float]) {
+        require(groupSize >= 1 && cols % groupSize == 0 && (format == .int8 || groupSize % 2 == 0),
+                "QuantizedMatrix: group size \(groupSize) does not fit rows of \(cols)")
+        require(data.count == format.byteCount(rows * cols) && scales.count == rows * (cols / groupSize),
+                "QuantizedMatrix: \(data.count) bytes and \(scales.count) scales do not fit (\(rows), \(cols)) in groups of \(groupSize)")
+        self.format = format; self.rows = rows; self.cols = cols; self.groupSize = groupSize
+        self.data = data; self.scales = scales
+    }
+
+    /// Quantizes a row-major float matrix.
+    public init(quantizing w: [Float], rows: Int, cols: Int, groupSize: Int, format: QuantizedFormat) {
+        require(w.count == rows * cols, "QuantizedMatrix: \(w.count) values do not fill (\(rows), \(cols))")
+        let groups = rows * cols / groupSize
+        var data = [UInt8](repeating: 0, count: format.byteCount(rows * cols))
+        var scales = [Float](repeating: 0, count: groups)
+        var levels = [Int8](repeating: 0, count: groupSize)
+        w.withUnsafeBufferPointer { w in
+            for g in 0..<groups {
+                let scale = quantizeGroup(w.baseAddress! + g * groupSize, count: groupSize, maxLevel: format.maxLevel, into: &levels)
+                scales[g] = scale
+                switch format {
+                case .int8:
+                    for i in 0..<groupSize { data[g * groupSize + i] = UInt8(bitPattern: levels[i]) }
+                case .int4:
+                    let half = groupSize / 2
+                    for i in 0..<half {
+                        data[g * half + i] = UInt8(levels[i] + 8) | UInt8(levels[i + half] + 8) << 4
+                    }
+                }
+            }
+        }
+        self.init(format: format, rows: rows, cols: cols, groupSize: groupSize, data: data, scales: scales)
+    }
+
+    /// The integer level of element (r, c), −127…127 or −7…7.
+    public func level(_ r: Int, _ c: Int) -> Int {
+        switch format {
+        case .int8: return Int(Int8(bitPattern: data[r * cols + c]))
+        case .int4:
+            let (g, i) = (c / groupSize, c % groupSize), half = groupSize / 2
+            let byte = data[(r * cols + g * groupSize) / 2 + i % half]
+            return Int(i < half ? byte & 15 : byte >> 4) - 8
+        }
+    }
+
+    /// Row r as floats (q·s): for one embedding row, and for tests.
+    public func dequantizedRow(_ r: Int, into out: FloatPointer) {
+        for c in 0..<cols { out[c] = Float(level(r, c)) * scales[r * groupsPerRow + c / groupSize] }
+    }
+
+    public func dequantized() -> [Float] {
+        var out = [Float](repeating: 0, count: rows * cols)
+        out.withUnsafeMutableBufferPointer { o in for r in 0..<rows { dequantizedRow(r, into: o.baseAddress! + r * cols) } }
+        return out
+    }
+}
+
+/// Quantizes `count` values into `levels`; returns the scale max|x| / maxLevel
+/// (0 for an all-zero group, whose levels are then 0).
+@inlinable
+public func quantizeGroup(_ x: UnsafePointer<Float>, count: Int, maxLevel: Float, into levels: UnsafeMutablePointer<Int8>) -> Float {
+    var largest: Float = 0
+    for i in 0..<count { largest = max(largest, abs(x[i])) }
+    let scale = largest / maxLevel
+    let inverse: Float = scale > 0 ? 1 / scale : 0
+    for i in 0..<count {
+        // .rounded() is round half away from zero; the clamp only guards 1/scale's rounding.
+        levels[i] = Int8(max(-maxLevel, min(maxLevel, (x[i] * inverse).rounded())))
+    }
+    return scale
+}
+
+/// An activation vector quantized to int8 per group, as runq's Q8_0 does on
+/// the fly: buffers allocated once, reused every token.
+public final class QuantizedActivations {
+    public let capacity: Int
+    public let levels: UnsafeMutablePointer<Int8>
+    public let scales: UnsafeMutablePointer<Float>
+
+    public init(capacity: Int) {
+        self.capacity = capacity
+        levels = .allocate(capacity: capacity)
+        scales = .allocate(capacity: capacity)
+    }
+    deinit { levels.deallocate(); scales.deallocate() }
+
+    /// Quantizes x (n values) in groups of `groupSize`.
+    public func quantize(_ x: UnsafePointer<Float>, count n: Int, groupSize: Int) {
+        require(n <= capacity && n % groupSize == 0, "QuantizedActivations: \(n) values in groups of \(groupSize) (capacity \(capacity))")
+        for g in 0..<(n / groupSize) {
+            scales[g] = quantizeGroup(x + g * groupSize, count: groupSize, maxLevel: 127, into: levels + g * groupSize)
+        }
+    }
+}
+
+/// One matrix–vector product of a batch of them: out[r] = Σ_c W[r, c] · x[c] (+ bias[r]).
+public struct MatVecJob {
+    public enum Weights {
+        case float(UnsafePointer<Float>)
+        case quantized(QuantizedMatrix)
+    }
+    public let weights: Weights
+    public let rows: Int, cols: Int
+    /// Float input (float weights) — quantized weights read `activations`.
+    public let input: UnsafePointer<Float>
+    public let activations: QuantizedActivations?
+    public let bias: UnsafePointer<Float>?
+    public let output: UnsafeMutablePointer<Float>
+
+    public init(weights: Weights, rows: Int, cols: Int, input: UnsafePointer<Float>, activations: QuantizedActivations?,
+                bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) {
+        self.weights = weights; self.rows = rows; self.cols = cols; self.input = input
+        self.activations = activations; self.bias = bias; self.output = output
+    }
+}
+
+/// Runs several independent matrix–vector products in one parallel region
+/// (q, k and v; gate and up): rows of all jobs are cut into blocks and spread
+/// over the threads, so there is one barrier for the lot. Each output row is
+/// computed by one thread, whole, so results do not depend on the thread count.
+public func matVec(_ jobs: [MatVecJob], rowBlock: Int = 32) {
+    withRawJobs(jobs[...], []) { raw in
+        // Large outputs (the vocabulary head) in 16 blocks of a multiple of 16 rows:
+        // fewer handovers, and block edges fall on whole cache lines of the output.
+        let sizes = raw.map { max(rowBlock, ($0.rows / 16 + 15) / 16 * 16) }
+        var starts: [Int] = []
+        var blocks = 0
+        for (job, size) in zip(raw, sizes) { starts.append(blocks); blocks += (job.rows + size - 1) / size }
+        sizes.withUnsafeBufferPointer { sizes in
+        starts.withUnsafeBufferPointer { starts in
+            raw.withUnsafeBufferPointer { raw in
+                // Only pointers cross into the workers: copying a job that holds
+                // arrays or classes would retain them from both threads per block.
+                Parallel.forEach(blocks) { b in
+                    var j = raw.count - 1
+                    while starts[j] > b { j -= 1 }
+                    let job = raw[j]
+                    let lo = (b - starts[j]) * sizes[j], hi = min(job.rows, lo + sizes[j])
+                    job.run(rows: lo..<hi)
+                }
+            }
+        }
+        }
+    }
+}
+
+/// A job as plain pointers, valid inside `withRawJobs`.
+struct RawMatVecJob {
+    let format: QuantizedFormat?  // nil: float weights
+    let weights: UnsafeRawPointer
+    let scales: UnsafePointer<Float>?
+    let rows: Int, cols: Int, groupSize: Int
+    let input: UnsafePointer<Float>
+    let levels: UnsafePointer<Int8>?, inputScales: UnsafePointer<Float>?
+    let bias: UnsafePointer<Float>?
+    let output: UnsafeMutablePointer<Float>
+
+    @inline(__always)
+    func run(rows range: Range<Int>) {
+        guard let format else {
+            let w = weights.assumingMemoryBound(to: Float.self)
+            for r in range { output[r] = floatDot(w + r * cols, input, cols) + (bias?[r] ?? 0) }
+            return
+        }
+        let groups = cols / groupSize
+        for r in range {
+            let dot: Float
+            switch format {
+            case .int8:
+                dot = int8RowDot(weights.assumingMemoryBound(to: Int8.self) + r * cols, scales! + r * groups, levels!, inputScales!,
+                                 groups: groups, groupSize: groupSize)
+            case .int4:
+                dot = int4RowDot(weights.assumingMemoryBound(to: UInt8.self) + r * cols / 2, scales! + r * groups, levels!, inputScales!,
+                                 groups: groups, groupSize: groupSize)
+            }
+            output[r] = dot + (bias?[r] ?? 0)
+        }
+    }
+}
+
+/// Pins each job's arrays and hands `body` their pointers.
+private func withRawJobs(_ jobs: ArraySlice<MatVecJob>, _ done: [RawMatVecJob], _ body: ([RawMatVecJob]) -> Void) {
+    guard let job = jobs.first else { return body(done) }
+    let rest = jobs.dropFirst()
+    switch job.weights {
+    case .float(let w):
+        withRawJobs(rest, done + [RawMatVecJob(format: nil, weights: UnsafeRawPointer(w), scales: nil, rows: job.rows, cols: job.cols,
+                                               groupSize: 1, input: job.input, levels: nil, inputScales: nil, bias: job.bias,
+                                               output: job.output)], body)
+    case .quantized(let m):
+        let a = job.activations!
+        m.data.withUnsafeBytes { data in
+            m.scales.withUnsafeBufferPointer { scales in
+                withRawJobs(rest, done + [RawMatVecJob(format: m.format, weights: data.baseAddress!, scales: scales.baseAddress!,
+                                                       rows: m.rows, cols: m.cols, groupSize: m.groupSize, input: job.input,
+                                                       levels: a.levels, inputScales: a.scales, bias: job.bias, output: job.output)], body)
+            }
+        }
+    }
+}
+
+/// Int32 lanes → Float lanes (vcvtdq2ps); the generic SIMD initialiser is an out-of-line call.
+@inlinable @inline(__always)
+func toFloat(_ v: SIMD8<Int32>) -> SIMD8<Float> {
+    SIMD8<Float>(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
+}
+
+@inlinable @inline(__always)
+func load16(_ p: UnsafePointer<Int8>) -> SIMD16<Int8> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Int8>.self) }
+
+/// Σ a[i]·b[i] in 16 float lanes.
+@inlinable
+public func floatDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc0 = Float16Lanes(), acc1 = Float16Lanes()
+    var i = 0
+    while i + 32 <= n {
+        acc0.addProduct(load16(a + i), load16(b + i))
+        acc1.addProduct(load16(a + i + 16), load16(b + i + 16))
+        i += 32
+    }
+    if i + 16 <= n { acc0.addProduct(load16(a + i), load16(b + i)); i += 16 }
+    var sum = horizontalSum(acc0 + acc1)
+    while i < n { sum += a[i] * b[i]; i += 1 }
+    return sum
+}
+
+/// Σ over 16 int8 pairs into 8 Int32 lanes: products of sign-extended
+/// 16-bit values, adjacent pairs added (the pattern LLVM turns into
+/// vpmaddwd; SIMD32 conversions are lowered lane by lane, so 16 it is).
+/// |q| ≤ 127, so a product fits 16 bits and a pair sum 32.
+@inlinable @inline(__always)
+func multiplyAddPairs(_ a: SIMD16<Int8>, _ b: SIMD16<Int8>) -> SIMD8<Int32> {
+    let p = widen(widen(a)) &* widen(widen(b))
+    return p.evenHalf &+ p.oddHalf
+}
+
+// Lane-by-lane widening, spelled out: LLVM folds these into one vpmovsx*,
+// where the standard library's generic `truncatingIfNeeded:` is an out-of-line call.
+@inlinable @inline(__always)
+func widen(_ v: SIMD16<Int8>) -> SIMD16<Int16> {
+    SIMD16<Int16>(Int16(v[0]), Int16(v[1]), Int16(v[2]), Int16(v[3]), Int16(v[4]), Int16(v[5]), Int16(v[6]), Int16(v[7]),
+                  Int16(v[8]), Int16(v[9]), Int16(v[10]), Int16(v[11]), Int16(v[12]), Int16(v[13]), Int16(v[14]), Int16(v[15]))
+}
+
+@inlinable @inline(__always)
+func widen(_ v: SIMD16<Int16>) -> SIMD16<Int32> {
+    SIMD16<Int32>(Int32(v[0]), Int32(v[1]), Int32(v[2]), Int32(v[3]), Int32(v[4]), Int32(v[5]), Int32(v[6]), Int32(v[7]),
+                  Int32(v[8]), Int32(v[9]), Int32(v[10]), Int32(v[11]), Int32(v[12]), Int32(v[13]), Int32(v[14]), Int32(v[15]))
+}
+
+/// Unsigned nibbles (0…15) as signed bytes.
+@inlinable @inline(__always)
+func asSigned(_ v: SIMD16<UInt8>) -> SIMD16<Int8> { unsafeBitCast(v, to: SIMD16<Int8>.self) }
+
+/// Exact integer dot product of one group (any size), for the scalar tail and as the tests' reference.
+@inlinable
+public func int8GroupDot(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Int32 {
+    var acc = SIMD8<Int32>()
+    var i = 0
+    while i + 16 <= n {
+        acc &+= multiplyAddPairs(load16(a + i), load16(b + i))
+        i += 16
+    }
+    var sum = acc.wrappedSum()
+    while i < n { sum &+= Int32(a[i]) * Int32(b[i]); i += 1 }
+    return sum
+}
+
+/// Σ_g (Σ_i qw·qx) · sw_g · sx_g over a row of int8 weights.
+@inlinable
+public func int8RowDot(_ w: UnsafePointer<Int8>, _ ws: UnsafePointer<Float>, _ x: UnsafePointer<Int8>, _ xs: UnsafePointer<Float>,
+                       groups: Int, groupSize: Int) -> Float {
+    if groupSize % 16 != 0 {
+        var sum: Float = 0
+        for g in 0..<groups {
+            sum += Float(int8GroupDot(w + g * groupSize, x + g * groupSize, groupSize)) * (ws[g] * xs[g])
+        }
+        return sum
+    }
+    // Each group's integer sum is exact; its lanes are scaled once per group.
+    var total = SIMD8<Float>()
+    for g in 0..<groups {
+        var acc0 = SIMD8<Int32>(), acc1 = SIMD8<Int32>()
+        var i = g * groupSize
+        let end = i + groupSize
+        while i + 32 <= end {
+            acc0 &+= multiplyAddPairs(load16(w + i), load16(x + i))
+            acc1 &+= multiplyAddPairs(load16(w + i + 16), load16(x + i + 16))
+            i += 32
+        }
+        if i < end { acc0 &+= multiplyAddPairs(load16(w + i), load16(x + i)) }
+        let acc = acc0 &+ acc1
+        total.addProduct(toFloat(acc), SIMD8<Float>(repeating: ws[g] * xs[g]))
+    }
+    return horizontalSum(total)
+}
+
+/// As `int8RowDot`, for int4 weights packed as in `QuantizedFormat`: 32
+/// packed bytes unpack to 32 low and 32 high values, matched with the
+/// activations of each half group.
+@inlinable
+public func int4RowDot(_ w: UnsafePointer<UInt8>, _ ws: UnsafePointer<Float>, _ x: UnsafePointer<Int8>, _ xs: UnsafePointer<Float>,
+                       groups: Int, groupSize: Int) -> Float {
+    let half = groupSize / 2
+    var total: Float = 0
+    for g in 0..<groups {
+        let packed = w + g * half, xg = x + g * groupSize
+        var i = 0
+        var acc8 = SIMD8<Int32>()
+        while i + 16 <= half {
+            let bytes = UnsafeRawPointer(packed + i).loadUnaligned(as: SIMD16<UInt8>.self)
+            let low = asSigned(bytes & 15) &- 8
+            let high = asSigned(bytes &>> 4) &- 8
+            acc8 &+= multiplyAddPairs(low, load16(xg + i))
+            acc8 &+= multiplyAddPairs(high, load16(xg + half + i))
+            i += 16
+        }
+        var rest = acc8.wrappedSum()
+        while i < half {
+            let byte = packed[i]
+            rest &+= (Int32(byte & 15) - 8) * Int32(xg[i]) + (Int32(byte >> 4) - 8) * Int32(xg[half + i])
+            i += 1
+        }
+        total += Float(rest) * (ws[g] * xs[g])
+    }
+    return total
+}
