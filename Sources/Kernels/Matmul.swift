@@ -742,6 +742,12 @@ func dot8(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rowStride: Int, 
     return result
 }
 
+/// Whether the GEMV paths stream eight rows of Bᵀ at once (`dot8`) or four:
+/// eight 16-lane accumulators take half of AVX-512's 32 registers but all 16
+/// of AVX2's (each is two ymm there) and spill. Either way each row's sum is
+/// the same bits, so the choice changes speed only.
+var dotEightRows: Bool { MatmulKernel.current == .avx512 }
+
 /// One dot product, summed in exactly the order `dot4` uses for each of its four.
 @inline(__always)
 func dot1(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, k: Int) -> Float {
@@ -782,13 +788,14 @@ func skinnyDotMatmul(
     }
     defer { scratch?.deallocate() }
     let group = 32
+    let eightRows = dotEightRows
     forEachTask((n + group - 1) / group) { g in
         let jEnd = min(n, g * group + group)
         for r in 0..<m {
             let aRow = aRows + r * k
             let cRow = c + r * n
             var j = g * group
-            while j + 8 <= jEnd {
+            while eightRows && j + 8 <= jEnd {
                 var d = dot8(aRow, b + j * k, rowStride: k, k: k)
                 if accumulate { d = UnsafeRawPointer(cRow + j).loadUnaligned(as: SIMD8<Float>.self) + d }
                 UnsafeMutableRawPointer(cRow + j).storeBytes(of: d, as: SIMD8<Float>.self)
