@@ -1,5 +1,6 @@
 import Foundation
 import Files
+import Kernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -28,7 +29,7 @@ public struct SafeTensor: Equatable, Sendable {
     }
 
     public init(name: String, shape: [Int], bytes: [UInt8], dtype: SafeTensorsDType) {
-        precondition(dtype.byteCount == 1, "SafeTensor: raw bytes are I8 or U8")
+        require(dtype.byteCount == 1, "SafeTensor: raw bytes are I8 or U8, got \(dtype.rawValue)")
         self.name = name
         self.shape = shape
         self.values = []
