@@ -14,7 +14,7 @@ Runs every case in a scratch directory and prints one summary line, e.g.
 - accepted: a bad input that exited 0.
 Needs only Python's standard library. Run it after `swift build -c release`.
 """
-import hashlib, os, shutil, subprocess, sys, tempfile
+import hashlib, json, os, shutil, subprocess, sys, tempfile
 
 BINARY = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/release/tinygpt")
 TINY = ["--set", "model.n_layer=1", "--set", "model.d_model=16", "--set", "model.n_head=2",
@@ -163,8 +163,9 @@ def setup(root):
     tok = open("vocab-ckpt/tokenizer.json").read().replace('"vocab": {', '"vocab": {"z": 14,', 1)
     open("vocab-ckpt/tokenizer.json", "w").write(tok)
     shutil.copytree("run", "negstep-run")
-    state = open("negstep-run/latest/trainer_state.json").read().replace('"step" : 6', '"step" : -3')
-    open("negstep-run/latest/trainer_state.json", "w").write(state)
+    state = json.load(open("negstep-run/latest/trainer_state.json"))
+    state["step"] = -3
+    json.dump(state, open("negstep-run/latest/trainer_state.json", "w"))
 
 
 def restore(root, pristine):
