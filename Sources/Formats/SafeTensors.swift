@@ -135,14 +135,31 @@ public enum SafeTensors {
 
     // MARK: Reading
 
+    /// Reads a file through a read-only mapping: each tensor's pages are dropped
+    /// from memory once it is converted, so loading peaks at the tensors plus
+    /// about one tensor of file, not at the tensors plus the whole file.
     public static func read(from url: URL) throws -> SafeTensorsFile {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw FormatError("\(url.path): cannot read: \(plainReason(error))")
+        func cannotRead(_ code: Int32) -> FormatError { FormatError("\(url.path): cannot read: \(posixReason(code))") }
+        let fd = open(url.path, O_RDONLY)
+        guard fd >= 0 else { throw cannotRead(errno) }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw cannotRead(errno) }
+        guard (status.st_mode & S_IFMT) == S_IFREG else { throw cannotRead((status.st_mode & S_IFMT) == S_IFDIR ? EISDIR : ENODEV) }
+        let size = Int(status.st_size)
+        // An empty (or tiny) file has nothing to map; decode names the problem.
+        guard size >= 8 else {
+            let data = (try? Data(contentsOf: url)) ?? Data()
+            return try decode(data, source: url.path)
         }
-        return try decode(data, source: url.path)
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { throw cannotRead(errno) }
+        defer { munmap(base, size) }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        return try decode(UnsafeRawBufferPointer(start: base, count: size), source: url.path) { range in
+            // Whole pages inside the converted range only; the mapping is clean, so they reload if read again.
+            let first = (range.lowerBound + page - 1) / page * page, last = range.upperBound / page * page
+            if last > first { _ = madvise(base + first, last - first, MADV_DONTNEED) }
+        }
     }
 
     /// Parses a whole file's bytes; `source` names it in errors. Every header number
@@ -151,7 +168,9 @@ public enum SafeTensors {
         try data.withUnsafeBytes { try decode($0, source: source) }
     }
 
-    private static func decode(_ bytes: UnsafeRawBufferPointer, source: String) throws -> SafeTensorsFile {
+    /// `converted` is told each byte range once its tensor has been copied out.
+    private static func decode(_ bytes: UnsafeRawBufferPointer, source: String,
+                               converted: (Range<Int>) -> Void = { _ in }) throws -> SafeTensorsFile {
         func fail(_ problem: String) -> FormatError { FormatError("\(source): \(problem)") }
 
         guard bytes.count >= 8 else { throw fail("file is \(bytes.count) bytes, too short for the 8-byte header length") }
@@ -201,6 +220,7 @@ public enum SafeTensors {
         }
 
         let tensors = layouts.map { layout in
+            defer { converted((dataStart + layout.begin)..<(dataStart + layout.end)) }
             guard layout.dtype.byteCount > 1 else {
                 return SafeTensorsFile.Entry(name: layout.name, dtype: layout.dtype, shape: layout.shape, values: [],
                                              bytes: Array(bytes[(dataStart + layout.begin)..<(dataStart + layout.end)]))
