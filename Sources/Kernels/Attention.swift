@@ -93,7 +93,7 @@ func attentionForwardOneQuery(
         let kBase = k + (b * s.kvHeads + kvh) * s.keyCapacity * d, vBase = v + (b * s.kvHeads + kvh) * s.keyCapacity * d
         withUnsafeTemporaryAllocation(of: Float.self, capacity: max(n, 1)) { buffer in
             let scores = buffer.baseAddress!
-            for j in 0..<n { scores[j] = dotProduct(qRow, kBase + j * d, d) * scale }
+            for j in 0..<n { scores[j] = dot1(qRow, kBase + j * d, k: d) * scale }
             if let bias { vectorAdd(scores, bias + h * tk, scores, n) }
             let m = vectorMax(scores, n)
             let sum = sumExpShifted(scores, n, shift: m, storingTo: scores)
@@ -118,24 +118,6 @@ func attentionForwardOneQuery(
             }
         }
     }
-}
-
-/// Σ a[i]·b[i] in 16 lanes (lane l sums i ≡ l mod 16), then the ragged tail.
-@inline(__always)
-func dotProduct(_ a: ConstFloatPointer, _ b: ConstFloatPointer, _ n: Int) -> Float {
-    var acc = SIMD16<Float>()
-    var i = 0
-    while i + 16 <= n {
-        acc.addProduct(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Float>.self),
-                       UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Float>.self))
-        i += 16
-    }
-    var result = horizontalSum(acc)
-    while i < n {
-        result = result.addingProduct(a[i], b[i])
-        i += 1
-    }
-    return result
 }
 
 /// Accumulates dq, dk, dv (or overwrites those whose `accumulate` flag is

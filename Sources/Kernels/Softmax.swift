@@ -75,20 +75,14 @@ public func crossEntropyForward(
     _ logits: ConstFloatPointer, targets: UnsafePointer<Int32>, rows: Int, cols: Int,
     ignoreIndex: Int32, rowMax: FloatPointer, rowLogSum: FloatPointer
 ) -> (sum: Double, count: Int) {
-    let rowLoss = UnsafeMutablePointer<Double>.allocate(capacity: max(rows, 1))
-    defer { rowLoss.deallocate() }
-    forRows(rows, cols: cols) { r in
-        let xr = logits + r * cols
-        let m = Kernels.rowMax(xr, cols)
-        let logSum = logf(sumExpShifted(xr, cols, shift: m))
-        rowMax[r] = m
-        rowLogSum[r] = logSum
-        let t = targets[r]
-        rowLoss[r] = t == ignoreIndex ? 0 : Double(m - xr[Int(t)]) + Double(logSum)
-    }
+    // −log p(target) per row; the row scores are tokenLogProbsForward's, negated (bit for bit the same sums).
+    let rowLogProb = UnsafeMutablePointer<Double>.allocate(capacity: max(rows, 1))
+    defer { rowLogProb.deallocate() }
+    tokenLogProbsForward(logits, targets: targets, rows: rows, cols: cols, ignoreIndex: ignoreIndex,
+                         rowMax: rowMax, rowLogSum: rowLogSum, out: rowLogProb)
     var sum = 0.0, count = 0
     for r in 0..<rows where targets[r] != ignoreIndex {  // in order: deterministic
-        sum += rowLoss[r]
+        sum -= rowLogProb[r]
         count += 1
     }
     return (sum, count)

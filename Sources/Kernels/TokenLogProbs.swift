@@ -39,10 +39,3 @@ public func tokenLogProbsBackward(
 @inlinable
 public func logSigmoid(_ x: Float) -> Float { Swift.min(x, 0) - log1pf(expf(-abs(x))) }
 
-/// σ(x) without overflow for large |x|.
-@inlinable
-public func sigmoid(_ x: Float) -> Float {
-    if x >= 0 { return 1 / (1 + expf(-x)) }
-    let e = expf(x)
-    return e / (1 + e)
-}

@@ -47,6 +47,6 @@ public func logSigmoid(_ x: Tensor) -> Tensor {
     for i in 0..<x.count { out.data[i] = Kernels.logSigmoid(x.data[i]) }
     return out.recordOp([x]) { out in
         // d/dx log σ(x) = σ(−x)
-        if let d = x.gradientTarget { for i in 0..<x.count { d[i] += out.grad!.data[i] * sigmoid(-x.data[i]) } }
+        if let d = x.gradientTarget { for i in 0..<x.count { d[i] += out.grad!.data[i] * Activation.sigmoid.value(-x.data[i]) } }
     }
 }
