@@ -6,7 +6,8 @@ import Kernels
 public final class Tensor {
     public let shape: [Int]
     public let count: Int
-    let storage: Storage
+    /// Replaced only by `Tensor.pack`.
+    var storage: Storage
 
     /// Leaves (parameters, inputs) that ask for a gradient get `grad` filled by `backward()`.
     public var requiresGrad: Bool

@@ -58,10 +58,14 @@ public final class InferenceModel {
     /// Whether this path covers a config (every one but scaled RoPE).
     public static func supports(_ config: ModelConfig) -> Bool { config.ropeScaling == nil }
 
-    /// A float32 model over a GPT's weights (shared, not copied).
+    /// A float32 model over a GPT's weights (shared, not copied). Packs the
+    /// GPT's parameters into one block first (`Tensor.pack`), in the order a
+    /// token reads them.
     public convenience init(model: GPT) {
+        let parameters = model.parameters
+        if !Tensor.arePacked(parameters.map(\.tensor)) { Tensor.pack(parameters.map(\.tensor)) }
         var tensors: [String: UnsafePointer<Float>] = [:]
-        for p in model.parameters { tensors[p.name] = UnsafePointer(p.tensor.data) }
+        for p in parameters { tensors[p.name] = UnsafePointer(p.tensor.data) }
         self.init(config: model.config, contextWindow: model.contextWindow, quantization: nil, owners: [model],
                   matrix: { name, _, _ in .float(tensors[name]!) }, vector: { tensors[$0] })
     }

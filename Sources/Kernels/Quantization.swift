@@ -147,31 +147,34 @@ public struct MatVecJob {
 }
 
 /// Runs several independent matrix–vector products in one parallel region
-/// (q, k and v; gate and up): rows of all jobs are cut into blocks and spread
-/// over the threads, so there is one barrier for the lot. Each output row is
-/// computed by one thread, whole, so results do not depend on the thread count.
-public func matVec(_ jobs: [MatVecJob], rowBlock: Int = 32) {
+/// (q, k and v; gate and up), so there is one barrier for the lot. The jobs'
+/// rows, taken in order, are cut into one contiguous run per thread, as
+/// OpenMP's static schedule does: each core reads its weights as one
+/// sequential stream, which the prefetchers follow (blocks dealt out in turn
+/// had each core skip over the other's rows). Each output row is computed whole by one
+/// thread, in the same order whatever the split, so results do not depend on
+/// the thread count.
+public func matVec(_ jobs: [MatVecJob]) {
     withRawJobs(jobs[...], []) { raw in
-        // Large outputs (the vocabulary head) in 16 blocks of a multiple of 16 rows:
-        // fewer handovers, and block edges fall on whole cache lines of the output.
-        let sizes = raw.map { max(rowBlock, ($0.rows / 16 + 15) / 16 * 16) }
-        var starts: [Int] = []
-        var blocks = 0
-        for (job, size) in zip(raw, sizes) { starts.append(blocks); blocks += (job.rows + size - 1) / size }
-        sizes.withUnsafeBufferPointer { sizes in
-        starts.withUnsafeBufferPointer { starts in
-            raw.withUnsafeBufferPointer { raw in
-                // Only pointers cross into the workers: copying a job that holds
-                // arrays or classes would retain them from both threads per block.
-                Parallel.forEach(blocks) { b in
-                    var j = raw.count - 1
-                    while starts[j] > b { j -= 1 }
-                    let job = raw[j]
-                    let lo = (b - starts[j]) * sizes[j], hi = min(job.rows, lo + sizes[j])
-                    job.run(rows: lo..<hi)
+        raw.withUnsafeBufferPointer { raw in
+            let rows = raw.reduce(0) { $0 + $1.rows }
+            // A thread gets at least 16K multiply-adds (a few microseconds), else the
+            // handover costs more than it saves.
+            let work = raw.reduce(0) { $0 + $1.rows * $1.cols }
+            let parts = max(1, min(Parallel.threads, work / 16_384, rows))
+            // Only pointers cross into the workers: copying a job that holds
+            // arrays or classes would retain them from both threads.
+            Parallel.forEach(parts) { part in
+                var lo = rows * part / parts
+                let hi = rows * (part + 1) / parts
+                var first = 0, j = 0
+                while lo < hi {
+                    while first + raw[j].rows <= lo { first += raw[j].rows; j += 1 }
+                    let end = min(hi, first + raw[j].rows)
+                    raw[j].run(rows: (lo - first)..<(end - first))
+                    lo = end
                 }
             }
-        }
         }
     }
 }
@@ -190,25 +193,11 @@ struct RawMatVecJob {
     @inline(__always)
     func run(rows range: Range<Int>) {
         guard let format else {
-            // With AVX-512, eight rows per pass share each load of the input (dot8: 1.2–1.3×
-            // the tokens/s of one row at a time, docs/benchmarks.md); with 16 registers, one
-            // row at a time in two chains was faster than four rows (dot4). The two orders
-            // round differently, so the last bits of a logit depend on the register block.
+            // One row at a time, in two chains: a single sequential stream. Streaming eight
+            // rows at once (dot8) shares each load of the input, but measured slower on
+            // the AVX-512 build once the weights sat in one block (docs/benchmarks.md).
             let w = weights.assumingMemoryBound(to: Float.self)
-            var r = range.lowerBound
-            if dotEightRows {
-                while r + 8 <= range.upperBound {
-                    let dots = dot8(input, w + r * cols, rowStride: cols, k: cols)
-                    for i in 0..<8 { output[r + i] = dots[i] + (bias?[r + i] ?? 0) }
-                    r += 8
-                }
-                while r < range.upperBound {
-                    output[r] = dot1(input, w + r * cols, k: cols) + (bias?[r] ?? 0)
-                    r += 1
-                }
-            } else {
-                for r in range { output[r] = floatDot(w + r * cols, input, cols) + (bias?[r] ?? 0) }
-            }
+            for r in range { output[r] = floatDot(w + r * cols, input, cols) + (bias?[r] ?? 0) }
             return
         }
         let groups = cols / groupSize

@@ -128,4 +128,27 @@ final class GraphTests: XCTestCase {
         XCTAssertEqual(mean, 0, accuracy: 0.03)
         XCTAssertEqual(variance, 1, accuracy: 0.05)
     }
+
+    /// Packing moves values, not meaning: the same values, one block, and
+    /// gradients and updates work on the packed tensors as before.
+    func testPackedTensorsKeepTheirValuesAndGradients() {
+        let w = randomTensor([5, 7], seed: 31), b = randomTensor([7], seed: 32), x = randomTensor([3, 5], seed: 33)
+        w.requiresGrad = true; b.requiresGrad = true
+        func gradients() -> [[Float]] {
+            w.zeroGrad(); b.zeroGrad()
+            sum(mul(add(matmul(x, w), b), add(matmul(x, w), b))).backward()
+            return [w.grad!.toArray(), b.grad!.toArray()]
+        }
+        let before = [w.toArray(), b.toArray()], gradsBefore = gradients()
+        XCTAssertFalse(Tensor.arePacked([w, b]))
+        Tensor.pack([w, b, w])  // a repeated tensor is packed once
+        XCTAssertTrue(Tensor.arePacked([w, b]))
+        XCTAssertEqual([w.toArray(), b.toArray()], before)
+        XCTAssertEqual(gradients(), gradsBefore)
+        XCTAssertEqual(Int(bitPattern: w.data) % 64, 0)
+        XCTAssertEqual(Int(bitPattern: b.data) % 64, 0)
+        XCTAssertEqual(b.data - w.data, 48, "back to back, each start rounded up to 16 floats")
+        w.data[0] = 42  // writable in place
+        XCTAssertEqual(w.toArray()[0], 42)
+    }
 }

@@ -79,4 +79,45 @@ final class ParallelTests: XCTestCase {
             if n > grain { XCTAssertGreaterThanOrEqual(ranges, min(n, 8), "n \(n) grain \(grain)") }
         }
     }
+
+    /// Matrix–vector products in one region: every row equals `floatDot` of
+    /// its weights (bit for bit) for any thread count, including splits that
+    /// fall inside a job and jobs of different widths.
+    func testMatVecRowsAreTheSameForAnyThreadCount() {
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        let shapes = [(1, 300), (37, 300), (300, 700), (5, 1)]  // (rows, cols): enough work to split 4 ways
+        var g = RandomGenerator(seed: 5)
+        let weights = shapes.map { (r, c) in (0..<(r * c)).map { _ in Float(g.uniformDouble() * 2 - 1) } }
+        let inputs = shapes.map { (_, c) in (0..<c).map { _ in Float(g.uniformDouble() * 2 - 1) } }
+        let bias = (0..<37).map { Float($0) / 7 }
+        func run() -> [[Float]] {
+            var outputs = shapes.map { [Float](repeating: .nan, count: $0.0) }
+            let w = weights.map { UnsafeMutablePointer<Float>.allocate(capacity: $0.count) }
+            let x = inputs.map { UnsafeMutablePointer<Float>.allocate(capacity: $0.count) }
+            let o = outputs.map { UnsafeMutablePointer<Float>.allocate(capacity: $0.count) }
+            let b = UnsafeMutablePointer<Float>.allocate(capacity: bias.count)
+            defer { (w + x + o + [b]).forEach { $0.deallocate() } }
+            for i in shapes.indices { w[i].initialize(from: weights[i], count: weights[i].count); x[i].initialize(from: inputs[i], count: inputs[i].count) }
+            b.initialize(from: bias, count: bias.count)
+            matVec(shapes.indices.map { i in
+                MatVecJob(weights: .float(w[i]), rows: shapes[i].0, cols: shapes[i].1, input: x[i], activations: nil,
+                          bias: i == 1 ? UnsafePointer(b) : nil, output: o[i])
+            })
+            for i in shapes.indices { outputs[i] = Array(UnsafeBufferPointer(start: o[i], count: shapes[i].0)) }
+            return outputs
+        }
+        Parallel.threads = 1
+        let one = run()
+        for (i, (rows, cols)) in shapes.enumerated() {
+            for r in 0..<rows {
+                let expected = weights[i].withUnsafeBufferPointer { w in inputs[i].withUnsafeBufferPointer { floatDot(w.baseAddress! + r * cols, $0.baseAddress!, cols) } }
+                XCTAssertEqual(one[i][r], expected + (i == 1 ? bias[r] : 0), "job \(i) row \(r)")
+            }
+        }
+        for threads in [2, 3, 4] {
+            Parallel.threads = threads
+            XCTAssertEqual(run(), one, "\(threads) threads")
+        }
+    }
 }
