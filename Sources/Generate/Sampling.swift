@@ -45,34 +45,80 @@ public func argmax(_ logits: [Float]) -> Int {
 /// mass reaches top_p (always at least one token), then tokens with at least
 /// min_p × the top probability, renormalised after each cut. Probabilities
 /// of removed tokens are 0. temperature must be > 0 (0 means greedy: see `chooseToken`).
+///
+/// Only the tokens a cut can keep are sorted. Sorting all 32000 tokens took
+/// 3.0 ms a step, more than the forward pass of the stories15M shape; with
+/// only the candidates, 1.3 ms when 4.5K tokens make up 90% of the mass
+/// (0.5 ms for 1.2K). A flat distribution still keeps most of them.
 public func filteredProbabilities(_ logits: [Float], temperature: Double, topK: Int, topP: Double, minP: Double) -> [Double] {
     let scaled = logits.map { Double($0) / temperature }
     let m = scaled.max() ?? 0
     var p = scaled.map { $0 == -.infinity ? 0 : exp($0 - m) }
     normalize(&p)
-    // Most likely first; ties keep the lower id first, so cuts are deterministic.
-    let order = p.indices.sorted { p[$0] != p[$1] ? p[$0] > p[$1] : $0 < $1 }
-    var keep = order.count
-    if topK > 0 { keep = min(keep, topK) }
-    if topP < 1 {
-        let kept = order.prefix(keep)
-        let mass = kept.reduce(0.0) { $0 + p[$1] }
-        var cumulative = 0.0, n = 0
-        for i in kept {
-            cumulative += p[i] / mass
-            n += 1
-            if cumulative >= topP { break }
-        }
-        keep = max(1, n)
+    let n = p.count
+    let cutsK = topK > 0 && topK < n
+    if cutsK || topP < 1 {
+        let keep = mostLikely(p, topK: cutsK ? topK : n, topP: topP)
+        var kept = [Double](repeating: 0, count: n)
+        for i in keep { kept[i] = p[i] }
+        p = kept
     }
-    for i in order[keep...] { p[i] = 0 }
     normalize(&p)
-    if minP > 0, let top = order.first {
-        let threshold = minP * p[top]
-        for i in order.prefix(keep) where p[i] < threshold { p[i] = 0 }
+    if minP > 0 {
+        let threshold = minP * (p.max() ?? 0)
+        for i in p.indices where p[i] < threshold { p[i] = 0 }
         normalize(&p)
     }
     return p
+}
+
+/// The tokens top-k then top-p keep, most likely first (ties: lower id
+/// first, so cuts are deterministic). Equal to cutting the fully sorted
+/// vocabulary, but sorts only the candidates: for top-k, the tokens at or
+/// above the k-th largest probability; for top-p alone, those at or above
+/// half of (1 − top_p) / n, since the tokens below that hold less than
+/// 1 − top_p together and so the cut always falls among the candidates
+/// (if rounding ever says otherwise, the whole vocabulary is sorted).
+func mostLikely(_ p: [Double], topK k: Int, topP: Double) -> ArraySlice<Int> {
+    let n = p.count
+    let floor = k < n ? kthLargest(p, k) : (topP < 1 ? (1 - topP) / Double(n) / 2 : 0)
+    for attempt in 0..<2 {
+        // (probability, id) pairs sort faster than ids compared through the array.
+        var candidates: [(p: Double, id: Int)] = []
+        for (i, pi) in p.enumerated() where attempt == 1 || pi >= floor { candidates.append((pi, i)) }
+        candidates.sort { $0.p != $1.p ? $0.p > $1.p : $0.id < $1.id }
+        let kept = candidates.prefix(k).map(\.id)[...]
+        guard topP < 1 else { return kept }
+        // The mass of the k most likely: all of it without top-k (the candidates may not hold it all).
+        let mass = k < n ? kept.reduce(0.0) { $0 + p[$1] } : p.reduce(0, +)
+        var cumulative = 0.0, count = 0
+        for i in kept {
+            cumulative += p[i] / mass
+            count += 1
+            if cumulative >= topP { return kept.prefix(count) }
+        }
+        if k < n || attempt == 1 { return kept }  // top-k's set holds the whole mass it is cut against
+    }
+    return []
+}
+
+/// The k-th largest value (k in 1...count), by quickselect on a copy.
+func kthLargest(_ values: [Double], _ k: Int) -> Double {
+    var v = values
+    var lo = 0, hi = v.count - 1
+    let target = k - 1  // index in descending order
+    while lo < hi {
+        let pivot = v[(lo + hi) / 2]
+        var i = lo, j = hi
+        while i <= j {
+            while v[i] > pivot { i += 1 }
+            while v[j] < pivot { j -= 1 }
+            if i <= j { v.swapAt(i, j); i += 1; j -= 1 }
+        }
+        // Now v[lo...j] >= pivot >= v[i...hi], and v[j+1..<i] == pivot.
+        if target <= j { hi = j } else if target >= i { lo = i } else { return pivot }
+    }
+    return v[target]
 }
 
 func normalize(_ p: inout [Double]) {

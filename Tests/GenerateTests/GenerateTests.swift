@@ -120,6 +120,51 @@ final class GenerateTests: XCTestCase {
         XCTAssertEqual(extreme[1], 0)
     }
 
+    /// The cuts sort only their candidates; they keep exactly what cutting the
+    /// fully sorted vocabulary keeps (ties included), for every combination.
+    func testFilteringEqualsCuttingTheSortedVocabulary() {
+        func reference(_ logits: [Float], temperature: Double, topK: Int, topP: Double, minP: Double) -> [Double] {
+            let scaled = logits.map { Double($0) / temperature }
+            let m = scaled.max()!
+            var p = scaled.map { $0 == -.infinity ? 0 : exp($0 - m) }
+            let total = p.reduce(0, +)
+            p = p.map { $0 / total }
+            let order = p.indices.sorted { p[$0] != p[$1] ? p[$0] > p[$1] : $0 < $1 }
+            var keep = topK > 0 ? min(topK, p.count) : p.count
+            if topP < 1 {
+                let mass = order.prefix(keep).reduce(0.0) { $0 + p[$1] }
+                var cumulative = 0.0, n = 0
+                for i in order.prefix(keep) { cumulative += p[i] / mass; n += 1; if cumulative >= topP { break } }
+                keep = n
+            }
+            for i in order[keep...] { p[i] = 0 }
+            let threshold = minP * p.max()!
+            for i in p.indices where p[i] < threshold { p[i] = 0 }
+            let kept = p.reduce(0, +)
+            return p.map { $0 / kept }
+        }
+        var g = RandomGenerator(seed: 23)
+        for n in [1, 2, 7, 100, 5000] {
+            for trial in 0..<6 {
+                // Rounded logits make ties; some tokens banned (−∞).
+                let logits = (0..<n).map { i -> Float in
+                    if n > 1 && i % 11 == 3 { return -.infinity }
+                    let x = Float(g.uniformDouble() * 8 - 4)
+                    return trial % 2 == 0 ? (x * 2).rounded() / 2 : x
+                }
+                for (topK, topP, minP) in [(0, 1.0, 0.0), (0, 0.9, 0.0), (0, 0.0, 0.0), (0, 0.999999, 0.0), (1, 1.0, 0.0), (3, 1.0, 0.0),
+                                           (40, 0.9, 0.0), (n, 0.5, 0.0), (n + 5, 0.7, 0.1), (0, 0.3, 0.05), (7, 0.95, 0.2)] {
+                    let temperature = [0.7, 1.0, 1.3][trial % 3]
+                    let fast = filteredProbabilities(logits, temperature: temperature, topK: topK, topP: topP, minP: minP)
+                    let slow = reference(logits, temperature: temperature, topK: topK, topP: topP, minP: minP)
+                    let label = "n \(n) trial \(trial) k \(topK) p \(topP) min-p \(minP)"
+                    XCTAssertEqual(fast.map { $0 > 0 }, slow.map { $0 > 0 }, label)
+                    for (a, b) in zip(fast, slow) { XCTAssertEqual(a, b, accuracy: 1e-12, label) }
+                }
+            }
+        }
+    }
+
     func testDrawFrequenciesMatchTheFilteredDistribution() {
         let logits: [Float] = [1.2, 0.9, 0.3, -0.2, -0.5, -3]
         let p = filteredProbabilities(logits, temperature: 0.9, topK: 5, topP: 0.95, minP: 0.05)
