@@ -52,6 +52,9 @@ public final class InferenceModel {
     let x, normed, attended, branch, q, k, v, gateOut, upOut, scores, logitsBuffer: UnsafeMutablePointer<Float>
     let statistics: UnsafeMutablePointer<Float>
     let activations: QuantizedActivations
+    /// Each layer's products, made once: (q, k, v), out, (gate, up) or up, down; then the head.
+    var layerJobs: [(attention: [MatVecJob], out: [MatVecJob], up: [MatVecJob], down: [MatVecJob])] = []
+    var headJobs: [MatVecJob] = []
     /// Positions in the cache.
     public private(set) var length = 0
 
@@ -151,6 +154,16 @@ public final class InferenceModel {
         gateOut = buffer(hidden); upOut = buffer(hidden); scores = buffer(heads * window); logitsBuffer = buffer(vocab)
         statistics = buffer(2)
         activations = QuantizedActivations(capacity: max(d, hidden))
+        // Inputs: post-norm and DeepNorm feed x itself to each branch, pre-norm its normalised copy.
+        let branchInput = residualScale == nil ? normed : x
+        layerJobs = blocks.map { b in
+            ([job(b.q, input: branchInput, output: q), job(b.k, input: branchInput, output: k), job(b.v, input: branchInput, output: v)],
+             [job(b.out, input: attended, output: branch)],
+             b.gate.map { [job($0, input: branchInput, output: gateOut), job(b.up, input: branchInput, output: upOut)] }
+                ?? [job(b.up, input: branchInput, output: gateOut)],
+             [job(b.down, input: gateOut, output: branch)])
+        }
+        headJobs = [job(head, input: finalNorm == nil ? x : normed, output: logitsBuffer)]
     }
 
     deinit {
@@ -171,25 +184,25 @@ public final class InferenceModel {
         for (layer, block) in blocks.enumerated() {
             if let alpha = residualScale {
                 // norm(α·x + f(x)), twice
-                attention(block, layer: layer, input: x, at: pos)
+                attention(layer: layer, input: x, at: pos)
                 for i in 0..<d { branch[i] += alpha * x[i] }
                 normalize(branch, block.attentionNorm, into: x)
-                feedForward(block, input: x)
+                feedForward(layer: layer, input: x)
                 for i in 0..<d { branch[i] += alpha * x[i] }
                 normalize(branch, block.feedForwardNorm, into: x)
             } else {
                 // x + f(norm(x)), twice
                 normalize(x, block.attentionNorm, into: normed)
-                attention(block, layer: layer, input: normed, at: pos)
+                attention(layer: layer, input: normed, at: pos)
                 for i in 0..<d { x[i] += branch[i] }
                 normalize(x, block.feedForwardNorm, into: normed)
-                feedForward(block, input: normed)
+                feedForward(layer: layer, input: normed)
                 for i in 0..<d { x[i] += branch[i] }
             }
         }
         var last = UnsafePointer(x)
         if let finalNorm { normalize(x, finalNorm, into: normed); last = UnsafePointer(normed) }
-        run([job(head, input: last, output: logitsBuffer)], input: last, count: d)
+        run(headJobs, input: last, count: d)
         length += 1
         return UnsafeBufferPointer(start: logitsBuffer, count: vocabSize)
     }
@@ -240,14 +253,13 @@ public final class InferenceModel {
     }
 
     /// Self-attention of the token at `pos` over the cache; result in `branch`.
-    func attention(_ b: Block, layer: Int, input: UnsafeMutablePointer<Float>, at pos: Int) {
+    func attention(layer: Int, input: UnsafeMutablePointer<Float>, at pos: Int) {
         let kvDim = kvHeads * headSize
-        run([job(b.q, input: input, output: q), job(b.k, input: input, output: k), job(b.v, input: input, output: v)],
-            input: input, count: d)
+        run(layerJobs[layer].attention, input: input, count: d)
         if !ropeTable.isEmpty {
             ropeTable.withUnsafeBufferPointer { table in
                 let row = table.baseAddress! + pos * headSize
-                for (vector, count) in [(q, d), (k, kvDim)] {
+                func rotate(_ vector: UnsafeMutablePointer<Float>, _ count: Int) {
                     for h in 0..<(count / headSize) {
                         let p = vector + h * headSize
                         for i in 0..<(headSize / 2) {
@@ -257,6 +269,8 @@ public final class InferenceModel {
                         }
                     }
                 }
+                rotate(q, d)
+                rotate(k, kvDim)
             }
         }
         (keys[layer] + pos * kvDim).update(from: k, count: kvDim)
@@ -287,20 +301,15 @@ public final class InferenceModel {
                 }
             }
         }
-        run([job(b.out, input: attended, output: branch)], input: attended, count: d)
+        run(layerJobs[layer].out, input: attended, count: d)
     }
 
     /// The feed-forward of `input`; result in `branch`.
-    func feedForward(_ b: Block, input: UnsafeMutablePointer<Float>) {
-        if let gate = b.gate {
-            run([job(gate, input: input, output: gateOut), job(b.up, input: input, output: upOut)], input: input, count: d)
-            activationForward(activation, gateOut, gateOut, hidden)
-            for i in 0..<hidden { gateOut[i] *= upOut[i] }
-        } else {
-            run([job(b.up, input: input, output: gateOut)], input: input, count: d)
-            activationForward(activation, gateOut, gateOut, hidden)
-        }
-        run([job(b.down, input: gateOut, output: branch)], input: gateOut, count: hidden)
+    func feedForward(layer: Int, input: UnsafeMutablePointer<Float>) {
+        run(layerJobs[layer].up, input: input, count: d)
+        activationForward(activation, gateOut, gateOut, hidden)
+        if blocks[layer].gate != nil { for i in 0..<hidden { gateOut[i] *= upOut[i] } }
+        run(layerJobs[layer].down, input: gateOut, count: hidden)
     }
 }
 

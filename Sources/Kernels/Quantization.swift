@@ -155,25 +155,23 @@ public struct MatVecJob {
 /// thread, in the same order whatever the split, so results do not depend on
 /// the thread count.
 public func matVec(_ jobs: [MatVecJob]) {
-    withRawJobs(jobs[...], []) { raw in
-        raw.withUnsafeBufferPointer { raw in
-            let rows = raw.reduce(0) { $0 + $1.rows }
-            // A thread gets at least 16K multiply-adds (a few microseconds), else the
-            // handover costs more than it saves.
-            let work = raw.reduce(0) { $0 + $1.rows * $1.cols }
-            let parts = max(1, min(Parallel.threads, work / 16_384, rows))
-            // Only pointers cross into the workers: copying a job that holds
-            // arrays or classes would retain them from both threads.
-            Parallel.forEach(parts) { part in
-                var lo = rows * part / parts
-                let hi = rows * (part + 1) / parts
-                var first = 0, j = 0
-                while lo < hi {
-                    while first + raw[j].rows <= lo { first += raw[j].rows; j += 1 }
-                    let end = min(hi, first + raw[j].rows)
-                    raw[j].run(rows: (lo - first)..<(end - first))
-                    lo = end
-                }
+    withRawJobs(jobs) { raw in
+        let rows = raw.reduce(0) { $0 + $1.rows }
+        // A thread gets at least 16K multiply-adds (a few microseconds), else the
+        // handover costs more than it saves.
+        let work = raw.reduce(0) { $0 + $1.rows * $1.cols }
+        let parts = max(1, min(Parallel.threads, work / 16_384, rows))
+        // Only pointers cross into the workers: copying a job that holds
+        // arrays or classes would retain them from both threads.
+        Parallel.forEach(parts) { part in
+            var lo = rows * part / parts
+            let hi = rows * (part + 1) / parts
+            var first = 0, j = 0
+            while lo < hi {
+                while first + raw[j].rows <= lo { first += raw[j].rows; j += 1 }
+                let end = min(hi, first + raw[j].rows)
+                raw[j].run(rows: (lo - first)..<(end - first))
+                lo = end
             }
         }
     }
@@ -216,24 +214,33 @@ struct RawMatVecJob {
     }
 }
 
-/// Pins each job's arrays and hands `body` their pointers.
-private func withRawJobs(_ jobs: ArraySlice<MatVecJob>, _ done: [RawMatVecJob], _ body: ([RawMatVecJob]) -> Void) {
-    guard let job = jobs.first else { return body(done) }
-    let rest = jobs.dropFirst()
-    switch job.weights {
-    case .float(let w):
-        withRawJobs(rest, done + [RawMatVecJob(format: nil, weights: UnsafeRawPointer(w), scales: nil, rows: job.rows, cols: job.cols,
-                                               groupSize: 1, input: job.input, levels: nil, inputScales: nil, bias: job.bias,
-                                               output: job.output)], body)
-    case .quantized(let m):
-        let a = job.activations!
-        m.data.withUnsafeBytes { data in
-            m.scales.withUnsafeBufferPointer { scales in
-                withRawJobs(rest, done + [RawMatVecJob(format: m.format, weights: data.baseAddress!, scales: scales.baseAddress!,
-                                                       rows: m.rows, cols: m.cols, groupSize: m.groupSize, input: job.input,
-                                                       levels: a.levels, inputScales: a.scales, bias: job.bias, output: job.output)], body)
+/// Pins each job's arrays and hands `body` their pointers, in a buffer on
+/// the stack: generation calls this a few times per layer per token, and
+/// nothing here touches the heap.
+private func withRawJobs(_ jobs: [MatVecJob], _ body: (UnsafeBufferPointer<RawMatVecJob>) -> Void) {
+    withUnsafeTemporaryAllocation(of: RawMatVecJob.self, capacity: jobs.count) { raw in
+        func pin(_ i: Int) {
+            guard i < jobs.count else { return body(UnsafeBufferPointer(raw)) }
+            let job = jobs[i]
+            switch job.weights {
+            case .float(let w):
+                raw.initializeElement(at: i, to: RawMatVecJob(format: nil, weights: UnsafeRawPointer(w), scales: nil, rows: job.rows,
+                                                           cols: job.cols, groupSize: 1, input: job.input, levels: nil, inputScales: nil,
+                                                           bias: job.bias, output: job.output))
+                pin(i + 1)
+            case .quantized(let m):
+                let a = job.activations!
+                m.data.withUnsafeBytes { data in
+                    m.scales.withUnsafeBufferPointer { scales in
+                        raw.initializeElement(at: i, to: RawMatVecJob(format: m.format, weights: data.baseAddress!, scales: scales.baseAddress!,
+                                                                   rows: m.rows, cols: m.cols, groupSize: m.groupSize, input: job.input,
+                                                                   levels: a.levels, inputScales: a.scales, bias: job.bias, output: job.output))
+                        pin(i + 1)
+                    }
+                }
             }
         }
+        pin(0)
     }
 }
 
