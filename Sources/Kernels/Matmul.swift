@@ -369,11 +369,22 @@ func packAPanel(_ ip: Int, _ a: UnsafePointer<Float>, into packed: UnsafeMutable
                 for p in 0..<kc {
                     let src = a + (p0 + p) * m + i0
                     let row = dst + p * mr
-                    if rows == mr && mr == 12 {
+                    if rows == mr && (mr == 12 || mr == 8) {
                         UnsafeMutableRawPointer(row).storeBytes(
                             of: UnsafeRawPointer(src).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
-                        UnsafeMutableRawPointer(row + 8).storeBytes(
-                            of: UnsafeRawPointer(src + 8).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+                        if mr == 12 {
+                            UnsafeMutableRawPointer(row + 8).storeBytes(
+                                of: UnsafeRawPointer(src + 8).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+                        }
+                    } else if rows == mr && (mr == 6 || mr == 4) {
+                        // The AVX2 and generic blocks: an element loop here had cost Aᵀ·B
+                        // about a fifth of its time at 768×128·128×65.
+                        UnsafeMutableRawPointer(row).storeBytes(
+                            of: UnsafeRawPointer(src).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+                        if mr == 6 {
+                            UnsafeMutableRawPointer(row + 4).storeBytes(
+                                of: UnsafeRawPointer(src + 4).loadUnaligned(as: SIMD2<Float>.self), as: SIMD2<Float>.self)
+                        }
                     } else {
                         for r in 0..<rows { row[r] = src[r] }
                         for r in rows..<mr { row[r] = 0 }
@@ -477,8 +488,12 @@ func blockedMatmul<Block: RegisterBlock>(
     let aPanels = paddedM / mr
     // Aᵀ (stored k×m) is packed for blocks under 12 rows: in place, each step
     // p would use only mr·4 bytes of a fresh cache line (AVX2 build, 6×16,
-    // 512³ Aᵀ·B on 1 thread: 0.74× numpy in place, 0.91× packed).
-    let fullPanels = aliasesInCache(transposeA ? m : k) || (transposeA && mr < 12) ? 0 : m / mr
+    // 512³ Aᵀ·B on 1 thread: 0.74× numpy in place, 0.91× packed). Except for
+    // a short reduction into a narrow C, where the packing is not paid back:
+    // 768×128·128×65 went from 86 to 101 GFLOP/s in place, 768×128·128×512
+    // from 124 to 105, so only up to 192 columns (1 thread, AVX2 build).
+    let packsNarrowAT = transposeA && mr < 12 && (reductionBlock(k) > 256 || n > 192)
+    let fullPanels = aliasesInCache(transposeA ? m : k) || packsNarrowAT ? 0 : m / mr
     let fullBPanels = transposeB || aliasesInCache(n) ? 0 : n / blockCols
     // A ragged last row panel (m % 12 rows) is read in place as the last 12
     // rows of A, through the scratch tile, keeping only its new rows: the same
