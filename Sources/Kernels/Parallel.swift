@@ -93,6 +93,10 @@ final class WorkerPool: @unchecked Sendable {
 
     /// How long an idle worker polls for the next job before sleeping.
     static let spinNanoseconds: UInt64 = 1_000_000
+    /// How long it polls before it also yields its core now and then: the
+    /// usual wait between two regions is a few microseconds, and a worker
+    /// caught inside sched_yield when its ticket comes starts late.
+    static let yieldAfterNanoseconds: UInt64 = 50_000
 
     /// One pool thread: the caller bumps `ticket` to hand it the current job.
     private final class Worker: @unchecked Sendable {
@@ -178,13 +182,14 @@ final class WorkerPool: @unchecked Sendable {
         while t == seen {
             polls += 1
             if polls & 1023 == 0 {
-                if DispatchTime.now().uptimeNanoseconds - start > Self.spinNanoseconds {
+                let waited = DispatchTime.now().uptimeNanoseconds - start
+                if waited > Self.spinNanoseconds {
                     pthread_mutex_lock(worker.mutex)
                     worker.sleeping.store(true, ordering: .sequentiallyConsistent)
                     while worker.ticket.load(ordering: .sequentiallyConsistent) == seen { pthread_cond_wait(worker.condition, worker.mutex) }
                     worker.sleeping.store(false, ordering: .sequentiallyConsistent)
                     pthread_mutex_unlock(worker.mutex)
-                } else {
+                } else if waited > Self.yieldAfterNanoseconds {
                     sched_yield()  // if the machine is oversubscribed, let the thread that will hand out work run
                 }
             }
