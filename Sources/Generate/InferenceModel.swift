@@ -48,8 +48,9 @@ public final class InferenceModel {
     let owners: [AnyObject]
 
     // State, allocated once.
-    let keys: [UnsafeMutablePointer<Float>], values: [UnsafeMutablePointer<Float>]  // per layer (window, kvDim)
-    let x, normed, attended, branch, q, k, v, gateOut, upOut, scores, logitsBuffer: UnsafeMutablePointer<Float>
+    /// Per layer (kvHeads, window, headSize): the layout of Kernels' attention.
+    let keys: [UnsafeMutablePointer<Float>], values: [UnsafeMutablePointer<Float>]
+    let x, normed, attended, branch, q, k, v, gateOut, upOut, alibiBias, logSumExp, logitsBuffer: UnsafeMutablePointer<Float>
     let statistics: UnsafeMutablePointer<Float>
     let activations: QuantizedActivations
     /// Each layer's products, made once: (q, k, v), out, (gate, up) or up, down; then the head.
@@ -151,7 +152,8 @@ public final class InferenceModel {
         }
         x = buffer(d); normed = buffer(d); attended = buffer(d); branch = buffer(d)
         q = buffer(d); k = buffer(kvDim); v = buffer(kvDim)
-        gateOut = buffer(hidden); upOut = buffer(hidden); scores = buffer(heads * window); logitsBuffer = buffer(vocab)
+        gateOut = buffer(hidden); upOut = buffer(hidden); logitsBuffer = buffer(vocab)
+        alibiBias = buffer(config.position == .alibi ? heads * window : 1); logSumExp = buffer(heads)
         statistics = buffer(2)
         activations = QuantizedActivations(capacity: max(d, hidden))
         // Inputs: post-norm and DeepNorm feed x itself to each branch, pre-norm its normalised copy.
@@ -168,7 +170,7 @@ public final class InferenceModel {
 
     deinit {
         for p in keys + values { p.deallocate() }
-        for p in [x, normed, attended, branch, q, k, v, gateOut, upOut, scores, logitsBuffer, statistics] { p.deallocate() }
+        for p in [x, normed, attended, branch, q, k, v, gateOut, upOut, alibiBias, logSumExp, logitsBuffer, statistics] { p.deallocate() }
     }
 
     /// Forgets the cached positions.
@@ -273,34 +275,20 @@ public final class InferenceModel {
                 rotate(k, kvDim)
             }
         }
-        (keys[layer] + pos * kvDim).update(from: k, count: kvDim)
-        (values[layer] + pos * kvDim).update(from: v, count: kvDim)
-        let keyCache = UnsafePointer(keys[layer]), valueCache = UnsafePointer(values[layer])
-        let scale = 1 / Float(headSize).squareRoot()
-        let group = heads / kvHeads, window = contextWindow, size = headSize
-        let (queries, out, scores, slopes) = (q, attended, scores, slopes)
-        Parallel.forEach(pos >= 64 ? heads : 1) { chunk in
-            for h in (pos >= 64 ? chunk..<(chunk + 1) : 0..<heads) {
-                let qh = queries + h * size, kvOffset = (h / group) * size, sh = scores + h * window
-                let slope = slopes.isEmpty ? 0 : slopes[h]
-                var largest = -Float.infinity
-                for t in 0...pos {
-                    var s = floatDot(qh, keyCache + t * kvDim + kvOffset, size) * scale
-                    if slope != 0 { s -= slope * Float(pos - t) }
-                    sh[t] = s
-                    largest = max(largest, s)
-                }
-                var sum: Float = 0
-                for t in 0...pos { sh[t] = expf(sh[t] - largest); sum += sh[t] }
-                let inverse = 1 / sum
-                let oh = out + h * size
-                for i in 0..<size { oh[i] = 0 }
-                for t in 0...pos {
-                    let a = sh[t] * inverse, vt = valueCache + t * kvDim + kvOffset
-                    for i in 0..<size { oh[i] += a * vt[i] }
-                }
+        for g in 0..<kvHeads {
+            (keys[layer] + (g * contextWindow + pos) * headSize).update(from: k + g * headSize, count: headSize)
+            (values[layer] + (g * contextWindow + pos) * headSize).update(from: v + g * headSize, count: headSize)
+        }
+        let keyLength = pos + 1
+        if !slopes.isEmpty {
+            // ALiBi: −slope·distance, laid out (heads, 1, keys) as the kernel reads it.
+            for h in 0..<heads {
+                for t in 0..<keyLength { alibiBias[h * keyLength + t] = -slopes[h] * Float(pos - t) }
             }
         }
+        attentionForward(q, keys[layer], values[layer], bias: slopes.isEmpty ? nil : alibiBias, attended, logSumExp: logSumExp,
+                         shape: AttentionShape(batch: 1, heads: heads, kvHeads: kvHeads, queryLength: 1, keyLength: keyLength,
+                                               headSize: headSize, causal: true, keyCapacity: contextWindow))
         run(layerJobs[layer].out, input: attended, count: d)
     }
 
@@ -327,10 +315,12 @@ extension InferenceModel {
     /// Takes another model's cached positions (same weights and shape): how a
     /// beam continues its parent's past.
     public func copyState(from other: InferenceModel) {
-        let kvDim = kvHeads * headSize
         for layer in 0..<blocks.count {
-            keys[layer].update(from: other.keys[layer], count: other.length * kvDim)
-            values[layer].update(from: other.values[layer], count: other.length * kvDim)
+            for g in 0..<kvHeads {
+                let head = g * contextWindow * headSize
+                (keys[layer] + head).update(from: other.keys[layer] + head, count: other.length * headSize)
+                (values[layer] + head).update(from: other.values[layer] + head, count: other.length * headSize)
+            }
         }
         length = other.length
     }
