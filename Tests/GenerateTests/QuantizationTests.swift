@@ -105,6 +105,21 @@ final class QuantizationTests: XCTestCase {
         }
     }
 
+    /// Beam search reorders per-token caches (copyState): its beams equal the
+    /// batched path's, with GQA (several query heads per cached K/V head).
+    func testBeamSearchOnThePerTokenPathEqualsTheBatchedPath() {
+        for position in [PositionEncoding.rope, .alibi] {
+            let gpt = model { $0.position = position; $0.nKVHead = 2; $0.contextLength = 24 }
+            let tokenizer = try! CharTokenizer(trainingText: "abcdefghijklm")
+            let batched = Generator(model: gpt, tokenizer: tokenizer)
+            let perToken = Generator(rows: InferenceRows { InferenceModel(model: gpt) }, tokenizer: tokenizer)
+            let a = batched.beamSearch(prompt: [1, 2], width: 3, count: 3, maxNewTokens: 30, lengthPenalty: 1, settings: DecodingSettings())
+            let b = perToken.beamSearch(prompt: [1, 2], width: 3, count: 3, maxNewTokens: 30, lengthPenalty: 1, settings: DecodingSettings())
+            XCTAssertEqual(a.map(\.tokens), b.map(\.tokens), "\(position)")
+            for (x, y) in zip(a, b) { XCTAssertEqual(x.score!, y.score!, accuracy: 1e-4, "\(position)") }
+        }
+    }
+
     func testQuantizedLogitsAreCloseToFloat() {
         let gpt = model { $0.position = .rope; $0.activation = .swiglu; $0.norm = .rmsNorm }
         let tokens: [Int32] = [3, 7, 1, 12, 0, 5, 5, 9, 2, 11]
