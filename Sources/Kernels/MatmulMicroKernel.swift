@@ -164,35 +164,35 @@ func microKernel12x16(kc: Int, a: UnsafePointer<Float>, aRowStride: Int = 1, aSt
         c10_0 = UnsafeRawPointer(c + 10 * ldc + 0).loadUnaligned(as: SIMD16<Float>.self)
         c11_0 = UnsafeRawPointer(c + 11 * ldc + 0).loadUnaligned(as: SIMD16<Float>.self)
     }
-    var ap = a
+    var ap0 = a, ap3 = a + 3 * aRowStride, ap6 = a + 6 * aRowStride, ap9 = a + 9 * aRowStride
     var bp = b
     for _ in 0..<kc {
         let b0 = UnsafeRawPointer(bp + 0).loadUnaligned(as: SIMD16<Float>.self)
-        let a0 = SIMD16<Float>(repeating: ap[0 * aRowStride])
+        let a0 = SIMD16<Float>(repeating: ap0[0])
         c0_0.addProduct(a0, b0)
-        let a1 = SIMD16<Float>(repeating: ap[1 * aRowStride])
+        let a1 = SIMD16<Float>(repeating: ap0[aRowStride])
         c1_0.addProduct(a1, b0)
-        let a2 = SIMD16<Float>(repeating: ap[2 * aRowStride])
+        let a2 = SIMD16<Float>(repeating: ap0[2 * aRowStride])
         c2_0.addProduct(a2, b0)
-        let a3 = SIMD16<Float>(repeating: ap[3 * aRowStride])
+        let a3 = SIMD16<Float>(repeating: ap3[0])
         c3_0.addProduct(a3, b0)
-        let a4 = SIMD16<Float>(repeating: ap[4 * aRowStride])
+        let a4 = SIMD16<Float>(repeating: ap3[aRowStride])
         c4_0.addProduct(a4, b0)
-        let a5 = SIMD16<Float>(repeating: ap[5 * aRowStride])
+        let a5 = SIMD16<Float>(repeating: ap3[2 * aRowStride])
         c5_0.addProduct(a5, b0)
-        let a6 = SIMD16<Float>(repeating: ap[6 * aRowStride])
+        let a6 = SIMD16<Float>(repeating: ap6[0])
         c6_0.addProduct(a6, b0)
-        let a7 = SIMD16<Float>(repeating: ap[7 * aRowStride])
+        let a7 = SIMD16<Float>(repeating: ap6[aRowStride])
         c7_0.addProduct(a7, b0)
-        let a8 = SIMD16<Float>(repeating: ap[8 * aRowStride])
+        let a8 = SIMD16<Float>(repeating: ap6[2 * aRowStride])
         c8_0.addProduct(a8, b0)
-        let a9 = SIMD16<Float>(repeating: ap[9 * aRowStride])
+        let a9 = SIMD16<Float>(repeating: ap9[0])
         c9_0.addProduct(a9, b0)
-        let a10 = SIMD16<Float>(repeating: ap[10 * aRowStride])
+        let a10 = SIMD16<Float>(repeating: ap9[aRowStride])
         c10_0.addProduct(a10, b0)
-        let a11 = SIMD16<Float>(repeating: ap[11 * aRowStride])
+        let a11 = SIMD16<Float>(repeating: ap9[2 * aRowStride])
         c11_0.addProduct(a11, b0)
-        ap += aStep
+        ap0 += aStep; ap3 += aStep; ap6 += aStep; ap9 += aStep
         bp += ldb
     }
     UnsafeMutableRawPointer(c + 0 * ldc + 0).storeBytes(of: c0_0, as: SIMD16<Float>.self)
@@ -241,35 +241,35 @@ func microKernel12x8(kc: Int, a: UnsafePointer<Float>, aRowStride: Int = 1, aSte
         c10_0 = UnsafeRawPointer(c + 10 * ldc + 0).loadUnaligned(as: SIMD8<Float>.self)
         c11_0 = UnsafeRawPointer(c + 11 * ldc + 0).loadUnaligned(as: SIMD8<Float>.self)
     }
-    var ap = a
+    var ap0 = a, ap3 = a + 3 * aRowStride, ap6 = a + 6 * aRowStride, ap9 = a + 9 * aRowStride
     var bp = b
     for _ in 0..<kc {
         let b0 = UnsafeRawPointer(bp + 0).loadUnaligned(as: SIMD8<Float>.self)
-        let a0 = SIMD8<Float>(repeating: ap[0 * aRowStride])
+        let a0 = SIMD8<Float>(repeating: ap0[0])
         c0_0.addProduct(a0, b0)
-        let a1 = SIMD8<Float>(repeating: ap[1 * aRowStride])
+        let a1 = SIMD8<Float>(repeating: ap0[aRowStride])
         c1_0.addProduct(a1, b0)
-        let a2 = SIMD8<Float>(repeating: ap[2 * aRowStride])
+        let a2 = SIMD8<Float>(repeating: ap0[2 * aRowStride])
         c2_0.addProduct(a2, b0)
-        let a3 = SIMD8<Float>(repeating: ap[3 * aRowStride])
+        let a3 = SIMD8<Float>(repeating: ap3[0])
         c3_0.addProduct(a3, b0)
-        let a4 = SIMD8<Float>(repeating: ap[4 * aRowStride])
+        let a4 = SIMD8<Float>(repeating: ap3[aRowStride])
         c4_0.addProduct(a4, b0)
-        let a5 = SIMD8<Float>(repeating: ap[5 * aRowStride])
+        let a5 = SIMD8<Float>(repeating: ap3[2 * aRowStride])
         c5_0.addProduct(a5, b0)
-        let a6 = SIMD8<Float>(repeating: ap[6 * aRowStride])
+        let a6 = SIMD8<Float>(repeating: ap6[0])
         c6_0.addProduct(a6, b0)
-        let a7 = SIMD8<Float>(repeating: ap[7 * aRowStride])
+        let a7 = SIMD8<Float>(repeating: ap6[aRowStride])
         c7_0.addProduct(a7, b0)
-        let a8 = SIMD8<Float>(repeating: ap[8 * aRowStride])
+        let a8 = SIMD8<Float>(repeating: ap6[2 * aRowStride])
         c8_0.addProduct(a8, b0)
-        let a9 = SIMD8<Float>(repeating: ap[9 * aRowStride])
+        let a9 = SIMD8<Float>(repeating: ap9[0])
         c9_0.addProduct(a9, b0)
-        let a10 = SIMD8<Float>(repeating: ap[10 * aRowStride])
+        let a10 = SIMD8<Float>(repeating: ap9[aRowStride])
         c10_0.addProduct(a10, b0)
-        let a11 = SIMD8<Float>(repeating: ap[11 * aRowStride])
+        let a11 = SIMD8<Float>(repeating: ap9[2 * aRowStride])
         c11_0.addProduct(a11, b0)
-        ap += aStep
+        ap0 += aStep; ap3 += aStep; ap6 += aStep; ap9 += aStep
         bp += ldb
     }
     UnsafeMutableRawPointer(c + 0 * ldc + 0).storeBytes(of: c0_0, as: SIMD8<Float>.self)
@@ -378,23 +378,23 @@ func microKernel6x8(kc: Int, a: UnsafePointer<Float>, aRowStride: Int = 1, aStep
         c4_0 = UnsafeRawPointer(c + 4 * ldc + 0).loadUnaligned(as: SIMD8<Float>.self)
         c5_0 = UnsafeRawPointer(c + 5 * ldc + 0).loadUnaligned(as: SIMD8<Float>.self)
     }
-    var ap = a
+    var ap0 = a, ap3 = a + 3 * aRowStride
     var bp = b
     for _ in 0..<kc {
         let b0 = UnsafeRawPointer(bp + 0).loadUnaligned(as: SIMD8<Float>.self)
-        let a0 = SIMD8<Float>(repeating: ap[0 * aRowStride])
+        let a0 = SIMD8<Float>(repeating: ap0[0])
         c0_0.addProduct(a0, b0)
-        let a1 = SIMD8<Float>(repeating: ap[1 * aRowStride])
+        let a1 = SIMD8<Float>(repeating: ap0[aRowStride])
         c1_0.addProduct(a1, b0)
-        let a2 = SIMD8<Float>(repeating: ap[2 * aRowStride])
+        let a2 = SIMD8<Float>(repeating: ap0[2 * aRowStride])
         c2_0.addProduct(a2, b0)
-        let a3 = SIMD8<Float>(repeating: ap[3 * aRowStride])
+        let a3 = SIMD8<Float>(repeating: ap3[0])
         c3_0.addProduct(a3, b0)
-        let a4 = SIMD8<Float>(repeating: ap[4 * aRowStride])
+        let a4 = SIMD8<Float>(repeating: ap3[aRowStride])
         c4_0.addProduct(a4, b0)
-        let a5 = SIMD8<Float>(repeating: ap[5 * aRowStride])
+        let a5 = SIMD8<Float>(repeating: ap3[2 * aRowStride])
         c5_0.addProduct(a5, b0)
-        ap += aStep
+        ap0 += aStep; ap3 += aStep
         bp += ldb
     }
     UnsafeMutableRawPointer(c + 0 * ldc + 0).storeBytes(of: c0_0, as: SIMD8<Float>.self)
@@ -642,27 +642,27 @@ func microKernel8x4(kc: Int, a: UnsafePointer<Float>, aRowStride: Int = 1, aStep
         c6_0 = UnsafeRawPointer(c + 6 * ldc + 0).loadUnaligned(as: SIMD4<Float>.self)
         c7_0 = UnsafeRawPointer(c + 7 * ldc + 0).loadUnaligned(as: SIMD4<Float>.self)
     }
-    var ap = a
+    var ap0 = a, ap3 = a + 3 * aRowStride, ap6 = a + 6 * aRowStride
     var bp = b
     for _ in 0..<kc {
         let b0 = UnsafeRawPointer(bp + 0).loadUnaligned(as: SIMD4<Float>.self)
-        let a0 = SIMD4<Float>(repeating: ap[0 * aRowStride])
+        let a0 = SIMD4<Float>(repeating: ap0[0])
         c0_0.addProduct(a0, b0)
-        let a1 = SIMD4<Float>(repeating: ap[1 * aRowStride])
+        let a1 = SIMD4<Float>(repeating: ap0[aRowStride])
         c1_0.addProduct(a1, b0)
-        let a2 = SIMD4<Float>(repeating: ap[2 * aRowStride])
+        let a2 = SIMD4<Float>(repeating: ap0[2 * aRowStride])
         c2_0.addProduct(a2, b0)
-        let a3 = SIMD4<Float>(repeating: ap[3 * aRowStride])
+        let a3 = SIMD4<Float>(repeating: ap3[0])
         c3_0.addProduct(a3, b0)
-        let a4 = SIMD4<Float>(repeating: ap[4 * aRowStride])
+        let a4 = SIMD4<Float>(repeating: ap3[aRowStride])
         c4_0.addProduct(a4, b0)
-        let a5 = SIMD4<Float>(repeating: ap[5 * aRowStride])
+        let a5 = SIMD4<Float>(repeating: ap3[2 * aRowStride])
         c5_0.addProduct(a5, b0)
-        let a6 = SIMD4<Float>(repeating: ap[6 * aRowStride])
+        let a6 = SIMD4<Float>(repeating: ap6[0])
         c6_0.addProduct(a6, b0)
-        let a7 = SIMD4<Float>(repeating: ap[7 * aRowStride])
+        let a7 = SIMD4<Float>(repeating: ap6[aRowStride])
         c7_0.addProduct(a7, b0)
-        ap += aStep
+        ap0 += aStep; ap3 += aStep; ap6 += aStep
         bp += ldb
     }
     UnsafeMutableRawPointer(c + 0 * ldc + 0).storeBytes(of: c0_0, as: SIMD4<Float>.self)
@@ -745,19 +745,19 @@ func microKernel4x4(kc: Int, a: UnsafePointer<Float>, aRowStride: Int = 1, aStep
         c2_0 = UnsafeRawPointer(c + 2 * ldc + 0).loadUnaligned(as: SIMD4<Float>.self)
         c3_0 = UnsafeRawPointer(c + 3 * ldc + 0).loadUnaligned(as: SIMD4<Float>.self)
     }
-    var ap = a
+    var ap0 = a, ap3 = a + 3 * aRowStride
     var bp = b
     for _ in 0..<kc {
         let b0 = UnsafeRawPointer(bp + 0).loadUnaligned(as: SIMD4<Float>.self)
-        let a0 = SIMD4<Float>(repeating: ap[0 * aRowStride])
+        let a0 = SIMD4<Float>(repeating: ap0[0])
         c0_0.addProduct(a0, b0)
-        let a1 = SIMD4<Float>(repeating: ap[1 * aRowStride])
+        let a1 = SIMD4<Float>(repeating: ap0[aRowStride])
         c1_0.addProduct(a1, b0)
-        let a2 = SIMD4<Float>(repeating: ap[2 * aRowStride])
+        let a2 = SIMD4<Float>(repeating: ap0[2 * aRowStride])
         c2_0.addProduct(a2, b0)
-        let a3 = SIMD4<Float>(repeating: ap[3 * aRowStride])
+        let a3 = SIMD4<Float>(repeating: ap3[0])
         c3_0.addProduct(a3, b0)
-        ap += aStep
+        ap0 += aStep; ap3 += aStep
         bp += ldb
     }
     UnsafeMutableRawPointer(c + 0 * ldc + 0).storeBytes(of: c0_0, as: SIMD4<Float>.self)
