@@ -1,8 +1,23 @@
 import Foundation
 
+/// How the rows of a multi-head tensor are ordered.
+public enum HeadLayout: Sendable {
+    /// (B, H, T, D): each head's positions contiguous (the KV cache's layout).
+    case headMajor
+    /// (B, T, H, D), i.e. (B, T, H·D): each token's heads side by side, as a linear layer writes them.
+    case tokenMajor
+}
+
 /// Fused scaled-dot-product attention with grouped K/V heads.
 ///
-///     q: (B, H, Tq, D)   k, v: (B, Hkv, Tk, D)   out: (B, H, Tq, D)
+///     head-major:  q: (B, H, Tq, D)   k, v: (B, Hkv, Tk, D)   out: (B, H, Tq, D)
+///     token-major: q: (B, Tq, H, D)   k, v: (B, Tk, Hkv, D)   out: (B, Tq, H, D)
+///
+/// Token-major is how the Q/K/V projections write their output (B, T, H·D)
+/// and how the output projection reads it: training takes that layout, so no
+/// transposed copy is made around attention. A head's rows are then H·D (or
+/// Hkv·D) floats apart instead of D; the kernels read and write through that
+/// row stride, with the same arithmetic in either layout (equal bits).
 ///
 /// Query head h reads K/V head h / (H/Hkv): MHA when Hkv = H, MQA when Hkv = 1,
 /// GQA in between. With `causal`, query row i sits at absolute position
@@ -18,11 +33,25 @@ public struct AttentionShape: Sendable {
     public var causal: Bool
     /// Positions between one (batch, K/V head)'s keys and the next's (≥ keyLength).
     public var keyCapacity: Int
+    public var layout: HeadLayout
     public init(batch: Int, heads: Int, kvHeads: Int, queryLength: Int, keyLength: Int, headSize: Int, causal: Bool,
-                keyCapacity: Int? = nil) {
+                keyCapacity: Int? = nil, layout: HeadLayout = .headMajor) {
         self.batch = batch; self.heads = heads; self.kvHeads = kvHeads
         self.queryLength = queryLength; self.keyLength = keyLength; self.headSize = headSize; self.causal = causal
         self.keyCapacity = keyCapacity ?? keyLength
+        self.layout = layout
+    }
+    /// Floats between consecutive rows of one head in q, out, dq and dout.
+    var queryRowStride: Int { layout == .tokenMajor ? heads * headSize : headSize }
+    /// Floats between consecutive rows of one K/V head in k, v, dk and dv.
+    var keyRowStride: Int { layout == .tokenMajor ? kvHeads * headSize : headSize }
+    /// Where (batch b, query head h)'s first row starts in q, out, dq and dout.
+    func queryStart(_ b: Int, _ h: Int) -> Int {
+        layout == .tokenMajor ? b * queryLength * heads * headSize + h * headSize : (b * heads + h) * queryLength * headSize
+    }
+    /// Where (batch b, K/V head kvh)'s first row starts in k, v, dk and dv.
+    func keyStart(_ b: Int, _ kvh: Int) -> Int {
+        layout == .tokenMajor ? b * keyCapacity * kvHeads * headSize + kvh * headSize : (b * kvHeads + kvh) * keyCapacity * headSize
     }
     var group: Int { heads / kvHeads }
     var offset: Int { keyLength - queryLength }
@@ -40,22 +69,23 @@ public func attentionForward(
     }
     let (tq, tk, d) = (s.queryLength, s.keyLength, s.headSize)
     let (tkPad, dPad) = (roundUp(tk, 16), roundUp(d, 16))
+    let (qs, ks) = (s.queryRowStride, s.keyRowStride)
     let scale = s.scale
     Parallel.forEach(s.batch * s.heads) { bh in
         let b = bh / s.heads, h = bh % s.heads
         let kvh = h / s.group
-        let qBase = q + bh * tq * d, oBase = out + bh * tq * d
-        let kBase = k + (b * s.kvHeads + kvh) * s.keyCapacity * d, vBase = v + (b * s.kvHeads + kvh) * s.keyCapacity * d
+        let qBase = q + s.queryStart(b, h), oBase = out + s.queryStart(b, h)
+        let kBase = k + s.keyStart(b, kvh), vBase = v + s.keyStart(b, kvh)
         let scratch = Scratch(d * tkPad, rowBlock * tkPad, d == dPad ? 0 : tk * dPad)
         defer { scratch.free() }
         let (kT, scores, vScratch) = (scratch[0], scratch[1], scratch[2])
-        transposeRowsPadded(kBase, rows: tk, cols: d, stride: tkPad, into: kT)
-        let vRows = paddedRows(vBase, rows: tk, cols: d, paddedCols: dPad, scratch: vScratch)
+        transposeRowsPadded(kBase, rows: tk, cols: d, rowStride: ks, stride: tkPad, into: kT)
+        let (vRows, vStride) = paddedRows(vBase, rows: tk, cols: d, rowStride: ks, paddedCols: dPad, scratch: vScratch)
         var i0 = 0
         while i0 < tq {
             let rows = min(rowBlock, tq - i0)
             let widest = s.visibleKeys(i0 + rows - 1)
-            rowsTimesTransposed(qBase + i0 * d, rowStride: d, rows: rows, kT, depth: d, stride: tkPad, count: widest,
+            rowsTimesTransposed(qBase + i0 * qs, rowStride: qs, rows: rows, kT, depth: d, stride: tkPad, count: widest,
                                 scale: scale, into: scores)
             var inverseSums = SIMD4<Float>()
             for r in 0..<rows {
@@ -67,8 +97,8 @@ public func attentionForward(
                 inverseSums[r] = 1 / sum
                 logSumExp[bh * tq + i0 + r] = m + logf(sum)
             }
-            weightedRowsSum(scores, rowStride: tkPad, rows: rows, vRows, stride: dPad, count: widest, width: d,
-                            scales: inverseSums, into: oBase + i0 * d, outStride: d, accumulate: false)
+            weightedRowsSum(scores, rowStride: tkPad, rows: rows, vRows, stride: vStride, count: widest, width: d,
+                            scales: inverseSums, into: oBase + i0 * qs, outStride: qs, accumulate: false)
             i0 += rows
         }
     }
@@ -84,16 +114,17 @@ func attentionForwardOneQuery(
     _ out: FloatPointer, logSumExp: FloatPointer, shape s: AttentionShape
 ) {
     let (tk, d) = (s.keyLength, s.headSize)
+    let ks = s.keyRowStride
     let scale = s.scale
     let n = s.visibleKeys(0)
     Parallel.forEach(s.batch * s.heads) { bh in
         let b = bh / s.heads, h = bh % s.heads
         let kvh = h / s.group
-        let qRow = q + bh * d, oRow = out + bh * d
-        let kBase = k + (b * s.kvHeads + kvh) * s.keyCapacity * d, vBase = v + (b * s.kvHeads + kvh) * s.keyCapacity * d
+        let qRow = q + s.queryStart(b, h), oRow = out + s.queryStart(b, h)
+        let kBase = k + s.keyStart(b, kvh), vBase = v + s.keyStart(b, kvh)
         withUnsafeTemporaryAllocation(of: Float.self, capacity: max(n, 1)) { buffer in
             let scores = buffer.baseAddress!
-            for j in 0..<n { scores[j] = dot1(qRow, kBase + j * d, k: d) * scale }
+            for j in 0..<n { scores[j] = dot1(qRow, kBase + j * ks, k: d) * scale }
             if let bias { vectorAdd(scores, bias + h * tk, scores, n) }
             let m = vectorMax(scores, n)
             let sum = sumExpShifted(scores, n, shift: m, storingTo: scores)
@@ -105,14 +136,14 @@ func attentionForwardOneQuery(
                 var acc = SIMD16<Float>()
                 for j in 0..<n {
                     acc.addProduct(SIMD16(repeating: scores[j]),
-                                   UnsafeRawPointer(vBase + j * d + c).loadUnaligned(as: SIMD16<Float>.self))
+                                   UnsafeRawPointer(vBase + j * ks + c).loadUnaligned(as: SIMD16<Float>.self))
                 }
                 UnsafeMutableRawPointer(oRow + c).storeBytes(of: acc * inverse, as: SIMD16<Float>.self)
                 c += 16
             }
             while c < d {
                 var acc: Float = 0
-                for j in 0..<n { acc = acc.addingProduct(scores[j], vBase[j * d + c]) }
+                for j in 0..<n { acc = acc.addingProduct(scores[j], vBase[j * ks + c]) }
                 oRow[c] = acc * inverse
                 c += 1
             }
@@ -137,38 +168,40 @@ public func attentionBackward(
     let (tq, tk, d) = (s.queryLength, s.keyLength, s.headSize)
     let (tkPad, dPad) = (roundUp(tk, 16), roundUp(d, 16))
     let padded = d != dPad
+    let (qs, ks) = (s.queryRowStride, s.keyRowStride)
     let scale = s.scale
     Parallel.forEach(s.batch * s.kvHeads) { bkv in
         let b = bkv / s.kvHeads, kvh = bkv % s.kvHeads
-        let kBase = k + bkv * s.keyCapacity * d, vBase = v + bkv * s.keyCapacity * d
-        let dkBase = dk + bkv * s.keyCapacity * d, dvBase = dv + bkv * s.keyCapacity * d
+        let kBase = k + s.keyStart(b, kvh), vBase = v + s.keyStart(b, kvh)
+        let dkBase = dk + s.keyStart(b, kvh), dvBase = dv + s.keyStart(b, kvh)
         // Kᵀ and Vᵀ give a block of rows' scores (and dO·Vᵀ) 16 keys at a time;
         // Pᵀ and dSᵀ (key-major) let dK and dV rows be summed over queries in registers.
         let scratch = Scratch(d * tkPad, d * tkPad, rowBlock * tkPad, rowBlock * tkPad, tk * tq, tk * tq,
                               padded ? tk * dPad : 0, padded ? tq * dPad : 0, padded ? tq * dPad : 0)
         defer { scratch.free() }
         let (kT, vT, p, ds, pT, dsT) = (scratch[0], scratch[1], scratch[2], scratch[3], scratch[4], scratch[5])
-        transposeRowsPadded(kBase, rows: tk, cols: d, stride: tkPad, into: kT)
-        transposeRowsPadded(vBase, rows: tk, cols: d, stride: tkPad, into: vT)
-        let kRows = paddedRows(kBase, rows: tk, cols: d, paddedCols: dPad, scratch: scratch[6])
+        transposeRowsPadded(kBase, rows: tk, cols: d, rowStride: ks, stride: tkPad, into: kT)
+        transposeRowsPadded(vBase, rows: tk, cols: d, rowStride: ks, stride: tkPad, into: vT)
+        let (kRows, kStride) = paddedRows(kBase, rows: tk, cols: d, rowStride: ks, paddedCols: dPad, scratch: scratch[6])
         for h in (kvh * s.group)..<((kvh + 1) * s.group) {
             let bh = b * s.heads + h
-            let qBase = q + bh * tq * d, oBase = out + bh * tq * d, doBase = dout + bh * tq * d
-            let dqBase = dq + bh * tq * d
+            let start = s.queryStart(b, h)
+            let qBase = q + start, oBase = out + start, doBase = dout + start
+            let dqBase = dq + start
             // The first query head of the group writes dK and dV; the others add.
             let addK = accumulate.k || h > kvh * s.group, addV = accumulate.v || h > kvh * s.group
             var i0 = 0
             while i0 < tq {
                 let rows = min(rowBlock, tq - i0)
                 let widest = s.visibleKeys(i0 + rows - 1)
-                rowsTimesTransposed(qBase + i0 * d, rowStride: d, rows: rows, kT, depth: d, stride: tkPad, count: widest,
+                rowsTimesTransposed(qBase + i0 * qs, rowStride: qs, rows: rows, kT, depth: d, stride: tkPad, count: widest,
                                     scale: scale, into: p)
-                rowsTimesTransposed(doBase + i0 * d, rowStride: d, rows: rows, vT, depth: d, stride: tkPad, count: widest,
+                rowsTimesTransposed(doBase + i0 * qs, rowStride: qs, rows: rows, vT, depth: d, stride: tkPad, count: widest,
                                     scale: 1, into: ds)  // dP = dO·Vᵀ
                 for r in 0..<rows {
                     let i = i0 + r, n = s.visibleKeys(i)
                     let pr = p + r * tkPad, dr = ds + r * tkPad
-                    let rowDot = dot(doBase + i * d, oBase + i * d, d)
+                    let rowDot = dot(doBase + i * qs, oBase + i * qs, d)
                     if let bias { vectorAdd(pr, bias + (h * tq + i) * tk, pr, n) }
                     _ = sumExpShifted(pr, n, shift: logSumExp[bh * tq + i], storingTo: pr)
                     // dS = P ⊙ (dP − rowDot) · scale, in whole chunks (rows are tkPad long;
@@ -209,29 +242,31 @@ public func attentionBackward(
                         }
                     }
                 }
-                weightedRowsSum(ds, rowStride: tkPad, rows: rows, kRows, stride: dPad, count: widest, width: d,
-                                scales: SIMD4(repeating: 1), into: dqBase + i0 * d, outStride: d, accumulate: accumulate.q)
+                weightedRowsSum(ds, rowStride: tkPad, rows: rows, kRows, stride: kStride, count: widest, width: d,
+                                scales: SIMD4(repeating: 1), into: dqBase + i0 * qs, outStride: qs, accumulate: accumulate.q)
                 i0 += rows
             }
             // dK[j] += Σ_i dS[i, j]·Q[i], dV[j] += Σ_i P[i, j]·dO[i], over the
             // queries that see key j (all of them without a causal mask); the
             // entries of queries that do not see a key are zero.
-            let qRows = paddedRows(qBase, rows: tq, cols: d, paddedCols: dPad, scratch: scratch[7])
-            let doRows = paddedRows(doBase, rows: tq, cols: d, paddedCols: dPad, scratch: scratch[8])
+            let (qRows, qStride) = paddedRows(qBase, rows: tq, cols: d, rowStride: qs, paddedCols: dPad, scratch: scratch[7])
+            let (doRows, doStride) = paddedRows(doBase, rows: tq, cols: d, rowStride: qs, paddedCols: dPad, scratch: scratch[8])
             var j0 = 0
             while j0 < tk {
                 let keys = min(rowBlock, tk - j0)
                 defer { j0 += keys }
                 let first = s.causal ? max(0, j0 - s.offset) : 0
                 if first >= tq {  // no query sees these keys
-                    if !addK { (dkBase + j0 * d).update(repeating: 0, count: keys * d) }
-                    if !addV { (dvBase + j0 * d).update(repeating: 0, count: keys * d) }
+                    for j in j0..<(j0 + keys) {
+                        if !addK { (dkBase + j * ks).update(repeating: 0, count: d) }
+                        if !addV { (dvBase + j * ks).update(repeating: 0, count: d) }
+                    }
                     continue
                 }
-                weightedRowsSum(dsT + j0 * tq + first, rowStride: tq, rows: keys, qRows + first * dPad, stride: dPad,
-                                count: tq - first, width: d, scales: SIMD4(repeating: 1), into: dkBase + j0 * d, outStride: d, accumulate: addK)
-                weightedRowsSum(pT + j0 * tq + first, rowStride: tq, rows: keys, doRows + first * dPad, stride: dPad,
-                                count: tq - first, width: d, scales: SIMD4(repeating: 1), into: dvBase + j0 * d, outStride: d, accumulate: addV)
+                weightedRowsSum(dsT + j0 * tq + first, rowStride: tq, rows: keys, qRows + first * qStride, stride: qStride,
+                                count: tq - first, width: d, scales: SIMD4(repeating: 1), into: dkBase + j0 * ks, outStride: ks, accumulate: addK)
+                weightedRowsSum(pT + j0 * tq + first, rowStride: tq, rows: keys, doRows + first * doStride, stride: doStride,
+                                count: tq - first, width: d, scales: SIMD4(repeating: 1), into: dvBase + j0 * ks, outStride: ks, accumulate: addV)
             }
         }
     }
@@ -263,27 +298,29 @@ struct Scratch {
     func free() { base.deallocate() }
 }
 
-/// mT[c·stride + j] = m[j·cols + c] for j < rows, and 0 for rows ≤ j < stride.
+/// mT[c·stride + j] = m[j·rowStride + c] for j < rows, and 0 for rows ≤ j < stride.
 @inlinable
-func transposeRowsPadded(_ m: ConstFloatPointer, rows: Int, cols: Int, stride: Int, into mT: FloatPointer) {
+func transposeRowsPadded(_ m: ConstFloatPointer, rows: Int, cols: Int, rowStride: Int, stride: Int, into mT: FloatPointer) {
     for c in 0..<cols {
         let dst = mT + c * stride
-        for j in 0..<rows { dst[j] = m[j * cols + c] }
+        for j in 0..<rows { dst[j] = m[j * rowStride + c] }
         (dst + rows).update(repeating: 0, count: stride - rows)
     }
 }
 
-/// The rows of an (rows × cols) matrix with a row stride of `paddedCols`
-/// (a multiple of 16): the matrix itself if cols already is, else a
-/// zero-padded copy in `scratch`.
+/// The rows of an (rows × cols) matrix whose rows are `rowStride` apart, as
+/// rows whose 16-lane loads stay within the row: the matrix itself (and its
+/// stride) if cols is a multiple of 16 (`paddedCols`), else a zero-padded
+/// copy in `scratch` with a stride of `paddedCols`.
 @inlinable
-func paddedRows(_ m: ConstFloatPointer, rows: Int, cols: Int, paddedCols: Int, scratch: FloatPointer) -> ConstFloatPointer {
-    if cols == paddedCols { return m }
+func paddedRows(_ m: ConstFloatPointer, rows: Int, cols: Int, rowStride: Int, paddedCols: Int, scratch: FloatPointer)
+    -> (rows: ConstFloatPointer, stride: Int) {
+    if cols == paddedCols { return (m, rowStride) }
     for r in 0..<rows {
-        (scratch + r * paddedCols).update(from: m + r * cols, count: cols)
+        (scratch + r * paddedCols).update(from: m + r * rowStride, count: cols)
         (scratch + r * paddedCols + cols).update(repeating: 0, count: paddedCols - cols)
     }
-    return ConstFloatPointer(scratch)
+    return (ConstFloatPointer(scratch), paddedCols)
 }
 
 /// Σ_{i<n} x_r[i] · m[i·stride ..< i·stride + 16] for four rows x_r at once:
@@ -323,8 +360,8 @@ func rowsTimesTransposed(_ x: ConstFloatPointer, rowStride: Int, rows: Int, _ mT
 }
 
 /// out[r·outStride + c] (+)= scales[r] · Σ_{j<count} w[r·rowStride + j] · m[j·stride + c]
-/// for r < rows (≤ 4) and c < width; m's rows are zero-padded to `stride`
-/// (a multiple of 16).
+/// for r < rows (≤ 4) and c < width; width is a multiple of 16 or m's rows
+/// are zero-padded to one (`paddedRows`).
 @inlinable
 func weightedRowsSum(_ w: ConstFloatPointer, rowStride: Int, rows: Int, _ m: ConstFloatPointer, stride: Int, count: Int,
                      width: Int, scales: SIMD4<Float>, into out: FloatPointer, outStride: Int, accumulate: Bool) {

@@ -38,17 +38,28 @@ func attentionBackwardBlocked(
     accumulate: (q: Bool, k: Bool, v: Bool)
 ) {
     let (tq, tk, d) = (s.queryLength, s.keyLength, s.headSize)
+    let (qs, ks) = (s.queryRowStride, s.keyRowStride)
     let scale = s.scale
+    // The matrix products read and write contiguous rows: in the token-major
+    // layout each head's rows are gathered first and its gradients scattered
+    // after (O(T·D) copies against O(T²·D) products).
+    let gathered = s.layout == .tokenMajor
     Parallel.forEach(s.batch * s.kvHeads) { bkv in
         let b = bkv / s.kvHeads, kvh = bkv % s.kvHeads
-        let kBase = k + bkv * s.keyCapacity * d, vBase = v + bkv * s.keyCapacity * d
-        let dkBase = dk + bkv * s.keyCapacity * d, dvBase = dv + bkv * s.keyCapacity * d
-        let scratch = Scratch(tq * tk, tq * tk)
+        let scratch = Scratch(tq * tk, tq * tk, gathered ? tk * d : 0, gathered ? tk * d : 0, gathered ? tk * d : 0,
+                              gathered ? tk * d : 0, gathered ? tq * d : 0, gathered ? tq * d : 0, gathered ? tq * d : 0,
+                              gathered ? tq * d : 0)
         defer { scratch.free() }
         let (p, ds) = (scratch[0], scratch[1])
+        let kBase = contiguousRows(k + s.keyStart(b, kvh), rows: tk, cols: d, rowStride: ks, scratch: scratch[2])
+        let vBase = contiguousRows(v + s.keyStart(b, kvh), rows: tk, cols: d, rowStride: ks, scratch: scratch[3])
+        let dkBase = gathered ? scratch[4] : dk + s.keyStart(b, kvh), dvBase = gathered ? scratch[5] : dv + s.keyStart(b, kvh)
         for h in (kvh * s.group)..<((kvh + 1) * s.group) {
             let bh = b * s.heads + h
-            let qBase = q + bh * tq * d, oBase = out + bh * tq * d, doBase = dout + bh * tq * d
+            let start = s.queryStart(b, h)
+            let qBase = contiguousRows(q + start, rows: tq, cols: d, rowStride: qs, scratch: scratch[6])
+            let oBase = contiguousRows(out + start, rows: tq, cols: d, rowStride: qs, scratch: scratch[7])
+            let doBase = contiguousRows(dout + start, rows: tq, cols: d, rowStride: qs, scratch: scratch[8])
             matmul(qBase, kBase, p, m: tq, n: tk, k: d, transposeB: true)
             recomputeProbabilities(p, rows: tq, cols: tk, scale: scale, bias: bias.map { $0 + h * tq * tk }, shape: s,
                                    logSumExp: logSumExp + bh * tq)
@@ -68,9 +79,36 @@ func attentionBackwardBlocked(
             }
             // The first query head of a group writes dK and dV (unless adding); the others add.
             let later = h > kvh * s.group
-            matmul(ds, kBase, dq + bh * tq * d, m: tq, n: d, k: tk, accumulate: accumulate.q)                 // dQ += dS·K
-            matmul(ds, qBase, dkBase, m: tk, n: d, k: tq, transposeA: true, accumulate: accumulate.k || later) // dK += dSᵀ·Q
-            matmul(p, doBase, dvBase, m: tk, n: d, k: tq, transposeA: true, accumulate: accumulate.v || later) // dV += Pᵀ·dO
+            if gathered {
+                matmul(ds, kBase, scratch[9], m: tq, n: d, k: tk)                                               // dS·K
+                scatterRows(scratch[9], rows: tq, cols: d, into: dq + start, rowStride: qs, accumulate: accumulate.q)
+            } else {
+                matmul(ds, kBase, dq + start, m: tq, n: d, k: tk, accumulate: accumulate.q)                        // dQ += dS·K
+            }
+            matmul(ds, qBase, dkBase, m: tk, n: d, k: tq, transposeA: true, accumulate: later || (accumulate.k && !gathered)) // dK += dSᵀ·Q
+            matmul(p, doBase, dvBase, m: tk, n: d, k: tq, transposeA: true, accumulate: later || (accumulate.v && !gathered)) // dV += Pᵀ·dO
         }
+        if gathered {
+            scatterRows(dkBase, rows: tk, cols: d, into: dk + s.keyStart(b, kvh), rowStride: ks, accumulate: accumulate.k)
+            scatterRows(dvBase, rows: tk, cols: d, into: dv + s.keyStart(b, kvh), rowStride: ks, accumulate: accumulate.v)
+        }
+    }
+}
+
+/// The (rows × cols) matrix whose rows are `rowStride` apart, with rows
+/// `cols` apart: itself if they already are, else a copy in `scratch`.
+@inline(__always)
+func contiguousRows(_ m: ConstFloatPointer, rows: Int, cols: Int, rowStride: Int, scratch: FloatPointer) -> ConstFloatPointer {
+    if rowStride == cols { return m }
+    for r in 0..<rows { (scratch + r * cols).update(from: m + r * rowStride, count: cols) }
+    return ConstFloatPointer(scratch)
+}
+
+/// Rows of m (rows × cols, contiguous) written, or added, to rows `rowStride` apart.
+@inline(__always)
+func scatterRows(_ m: ConstFloatPointer, rows: Int, cols: Int, into target: FloatPointer, rowStride: Int, accumulate: Bool) {
+    for r in 0..<rows {
+        let row = target + r * rowStride, source = m + r * cols
+        if accumulate { for c in 0..<cols { row[c] += source[c] } } else { row.update(from: source, count: cols) }
     }
 }

@@ -88,20 +88,28 @@ public final class SelfAttention: Layer {
     /// x (B, T, C) at absolute positions offset..<offset+T → (B, T, C).
     /// With a cache, keys and values of this call are appended to it and the
     /// queries attend over everything cached (offset must equal cache.length).
+    /// Without one (training), attention reads the projections' (B, T, H·D)
+    /// output in place, token-major, and its output feeds `output` as is; the
+    /// cache keeps its head-major (B, Hkv, capacity, D) buffers.
     public func callAsFunction(_ x: Tensor, offset: Int = 0, cache: KeyValueCache? = nil) -> Tensor {
-        var q = query(x).splitHeads(heads)       // (B, H, T, D)
-        var k = key(x).splitHeads(kvHeads)       // (B, Hkv, T, D)
-        var v = value(x).splitHeads(kvHeads)     // (B, Hkv, T, D)
+        let (batch, length) = (x.shape[0], x.shape[1])
+        let layout: HeadLayout = cache == nil ? .tokenMajor : .headMajor
+        func split(_ t: Tensor, _ n: Int) -> Tensor {
+            layout == .tokenMajor ? t.reshaped([batch, length, n, headSize]) : t.splitHeads(n)
+        }
+        var q = split(query(x), heads)      // (B, T, H, D) or (B, H, T, D)
+        var k = split(key(x), kvHeads)      // (B, T, Hkv, D) or (B, Hkv, T, D)
+        var v = split(value(x), kvHeads)
         switch positions {
         case .rotary(let theta):
-            q = rotaryEmbedding(q, offset: offset, theta: theta)
-            k = rotaryEmbedding(k, offset: offset, theta: theta)
+            q = rotaryEmbedding(q, offset: offset, theta: theta, layout: layout)
+            k = rotaryEmbedding(k, offset: offset, theta: theta, layout: layout)
         case .scaledRotary(let rotary):
             // Dynamic scaling's frequencies depend on the sequence length: GPT
             // recomputes the whole sequence rather than mix cached keys of another length.
-            let (f, factor) = rotary.frequencies(sequenceLength: offset + x.shape[1])
-            q = rotaryEmbedding(q, offset: offset, inverseFrequencies: f, attentionFactor: factor)
-            k = rotaryEmbedding(k, offset: offset, inverseFrequencies: f, attentionFactor: factor)
+            let (f, factor) = rotary.frequencies(sequenceLength: offset + length)
+            q = rotaryEmbedding(q, offset: offset, inverseFrequencies: f, attentionFactor: factor, layout: layout)
+            k = rotaryEmbedding(k, offset: offset, inverseFrequencies: f, attentionFactor: factor, layout: layout)
         default: break
         }
         var keyLength: Int? = nil
@@ -113,9 +121,9 @@ public final class SelfAttention: Layer {
             v = cache.values!
             keyLength = cache.length
         }
-        let bias = slopes.isEmpty ? nil : Positions.alibiBias(slopes: slopes, queryLength: q.shape[2], keyLength: keyLength ?? k.shape[2])
-        let y = attention(q, k, v, bias: bias, causal: true, keyLength: keyLength)  // (B, H, T, D)
-        return output(y.mergeHeads())                          // (B, T, C)
+        let bias = slopes.isEmpty ? nil : Positions.alibiBias(slopes: slopes, queryLength: length, keyLength: keyLength ?? length)
+        let y = attention(q, k, v, bias: bias, causal: true, keyLength: keyLength, layout: layout)
+        return output(layout == .tokenMajor ? y.reshaped([batch, length, heads * headSize]) : y.mergeHeads())  // (B, T, C)
     }
 
     public var parameters: [Parameter] {

@@ -5,16 +5,24 @@ import Kernels
 ///
 ///     q: (B, H, Tq, D)   k, v: (B, Hkv, Tk, D) with Hkv dividing H   → (B, H, Tq, D)
 ///
+/// or with `layout: .tokenMajor` (training, no transposed copies: a linear
+/// layer's (B, T, H·D) output reshaped)
+///
+///     q: (B, Tq, H, D)   k, v: (B, Tk, Hkv, D)   → (B, Tq, H, D)
+///
 /// `bias` (H, Tq, Tk) is a constant added to the scores (ALiBi); it receives
 /// no gradient. With `causal`, query i is at position i + Tk − Tq, so keys
 /// from a KV cache of earlier positions line up. With `keyLength`, k and v
 /// are (B, Hkv, capacity, D) buffers of which the first `keyLength` positions
-/// are used (a preallocated cache).
-public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor? = nil, causal: Bool = true, keyLength: Int? = nil) -> Tensor {
+/// are used (a preallocated cache; head-major only).
+public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor? = nil, causal: Bool = true, keyLength: Int? = nil,
+                      layout: HeadLayout = .headMajor) -> Tensor {
+    let tokenMajor = layout == .tokenMajor
     require(q.rank == 4 && k.rank == 4 && v.rank == 4,
-                 "attention: q, k, v must be (B, H, T, D), got \(describe(q.shape)), \(describe(k.shape)), \(describe(v.shape))")
-    let (b, h, tq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
-    let (hkv, capacity) = (k.shape[1], k.shape[2])
+                 "attention: q, k, v must be \(tokenMajor ? "(B, T, H, D)" : "(B, H, T, D)"), got \(describe(q.shape)), \(describe(k.shape)), \(describe(v.shape))")
+    require(!tokenMajor || keyLength == nil, "attention: keyLength (a KV cache) needs the head-major layout")
+    let (b, h, tq, d) = tokenMajor ? (q.shape[0], q.shape[2], q.shape[1], q.shape[3]) : (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
+    let (hkv, capacity) = tokenMajor ? (k.shape[2], k.shape[1]) : (k.shape[1], k.shape[2])
     let tk = keyLength ?? capacity
     require(tk >= 1 && tk <= capacity, "attention: keyLength \(tk) outside 1...\(capacity)")
     require(k.shape == v.shape && k.shape[0] == b && k.shape[3] == d,
@@ -23,7 +31,7 @@ public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor? = nil
     require(!causal || tq <= tk, "attention: causal attention needs at least as many keys (\(tk)) as queries (\(tq))")
     if let bias { require(bias.shape == [h, tq, tk], "attention: bias \(describe(bias.shape)) must be (\(h), \(tq), \(tk))") }
     let shape = AttentionShape(batch: b, heads: h, kvHeads: hkv, queryLength: tq, keyLength: tk, headSize: d, causal: causal,
-                               keyCapacity: capacity)
+                               keyCapacity: capacity, layout: layout)
     let out = Tensor(uninitialized: q.shape)
     let lse = Tensor(uninitialized: [b, h, tq])
     attentionForward(q.data, k.data, v.data, bias: bias?.data, out.data, logSumExp: lse.data, shape: shape)
@@ -47,18 +55,24 @@ public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor? = nil
     }
 }
 
-/// Rotary position embedding on x (B, H, T, D) for positions offset..<offset+T.
-public func rotaryEmbedding(_ x: Tensor, offset: Int = 0, theta: Float = 10_000) -> Tensor {
-    require(x.rank == 4, "rotaryEmbedding: needs (B, H, T, D), got \(describe(x.shape))")
+/// Rotary position embedding on x (B, H, T, D), or (B, T, H, D) with
+/// `layout: .tokenMajor`, for positions offset..<offset+T.
+public func rotaryEmbedding(_ x: Tensor, offset: Int = 0, theta: Float = 10_000, layout: HeadLayout = .headMajor) -> Tensor {
+    require(x.rank == 4, "rotaryEmbedding: needs \(layout == .tokenMajor ? "(B, T, H, D)" : "(B, H, T, D)"), got \(describe(x.shape))")
     require(x.shape[3] % 2 == 0, "rotaryEmbedding: head size \(x.shape[3]) must be even")
-    let n = x.shape[0] * x.shape[1], t = x.shape[2], d = x.shape[3]
+    let (n, t, heads, d) = rotaryRows(x.shape, layout)
     let out = Tensor(uninitialized: x.shape)
-    applyRotary(x.data, out.data, count: n, length: t, headSize: d, offset: offset, theta: theta)
+    applyRotary(x.data, out.data, count: n, length: t, heads: heads, headSize: d, offset: offset, theta: theta)
     return out.recordOp([x]) { out in
         guard let dx = x.gradientTarget else { return }
         // The rotation is orthogonal: its backward is the inverse rotation.
         let back = Tensor(uninitialized: x.shape)
-        applyRotary(out.grad!.data, back.data, count: n, length: t, headSize: d, offset: offset, theta: theta, inverse: true)
+        applyRotary(out.grad!.data, back.data, count: n, length: t, heads: heads, headSize: d, offset: offset, theta: theta, inverse: true)
         vectorAccumulate(dx, back.data, x.count)
     }
+}
+
+/// (rows, positions, heads per position, head size) of a rank-4 x for applyRotary.
+func rotaryRows(_ shape: [Int], _ layout: HeadLayout) -> (Int, Int, Int, Int) {
+    layout == .tokenMajor ? (shape[0], shape[1], shape[2], shape[3]) : (shape[0] * shape[1], shape[2], 1, shape[3])
 }
