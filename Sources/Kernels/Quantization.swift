@@ -151,9 +151,9 @@ public struct MatVecJob {
 /// rows, taken in order, are cut into one contiguous run per thread, as
 /// OpenMP's static schedule does: each core reads its weights as one
 /// sequential stream, which the prefetchers follow (blocks dealt out in turn
-/// had each core skip over the other's rows). Each output row is computed whole by one
-/// thread, in the same order whatever the split, so results do not depend on
-/// the thread count.
+/// had each core skip over the other's rows). Each output row is computed
+/// whole by one thread, in the same order whatever the split or the build,
+/// so results depend on neither the thread count nor the register block.
 public func matVec(_ jobs: [MatVecJob]) {
     withRawJobs(jobs) { raw in
         let rows = raw.reduce(0) { $0 + $1.rows }
