@@ -5,7 +5,7 @@ import Dispatch
 /// Off by default; when on, an op's forward time is the time since the
 /// previous op finished (or since `mark()`), so the model code between ops is
 /// charged to the op that follows it, and each backward function is timed
-/// alone. Ops are named by the function that records them (`linear(_:weight:bias:)`).
+/// alone. Ops are named by the function that records them (`linear(_:weight:bias:adding:)`).
 public enum OpProfiler {
     public struct Entry {
         public var forwardNanoseconds: UInt64 = 0

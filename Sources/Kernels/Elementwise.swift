@@ -33,6 +33,22 @@ public func vectorAdd(_ a: ConstFloatPointer, _ b: ConstFloatPointer, _ out: Flo
     }
 }
 
+/// out[r, c] = residual[r, c] + (out[r, c] + bias[c]): a linear layer's bias
+/// and a residual connection in one pass, rounded as the two adds would be.
+public func addBiasAndResidual(_ out: FloatPointer, bias: ConstFloatPointer, residual: ConstFloatPointer, rows: Int, cols: Int) {
+    forChunks(rows, grain: max(1, elementwiseGrain / max(cols, 1))) { lo, hi in
+        for r in lo..<hi {
+            let o = out + r * cols, x = residual + r * cols
+            var c = 0
+            while c + 8 <= cols {
+                store8(load8(x + c) + (load8(o + c) + load8(bias + c)), o + c)
+                c += 8
+            }
+            while c < cols { o[c] = x[c] + (o[c] + bias[c]); c += 1 }
+        }
+    }
+}
+
 /// out[i] = a[i] * b[i]
 public func vectorMultiply(_ a: ConstFloatPointer, _ b: ConstFloatPointer, _ out: FloatPointer, _ n: Int) {
     forChunks(n) { lo, hi in

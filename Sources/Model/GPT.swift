@@ -226,8 +226,13 @@ final class TransformerBlock: Layer {
         func branch(_ y: Tensor) -> Tensor { dropout.map { $0(y) } ?? y }
         switch residual {
         case .pre:
-            let h = x + branch(attention(attentionNorm(x), offset: offset, cache: cache))
-            return h + branch(feedForward(feedForwardNorm(h)))
+            guard dropout == nil else {
+                let h = x + branch(attention(attentionNorm(x), offset: offset, cache: cache))
+                return h + branch(feedForward(feedForwardNorm(h)))
+            }
+            // Without dropout on the branches, each output projection adds the residual itself.
+            let h = attention(attentionNorm(x), offset: offset, cache: cache, adding: x)
+            return feedForward(feedForwardNorm(h), adding: h)
         case .post(let alpha):
             func kept(_ y: Tensor) -> Tensor { alpha == 1 ? y : y * alpha }
             let h = attentionNorm(kept(x) + branch(attention(x, offset: offset, cache: cache)))

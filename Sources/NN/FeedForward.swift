@@ -22,11 +22,12 @@ public final class FeedForward: Layer {
         down = Linear(hiddenSize, modelSize, bias: bias, initializer: outputInitializer, generator: &generator)
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    /// The feed-forward of x, plus `residual` if given (added by the down projection).
+    public func callAsFunction(_ x: Tensor, adding residual: Tensor? = nil) -> Tensor {
         if let gate {
-            return down(mul(activate(gate(x), activation), up(x)))
+            return down(mul(activate(gate(x), activation), up(x)), adding: residual)
         }
-        return down(activate(up(x), activation))
+        return down(activate(up(x), activation), adding: residual)
     }
 
     public var parameters: [Parameter] {

@@ -13,9 +13,11 @@ public final class Linear: Layer {
         self.bias = bias ? Tensor(zeros: [outFeatures], requiresGrad: true) : nil
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        guard let adapter else { return linear(x, weight: weight, bias: bias) }
-        return adapter.adapting(x, weight: weight, bias: bias)
+    /// x·Wᵀ (+ bias), plus `residual` if given (fused, see Autograd's `linear`).
+    public func callAsFunction(_ x: Tensor, adding residual: Tensor? = nil) -> Tensor {
+        guard let adapter else { return linear(x, weight: weight, bias: bias, adding: residual) }
+        let y = adapter.adapting(x, weight: weight, bias: bias)
+        return residual.map { add($0, y) } ?? y
     }
 
     public var parameters: [Parameter] {

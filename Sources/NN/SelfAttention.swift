@@ -90,8 +90,9 @@ public final class SelfAttention: Layer {
     /// queries attend over everything cached (offset must equal cache.length).
     /// Without one (training), attention reads the projections' (B, T, H·D)
     /// output in place, token-major, and its output feeds `output` as is; the
-    /// cache keeps its head-major (B, Hkv, capacity, D) buffers.
-    public func callAsFunction(_ x: Tensor, offset: Int = 0, cache: KeyValueCache? = nil) -> Tensor {
+    /// cache keeps its head-major (B, Hkv, capacity, D) buffers. `residual`,
+    /// if given, is added by the output projection (a pre-norm block's x + f(x)).
+    public func callAsFunction(_ x: Tensor, offset: Int = 0, cache: KeyValueCache? = nil, adding residual: Tensor? = nil) -> Tensor {
         let (batch, length) = (x.shape[0], x.shape[1])
         let layout: HeadLayout = cache == nil ? .tokenMajor : .headMajor
         func split(_ t: Tensor, _ n: Int) -> Tensor {
@@ -123,7 +124,7 @@ public final class SelfAttention: Layer {
         }
         let bias = slopes.isEmpty ? nil : Positions.alibiBias(slopes: slopes, queryLength: length, keyLength: keyLength ?? length)
         let y = attention(q, k, v, bias: bias, causal: true, keyLength: keyLength, layout: layout)
-        return output(layout == .tokenMajor ? y.reshaped([batch, length, heads * headSize]) : y.mergeHeads())  // (B, T, C)
+        return output(layout == .tokenMajor ? y.reshaped([batch, length, heads * headSize]) : y.mergeHeads(), adding: residual)  // (B, T, C)
     }
 
     public var parameters: [Parameter] {

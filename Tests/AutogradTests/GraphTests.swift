@@ -20,6 +20,7 @@ final class GraphTests: XCTestCase {
         let x = randomTensor([3, 2, 5], seed: 21), w = randomTensor([5, 5], seed: 22), gain = randomTensor([5], seed: 23)
         let ops: [(String, (Tensor) -> Tensor)] = [
             ("linear", { linear($0, weight: w) }),
+            ("linear adding a residual", { linear($0, weight: w, adding: $0) }),
             ("matmul", { matmul($0, w) }),
             ("transposed", { $0.transposed(0, 1).transposed(1, 0) }),
             ("reshaped", { $0.reshaped([6, 5]).reshaped([3, 2, 5]) }),
@@ -53,7 +54,7 @@ final class GraphTests: XCTestCase {
         w.requiresGrad = true
         OpProfiler.mark()
         sum(gelu(linear(x, weight: w))).backward()
-        let linearEntry = OpProfiler.entries["linear(_:weight:bias:)"], geluEntry = OpProfiler.entries["activate(_:_:)"]
+        let linearEntry = OpProfiler.entries["linear(_:weight:bias:adding:)"], geluEntry = OpProfiler.entries["activate(_:_:)"]
         XCTAssertEqual(linearEntry?.forwardCalls, 1)
         XCTAssertEqual(linearEntry?.backwardCalls, 1)
         XCTAssertEqual(geluEntry?.forwardCalls, 1)

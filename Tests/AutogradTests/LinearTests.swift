@@ -39,6 +39,32 @@ final class LinearTests: XCTestCase {
         assertGradients("linear 1x1", [one, w1]) { linear(one, weight: w1) }
     }
 
+    /// The fused residual gives add(residual, linear(…))'s bits, forward and
+    /// backward, and passes finite differences (the residual an input too,
+    /// and an intermediate whose gradient starts empty). Sizes not a
+    /// multiple of 8, with and without bias; the default tolerances.
+    func testLinearAddingAResidual() {
+        let x = randomTensor([2, 3, 9], seed: 14), w = randomTensor([13, 9], seed: 15), b = randomTensor([13], seed: 16)
+        let r = randomTensor([2, 3, 13], seed: 17)
+        for t in [x, w, b, r] { t.requiresGrad = true }
+        for bias in [b, nil] {
+            let fused = { linear(x, weight: w, bias: bias, adding: r) }
+            let separate = { add(r, linear(x, weight: w, bias: bias)) }
+            XCTAssertEqual(fused().toArray().map(\.bitPattern), separate().toArray().map(\.bitPattern), "bias \(bias != nil)")
+            func gradients(_ f: () -> Tensor) -> [[Float]] {
+                for t in [x, w, b, r] { t.grad = nil }
+                sum(mul(f(), f())).backward()
+                return [x, w, r].map { $0.grad!.toArray() } + (bias == nil ? [] : [b.grad!.toArray()])
+            }
+            XCTAssertEqual(gradients(fused).map { $0.map(\.bitPattern) }, gradients(separate).map { $0.map(\.bitPattern) }, "bias \(bias != nil)")
+            assertGradients("linear adding a residual, bias \(bias != nil)", [x, w, r] + (bias.map { [$0] } ?? [])) { fused() }
+            assertGradients("residual from an intermediate", [x, w, r]) {
+                let h = scale(r, 1.3)
+                return add(linear(x, weight: w, bias: bias, adding: h), h)
+            }
+        }
+    }
+
     func testEmbeddingGathersAndScatterAdds() {
         let table = randomTensor([5, 3], seed: 9)
         let ids: [Int32] = [4, 0, 4, 2, 4, 1]

@@ -41,20 +41,33 @@ public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
 
 /// A linear layer: x (…, K) · Wᵀ + b, with W (N, K) as in PyTorch's nn.Linear
 /// and an optional bias (N).
-public func linear(_ x: Tensor, weight w: Tensor, bias: Tensor? = nil) -> Tensor {
+/// With `residual` (same shape as the result), returns residual + (x·Wᵀ (+ bias)),
+/// a pre-norm block's x + f(x): the bias and the residual are added in one
+/// pass over the product, and the residual's gradient is the output's, handed
+/// over without a copy. Same bits as `add(residual, linear(x, …))`, one
+/// tensor and two passes over memory fewer.
+public func linear(_ x: Tensor, weight w: Tensor, bias: Tensor? = nil, adding residual: Tensor? = nil) -> Tensor {
     require(w.rank == 2 && x.rank >= 1 && x.shape.last == w.shape[1],
                  "linear: input \(describe(x.shape)) does not match weight \(describe(w.shape)) (need input (…, K), weight (N, K))")
     let n = w.shape[0], k = w.shape[1]
     if let bias { require(bias.shape == [n], "linear: bias \(describe(bias.shape)) does not match weight \(describe(w.shape))") }
     let rows = x.count / max(k, 1)
     let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [n])
+    if let residual { require(residual.shape == out.shape, "linear: residual \(describe(residual.shape)) does not match the output \(describe(out.shape))") }
     Kernels.matmul(x.data, w.data, out.data, m: rows, n: n, k: k, transposeB: true)
-    if let bias { for r in 0..<rows { vectorAdd(out.data + r * n, bias.data, out.data + r * n, n) } }
-    return out.recordOp([x, w] + (bias.map { [$0] } ?? [])) { out in
+    switch (bias, residual) {
+    case (let bias?, let residual?): addBiasAndResidual(out.data, bias: bias.data, residual: residual.data, rows: rows, cols: n)
+    case (let bias?, nil): for r in 0..<rows { vectorAdd(out.data + r * n, bias.data, out.data + r * n, n) }
+    case (nil, let residual?): vectorAdd(residual.data, out.data, out.data, out.count)
+    case (nil, nil): break
+    }
+    return out.recordOp([x, w] + (bias.map { [$0] } ?? []) + (residual.map { [$0] } ?? [])) { out in
         let g = out.grad!.data
         if let (dx, acc) = x.gradientWrite { Kernels.matmul(g, w.data, dx, m: rows, n: k, k: n, accumulate: acc) }
         if let (dw, acc) = w.gradientWrite { Kernels.matmul(g, x.data, dw, m: n, n: k, k: rows, transposeA: true, accumulate: acc) }
         if let bias, let db = bias.gradientTarget { accumulateColumnSums(g, rows: rows, cols: n, into: db) }
+        // Last: the residual may adopt the gradient's buffer, which later gradients then add into.
+        residual?.receiveGradient(out.grad!)
     }
 }
 
