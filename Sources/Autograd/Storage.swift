@@ -82,8 +82,10 @@ extension Tensor {
     /// over a few TLB entries instead of a scattered read over thousands of
     /// 4 KiB pages (docs/benchmarks.md). The old buffers go back to the
     /// system, so resident memory does not grow. Raw pointers taken from these
-    /// tensors before the call are invalid after it.
+    /// tensors before the call are invalid after it. Tensors already packed
+    /// together stay where they are.
     public static func pack(_ tensors: [Tensor]) {
+        if arePacked(tensors) { return }
         var seen = Set<ObjectIdentifier>(), unique: [Tensor] = []
         for t in tensors where seen.insert(ObjectIdentifier(t)).inserted { unique.append(t) }
         let aligned = { (count: Int) in (count + 15) / 16 * 16 }

@@ -67,7 +67,7 @@ public final class InferenceModel {
     /// token reads them.
     public convenience init(model: GPT) {
         let parameters = model.parameters
-        if !Tensor.arePacked(parameters.map(\.tensor)) { Tensor.pack(parameters.map(\.tensor)) }
+        Tensor.pack(parameters.map(\.tensor))
         var tensors: [String: UnsafePointer<Float>] = [:]
         for p in parameters { tensors[p.name] = UnsafePointer(p.tensor.data) }
         self.init(config: model.config, contextWindow: model.contextWindow, quantization: nil, owners: [model],
@@ -130,16 +130,9 @@ public final class InferenceModel {
         }
         var table: [Float] = []
         if config.position == .rope {
-            // As Kernels' applyRotary: interleaved pairs, angle p·θ^(−2i/D), computed in Double.
-            let half = headSize / 2
-            table = [Float](repeating: 0, count: window * headSize)
-            for p in 0..<window {
-                for i in 0..<half {
-                    let angle = Double(p) * pow(Double(Float(config.ropeTheta)), -2.0 * Double(i) / Double(headSize))
-                    table[p * headSize + 2 * i] = Float(cos(angle))
-                    table[p * headSize + 2 * i + 1] = Float(sin(angle))
-                }
-            }
+            // Kernels' RoPE table, (window, headSize): cos and sin of p·θ^(−2i/D), interleaved.
+            table = rotaryTable(length: window, offset: 0,
+                                inverseFrequencies: rotaryInverseFrequencies(theta: Double(Float(config.ropeTheta)), headSize: headSize), scale: 1)
         }
         ropeTable = table
         slopes = config.position == .alibi ? Positions.alibiSlopes(heads: heads) : []
@@ -256,23 +249,12 @@ public final class InferenceModel {
 
     /// Self-attention of the token at `pos` over the cache; result in `branch`.
     func attention(layer: Int, input: UnsafeMutablePointer<Float>, at pos: Int) {
-        let kvDim = kvHeads * headSize
         run(layerJobs[layer].attention, input: input, count: d)
         if !ropeTable.isEmpty {
             ropeTable.withUnsafeBufferPointer { table in
                 let row = table.baseAddress! + pos * headSize
-                func rotate(_ vector: UnsafeMutablePointer<Float>, _ count: Int) {
-                    for h in 0..<(count / headSize) {
-                        let p = vector + h * headSize
-                        for i in 0..<(headSize / 2) {
-                            let (c, s) = (row[2 * i], row[2 * i + 1]), (x0, x1) = (p[2 * i], p[2 * i + 1])
-                            p[2 * i] = x0 * c - x1 * s
-                            p[2 * i + 1] = x0 * s + x1 * c
-                        }
-                    }
-                }
-                rotate(q, d)
-                rotate(k, kvDim)
+                applyRotary(q, q, count: 1, length: 1, stride: 1, heads: heads, headSize: headSize, table: row)
+                applyRotary(k, k, count: 1, length: 1, stride: 1, heads: kvHeads, headSize: headSize, table: row)
             }
         }
         for g in 0..<kvHeads {

@@ -10,33 +10,15 @@ public func applyRotary(
     offset: Int, theta: Float, inverse: Bool = false
 ) {
     require(d % 2 == 0, "rotary embedding needs an even head size, got \(d)")
-    let half = d / 2
-    // cos/sin table (T, D/2), computed in Double for accuracy at long positions.
-    var table = [Float](repeating: 0, count: t * d)
-    for p in 0..<t {
-        for i in 0..<half {
-            let angle = Double(offset + p) * pow(Double(theta), -2.0 * Double(i) / Double(d))
-            table[p * d + 2 * i] = Float(cos(angle))
-            table[p * d + 2 * i + 1] = Float(inverse ? -sin(angle) : sin(angle))
-        }
+    let table = rotaryTable(length: t, offset: offset, inverseFrequencies: rotaryInverseFrequencies(theta: Double(theta), headSize: d),
+                            scale: 1, inverse: inverse)
+    table.withUnsafeBufferPointer {
+        applyRotary(x, out, count: n, length: t, stride: t, heads: heads, headSize: d, table: $0.baseAddress!)
     }
-    table.withUnsafeBufferPointer { tab in
-        let tab = tab.baseAddress!
-        Parallel.forRanges(n, grain: max(1, elementwiseGrain / max(t * heads * d, 1))) { range in
-            for row in range {
-                for p in 0..<t {
-                    for head in 0..<heads {
-                        let xi = x + ((row * t + p) * heads + head) * d, oi = out + ((row * t + p) * heads + head) * d
-                        let cs = tab + p * d
-                        for i in 0..<half {
-                            let c = cs[2 * i], sn = cs[2 * i + 1]
-                            let x0 = xi[2 * i], x1 = xi[2 * i + 1]
-                            oi[2 * i] = x0 * c - x1 * sn
-                            oi[2 * i + 1] = x0 * sn + x1 * c
-                        }
-                    }
-                }
-            }
-        }
-    }
+}
+
+/// Plain RoPE's inverse frequencies θ^(−2i/D), i < D/2, in Double for
+/// accuracy at long positions.
+public func rotaryInverseFrequencies(theta: Double, headSize d: Int) -> [Double] {
+    (0..<(d / 2)).map { pow(theta, -2.0 * Double($0) / Double(d)) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// How RoPE's frequencies are stretched to reach past the trained length.
 public enum RopeType: String, CaseIterable, Sendable {
@@ -56,10 +57,8 @@ public struct ScaledRotary: Equatable, Sendable {
     /// Whether the frequencies depend on how long the sequence is (dynamic).
     public var dependsOnLength: Bool { scaling.type == .dynamic }
 
-    /// Plain RoPE's inverse frequencies θ^(−2i/D), computed as the RoPE kernel does.
-    static func plain(theta: Double, headSize d: Int) -> [Double] {
-        (0..<(d / 2)).map { pow(theta, -2.0 * Double($0) / Double(d)) }
-    }
+    /// Plain RoPE's inverse frequencies, as the RoPE kernel uses them.
+    static func plain(theta: Double, headSize d: Int) -> [Double] { rotaryInverseFrequencies(theta: theta, headSize: d) }
 
     /// Inverse frequencies (D/2) and the factor on cos and sin for a sequence
     /// whose positions run to `sequenceLength` − 1 (only dynamic reads it).
