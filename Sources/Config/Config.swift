@@ -95,6 +95,11 @@ public struct TokenizerConfig: Equatable, Sendable, ConfigSection {
     public var type = TokenizerKind.char
     public var vocabSize = 512
     public var specialTokens: [String] = []
+    /// The ids that end generation (a model's end-of-text and end-of-turn tokens); empty: the
+    /// tokenizer's end-of-text special, found by name (`SpecialTokenNames.endOfText`).
+    public var eosTokenIds: [Int] = []
+    /// The id a sequence starts with (templates' `bos_token`, an empty prompt); nil: found by name.
+    public var bosTokenId: Int? = nil
 
     public init() {}
 
@@ -103,6 +108,10 @@ public struct TokenizerConfig: Equatable, Sendable, ConfigSection {
         .choice("type", \.type, "char: one token per character; bpe: byte-level BPE trained on the corpus."),
         .int("vocab_size", \.vocabSize, .between(1, maxVocabulary), "Target vocabulary size for bpe (ignored by char)."),
         .strings("special_tokens", \.specialTokens, "Extra tokens that are never split, e.g. \"<|endoftext|>\"."),
+        .integers("eos_token_ids", \.eosTokenIds, .halfOpen(0, Double(maxVocabulary)),
+                  "Token ids that end generation (end of text, end of turn), as imported models declare them; empty: the tokenizer's end-of-text special."),
+        .optionalInt("bos_token_id", \.bosTokenId, .halfOpen(0, Double(maxVocabulary)),
+                     "The beginning-of-sequence token id; null: the tokenizer's <s>/<|endoftext|>-style special, if any."),
     ]
 }
 

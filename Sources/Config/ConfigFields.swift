@@ -178,6 +178,33 @@ extension ConfigField {
             check: { _, _ in })
     }
 
+    /// Non-negative integers (token ids). On the command line: a JSON array, or
+    /// comma-separated integers (empty text = empty list).
+    static func integers(_ name: String, _ path: WritableKeyPath<Section, [Int]>, _ bounds: Bounds, _ doc: String) -> ConfigField {
+        ConfigField(
+            name: name, type: "list of integers", allowed: bounds.text, doc: doc,
+            get: { .array($0[keyPath: path].map(JSONValue.int)) },
+            set: { section, value, key in
+                guard case .array(let items) = value else { throw typeError(key, "a list of integers", value) }
+                section[keyPath: path] = try items.map {
+                    guard case .int(let i) = $0 else { throw typeError(key, "a list of integers", value) }
+                    return i
+                }
+            },
+            parseText: { text in
+                if text.hasPrefix("[") { return try? JSONParser.parse(Array(text.utf8)) }
+                if text.isEmpty { return .array([]) }
+                let items = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard !items.contains(nil) else { return nil }
+                return .array(items.map { .int($0!) })
+            },
+            check: { section, key in
+                for v in section[keyPath: path] where !bounds.contains(Double(v)) {
+                    throw ConfigError("\(key): every id must be \(bounds.text), got \(v)")
+                }
+            })
+    }
+
     static func choice<E: RawRepresentable & CaseIterable>(_ name: String, _ path: WritableKeyPath<Section, E>, _ doc: String) -> ConfigField where E.RawValue == String {
         let names = E.allCases.map(\.rawValue)
         return ConfigField(

@@ -264,6 +264,10 @@ final class ConfigTests: XCTestCase {
         XCTAssertNil(config.model.dFF)
         XCTAssertEqual(config.sample.prompt, "")
         XCTAssertEqual(try parse("{}", overrides: ["sample.stop="]).sample.stop, [])
+        XCTAssertEqual(try parse("{}", overrides: ["tokenizer.eos_token_ids=2, 7"]).tokenizer.eosTokenIds, [2, 7])
+        XCTAssertEqual(try parse("{}", overrides: ["tokenizer.eos_token_ids=[0]"]).tokenizer.eosTokenIds, [0])
+        XCTAssertEqual(try parse("{}", overrides: ["tokenizer.eos_token_ids="]).tokenizer.eosTokenIds, [])
+        XCTAssertEqual(try parse("{}", overrides: ["tokenizer.bos_token_id=1"]).tokenizer.bosTokenId, 1)
         // Later overrides win.
         XCTAssertEqual(try parse("{}", overrides: ["model.n_layer=2", "model.n_layer=3"]).model.nLayer, 3)
     }
@@ -278,6 +282,9 @@ final class ConfigTests: XCTestCase {
         assertConfigError("--set sample.stop=[1", "list of strings") { _ = try parse("{}", overrides: ["sample.stop=[1"]) }
         assertConfigError("sample.stop must be a list of strings") { _ = try parse("{}", overrides: ["sample.stop=[1]"]) }
         assertConfigError("must look like section.field=value") { _ = try parse("{}", overrides: ["model.n_layer"]) }
+        assertConfigError("--set tokenizer.eos_token_ids=2,x", "list of integers") { _ = try parse("{}", overrides: ["tokenizer.eos_token_ids=2,x"]) }
+        assertConfigError("tokenizer.eos_token_ids must be a list of integers") { _ = try parse("{}", overrides: ["tokenizer.eos_token_ids=[\"2\"]"]) }
+        assertConfigError("tokenizer.eos_token_ids: every id must be in [0, 16777216), got -1") { _ = try parse("{}", overrides: ["tokenizer.eos_token_ids=-1"]) }
         assertConfigError("must look like section.field") { _ = try parse("{}", overrides: ["n_layer=4"]) }
     }
 
