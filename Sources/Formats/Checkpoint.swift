@@ -11,6 +11,7 @@ import Model
 ///     model.safetensors   the weights, F32, named as `GPT.parameters`
 ///     config.json         the resolved run config
 ///     tokenizer.json      the tokenizer (Hugging Face format), kept as bytes
+///     chat_template.jinja the chat template, for models that have one (optional)
 ///
 /// plus whatever extra files the trainer adds (optimizer state, progress).
 /// Directories are replaced atomically: written complete under a temporary
@@ -19,6 +20,8 @@ public enum Checkpoint {
     public static let weightsFile = "model.safetensors"
     public static let configFile = "config.json"
     public static let tokenizerFile = "tokenizer.json"
+    /// The model's chat template (Jinja text, as Hugging Face's chat_template.jinja), when it has one.
+    public static let chatTemplateFile = "chat_template.jinja"
     /// Version 2: sinusoidal positions scale the token embeddings by √d_model (version 1 did not).
     static let formatMetadata = ["format": "tinygpt", "format_version": "2"]
 
