@@ -8,36 +8,6 @@ final class AttentionTests: XCTestCase {
     override func setUp() { poisonAttentionScratch = true }
     override func tearDown() { poisonAttentionScratch = false }
 
-    /// Attention written out loop by loop, in Double.
-    func referenceAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor?, causal: Bool) -> [Float] {
-        let (b, h, tq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
-        let (hkv, tk) = (k.shape[1], k.shape[2])
-        var out = [Float](repeating: 0, count: q.count)
-        for bi in 0..<b { for hi in 0..<h {
-            let kvh = hi / (h / hkv)
-            for i in 0..<tq {
-                var scores = [Double]()
-                let visible = causal ? i + (tk - tq) + 1 : tk
-                for j in 0..<visible {
-                    var s = 0.0
-                    for c in 0..<d { s += Double(q.data[((bi * h + hi) * tq + i) * d + c]) * Double(k.data[((bi * hkv + kvh) * tk + j) * d + c]) }
-                    s /= Double(d).squareRoot()
-                    if let bias { s += Double(bias.data[(hi * tq + i) * tk + j]) }
-                    scores.append(s)
-                }
-                let m = scores.max()!
-                let e = scores.map { exp($0 - m) }
-                let z = e.reduce(0, +)
-                for c in 0..<d {
-                    var o = 0.0
-                    for j in 0..<visible { o += e[j] / z * Double(v.data[((bi * hkv + kvh) * tk + j) * d + c]) }
-                    out[((bi * h + hi) * tq + i) * d + c] = Float(o)
-                }
-            }
-        } }
-        return out
-    }
-
     func testMultiHeadGroupedAndMultiQuery() {
         // (batch, query heads, kv heads, length, head size): MHA, GQA, MQA, batch 1, odd sizes;
         // head sizes of 16 and 32 use Q, K and V rows in place (others are padded to 16),
@@ -47,10 +17,34 @@ final class AttentionTests: XCTestCase {
             let q = randomTensor([b, h, t, d], seed: 31), k = randomTensor([b, hkv, t, d], seed: 32), v = randomTensor([b, hkv, t, d], seed: 33)
             for causal in [true, false] {
                 let y = attention(q, k, v, causal: causal).toArray()
-                assertClose(y, referenceAttention(q, k, v, bias: nil, causal: causal), tolerance: 1e-5, "attention \(b),\(h),\(hkv),\(t),\(d) causal \(causal)")
+                assertClose(y, referenceAttention(q, k, v, bias: nil, causal: causal).toArray(), tolerance: 1e-5, "attention \(b),\(h),\(hkv),\(t),\(d) causal \(causal)")
                 assertGradients("attention \(h)/\(hkv) heads causal \(causal)", [q, k, v]) { attention(q, k, v, causal: causal) }
             }
         }
+    }
+
+    /// The fused kernel against the readable composition of ops (Sources/Autograd/Ops/AttentionReference.swift):
+    /// outputs and all three gradients, MHA/GQA/MQA, causal or not, with a bias, queries after a cache offset.
+    func testFusedAttentionMatchesTheReferenceForwardAndBackward() {
+        for (b, h, hkv, tq, tk, d, withBias) in [(2, 3, 3, 5, 5, 4, false), (1, 4, 2, 7, 7, 3, true), (2, 4, 1, 6, 9, 5, true),
+                                                 (1, 1, 1, 1, 1, 1, false), (1, 6, 2, 33, 33, 16, false)] {
+            let weights = randomTensor([b, h, tq, d], seed: 71)
+            for causal in [true, false] {
+                var results: [[Float]] = []
+                for fused in [true, false] {
+                    let q = randomTensor([b, h, tq, d], seed: 72), k = randomTensor([b, hkv, tk, d], seed: 73), v = randomTensor([b, hkv, tk, d], seed: 74)
+                    for t in [q, k, v] { t.requiresGrad = true }
+                    let bias = withBias ? randomTensor([h, tq, tk], seed: 75) : nil
+                    let y = fused ? attention(q, k, v, bias: bias, causal: causal) : referenceAttention(q, k, v, bias: bias, causal: causal)
+                    sum(mul(y, weights)).backward()
+                    results.append(y.toArray() + q.grad!.toArray() + k.grad!.toArray() + v.grad!.toArray())
+                }
+                assertClose(results[0], results[1], tolerance: 1e-5, "fused vs reference \(b),\(h)/\(hkv),\(tq)/\(tk),\(d) causal \(causal) bias \(withBias)")
+            }
+        }
+        let q = randomTensor([1, 4, 5, 3], seed: 76), k = randomTensor([1, 2, 5, 3], seed: 77), v = randomTensor([1, 2, 5, 3], seed: 78)
+        let bias = randomTensor([4, 5, 5], seed: 79)
+        assertGradients("reference attention, GQA, bias", [q, k, v]) { referenceAttention(q, k, v, bias: bias) }
     }
 
     /// With the threshold lowered to 16, the backward of these shapes takes
@@ -64,7 +58,7 @@ final class AttentionTests: XCTestCase {
             let bias = randomTensor([h, tq, tk], seed: 54)
             for withBias in [false, true] {
                 let y = attention(q, k, v, bias: withBias ? bias : nil).toArray()
-                assertClose(y, referenceAttention(q, k, v, bias: withBias ? bias : nil, causal: true), tolerance: 1e-5,
+                assertClose(y, referenceAttention(q, k, v, bias: withBias ? bias : nil, causal: true).toArray(), tolerance: 1e-5,
                             "attention \(b),\(h),\(hkv),\(tq),\(tk),\(d) bias \(withBias)")
                 assertGradients("blocked backward \(h)/\(hkv) heads, \(tq) queries, bias \(withBias)", [q, k, v]) {
                     attention(q, k, v, bias: withBias ? bias : nil)
@@ -114,7 +108,7 @@ final class AttentionTests: XCTestCase {
         for (tq, tk, d) in [(3, 8, 4), (6, 9, 5), (7, 18, 16)] {
             let q = randomTensor([1, 2, tq, d], seed: 34), k = randomTensor([1, 2, tk, d], seed: 35), v = randomTensor([1, 2, tk, d], seed: 36)
             let bias = randomTensor([2, tq, tk], seed: 37)
-            assertClose(attention(q, k, v, bias: bias).toArray(), referenceAttention(q, k, v, bias: bias, causal: true), tolerance: 1e-5,
+            assertClose(attention(q, k, v, bias: bias).toArray(), referenceAttention(q, k, v, bias: bias, causal: true).toArray(), tolerance: 1e-5,
                         "bias + offset \(tq)/\(tk)")
             assertGradients("attention with bias and offset \(tq)/\(tk)", [q, k, v]) { attention(q, k, v, bias: bias) }
         }
@@ -134,7 +128,7 @@ final class AttentionTests: XCTestCase {
         let y = attention(q, k, v)
         sum(y).backward()
         for t in [y, q.grad!, k.grad!, v.grad!] { XCTAssertTrue(t.toArray().allSatisfy(\.isFinite)) }
-        assertClose(y.toArray(), referenceAttention(q, k, v, bias: nil, causal: true), tolerance: 1e-5, "extreme")
+        assertClose(y.toArray(), referenceAttention(q, k, v, bias: nil, causal: true).toArray(), tolerance: 1e-5, "extreme")
     }
 
     func testRotaryEmbedding() {
