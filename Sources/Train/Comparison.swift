@@ -130,64 +130,28 @@ public enum ComparisonReport {
     /// (right): one colour per variant, the mean over seeds as a line and,
     /// with several seeds, their range as a band.
     public static func curvesSVG(_ summaries: [VariantSummary], title: String) -> String {
-        let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
-        let (panelWidth, height) = (460.0, 420.0)
-        let (left, right, top, bottom) = (64.0, 16.0, 44.0, 56.0)
-        let legendHeight = 18.0 * Double(summaries.count)
-        let totalHeight = height + legendHeight + 10
-        let losses = summaries.flatMap { $0.runs.flatMap { $0.validationCurve.map(\.loss) } }.filter(\.isFinite)
-        let yTicks = AxisTicks(losses.min() ?? 0, losses.max() ?? 1)
-        let yMin = yTicks.values.first!, yMax = yTicks.values.last!
-        var svg = """
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(2 * panelWidth))" height="\(Int(totalHeight))" font-family="sans-serif" font-size="12">
-        <rect width="100%" height="100%" fill="white"/>
-        <text x="\(panelWidth)" y="20" text-anchor="middle" font-size="15">\(escapeXML(title))</text>
-
-        """
-        for (panel, bySeconds) in [(0, false), (1, true)] {
-            let x0 = Double(panel) * panelWidth
-            let xs = summaries.flatMap { $0.runs.flatMap { $0.validationCurve.map { bySeconds ? $0.seconds : Double($0.step) } } }
-            let xTicks = AxisTicks(0, max(xs.max() ?? 1, 1e-9))
-            let xMax = xTicks.values.last!
-            func x(_ v: Double) -> Double { x0 + left + v / xMax * (panelWidth - left - right) }
-            func y(_ l: Double) -> Double { height - bottom - (l - yMin) / (yMax - yMin) * (height - top - bottom) }
-            for v in xTicks.values {
-                svg += "<line x1=\"\(x(v))\" y1=\"\(height - bottom)\" x2=\"\(x(v))\" y2=\"\(top)\" stroke=\"#eee\"/>"
-                svg += "<text x=\"\(x(v))\" y=\"\(height - bottom + 16)\" text-anchor=\"middle\">\(xTicks.label(v))</text>\n"
-            }
-            for l in yTicks.values {
-                svg += "<line x1=\"\(x0 + left)\" y1=\"\(y(l))\" x2=\"\(x0 + panelWidth - right)\" y2=\"\(y(l))\" stroke=\"#eee\"/>"
-                svg += "<text x=\"\(x0 + left - 6)\" y=\"\(y(l) + 4)\" text-anchor=\"end\">\(yTicks.label(l))</text>\n"
-            }
-            svg += "<line x1=\"\(x0 + left)\" y1=\"\(height - bottom)\" x2=\"\(x0 + panelWidth - right)\" y2=\"\(height - bottom)\" stroke=\"black\"/>"
-            svg += "<line x1=\"\(x0 + left)\" y1=\"\(top)\" x2=\"\(x0 + left)\" y2=\"\(height - bottom)\" stroke=\"black\"/>\n"
-            svg += "<text x=\"\(x0 + (left + panelWidth - right) / 2)\" y=\"\(height - 20)\" text-anchor=\"middle\">\(bySeconds ? "training seconds" : "step")</text>\n"
-            svg += "<text x=\"\(x0 + 16)\" y=\"\((top + height - bottom) / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 \(x0 + 16) \((top + height - bottom) / 2))\">validation loss</text>\n"
-            for (i, s) in summaries.enumerated() {
-                let color = colors[i % colors.count]
+        let panels = [false, true].map { bySeconds -> String in
+            let series = summaries.enumerated().map { i, s -> LinePlot.Series in
                 // Points of the mean curve: the evaluations all seeds share (same steps).
                 let count = s.runs.map(\.validationCurve.count).min() ?? 0
-                var mean: [(Double, Double)] = [], low: [(Double, Double)] = [], high: [(Double, Double)] = []
+                var mean: [(x: Double, y: Double)] = [], low: [(x: Double, y: Double)] = [], high: [(x: Double, y: Double)] = []
                 for k in 0..<count {
                     let points = s.runs.map { $0.validationCurve[k] }
-                    let xv = points.map { bySeconds ? $0.seconds : Double($0.step) }.reduce(0, +) / Double(points.count)
-                    let ls = points.map(\.loss).filter(\.isFinite)
-                    guard !ls.isEmpty else { continue }
-                    mean.append((x(xv), y(ls.reduce(0, +) / Double(ls.count))))
-                    low.append((x(xv), y(ls.min()!))); high.append((x(xv), y(ls.max()!)))
+                    let x = points.map { bySeconds ? $0.seconds : Double($0.step) }.reduce(0, +) / Double(points.count)
+                    let losses = points.map(\.loss).filter(\.isFinite)
+                    guard !losses.isEmpty else { continue }
+                    mean.append((x, losses.reduce(0, +) / Double(losses.count)))
+                    low.append((x, losses.min()!)); high.append((x, losses.max()!))
                 }
-                func coordinates(_ p: [(Double, Double)]) -> String { p.map { String(format: "%.1f,%.1f", $0.0, $0.1) }.joined(separator: " ") }
-                if s.runs.count > 1 && !mean.isEmpty {
-                    svg += "<polygon fill=\"\(color)\" fill-opacity=\"0.15\" stroke=\"none\" points=\"\(coordinates(high + low.reversed()))\"/>\n"
-                }
-                svg += "<path class=\"variant\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" d=\"M \(coordinates(mean).replacingOccurrences(of: " ", with: " L "))\"><title>\(escapeXML(s.variant))</title></path>\n"
+                return .init(s.variant, color: LinePlot.palette[i % LinePlot.palette.count], points: mean,
+                             band: s.runs.count > 1 ? (low, high) : nil)
             }
+            var plot = LinePlot(title: bySeconds ? "against training seconds" : title, xLabel: bySeconds ? "training seconds" : "step",
+                                yLabel: "validation loss", series: series)
+            plot.width = 460
+            plot.legend = bySeconds ? .none : .below
+            return plot.svg()
         }
-        for (i, s) in summaries.enumerated() {
-            let ly = height + 8 + 18 * Double(i)
-            svg += "<line x1=\"\(left)\" y1=\"\(ly)\" x2=\"\(left + 24)\" y2=\"\(ly)\" stroke=\"\(colors[i % colors.count])\" stroke-width=\"3\"/>"
-            svg += "<text x=\"\(left + 30)\" y=\"\(ly + 4)\">\(escapeXML(s.variant))</text>\n"
-        }
-        return svg + "</svg>\n"
+        return arrangedSVG(panels, horizontal: true)
     }
 }

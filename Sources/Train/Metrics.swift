@@ -106,90 +106,24 @@ public final class MetricsLog {
     public func lossCurveSVG() -> String {
         let loss = lossPanelSVG()
         guard records.contains(where: { $0.preference != nil }) else { return loss }
-        return stackedSVG(loss, preferencePanelSVG())
+        return arrangedSVG([loss, preferencePanelSVG()], horizontal: false)
     }
 
     func lossPanelSVG() -> String {
-        var logged: [(Double, Double)] = [], trainEval: [(Double, Double)] = [], valEval: [(Double, Double)] = []
+        var logged: [(x: Double, y: Double)] = [], trainEval: [(x: Double, y: Double)] = [], valEval: [(x: Double, y: Double)] = []
         for r in records {
             switch r {
-            case let .log(s, loss, _, _, _, _, _) where loss.isFinite: logged.append((Double(s), loss))
+            case let .log(s, loss, _, _, _, _, _): logged.append((Double(s), loss))
             case let .evaluation(s, t, v, _):
-                if t.isFinite { trainEval.append((Double(s), t)) }
-                if v.isFinite { valEval.append((Double(s), v)) }
+                trainEval.append((Double(s), t))
+                valEval.append((Double(s), v))
             default: break
             }
         }
-        let all = logged + trainEval + valEval
-        let (width, height) = (720.0, 440.0)
-        let (left, right, top, bottom) = (70.0, 20.0, 40.0, 60.0)
-        let xTicks = AxisTicks(0, max(all.map(\.0).max() ?? 1, 1))
-        let yTicks = AxisTicks(all.map(\.1).min() ?? 0, all.map(\.1).max() ?? 1)
-        let xMax = xTicks.values.last!, yMin = yTicks.values.first!, yMax = yTicks.values.last!
-        func x(_ s: Double) -> Double { left + s / xMax * (width - left - right) }
-        func y(_ l: Double) -> Double { height - bottom - (l - yMin) / (yMax - yMin) * (height - top - bottom) }
-        func polyline(_ points: [(Double, Double)], _ color: String, _ w: Double) -> String {
-            guard !points.isEmpty else { return "" }
-            let p = points.map { String(format: "%.1f,%.1f", x($0.0), y($0.1)) }.joined(separator: " ")
-            return "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(w)\" points=\"\(p)\"/>\n"
-        }
-        var svg = """
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
-        <rect width="100%" height="100%" fill="white"/>
-        <text x="\(width / 2)" y="22" text-anchor="middle" font-size="15">tinygpt training loss</text>
-
-        """
-        for s in xTicks.values {
-            svg += "<line x1=\"\(x(s))\" y1=\"\(height - bottom)\" x2=\"\(x(s))\" y2=\"\(top)\" stroke=\"#eee\"/>"
-            svg += "<text x=\"\(x(s))\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(xTicks.label(s))</text>\n"
-        }
-        for l in yTicks.values {
-            svg += "<line x1=\"\(left)\" y1=\"\(y(l))\" x2=\"\(width - right)\" y2=\"\(y(l))\" stroke=\"#eee\"/>"
-            svg += "<text x=\"\(left - 8)\" y=\"\(y(l) + 4)\" text-anchor=\"end\">\(yTicks.label(l))</text>\n"
-        }
-        svg += "<line x1=\"\(left)\" y1=\"\(height - bottom)\" x2=\"\(width - right)\" y2=\"\(height - bottom)\" stroke=\"black\"/>"
-        svg += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(height - bottom)\" stroke=\"black\"/>\n"
-        svg += "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 18)\" text-anchor=\"middle\">step</text>\n"
-        svg += "<text x=\"18\" y=\"\((top + height - bottom) / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 18 \((top + height - bottom) / 2))\">cross-entropy loss (nats per token)</text>\n"
-        svg += polyline(logged, "#9ab", 1)
-        svg += polyline(trainEval, "#1f77b4", 2)
-        svg += polyline(valEval, "#d62728", 2)
-        let legend = [("#9ab", "training loss (batch)"), ("#1f77b4", "train (evaluation)"), ("#d62728", "validation (evaluation)")]
-        for (i, (color, label)) in legend.enumerated() {
-            let ly = top + 10 + Double(i) * 16
-            svg += "<line x1=\"\(width - right - 190)\" y1=\"\(ly)\" x2=\"\(width - right - 170)\" y2=\"\(ly)\" stroke=\"\(color)\" stroke-width=\"2\"/>"
-            svg += "<text x=\"\(width - right - 164)\" y=\"\(ly + 4)\">\(label)</text>\n"
-        }
-        return svg + "</svg>\n"
+        return LinePlot(title: "tinygpt training loss", xLabel: "step", yLabel: "cross-entropy loss (nats per token)", series: [
+            .init("training loss (batch)", color: "#9ab", width: 1, points: logged),
+            .init("train (evaluation)", color: "#1f77b4", points: trainEval),
+            .init("validation (evaluation)", color: "#d62728", points: valEval),
+        ]).svg()
     }
-}
-
-/// Axis ticks at round values (1, 2 or 5 × 10^k apart) whose range covers
-/// [low, high], about `count` of them, as plotting libraries place them.
-public struct AxisTicks {
-    public let values: [Double]
-    public let step: Double
-
-    public init(_ low: Double, _ high: Double, count: Int = 5) {
-        let (low, high) = low < high ? (low, high) : (low - 0.5, low + 0.5)
-        let raw = (high - low) / Double(max(count, 1))
-        let magnitude = pow(10, floor(log10(raw)))
-        let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
-        let first = floor(low / step), last = ceil(high / step)
-        self.step = step
-        let scale = pow(10, Double(max(0, Int(-floor(log10(step))))))  // so 8 × 0.2 is 1.6, not 1.6000000000000001
-        values = stride(from: first, through: last, by: 1).map { ($0 * step * scale).rounded() / scale }
-    }
-
-    /// A tick's label with as many decimals as the step needs.
-    public func label(_ value: Double) -> String {
-        let decimals = max(0, Int(-floor(log10(step))))
-        return String(format: "%.\(decimals)f", value)
-    }
-}
-
-/// Text for an SVG document: &, <, > and " escaped (plot titles and legends).
-func escapeXML(_ s: String) -> String {
-    s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-        .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
 }

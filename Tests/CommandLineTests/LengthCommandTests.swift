@@ -44,7 +44,7 @@ final class LengthCommandTests: CommandLineTestCase {
         XCTAssertEqual(buckets.map { $0["start"] as! Int }, [0, 16, 32])
         XCTAssertEqual(json["context"] as? Int, 48)
         let svg = try String(contentsOf: scratch.appendingPathComponent("plot.svg"), encoding: .utf8)
-        XCTAssertTrue(svg.contains("<polyline") && svg.contains("trained context 16"))
+        XCTAssertTrue(svg.contains("<path") && svg.contains("trained context 16"))
 
         let plain = try tinygpt(["eval", "--checkpoint", "alibi", "--context", "40"] + data)
         XCTAssertEqual(plain.status, 0, plain.stderr)
