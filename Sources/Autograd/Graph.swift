@@ -1,4 +1,15 @@
 import Kernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+private let notRecordingKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+}()
 
 /// Recording and replaying the computation graph.
 ///
@@ -7,7 +18,12 @@ import Kernels
 /// deep graphs cannot overflow the stack), runs the backward functions from
 /// the root towards the leaves, then cuts the graph so its memory is freed.
 public enum Autograd {
-    nonisolated(unsafe) static var recording = true
+    /// Per thread: a `noGrad` on one thread (generating an answer) leaves
+    /// another (training) recording. The key's slot holds nil while recording.
+    static var recording: Bool {
+        get { pthread_getspecific(notRecordingKey) == nil }
+        set { pthread_setspecific(notRecordingKey, newValue ? nil : UnsafeRawPointer(bitPattern: 1)) }
+    }
 
     /// Whether operations currently record themselves for backward.
     public static var isRecording: Bool { recording }

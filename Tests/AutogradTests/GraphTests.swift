@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 import Kernels
 import Autograd
 
@@ -69,6 +70,31 @@ final class GraphTests: XCTestCase {
         XCTAssertFalse(Autograd.isRecording == false, "noGrad restores recording afterwards")
         y.backward()  // a constant: nothing reaches w
         XCTAssertNil(w.grad)
+    }
+
+    /// noGrad on one thread leaves other threads recording (a generation beside training).
+    func testNoGradIsPerThread() {
+        let inside = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            Autograd.noGrad {
+                inside.signal()
+                release.wait()
+            }
+            done.signal()
+        }
+        inside.wait()
+        XCTAssertTrue(Autograd.isRecording, "another thread's noGrad does not stop this one")
+        let w = randomTensor([3, 4], seed: 1)
+        w.requiresGrad = true
+        sum(matmul(w, randomTensor([4, 2], seed: 2))).backward()
+        XCTAssertNotNil(w.grad)
+        release.signal()
+        done.wait()
+        final class Seen: @unchecked Sendable { var recording = false }
+        let seen = Seen()
+        Thread.detachNewThread { seen.recording = Autograd.isRecording; done.signal() }
+        done.wait()
+        XCTAssertTrue(seen.recording, "a new thread starts recording")
     }
 
     func testInputsWithoutGradientGetNone() {
