@@ -44,13 +44,15 @@ public struct ModelConfig: Equatable, Sendable, ConfigSection {
     public var bias = true
     public var dropout = 0.0
     public var tieEmbeddings = true
-    public var initialization = InitScheme.gpt2
+    /// nil: gpt2, or xavier with deepnorm (the DeepNet paper's). Use `initScheme` for the resolved value.
+    public var initialization: InitScheme? = nil
 
     public init() {}
 
     public var headSize: Int { dModel / nHead }
     public var kvHeads: Int { nKVHead ?? nHead }
     public var feedForwardSize: Int { dFF ?? 4 * dModel }
+    public var initScheme: InitScheme { initialization ?? (normPosition == .deepnorm ? .xavier : .gpt2) }
 
     static let name = "model"
     static let fields: [ConfigField<ModelConfig>] = [
@@ -71,7 +73,7 @@ public struct ModelConfig: Equatable, Sendable, ConfigSection {
         .bool("bias", \.bias, "Biases in linear layers and norms."),
         .number("dropout", \.dropout, .halfOpen(0, 1), "Dropout probability during training."),
         .bool("tie_embeddings", \.tieEmbeddings, "Share the token embedding with the output projection."),
-        .choice("init", \.initialization, "Weight init; gpt2 = normal(0, 0.02) with residual output projections scaled by 1/sqrt(2 · n_layer)."),
+        .optionalChoice("init", \.initialization, "Weight init; gpt2 = normal(0, 0.02) with residual output projections scaled by 1/sqrt(2 · n_layer); null = gpt2, or xavier with norm_position = deepnorm."),
     ]
 
     func checkCombinations() throws {
@@ -85,7 +87,7 @@ public struct ModelConfig: Equatable, Sendable, ConfigSection {
             throw ConfigError("model.position = rope needs an even head size; d_model / n_head = \(dModel) / \(nHead) = \(headSize)")
         }
         if normPosition == .deepnorm, initialization == .gpt2 {
-            throw ConfigError("model.norm_position = deepnorm sets its own init gain β = (8·n_layer)^(−1/4); model.init = gpt2 adds the pre-norm rule 1/√(2·n_layer) on residual outputs: use init xavier (the paper's) or kaiming")
+            throw ConfigError("model.norm_position = deepnorm sets its own init gain β = (8·n_layer)^(−1/4); model.init = gpt2 adds the pre-norm rule 1/√(2·n_layer) on residual outputs: use init xavier (the paper's, and the default with deepnorm) or kaiming")
         }
         try ropeScaling?.validate(key: "model.rope_scaling", position: position.rawValue, headSize: headSize)
     }
@@ -354,6 +356,7 @@ public struct RunConfig: Equatable, Sendable {
         var copy = self
         copy.model.nKVHead = model.kvHeads
         copy.model.dFF = model.feedForwardSize
+        copy.model.initialization = model.initScheme
         return copy
     }
 

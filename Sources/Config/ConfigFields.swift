@@ -205,6 +205,24 @@ extension ConfigField {
             })
     }
 
+    /// A choice that may be null: unset, its value follows from other fields (the section says how).
+    static func optionalChoice<E: RawRepresentable & CaseIterable>(_ name: String, _ path: WritableKeyPath<Section, E?>, _ doc: String) -> ConfigField where E.RawValue == String {
+        let names = E.allCases.map(\.rawValue)
+        return ConfigField(
+            name: name, type: "string (choice) or null", allowed: names.joined(separator: " | "), doc: doc,
+            get: { $0[keyPath: path].map { .string($0.rawValue) } ?? .null },
+            set: { section, value, key in
+                if case .null = value { section[keyPath: path] = nil; return }
+                guard case .string(let s) = value else { throw typeError(key, "one of \(names.joined(separator: ", ")) or null", value) }
+                guard let e = E(rawValue: s) else {
+                    throw ConfigError("\(key) must be one of \(names.joined(separator: ", ")) or null; got '\(s)'" + suggestion(for: s, among: names, listIfFar: false))
+                }
+                section[keyPath: path] = e
+            },
+            parseText: { $0 == "null" ? .null : .string($0) },
+            check: { _, _ in })
+    }
+
     static func choice<E: RawRepresentable & CaseIterable>(_ name: String, _ path: WritableKeyPath<Section, E>, _ doc: String) -> ConfigField where E.RawValue == String {
         let names = E.allCases.map(\.rawValue)
         return ConfigField(

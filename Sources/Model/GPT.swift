@@ -42,7 +42,7 @@ public final class GPT {
         let d = config.dModel
         let deepNorm = config.normPosition == .deepnorm
         // DeepNorm replaces GPT-2's 1/√(2N) on residual outputs by its own gain β (applied below).
-        var (initializer, outputInitializer) = config.initialization.weightInits(layers: config.nLayer)
+        var (initializer, outputInitializer) = config.initScheme.weightInits(layers: config.nLayer)
         if deepNorm { outputInitializer = initializer }
         tokenEmbedding = Embedding(vocab, d, generator: &generator)
         positionEmbedding = config.position == .learned ? Embedding(config.contextLength, d, generator: &generator) : nil

@@ -44,7 +44,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(config.model.bias)
         XCTAssertEqual(config.model.dropout, 0)
         XCTAssertTrue(config.model.tieEmbeddings)
-        XCTAssertEqual(config.model.initialization, .gpt2)
+        XCTAssertNil(config.model.initialization)
+        XCTAssertEqual(config.model.initScheme, .gpt2)
         XCTAssertEqual(config.tokenizer.type, .char)
         XCTAssertEqual(config.tokenizer.vocabSize, 512)
         XCTAssertEqual(config.tokenizer.specialTokens, [])
@@ -171,6 +172,18 @@ final class ConfigTests: XCTestCase {
         assertConfigError("test.json", "duplicate key 'n_layer'") { _ = try parse(#"{"model": {"n_layer": 4, "n_layer": 5}}"#) }
         assertConfigError("test.json", "after the JSON value", "line 1") { _ = try parse(#"{"model": {}} x"#) }
         assertConfigError("cannot read config file") { _ = try RunConfig.load(from: URL(fileURLWithPath: "/nonexistent/tinygpt.json")) }
+    }
+
+    /// A default follows the choice that makes it wrong: deepnorm alone takes xavier; only an explicit gpt2 conflicts.
+    func testInitDefaultFollowsDeepNorm() throws {
+        let deep = try parse("{}", overrides: ["model.norm_position=deepnorm"])
+        XCTAssertEqual(deep.model.initScheme, .xavier)
+        XCTAssertEqual(deep.resolved().model.initialization, .xavier, "the saved config names the scheme")
+        XCTAssertEqual(try parse("{}", overrides: ["model.norm_position=deepnorm", "model.init=kaiming"]).model.initScheme, .kaiming)
+        XCTAssertEqual(try parse("{}").resolved().model.initialization, .gpt2)
+        XCTAssertEqual(try parse("{}", overrides: ["model.init=xavier", "model.init=null"]).model.initScheme, .gpt2)
+        assertConfigError("model.init = gpt2 adds the pre-norm rule") { _ = try parse("{}", overrides: ["model.norm_position=deepnorm", "model.init=gpt2"]) }
+        assertConfigError("model.init must be one of gpt2, xavier, kaiming or null; got 'he'") { _ = try parse("{}", overrides: ["model.init=he"]) }
     }
 
     /// Each rule, broken by one `--set`, must fail naming the field.

@@ -113,7 +113,7 @@ final class DepthAndLengthTests: XCTestCase {
 
     func testDeepNormIsRefusedWithPreNormOnlyInitAndByExport() throws {
         var config = RunConfig()
-        try config.apply(overrides: ["model.norm_position=deepnorm"])
+        try config.apply(overrides: ["model.norm_position=deepnorm", "model.init=gpt2"])
         XCTAssertThrowsError(try config.validate()) { error in
             XCTAssertTrue("\(error)".contains("model.init = gpt2"), "\(error)")
         }
