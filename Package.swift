@@ -54,6 +54,7 @@ let package = Package(
         .executableTarget(name: "tinygpt", dependencies: ["Files", "Kernels", "Autograd", "NN", "Config", "Model", "Formats", "Tokenizer", "Train", "Generate"], swiftSettings: nativeCPU),
         // Shared test helpers (scratch directories); no XCTest, so `swift build` builds it too.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "FilesTests", dependencies: ["Files"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Kernels"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Kernels"]),

@@ -27,6 +27,28 @@ public enum JSONValue: Sendable {
         self = .object(members)
     }
 
+    /// An object's member (the first with that key), or nil for a missing key or a non-object.
+    public subscript(key: String) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        return members.first { $0.key == key }?.value
+    }
+
+    public var string: String? { if case .string(let s) = self { return s }; return nil }
+    public var int: Int? { if case .int(let i) = self { return i }; return nil }
+    /// An integer or a float, as Double.
+    public var double: Double? {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+    public var bool: Bool? { if case .bool(let b) = self { return b }; return nil }
+    public var array: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
+    /// An object's members in file order.
+    public var members: [(key: String, value: JSONValue)]? { if case .object(let m) = self { return m }; return nil }
+    public var isNull: Bool { if case .null = self { return true }; return false }
+
     /// Pretty-printed JSON text with a final newline, as written to files.
     public var fileData: Data { Data((serialized(indent: 2) + "\n").utf8) }
 

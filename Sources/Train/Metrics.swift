@@ -39,9 +39,8 @@ public enum MetricsRecord: Equatable {
     }
 
     init?(json line: String) {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
-              let step = object["step"] as? Int else { return nil }
-        func d(_ k: String) -> Double { (object[k] as? Double) ?? .nan }
+        guard let object = try? JSONParser.parse(Array(line.utf8)), let step = object["step"]?.int else { return nil }
+        func d(_ k: String) -> Double { object[k]?.double ?? .nan }
         func preference(_ prefix: String) -> PreferenceStats? {
             guard object["\(prefix)rewards/accuracies"] != nil else { return nil }
             var p = PreferenceStats()
