@@ -79,19 +79,42 @@ func runChatCommand(_ args: [String]) throws {
         fputs("> ", stderr)
         chatInterrupted.pointee = 0
         catchInterrupts(restartingReads: false)  // Ctrl-C while typing abandons the line
-        let line = readLine()
+        let typed = readTerminalLine()
         catchInterrupts(restartingReads: true)  // and while a reply is written, only ends the reply
-        guard let line else {
-            if chatInterrupted.pointee != 0 { clearerr(stdin); fputs("\n", stderr); continue }
+        switch typed {
+        case .end:
             fputs("\n", stderr)
             return
+        case .interrupted:
+            fputs("\n", stderr)
+        case .line(let line):
+            guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
+            do { try answer(line) } catch let e as ChatError { printError("tinygpt: error: \(e)") } catch let e as TemplateError { printError("tinygpt: error: \(e)") }
         }
-        if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-        do { try answer(line) } catch let e as ChatError { printError("tinygpt: error: \(e)") } catch let e as TemplateError { printError("tinygpt: error: \(e)") }
-        chatInterrupted.pointee = 0
     }
 }
 
+enum TypedLine { case line(String), interrupted, end }
+
+/// One line from the terminal, read with read(2) so that Ctrl-C (a read interrupted with
+/// `chatInterrupted` set) abandons it; Ctrl-D on an empty line ends the input.
+func readTerminalLine() -> TypedLine {
+    var bytes: [UInt8] = []
+    var byte: UInt8 = 0
+    while true {
+        let n = read(STDIN_FILENO, &byte, 1)
+        if n == 1 {
+            if byte == UInt8(ascii: "\n") { return .line(String(decoding: bytes, as: UTF8.self)) }
+            bytes.append(byte)
+        } else if n == 0 {
+            return bytes.isEmpty ? .end : .line(String(decoding: bytes, as: UTF8.self))
+        } else if errno == EINTR {
+            if chatInterrupted.pointee != 0 { return .interrupted }
+        } else {
+            return .end
+        }
+    }
+}
 /// Ctrl-C sets `chatInterrupted` instead of ending the program. Without restarting, a read
 /// waiting for a line returns at once (and the line is abandoned).
 func catchInterrupts(restartingReads: Bool) {
