@@ -50,7 +50,9 @@ let package = Package(
         // Files on disk: safetensors, checkpoints, run and output directories, Hugging Face.
         .target(name: "Formats", dependencies: ["Model", "Config", "Tokenizer", "NN", "Autograd", "Kernels", "Files"], swiftSettings: nativeCPU),
         .target(name: "Train", dependencies: ["Formats", "Model", "Config", "NN", "Autograd", "Kernels", "Tokenizer", "Files"], swiftSettings: nativeCPU),
-        .target(name: "Generate", dependencies: ["Model", "Config", "NN", "Autograd", "Kernels", "Tokenizer"], swiftSettings: nativeCPU),
+        .target(name: "Generate", dependencies: ["Model", "Config", "NN", "Autograd", "Kernels", "Tokenizer", "ChatTemplate"], swiftSettings: nativeCPU),
+        // Chat templates: the Jinja subset models' templates are written in.
+        .target(name: "ChatTemplate", dependencies: ["Files"]),
         .executableTarget(name: "tinygpt", dependencies: ["Files", "Kernels", "Autograd", "NN", "Config", "Model", "Formats", "Tokenizer", "Train", "Generate"], swiftSettings: nativeCPU),
         // Shared test helpers (scratch directories); no XCTest, so `swift build` builds it too.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -62,7 +64,8 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["TestSupport", "Model", "Formats", "Config", "NN", "Autograd", "Kernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FormatsTests", dependencies: ["TestSupport", "Formats", "Model", "Config", "NN", "Autograd", "Kernels", "Files"]),
         .testTarget(name: "TrainTests", dependencies: ["TestSupport", "Train", "Formats", "Config", "Model", "NN", "Autograd", "Kernels", "Tokenizer", "Files"]),
-        .testTarget(name: "GenerateTests", dependencies: ["Generate", "Config", "Model", "Formats", "NN", "Autograd", "Kernels", "Tokenizer"]),
+        .testTarget(name: "GenerateTests", dependencies: ["Generate", "Config", "Model", "Formats", "NN", "Autograd", "Kernels", "Tokenizer", "ChatTemplate"]),
+        .testTarget(name: "ChatTemplateTests", dependencies: ["ChatTemplate", "Files"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "Tokenizer"], resources: [.copy("Fixtures")]),
         // Runs the built executable; the dependency makes `swift test` build it first.
         .testTarget(name: "CommandLineTests", dependencies: ["TestSupport", "tinygpt"]),

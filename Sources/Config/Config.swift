@@ -348,6 +348,15 @@ public struct RunConfig: Equatable, Sendable {
     /// Checks every range, choice and cross-field rule; the error names the field(s) and value(s).
     public func validate() throws {
         for slot in RunConfig.sections { try slot.validate(self) }
+        if let v = model.vocabSize {
+            // The declared special ids must be tokens of this model.
+            if let bad = tokenizer.eosTokenIds.first(where: { $0 >= v }) {
+                throw ConfigError("tokenizer.eos_token_ids: \(bad) is not a token id of this model (model.vocab_size is \(v): ids 0..<\(v))")
+            }
+            if let bos = tokenizer.bosTokenId, bos >= v {
+                throw ConfigError("tokenizer.bos_token_id: \(bos) is not a token id of this model (model.vocab_size is \(v): ids 0..<\(v))")
+            }
+        }
     }
 
     /// The config with defaults that depend on other fields made explicit

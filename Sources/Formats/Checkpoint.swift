@@ -22,6 +22,20 @@ public enum Checkpoint {
     public static let tokenizerFile = "tokenizer.json"
     /// The model's chat template (Jinja text, as Hugging Face's chat_template.jinja), when it has one.
     public static let chatTemplateFile = "chat_template.jinja"
+    /// The extra files that carry a chat template into a checkpoint (none without one).
+    public static func chatTemplateFiles(_ template: String?) -> [String: Data] {
+        template.map { [chatTemplateFile: Data($0.utf8)] } ?? [:]
+    }
+
+    /// The chat template a checkpoint directory holds, or nil when it has none.
+    public static func chatTemplate(in directory: URL) throws -> String? {
+        let url = directory.appendingPathComponent(chatTemplateFile)
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: url.path) else { throw FormatError("cannot read '\(url.path)'") }
+        guard let text = String(data: data, encoding: .utf8) else { throw FormatError("\(url.path) is not UTF-8 text") }
+        return text
+    }
+
     /// Version 2: sinusoidal positions scale the token embeddings by √d_model (version 1 did not).
     static let formatMetadata = ["format": "tinygpt", "format_version": "2"]
 

@@ -49,23 +49,32 @@ public enum HuggingFace {
 
     /// Writes config.json, model.safetensors, tokenizer.json, tokenizer_config.json
     /// and generation_config.json so that `AutoModelForCausalLM` and
-    /// `AutoTokenizer` load `directory`.
-    public static func export(model: GPT, config: RunConfig, tokenizerJSON: Data, specialTokens: [String: Int], to directory: URL) throws {
+    /// `AutoTokenizer` load `directory`; with a chat template, chat_template.jinja
+    /// too (and the same text in tokenizer_config.json, for older transformers).
+    /// The end and beginning ids are the config's (tokenizer.eos_token_ids,
+    /// tokenizer.bos_token_id), else the tokenizer's specials found by name.
+    public static func export(model: GPT, config: RunConfig, tokenizerJSON: Data, specialTokens: [String: Int], chatTemplate: String? = nil,
+                              to directory: URL) throws {
         let m = config.model
         let family = try family(for: m)
         let weights = theirTensors(model, family: family)
         let hfConfig = family == .gpt2 ? gpt2Config(m) : llamaConfig(m)
-        let endId = SpecialTokenNames.endOfText.lazy.compactMap { specialTokens[$0] }.first
-        let startId = SpecialTokenNames.beginning.lazy.compactMap { specialTokens[$0] }.first
+        let endIds = config.tokenizer.eosTokenIds.isEmpty
+            ? SpecialTokenNames.endOfText.lazy.compactMap { specialTokens[$0] }.prefix(1).map { $0 } : config.tokenizer.eosTokenIds
+        let startId = config.tokenizer.bosTokenId ?? SpecialTokenNames.beginning.lazy.compactMap { specialTokens[$0] }.first
+        // One id as a number, several as a list (both are what transformers reads).
+        let endValue: JSONValue = endIds.isEmpty ? nil : endIds.count == 1 ? .int(endIds[0]) : .array(endIds.map { .int($0) })
         var configObject = hfConfig
         // null, not absent: absent, transformers assumes its family's ids (GPT-2 50256, LLaMA 1 and 2),
         // which this vocabulary may not have.
-        configObject.set("eos_token_id", endId.map { .int($0) } ?? nil)
+        configObject.set("eos_token_id", endValue)
         configObject.set("bos_token_id", startId.map { .int($0) } ?? nil)
         var tokenizerConfig: JSONValue = ["tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": .int(m.contextLength),
                                           "clean_up_tokenization_spaces": false]
-        if let endId, let name = specialTokens.first(where: { $0.value == endId })?.key { tokenizerConfig.set("eos_token", .string(name)) }
-        if let startId, let name = specialTokens.first(where: { $0.value == startId })?.key { tokenizerConfig.set("bos_token", .string(name)) }
+        func name(_ id: Int) -> String? { specialTokens.filter { $0.value == id }.keys.sorted().first }
+        if let endId = endIds.first, let name = name(endId) { tokenizerConfig.set("eos_token", .string(name)) }
+        if let startId, let name = name(startId) { tokenizerConfig.set("bos_token", .string(name)) }
+        if let chatTemplate { tokenizerConfig.set("chat_template", .string(chatTemplate)) }
         let s = config.sample
         var generation: JSONValue = ["max_new_tokens": .int(s.maxNewTokens), "do_sample": .bool(s.strategy == .sample && !s.isGreedy),
                                      "repetition_penalty": .number(s.repetitionPenalty), "transformers_version": "4.0.0"]
@@ -81,7 +90,7 @@ public enum HuggingFace {
             generation.set("early_stopping", "never")
         }
         if s.noRepeatNgram > 0 { generation.set("no_repeat_ngram_size", .int(s.noRepeatNgram)) }
-        if let endId { generation.set("eos_token_id", .int(endId)) }
+        if !endIds.isEmpty { generation.set("eos_token_id", endValue) }
         if let startId { generation.set("bos_token_id", .int(startId)) }
         try Checkpoint.replaceDirectoryAtomically(directory) { temporary in
             try SafeTensors.write(weights, metadata: ["format": "pt"], to: temporary.appendingPathComponent("model.safetensors"))
@@ -89,6 +98,7 @@ public enum HuggingFace {
             try tokenizerJSON.write(to: temporary.appendingPathComponent("tokenizer.json"))
             try tokenizerConfig.fileData.write(to: temporary.appendingPathComponent("tokenizer_config.json"))
             try generation.fileData.write(to: temporary.appendingPathComponent("generation_config.json"))
+            if let chatTemplate { try Data(chatTemplate.utf8).write(to: temporary.appendingPathComponent(Checkpoint.chatTemplateFile)) }
         }
     }
 
@@ -371,6 +381,7 @@ public enum HuggingFace {
         run.model = m
         run.tokenizer.type = (String(decoding: tokenizerJSON, as: UTF8.self).contains("\"WordLevel\"")) ? .char : .bpe
         run.tokenizer.vocabSize = max(m.vocabSize!, 256)
+        (run.tokenizer.eosTokenIds, run.tokenizer.bosTokenId) = try declaredIds(in: directory, vocabulary: m.vocabSize!)
         do { try run.validate() } catch { throw FormatError("\(path)/config.json gives an invalid tinygpt config: \(error)") }
 
         let file = try SafeTensors.read(from: weightsURL)

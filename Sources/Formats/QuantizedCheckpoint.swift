@@ -70,14 +70,15 @@ public enum QuantizedCheckpoint {
                                            embeddingsKey: w.quantizedEmbeddings ? "true" : "false"]) { $1 }
     }
 
-    /// Writes a quantized checkpoint directory (atomically, as `Checkpoint.save`).
-    public static func save(_ w: QuantizedWeights, config: RunConfig, tokenizerJSON: Data, to directory: URL) throws {
+    /// Writes a quantized checkpoint directory (atomically, as `Checkpoint.save`), with any `extraFiles` (name → bytes).
+    public static func save(_ w: QuantizedWeights, config: RunConfig, tokenizerJSON: Data, extraFiles: [String: Data] = [:], to directory: URL) throws {
         let tensors = tensors(w, config: config.model)
         let configJSON = try config.jsonData()
         try Checkpoint.replaceDirectoryAtomically(directory) { temporary in
             try SafeTensors.write(tensors, metadata: metadata(w), to: temporary.appendingPathComponent(Checkpoint.weightsFile))
             try configJSON.write(to: temporary.appendingPathComponent(Checkpoint.configFile))
             try tokenizerJSON.write(to: temporary.appendingPathComponent(Checkpoint.tokenizerFile))
+            for (name, data) in extraFiles.sorted(by: { $0.key < $1.key }) { try data.write(to: temporary.appendingPathComponent(name)) }
         }
     }
 

@@ -20,28 +20,46 @@ public final class Generator {
     public let rows: InferenceRows?
     public var contextWindow: Int { model?.contextWindow ?? rows!.contextWindow }
     public let tokenizer: any Tokenizer
-    /// The id that ends a sequence when generated (an end-of-text special, if the tokenizer has one).
-    public let endToken: Int32?
+    /// The ids that end a sequence when generated (`endTokens(declared:tokenizer:)`).
+    public let endTokens: Set<Int32>
+    /// The id a sequence begins with, if the model has one (`beginToken(declared:tokenizer:)`).
+    public let beginToken: Int32?
 
-    public init(model: GPT, tokenizer: any Tokenizer) {
+    /// `endTokenIds` and `beginTokenId` are the ids the model declares (config
+    /// tokenizer.eos_token_ids and tokenizer.bos_token_id); without them the
+    /// tokenizer's specials are found by name.
+    public init(model: GPT, tokenizer: any Tokenizer, endTokenIds: [Int] = [], beginTokenId: Int? = nil) {
         self.model = model
         rows = nil
         self.tokenizer = tokenizer
-        endToken = SpecialTokenNames.endOfText.lazy.compactMap { tokenizer.id(ofSpecial: $0) }.first.map { Int32($0) }
+        endTokens = Generator.endTokens(declared: endTokenIds, tokenizer: tokenizer)
+        beginToken = Generator.beginToken(declared: beginTokenId, tokenizer: tokenizer)
     }
 
     /// Generation over `InferenceModel`s (float32 or quantized), one per sequence.
-    public init(rows: InferenceRows, tokenizer: any Tokenizer) {
+    public init(rows: InferenceRows, tokenizer: any Tokenizer, endTokenIds: [Int] = [], beginTokenId: Int? = nil) {
         model = nil
         self.rows = rows
         self.tokenizer = tokenizer
-        endToken = SpecialTokenNames.endOfText.lazy.compactMap { tokenizer.id(ofSpecial: $0) }.first.map { Int32($0) }
+        endTokens = Generator.endTokens(declared: endTokenIds, tokenizer: tokenizer)
+        beginToken = Generator.beginToken(declared: beginTokenId, tokenizer: tokenizer)
     }
 
-    /// The token an empty prompt starts from: a BOS/end-of-text special if the
-    /// tokenizer has one, else a newline.
+    /// The ids that end generation: every id the model declares (its end of text and end of
+    /// turn), else the tokenizer's end-of-text special found by name, else none.
+    public static func endTokens(declared: [Int], tokenizer: any Tokenizer) -> Set<Int32> {
+        if !declared.isEmpty { return Set(declared.map { Int32($0) }) }
+        return Set(SpecialTokenNames.endOfText.lazy.compactMap { tokenizer.id(ofSpecial: $0) }.prefix(1).map { Int32($0) })
+    }
+
+    /// The id a sequence begins with: the one the model declares, else a beginning special found by name.
+    public static func beginToken(declared: Int?, tokenizer: any Tokenizer) -> Int32? {
+        (declared ?? SpecialTokenNames.beginning.lazy.compactMap { tokenizer.id(ofSpecial: $0) }.first).map { Int32($0) }
+    }
+
+    /// The token an empty prompt starts from: the beginning token if there is one, else a newline.
     public func startToken() -> Int32 {
-        if let id = SpecialTokenNames.beginning.lazy.compactMap({ self.tokenizer.id(ofSpecial: $0) }).first { return Int32(id) }
+        if let beginToken { return beginToken }
         if let newline = try? tokenizer.encode("\n"), newline.count == 1 { return Int32(newline[0]) }
         return 0
     }
@@ -73,7 +91,7 @@ public final class Generator {
     // MARK: sampling (greedy or random), batched over samples
 
     /// Generates `count` continuations of `prompt` (token ids), each up to
-    /// `maxNewTokens`, stopping at `stop` strings or the end token. `onText`
+    /// `maxNewTokens`, stopping at `stop` strings or an end token. `onText`
     /// receives printable text as it is produced (sample 0 only): complete
     /// UTF-8 characters, held back while they could still begin a stop string.
     public func sample(prompt: [Int32], count: Int, maxNewTokens: Int, settings: DecodingSettings, seed: UInt64,
@@ -93,7 +111,7 @@ public final class Generator {
                 guard !finished[row] else { next[row] = sequences[row].last!; continue }
                 let token = Int32(chooseToken(logits[row], history: sequences[row], settings: settings, u: u))
                 next[row] = token
-                if token == endToken { finished[row] = true; continue }
+                if endTokens.contains(token) { finished[row] = true; continue }
                 generated[row].append(token)
                 let text = streams[row].push(tokenizer.decodeBytes([Int(token)]))
                 if row == 0, !text.isEmpty { onText?(text) }
@@ -117,7 +135,7 @@ public final class Generator {
                            settings: DecodingSettings, stop: [String] = []) -> [Output] {
         var stepper = CachedModelStepper(generator: self)
         return Generate.beamSearch(&stepper, prompt: prompt, width: width, count: count, maxNewTokens: maxNewTokens,
-                                   lengthPenalty: lengthPenalty, settings: settings, endToken: endToken,
+                                   lengthPenalty: lengthPenalty, settings: settings, endTokens: endTokens,
                                    decode: { self.tokenizer.decodeBytes($0.map(Int.init)) }, stop: stop)
     }
 
@@ -235,7 +253,7 @@ struct CachedModelStepper: NextTokenModel {
 ///   is negative, so it is multiplied by the penalty) and the n-gram bans,
 ///   without renormalising; temperature and the sampling filters do not apply;
 /// - of all continuations, the best 2·width by total log-probability are kept;
-///   those that end (the end token, a stop string, or max_new_tokens) are
+///   those that end (an end token, a stop string, or max_new_tokens) are
 ///   finished, scored log p / length^lengthPenalty (length counts the end
 ///   token), but only if they rank among the first `width`; the first `width`
 ///   that do not end go on;
@@ -243,7 +261,7 @@ struct CachedModelStepper: NextTokenModel {
 ///   `width` best finished ones, judged at the most favourable length.
 /// Returns the best `count` finished hypotheses, best first.
 public func beamSearch(_ model: inout some NextTokenModel, prompt: [Int32], width: Int, count: Int, maxNewTokens: Int,
-                       lengthPenalty: Double, settings: DecodingSettings, endToken: Int32?,
+                       lengthPenalty: Double, settings: DecodingSettings, endTokens: Set<Int32>,
                        decode: ([Int32]) -> [UInt8], stop: [String] = []) -> [Generator.Output] {
     var beams = [BeamHypothesis(tokens: [], logProb: 0, scanner: StopScanner(stop: stop))]
     var finished: [Generator.Output] = []
@@ -275,7 +293,7 @@ public func beamSearch(_ model: inout some NextTokenModel, prompt: [Int32], widt
             var beam = beams[c.beam]
             let length = beam.tokens.count + 1
             let ends: Bool
-            if c.token == endToken {
+            if endTokens.contains(c.token) {
                 ends = true
             } else {
                 beam.tokens.append(c.token)

@@ -169,6 +169,13 @@ public final class InferenceModel {
     /// Forgets the cached positions.
     public func reset() { length = 0 }
 
+    /// Keeps the first `positions` cached positions and forgets the rest, so the
+    /// next token is fed at `positions` (a conversation whose text changed after them).
+    public func rewind(to positions: Int) {
+        require(positions >= 0 && positions <= length, "InferenceModel: cannot rewind to \(positions) of \(length) cached positions")
+        length = positions
+    }
+
     /// Feeds the next token (at position `length`) and returns the logits for
     /// the one after it. The buffer is overwritten by the next call.
     public func next(_ token: Int32) -> UnsafeBufferPointer<Float> {

@@ -46,6 +46,8 @@ public struct TrainerOptions {
     /// The training text's size and hash, recorded in each checkpoint so a
     /// resume can refuse a corpus that changed.
     public var data: DataFingerprint?
+    /// The model's chat template, written into every checkpoint (a fine-tuned model keeps its starting point's).
+    public var chatTemplate: String?
     public init(runDirectory: URL) { self.runDirectory = runDirectory }
 }
 
@@ -352,7 +354,7 @@ public final class Trainer {
         var tensors = [Trainer.optimizerFile: moments]
         if let reference { tensors[ReferenceScores.file] = reference.tensors }
         try Checkpoint.save(model: model, config: config, tokenizerJSON: Data(corpus.tokenizer.jsonString().utf8),
-                            extraFiles: [Trainer.stateFile: try state.jsonData()],
+                            extraFiles: Checkpoint.chatTemplateFiles(options.chatTemplate).merging([Trainer.stateFile: try state.jsonData()]) { $1 },
                             extraTensors: tensors, to: directory)
     }
 

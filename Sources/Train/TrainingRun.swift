@@ -155,6 +155,9 @@ public final class TrainingRun {
         var options = TrainerOptions(runDirectory: out)
         options.resume = resume
         options.data = fingerprint
+        // The template goes where the weights go: from --init-from, or kept by a resumed run.
+        options.chatTemplate = try initial.map { try Checkpoint.chatTemplate(in: $0.directory) }
+            ?? (resume ? try Checkpoint.chatTemplate(in: run.latest) : nil)
         configure(&options)
         let trainer = try Trainer(config: config, corpus: corpus, options: options, initialModel: initial?.model)
         // The cache is written only by a fresh run whose tokenizer was built

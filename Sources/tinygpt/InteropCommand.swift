@@ -52,8 +52,8 @@ func runExportCommand(_ args: [String]) throws {
     }
     let merged = model.hasAdapters
     if merged { model.mergeAdapters() }  // W + (alpha/r)·B·A: a plain transformers model
-    try HuggingFace.export(model: model, config: run, tokenizerJSON: loaded.tokenizerJSON,
-                           specialTokens: tokenizer.specialTokens, to: URL(fileURLWithPath: out))
+    try HuggingFace.export(model: model, config: run, tokenizerJSON: loaded.tokenizerJSON, specialTokens: tokenizer.specialTokens,
+                           chatTemplate: try Checkpoint.chatTemplate(in: loaded.directory), to: URL(fileURLWithPath: out))
     printError("wrote \(out) (\(family == .gpt2 ? "GPT2LMHeadModel" : "LlamaForCausalLM")\(merged ? ", LoRA adapters merged" : "")); load it with AutoModelForCausalLM.from_pretrained(\"\(out)\")")
 }
 
@@ -68,11 +68,9 @@ func runImportCommand(_ args: [String]) throws {
     try a.finish()
     guard format == "hf" else { throw CLIError("--format must be hf (Hugging Face transformers), got '\(format)'") }
     try OutputDirectory.check(out, force: force, sources: [from])
-    let (model, config, tokenizerJSON) = try HuggingFace.load(from: URL(fileURLWithPath: from))
-    let tokenizer = try TokenizerFile.load(data: tokenizerJSON, name: "\(from)/tokenizer.json")
-    try Checkpoint.checkVocabulary(tokenizer: tokenizer.vocabSize, model: model.vocabSize, source: from)
-    try Checkpoint.save(model: model, config: config, tokenizerJSON: tokenizerJSON, to: URL(fileURLWithPath: out))
-    printError("wrote checkpoint \(out): \(grouped(model.parameters.map(\.tensor.count).reduce(0, +))) parameters")
+    let imported = try HuggingFace.importCheckpoint(from: URL(fileURLWithPath: from), to: URL(fileURLWithPath: out))
+    for note in imported.notes { printError("tinygpt: note: \(note)") }
+    printError("wrote checkpoint \(out): \(grouped(imported.parameters)) parameters")
 }
 
 let logitsUsage = """

@@ -54,7 +54,8 @@ func runQuantizeCommand(_ args: [String]) throws {
         quantizedConfig.lora = nil
     }
     let weights = QuantizedWeights(quantizing: loaded.model, format: format, groupSize: groupSize, embeddings: embeddings)
-    try QuantizedCheckpoint.save(weights, config: quantizedConfig, tokenizerJSON: loaded.tokenizerJSON, to: URL(fileURLWithPath: out))
+    try QuantizedCheckpoint.save(weights, config: quantizedConfig, tokenizerJSON: loaded.tokenizerJSON,
+                                 extraFiles: Checkpoint.chatTemplateFiles(try Checkpoint.chatTemplate(in: loaded.directory)), to: URL(fileURLWithPath: out))
     let floatBytes = QuantizedCheckpoint.weightBytesPerToken(loaded.config.model, format: nil, groupSize: groupSize, embeddings: embeddings)
     let bytes = QuantizedCheckpoint.weightBytesPerToken(loaded.config.model, format: format, groupSize: groupSize, embeddings: embeddings)
     printError(String(format: "wrote %@ (%@, groups of %d%@): weights per token %.2f MB, float32 %.2f MB (%.2f×)", out, format.rawValue,

@@ -21,70 +21,22 @@ let sampleUsage = """
     example: tinygpt sample --checkpoint runs/default-20261123-120000 --prompt "The " --temperature 0.8 --top-p 0.9
     """
 
-/// Flag name → sample field, for the flags that take a value.
-let sampleFlags = ["strategy": "strategy", "max-new-tokens": "max_new_tokens", "temperature": "temperature",
-                   "top-k": "top_k", "top-p": "top_p", "min-p": "min_p", "repetition-penalty": "repetition_penalty",
-                   "no-repeat-ngram": "no_repeat_ngram", "beam-width": "beam_width", "length-penalty": "length_penalty",
-                   "num-samples": "num_samples", "seed": "seed"]
-
 func runSampleCommand(_ args: [String]) throws {
     var a = Arguments(args)
     if a.flag("help") { print(sampleUsage); return }
     guard let checkpointPath = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required (tinygpt sample --help shows every option)") }
     let promptText = try a.option("prompt"), promptFile = try a.option("prompt-file")
-    let configPath = try a.option("config")
-    var overrides = try a.options("set")
-    for assignment in overrides {
-        let key = String(assignment.prefix(while: { $0 != "=" }))
-        guard key.hasPrefix("sample.") || key.hasPrefix("model.rope_scaling") else {
-            throw CLIError("--set \(assignment): sample takes sample.* settings only, plus model.rope_scaling; the checkpoint fixes the rest of the model, tokenizer, data and train sections")
-        }
-    }
-    for (flag, field) in sampleFlags.sorted(by: { $0.key < $1.key }) {
-        if let value = try a.option(flag) { overrides.append("sample.\(field)=\(value)") }
-    }
-    let stops = try a.options("stop")
+    let options = try SamplingOptions(&a, command: "sample")
     let stream = a.flag("stream"), noStream = a.flag("no-stream")
     if stream && noStream { throw CLIError("--stream and --no-stream contradict each other") }
-    let threads = try a.threads()
-    let requestedContext = try a.option("context").map { text -> Int in
-        guard let n = Int(text), n >= 1 else { throw CLIError("--context must be an integer ≥ 1, got '\(text)'") }
-        return n
-    }
     try a.finish()
-    if let threads { Parallel.threads = threads }
     if promptText != nil && promptFile != nil { throw CLIError("give --prompt or --prompt-file, not both") }
 
-    let quantized = try loadQuantizedCheckpoint(checkpointPath)
-    let (loaded, tokenizer): (Checkpoint.Loaded?, any Tokenizer)
-    if let quantized { (loaded, tokenizer) = (nil, quantized.tokenizer) } else { (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpointPath) }
-    var run = quantized?.checkpoint.config ?? loaded!.config
-    if let configPath {
-        guard FileManager.default.fileExists(atPath: configPath) else { throw CLIError("config file '\(configPath)' does not exist") }
-        run.sample = try RunConfig.load(from: URL(fileURLWithPath: configPath)).sample
-        let sections = FileManager.default.contents(atPath: configPath)
-            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }.map { Array($0.keys).filter { $0 != "sample" }.sorted() } ?? []
-        if !sections.isEmpty {
-            printError("tinygpt: note: --config \(configPath): only its sample section is used; its \(sections.joined(separator: ", ")) section\(sections.count == 1 ? " is" : "s are") ignored (the checkpoint fixes them)")
-        }
+    let opened = try OpenedForGeneration(checkpointPath, options: options) { run in
+        if stream || noStream { run.sample.stream = stream }
     }
-    try run.apply(overrides: overrides)
-    if !stops.isEmpty { run.sample.stop = stops }
-    if stream || noStream { run.sample.stream = stream }
-    try run.validate()
+    let (run, tokenizer, generator) = (opened.run, opened.tokenizer, opened.generator)
     let s = run.sample
-
-    let generator: Generator
-    if let quantized {
-        generator = Generator(rows: try quantizedRows(quantized.checkpoint, model: run.model, context: requestedContext), tokenizer: tokenizer)
-    } else {
-        let rows = s.strategy == .beam ? s.beamWidth : s.numSamples
-        let model = try inferenceModel(loaded!, model: run.model, overrides: overrides, context: requestedContext, batch: rows)
-        // One sequence: the per-token path (no autograd, faster at batch 1); several: one batched forward per step.
-        generator = rows == 1 && InferenceModel.supports(model.config)
-            ? Generator(rows: InferenceRows { InferenceModel(model: model) }, tokenizer: tokenizer)
-            : Generator(model: model, tokenizer: tokenizer)
-    }
     let text = try promptFile.map { try TextFile.read($0, what: "prompt file") } ?? promptText ?? s.prompt
     var prompt = try tokenizer.encode(text).map { Int32($0) }
     if prompt.isEmpty { prompt = [generator.startToken()] }

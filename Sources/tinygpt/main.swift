@@ -9,6 +9,7 @@ let usage = """
     commands:
       train                           train a model (no arguments: the default config on data/corpus.txt)
       sample                          generate text from a checkpoint (greedy, sampling, beam search)
+      chat                            talk to a model through its chat template (imported instruct models)
       eval                            perplexity and bits per byte of a checkpoint on a text
       compare --vary FIELD=a,b        train variants side by side: one table, one picture
       export --format hf              a checkpoint as a Hugging Face transformers model (GPT-2 or LLaMA family)
@@ -32,6 +33,7 @@ func run(_ args: [String]) throws {
     switch command {
     case "train": try runTrainCommand(rest)
     case "sample": try runSampleCommand(rest)
+    case "chat": try runChatCommand(rest)
     case "eval": try runEvalCommand(rest)
     case "compare": try runCompareCommand(rest)
     case "info": try runInfoCommand(rest)
@@ -43,7 +45,7 @@ func run(_ args: [String]) throws {
     case "bench": try runBenchCommand(rest)
     case "help", "--help", "-h": print(usage)
     default:
-        throw CLIError("unknown command '\(command)'; expected one of: train, sample, eval, compare, info, quantize, export, import, logits, tokenizer, bench, help")
+        throw CLIError("unknown command '\(command)'; expected one of: train, sample, chat, eval, compare, info, quantize, export, import, logits, tokenizer, bench, help")
     }
 }
 

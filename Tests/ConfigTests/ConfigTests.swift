@@ -296,6 +296,12 @@ final class ConfigTests: XCTestCase {
         assertConfigError("sample.stop must be a list of strings") { _ = try parse("{}", overrides: ["sample.stop=[1]"]) }
         assertConfigError("must look like section.field=value") { _ = try parse("{}", overrides: ["model.n_layer"]) }
         assertConfigError("--set tokenizer.eos_token_ids=2,x", "list of integers") { _ = try parse("{}", overrides: ["tokenizer.eos_token_ids=2,x"]) }
+        // Special ids are checked against the vocabulary where it is known.
+        assertConfigError("tokenizer.eos_token_ids: 100 is not a token id of this model (model.vocab_size is 100: ids 0..<100)") {
+            _ = try parse("{}", overrides: ["model.vocab_size=100", "tokenizer.eos_token_ids=2,100"])
+        }
+        assertConfigError("tokenizer.bos_token_id: 120 is not a token id") { _ = try parse("{}", overrides: ["model.vocab_size=100", "tokenizer.bos_token_id=120"]) }
+        XCTAssertEqual(try parse("{}", overrides: ["model.vocab_size=100", "tokenizer.eos_token_ids=99", "tokenizer.bos_token_id=0"]).tokenizer.eosTokenIds, [99])
         assertConfigError("tokenizer.eos_token_ids must be a list of integers") { _ = try parse("{}", overrides: ["tokenizer.eos_token_ids=[\"2\"]"]) }
         assertConfigError("tokenizer.eos_token_ids: every id must be in [0, 16777216), got -1") { _ = try parse("{}", overrides: ["tokenizer.eos_token_ids=-1"]) }
         assertConfigError("must look like section.field") { _ = try parse("{}", overrides: ["n_layer=4"]) }

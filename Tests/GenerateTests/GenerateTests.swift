@@ -64,6 +64,36 @@ final class GenerateTests: XCTestCase {
         XCTAssertEqual(reference.count, 20, "past the context of 12: the window slides and generation goes on")
     }
 
+    /// Generation stops at every declared end id (an end of text and an end of turn), on both
+    /// paths and in beam search; without declared ids, at the end-of-text special found by name.
+    func testGenerationStopsAtEveryEndToken() throws {
+        let gpt = model()
+        let tokenizer = try CharTokenizer(trainingText: "abcdefghijklm")
+        var greedy = DecodingSettings(); greedy.greedy = true
+        let free = Generator(model: gpt, tokenizer: tokenizer).sample(prompt: [1, 2], count: 1, maxNewTokens: 12, settings: greedy, seed: 1)[0].tokens
+        XCTAssertEqual(free.count, 12)
+        XCTAssertTrue(Generator(model: gpt, tokenizer: tokenizer).endTokens.isEmpty, "a char tokenizer has no end-of-text special")
+        // The first token that is new after a few ends it; an unrelated second id changes nothing before it.
+        let k = try XCTUnwrap((1..<free.count).first { !free.prefix($0).contains(free[$0]) })
+        let end = free[k]
+        let unrelated = Int((0..<13).first { t in !free.prefix(k + 1).contains(Int32(t)) }!)
+        for generator in [Generator(model: gpt, tokenizer: tokenizer, endTokenIds: [unrelated, Int(end)]),
+                          Generator(rows: InferenceRows { InferenceModel(model: gpt) }, tokenizer: tokenizer, endTokenIds: [Int(end), unrelated])] {
+            XCTAssertEqual(generator.endTokens, [end, Int32(unrelated)])
+            let out = generator.sample(prompt: [1, 2], count: 1, maxNewTokens: 12, settings: greedy, seed: 1)[0]
+            XCTAssertEqual(out.tokens, Array(free.prefix(k)), "stops at the end id, which is not part of the output")
+            XCTAssertEqual(out.text, tokenizer.decode(free.prefix(k).map(Int.init)))
+            let beam = generator.beamSearch(prompt: [1, 2], width: 1, count: 1, maxNewTokens: 12, lengthPenalty: 0, settings: DecodingSettings())
+            XCTAssertEqual(beam[0].tokens, Array(free.prefix(k)))
+        }
+        // The name rule: a tokenizer with an end-of-text special and no declared ids.
+        let named = try CharTokenizer(trainingText: "abc", specialTokens: ["<|endoftext|>"])
+        XCTAssertEqual(Generator(model: gpt, tokenizer: named).endTokens, [Int32(named.id(ofSpecial: "<|endoftext|>")!)])
+        XCTAssertEqual(Generator(model: gpt, tokenizer: named, endTokenIds: [5, 7]).endTokens, [5, 7], "declared ids replace the name rule")
+        XCTAssertEqual(Generator(model: gpt, tokenizer: named, beginTokenId: 4).startToken(), 4)
+        XCTAssertEqual(Generator(model: gpt, tokenizer: named).startToken(), Int32(named.id(ofSpecial: "<|endoftext|>")!))
+    }
+
     /// A hand-built distribution: after the prompt, token 1 (p 0.6) or 2 (p 0.4);
     /// after 1 the next is uniform over five tokens (best 0.12 in all), after 2 it
     /// is token 3 with p 0.9 (0.36 in all). Greedy takes 1; beam search finds 2, 3.
@@ -85,7 +115,7 @@ final class GenerateTests: XCTestCase {
     func testBeamSearchFindsTheMoreProbableSequence() {
         var toy = ToyModel()
         let best = beamSearch(&toy, prompt: [0], width: 2, count: 1, maxNewTokens: 2, lengthPenalty: 0,
-                              settings: DecodingSettings(), endToken: nil, decode: { _ in [] })
+                              settings: DecodingSettings(), endTokens: [], decode: { _ in [] })
         XCTAssertEqual(best[0].tokens, [2, 3])
         XCTAssertEqual(best[0].score!, log(0.36), accuracy: 1e-5)
         var greedy = DecodingSettings(); greedy.greedy = true

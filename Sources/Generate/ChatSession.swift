@@ -1,0 +1,152 @@
+import Foundation
+import Kernels
+import NN
+import Tokenizer
+import ChatTemplate
+
+/// A conversation with a model through its own chat template.
+///
+/// Each turn renders the whole conversation as transformers'
+/// `apply_chat_template(..., add_generation_prompt=True)` does, tokenizes it
+/// (the template writes its own specials, so no BOS is added), and generates
+/// until an end token (the model's end of turn). On the per-token path the KV
+/// cache stays between turns: only the tokens after the longest prefix already
+/// cached are fed, so earlier turns are not recomputed. The batched path
+/// (models with `rope_scaling`) reads the whole conversation again each turn.
+public final class ChatSession {
+    public let generator: Generator
+    public let template: ChatTemplate
+    /// The special tokens the template sees (`bos_token`, `eos_token`).
+    public let specialTokens: [String: String]
+    public private(set) var messages: [ChatMessage] = []
+    /// The per-token model whose cache holds `cached`; nil on the batched path.
+    let model: InferenceModel?
+    let caches: [KeyValueCache]
+    /// The tokens whose keys and values are in the cache.
+    private(set) var cached: [Int32] = []
+    var turns = 0
+
+    /// Why a reply ended.
+    public enum Ending: Equatable {
+        case endToken, stopString, maxNewTokens, contextFull, interrupted
+    }
+
+    public struct Reply {
+        public var text: String
+        public var tokens: [Int32]
+        public var ending: Ending
+        /// Tokens of the rendered conversation, and how many of them were already cached.
+        public var promptTokens: Int
+        public var reusedTokens: Int
+        /// Oldest messages left out so the conversation fits the context window.
+        public var droppedMessages: Int
+    }
+
+    /// Checks that the template accepts a conversation of this shape (an optional system
+    /// message, then a user message) before any turn is taken.
+    public init(generator: Generator, template: ChatTemplate, specialTokens: [String: String], system: String?) throws {
+        self.generator = generator
+        self.template = template
+        self.specialTokens = specialTokens
+        if let system { messages.append(ChatMessage(role: "system", content: system)) }
+        model = generator.rows?.take()
+        caches = generator.model?.makeCaches() ?? []
+        _ = try template.render(messages + [ChatMessage(role: "user", content: "Hello")], addGenerationPrompt: true, specialTokens: specialTokens)
+    }
+
+    /// The special tokens a template is given: `bos_token` and `eos_token` as text, from the ids the model
+    /// declares (the first end id is the end of text), else the tokenizer's specials found by name.
+    public static func specialTokens(tokenizer: any Tokenizer, endTokenIds: [Int], beginTokenId: Int?) -> [String: String] {
+        func text(_ id: Int) -> String { tokenizer.specialTokens.first { $0.value == id }?.key ?? tokenizer.decode([id]) }
+        var out: [String: String] = [:]
+        if let begin = Generator.beginToken(declared: beginTokenId, tokenizer: tokenizer) { out["bos_token"] = text(Int(begin)) }
+        let end = endTokenIds.first ?? SpecialTokenNames.endOfText.lazy.compactMap { tokenizer.id(ofSpecial: $0) }.first
+        if let end { out["eos_token"] = text(end) }
+        return out
+    }
+
+    /// Adds the user's message, generates the model's reply (streamed to `onText`), and adds it
+    /// to the conversation. `interrupted` is asked before each token; when it says yes the reply
+    /// ends there and what was generated is kept. If the template refuses the conversation or it
+    /// cannot fit the context window, the conversation stays as it was and the error is thrown.
+    public func reply(to message: String, maxNewTokens: Int, settings: DecodingSettings, seed: UInt64, stop: [String] = [],
+                      interrupted: () -> Bool = { false }, onText: (String) -> Void = { _ in }) throws -> Reply {
+        let before = messages
+        messages.append(ChatMessage(role: "user", content: message))
+        let prompt: [Int32], dropped: Int
+        do { (prompt, dropped) = try fittedPrompt() } catch {
+            messages = before
+            throw error
+        }
+        let window = generator.contextWindow
+        var random = RandomGenerator(seed: seed &+ UInt64(turns))
+        turns += 1
+        let reused = model == nil ? 0 : min(commonPrefixLength(cached, prompt), prompt.count - 1)
+        var logits = feed(prompt, from: reused)
+        var scanner = StopScanner(stop: stop)
+        var tokens: [Int32] = []
+        let budget = min(maxNewTokens, window - prompt.count)
+        var ending = budget < maxNewTokens ? Ending.contextFull : .maxNewTokens
+        while tokens.count < budget {
+            if interrupted() { ending = .interrupted; break }
+            let token = Int32(chooseToken(logits, history: prompt + tokens, settings: settings, u: random.uniformDouble()))
+            if generator.endTokens.contains(token) { ending = .endToken; break }
+            tokens.append(token)
+            let piece = scanner.push(generator.tokenizer.decodeBytes([Int(token)]))
+            if !piece.isEmpty { onText(piece) }
+            if scanner.stopped { ending = .stopString; break }
+            if tokens.count < budget { logits = step(prompt + tokens) }
+        }
+        let rest = scanner.finish()
+        if !rest.isEmpty { onText(rest) }
+        messages.append(ChatMessage(role: "assistant", content: scanner.text))
+        return Reply(text: scanner.text, tokens: tokens, ending: ending, promptTokens: prompt.count, reusedTokens: reused, droppedMessages: dropped)
+    }
+
+    /// The conversation rendered and tokenized, leaving out its oldest exchanges (after any system
+    /// message) while it leaves no room to answer in the context window.
+    func fittedPrompt() throws -> ([Int32], Int) {
+        var dropped = 0
+        while true {
+            let text = try template.render(messages, addGenerationPrompt: true, specialTokens: specialTokens)
+            let ids = try generator.tokenizer.encode(text).map { Int32($0) }
+            guard !ids.isEmpty else { throw ChatError("the chat template renders this conversation as empty text; there is nothing to answer") }
+            if ids.count < generator.contextWindow { return (ids, dropped) }
+            let first = messages.first?.role == "system" ? 1 : 0
+            guard messages.count - first > 1 else {
+                throw ChatError("the conversation is \(ids.count) tokens with the chat template, but the context window holds \(generator.contextWindow) (with room for one reply token); send a shorter message")
+            }
+            messages.removeSubrange(first..<min(first + 2, messages.count - 1))
+            dropped += 2
+        }
+    }
+
+    /// Feeds `tokens[from...]` after the first `from` cached positions; returns the last logits.
+    func feed(_ tokens: [Int32], from start: Int) -> [Float] {
+        defer { cached = tokens }
+        guard let model else { return generator.prefill([tokens], caches: caches)[0] }
+        model.rewind(to: start)
+        var last: [Float] = []
+        for t in tokens[start...] { last = Array(model.next(t)) }
+        return last
+    }
+
+    /// Feeds the newest token of `sequence` (whose earlier tokens are cached).
+    func step(_ sequence: [Int32]) -> [Float] {
+        defer { cached = sequence }
+        guard let model else { return generator.advance([sequence], caches: caches)[0] }
+        return Array(model.next(sequence.last!))
+    }
+}
+
+func commonPrefixLength(_ a: [Int32], _ b: [Int32]) -> Int {
+    var n = 0
+    while n < a.count && n < b.count && a[n] == b[n] { n += 1 }
+    return n
+}
+
+/// A conversation that cannot go on, in one line.
+public struct ChatError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
