@@ -292,7 +292,7 @@ final class TokenizerTests: XCTestCase {
         expectError(editModel { $0["dropout"] = 0.1 }, "model.dropout")
         expectError(editModel { $0["byte_fallback"] = true }, "model.byte_fallback")
         expectError(editModel { $0["vocab"] = ["a": "x"] }, "model.vocab")
-        expectError(edit { $0["normalizer"] = ["type": "NFC"] }, "normalizer")
+        expectError(edit { $0["normalizer"] = ["type": "NFKC"] }, "normalizer.type 'NFKC'")
         expectError(edit { $0["pre_tokenizer"] = ["type": "ByteLevel", "add_prefix_space": true] }, "add_prefix_space")
         expectError(edit { $0["pre_tokenizer"] = ["type": "Whitespace"] }, "pre_tokenizer.type 'Whitespace'")
         expectError(edit { $0["decoder"] = nil }, "'decoder'")
