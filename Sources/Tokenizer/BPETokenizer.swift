@@ -48,6 +48,8 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     let metaspace: (replacement: [UInt8], prependScheme: PrependScheme, split: Bool)?
     let leadingSpacesStripped: Int
     let isByteLevel: Bool
+    /// The pattern when the split steps are just one regex (the common case, encoded without the general dispatch).
+    let singlePattern: SplitPattern?
 
     /// A byte-level tokenizer (GPT-2's pipeline) from parts, as training makes it.
     convenience init(tokenBytes: [[UInt8]], merges: [(Int, Int)], specialTokens: [String: Int], ignoreMerges: Bool = false,
@@ -122,6 +124,11 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         metaspace = pipeline.metaspace.map { (Array($0.replacement.utf8), $0.prependScheme, $0.split) }
         leadingSpacesStripped = pipeline.leadingSpacesStripped
         isByteLevel = byteLevel
+        switch pipeline.metaspace == nil ? splitters : [] {
+        case [.byteLevel(useRegex: true)]: singlePattern = .gpt2
+        case let steps where steps.count == 1: if case .split(let pattern) = steps[0] { singlePattern = pattern } else { singlePattern = nil }
+        default: singlePattern = nil
+        }
 
         // What each id decodes to.
         if byteLevel {
@@ -251,33 +258,49 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         return out
     }
 
-    /// Cache values pack (start in `store` << 24 | count); pre-tokens of 2^24+ tokens are not cached.
+    /// Encodes one pre-token, through the per-thread cache. Cache values pack (start in `store`
+    /// << 24 | count); pre-tokens of 2^24+ tokens are not cached.
+    @inline(__always)
+    private func encodePiece(_ q: UnsafePointer<UInt8>, _ a: Int, _ b: Int, _ b2i: UnsafePointer<Int32>,
+                             _ cache: inout ByteKeyMap, _ store: inout [Int32], _ out: inout [Int32]) {
+        let len = b - a
+        if len == 1 && isByteLevel {
+            let id = b2i[Int(q[a])]
+            if id >= 0 { out.append(id) }
+            return
+        }
+        if let v = cache.get(q + a, len) {
+            let start = v >> 24, count = v & 0xFF_FFFF
+            store.withUnsafeBufferPointer { out.append(contentsOf: $0[start..<(start + count)]) }
+            return
+        }
+        let before = out.count
+        if isByteLevel { bpe(q + a, len, &out) } else { bpeChars(q + a, len, &out) }
+        let count = out.count - before
+        if count < 0xFF_FFFF {
+            // Bound memory on huge inputs: start afresh rather than grow without limit.
+            if store.count > 1 << 26 || cache.arenaBytes > 1 << 28 { cache.removeAll(); store.removeAll(keepingCapacity: true) }
+            cache.set(q + a, len, store.count << 24 | count)
+            store.append(contentsOf: out[before...])
+        }
+    }
+
     @inline(__always)
     private func encodeItem(_ p: UnsafePointer<UInt8>, _ it: Item, _ b2i: UnsafePointer<Int32>, _ cache: inout ByteKeyMap, _ store: inout [Int32], _ out: inout [Int32]) {
         if it.special >= 0 { out.append(Int32(it.special)); return }
-        let byteLevel = isByteLevel
-        @inline(__always) func model(_ q: UnsafePointer<UInt8>, _ a: Int, _ b: Int) {
-            let len = b - a
-            if len == 1 && byteLevel {
-                let id = b2i[Int(q[a])]
-                if id >= 0 { out.append(id) }
-                return
+        // The one-pattern pipelines call their split directly, so the piece code is inlined into it.
+        switch singlePattern {
+        case .gpt2?:
+            PreTokenizer.split(p, from: it.start, to: it.end, limit: it.limit) { a, b in encodePiece(p, a, b, b2i, &cache, &store, &out) }
+            return
+        case let pattern?:
+            PreTokenizer.splitLlama3(p, from: it.start, to: it.end, limit: it.limit, maxDigits: pattern == .llama3 ? 3 : 1) { a, b in
+                encodePiece(p, a, b, b2i, &cache, &store, &out)
             }
-            if let v = cache.get(q + a, len) {
-                let start = v >> 24, count = v & 0xFF_FFFF
-                store.withUnsafeBufferPointer { out.append(contentsOf: $0[start..<(start + count)]) }
-                return
-            }
-            let before = out.count
-            if byteLevel { bpe(q + a, len, &out) } else { bpeChars(q + a, len, &out) }
-            let count = out.count - before
-            if count < 0xFF_FFFF {
-                // Bound memory on huge inputs: start afresh rather than grow without limit.
-                if store.count > 1 << 26 || cache.arenaBytes > 1 << 28 { cache.removeAll(); store.removeAll(keepingCapacity: true) }
-                cache.set(q + a, len, store.count << 24 | count)
-                store.append(contentsOf: out[before...])
-            }
+            return
+        case nil: break
         }
+        @inline(__always) func model(_ q: UnsafePointer<UInt8>, _ a: Int, _ b: Int) { encodePiece(q, a, b, b2i, &cache, &store, &out) }
         if let ms = metaspace {
             // Spaces become the replacement, which is prepended per the scheme; then one piece
             // (or one per replacement, with `split`).
