@@ -91,18 +91,21 @@ extension TokenizerFile {
             pl.decoders = [.replace("▁", with: " "), .byteFallback, .fuse] + (prefix ? [.strip(content: " ", start: 1, stop: 0)] : [])
         }
         if spec.addBosToken ?? !byteLevel, let bos = spec.bosTokenId {
-            pl.prefix = [BPETokenizer.TemplateToken(name: strings[bos], ids: [bos])]
+            pl.prefix = [BPETokenizer.TemplateToken(name: spec.tokens[bos], ids: [bos])]
         }
 
-        // Added tokens: control ones and the named specials are special; user-defined ones are added, not special.
+        // Added tokens: control ones and the named specials are special; user-defined ones are added,
+        // not special. Each is matched by the text the file gives it (as llama.cpp does, also
+        // where a byte-level vocabulary respells it).
         var added: [Int: AddedToken] = [:]
         let types = spec.tokenTypes ?? []
-        for (i, t) in types.enumerated() {
-            if t == GGUFTokenType.control { added[i] = AddedToken(id: i, content: strings[i]) }
-            if t == GGUFTokenType.userDefined { added[i] = AddedToken(id: i, content: strings[i], special: false) }
+        for (i, t) in types.enumerated() where !spec.tokens[i].isEmpty {
+            if t == GGUFTokenType.control { added[i] = AddedToken(id: i, content: spec.tokens[i]) }
+            // (transformers adds a user-defined token only when the vocabulary spells it as the file does.)
+            if t == GGUFTokenType.userDefined && spec.tokens[i] == strings[i] { added[i] = AddedToken(id: i, content: spec.tokens[i], special: false) }
         }
-        for id in [spec.bosTokenId, spec.eosTokenId, spec.unknownTokenId, spec.paddingTokenId].compactMap({ $0 }) {
-            added[id] = AddedToken(id: id, content: strings[id])
+        for id in [spec.bosTokenId, spec.eosTokenId, spec.unknownTokenId, spec.paddingTokenId].compactMap({ $0 }) where !spec.tokens[id].isEmpty {
+            added[id] = AddedToken(id: id, content: spec.tokens[id])
         }
 
         let merges: [(String, String)]
