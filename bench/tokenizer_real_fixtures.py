@@ -21,6 +21,7 @@ small (KBs) while exercising the same code as the real 50-150k vocabularies:
   real/mistral.json           the same vocabulary with Metaspace(prepend_scheme first, split false), no normalizer
   real/metaspace_split.json   Metaspace(prepend_scheme always, split true), BOS added
   real/sp_unknown.json        SentencePiece BPE without byte fallback: unk_token <unk>, fuse_unk
+  real/phi3.json              Phi-3: llama2.json plus added tokens with rstrip (chat tokens) and lstrip
   real/expected.json          {"texts": [...], "files": {file: {"prefix": ids a text gets with special tokens,
                               "ids": [ids per text, or null], "decoded": {text index: decode(ids) where it is not the text}}}}
                               from `tokenizers`
@@ -57,6 +58,7 @@ samples = [
     "\u0085nel\u2028ls x", "\ufffd\ufffd bad \x00 nul \x7f del \x80\x9f c1 <0xE6> <0x41> \\xff",
     "((hello)) [world]!\n?! ...\n\n--", "<s>Hello</s>", "<s> spaced </s> x", "a<unk>b", "Hi<|im_start|>user\nyo<|im_end|>\n",
     "<|begin_of_text|>text<|end_of_text|>", "<|endoftext|><|endoftext|>", "thee thou hath doth the king",
+    "<|user|>\n  hi there <|end|>\n<|assistant|> ok  \t<|placeholder1|> x\u3000<|placeholder1|>", " \n<|end|>\n\n",
     corpus[:1500], "a" * 300, "ab" * 100, " " * 70 + "x", "日本語" * 30, "12345" * 30,
 ]
 rng = random.Random(26)
@@ -153,6 +155,12 @@ files["llama2.json"] = save(sentencepiece(legacy, None), "llama2.json")
 files["mistral.json"] = save(sentencepiece(None, pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)), "mistral.json")
 files["metaspace_split.json"] = save(sentencepiece(None, pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)), "metaspace_split.json")
 files["sp_unknown.json"] = save(sentencepiece(legacy, None, byte_fallback=False, bos=False), "sp_unknown.json")
+# Phi-3: the legacy SentencePiece layout, chat tokens that take the whitespace after them (rstrip);
+# one that takes the whitespace before it (lstrip).
+t = sentencepiece(legacy, None)
+t.add_special_tokens([AddedToken(c, rstrip=True, normalized=False, special=True) for c in ("<|user|>", "<|assistant|>", "<|end|>")]
+                     + [AddedToken("<|placeholder1|>", lstrip=True, normalized=False, special=True)])
+files["phi3.json"] = save(t, "phi3.json")
 
 
 def expectations(encode, encode_special, decode=None, vocab_size=None):

@@ -18,6 +18,8 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     public let nonSpecialTokens: Set<String>
     /// Added tokens matched in normalized text (`normalized` true); the others are cut out first.
     public let normalizedTokens: Set<String>
+    /// Added tokens that take the whitespace before (`lstrip`) or after (`rstrip`) them.
+    public let leftStrippingTokens: Set<String>, rightStrippingTokens: Set<String>
     public let pipeline: Pipeline
     /// `model.ignore_merges` of the file: a pre-token that is a whole vocabulary entry is taken as is.
     public var ignoreMerges: Bool { pipeline.ignoreMerges }
@@ -62,12 +64,15 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     /// Builds a tokenizer from parts. `tokenBytes[i]` are the bytes of id i, `merges` reference
     /// ids and each merged pair's bytes must be a vocabulary entry.
     init(tokenBytes: [[UInt8]], merges: [(Int, Int)], specialTokens: [String: Int], idStrings: [Int: String],
-         pipeline: Pipeline, nonSpecialTokens: Set<String> = [], normalizedTokens: Set<String> = []) throws {
+         pipeline: Pipeline, nonSpecialTokens: Set<String> = [], normalizedTokens: Set<String> = [],
+         leftStrippingTokens: Set<String> = [], rightStrippingTokens: Set<String> = []) throws {
         self.tokenBytes = tokenBytes
         self.merges = merges
         self.specialTokens = specialTokens
         self.nonSpecialTokens = nonSpecialTokens
         self.normalizedTokens = pipeline.normalizers.isEmpty ? [] : normalizedTokens
+        self.leftStrippingTokens = leftStrippingTokens
+        self.rightStrippingTokens = rightStrippingTokens
         self.pipeline = pipeline
         self.idStrings = idStrings
         let byteLevel = pipeline.isByteLevel
@@ -95,8 +100,10 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
 
         var raw = specialTokens, normalized: [String: Int] = [:]
         for t in self.normalizedTokens { if let id = raw.removeValue(forKey: t) { normalized[pipeline.normalize(t)] = id } }
-        specialMatcher = SpecialMatcher(raw)
-        normalizedMatcher = SpecialMatcher(normalized)
+        specialMatcher = SpecialMatcher(raw, lstrip: leftStrippingTokens, rstrip: rightStrippingTokens)
+        let normalizedNames = self.normalizedTokens
+        let normalizedStrips = { (names: Set<String>) in Set(names.filter { normalizedNames.contains($0) }.map(pipeline.normalize)) }
+        normalizedMatcher = SpecialMatcher(normalized, lstrip: normalizedStrips(leftStrippingTokens), rstrip: normalizedStrips(rightStrippingTokens))
 
         // SentencePiece-style lookups.
         var chars = ByteKeyMap(capacity: byteLevel ? 16 : 1024)

@@ -227,16 +227,21 @@ enum PreTokenizer {
 }
 
 /// Finds special tokens in text, leftmost-longest (as the Hugging Face added-token matcher).
+/// A token with `lstrip` (`rstrip`) also takes the whitespace before (after) it, as in
+/// `tokenizers`, never reaching into the token matched before.
 struct SpecialMatcher {
     private var byFirstByte: [[(bytes: [UInt8], id: Int)]] = Array(repeating: [], count: 256)
     let isEmpty: Bool
+    private let leftStripping: Set<Int>, rightStripping: Set<Int>
 
-    init(_ specials: [String: Int]) {
+    init(_ specials: [String: Int], lstrip: Set<String> = [], rstrip: Set<String> = []) {
         isEmpty = specials.isEmpty
         for (s, id) in specials.sorted(by: { $0.key.utf8.count > $1.key.utf8.count || ($0.key.utf8.count == $1.key.utf8.count && $0.value < $1.value) }) {
             let b = Array(s.utf8)
             if !b.isEmpty { byFirstByte[Int(b[0])].append((b, id)) }
         }
+        leftStripping = Set(lstrip.compactMap { specials[$0] })
+        rightStripping = Set(rstrip.compactMap { specials[$0] })
     }
 
     /// The longest special starting at `i` (its end and id), or nil.
@@ -258,9 +263,25 @@ struct SpecialMatcher {
         var segStart = 0, i = 0
         while i < n {
             if let m = match(p, i, n) {
-                if i > segStart { out.append((segStart, i, -1)) }
-                out.append((i, m.end, m.id))
-                i = m.end; segStart = i
+                var start = i, end = m.end
+                if leftStripping.contains(m.id) {
+                    while start > segStart {
+                        var k = start - 1
+                        while k > segStart && p[k] & 0xC0 == 0x80 { k -= 1 }  // back to the scalar's first byte
+                        guard PreTokenizer.scalarClass(p, k, PreTokenizer.bmpClass).0 == PreTokenizer.space else { break }
+                        start = k
+                    }
+                }
+                if rightStripping.contains(m.id) {
+                    while end < n {
+                        let (k, len) = PreTokenizer.scalarClass(p, end, PreTokenizer.bmpClass)
+                        guard k == PreTokenizer.space else { break }
+                        end += len
+                    }
+                }
+                if start > segStart { out.append((segStart, start, -1)) }
+                out.append((start, end, m.id))
+                i = end; segStart = i
             } else {
                 i += 1
             }

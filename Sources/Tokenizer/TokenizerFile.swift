@@ -46,13 +46,13 @@ public enum TokenizerFile {
     // MARK: Writing
 
     /// An added token as written in `added_tokens`.
-    struct AddedToken { var id: Int; var content: String; var special = true; var normalized = false }
+    struct AddedToken { var id: Int; var content: String; var special = true; var normalized = false; var lstrip = false; var rstrip = false }
 
     /// The common layout of all kinds, in `tokenizers`' field order.
     static func document(added: [AddedToken], normalizer: JSONValue = .null, preTokenizer: JSONValue, postProcessor: JSONValue = .null,
                          decoder: JSONValue, model: JSONValue) -> String {
         let tokens: [JSONValue] = added.sorted { $0.id < $1.id }.map { t in
-            ["id": .int(t.id), "content": .string(t.content), "single_word": false, "lstrip": false, "rstrip": false,
+            ["id": .int(t.id), "content": .string(t.content), "single_word": false, "lstrip": .bool(t.lstrip), "rstrip": .bool(t.rstrip),
              "normalized": .bool(t.normalized), "special": .bool(t.special)]
         }
         let document: JSONValue = ["version": "1.0", "truncation": nil, "padding": nil, "added_tokens": .array(tokens),
@@ -85,7 +85,8 @@ extension BPETokenizer {
                                 "vocab": TokenizerFile.vocab(strings),
                                 "merges": .array(merges.map { a, b in [.string(strings[a] ?? ""), .string(strings[b] ?? "")] })]
         let added = specialTokens.map { content, id in
-            TokenizerFile.AddedToken(id: id, content: content, special: !nonSpecialTokens.contains(content), normalized: normalizedTokens.contains(content))
+            TokenizerFile.AddedToken(id: id, content: content, special: !nonSpecialTokens.contains(content), normalized: normalizedTokens.contains(content),
+                                     lstrip: leftStrippingTokens.contains(content), rstrip: rightStrippingTokens.contains(content))
         }
         return TokenizerFile.document(added: added, normalizer: p.normalizerJSON, preTokenizer: p.preTokenizerJSON,
                                       postProcessor: p.postProcessorJSON, decoder: p.decoderJSON, model: model)

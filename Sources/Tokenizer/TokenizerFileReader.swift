@@ -51,6 +51,7 @@ struct Reader {
         var ids: [String: Int] = [:]
         var nonSpecial: Set<String> = []
         var normalized: Set<String> = []
+        var lstrip: Set<String> = [], rstrip: Set<String> = []
     }
 
     mutating func tokenizer(_ root: [String: Any]) throws -> any Tokenizer {
@@ -67,8 +68,10 @@ struct Reader {
                 let p = "added_tokens[\(k)]."
                 let t = try object(item, "added_tokens[\(k)]")
                 try onlyKeys(t, ["id", "content", "single_word", "lstrip", "rstrip", "normalized", "special"], p)
-                for f in ["single_word", "lstrip", "rstrip"] { try mustBe(t, f, p, falseOK: true) }
+                try mustBe(t, "single_word", p, falseOK: true)
                 let content = try string(t["content"], p + "content")
+                if try bool(t["lstrip"], p + "lstrip", default: false) { added.lstrip.insert(content) }
+                if try bool(t["rstrip"], p + "rstrip", default: false) { added.rstrip.insert(content) }
                 if content.isEmpty { throw fail("'\(p)content' must not be empty") }
                 added.ids[content] = try int(t["id"], p + "id")
                 if !(try bool(t["special"], p + "special", default: true)) { added.nonSpecial.insert(content) }
@@ -320,7 +323,8 @@ struct Reader {
         }
         do {
             let tok = try BPETokenizer(tokenBytes: tokenBytes, merges: merges, specialTokens: specials, idStrings: idStrings, pipeline: pl,
-                                       nonSpecialTokens: added.nonSpecial, normalizedTokens: added.normalized)
+                                       nonSpecialTokens: added.nonSpecial, normalizedTokens: added.normalized,
+                                       leftStrippingTokens: added.lstrip, rightStrippingTokens: added.rstrip)
             if byteLevel && pl.unknownToken != nil && tok.byteToId.contains(-1) {
                 throw TokenizerError("unsupported 'model.unk_token' with bytes missing from a byte-level model.vocab")
             }

@@ -51,7 +51,7 @@ final class RealTokenizerTests: XCTestCase {
     /// the same text.
     func testRealConfigurationsEncodeLikeHuggingFace() throws {
         let e = try expected("expected.json")
-        XCTAssertEqual(e.files.count, 10)
+        XCTAssertEqual(e.files.count, 11)
         for (file, want) in e.files.sorted(by: { $0.key < $1.key }) {
             let tok = try TokenizerFile.load(data: realFixture(file), name: file)
             XCTAssertEqual(tok.prefixIds, want.prefix, file)

@@ -297,7 +297,7 @@ final class TokenizerTests: XCTestCase {
         expectError(edit { $0["pre_tokenizer"] = ["type": "Whitespace"] }, "pre_tokenizer.type 'Whitespace'")
         expectError(edit { $0["decoder"] = nil }, "'decoder'")
         expectError(edit { $0["surprise"] = 1 }, "unsupported field 'surprise'")
-        expectError(edit { $0["added_tokens"] = [["id": 0, "content": "<|endoftext|>", "lstrip": true]] }, "added_tokens[0].lstrip")
+        expectError(edit { $0["added_tokens"] = [["id": 0, "content": "<|endoftext|>", "single_word": true]] }, "added_tokens[0].single_word")
         // The char layout: only tinygpt's WordLevel form is accepted.
         let char = try fixtureText("tinygpt_char.json")
         expectError(char.replacingOccurrences(of: "\"Isolated\"", with: "\"Removed\""), "pre_tokenizer")
