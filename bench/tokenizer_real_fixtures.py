@@ -22,6 +22,7 @@ small (KBs) while exercising the same code as the real 50-150k vocabularies:
   real/metaspace_split.json   Metaspace(prepend_scheme always, split true), BOS added
   real/sp_unknown.json        SentencePiece BPE without byte fallback: unk_token <unk>, fuse_unk
   real/phi3.json              Phi-3: llama2.json plus added tokens with rstrip (chat tokens) and lstrip
+  real/canonical.json         llama2.json plus "é" and "e" + U+0301 as distinct tokens
   real/expected.json          {"texts": [...], "files": {file: {"prefix": ids a text gets with special tokens,
                               "ids": [ids per text, or null], "decoded": {text index: decode(ids) where it is not the text}}}}
                               from `tokenizers`
@@ -59,6 +60,7 @@ samples = [
     "((hello)) [world]!\n?! ...\n\n--", "<s>Hello</s>", "<s> spaced </s> x", "a<unk>b", "Hi<|im_start|>user\nyo<|im_end|>\n",
     "<|begin_of_text|>text<|end_of_text|>", "<|endoftext|><|endoftext|>", "thee thou hath doth the king",
     "<|user|>\n  hi there <|end|>\n<|assistant|> ok  \t<|placeholder1|> x\u3000<|placeholder1|>", " \n<|end|>\n\n",
+    "caf\u00e9 cafe\u0301 e\u0301\u0301 \u00e9\u0301",
     corpus[:1500], "a" * 300, "ab" * 100, " " * 70 + "x", "日本語" * 30, "12345" * 30,
 ]
 rng = random.Random(26)
@@ -161,6 +163,17 @@ t = sentencepiece(legacy, None)
 t.add_special_tokens([AddedToken(c, rstrip=True, normalized=False, special=True) for c in ("<|user|>", "<|assistant|>", "<|end|>")]
                      + [AddedToken("<|placeholder1|>", lstrip=True, normalized=False, special=True)])
 files["phi3.json"] = save(t, "phi3.json")
+# Two tokens that differ only in Unicode composition ("é" and "e" + U+0301), as a SentencePiece
+# vocabulary trained without normalization can hold.
+canonical_vocab = dict(sp_vocab)
+for extra in ("\u00e9", "e", "\u0301", "e\u0301", "\u2581e\u0301"):
+    canonical_vocab.setdefault(extra, len(canonical_vocab))
+t = Tokenizer(models.BPE(vocab=canonical_vocab, merges=sp_merges + [("e", "\u0301"), ("\u2581", "e\u0301")],
+                         unk_token="<unk>", fuse_unk=True, byte_fallback=True))
+t.normalizer = legacy
+t.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(content=" ", left=1)])
+t.add_special_tokens([AddedToken(p, normalized=False, special=True) for p in ("<unk>", "<s>", "</s>")])
+files["canonical.json"] = save(t, "canonical.json")
 
 
 def expectations(encode, encode_special, decode=None, vocab_size=None):

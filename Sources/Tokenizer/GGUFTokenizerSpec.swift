@@ -71,10 +71,10 @@ extension TokenizerFile {
         if byteLevel {
             for (i, t) in strings.enumerated() where ByteLevel.decode(t) == nil { strings[i] = ByteLevel.encode(Array(t.utf8)) }
         }
-        var ids: [String: Int] = [:]
+        var ids: [[UInt8]: Int] = [:]  // by bytes: distinct tokens may be canonically equivalent strings
         ids.reserveCapacity(n)
         for (i, s) in strings.enumerated() {
-            if let j = ids.updateValue(i, forKey: s) { throw fail("tokenizer.ggml.tokens has \(JSONValue.quote(s)) twice (ids \(j) and \(i))") }
+            if let j = ids.updateValue(i, forKey: Array(s.utf8)) { throw fail("tokenizer.ggml.tokens has \(JSONValue.quote(s)) twice (ids \(j) and \(i))") }
         }
 
         var pl = BPETokenizer.Pipeline()
@@ -129,7 +129,7 @@ extension TokenizerFile {
     /// The merges a vocabulary implies when a file lists none, as transformers derives them: every
     /// split of a token into two tokens, ordered by the token's score (best first; without
     /// scores, by id), then by longer left piece, longer right piece, token order and piece ids.
-    static func generateMerges(tokens: [String], ids: [String: Int], scores: [Float]?) -> [(String, String)] {
+    static func generateMerges(tokens: [String], ids: [[UInt8]: Int], scores: [Float]?) -> [(String, String)] {
         struct Candidate { var left: String; var right: String; var key: Float; var leftLength: Int; var rightLength: Int; var order: Int }
         var candidates: [Candidate] = []
         for (i, token) in tokens.enumerated() {
@@ -140,7 +140,7 @@ extension TokenizerFile {
                 var l = String.UnicodeScalarView(), r = String.UnicodeScalarView()
                 l.append(contentsOf: scalars[..<cut]); r.append(contentsOf: scalars[cut...])
                 let left = String(l), right = String(r)
-                if let a = ids[left], let b = ids[right] { local.append((left, right, a, b)) }
+                if let a = ids[Array(left.utf8)], let b = ids[Array(right.utf8)] { local.append((left, right, a, b)) }
             }
             local.sort { ($0.2, $0.3) < ($1.2, $1.3) }
             for m in local {

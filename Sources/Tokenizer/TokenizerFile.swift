@@ -27,7 +27,7 @@ public enum TokenizerFile {
         } catch let e as TokenizerError { throw e } catch {
             throw TokenizerError("\(name): not valid JSON (truncated or malformed): \(reason(error))")
         }
-        var r = Reader(name: name)
+        var r = Reader(name: name, data: data)
         return try r.tokenizer(root)
     }
 

@@ -4,6 +4,9 @@ import Files
 /// Validates a parsed tokenizer.json against the supported subset, naming any field it refuses.
 struct Reader {
     let name: String
+    /// The file's bytes, to read `model.vocab` again where Foundation's dictionary would merge
+    /// keys (see `vocab`).
+    var data: Data? = nil
 
     func fail(_ msg: String) -> TokenizerError { TokenizerError("\(name): \(msg)") }
 
@@ -30,6 +33,8 @@ struct Reader {
     func int(_ v: Any?, _ field: String) throws -> Int {
         guard let v else { throw fail("missing field '\(field)'") }
         if let n = v as? NSNumber, let i = Int(exactly: n.doubleValue), i >= 0, i < 1 << 31 { return i }
+        if let i = v as? Int, i >= 0, i < 1 << 31 { return i }
+        if let d = v as? Double, let i = Int(exactly: d), i >= 0, i < 1 << 31 { return i }
         throw fail("field '\(field)' must be a non-negative integer")
     }
 
@@ -255,14 +260,36 @@ struct Reader {
         return pl
     }
 
-    func vocab(_ model: [String: Any]) throws -> [(String, Int)] {
+    /// `model.vocab` as (token, id). Swift strings compare by canonical equivalence, so a
+    /// dictionary from Foundation keeps one of two tokens that differ only in Unicode composition
+    /// ("é" and "e\u{301}"), which SentencePiece vocabularies can hold; for those (`exact`) the
+    /// entries are read again from the file's bytes, token by token.
+    func vocab(_ model: [String: Any], exact: Bool = false) throws -> [(String, Int)] {
         let v = try object(model["vocab"], "model.vocab")
         var out: [(String, Int)] = []
         out.reserveCapacity(v.count)
-        for (s, id) in v { out.append((s, try int(id, "model.vocab[\(JSONValue.quote(s))]"))) }
+        if exact, let data, let entries = rawVocab(data) {
+            for (s, id) in entries { out.append((s, try int(id, "model.vocab[\(JSONValue.quote(s))]"))) }
+        } else {
+            for (s, id) in v { out.append((s, try int(id, "model.vocab[\(JSONValue.quote(s))]"))) }
+        }
         var seen = Set<Int>()
         for (s, id) in out where !seen.insert(id).inserted { throw fail("id \(id) is used twice in model.vocab (again by \(JSONValue.quote(s)))") }
         return out
+    }
+
+    /// The entries of `model.vocab`, in file order, by tinygpt's own parser (which keeps keys as written).
+    func rawVocab(_ data: Data) -> [(String, Any)]? {
+        guard case .object(let root)? = try? JSONParser.parse([UInt8](data)),
+              case .object(let model)? = root.last(where: { $0.key == "model" })?.value,
+              case .object(let vocab)? = model.last(where: { $0.key == "vocab" })?.value else { return nil }
+        return vocab.map { entry -> (String, Any) in
+            switch entry.value {
+            case .int(let i): return (entry.key, i)
+            case .double(let d): return (entry.key, d)
+            default: return (entry.key, "not a number")
+            }
+        }
     }
 
     func bpe(_ root: [String: Any], _ model: [String: Any], _ added: AddedTokens) throws -> BPETokenizer {
@@ -278,13 +305,14 @@ struct Reader {
         let byteLevel = pl.isByteLevel
         let specials = added.ids
 
-        let entries = try vocab(model)
+        let entries = try vocab(model, exact: !byteLevel)
         let size = max((entries.map { $0.1 }.max() ?? -1), (specials.values.max() ?? -1)) + 1
         var tokenBytes = [[UInt8]](repeating: [], count: size)
         var idStrings: [Int: String] = [:]
-        var idOf: [String: Int] = [:]
+        var idOf: [[UInt8]: Int] = [:]  // by bytes: distinct tokens may be canonically equivalent strings
+        idOf.reserveCapacity(entries.count)
         for (s, id) in entries {
-            idOf[s] = id
+            idOf[Array(s.utf8)] = id
             if specials[s] == id { continue }
             if !byteLevel {
                 tokenBytes[id] = Array(s.utf8)
@@ -296,7 +324,7 @@ struct Reader {
             }
         }
         for (s, id) in specials {
-            if let other = idOf[s], other != id { throw fail("added token \(JSONValue.quote(s)) has id \(id) but model.vocab gives \(other)") }
+            if let other = idOf[Array(s.utf8)], other != id { throw fail("added token \(JSONValue.quote(s)) has id \(id) but model.vocab gives \(other)") }
             tokenBytes[id] = Array(s.utf8)
             if byteLevel { idStrings[id] = s }
         }
@@ -316,8 +344,8 @@ struct Reader {
                 throw fail("model.merges[\(k)] must be \"a b\" or [\"a\", \"b\"]")
             }
             guard parts.count == 2 else { throw fail("model.merges[\(k)] must have exactly 2 tokens, got \(parts.count)") }
-            guard let a = idOf[parts[0]], let b = idOf[parts[1]] else {
-                throw fail("model.merges[\(k)] uses token \(JSONValue.quote(idOf[parts[0]] == nil ? parts[0] : parts[1])) that is not in model.vocab")
+            guard let a = idOf[Array(parts[0].utf8)], let b = idOf[Array(parts[1].utf8)] else {
+                throw fail("model.merges[\(k)] uses token \(JSONValue.quote(idOf[Array(parts[0].utf8)] == nil ? parts[0] : parts[1])) that is not in model.vocab")
             }
             merges.append((a, b))
         }

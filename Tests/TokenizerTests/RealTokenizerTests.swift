@@ -51,7 +51,7 @@ final class RealTokenizerTests: XCTestCase {
     /// the same text.
     func testRealConfigurationsEncodeLikeHuggingFace() throws {
         let e = try expected("expected.json")
-        XCTAssertEqual(e.files.count, 11)
+        XCTAssertEqual(e.files.count, 12)
         for (file, want) in e.files.sorted(by: { $0.key < $1.key }) {
             let tok = try TokenizerFile.load(data: realFixture(file), name: file)
             XCTAssertEqual(tok.prefixIds, want.prefix, file)
@@ -142,6 +142,21 @@ final class RealTokenizerTests: XCTestCase {
         XCTAssertEqual(sp.addSpacePrefix, true)
         XCTAssertEqual(sp.bosTokenId, 1)
         XCTAssertEqual(sp.eosTokenId, 2)
+    }
+
+    /// "é" and "e" + U+0301 are equal Swift strings (canonical equivalence) but distinct tokens.
+    func testCanonicallyEquivalentTokensStayDistinct() throws {
+        var tokens = ["<unk>", "<s>", "</s>"] + (0..<256).map { String(format: "<0x%02X>", $0) }
+        tokens += ["▁", "e", "\u{301}", "\u{E9}", "e\u{301}"]
+        var spec = GGUFTokenizerSpec(model: "llama", tokens: tokens)
+        spec.scores = tokens.indices.map { -Float($0) }
+        spec.tokenTypes = tokens.indices.map { $0 < 3 ? 3 : $0 < 259 ? 6 : 1 }
+        spec.bosTokenId = 1; spec.eosTokenId = 2; spec.unknownTokenId = 0
+        let tok = try TokenizerFile.load(data: TokenizerFile.huggingFaceJSON(gguf: spec))
+        XCTAssertEqual(tok.vocabSize, 264)
+        XCTAssertEqual(try tok.encode("\u{E9}"), [259, 262])    // ▁, é
+        XCTAssertEqual(try tok.encode("e\u{301}"), [259, 263])  // ▁, e + U+0301 (merged)
+        XCTAssertEqual(tok.decodeBytes([263]), Array("e\u{301}".utf8))
     }
 
     // MARK: Bad input
