@@ -173,7 +173,7 @@ public struct JSONParser {
     private mutating func parseObject(depth: Int) throws -> JSONValue {
         index += 1
         var members: [(key: String, value: JSONValue)] = []
-        var seen = Set<String>()
+        var seen = Set<[UInt8]>()  // by bytes: "é" and "e\u{301}" are equal Strings but distinct keys
         skipWhitespace()
         if current == UInt8(ascii: "}") { index += 1; return .object(members) }
         while true {
@@ -181,7 +181,7 @@ public struct JSONParser {
             guard current == UInt8(ascii: "\"") else { throw failure("expected a string key") }
             let keyStart = index
             let key = try parseString()
-            guard seen.insert(key).inserted else {
+            guard seen.insert(Array(key.utf8)).inserted else {
                 index = keyStart
                 throw failure("duplicate key '\(key)'")
             }

@@ -1,7 +1,8 @@
-/// GPT-2's pre-tokenization, hand-written (Swift `Regex` is far too slow). It reproduces
-/// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
-/// over Unicode scalars: \p{L} = general categories L*, \p{N} = N*, \s = White_Space
-/// (the same set Oniguruma uses). Input is valid UTF-8 bytes.
+/// The split patterns real tokenizers use, hand-written (Swift `Regex` is far too slow).
+/// `split` reproduces GPT-2's `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`,
+/// `splitLlama3` LLaMA-3's and Qwen2's, `splitDigits` the `Digits` pre-tokenizer; all over
+/// Unicode scalars: \p{L} = general categories L*, \p{N} = N*, \s = White_Space (the same
+/// sets Oniguruma uses). Input is valid UTF-8 bytes.
 enum PreTokenizer {
     /// The Unicode version whose character classes the split follows (see docs/tokenizer.md).
     static let unicodeCutoff: (major: Int, minor: Int) = (16, 0)
@@ -105,6 +106,116 @@ enum PreTokenizer {
         }
     }
 
+    /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,maxDigits}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`:
+    /// LLaMA-3's pattern (maxDigits 3) and Qwen2's (maxDigits 1), with the same classes and
+    /// arguments as `split`.
+    @inline(__always)
+    static func splitLlama3(_ p: UnsafePointer<UInt8>, from: Int, to: Int, limit end: Int, maxDigits: Int, _ body: (Int, Int) -> Void) {
+        let table = bmpClass
+        var i = from
+        while i < to {
+            let c = p[i]
+            if c == 0x27, let n = contraction(p, i + 1, end) { body(i, i + 1 + n); i += 1 + n; continue }
+            let (cls, n) = scalarClass(p, i, table)
+            // [^\r\n\p{L}\p{N}]?\p{L}+: a letter run, with one leading non-newline, non-number character.
+            var letterStart = -1
+            if cls == letter {
+                letterStart = i
+            } else if cls != number && c != 0x0A && c != 0x0D && i + n < end && scalarClass(p, i + n, table).0 == letter {
+                letterStart = i + n
+            }
+            if letterStart >= 0 {
+                var j = letterStart
+                while j < end {
+                    let (k, m) = scalarClass(p, j, table)
+                    if k != letter { break }
+                    j += m
+                }
+                body(i, j); i = j; continue
+            }
+            if cls == number {
+                var j = i + n, count = 1
+                while j < end && count < maxDigits {
+                    let (k, m) = scalarClass(p, j, table)
+                    if k != number { break }
+                    j += m; count += 1
+                }
+                body(i, j); i = j; continue
+            }
+            // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
+            var otherStart = -1
+            if cls == other {
+                otherStart = i
+            } else if c == 0x20 && i + 1 < end && scalarClass(p, i + 1, table).0 == other {
+                otherStart = i + 1
+            }
+            if otherStart >= 0 {
+                var j = otherStart
+                while j < end {
+                    let (k, m) = scalarClass(p, j, table)
+                    if k != other { break }
+                    j += m
+                }
+                while j < end && (p[j] == 0x0A || p[j] == 0x0D) { j += 1 }
+                body(i, j); i = j; continue
+            }
+            // Whitespace. `\s*[\r\n]+` ends after the run's last newline, if it has one.
+            var j = i, lastNewline = -1, lastStart = i
+            while j < end {
+                let (k, m) = scalarClass(p, j, table)
+                if k != space { break }
+                if p[j] == 0x0A || p[j] == 0x0D { lastNewline = j }
+                lastStart = j
+                j += m
+            }
+            if lastNewline >= 0 { body(i, lastNewline + 1); i = lastNewline + 1; continue }
+            // `\s+(?!\S)|\s+`, as in `split`.
+            if j < end && lastStart > i { j = lastStart }
+            body(i, j); i = j
+        }
+    }
+
+    /// The length after the apostrophe of a case-insensitive contraction at `i`
+    /// (s t m d re ve ll; `ſ` folds to s, as in Oniguruma's case folding), or nil.
+    @inline(__always)
+    static func contraction(_ p: UnsafePointer<UInt8>, _ i: Int, _ end: Int) -> Int? {
+        guard i < end else { return nil }
+        let a = p[i]
+        if a == 0xC5 && i + 1 < end && p[i + 1] == 0xBF { return 2 }  // U+017F LATIN SMALL LETTER LONG S
+        guard isASCIILetter(a) else { return nil }
+        let l1 = a | 0x20
+        if l1 == 0x73 || l1 == 0x74 || l1 == 0x6D || l1 == 0x64 { return 1 }
+        guard i + 1 < end, isASCIILetter(p[i + 1]) else { return nil }
+        let l2 = p[i + 1] | 0x20
+        if (l1 == 0x72 && l2 == 0x65) || (l1 == 0x76 && l2 == 0x65) || (l1 == 0x6C && l2 == 0x6C) { return 2 }
+        return nil
+    }
+
+    @inline(__always) static func isASCIILetter(_ b: UInt8) -> Bool { (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) }
+
+    /// `Digits`: each number character its own piece (`individual`), or each run of them.
+    @inline(__always)
+    static func splitDigits(_ p: UnsafePointer<UInt8>, from: Int, to: Int, individual: Bool, _ body: (Int, Int) -> Void) {
+        let table = bmpClass
+        var i = from, pieceStart = from
+        while i < to {
+            let (k, m) = scalarClass(p, i, table)
+            if k != number { i += m; continue }
+            if i > pieceStart { body(pieceStart, i) }
+            var j = i + m
+            if !individual {
+                while j < to {
+                    let (k2, m2) = scalarClass(p, j, table)
+                    if k2 != number { break }
+                    j += m2
+                }
+            }
+            body(i, j)
+            i = j; pieceStart = j
+        }
+        if to > pieceStart { body(pieceStart, to) }
+    }
+
     /// True if a piece boundary is certain at `i` whatever came before: the previous byte is
     /// a newline (whitespace that is not the space a ` ?X+` piece may start with) and the byte
     /// at `i` is ASCII non-whitespace (so no whitespace run crosses `i`).
@@ -116,16 +227,21 @@ enum PreTokenizer {
 }
 
 /// Finds special tokens in text, leftmost-longest (as the Hugging Face added-token matcher).
+/// A token with `lstrip` (`rstrip`) also takes the whitespace before (after) it, as in
+/// `tokenizers`, never reaching into the token matched before.
 struct SpecialMatcher {
     private var byFirstByte: [[(bytes: [UInt8], id: Int)]] = Array(repeating: [], count: 256)
     let isEmpty: Bool
+    private let leftStripping: Set<Int>, rightStripping: Set<Int>
 
-    init(_ specials: [String: Int]) {
+    init(_ specials: [String: Int], lstrip: Set<String> = [], rstrip: Set<String> = []) {
         isEmpty = specials.isEmpty
         for (s, id) in specials.sorted(by: { $0.key.utf8.count > $1.key.utf8.count || ($0.key.utf8.count == $1.key.utf8.count && $0.value < $1.value) }) {
             let b = Array(s.utf8)
             if !b.isEmpty { byFirstByte[Int(b[0])].append((b, id)) }
         }
+        leftStripping = Set(lstrip.compactMap { specials[$0] })
+        rightStripping = Set(rstrip.compactMap { specials[$0] })
     }
 
     /// The longest special starting at `i` (its end and id), or nil.
@@ -147,9 +263,25 @@ struct SpecialMatcher {
         var segStart = 0, i = 0
         while i < n {
             if let m = match(p, i, n) {
-                if i > segStart { out.append((segStart, i, -1)) }
-                out.append((i, m.end, m.id))
-                i = m.end; segStart = i
+                var start = i, end = m.end
+                if leftStripping.contains(m.id) {
+                    while start > segStart {
+                        var k = start - 1
+                        while k > segStart && p[k] & 0xC0 == 0x80 { k -= 1 }  // back to the scalar's first byte
+                        guard PreTokenizer.scalarClass(p, k, PreTokenizer.bmpClass).0 == PreTokenizer.space else { break }
+                        start = k
+                    }
+                }
+                if rightStripping.contains(m.id) {
+                    while end < n {
+                        let (k, len) = PreTokenizer.scalarClass(p, end, PreTokenizer.bmpClass)
+                        guard k == PreTokenizer.space else { break }
+                        end += len
+                    }
+                }
+                if start > segStart { out.append((segStart, start, -1)) }
+                out.append((start, end, m.id))
+                i = end; segStart = i
             } else {
                 i += 1
             }

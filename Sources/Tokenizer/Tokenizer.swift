@@ -1,9 +1,10 @@
 import Foundation
 import Files
 
-/// Tokenizers: byte-level BPE and character-level. This module imports no other tinygpt module.
+/// Tokenizers: BPE (byte-level or SentencePiece-style) and character-level. This module imports
+/// no other tinygpt module.
 ///
-/// Both kinds share one interface and one file format (Hugging Face `tokenizer.json`);
+/// All kinds share one interface and one file format (Hugging Face `tokenizer.json`);
 /// `TokenizerFile.load(from:)` detects which kind a file holds.
 public protocol Tokenizer {
     /// Number of ids: every id in `0..<vocabSize` may appear in `encode` output (ids of an
@@ -11,8 +12,12 @@ public protocol Tokenizer {
     var vocabSize: Int { get }
     /// Special tokens (content → id). They are matched in text before any other splitting.
     var specialTokens: [String: Int] { get }
-    /// Ids for `text`. Special tokens in the text become their single ids.
+    /// Ids for `text`. Special tokens in the text become their single ids. Nothing is added
+    /// (see `prefixIds`).
     func encode(_ text: String) throws -> [Int]
+    /// The ids the tokenizer's post-processor puts before a text (a BOS), as transformers'
+    /// `tokenizer(text)` and llama.cpp add them to a prompt; [] for most tokenizers.
+    var prefixIds: [Int] { get }
     /// The raw bytes the ids stand for; may end inside a multi-byte character (for streaming).
     func decodeBytes(_ ids: [Int]) -> [UInt8]
     /// The text the ids stand for. Invalid UTF-8 (e.g. a cut multi-byte character) becomes
@@ -24,6 +29,14 @@ public protocol Tokenizer {
 }
 
 extension Tokenizer {
+    public var prefixIds: [Int] { [] }
+
+    /// Ids for `text`, after `prefixIds` when `addingSpecialTokens` (what a prompt gets; training
+    /// text and chat templates, which write their own BOS, do not).
+    public func encode(_ text: String, addingSpecialTokens: Bool) throws -> [Int] {
+        addingSpecialTokens ? prefixIds + (try encode(text)) : try encode(text)
+    }
+
     /// The id of a special token, or nil if it is not one.
     public func id(ofSpecial token: String) -> Int? { specialTokens[token] }
 

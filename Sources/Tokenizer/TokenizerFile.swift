@@ -27,8 +27,14 @@ public enum TokenizerFile {
         } catch let e as TokenizerError { throw e } catch {
             throw TokenizerError("\(name): not valid JSON (truncated or malformed): \(reason(error))")
         }
-        var r = Reader(name: name)
+        var r = Reader(name: name, data: data)
         return try r.tokenizer(root)
+    }
+
+    /// The tokens of a merge written "left right", split at each U+0020 (by scalars: a token
+    /// that starts with a combining mark would join the space into one Character).
+    static func mergeParts(_ line: String) -> [String] {
+        line.unicodeScalars.split(separator: " ", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
     }
 
     static func reason(_ error: Error) -> String {
@@ -39,36 +45,51 @@ public enum TokenizerFile {
 
     // MARK: Writing
 
-    /// The common layout of both kinds: `tokenizers`' field order, no normalizer
-    /// or post-processor, specials as added tokens.
-    static func document(added: [(Int, String)], preTokenizer: JSONValue, decoder: JSONValue, model: JSONValue) -> String {
-        let tokens: [JSONValue] = added.sorted { $0.0 < $1.0 }.map { id, content in
-            ["id": .int(id), "content": .string(content), "single_word": false, "lstrip": false, "rstrip": false,
-             "normalized": false, "special": true]
+    /// An added token as written in `added_tokens`.
+    struct AddedToken { var id: Int; var content: String; var special = true; var normalized = false; var lstrip = false; var rstrip = false }
+
+    /// The common layout of all kinds, in `tokenizers`' field order.
+    static func document(added: [AddedToken], normalizer: JSONValue = .null, preTokenizer: JSONValue, postProcessor: JSONValue = .null,
+                         decoder: JSONValue, model: JSONValue) -> String {
+        let tokens: [JSONValue] = added.sorted { $0.id < $1.id }.map { t in
+            ["id": .int(t.id), "content": .string(t.content), "single_word": false, "lstrip": .bool(t.lstrip), "rstrip": .bool(t.rstrip),
+             "normalized": .bool(t.normalized), "special": .bool(t.special)]
         }
         let document: JSONValue = ["version": "1.0", "truncation": nil, "padding": nil, "added_tokens": .array(tokens),
-                                   "normalizer": nil, "pre_tokenizer": preTokenizer, "post_processor": nil,
+                                   "normalizer": normalizer, "pre_tokenizer": preTokenizer, "post_processor": postProcessor,
                                    "decoder": decoder, "model": model]
         return document.serialized(indent: 2) + "\n"
     }
 
-    static func vocab(_ entries: [String]) -> JSONValue {
-        .object(entries.enumerated().map { (key: $0.element, value: .int($0.offset)) })
+    /// `vocab` as an object in id order; `nil` entries (unused ids) are left out.
+    static func vocab(_ entries: [String?]) -> JSONValue {
+        .object(entries.enumerated().compactMap { id, s in s.map { (key: $0, value: JSONValue.int(id)) } })
     }
 }
 
 extension BPETokenizer {
-    /// The vocabulary string of an id: GPT-2's byte-to-unicode form, or a special's own text.
-    func vocabString(_ id: Int) -> String { idStrings[id] ?? ByteLevel.encode(tokenBytes[id]) }
+    /// The vocabulary string of an id: GPT-2's byte-to-unicode form (byte-level), the token's own
+    /// text (SentencePiece-style, specials), nil for an unused id.
+    func vocabString(_ id: Int) -> String? {
+        if let s = idStrings[id] { return s }
+        if tokenBytes[id].isEmpty { return nil }
+        return isByteLevel ? ByteLevel.encode(tokenBytes[id]) : String(decoding: tokenBytes[id], as: UTF8.self)
+    }
 
     public func jsonString() -> String {
         let strings = (0..<tokenBytes.count).map(vocabString)
-        let model: JSONValue = ["type": "BPE", "dropout": nil, "unk_token": nil, "continuing_subword_prefix": nil,
-                                "end_of_word_suffix": nil, "fuse_unk": false, "byte_fallback": false, "ignore_merges": .bool(ignoreMerges),
+        let p = pipeline
+        let model: JSONValue = ["type": "BPE", "dropout": nil, "unk_token": p.unknownToken.map { .string($0) } ?? .null,
+                                "continuing_subword_prefix": nil, "end_of_word_suffix": nil, "fuse_unk": .bool(p.fuseUnknown),
+                                "byte_fallback": .bool(p.byteFallback), "ignore_merges": .bool(p.ignoreMerges),
                                 "vocab": TokenizerFile.vocab(strings),
-                                "merges": .array(merges.map { a, b in [.string(strings[a]), .string(strings[b])] })]
-        let byteLevel: JSONValue = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true]
-        return TokenizerFile.document(added: specialTokens.map { ($1, $0) }, preTokenizer: byteLevel, decoder: byteLevel, model: model)
+                                "merges": .array(merges.map { a, b in [.string(strings[a] ?? ""), .string(strings[b] ?? "")] })]
+        let added = specialTokens.map { content, id in
+            TokenizerFile.AddedToken(id: id, content: content, special: !nonSpecialTokens.contains(content), normalized: normalizedTokens.contains(content),
+                                     lstrip: leftStrippingTokens.contains(content), rstrip: rightStrippingTokens.contains(content))
+        }
+        return TokenizerFile.document(added: added, normalizer: p.normalizerJSON, preTokenizer: p.preTokenizerJSON,
+                                      postProcessor: p.postProcessorJSON, decoder: p.decoderJSON, model: model)
     }
 }
 
@@ -81,6 +102,7 @@ extension CharTokenizer {
         for (s, _) in specialTokens.sorted(by: { $0.value < $1.value }) { strings.append(s) }
         let model: JSONValue = ["type": "WordLevel", "vocab": TokenizerFile.vocab(strings), "unk_token": "<unk>"]
         let pre: JSONValue = ["type": "Split", "pattern": ["Regex": "[\\s\\S]"], "behavior": "Isolated", "invert": false]
-        return TokenizerFile.document(added: specialTokens.map { ($1, $0) }, preTokenizer: pre, decoder: ["type": "Fuse"], model: model)
+        return TokenizerFile.document(added: specialTokens.map { TokenizerFile.AddedToken(id: $1, content: $0) }, preTokenizer: pre,
+                                      decoder: ["type": "Fuse"], model: model)
     }
 }

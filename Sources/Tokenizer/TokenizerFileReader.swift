@@ -4,6 +4,9 @@ import Files
 /// Validates a parsed tokenizer.json against the supported subset, naming any field it refuses.
 struct Reader {
     let name: String
+    /// The file's bytes, to read `model.vocab` again where Foundation's dictionary would merge
+    /// keys (see `vocab`).
+    var data: Data? = nil
 
     func fail(_ msg: String) -> TokenizerError { TokenizerError("\(name): \(msg)") }
 
@@ -30,6 +33,8 @@ struct Reader {
     func int(_ v: Any?, _ field: String) throws -> Int {
         guard let v else { throw fail("missing field '\(field)'") }
         if let n = v as? NSNumber, let i = Int(exactly: n.doubleValue), i >= 0, i < 1 << 31 { return i }
+        if let i = v as? Int, i >= 0, i < 1 << 31 { return i }
+        if let d = v as? Double, let i = Int(exactly: d), i >= 0, i < 1 << 31 { return i }
         throw fail("field '\(field)' must be a non-negative integer")
     }
 
@@ -46,81 +51,272 @@ struct Reader {
         throw fail("unsupported value of '\(path)\(key)' (only \(falseOK ? "false or null" : "null") is supported)")
     }
 
+    /// The added tokens of a file: content → id, and which are not special or are normalized.
+    struct AddedTokens {
+        var ids: [String: Int] = [:]
+        var nonSpecial: Set<String> = []
+        var normalized: Set<String> = []
+        var lstrip: Set<String> = [], rstrip: Set<String> = []
+    }
+
     mutating func tokenizer(_ root: [String: Any]) throws -> any Tokenizer {
         try onlyKeys(root, ["version", "truncation", "padding", "added_tokens", "normalizer", "pre_tokenizer", "post_processor", "decoder", "model"], "")
-        for k in ["truncation", "padding", "normalizer"] { try mustBe(root, k, "") }
+        for k in ["truncation", "padding"] { try mustBe(root, k, "") }
         let model = try object(root["model"], "model")
         let type = try string(model["type"], "model.type")
 
         // added_tokens: split out of the text before pre-tokenization.
-        var specials: [String: Int] = [:]
+        var added = AddedTokens()
         if let raw = root["added_tokens"], !isNull(raw) {
             guard let list = raw as? [Any] else { throw fail("field 'added_tokens' must be an array") }
             for (k, item) in list.enumerated() {
                 let p = "added_tokens[\(k)]."
                 let t = try object(item, "added_tokens[\(k)]")
                 try onlyKeys(t, ["id", "content", "single_word", "lstrip", "rstrip", "normalized", "special"], p)
-                for f in ["single_word", "lstrip", "rstrip"] { try mustBe(t, f, p, falseOK: true) }
+                try mustBe(t, "single_word", p, falseOK: true)
                 let content = try string(t["content"], p + "content")
+                if try bool(t["lstrip"], p + "lstrip", default: false) { added.lstrip.insert(content) }
+                if try bool(t["rstrip"], p + "rstrip", default: false) { added.rstrip.insert(content) }
                 if content.isEmpty { throw fail("'\(p)content' must not be empty") }
-                specials[content] = try int(t["id"], p + "id")
+                added.ids[content] = try int(t["id"], p + "id")
+                if !(try bool(t["special"], p + "special", default: true)) { added.nonSpecial.insert(content) }
+                if try bool(t["normalized"], p + "normalized", default: false) { added.normalized.insert(content) }
             }
         }
 
         switch type {
-        case "BPE": return try bpe(root, model, specials)
-        case "WordLevel": return try char(root, model, specials)
-        default: throw fail("unsupported model.type '\(type)'; supported: BPE (byte-level), WordLevel (tinygpt char tokenizer)")
+        case "BPE": return try bpe(root, model, added)
+        case "WordLevel":
+            try mustBe(root, "normalizer", "")
+            return try char(root, model, added.ids)
+        default: throw fail("unsupported model.type '\(type)'; supported: BPE (byte-level or SentencePiece-style), WordLevel (tinygpt char tokenizer)")
         }
     }
 
-    func vocab(_ model: [String: Any]) throws -> [(String, Int)] {
+    /// The steps of a component, flattening a `Sequence` (whose list is under `listKey`).
+    func steps(_ v: Any?, _ field: String, listKey: String) throws -> [(path: String, object: [String: Any])] {
+        if isNull(v) { return [] }
+        let o = try object(v, field)
+        guard (o["type"] as? String) == "Sequence" else { return [(field, o)] }
+        guard let list = o[listKey] as? [Any] else { throw fail("field '\(field).\(listKey)' must be an array") }
+        var out: [(String, [String: Any])] = []
+        for (k, item) in list.enumerated() { out += try steps(item, "\(field).\(listKey)[\(k)]", listKey: listKey) }
+        return out
+    }
+
+    func type(_ o: [String: Any], _ path: String) throws -> String { try string(o["type"], path + ".type") }
+
+    /// A literal pattern (`{"String": s}`); a regex pattern is refused.
+    func literal(_ o: [String: Any], _ path: String) throws -> String {
+        let pattern = try object(o["pattern"], path + ".pattern")
+        if let s = pattern["String"] as? String { return s }
+        throw fail("unsupported '\(path).pattern' (only a literal {\"String\": ...} is supported here)")
+    }
+
+    func normalizers(_ v: Any?) throws -> [BPETokenizer.Normalizer] {
+        try steps(v, "normalizer", listKey: "normalizers").map { path, o in
+            switch try type(o, path) {
+            case "NFC": return .nfc
+            case "Prepend": return .prepend(try string(o["prepend"], path + ".prepend"))
+            case "Replace": return .replace(try literal(o, path), with: try string(o["content"], path + ".content"))
+            case let t: throw fail("unsupported \(path).type '\(t)'; supported: NFC, Prepend, Replace (literal), Sequence of these")
+            }
+        }
+    }
+
+    func prependScheme(_ o: [String: Any], _ path: String) throws -> BPETokenizer.PrependScheme {
+        if let s = o["prepend_scheme"] as? String {
+            guard let scheme = BPETokenizer.PrependScheme(rawValue: s) else {
+                throw fail("unsupported value '\(s)' of '\(path).prepend_scheme'; supported: first, always, never")
+            }
+            return scheme
+        }
+        // Older files: add_prefix_space.
+        return try bool(o["add_prefix_space"], path + ".add_prefix_space", default: true) ? .always : .never
+    }
+
+    func preTokenizers(_ v: Any?) throws -> [BPETokenizer.PreTokenizerStep] {
+        try steps(v, "pre_tokenizer", listKey: "pretokenizers").map { path, o in
+            switch try type(o, path) {
+            case "ByteLevel":
+                try onlyKeys(o, ["type", "add_prefix_space", "trim_offsets", "use_regex"], path + ".")
+                if try bool(o["add_prefix_space"], path + ".add_prefix_space", default: true) {
+                    throw fail("unsupported value of '\(path).add_prefix_space' (only false is supported)")
+                }
+                return .byteLevel(useRegex: try bool(o["use_regex"], path + ".use_regex", default: true))
+            case "Split":
+                try onlyKeys(o, ["type", "pattern", "behavior", "invert"], path + ".")
+                let pattern = try object(o["pattern"], path + ".pattern")
+                guard let regex = pattern["Regex"] as? String else {
+                    throw fail("unsupported '\(path).pattern' (only the Regex patterns in docs/tokenizer.md are supported)")
+                }
+                guard let known = BPETokenizer.SplitPattern(regex: regex) else {
+                    throw fail("unsupported regex \(JSONValue.quote(regex)) in '\(path).pattern.Regex'; supported: the patterns of \(BPETokenizer.SplitPattern.allCases.map(\.rawValue).joined(separator: ", ")) (docs/tokenizer.md)")
+                }
+                guard (o["behavior"] as? String) == "Isolated" else {
+                    throw fail("unsupported value of '\(path).behavior' (only Isolated is supported)")
+                }
+                if try bool(o["invert"], path + ".invert", default: false) { throw fail("unsupported value of '\(path).invert' (only false is supported)") }
+                return .split(known)
+            case "Digits":
+                try onlyKeys(o, ["type", "individual_digits"], path + ".")
+                return .digits(individual: try bool(o["individual_digits"], path + ".individual_digits", default: false))
+            case "Metaspace":
+                try onlyKeys(o, ["type", "replacement", "prepend_scheme", "add_prefix_space", "split", "str_rep"], path + ".")
+                let r = try string(o["replacement"], path + ".replacement")
+                guard r.unicodeScalars.count == 1 else { throw fail("'\(path).replacement' must be one character") }
+                return .metaspace(replacement: r, prependScheme: try prependScheme(o, path), split: try bool(o["split"], path + ".split", default: true))
+            case let t:
+                throw fail("unsupported \(path).type '\(t)'; supported: ByteLevel, Split (known regexes), Digits, Metaspace, Sequence of these")
+            }
+        }
+    }
+
+    func decoders(_ v: Any?) throws -> [BPETokenizer.DecoderStep] {
+        if isNull(v) { throw fail("missing field 'decoder'") }
+        return try steps(v, "decoder", listKey: "decoders").map { path, o in
+            switch try type(o, path) {
+            case "ByteLevel": return .byteLevel
+            case "Replace": return .replace(try literal(o, path), with: try string(o["content"], path + ".content"))
+            case "ByteFallback": return .byteFallback
+            case "Fuse": return .fuse
+            case "Strip":
+                let stop = try int(o["stop"] ?? 0, path + ".stop")
+                if stop != 0 { throw fail("unsupported value of '\(path).stop' (only 0 is supported)") }
+                return .strip(content: try string(o["content"], path + ".content"), start: try int(o["start"] ?? 0, path + ".start"), stop: 0)
+            case "Metaspace":
+                return .metaspace(replacement: try string(o["replacement"], path + ".replacement"), prependScheme: try prependScheme(o, path))
+            case let t:
+                throw fail("unsupported \(path).type '\(t)'; supported: ByteLevel, Replace (literal), ByteFallback, Fuse, Strip, Metaspace, Sequence of these")
+            }
+        }
+    }
+
+    /// What the post-processor adds before a single text. Offsets-only processors add nothing.
+    func prefix(_ v: Any?) throws -> [BPETokenizer.TemplateToken] {
+        var out: [BPETokenizer.TemplateToken] = []
+        var templates = 0
+        for (path, o) in try steps(v, "post_processor", listKey: "processors") {
+            switch try type(o, path) {
+            case "ByteLevel": continue  // only adjusts offsets, which tinygpt does not report
+            case "TemplateProcessing":
+                templates += 1
+                guard let single = o["single"] as? [Any] else { throw fail("field '\(path).single' must be an array") }
+                let specials = try object(o["special_tokens"] ?? [String: Any](), path + ".special_tokens")
+                var sawSequence = false
+                for (k, item) in single.enumerated() {
+                    let ip = "\(path).single[\(k)]"
+                    let piece = try object(item, ip)
+                    if let seq = piece["Sequence"] as? [String: Any] {
+                        guard (seq["id"] as? String) == "A", !sawSequence else { throw fail("unsupported '\(ip)' (a single template has one $A)") }
+                        sawSequence = true
+                    } else if let sp = piece["SpecialToken"] as? [String: Any] {
+                        if sawSequence {
+                            throw fail("unsupported '\(ip)': the template adds a token after the text (e.g. EOS); tinygpt supports only tokens before it (BOS)")
+                        }
+                        let name = try string(sp["id"], ip + ".SpecialToken.id")
+                        let entry = try object(specials[name], "\(path).special_tokens[\(JSONValue.quote(name))]")
+                        guard let ids = entry["ids"] as? [Any] else { throw fail("field '\(path).special_tokens[\(JSONValue.quote(name))].ids' must be an array") }
+                        out.append(BPETokenizer.TemplateToken(name: name, ids: try ids.map { try int($0, "\(path).special_tokens[\(JSONValue.quote(name))].ids") }))
+                    } else {
+                        throw fail("unsupported '\(ip)' (expected Sequence or SpecialToken)")
+                    }
+                }
+                if !sawSequence { throw fail("unsupported '\(path).single' (it has no $A)") }
+            case let t:
+                throw fail("unsupported \(path).type '\(t)'; supported: null, ByteLevel, TemplateProcessing (special tokens before $A), Sequence of these")
+            }
+        }
+        if templates > 1 { throw fail("unsupported post_processor: more than one TemplateProcessing") }
+        return out
+    }
+
+    /// The pipeline of a BPE file, checked to be one tinygpt runs exactly.
+    func pipeline(_ root: [String: Any], _ model: [String: Any]) throws -> BPETokenizer.Pipeline {
+        var pl = BPETokenizer.Pipeline()
+        pl.ignoreMerges = try bool(model["ignore_merges"], "model.ignore_merges", default: false)
+        pl.byteFallback = try bool(model["byte_fallback"], "model.byte_fallback", default: false)
+        pl.fuseUnknown = try bool(model["fuse_unk"], "model.fuse_unk", default: false)
+        if let u = model["unk_token"], !isNull(u) { pl.unknownToken = try string(u, "model.unk_token") }
+        pl.normalizers = try normalizers(root["normalizer"])
+        pl.preTokenizers = try preTokenizers(root["pre_tokenizer"])
+        pl.decoders = try decoders(root["decoder"])
+        pl.prefix = try prefix(root["post_processor"])
+
+        let steps = pl.preTokenizers
+        if let k = steps.firstIndex(where: { if case .byteLevel = $0 { return true } else { return false } }) {
+            if k != steps.count - 1 { throw fail("unsupported pre_tokenizer: ByteLevel must come last (after Split or Digits)") }
+            if pl.byteFallback { throw fail("unsupported value of 'model.byte_fallback' (true only without a ByteLevel pre_tokenizer)") }
+            if pl.decoders != [.byteLevel] { throw fail("unsupported decoder: a ByteLevel pre_tokenizer needs a ByteLevel decoder") }
+        } else {
+            if pl.decoders.contains(.byteLevel) { throw fail("unsupported decoder: ByteLevel needs a ByteLevel pre_tokenizer") }
+            if steps.count > 1 || steps.contains(where: { if case .metaspace = $0 { return false } else { return true } }) {
+                throw fail("unsupported pre_tokenizer without ByteLevel: only none or a single Metaspace is supported")
+            }
+        }
+        if steps.dropFirst().contains(where: { if case .metaspace = $0 { return true } else { return false } }) {
+            throw fail("unsupported pre_tokenizer: Metaspace must come first")
+        }
+        return pl
+    }
+
+    /// `model.vocab` as (token, id). Swift strings compare by canonical equivalence, so a
+    /// dictionary from Foundation keeps one of two tokens that differ only in Unicode composition
+    /// ("é" and "e\u{301}"), which SentencePiece vocabularies can hold; for those (`exact`) the
+    /// entries are read again from the file's bytes, token by token.
+    func vocab(_ model: [String: Any], exact: Bool = false) throws -> [(String, Int)] {
         let v = try object(model["vocab"], "model.vocab")
         var out: [(String, Int)] = []
         out.reserveCapacity(v.count)
-        for (s, id) in v { out.append((s, try int(id, "model.vocab[\(JSONValue.quote(s))]"))) }
+        if exact, let data, let entries = rawVocab(data) {
+            for (s, id) in entries { out.append((s, try int(id, "model.vocab[\(JSONValue.quote(s))]"))) }
+        } else {
+            for (s, id) in v { out.append((s, try int(id, "model.vocab[\(JSONValue.quote(s))]"))) }
+        }
         var seen = Set<Int>()
         for (s, id) in out where !seen.insert(id).inserted { throw fail("id \(id) is used twice in model.vocab (again by \(JSONValue.quote(s)))") }
         return out
     }
 
-    func bpe(_ root: [String: Any], _ model: [String: Any], _ specials: [String: Int]) throws -> BPETokenizer {
-        try onlyKeys(model, ["type", "dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", "byte_fallback", "ignore_merges", "vocab", "merges"], "model.")
-        for k in ["dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix"] { try mustBe(model, k, "model.") }
-        try mustBe(model, "byte_fallback", "model.", falseOK: true)
-        let ignoreMerges = try bool(model["ignore_merges"], "model.ignore_merges", default: false)
-
-        let pre = try object(root["pre_tokenizer"], "pre_tokenizer")
-        guard (pre["type"] as? String) == "ByteLevel" else {
-            throw fail("unsupported pre_tokenizer.type '\(pre["type"] ?? "null")'; only ByteLevel is supported with BPE")
-        }
-        try onlyKeys(pre, ["type", "add_prefix_space", "trim_offsets", "use_regex"], "pre_tokenizer.")
-        if try bool(pre["add_prefix_space"], "pre_tokenizer.add_prefix_space", default: true) {
-            throw fail("unsupported value of 'pre_tokenizer.add_prefix_space' (only false is supported)")
-        }
-        if !(try bool(pre["use_regex"], "pre_tokenizer.use_regex", default: true)) {
-            throw fail("unsupported value of 'pre_tokenizer.use_regex' (only true is supported)")
-        }
-        let dec = try object(root["decoder"], "decoder")
-        guard (dec["type"] as? String) == "ByteLevel" else {
-            throw fail("unsupported decoder.type '\(dec["type"] ?? "null")'; only ByteLevel is supported with BPE")
-        }
-        if let pp = root["post_processor"], !isNull(pp) {
-            // ByteLevel post-processing only adjusts offsets, which tinygpt does not report.
-            guard let o = pp as? [String: Any], (o["type"] as? String) == "ByteLevel" else {
-                throw fail("unsupported post_processor (only null or ByteLevel is supported)")
+    /// The entries of `model.vocab`, in file order, by tinygpt's own parser (which keeps keys as written).
+    func rawVocab(_ data: Data) -> [(String, Any)]? {
+        guard case .object(let root)? = try? JSONParser.parse([UInt8](data)),
+              case .object(let model)? = root.last(where: { $0.key == "model" })?.value,
+              case .object(let vocab)? = model.last(where: { $0.key == "vocab" })?.value else { return nil }
+        return vocab.map { entry -> (String, Any) in
+            switch entry.value {
+            case .int(let i): return (entry.key, i)
+            case .double(let d): return (entry.key, d)
+            default: return (entry.key, "not a number")
             }
         }
+    }
 
-        let entries = try vocab(model)
+    func bpe(_ root: [String: Any], _ model: [String: Any], _ added: AddedTokens) throws -> BPETokenizer {
+        try onlyKeys(model, ["type", "dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", "byte_fallback", "ignore_merges", "vocab", "merges"], "model.")
+        if let d = model["dropout"], !isNull(d), (d as? NSNumber)?.doubleValue != 0 {
+            throw fail("unsupported value of 'model.dropout' (only null or 0 is supported)")
+        }
+        // "" and null mean the same: no prefix or suffix.
+        for k in ["continuing_subword_prefix", "end_of_word_suffix"] where !isNull(model[k]) && (model[k] as? String) != "" {
+            throw fail("unsupported value of 'model.\(k)' (only null or \"\" is supported)")
+        }
+        let pl = try pipeline(root, model)
+        let byteLevel = pl.isByteLevel
+        let specials = added.ids
+
+        let entries = try vocab(model, exact: !byteLevel)
         let size = max((entries.map { $0.1 }.max() ?? -1), (specials.values.max() ?? -1)) + 1
         var tokenBytes = [[UInt8]](repeating: [], count: size)
         var idStrings: [Int: String] = [:]
-        var idOf: [String: Int] = [:]
+        var idOf: [[UInt8]: Int] = [:]  // by bytes: distinct tokens may be canonically equivalent strings
+        idOf.reserveCapacity(entries.count)
         for (s, id) in entries {
-            idOf[s] = id
+            idOf[Array(s.utf8)] = id
             if specials[s] == id { continue }
-            if let b = ByteLevel.decode(s), !b.isEmpty {
+            if !byteLevel {
+                tokenBytes[id] = Array(s.utf8)
+            } else if let b = ByteLevel.decode(s), !b.isEmpty {
                 tokenBytes[id] = b
             } else {
                 // Not in GPT-2's byte alphabet: `tokenizers` decodes such a token as its UTF-8 text.
@@ -128,9 +324,11 @@ struct Reader {
             }
         }
         for (s, id) in specials {
-            if let other = idOf[s], other != id { throw fail("added token \(JSONValue.quote(s)) has id \(id) but model.vocab gives \(other)") }
-            tokenBytes[id] = Array(s.utf8); idStrings[id] = s
+            if let other = idOf[Array(s.utf8)], other != id { throw fail("added token \(JSONValue.quote(s)) has id \(id) but model.vocab gives \(other)") }
+            tokenBytes[id] = Array(s.utf8)
+            if byteLevel { idStrings[id] = s }
         }
+        for t in pl.prefix { for id in t.ids where id >= size { throw fail("post_processor token \(JSONValue.quote(t.name)) has id \(id), outside the vocabulary of \(size)") } }
 
         guard let rawMerges = model["merges"] else { throw fail("missing field 'model.merges'") }
         guard let list = rawMerges as? [Any] else { throw fail("field 'model.merges' must be an array") }
@@ -139,20 +337,26 @@ struct Reader {
         for (k, m) in list.enumerated() {
             let parts: [String]
             if let s = m as? String {
-                parts = s.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+                parts = TokenizerFile.mergeParts(s)
             } else if let a = m as? [Any], a.allSatisfy({ $0 is String }) {
                 parts = a.map { $0 as! String }
             } else {
                 throw fail("model.merges[\(k)] must be \"a b\" or [\"a\", \"b\"]")
             }
             guard parts.count == 2 else { throw fail("model.merges[\(k)] must have exactly 2 tokens, got \(parts.count)") }
-            guard let a = idOf[parts[0]], let b = idOf[parts[1]] else {
-                throw fail("model.merges[\(k)] uses token \(JSONValue.quote(idOf[parts[0]] == nil ? parts[0] : parts[1])) that is not in model.vocab")
+            guard let a = idOf[Array(parts[0].utf8)], let b = idOf[Array(parts[1].utf8)] else {
+                throw fail("model.merges[\(k)] uses token \(JSONValue.quote(idOf[Array(parts[0].utf8)] == nil ? parts[0] : parts[1])) that is not in model.vocab")
             }
             merges.append((a, b))
         }
         do {
-            return try BPETokenizer(tokenBytes: tokenBytes, merges: merges, specialTokens: specials, ignoreMerges: ignoreMerges, idStrings: idStrings)
+            let tok = try BPETokenizer(tokenBytes: tokenBytes, merges: merges, specialTokens: specials, idStrings: idStrings, pipeline: pl,
+                                       nonSpecialTokens: added.nonSpecial, normalizedTokens: added.normalized,
+                                       leftStrippingTokens: added.lstrip, rightStrippingTokens: added.rstrip)
+            if byteLevel && pl.unknownToken != nil && tok.byteToId.contains(-1) {
+                throw TokenizerError("unsupported 'model.unk_token' with bytes missing from a byte-level model.vocab")
+            }
+            return tok
         } catch let e as TokenizerError {
             throw fail(e.description)
         }

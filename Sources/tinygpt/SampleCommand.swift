@@ -38,7 +38,8 @@ func runSampleCommand(_ args: [String]) throws {
     let (run, tokenizer, generator) = (opened.run, opened.tokenizer, opened.generator)
     let s = run.sample
     let text = try promptFile.map { try TextFile.read($0, what: "prompt file") } ?? promptText ?? s.prompt
-    var prompt = try tokenizer.encode(text).map { Int32($0) }
+    // A prompt gets what the tokenizer's post-processor adds (a BOS), as transformers and llama.cpp do.
+    var prompt = try tokenizer.encode(text, addingSpecialTokens: true).map { Int32($0) }
     if prompt.isEmpty { prompt = [generator.startToken()] }
     let context = generator.contextWindow
     if prompt.count > context {
