@@ -70,7 +70,8 @@ final class LengthCommandTests: CommandLineTestCase {
 
         try train("deep", ["--set", "model.norm_position=deepnorm", "--set", "model.init=xavier"])
         assertRefused(try tinygpt(["export", "--checkpoint", "deep", "--format", "hf", "--out", "hf2"]), mentioning: "deepnorm cannot be exported")
-        assertRefused(try tinygpt(["train", "--data", "text.txt", "--out", "deep2", "--set", "model.norm_position=deepnorm"] + tiny),
+        assertRefused(try tinygpt(["train", "--data", "text.txt", "--out", "deep2", "--set", "model.norm_position=deepnorm",
+                                   "--set", "model.init=gpt2"] + tiny),
                       mentioning: "model.init = gpt2")
     }
 }
