@@ -116,7 +116,7 @@ public indirect enum GGUFValue: Equatable, Sendable {
 
 /// A tensor type of GGUF that tinygpt reads (ggml's numbers).
 public enum GGMLType: UInt32, CaseIterable, Sendable {
-    case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q8_0 = 8, q4_K = 12, q5_K = 13, q6_K = 14, bf16 = 30
+    case f32 = 0, f16 = 1, bf16 = 30, q8_0 = 8, q4_0 = 2, q4_1 = 3, q4_K = 12, q5_K = 13, q6_K = 14
 
     public var name: String {
         switch self {

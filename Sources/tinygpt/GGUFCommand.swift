@@ -5,10 +5,12 @@ import Formats
 
 /// `tinygpt import --format gguf`: a llama.cpp model file as a checkpoint.
 /// Everything is checked (architecture, hyperparameters, tokenizer, tensor
-/// names, types and shapes) before any tensor data is read.
+/// names, types and shapes) before any tensor data is read; the report comes
+/// once the checkpoint is written, so a refusal stays one line.
 func importGGUF(from: String, out: String, dequantize: Bool) throws {
     let file = try GGUFFile(path: from)
     let plan = try GGUFImport.plan(file)
+    let summary = try GGUFImport.write(plan, dequantize: dequantize, to: URL(fileURLWithPath: out))
     let m = plan.config.model
     let types = plan.file.tensors.count
     printError("read \(from): GGUF v\(file.version), architecture \(plan.architecture.rawValue), \(types) tensors, "
@@ -18,7 +20,6 @@ func importGGUF(from: String, out: String, dequantize: Bool) throws {
     printError("tokenizer: \(spec.model)\(spec.pre.map { " (pre-tokenizer \($0))" } ?? ""), \(spec.tokens.count) tokens; "
                + "end tokens: \(ends.isEmpty ? "none stated" : ends.joined(separator: ", "))"
                + (plan.chatTemplate != nil ? "; chat template → \(Checkpoint.chatTemplateFile)" : ""))
-    let summary = try GGUFImport.write(plan, dequantize: dequantize, to: URL(fileURLWithPath: out))
     let kinds = summary.types.map { "\($0.name) ×\($0.count)" }.joined(separator: ", ")
     if let reason = summary.floatReason {
         printError("weights (\(kinds)): dequantized to float32 (\(reason))")
