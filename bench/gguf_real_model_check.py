@@ -13,6 +13,10 @@ Prints the import's wall time and peak resident memory (`/usr/bin/time -f "%e %M
 - the tokenizer: tinygpt's ids for a few texts against transformers' tokenizer from the file;
 - llama.cpp (llama-cpp-python) on the same file, for information: it multiplies the Q4_1
   blocks by activations quantized to Q8_1, so its logits differ from the float32 ones.
+- with --export: the imported checkpoint exported back (`export --format gguf`, f32 and
+  q8_0) and run by llama.cpp: logits against tinygpt's on the same weights (for q8_0, the
+  export imported again with --dequantize, so only llama.cpp's arithmetic differs), and
+  llama.cpp's greedy continuation of the chat prompt against tinygpt's argmax.
 
 --pre NAME imports a copy of the file whose tokenizer.ggml.pre is NAME (ids and logits do not
 depend on pre-tokenization), for a tinygpt that does not read the file's own pre-tokenizer;
@@ -20,7 +24,7 @@ the tokenizer comparison is then skipped. --keep DIR keeps the checkpoint there.
 
 A benchmark tool, not a dependency:  pip install gguf numpy torch transformers llama-cpp-python
 """
-import argparse, json, os, subprocess, sys, tempfile
+import argparse, json, os, shutil, subprocess, sys, tempfile
 
 import numpy as np
 
@@ -58,6 +62,7 @@ def main():
     parser.add_argument("binary"); parser.add_argument("gguf")
     parser.add_argument("--pre", help="import a copy whose tokenizer.ggml.pre is PRE")
     parser.add_argument("--keep", help="write the checkpoint here (kept)")
+    parser.add_argument("--export", action="store_true", help="also export f32 and q8_0 and run them with llama.cpp")
     args = parser.parse_args()
     binary, source = os.path.abspath(args.binary), os.path.abspath(args.gguf)
     work = tempfile.mkdtemp(prefix="gguf-real-")
@@ -118,15 +123,46 @@ def main():
     try:
         from llama_cpp import Llama
     except ImportError:
+        shutil.rmtree(work)
         return
-    llm = Llama(model_path=source, n_ctx=256, logits_all=True, verbose=False, n_threads=1, type_k=0, type_v=0)
-    worst = 0.0
-    for ids in sequences:
-        llm.reset(); llm.eval(ids)
-        theirs = np.array(llm.scores[:len(ids)])
-        ours = tinygpt_logits(binary, checkpoint, ids)
-        worst = max(worst, float(np.abs(ours - theirs).max() / np.abs(ours).max()))
-    print(f"logits vs llama.cpp (Q4_1 × Q8_1 arithmetic, for information): max relative error {worst:.2e}")
+
+    def llama_cpp_check(path, reference, label):
+        # One thread, F32 KV cache (GGML_TYPE_F32 = 0): nothing rounded beyond the file's own types.
+        llm = Llama(model_path=path, n_ctx=256, logits_all=True, verbose=False, n_threads=1, type_k=0, type_v=0)
+        worst = 0.0
+        for ids in sequences:
+            llm.reset(); llm.eval(ids)
+            theirs = np.array(llm.scores[:len(ids)])
+            ours = tinygpt_logits(binary, reference, ids)
+            worst = max(worst, float(np.abs(ours - theirs).max() / np.abs(ours).max()))
+        llm.reset(); llm.eval(chat)
+        seq = list(chat)
+        for _ in range(24):
+            nxt = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+            seq.append(nxt)
+            if nxt == tokenizer.eos_token_id:
+                break
+            llm.eval([nxt])
+        ours = tinygpt_logits(binary, reference, seq)
+        picks = [int(np.argmax(ours[t])) for t in range(len(chat) - 1, len(seq) - 1)]
+        agree = sum(a == b for a, b in zip(picks, seq[len(chat):]))
+        print(f"llama.cpp on {label}: logits max relative error {worst:.2e}; greedy {agree}/{len(seq) - len(chat)} tokens "
+              f"identical: {tokenizer.decode(seq[len(chat):])!r}")
+
+    llama_cpp_check(source, checkpoint, "the original file (Q4_1 × Q8_1 arithmetic, for information)")
+    if args.export:
+        for weight_type in ["f32", "q8_0"]:
+            path = os.path.join(work, f"export-{weight_type}.gguf")
+            timed = subprocess.run(["/usr/bin/time", "-f", "%e %M", binary, "export", "--checkpoint", checkpoint, "--format", "gguf",
+                                    "--type", weight_type, "--out", path], capture_output=True, text=True, check=True)
+            seconds, kb = timed.stderr.strip().splitlines()[-1].split()
+            print(f"export --type {weight_type}: {float(seconds):.1f} s wall, peak RSS {int(kb) / 1024:.0f} MB, {os.path.getsize(path) / 1e6:.0f} MB")
+            reference = checkpoint
+            if weight_type != "f32":
+                reference = os.path.join(work, f"reimported-{weight_type}")
+                run(binary, "import", "--format", "gguf", "--from", path, "--out", reference, "--dequantize")
+            llama_cpp_check(path, reference, f"the {weight_type} export")
+    shutil.rmtree(work)
 
 
 if __name__ == "__main__":
