@@ -1,7 +1,8 @@
 """Proof that `tinygpt export --format gguf` writes files llama.cpp runs as tinygpt does.
 
-For each architecture (llama: the llama-style preset, GQA 6/3, tied; gpt2: the gpt2-style
-preset with model.activation = gelu_tanh, llama.cpp's GELU), train a few steps with tinygpt
+For each architecture (llama: the llama-style preset, GQA 6/3, tied, and a variant with biases,
+an untied head and linear RoPE scaling ×2; gpt2: the gpt2-style preset with model.activation =
+gelu_tanh, llama.cpp's GELU), train a few steps with tinygpt
 on the given text (byte-level BPE with an <|endoftext|> end token), export with
 `--type f32`, `f16` and `q8_0`, load each file with llama.cpp (the llama-cpp-python package)
 and compare with tinygpt's float checkpoint (`tinygpt logits`):
@@ -101,7 +102,10 @@ def main():
     workdir = args.keep or tempfile.mkdtemp(prefix="gguf-llamacpp-")
     os.makedirs(workdir, exist_ok=True)
     here = os.path.dirname(os.path.abspath(__file__))
-    presets = {"llama": ("llama-style.json", []), "gpt2": ("gpt2-style.json", ["--set", "model.activation=gelu_tanh"])}
+    presets = {"llama": ("llama-style.json", []),
+               "llama-bias": ("llama-style.json", ["--set", "model.bias=true", "--set", "model.tie_embeddings=false",
+                                                   "--set", 'model.rope_scaling={"rope_type":"linear","factor":2}']),
+               "gpt2": ("gpt2-style.json", ["--set", "model.activation=gelu_tanh"])}
     rng = np.random.default_rng(0)
     results = []
     for name, (preset, extra) in presets.items():

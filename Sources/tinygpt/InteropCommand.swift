@@ -31,7 +31,7 @@ let importUsage = """
     (exact) unless --dequantize; every other tensor type is dequantized to float32 (docs/interop.md).
     """
 
-/// `tinygpt export`: a checkpoint as a Hugging Face transformers directory.
+/// `tinygpt export`: a checkpoint as a Hugging Face transformers directory, PEFT adapters, or a GGUF file.
 func runExportCommand(_ args: [String]) throws {
     var a = Arguments(args)
     if a.flag("help") { print(exportUsage); return }
@@ -74,7 +74,7 @@ func runExportCommand(_ args: [String]) throws {
     printError("wrote \(out) (\(family == .gpt2 ? "GPT2LMHeadModel" : "LlamaForCausalLM")\(merged ? ", LoRA adapters merged" : "")); load it with AutoModelForCausalLM.from_pretrained(\"\(out)\")")
 }
 
-/// `tinygpt import`: a Hugging Face transformers directory as a tinygpt checkpoint.
+/// `tinygpt import`: a Hugging Face transformers directory or a GGUF file as a tinygpt checkpoint.
 func runImportCommand(_ args: [String]) throws {
     var a = Arguments(args)
     if a.flag("help") { print(importUsage); return }
