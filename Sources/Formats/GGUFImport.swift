@@ -303,8 +303,8 @@ public enum GGUFImport {
             let others = blockTypes.filter { $0.key != GGMLType.q8_0.name }.keys.sorted().joined(separator: ", ")
             return ("the block matrices are \(others); tinygpt's int8 groups hold only Q8_0 blocks exactly", false)
         }
-        if m.nLayer == 0 { return ("the model has no blocks", false) }
         for info in q8 {
+            defer { file.release(info) }
             let bytes = file.bytes(of: info)
             for b in 0..<(info.byteCount / GGMLBlocks.q8_0Bytes) {
                 let block = b * GGMLBlocks.q8_0Bytes
