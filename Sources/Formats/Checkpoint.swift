@@ -60,6 +60,21 @@ public enum Checkpoint {
         }
     }
 
+    /// Writes a checkpoint whose tensors are already in their stored form (an
+    /// imported model, float or quantized), in order, with `metadata`.
+    public static func save(tensors: [SafeTensor], metadata: [String: String], config: RunConfig, tokenizerJSON: Data,
+                            extraFiles: [String: Data] = [:], to directory: URL) throws {
+        let configJSON = try config.jsonData()
+        try replaceDirectoryAtomically(directory) { temporary in
+            try SafeTensors.write(tensors, metadata: metadata, to: temporary.appendingPathComponent(weightsFile))
+            try configJSON.write(to: temporary.appendingPathComponent(configFile))
+            try tokenizerJSON.write(to: temporary.appendingPathComponent(tokenizerFile))
+            for (name, data) in extraFiles.sorted(by: { $0.key < $1.key }) {
+                try data.write(to: temporary.appendingPathComponent(name))
+            }
+        }
+    }
+
     /// A loaded checkpoint: the model with its weights, its config, and its tokenizer's JSON.
     public struct Loaded {
         public let model: GPT

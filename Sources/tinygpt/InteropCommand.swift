@@ -5,6 +5,7 @@ import Tokenizer
 
 let exportUsage = """
     usage: tinygpt export --checkpoint DIR --format hf|peft --out OUT [--force] [--set model.rope_scaling={...}] [--base NAME]
+           tinygpt export --checkpoint DIR --format gguf --out FILE.gguf [--type f32|f16|q8_0] [--force]
 
     --format hf writes a transformers model; from an adapter (LoRA) checkpoint, the merged model W + (alpha/r)·B·A.
     --format peft writes an adapter checkpoint's adapters as adapter_model.safetensors + adapter_config.json for
@@ -14,15 +15,23 @@ let exportUsage = """
     OUT must be new or empty; --force replaces a non-empty OUT, except the working directory,
     a directory holding the checkpoint, or a tinygpt run or checkpoint (docs/reliability.md).
     --set model.rope_scaling={...} (or one member) exports a RoPE model with that scaling (docs/config.md).
+
+    --format gguf writes one file that llama.cpp loads (architecture llama or gpt2), with the tokenizer,
+    end tokens and chat template; --type sets the matrices' type (default f32). An existing FILE is
+    replaced only with --force, and never a file of the checkpoint or of a tinygpt run (docs/interop.md).
     """
 let importUsage = """
     usage: tinygpt import --format hf --from DIR --out CKPT [--force]
+           tinygpt import --format gguf --from FILE.gguf --out CKPT [--dequantize] [--force]
 
     CKPT must be new or empty; --force replaces a non-empty CKPT, except the working directory,
     a directory holding DIR, or a tinygpt run or checkpoint (docs/reliability.md).
+
+    --format gguf reads a llama.cpp model (architecture llama or gpt2). Q8_0 matrices stay int8
+    (exact) unless --dequantize; every other tensor type is dequantized to float32 (docs/interop.md).
     """
 
-/// `tinygpt export`: a checkpoint as a Hugging Face transformers directory.
+/// `tinygpt export`: a checkpoint as a Hugging Face transformers directory, PEFT adapters, or a GGUF file.
 func runExportCommand(_ args: [String]) throws {
     var a = Arguments(args)
     if a.flag("help") { print(exportUsage); return }
@@ -32,14 +41,22 @@ func runExportCommand(_ args: [String]) throws {
     let force = a.flag("force")
     let overrides = try a.options("set")
     let baseName = try a.option("base")
+    let weightType = try a.option("type")
     try a.finish()
-    guard format == "hf" || format == "peft" else { throw CLIError("--format must be hf (Hugging Face transformers) or peft (LoRA adapters), got '\(format)'") }
+    guard format == "hf" || format == "peft" || format == "gguf" else {
+        throw CLIError("--format must be hf (Hugging Face transformers), peft (LoRA adapters) or gguf (llama.cpp), got '\(format)'")
+    }
+    if weightType != nil && format != "gguf" { throw CLIError("--type sets the weights of a gguf export; --format is \(format)") }
     if baseName != nil && format != "peft" { throw CLIError("--base names the base model of a peft export; --format is \(format)") }
     let (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpoint)
     var run = loaded.config
     try run.apply(overrides: overrides)
     try run.validate()
     let model = try inferenceModel(loaded, model: run.model, overrides: overrides, context: nil, mergingAdapters: false)
+    if format == "gguf" {
+        try exportGGUF(loaded, model: model, config: run, type: weightType, out: out, force: force, sources: [checkpoint, loaded.directory.path])
+        return
+    }
     try OutputDirectory.check(out, force: force, sources: [checkpoint, loaded.directory.path])
     let family = try HuggingFace.family(for: run.model)
     if format == "peft" {
@@ -57,7 +74,7 @@ func runExportCommand(_ args: [String]) throws {
     printError("wrote \(out) (\(family == .gpt2 ? "GPT2LMHeadModel" : "LlamaForCausalLM")\(merged ? ", LoRA adapters merged" : "")); load it with AutoModelForCausalLM.from_pretrained(\"\(out)\")")
 }
 
-/// `tinygpt import`: a Hugging Face transformers directory as a tinygpt checkpoint.
+/// `tinygpt import`: a Hugging Face transformers directory or a GGUF file as a tinygpt checkpoint.
 func runImportCommand(_ args: [String]) throws {
     var a = Arguments(args)
     if a.flag("help") { print(importUsage); return }
@@ -65,9 +82,15 @@ func runImportCommand(_ args: [String]) throws {
     guard let out = try a.option("out") else { throw CLIError("--out CKPT is required (tinygpt import --help shows every option)") }
     let format = try a.option("format") ?? "hf"
     let force = a.flag("force")
+    let dequantize = a.flag("dequantize")
     try a.finish()
-    guard format == "hf" else { throw CLIError("--format must be hf (Hugging Face transformers), got '\(format)'") }
+    guard format == "hf" || format == "gguf" else { throw CLIError("--format must be hf (Hugging Face transformers) or gguf (llama.cpp), got '\(format)'") }
+    if dequantize && format != "gguf" { throw CLIError("--dequantize applies to --format gguf (a Hugging Face import is always float32)") }
     try OutputDirectory.check(out, force: force, sources: [from])
+    if format == "gguf" {
+        try importGGUF(from: from, out: out, dequantize: dequantize)
+        return
+    }
     let imported = try HuggingFace.importCheckpoint(from: URL(fileURLWithPath: from), to: URL(fileURLWithPath: out))
     for note in imported.notes { printError("tinygpt: note: \(note)") }
     printError("wrote checkpoint \(out): \(grouped(imported.parameters)) parameters")

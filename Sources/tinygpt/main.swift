@@ -12,8 +12,8 @@ let usage = """
       chat                            talk to a model through its chat template (imported instruct models)
       eval                            perplexity and bits per byte of a checkpoint on a text
       compare --vary FIELD=a,b        train variants side by side: one table, one picture
-      export --format hf              a checkpoint as a Hugging Face transformers model (GPT-2 or LLaMA family)
-      import --format hf              a Hugging Face GPT-2 or LLaMA model as a checkpoint
+      export --format hf|gguf         a checkpoint as a Hugging Face transformers model or a llama.cpp GGUF file
+      import --format hf|gguf         a Hugging Face or GGUF model (GPT-2 or LLaMA family) as a checkpoint
       logits                          a checkpoint's logits for given token ids, as JSON
       quantize                        a checkpoint with int8 or int4 weights, for sample, eval and logits
       info                            parameters, FLOPs and memory of a config or checkpoint
