@@ -28,7 +28,9 @@ enum GGUFTokenType {
 /// The GGUF `tokenizer.ggml.pre` names tinygpt maps to a pre-tokenizer, and the steps each stands for.
 enum GGUFPreTokenizer {
     static let byName: [(names: [String], steps: [BPETokenizer.PreTokenizerStep])] = [
-        (["default", "gpt2"], [.byteLevel(useRegex: true)]),
+        // llama.cpp names GPT-2's pattern "gpt-2". A file without the key (or "default", llama.cpp's fallback
+        // for unknown tokenizers, which splits differently) is read as transformers reads it: GPT-2's pattern.
+        (["gpt-2", "gpt2", "default"], [.byteLevel(useRegex: true)]),
         (["llama-bpe", "llama3", "llama-v3"], [.split(.llama3), .byteLevel(useRegex: false)]),
         (["qwen2", "deepseek-r1-qwen"], [.split(.qwen2), .byteLevel(useRegex: false)]),
         // llama.cpp splits SmolLM's text at each digit, then by GPT-2's pattern, as SmolLM's tokenizer.json does.
@@ -198,7 +200,7 @@ extension TokenizerFile {
             guard normalizersOK, let entry = GGUFPreTokenizer.byName.first(where: { $0.steps == steps }) else {
                 throw fail("its normalizer and pre_tokenizer match no tokenizer.ggml.pre that tinygpt knows (\(GGUFPreTokenizer.supported); see docs/tokenizer.md)")
             }
-            spec.pre = entry.names[0] == "default" ? "gpt2" : entry.names[0]
+            spec.pre = entry.names[0]
         } else {
             // llama.cpp's SentencePiece tokenizer: characters, byte fallback, "▁" for spaces, an optional space prefix.
             guard p.byteFallback else { throw fail("model.byte_fallback is false, and GGUF's llama tokenizer always falls back to bytes") }

@@ -210,7 +210,7 @@ final class RealTokenizerTests: XCTestCase {
         var s = try spec("gguf_gpt2_smollm.json")
         XCTAssertNoThrow(try TokenizerFile.huggingFaceJSON(gguf: s))
         s.pre = "deepseek-coder"
-        expectError(s, ["tokenizer.ggml.pre 'deepseek-coder'", "default, gpt2, llama-bpe", "smollm"])
+        expectError(s, ["tokenizer.ggml.pre 'deepseek-coder'", "gpt-2, gpt2, default, llama-bpe", "smollm"])
         s = try spec("gguf_gpt2_smollm.json"); s.model = "bert"
         expectError(s, ["tokenizer.ggml.model 'bert'", "gpt2", "llama"])
         s = try spec("gguf_gpt2_smollm.json"); s.model = "t5"
