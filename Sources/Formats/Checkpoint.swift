@@ -20,7 +20,22 @@ public enum Checkpoint {
     public static let configFile = "config.json"
     public static let tokenizerFile = "tokenizer.json"
     /// Version 2: sinusoidal positions scale the token embeddings by √d_model (version 1 did not).
-    static let formatMetadata = ["format": "tinygpt", "format_version": "2"]
+    static let formatVersion = 2
+    static let formatMetadata = ["format": "tinygpt", "format_version": String(formatVersion)]
+
+    /// The format version a weights file states (1 when it states none: files
+    /// written before versions were), refused when it is not a number or is
+    /// newer than this build reads: its meaning may have changed.
+    public static func checkFormatVersion(_ metadata: [String: String], source: String) throws -> Int {
+        guard let text = metadata["format_version"] else { return 1 }
+        guard let version = Int(text), version >= 1 else {
+            throw FormatError("\(source): format_version '\(text)' in its metadata is not a version number (this build reads 1 to \(formatVersion))")
+        }
+        guard version <= formatVersion else {
+            throw FormatError("\(source): format_version \(version) is newer than this build of tinygpt reads (1 to \(formatVersion)); use the tinygpt that wrote it, or a newer one")
+        }
+        return version
+    }
 
     /// Writes `model`, `config` and the tokenizer to `directory`, with any
     /// `extraFiles` (name → bytes) and `extraTensors` (name → safetensors contents).
@@ -63,7 +78,8 @@ public enum Checkpoint {
             throw FormatError("\(directory.path) is a quantized (\(quantization)) checkpoint: it can be sampled, evaluated and inspected, "
                                   + "but training, resuming, importing weights from it and export need the float checkpoint it was quantized from")
         }
-        if config.model.position == .sinusoidal, (file.metadata["format_version"].flatMap { Int($0) } ?? 1) < 2 {
+        let version = try checkFormatVersion(file.metadata, source: directory.appendingPathComponent(weightsFile).path)
+        if config.model.position == .sinusoidal, version < 2 {
             throw FormatError("\(directory.path) was trained before sinusoidal positions followed the paper (token embeddings × √d_model); "
                                   + "its outputs would change, so it is refused: train it again")
         }

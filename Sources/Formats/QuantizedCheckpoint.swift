@@ -109,6 +109,7 @@ public enum QuantizedCheckpoint {
         }
         let source = directory.appendingPathComponent(Checkpoint.weightsFile).path
         let file = try SafeTensors.read(from: URL(fileURLWithPath: source))
+        _ = try Checkpoint.checkFormatVersion(file.metadata, source: source)
         return Loaded(weights: try weights(from: file, config: config.model, source: source), config: config,
                       tokenizerJSON: tokenizerJSON, directory: directory)
     }

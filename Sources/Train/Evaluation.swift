@@ -17,6 +17,14 @@ public struct EvaluationResult: Equatable {
     public var byPosition: PositionLosses? = nil
 }
 
+/// Refuses a metric that is NaN or infinite: a model whose outputs overflow
+/// (one huge weight is enough) gives no loss worth printing, and `nan`
+/// printed with exit status 0 would pass for a result.
+public func requireFinite(_ value: Double, _ metric: String, of model: String) throws {
+    guard !value.isFinite else { return }
+    throw TrainingError("\(metric) of \(model) is \(value.isNaN ? "nan" : "\(value)"): the model's outputs are not finite numbers (a weight so large that its products overflow float32); the checkpoint is damaged or came from a diverging run")
+}
+
 /// Scores every token of `ids` after the first, each exactly once, with
 /// sliding windows of `context` tokens (default: the model's context window):
 /// window k starts at k·stride and scores only the tokens no earlier window

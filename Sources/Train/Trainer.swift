@@ -8,12 +8,15 @@ import Formats
 import Files
 import Tokenizer
 
-/// Set from the SIGINT handler; the training loop checks it between steps.
+/// The signal that asked training to stop (SIGINT, SIGTERM, SIGHUP; SIGPIPE
+/// when a command's output failed), or 0. Set from signal handlers; the
+/// training loop checks it between steps.
 nonisolated(unsafe) public var interruptRequested: sig_atomic_t = 0
 
-/// Makes Ctrl-C ask the trainer to save `latest` and stop (instead of dying mid-write).
+/// Makes Ctrl-C, `kill` (SIGTERM) and a closed terminal (SIGHUP) ask the
+/// trainer to save `latest` and stop, instead of dying mid-write.
 public func installInterruptHandler() {
-    signal(SIGINT) { _ in interruptRequested = 1 }
+    for signalNumber in [SIGINT, SIGTERM, SIGHUP] { signal(signalNumber) { interruptRequested = $0 } }
 }
 
 /// Thrown when training stops early on request; `latest` has been saved.
@@ -22,9 +25,12 @@ public struct TrainingInterrupted: Error, CustomStringConvertible {
     public let checkpoint: URL
     /// True when the time budget (`stopAfterSeconds`) ended the run, not the user.
     public var budgetReached = false
+    /// The signal that asked for the stop (`interruptRequested`), or 0.
+    public var signal: Int32 = 0
     public var description: String {
-        budgetReached ? "time budget reached at step \(step); saved \(checkpoint.path)"
-                      : "interrupted at step \(step); saved \(checkpoint.path) (continue with --resume)"
+        let by = signal == SIGTERM ? " (SIGTERM)" : signal == SIGHUP ? " (SIGHUP)" : ""
+        return budgetReached ? "time budget reached at step \(step); saved \(checkpoint.path)"
+                             : "interrupted\(by) at step \(step); saved \(checkpoint.path) (continue with --resume)"
     }
 }
 
@@ -131,10 +137,7 @@ public final class Trainer {
             for (mine, theirs) in zip(model.parameters + model.adapterParameters, loaded.model.parameters + loaded.model.adapterParameters) {
                 mine.tensor.copy(from: theirs.tensor)
             }
-            let state = try Trainer.readState(latest)
-            guard state.step <= t.maxSteps else {
-                throw TrainingError("\(latest.path)/\(Trainer.stateFile): step \(state.step) is beyond train.max_steps (\(t.maxSteps)); the file was edited or damaged")
-            }
+            let state = try Trainer.readState(latest, maxSteps: t.maxSteps)
             let moments = try SafeTensors.read(from: latest.appendingPathComponent(Trainer.optimizerFile))
             try optimizer.restore(step: state.step, values: Dictionary(uniqueKeysWithValues: moments.tensors.map { ($0.name, $0.values) }))
             step = state.step
@@ -209,7 +212,11 @@ public final class Trainer {
         if step == 0 && options.evaluateAtStart {
             // As nanoGPT: the untrained model's loss is the first best, but is
             // not saved; best/ appears once training beats it.
-            bestValidationLoss = min(bestValidationLoss, try evaluate().validation)
+            let (train, validation) = try evaluate()
+            guard train.isFinite, validation.isFinite else {
+                throw TrainingError("the starting model's \(train.isFinite ? "validation" : "training") loss at step 0 is \(train.isFinite ? validation : train): its outputs are not finite numbers (a weight so large that its products overflow float32); nothing was trained")
+            }
+            bestValidationLoss = min(bestValidationLoss, validation)
         }
         let started = Date()
         let startStep = step
@@ -219,7 +226,7 @@ public final class Trainer {
             if interruptRequested != 0 || step == options.stopAfterStep || overBudget {
                 try saveLatest()
                 throw TrainingInterrupted(step: step, checkpoint: RunDirectory(options.runDirectory).latest,
-                                          budgetReached: overBudget && interruptRequested == 0)
+                                          budgetReached: overBudget && interruptRequested == 0, signal: Int32(interruptRequested))
             }
             let stepStart = DispatchTime.now().uptimeNanoseconds
             let lr = schedule.rate(at: step)
@@ -386,8 +393,9 @@ public final class Trainer {
         return out
     }
 
-    /// The step a checkpoint was saved at (for a command deciding whether a resume has anything to do).
-    public static func savedStep(in checkpoint: URL) throws -> Int { try readState(checkpoint).step }
+    /// The step a checkpoint was saved at, checked to be in [0, max_steps]
+    /// (for a command deciding whether a resume has anything to do).
+    public static func savedStep(in checkpoint: URL, maxSteps: Int) throws -> Int { try readState(checkpoint, maxSteps: maxSteps).step }
 
     /// Refuses to resume on a text that differs from the one the run started
     /// with (checkpoints from before this record was kept are not checked).
@@ -398,12 +406,17 @@ public final class Trainer {
         throw TrainingError("cannot resume \(checkpoint.path): the data file '\(path)' changed since the run started (\(change)); resume with the original text, or start a new run")
     }
 
-    static func readState(_ directory: URL) throws -> TrainerState {
+    /// A checkpoint's trainer state; with `maxSteps`, its step must be in [0, max_steps].
+    static func readState(_ directory: URL, maxSteps: Int? = nil) throws -> TrainerState {
         let url = directory.appendingPathComponent(stateFile)
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw TrainingError("checkpoint \(directory.path) has no \(stateFile): it holds weights only and cannot be resumed")
         }
-        return try TrainerState(json: data, source: url.path)
+        let state = try TrainerState(json: data, source: url.path)
+        if let maxSteps, state.step > maxSteps {
+            throw TrainingError("\(url.path): step \(state.step) is beyond train.max_steps (\(maxSteps)); the file was edited or damaged")
+        }
+        return state
     }
 
     // MARK: progress bar (stderr, terminals only)

@@ -49,6 +49,16 @@ public final class TrainingRun {
         let run = RunDirectory(request.directory)
         let out = run.url
         let fm = FileManager.default
+        // The checkpoint a run starts from is never inside the directory it
+        // (re)writes, nor around it, even with --force: starting over would delete it.
+        if let initFrom = request.initFrom {
+            let source = try Checkpoint.resolve(initFrom)
+            for path in [initFrom, source.path] {
+                if let how = OutputDirectory.overlap(out.path, path) {
+                    throw TrainingError("--out '\(out.path)' \(how) the --init-from checkpoint '\(path)'; a run never writes over the checkpoint it starts from, even with --force: choose another --out")
+                }
+            }
+        }
 
         // The directory is locked before anything is read from or written to it.
         var lock: RunLock?
@@ -87,6 +97,9 @@ public final class TrainingRun {
         if let saved, request.dataPath == nil { config.data.path = saved.data.path }  // the run's own text
         if let dataPath = request.dataPath { config.data.path = dataPath }
         config.data.path = absolutePath(config.data.path)  // so --resume works from any directory
+        if !resume, let name = RunDirectory.startOverNames.first(where: { OutputDirectory.overlap(out.appendingPathComponent($0).path, config.data.path) != nil }) {
+            throw TrainingError("data file '\(config.data.path)' is the run's own \(name) in --out '\(out.path)', which starting the run deletes; train on a copy outside the run directory")
+        }
         let initial = try request.initFrom.map { try Checkpoint.load(from: try Checkpoint.resolve($0)) }
         if let initial {  // fine-tuning: the checkpoint decides the model and the tokenizer
             config.model = initial.config.model
@@ -127,7 +140,7 @@ public final class TrainingRun {
         if let line = corpus.examples?.fittingNote { note("note: \(line)") }
         if resume {
             try Trainer.checkSameRun(checked, checkpoint: run.latest)
-            let step = try Trainer.savedStep(in: run.latest)
+            let step = try Trainer.savedStep(in: run.latest, maxSteps: checked.train.maxSteps)
             if step >= checked.train.maxSteps {
                 note("'\(out.path)' already finished at step \(step) (train.max_steps); nothing to train. "
                      + "To train longer, start a new run: the learning-rate schedule depends on max_steps.")

@@ -166,7 +166,7 @@ func runCompareCommand(_ args: [String]) throws {
     // Ctrl-C reaches the running child too (same process group); a SIGINT sent
     // to this process alone is passed on. The child saves; this process stops.
     signal(SIGINT) { _ in
-        interruptRequested = 1
+        interruptRequested = SIGINT
         if runningChild > 0 { kill(runningChild, SIGINT) }
     }
     var durations: [Double] = []

@@ -47,9 +47,18 @@ func runTrainCommand(_ args: [String]) throws {
     request.dataPath = dataPath
     request.initFrom = initFrom
     let showProgress = isatty(2) != 0
+    // A log line that cannot be written (a closed pipe, a full disk) stops
+    // the run as Ctrl-C does: latest/ is saved first, then the error.
+    var outputFailure: String?
     guard let run = try TrainingRun.open(request, note: { printError("tinygpt: \($0)") }, configure: { options in
         options.stopAfterSeconds = maxSeconds
-        options.log = { line in print(line); StandardOutput.flush() }
+        options.log = { line in
+            print(line)
+            if outputFailure == nil, let reason = StandardOutput.failure() {
+                outputFailure = reason
+                interruptRequested = SIGPIPE
+            }
+        }
         options.progressBar = showProgress
     }, tokenizerProgress: { done, total in
         if showProgress { fputs(done == total ? "\r\u{1B}[K" : "\rtraining tokenizer: \(done)/\(total)", stderr) }
@@ -77,8 +86,12 @@ func runTrainCommand(_ args: [String]) throws {
     do {
         try trainer.run()
     } catch let interrupted as TrainingInterrupted {
+        if let outputFailure {
+            printError("tinygpt: error: \(StandardOutput.failureMessage(outputFailure)); stopped at step \(interrupted.step) and saved \(interrupted.checkpoint.path) (continue with --resume)")
+            exit(1)
+        }
         printError("tinygpt: \(interrupted)")
-        if !interrupted.budgetReached { exit(130) }
+        if !interrupted.budgetReached { exit(128 + (interrupted.signal == 0 ? SIGINT : interrupted.signal)) }
     }
     if config.train.objective == .dpo, FileManager.default.fileExists(atPath: run.directory.best.path) {
         printError(String(format: "done: best validation DPO loss %.4f in %@/best", trainer.bestValidationLoss, out.path))

@@ -32,9 +32,15 @@ class CommandLineTestCase: XCTestCase {
     typealias Result = (status: Int32, stdout: String, stderr: String)
 
     @discardableResult
-    func tinygpt(_ arguments: [String], in directory: URL? = nil) throws -> Result {
+    func tinygpt(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Result {
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: executable.path), "build the tinygpt executable first: \(executable.path)")
-        return try run(executable, arguments, in: directory)
+        return try run(executable, arguments, in: directory, environment: environment)
+    }
+
+    /// tinygpt with its standard output piped into `reader` (e.g. "head -c 1"),
+    /// which may exit before tinygpt is done; the status is tinygpt's.
+    func tinygpt(_ arguments: [String], pipedInto reader: String) throws -> Result {
+        try run(URL(fileURLWithPath: "/bin/bash"), ["-c", "\"$0\" \"$@\" | \(reader) > /dev/null; exit ${PIPESTATUS[0]}", executable.path] + arguments)
     }
 
     /// tinygpt with its standard output redirected by the shell: "> /dev/full", ">&-" (closed), ….
@@ -43,11 +49,13 @@ class CommandLineTestCase: XCTestCase {
         return try run(URL(fileURLWithPath: "/bin/sh"), ["-c", "exec " + quoted.joined(separator: " ") + " " + stdoutRedirect])
     }
 
-    func run(_ program: URL, _ arguments: [String], in directory: URL? = nil) throws -> Result {
+    /// `environment` adds to (or replaces in) this process's environment.
+    func run(_ program: URL, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = program
         process.arguments = arguments
         process.currentDirectoryURL = directory ?? scratch
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
