@@ -242,6 +242,8 @@ public struct RunConfig: Equatable, Sendable {
         let documentedFields: [ConfigFieldInfo]
         /// nil: an optional section that is absent (not written).
         let json: (RunConfig) -> JSONValue?
+        /// The names of the fields whose values differ between two configs.
+        let differing: (RunConfig, RunConfig) -> [String]
         let validate: (RunConfig) throws -> Void
         let apply: (inout RunConfig, JSONValue) throws -> Void
         let override: (inout RunConfig, _ field: String, _ text: String) throws -> Void
@@ -250,6 +252,7 @@ public struct RunConfig: Equatable, Sendable {
             name = S.name
             documentedFields = S.documentedFields
             json = { $0[keyPath: path].json }
+            differing = { a, b in S.fields.filter { $0.get(a[keyPath: path]).serialized() != $0.get(b[keyPath: path]).serialized() }.map(\.name) }
             validate = { try $0[keyPath: path].validate() }
             apply = { config, value in try config[keyPath: path].apply(value) }
             override = { config, field, text in try config[keyPath: path].override(field: field, text: text) }
@@ -260,6 +263,13 @@ public struct RunConfig: Equatable, Sendable {
             name = S.name
             documentedFields = S.documentedFields
             json = { $0[keyPath: path]?.json }
+            differing = { a, b in
+                switch (a[keyPath: path], b[keyPath: path]) {
+                case (nil, nil): return []
+                case let (x?, y?): return S.fields.filter { $0.get(x).serialized() != $0.get(y).serialized() }.map(\.name)
+                default: return S.fields.map(\.name)
+                }
+            }
             validate = { try $0[keyPath: path]?.validate() }
             apply = { config, value in
                 if case .null = value { config[keyPath: path] = nil; return }
@@ -282,6 +292,16 @@ public struct RunConfig: Equatable, Sendable {
 
     /// Reads a config file, applies `--set` overrides, then validates.
     public static func load(from url: URL, overrides: [String] = []) throws -> RunConfig {
+        var config = try loadUnvalidated(from: url)
+        try config.apply(overrides: overrides)
+        try config.validate()
+        return config
+    }
+
+    /// A config file applied on the defaults, not yet validated: for a caller
+    /// that changes it further (`--init-from` puts a checkpoint's model in
+    /// place, then the overrides apply) and validates the result once.
+    public static func loadUnvalidated(from url: URL) throws -> RunConfig {
         let data: Data
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -292,11 +312,18 @@ public struct RunConfig: Equatable, Sendable {
         } catch {
             throw ConfigError("cannot read config file '\(url.path)': \(plainReason(error))")
         }
-        return try parse(json: data, source: url.path, overrides: overrides)
+        return try parseUnvalidated(json: data, source: url.path)
     }
 
     /// Parses config JSON (`source` names it in errors), applies `--set` overrides, then validates.
     public static func parse(json: Data, source: String, overrides: [String] = []) throws -> RunConfig {
+        var config = try parseUnvalidated(json: json, source: source)
+        try config.apply(overrides: overrides)
+        try config.validate()
+        return config
+    }
+
+    static func parseUnvalidated(json: Data, source: String) throws -> RunConfig {
         let root: JSONValue
         do {
             root = try JSONParser.parse(Array(json))
@@ -309,9 +336,14 @@ public struct RunConfig: Equatable, Sendable {
         } catch let error as ConfigError {
             throw ConfigError("\(source): \(error.description)")
         }
-        try config.apply(overrides: overrides)
-        try config.validate()
         return config
+    }
+
+    /// The sections a config file names (its top-level keys), in file order;
+    /// empty when it cannot be read as a JSON object (loading it says why).
+    public static func sectionNames(inFile url: URL) -> [String] {
+        guard let data = FileManager.default.contents(atPath: url.path), case .object(let members)? = try? JSONParser.parse(Array(data)) else { return [] }
+        return members.map(\.key)
     }
 
     /// Applies `section.field=value` assignments; each value is read per the field's type
@@ -334,9 +366,18 @@ public struct RunConfig: Equatable, Sendable {
         }
     }
 
+    /// The `section.field` keys whose values differ from `other`'s, in table
+    /// order, within the named sections (all when nil).
+    public func differingFields(from other: RunConfig, sections names: [String]? = nil) -> [String] {
+        RunConfig.sections.filter { names?.contains($0.name) ?? true }.flatMap { slot in slot.differing(self, other).map { "\(slot.name).\($0)" } }
+    }
+
     /// Checks every range, choice and cross-field rule; the error names the field(s) and value(s).
+    /// Every command that reads a config runs this one check (train, info, compare, sample, …).
     public func validate() throws {
         for slot in RunConfig.sections { try slot.validate(self) }
+        // Across sections: the adapters must fit the model they attach to.
+        try lora?.check(model: model)
     }
 
     /// The config with defaults that depend on other fields made explicit

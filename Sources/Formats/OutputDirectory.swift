@@ -18,10 +18,19 @@ public enum OutputDirectory {
     }
 
     /// Checks `path` as the output of a command; `sources` are the paths the
-    /// command reads (checkpoint, data), which it must never replace.
+    /// command reads (checkpoint, data), which it must never replace. First
+    /// tidies what an interrupted write of `path` left beside it (as `train`
+    /// tidies its run), telling `note` what it did.
     @discardableResult
-    public static func check(_ path: String, force: Bool, sources: [String] = [], flag: String = "--out") throws -> State {
+    public static func check(_ path: String, force: Bool, sources: [String] = [], flag: String = "--out",
+                             note: (String) -> Void = { _ in }) throws -> State {
         let fm = FileManager.default
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        if !url.lastPathComponent.isEmpty && url.path != "/" {
+            for line in Checkpoint.recoverInterruptedReplacements(in: url.deletingLastPathComponent(), only: url.lastPathComponent) {
+                note("\(url.deletingLastPathComponent().path): \(line)")
+            }
+        }
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { return .absent }
         guard isDirectory.boolValue else {

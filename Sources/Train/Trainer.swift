@@ -36,8 +36,10 @@ public struct TrainingInterrupted: Error, CustomStringConvertible {
 
 public struct TrainerOptions {
     public var runDirectory: URL
-    /// Continue from `runDirectory/latest`.
+    /// Continue from `runDirectory/latest` (or `resumeFrom`).
     public var resume = false
+    /// The checkpoint a resume continues, when not latest/ (a run whose last save did not complete).
+    public var resumeFrom: URL?
     /// Behave as if interrupted once this many steps are done (tests, benchmarks).
     public var stopAfterStep: Int?
     /// A wall-clock budget: once this many seconds have passed since `run()`
@@ -130,7 +132,7 @@ public final class Trainer {
         dropout = config.model.dropout > 0 && t.objective != .dpo
             ? Dropout(probability: Float(config.model.dropout), generator: RandomGenerator(seed: seed &+ 0x5EED_D809))
             : nil
-        let latest = RunDirectory(options.runDirectory).latest
+        let latest = options.resumeFrom ?? RunDirectory(options.runDirectory).latest
         if options.resume {
             try Trainer.checkSameRun(config, checkpoint: latest)
             let loaded = try Checkpoint.load(from: latest)
@@ -138,7 +140,15 @@ public final class Trainer {
                 mine.tensor.copy(from: theirs.tensor)
             }
             let state = try Trainer.readState(latest, maxSteps: t.maxSteps)
-            let moments = try SafeTensors.read(from: latest.appendingPathComponent(Trainer.optimizerFile))
+            let momentsURL = latest.appendingPathComponent(Trainer.optimizerFile)
+            let moments = try SafeTensors.read(from: momentsURL)
+            for m in moments.tensors {
+                try Checkpoint.requireFinite(m.values, tensor: m.name, source: momentsURL.path)
+                // Adam's second moment is a running mean of squares; a negative one would make its square root NaN.
+                if m.name.hasPrefix("v."), let bad = m.values.firstIndex(where: { $0 < 0 }) {
+                    throw TrainingError("\(momentsURL.path): tensor '\(m.name)' holds a negative second moment (\(m.values[bad]) at flat index \(bad)); the checkpoint is damaged")
+                }
+            }
             try optimizer.restore(step: state.step, values: Dictionary(uniqueKeysWithValues: moments.tensors.map { ($0.name, $0.values) }))
             step = state.step
             sampler = BatchSampler(generator: RandomGenerator(stateWords: state.dataGenerator))
@@ -163,8 +173,6 @@ public final class Trainer {
         config = config.resolved()
         try config.validate()
         try checkObjective(config.train.objective, format: corpus.format, dataPath: config.data.path)
-        // After --init-from has put the checkpoint's model in place.
-        try config.lora?.check(model: config.model)
         try corpus.check(contextLength: config.model.contextLength)
         let t = config.train
         guard t.warmupSteps <= t.maxSteps else {
@@ -172,6 +180,32 @@ public final class Trainer {
         }
         try requireTrainingMemory(config)
         return config
+    }
+
+    /// How many times the schedule passes over the training data: max_steps
+    /// × the tokens (lm) or examples (sft, dpo) of one step, over those of the
+    /// training split.
+    public static func epochs(_ config: RunConfig, corpus: Corpus) -> Double {
+        let t = config.train
+        let perStep = Double(t.batchSize * t.gradAccumSteps) * (corpus.examples == nil ? Double(config.model.contextLength) : 1)
+        let available = Double(corpus.examples?.train.count ?? corpus.train.count)
+        return Double(t.maxSteps) * perStep / max(available, 1)
+    }
+
+    /// From this many passes over the data on, `train` says so before it starts.
+    public static let manyEpochs = 10.0
+
+    /// The note `train` prints when the schedule passes over the data many
+    /// times (a small file under a long default schedule memorises it), or nil.
+    public static func epochsNote(_ config: RunConfig, corpus: Corpus) -> String? {
+        let passes = epochs(config, corpus: corpus)
+        guard passes > manyEpochs else { return nil }
+        let t = config.train
+        let step = corpus.examples == nil ? "\(t.batchSize * t.gradAccumSteps) windows of \(config.model.contextLength) tokens"
+                                          : "\(t.batchSize * t.gradAccumSteps) examples"
+        let data = corpus.examples.map { "\($0.train.count) training examples" } ?? "\(corpus.train.count) training tokens"
+        return String(format: "the schedule passes over the training data about %.0f times (epochs: train.max_steps %d × %@ per step, over %@); a model that sees its data that often can memorise it: if the validation loss rises while the training loss falls, lower train.max_steps or give more data (best/ keeps the lowest validation loss)",
+                      passes, t.maxSteps, step, data)
     }
 
     /// Refuses, before anything is allocated, a training step that cannot fit
@@ -313,7 +347,8 @@ public final class Trainer {
             preference = nil
         }
         try metrics.append(.evaluation(step: step, trainLoss: train, validationLoss: validation, preference: preference))
-        let best = validation < bestValidationLoss ? " (best so far)" : ""
+        // Step 0's model is the run's first best but is never saved as best/.
+        let best = step == 0 ? " (starting point)" : validation < bestValidationLoss ? " (best so far)" : ""
         if let preference {
             options.log(String(format: "eval step %d | train loss %.4f | val loss %.4f | eval %@%@",
                                step, train, validation, preference.summary, best))

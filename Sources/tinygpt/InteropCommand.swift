@@ -40,7 +40,7 @@ func runExportCommand(_ args: [String]) throws {
     try run.apply(overrides: overrides)
     try run.validate()
     let model = try inferenceModel(loaded, model: run.model, overrides: overrides, context: nil, mergingAdapters: false)
-    try OutputDirectory.check(out, force: force, sources: [checkpoint, loaded.directory.path])
+    try OutputDirectory.check(out, force: force, sources: [checkpoint, loaded.directory.path], note: { printError("tinygpt: note: \($0)") })
     let family = try HuggingFace.family(for: run.model)
     if format == "peft" {
         guard model.hasAdapters else {
@@ -67,7 +67,7 @@ func runImportCommand(_ args: [String]) throws {
     let force = a.flag("force")
     try a.finish()
     guard format == "hf" else { throw CLIError("--format must be hf (Hugging Face transformers), got '\(format)'") }
-    try OutputDirectory.check(out, force: force, sources: [from])
+    try OutputDirectory.check(out, force: force, sources: [from], note: { printError("tinygpt: note: \($0)") })
     let (model, config, tokenizerJSON) = try HuggingFace.load(from: URL(fileURLWithPath: from))
     let tokenizer = try TokenizerFile.load(data: tokenizerJSON, name: "\(from)/tokenizer.json")
     try Checkpoint.checkVocabulary(tokenizer: tokenizer.vocabSize, model: model.vocabSize, source: from)

@@ -62,8 +62,7 @@ func runSampleCommand(_ args: [String]) throws {
     if let configPath {
         guard FileManager.default.fileExists(atPath: configPath) else { throw CLIError("config file '\(configPath)' does not exist") }
         run.sample = try RunConfig.load(from: URL(fileURLWithPath: configPath)).sample
-        let sections = FileManager.default.contents(atPath: configPath)
-            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }.map { Array($0.keys).filter { $0 != "sample" }.sorted() } ?? []
+        let sections = RunConfig.sectionNames(inFile: URL(fileURLWithPath: configPath)).filter { $0 != "sample" }.sorted()
         if !sections.isEmpty {
             printError("tinygpt: note: --config \(configPath): only its sample section is used; its \(sections.joined(separator: ", ")) section\(sections.count == 1 ? " is" : "s are") ignored (the checkpoint fixes them)")
         }

@@ -2,6 +2,7 @@ import Foundation
 import Kernels
 import Tokenizer
 import Train
+import Formats
 
 let trainUsage = """
     usage: tinygpt train [--config FILE] [--data FILE] [--out DIR] [--resume] [--force] [--set section.field=value ...]
@@ -10,7 +11,8 @@ let trainUsage = """
       --config FILE   run config (docs/config.md); default configs/default.json
       --data FILE     UTF-8 text to train on (overrides data.path), or JSON Lines of prompt-completion
                       (train.objective=sft) or preference (train.objective=dpo) examples: docs/fine-tuning.md
-      --out DIR       run directory; default runs/<config>-<date>-<time>
+      --out DIR       run directory; default runs/<name>-<date>-<time>, <name> from --config, --init-from and --data
+                      (e.g. runs/imported-my-… for --init-from imported --data my.txt; runs/default-… with none)
       --resume        continue DIR/latest exactly where it stopped
       --force         start over in a DIR that holds another run (deletes its checkpoints and metrics, keeps the token cache)
       --init-from CKPT  start from a checkpoint's weights, model config and tokenizer (fine-tuning, e.g. after import;
@@ -36,10 +38,9 @@ func runTrainCommand(_ args: [String]) throws {
     if resume && force { throw CLIError("--resume and --force contradict each other: choose one") }
     if resume && outPath == nil { throw CLIError("--resume needs --out DIR: the run to continue") }
 
-    let formatter = DateFormatter()
-    formatter.dateFormat = "yyyyMMdd-HHmmss"
-    let configName = configPath.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "default"
-    var request = RunRequest(directory: URL(fileURLWithPath: outPath ?? "runs/\(configName)-\(formatter.string(from: Date()))"))
+    let directory = outPath.map { URL(fileURLWithPath: $0) }
+        ?? RunDirectory.defaultURL(configFile: configPath, initFrom: initFrom, dataFile: dataPath, date: Date())
+    var request = RunRequest(directory: directory)
     request.start = resume ? .resume : force ? .force : .fresh
     request.configFile = configPath.map { URL(fileURLWithPath: $0) }
     request.defaultConfig = FileManager.default.fileExists(atPath: "configs/default.json") ? URL(fileURLWithPath: "configs/default.json") : nil

@@ -144,7 +144,72 @@ final class RoughEdgeTests: CommandLineTestCase {
         XCTAssertEqual(withTable.stdout.split(separator: "\n").count, 6, withTable.stdout)  // totals, header, 4 buckets
     }
 
+    // 8. A config is validated the same wherever it is read: info refuses what train refuses.
+    func testInfoAndTrainValidateAConfigAlike() throws {
+        for command in [["info"], ["train", "--data", "text.txt", "--out", "gate"] + tiny] {
+            assertRefused(try tinygpt(command + ["--set", "lora.targets=gate"]), mentioning: "'gate' needs a gated feed-forward")
+        }
+        try #"{"model": {"activation": "gelu"}, "lora": {"targets": ["q", "gate"]}}"#.write(toFile: path("gate.json"), atomically: true, encoding: .utf8)
+        assertRefused(try tinygpt(["info", "--config", "gate.json"]), mentioning: "'gate' needs a gated feed-forward")
+        // Under --init-from the rule sees the checkpoint's model (here gated), not the config file's.
+        try trainTinyRun("swiglu", extra: ["--set", "model.activation=swiglu"])
+        let adapters = try tinygpt(["train", "--init-from", "swiglu", "--config", "gate.json", "--data", "text.txt", "--out", "lora"]
+                                   + tiny + ["--set", "lora.rank=2"])
+        XCTAssertEqual(adapters.status, 0, adapters.stderr)
+        XCTAssertTrue(adapters.stderr.contains("the model section of \(path("gate.json")) is not used"), adapters.stderr)
+    }
+
+    // 9. Optimizer state is checked on load like weights.
+    func testNonFiniteOptimizerStateIsRefusedOnResume() throws {
+        try trainTinyRun("run", extra: ["--set", "train.max_steps=12"])
+        try setStep("run", to: 6)
+        try setFirstWeight("run/latest/optimizer.safetensors", to: .nan)
+        assertRefused(try tinygpt(["train", "--out", "run", "--resume"]), mentioning: "optimizer.safetensors: tensor 'm.")
+    }
+
     // MARK: recovery
+
+    // 10. A run whose latest/ is missing (a save cut short) resumes from best/, saying so.
+    func testResumeContinuesFromBestWhenLatestIsMissing() throws {
+        try trainTinyRun("run", extra: ["--set", "train.max_steps=12"])
+        try setStep("run", "best", to: 3)
+        try FileManager.default.removeItem(atPath: path("run/latest"))
+        assertRefused(try tinygpt(["train", "--data", "text.txt", "--out", "run"] + tiny), mentioning: "use --resume to continue it")
+        let resumed = try tinygpt(["train", "--out", "run", "--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("has no latest/ (its last save did not complete); resuming from best/ at step 3"), resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("resuming at step 3"), resumed.stderr)
+        XCTAssertTrue(exists("run/latest/model.safetensors"))
+    }
+
+    /// The id of a process that has exited.
+    func deadProcessID() throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/true")
+        try process.run()
+        process.waitUntilExit()
+        return process.processIdentifier
+    }
+
+    // 11. What a killed export left beside its target is cleaned by the next one.
+    func testExportCleansLeftoversOfAKilledExport() throws {
+        try trainTinyRun("run")
+        let dead = try deadProcessID(), fm = FileManager.default
+        for leftover in [".hf.tmp-\(dead)-12345", ".hf.old-\(dead)-6789", ".hf.tmp-\(getpid())-1"] {
+            try fm.createDirectory(atPath: path(leftover), withIntermediateDirectories: true)
+            try "half".write(toFile: path(leftover + "/model.safetensors"), atomically: true, encoding: .utf8)
+        }
+        // The old copy of a replaced directory goes back in place (its replacement never arrived), so hf/ needs --force again.
+        let first = try tinygpt(["export", "--checkpoint", "run", "--format", "hf", "--out", "hf"])
+        XCTAssertTrue(first.stderr.contains("recovered hf/ from .hf.old-\(dead)-6789"), first.stderr)
+        XCTAssertTrue(first.stderr.contains("removed .hf.tmp-\(dead)-12345, a half-written save"), first.stderr)
+        XCTAssertTrue(first.stderr.contains("tinygpt: error: --out 'hf' exists and is not empty"), first.stderr)
+        XCTAssertEqual(contents("hf/model.safetensors"), Data("half".utf8))
+        XCTAssertEqual(try tinygpt(["export", "--checkpoint", "run", "--format", "hf", "--out", "hf", "--force"]).status, 0)
+        XCTAssertTrue(exists("hf/config.json"))
+        let left = try fm.contentsOfDirectory(atPath: scratch.path).filter { $0.hasPrefix(".hf.") }
+        XCTAssertEqual(left, [".hf.tmp-\(getpid())-1"], "a running process's temporary directory is its own")
+    }
 
     // 12. A pipe whose reader has gone is an error with exit status 1, as docs/reliability.md says.
     func testAClosedPipeIsAnError() throws {
@@ -156,5 +221,37 @@ final class RoughEdgeTests: CommandLineTestCase {
             XCTAssertEqual(result.status, 1, "\(command): \(result.stderr)")
             XCTAssertTrue(result.stderr.contains("tinygpt: error: cannot write the output to standard output: broken pipe"), result.stderr)
         }
+    }
+
+    // MARK: frictions
+
+    // 13. A schedule that passes over the data many times says so; runs are named after what they were given.
+    func testManyEpochsAreNotedAndRunsAreNamedAfterTheirData() throws {
+        let many = try tinygpt(["train", "--data", "text.txt"] + tiny + ["--set", "train.max_steps=3000", "--max-seconds", "0.5"])
+        XCTAssertEqual(many.status, 0, many.stderr)
+        XCTAssertTrue(many.stderr.contains("note: the schedule passes over the training data about 36 times (epochs: train.max_steps 3000 × 2 windows of 16 tokens per step, over 2646 training tokens)"), many.stderr)
+        let runs = try FileManager.default.contentsOfDirectory(atPath: path("runs"))
+        XCTAssertEqual(runs.count, 1)
+        XCTAssertTrue(runs[0].hasPrefix("text-"), runs[0])
+        let tuned = try tinygpt(["train", "--init-from", "runs/\(runs[0])", "--data", "text.txt"] + tiny)
+        XCTAssertEqual(tuned.status, 0, tuned.stderr)
+        XCTAssertFalse(tuned.stderr.contains("passes over"), tuned.stderr)
+        XCTAssertTrue(try FileManager.default.contentsOfDirectory(atPath: path("runs")).contains { $0.hasPrefix(runs[0] + "-text-") })
+    }
+
+    // 14. Step 0's evaluation is the starting point, not a best that was saved.
+    func testStepZeroIsTheStartingPoint() throws {
+        let result = try tinygpt(["train", "--data", "text.txt", "--out", "run"] + tiny)
+        let first = result.stdout.split(separator: "\n").first.map(String.init) ?? ""
+        XCTAssertTrue(first.hasPrefix("eval step 0 ") && first.hasSuffix("(starting point)"), first)
+        XCTAssertFalse(first.contains("best so far"), first)
+    }
+
+    // 16. info's int8 estimate uses the group size quantize uses.
+    func testInfoAndQuantizeAgreeOnTheGroupSize() throws {
+        try trainTinyRun("run")
+        XCTAssertTrue(try tinygpt(["info", "--checkpoint", "run"]).stdout.contains("int8 groups of 16:"))
+        XCTAssertTrue(try tinygpt(["quantize", "--checkpoint", "run", "--out", "q"]).stderr.contains("groups of 16)"))
+        XCTAssertTrue(try tinygpt(["info"]).stdout.contains("int8 groups of 64:"))
     }
 }
