@@ -94,7 +94,7 @@ public final class Trainer {
     /// `initialModel` (fine-tuning: a loaded checkpoint's model) is trained
     /// as it is, instead of a freshly initialised one.
     public init(config: RunConfig, corpus: Corpus, options: TrainerOptions, initialModel: GPT? = nil) throws {
-        let config = try Trainer.checked(config, for: corpus)
+        let config = try Trainer.checked(config, for: corpus, initialized: initialModel != nil)
         let t = config.train
         self.config = config
         self.corpus = corpus
@@ -163,7 +163,8 @@ public final class Trainer {
     /// The config as training will use it (vocabulary size from the
     /// tokenizer, defaults resolved), or the first reason it cannot train on
     /// this corpus. Changes nothing, so a command can check before it writes.
-    public static func checked(_ config: RunConfig, for corpus: Corpus) throws -> RunConfig {
+    /// `initialized`: the model comes from a checkpoint (--init-from), which fixes its size.
+    public static func checked(_ config: RunConfig, for corpus: Corpus, initialized: Bool = false) throws -> RunConfig {
         var config = config
         let vocab = corpus.tokenizer.vocabSize
         if let v = config.model.vocabSize, v != vocab {
@@ -178,7 +179,7 @@ public final class Trainer {
         guard t.warmupSteps <= t.maxSteps else {
             throw TrainingError("train.warmup_steps (\(t.warmupSteps)) must not exceed train.max_steps (\(t.maxSteps))")
         }
-        try requireTrainingMemory(config)
+        try requireTrainingMemory(config, examples: corpus.examples, initialized: initialized)
         return config
     }
 
@@ -209,28 +210,55 @@ public final class Trainer {
     }
 
     /// Refuses, before anything is allocated, a training step that cannot fit
-    /// in this machine's memory (used by train and bench train).
-    public static func requireTrainingMemory(_ config: RunConfig) throws {
-        let needed = minimumTrainingBytes(config), available = Double(ProcessInfo.processInfo.physicalMemory)
-        guard needed <= available else {
-            throw TrainingError(String(format: "this run needs at least %.1f GB (weights, gradients, optimizer state and activations), more than this machine's %.1f GB; lower train.batch_size, model.context_length, model.d_model or model.n_layer",
-                                       needed / 1e9, available / 1e9))
+    /// in this machine's memory (used by train and bench train). The advice
+    /// names only settings that would lower the estimate for this run:
+    /// `initialized` (--init-from) fixes the model's size, and the context
+    /// bounds an sft or dpo batch only when its longest example reaches it.
+    public static func requireTrainingMemory(_ config: RunConfig, examples: ExampleSet? = nil, initialized: Bool = false) throws {
+        let needed = minimumTrainingBytes(config, examples: examples), available = Double(ProcessInfo.processInfo.physicalMemory)
+        guard needed > available else { return }
+        let m = config.model, (rows, length) = microBatchShape(config, examples: examples)
+        var settings: [String] = []
+        if config.train.batchSize > 1 { settings.append("train.batch_size") }
+        if length == m.contextLength && length > 1 && !(initialized && (m.position == .learned || m.ropeScaling != nil)) {
+            settings.append("model.context_length")
         }
+        if !initialized { settings.append(contentsOf: ["model.d_model", "model.n_layer"]) }
+        var advice = settings.isEmpty ? "" : "lower " + (settings.count == 1 ? settings[0] : settings.dropLast().joined(separator: ", ") + " or " + settings.last!)
+        if initialized && config.lora == nil {
+            advice += (advice.isEmpty ? "" : ", or ") + "train LoRA adapters instead of every weight (a lora section, e.g. --config configs/lora.json)"
+        }
+        throw TrainingError(String(format: "this run needs at least %.1f GB (weights, gradients, optimizer state, and activations of %d sequence%@ of %d tokens), more than this machine's %.1f GB%@",
+                                   needed / 1e9, rows, rows == 1 ? "" : "s", length, available / 1e9, advice.isEmpty ? "" : "; " + advice))
+    }
+
+    /// One micro-batch as a training step allocates it, rows × tokens per
+    /// row: lm, batch_size windows of context_length; sft, batch_size examples
+    /// padded to the longest example (fitted to the context); dpo, the chosen
+    /// and rejected sequences of batch_size pairs (2·batch_size rows), likewise.
+    public static func microBatchShape(_ config: RunConfig, examples: ExampleSet?) -> (rows: Int, length: Int) {
+        let batch = config.train.batchSize
+        guard let examples else { return (batch, config.model.contextLength) }
+        let sequences = (examples.train + examples.validation).flatMap { [$0.chosen] + ($0.rejected.map { [$0] } ?? []) }
+        let longest = max(1, (sequences.map(\.tokens.count).max() ?? 1) - 1)  // inputs: every token but the last
+        return (examples.format == .preference ? 2 * batch : batch, min(longest, config.model.contextLength))
     }
 
     /// A lower bound on a training step's memory, in bytes: three floats per
     /// parameter (weight, gradient, at least one optimizer moment; a LoRA run's
-    /// frozen base only its weight) and the
-    /// activations a step must keep. Only there to refuse sizes that cannot possibly fit
-    /// with a message instead of a failed allocation, so it never overestimates.
-    static func minimumTrainingBytes(_ config: RunConfig) -> Double {
+    /// frozen base only its weight) and the activations one micro-batch
+    /// (`microBatchShape`) must keep. Only there to refuse sizes that cannot
+    /// possibly fit with a message instead of a failed allocation, so it never
+    /// overestimates.
+    public static func minimumTrainingBytes(_ config: RunConfig, examples: ExampleSet? = nil) -> Double {
         let m = config.model
-        let (d, layers, context) = (Double(m.dModel), Double(m.nLayer), Double(m.contextLength))
+        let (d, layers) = (Double(m.dModel), Double(m.nLayer))
         let vocab = Double(m.vocabSize ?? 1), hidden = Double(m.feedForwardSize)
         let kv = Double(m.kvHeads * m.headSize)
         let perLayer = d * (2 * d + 2 * kv) + 2 * d * hidden
         let parameters = layers * perLayer + vocab * d
-        let tokens = Double(config.train.batchSize) * context
+        let (rows, length) = microBatchShape(config, examples: examples)
+        let tokens = Double(rows) * Double(length)
         let activations = layers * tokens * (4 * d + hidden) + tokens * vocab
         // With LoRA the frozen base has neither gradients nor moments (the adapters are small).
         let floatsPerParameter = config.lora == nil ? 3.0 : 1.0

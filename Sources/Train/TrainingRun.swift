@@ -116,7 +116,7 @@ public final class TrainingRun {
         if let saved, request.dataPath == nil { config.data.path = saved.data.path }  // the run's own text
         if let dataPath = request.dataPath { config.data.path = dataPath }
         config.data.path = absolutePath(config.data.path)  // so --resume works from any directory
-        if !resume, let name = RunDirectory.startOverNames.first(where: { OutputDirectory.overlap(out.appendingPathComponent($0).path, config.data.path) != nil }) {
+        if !resume, let name = RunDirectory.startOverNames.first(where: { ["is", "contains"].contains(OutputDirectory.overlap(out.appendingPathComponent($0).path, config.data.path)) }) {
             throw TrainingError("data file '\(config.data.path)' is the run's own \(name) in --out '\(out.path)', which starting the run deletes; train on a copy outside the run directory")
         }
         if !resume, let line = config.shortenWarmupToRun() { note("note: \(line)") }
@@ -151,7 +151,7 @@ public final class TrainingRun {
             (corpus, cached) = try loadCorpus(text: text, key: cacheKey, config: config, run: run, resumeFrom: resume ? resumeFrom : nil,
                                               progress: tokenizerProgress)
         }
-        let checked = try Trainer.checked(config, for: corpus)
+        let checked = try Trainer.checked(config, for: corpus, initialized: initial != nil)
         if let line = corpus.examples?.fittingNote { note("note: \(line)") }
         if !resume, let line = Trainer.epochsNote(checked, corpus: corpus) { note("note: \(line)") }
         if resume {

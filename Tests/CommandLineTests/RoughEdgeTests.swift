@@ -8,6 +8,11 @@ final class RoughEdgeTests: CommandLineTestCase {
 
     // MARK: helpers
 
+    /// The train.* settings of `tiny`, for runs whose model comes from --init-from.
+    var tinyTraining: [String] {
+        stride(from: 0, to: tiny.count, by: 2).filter { tiny[$0 + 1].hasPrefix("train.") }.flatMap { [tiny[$0], tiny[$0 + 1]] }
+    }
+
     /// Rewrites a safetensors file's JSON header (the data that follows is unchanged).
     func editHeader(_ name: String, _ edit: (inout [String: Any]) -> Void) throws {
         let url = scratch.appendingPathComponent(name)
@@ -253,5 +258,30 @@ final class RoughEdgeTests: CommandLineTestCase {
         XCTAssertTrue(try tinygpt(["info", "--checkpoint", "run"]).stdout.contains("int8 groups of 16:"))
         XCTAssertTrue(try tinygpt(["quantize", "--checkpoint", "run", "--out", "q"]).stderr.contains("groups of 16)"))
         XCTAssertTrue(try tinygpt(["info"]).stdout.contains("int8 groups of 64:"))
+    }
+
+    // 19. Fine-tuning's memory check counts the examples' length, not the context;
+    //     model.context_length is honoured under --init-from where the model allows it.
+    func testFineTuningMemoryAndContextUnderInitFrom() throws {
+        try trainTinyRun("rope", extra: ["--set", "model.position=rope"])
+        try FileManager.default.copyItem(atPath: path("rope/best"), toPath: path("long"))
+        let config = try String(contentsOfFile: path("long/config.json"), encoding: .utf8)
+        try config.replacingOccurrences(of: "\"context_length\": 16", with: "\"context_length\": 1048576")
+            .write(toFile: path("long/config.json"), atomically: true, encoding: .utf8)
+        try String(repeating: "{\"prompt\": \"a cat\", \"completion\": \" sat on the mat.\"}\n", count: 12)
+            .write(toFile: path("sft.jsonl"), atomically: true, encoding: .utf8)
+        let sft = try tinygpt(["train", "--init-from", "long", "--data", "sft.jsonl", "--out", "sft"] + tinyTraining
+                              + ["--set", "train.objective=sft", "--set", "train.batch_size=4096", "--set", "train.max_steps=2", "--set", "train.eval_interval=2"])
+        XCTAssertEqual(sft.status, 0, sft.stderr)
+
+        let shorter = try tinygpt(["train", "--init-from", "rope", "--data", "text.txt", "--out", "short"] + tinyTraining + ["--set", "model.context_length=8"])
+        XCTAssertEqual(shorter.status, 0, shorter.stderr)
+        XCTAssertTrue(try String(contentsOfFile: path("short/config.json"), encoding: .utf8).contains("\"context_length\": 8,"))
+        try trainTinyRun("learned")
+        assertRefused(try tinygpt(["train", "--init-from", "learned", "--data", "text.txt", "--out", "l"] + tinyTraining + ["--set", "model.context_length=8"]),
+                      mentioning: "has learned positions")
+        assertRefused(try tinygpt(["train", "--init-from", "rope", "--data", "text.txt", "--out", "l"] + tiny + ["--set", "model.n_layer=2"]),
+                      mentioning: "model.n_layer cannot change under --init-from")
+        XCTAssertFalse(exists("l"))
     }
 }

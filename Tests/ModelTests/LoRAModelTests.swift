@@ -200,9 +200,10 @@ final class LoRAModelTests: XCTestCase {
         // An edited config whose lora section does not fit the model is an error, not a trap.
         let edited = directory.appendingPathComponent("edited")
         try FileManager.default.copyItem(at: url, to: edited)
-        var tooLarge = run
-        tooLarge.lora!.rank = 99
-        try tooLarge.jsonData().write(to: edited.appendingPathComponent(Checkpoint.configFile))
+        // (Written as text: jsonData() validates, and this config is invalid on purpose.)
+        let tooLarge = String(decoding: try run.jsonData(), as: UTF8.self)
+            .replacingOccurrences(of: "\"rank\": \(run.lora!.rank)", with: "\"rank\": 99")
+        try Data(tooLarge.utf8).write(to: edited.appendingPathComponent(Checkpoint.configFile))
         XCTAssertThrowsError(try Checkpoint.load(from: edited)) { XCTAssertTrue("\($0)".contains("lora.rank (99) exceeds"), "\($0)") }
         try FileManager.default.removeItem(at: url.appendingPathComponent(Checkpoint.adapterFile))
         XCTAssertThrowsError(try Checkpoint.load(from: url)) { XCTAssertTrue("\($0)".contains("no adapter.safetensors"), "\($0)") }
