@@ -14,6 +14,15 @@ public enum ActivationKind: String, CaseIterable, Sendable { case relu, gelu, ge
 public enum InitScheme: String, CaseIterable, Sendable { case gpt2, xavier, kaiming }
 public enum TokenizerKind: String, CaseIterable, Sendable { case char, bpe }
 public enum SamplingStrategy: String, CaseIterable, Sendable { case greedy, sample, beam }
+/// When beam search stops, as transformers' `early_stopping` defines it:
+/// `never`, once no open hypothesis can beat the worst of the beam_width best
+/// finished ones at its most favourable length; `true`, as soon as beam_width
+/// hypotheses have finished; `false`, once none can beat them at its current length.
+public enum EarlyStopping: String, CaseIterable, Sendable {
+    case never
+    case onceWidthFinished = "true"
+    case atCurrentLength = "false"
+}
 /// What training minimises: next-token loss on text (lm), completion-only loss on prompt–completion pairs (sft), or DPO on preference pairs.
 public enum TrainingObjective: String, CaseIterable, Sendable { case lm, sft, dpo }
 
@@ -190,6 +199,7 @@ public struct SampleConfig: Equatable, Sendable, ConfigSection {
     public var noRepeatNgram = 0
     public var beamWidth = 4
     public var lengthPenalty = 1.0
+    public var earlyStopping = EarlyStopping.never
     public var numSamples = 1
     public var seed = 1337
     public var stop: [String] = []
@@ -210,6 +220,7 @@ public struct SampleConfig: Equatable, Sendable, ConfigSection {
         .int("no_repeat_ngram", \.noRepeatNgram, .atLeast(0), "Forbid repeating any n-gram of this size; 0 = off."),
         .int("beam_width", \.beamWidth, .between(1, 256), "Beams kept (strategy = beam)."),
         .number("length_penalty", \.lengthPenalty, .any, "Beam score = log-prob / length^length_penalty (strategy = beam)."),
+        .choice("early_stopping", \.earlyStopping, "When beam search stops, as transformers defines it: never = when no open beam can beat the finished ones at its best possible length; true = once beam_width beams have finished; false = when no open beam can beat them at its current length (strategy = beam; JSON true/false also accepted)."),
         .int("num_samples", \.numSamples, .between(1, 10_000), "Independent samples to generate; with beam search, the best num_samples beams (at most beam_width)."),
         .int("seed", \.seed, .any, "Random seed for sampling."),
         .strings("stop", \.stop, "Stop generating when any of these strings appears."),
@@ -444,6 +455,18 @@ extension SampleConfig {
     /// The one greedy rule (sampling and the exported generation config): the
     /// greedy strategy, or sampling at temperature 0.
     public var isGreedy: Bool { strategy == .greedy || temperature == 0 }
+
+    /// The sample fields that do nothing under `strategy`: temperature, the
+    /// filters and the seed shape a draw, which greedy and beam search never
+    /// make; beam width, length penalty and early stopping belong to beam search.
+    public static func fieldsWithoutEffect(under strategy: SamplingStrategy) -> [String] {
+        let drawing = ["temperature", "top_k", "top_p", "min_p", "seed"], beam = ["beam_width", "length_penalty", "early_stopping"]
+        switch strategy {
+        case .sample: return beam
+        case .greedy: return drawing + beam
+        case .beam: return drawing
+        }
+    }
 
     func checkCombinations() throws {
         if strategy == .beam && numSamples > beamWidth {

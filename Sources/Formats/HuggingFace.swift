@@ -76,9 +76,9 @@ public enum HuggingFace {
             if s.minP > 0 { generation.set("min_p", .number(s.minP)) }
         }
         if s.strategy == .beam {
-            // "never": the exact stopping rule tinygpt's beam search uses (transformers' default, false, is a heuristic).
+            // early_stopping as transformers spells it: "never", true or false (its default, false, is a heuristic).
             generation.set("num_beams", .int(s.beamWidth)); generation.set("length_penalty", .number(s.lengthPenalty))
-            generation.set("early_stopping", "never")
+            generation.set("early_stopping", s.earlyStopping == .never ? "never" : .bool(s.earlyStopping == .onceWidthFinished))
         }
         if s.noRepeatNgram > 0 { generation.set("no_repeat_ngram_size", .int(s.noRepeatNgram)) }
         if let endId { generation.set("eos_token_id", .int(endId)) }

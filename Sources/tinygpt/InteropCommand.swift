@@ -1,10 +1,12 @@
 import Foundation
 import Autograd
 import Formats
+import Config
 import Tokenizer
 
 let exportUsage = """
-    usage: tinygpt export --checkpoint DIR --format hf|peft --out OUT [--force] [--set model.rope_scaling={...}] [--base NAME]
+    usage: tinygpt export --checkpoint DIR --format hf|peft --out OUT [--force] [--config sampling.json]
+                          [--set sample.field=value ...] [--set model.rope_scaling={...}] [--base NAME]
 
     --format hf writes a transformers model; from an adapter (LoRA) checkpoint, the merged model W + (alpha/r)·B·A.
     --format peft writes an adapter checkpoint's adapters as adapter_model.safetensors + adapter_config.json for
@@ -13,6 +15,8 @@ let exportUsage = """
 
     OUT must be new or empty; --force replaces a non-empty OUT, except the working directory,
     a directory holding the checkpoint, or a tinygpt run or checkpoint (docs/reliability.md).
+    generation_config.json holds the checkpoint's sample section, or that of --config (e.g. configs/sample-beam.json:
+    num_beams, length_penalty, early_stopping), then --set sample.* (e.g. --set sample.strategy=beam).
     --set model.rope_scaling={...} (or one member) exports a RoPE model with that scaling (docs/config.md).
     """
 let importUsage = """
@@ -30,13 +34,18 @@ func runExportCommand(_ args: [String]) throws {
     guard let out = try a.option("out") else { throw CLIError("--out OUT is required (tinygpt export --help shows every option)") }
     let format = try a.option("format") ?? "hf"
     let force = a.flag("force")
+    let configPath = try a.option("config")
     let overrides = try a.options("set")
     let baseName = try a.option("base")
     try a.finish()
     guard format == "hf" || format == "peft" else { throw CLIError("--format must be hf (Hugging Face transformers) or peft (LoRA adapters), got '\(format)'") }
     if baseName != nil && format != "peft" { throw CLIError("--base names the base model of a peft export; --format is \(format)") }
+    for assignment in overrides where !assignment.hasPrefix("sample.") && !assignment.hasPrefix("model.rope_scaling") {
+        throw CLIError("--set \(assignment): export takes sample.* settings (generation_config.json) and model.rope_scaling; the checkpoint fixes the rest")
+    }
     let (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpoint)
     var run = loaded.config
+    if let configPath { run.sample = try sampleSection(ofConfig: configPath) }
     try run.apply(overrides: overrides)
     try run.validate()
     let model = try inferenceModel(loaded, model: run.model, overrides: overrides, context: nil, mergingAdapters: false)

@@ -10,8 +10,12 @@ let sampleUsage = """
     usage: tinygpt sample --checkpoint DIR [--prompt TEXT | --prompt-file FILE] [--config sampling.json] [--set sample.field=value ...]
                           [--strategy greedy|sample|beam] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
                           [--min-p P] [--repetition-penalty R] [--no-repeat-ngram N] [--beam-width W] [--length-penalty L]
-                          [--num-samples N] [--seed S] [--stop TEXT ...] [--stream | --no-stream] [--threads N]
-                          [--context N]
+                          [--early-stopping never|true|false] [--num-samples N] [--seed S] [--stop TEXT ...]
+                          [--stream | --no-stream] [--threads N] [--context N]
+
+    A setting given here (flag or --set) that the strategy does not use is an error: --temperature, --top-k,
+    --top-p, --min-p and --seed shape a random draw (strategy sample); --beam-width, --length-penalty and
+    --early-stopping belong to beam search.
 
     The window slides at the trained context length; --context N lets it grow to N tokens first (positions that
     extrapolate only: sinusoidal, rope, alibi, none). --set model.rope_scaling={...} scales RoPE for this run.
@@ -25,7 +29,7 @@ let sampleUsage = """
 let sampleFlags = ["strategy": "strategy", "max-new-tokens": "max_new_tokens", "temperature": "temperature",
                    "top-k": "top_k", "top-p": "top_p", "min-p": "min_p", "repetition-penalty": "repetition_penalty",
                    "no-repeat-ngram": "no_repeat_ngram", "beam-width": "beam_width", "length-penalty": "length_penalty",
-                   "num-samples": "num_samples", "seed": "seed"]
+                   "early-stopping": "early_stopping", "num-samples": "num_samples", "seed": "seed"]
 
 func runSampleCommand(_ args: [String]) throws {
     var a = Arguments(args)
@@ -59,19 +63,20 @@ func runSampleCommand(_ args: [String]) throws {
     let (loaded, tokenizer): (Checkpoint.Loaded?, any Tokenizer)
     if let quantized { (loaded, tokenizer) = (nil, quantized.tokenizer) } else { (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpointPath) }
     var run = quantized?.checkpoint.config ?? loaded!.config
-    if let configPath {
-        guard FileManager.default.fileExists(atPath: configPath) else { throw CLIError("config file '\(configPath)' does not exist") }
-        run.sample = try RunConfig.load(from: URL(fileURLWithPath: configPath)).sample
-        let sections = RunConfig.sectionNames(inFile: URL(fileURLWithPath: configPath)).filter { $0 != "sample" }.sorted()
-        if !sections.isEmpty {
-            printError("tinygpt: note: --config \(configPath): only its sample section is used; its \(sections.joined(separator: ", ")) section\(sections.count == 1 ? " is" : "s are") ignored (the checkpoint fixes them)")
-        }
-    }
+    if let configPath { run.sample = try sampleSection(ofConfig: configPath) }
     try run.apply(overrides: overrides)
     if !stops.isEmpty { run.sample.stop = stops }
     if stream || noStream { run.sample.stream = stream }
     try run.validate()
     let s = run.sample
+    // A setting asked for here that the strategy never reads would be ignored silently: refuse it.
+    let given = overrides.map { String($0.prefix(while: { $0 != "=" })) }
+    if let field = SampleConfig.fieldsWithoutEffect(under: s.strategy).first(where: { given.contains("sample.\($0)") }) {
+        let flag = sampleFlags.first { $0.value == field }.map { "--\($0.key)" } ?? "sample.\(field)"
+        let why = s.strategy == .sample ? "it belongs to beam search (--strategy beam)"
+            : "\(s.strategy == .beam ? "beam search ranks continuations by log-probability" : "greedy decoding takes the most likely token") and draws nothing (it applies to --strategy sample)"
+        throw CLIError("\(flag) has no effect with strategy \(s.strategy.rawValue): \(why); drop it or change the strategy")
+    }
 
     let generator: Generator
     if let quantized {
@@ -109,7 +114,8 @@ func runSampleCommand(_ args: [String]) throws {
     var produced = 0
     if s.strategy == .beam {
         let outputs = generator.beamSearch(prompt: prompt, width: s.beamWidth, count: min(s.numSamples, s.beamWidth),
-                                           maxNewTokens: s.maxNewTokens, lengthPenalty: s.lengthPenalty, settings: settings, stop: s.stop)
+                                           maxNewTokens: s.maxNewTokens, lengthPenalty: s.lengthPenalty, earlyStopping: s.earlyStopping,
+                                           settings: settings, stop: s.stop)
         for (i, o) in outputs.enumerated() {
             if outputs.count > 1 { print(String(format: "--- beam %d, score %.4f ---", i + 1, o.score ?? 0)) }
             print(text + o.text)

@@ -284,4 +284,37 @@ final class RoughEdgeTests: CommandLineTestCase {
                       mentioning: "model.n_layer cannot change under --init-from")
         XCTAssertFalse(exists("l"))
     }
+
+    // 17. early_stopping is a setting, exported with the beam settings; a flag the strategy ignores is an error.
+    func testBeamEarlyStoppingAndFlagsWithoutEffect() throws {
+        try trainTinyRun("run")
+        for rule in ["never", "true", "false"] {
+            let beam = try tinygpt(["sample", "--checkpoint", "run", "--strategy", "beam", "--early-stopping", rule, "--max-new-tokens", "4"])
+            XCTAssertEqual(beam.status, 0, beam.stderr)
+        }
+        assertRefused(try tinygpt(["sample", "--checkpoint", "run", "--early-stopping", "maybe", "--strategy", "beam"]),
+                      mentioning: "sample.early_stopping must be one of never, true, false")
+        assertRefused(try tinygpt(["sample", "--checkpoint", "run", "--strategy", "beam", "--temperature", "0.5"]),
+                      mentioning: "--temperature has no effect with strategy beam")
+        assertRefused(try tinygpt(["sample", "--checkpoint", "run", "--strategy", "beam", "--set", "sample.top_k=5"]),
+                      mentioning: "--top-k has no effect with strategy beam")
+        assertRefused(try tinygpt(["sample", "--checkpoint", "run", "--strategy", "greedy", "--seed", "3"]),
+                      mentioning: "--seed has no effect with strategy greedy")
+        assertRefused(try tinygpt(["sample", "--checkpoint", "run", "--beam-width", "3"]), mentioning: "--beam-width has no effect with strategy sample")
+
+        // A JSON boolean works as in transformers' generation_config.json, and export writes the beam settings.
+        try #"{"sample": {"strategy": "beam", "beam_width": 3, "length_penalty": 2.0, "early_stopping": true}}"#
+            .write(toFile: path("beam.json"), atomically: true, encoding: .utf8)
+        XCTAssertEqual(try tinygpt(["export", "--checkpoint", "run", "--format", "hf", "--out", "hf", "--config", "beam.json"]).status, 0)
+        var generation = try JSONSerialization.jsonObject(with: Data(contentsOf: scratch.appendingPathComponent("hf/generation_config.json"))) as! [String: Any]
+        XCTAssertEqual(generation["num_beams"] as? Int, 3)
+        XCTAssertEqual(generation["length_penalty"] as? Double, 2)
+        XCTAssertEqual(generation["early_stopping"] as? Bool, true)
+        XCTAssertEqual(try tinygpt(["export", "--checkpoint", "run", "--format", "hf", "--out", "hf2", "--set", "sample.strategy=beam",
+                                    "--set", "sample.early_stopping=never"]).status, 0)
+        generation = try JSONSerialization.jsonObject(with: Data(contentsOf: scratch.appendingPathComponent("hf2/generation_config.json"))) as! [String: Any]
+        XCTAssertEqual(generation["early_stopping"] as? String, "never")
+        assertRefused(try tinygpt(["export", "--checkpoint", "run", "--format", "hf", "--out", "hf3", "--set", "train.lr=1"]),
+                      mentioning: "export takes sample.* settings")
+    }
 }
