@@ -33,15 +33,17 @@ public func requireFinite(_ value: Double, _ metric: String, of model: String) t
 /// length are batched. `byPosition` also sums the loss of each position
 /// inside the window (position t predicts from t + 1 tokens).
 public func evaluate(model: GPT, ids: [Int32], textBytes: Int, stride: Int, context: Int? = nil, batch: Int = 8,
-                     byPosition: Bool = false) -> EvaluationResult {
+                     byPosition: Bool = false, progress: ((_ done: Int, _ total: Int) -> Void)? = nil) -> EvaluationResult {
     evaluate(logits: { model($0, batch: $1, length: $2) }, contextWindow: model.contextWindow, ids: ids, textBytes: textBytes,
-             stride: stride, context: context, batch: batch, byPosition: byPosition)
+             stride: stride, context: context, batch: batch, byPosition: byPosition, progress: progress)
 }
 
 /// As above, for any model given as `logits(ids, batch, length)` → (B, T, V)
-/// (a quantized checkpoint's per-token model).
+/// (a quantized checkpoint's per-token model). `progress` hears the windows
+/// scored so far and their number, after each batch.
 public func evaluate(logits logitsOf: ([Int32], Int, Int) -> Tensor, contextWindow: Int, ids: [Int32], textBytes: Int, stride: Int,
-                     context: Int? = nil, batch: Int = 8, byPosition: Bool = false) -> EvaluationResult {
+                     context: Int? = nil, batch: Int = 8, byPosition: Bool = false,
+                     progress: ((_ done: Int, _ total: Int) -> Void)? = nil) -> EvaluationResult {
     let context = context ?? contextWindow
     require(context >= 1 && context <= contextWindow, "context must be in 1...the model's context window")
     require(stride >= 1 && stride <= context, "stride must be in 1...context")
@@ -81,6 +83,7 @@ public func evaluate(logits logitsOf: ([Int32], Int, Int) -> Tensor, contextWind
             }
             scored += counted
             i += group.count
+            progress?(i, windows.count)
         }
     }
     return EvaluationResult(tokens: scored, loss: totalNats / Double(scored), bitsPerByte: totalNats / log(2) / Double(max(textBytes, 1)),

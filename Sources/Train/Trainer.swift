@@ -486,20 +486,29 @@ public final class Trainer {
 
     func showProgress(started: Date, done: Int, remaining: Int, loss: Float) {
         guard options.progressBar else { return }
-        let fraction = Double(step) / Double(config.train.maxSteps)
-        let filled = Int(fraction * 30)
-        let elapsed = Date().timeIntervalSince(started)
-        let eta = done > 0 ? elapsed / Double(done) * Double(remaining) : 0
-        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: 30 - filled)
-        let line = String(format: "\r%@ %d/%d loss %.4f ETA %@ ", bar, step, config.train.maxSteps, loss, formatDuration(eta))
-        fputs(line, stderr)
+        fputs(progressLine(done: step, total: config.train.maxSteps, doneSinceStart: done, started: started,
+                           detail: String(format: " loss %.4f", loss)), stderr)
     }
 
     func clearProgress() {
         guard options.progressBar else { return }
-        fputs("\r\u{1B}[K", stderr)
+        fputs(clearedProgressLine, stderr)
     }
 }
+
+/// The one progress line of long commands (train, eval), for a terminal's
+/// stderr: a 30-cell bar, done/total, the caller's detail, and the time left
+/// at the rate since `started` (`doneSinceStart` items ago).
+public func progressLine(done: Int, total: Int, doneSinceStart: Int, started: Date, detail: String = "") -> String {
+    let filled = min(30, max(0, Int(Double(done) / Double(max(total, 1)) * 30)))
+    let elapsed = Date().timeIntervalSince(started)
+    let eta = doneSinceStart > 0 ? elapsed / Double(doneSinceStart) * Double(total - done) : 0
+    let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: 30 - filled)
+    return "\r\(bar) \(done)/\(total)\(detail) ETA \(formatDuration(eta)) "
+}
+
+/// Erases the progress line (carriage return, clear to the end of the line).
+public let clearedProgressLine = "\r\u{1B}[K"
 
 /// `path` made absolute against the working directory, with `.` and `..`
 /// resolved: how a run records its data path and compares it on resume.

@@ -252,6 +252,17 @@ final class RoughEdgeTests: CommandLineTestCase {
         XCTAssertFalse(first.contains("best so far"), first)
     }
 
+    // 18. eval shows train's progress line on a terminal (and nothing of it elsewhere).
+    func testEvalShowsProgressOnATerminal() throws {
+        try trainTinyRun("run")
+        let shown = try tinygptWithTerminal(["eval", "--checkpoint", "run", "--data", "text.txt"])
+        XCTAssertEqual(shown.status, 0, shown.stderr)
+        XCTAssertTrue(shown.stderr.contains("/367 windows ETA"), shown.stderr)
+        XCTAssertTrue(shown.stdout.hasPrefix("tokens 2939 | loss"), shown.stdout)
+        let piped = try tinygpt(["eval", "--checkpoint", "run", "--data", "text.txt"])
+        XCTAssertEqual(piped.stderr, "")
+    }
+
     // 16. info's int8 estimate uses the group size quantize uses.
     func testInfoAndQuantizeAgreeOnTheGroupSize() throws {
         try trainTinyRun("run")

@@ -49,6 +49,48 @@ class CommandLineTestCase: XCTestCase {
         return try run(URL(fileURLWithPath: "/bin/sh"), ["-c", "exec " + quoted.joined(separator: " ") + " " + stdoutRedirect])
     }
 
+    /// tinygpt with its standard error on a terminal (a pseudo-terminal this
+    /// test reads), as a user at a shell sees it.
+    func tinygptWithTerminal(_ arguments: [String]) throws -> Result {
+        #if os(Linux)
+        // posix_openpt, unlockpt and ptsname as ioctls (Swift's Glibc does not import them): TIOCSPTLCK, TIOCGPTN.
+        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+        var unlocked: CInt = 0, number: CUnsignedInt = 0
+        guard master >= 0, ioctl(master, 0x4004_5431, &unlocked) == 0, ioctl(master, 0x8004_5430, &number) == 0,
+              let terminal = FileHandle(forUpdatingAtPath: "/dev/pts/\(number)") else {
+            throw XCTSkip("no pseudo-terminal on this machine")
+        }
+        #else
+        throw XCTSkip("pseudo-terminals are opened here on Linux only")
+        #endif
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = scratch
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = terminal
+        // Read the terminal as the program writes (its buffer is small); it reports EIO once every writer is gone.
+        final class Collected: @unchecked Sendable { var data = Data() }  // written by the reader only, read after `done`
+        let reader = FileHandle(fileDescriptor: master, closeOnDealloc: true), written = Collected()
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = read(reader.fileDescriptor, &buffer, buffer.count)
+                if n <= 0 { break }
+                written.data.append(contentsOf: buffer[0..<n])
+            }
+            done.signal()
+        }
+        try process.run()
+        try terminal.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        done.wait()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: written.data, as: UTF8.self))
+    }
+
     /// `environment` adds to (or replaces in) this process's environment.
     func run(_ program: URL, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Result {
         let process = Process()
