@@ -14,9 +14,13 @@ import Tokenizer
 nonisolated(unsafe) public var interruptRequested: sig_atomic_t = 0
 
 /// Makes Ctrl-C, `kill` (SIGTERM) and a closed terminal (SIGHUP) ask the
-/// trainer to save `latest` and stop, instead of dying mid-write.
+/// trainer to save `latest` and stop, instead of dying mid-write. A signal
+/// the caller ignores stays ignored (`nohup` ignores SIGHUP).
 public func installInterruptHandler() {
-    for signalNumber in [SIGINT, SIGTERM, SIGHUP] { signal(signalNumber) { interruptRequested = $0 } }
+    for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
+        let previous = signal(signalNumber) { interruptRequested = $0 }
+        if unsafeBitCast(previous, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { signal(signalNumber, SIG_IGN) }
+    }
 }
 
 /// Thrown when training stops early on request; `latest` has been saved.

@@ -71,6 +71,48 @@ final class RoughEdgeTests: CommandLineTestCase {
         XCTAssertEqual(resumed.status, 1, resumed.stderr)
     }
 
+    // 1. SIGTERM stops a run as Ctrl-C does, saving latest/; SIGHUP too, unless the caller ignores it (nohup).
+    func testSignalsStopARunWithACheckpoint() throws {
+        let endless = tiny + ["--set", "train.max_steps=100000000", "--set", "train.eval_interval=100000000", "--set", "train.log_interval=100000000"]
+        func start(_ name: String, ignoringHangup: Bool) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            let command = (["exec", executable.path, "train", "--data", "text.txt", "--out", name] + endless).joined(separator: " ")
+            process.arguments = ["-c", (ignoringHangup ? "trap '' HUP; " : "") + command]
+            process.currentDirectoryURL = scratch
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let marker = path("\(name)/.tinygpt-run"), deadline = Date().addingTimeInterval(60)
+            while !FileManager.default.fileExists(atPath: marker) || !exists("\(name)/config.json") {
+                XCTAssertLessThan(Date(), deadline, "the trainer never started")
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            Thread.sleep(forTimeInterval: 0.3)  // into the steps
+            return process
+        }
+        let terminated = try start("term", ignoringHangup: false)
+        kill(terminated.processIdentifier, SIGTERM)
+        terminated.waitUntilExit()
+        XCTAssertEqual(terminated.terminationStatus, 143)
+        XCTAssertTrue(exists("term/latest/model.safetensors"))
+
+        let hungUp = try start("hup", ignoringHangup: false)
+        kill(hungUp.processIdentifier, SIGHUP)
+        hungUp.waitUntilExit()
+        XCTAssertEqual(hungUp.terminationStatus, 129)
+        XCTAssertTrue(exists("hup/latest/model.safetensors"))
+
+        let nohup = try start("nohup", ignoringHangup: true)
+        defer { if nohup.isRunning { kill(nohup.processIdentifier, SIGKILL) } }
+        kill(nohup.processIdentifier, SIGHUP)
+        Thread.sleep(forTimeInterval: 0.5)
+        XCTAssertTrue(nohup.isRunning, "an ignored SIGHUP stays ignored")
+        kill(nohup.processIdentifier, SIGTERM)
+        nohup.waitUntilExit()
+        XCTAssertTrue(exists("nohup/latest/model.safetensors"))
+    }
+
     // 2. Neither the passwd entry's home nor $HOME is ever replaced.
     func testHomeFromTheEnvironmentIsNeverReplaced() throws {
         try trainTinyRun("run")
