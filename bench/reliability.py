@@ -14,7 +14,7 @@ Runs every case in a scratch directory and prints one summary line, e.g.
 - accepted: a bad input that exited 0.
 Needs only Python's standard library. Run it after `swift build -c release`.
 """
-import hashlib, json, os, shutil, subprocess, sys, tempfile
+import hashlib, json, os, shutil, struct, subprocess, sys, tempfile
 
 BINARY = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/release/tinygpt")
 TINY = ["--set", "model.n_layer=1", "--set", "model.d_model=16", "--set", "model.n_head=2",
@@ -24,12 +24,18 @@ TINY = ["--set", "model.n_layer=1", "--set", "model.d_model=16", "--set", "model
 LEAKS = ["Error Domain", "NSCocoa", "NSPOSIX", ".tmp-", "Fatal error", "Stack dump", "backtrace"]
 
 
-def run(args, redirect=None, timeout=120):
-    if redirect:
+def run(args, redirect=None, timeout=120, env=None):
+    """tinygpt with args; redirect is a shell redirection of its stdout ("> /dev/full", ">&-") or a pipe into
+    a reader that may leave early ("| head -c 10"), whose status is then tinygpt's; env adds variables."""
+    environment = dict(os.environ, **env) if env else None
+    if redirect and redirect.startswith("|"):
+        script = f'"$0" "$@" {redirect} > /dev/null; exit ${{PIPESTATUS[0]}}'
+        p = subprocess.run(["/bin/bash", "-c", script, BINARY] + args, capture_output=True, timeout=timeout, env=environment)
+    elif redirect:
         quoted = " ".join("'" + a.replace("'", "'\\''") + "'" for a in [BINARY] + args)
-        p = subprocess.run(["/bin/sh", "-c", f"exec {quoted} {redirect}"], capture_output=True, timeout=timeout)
+        p = subprocess.run(["/bin/sh", "-c", f"exec {quoted} {redirect}"], capture_output=True, timeout=timeout, env=environment)
     else:
-        p = subprocess.run([BINARY] + args, capture_output=True, timeout=timeout)
+        p = subprocess.run([BINARY] + args, capture_output=True, timeout=timeout, env=environment)
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
@@ -50,8 +56,8 @@ def snapshot(root, skip):
     return out
 
 
-def cases():
-    """(arguments, expect_ok, outputs the case may create, stdout redirect)."""
+def cases(root):
+    """(arguments, expect_ok, outputs the case may create, stdout redirect[, extra environment])."""
     c = []
     numbers = ["", "-1", "0", "0x10", "nan", "inf", "-inf", "1e999", "abc", "1.5.2", "99999999999999999999", "1_000", " 3"]
     # Sampling flags with bad values.
@@ -61,7 +67,9 @@ def cases():
             ok = (flag in ["max-new-tokens", "top-k", "no-repeat-ngram", "seed", "threads", "temperature", "min-p"] and v == "0") \
                 or (flag in ["seed", "length-penalty"] and v in ["-1", "0"]) \
                 or (flag in ["temperature", "repetition-penalty", "length-penalty"] and v == "99999999999999999999")
-            c.append((["sample", "--checkpoint", "run", "--max-new-tokens", "2", f"--{flag}", v] if flag != "max-new-tokens"
+            # Beam settings are errors under the checkpoint's strategy (sample): their values are tried with beam search.
+            beam = ["--strategy", "beam"] if flag in ["beam-width", "length-penalty"] else []
+            c.append((["sample", "--checkpoint", "run", "--max-new-tokens", "2"] + beam + [f"--{flag}", v] if flag != "max-new-tokens"
                       else ["sample", "--checkpoint", "run", f"--{flag}", v], ok, [], None))
     # Config overrides with bad values, on train (into a fresh directory).
     for key in ["train.lr", "train.batch_size", "train.max_steps", "train.warmup_steps", "train.grad_clip", "train.weight_decay",
@@ -126,6 +134,61 @@ def cases():
         c.append((["eval", "--checkpoint", ckpt, "--data", "text.txt"], ckpt == "negstep-run", [], None))
         c.append((["export", "--checkpoint", ckpt, "--format", "hf", "--out", "hf2"], ckpt == "negstep-run", ["hf2"], None))
     c.append((["train", "--out", "negstep-run", "--resume"], False, [], None))
+    # Issue 32: data loss. The --init-from checkpoint inside --out (directly, through a link), with and without --force.
+    for source in ["run", "run/best", "run/latest", "link/best"]:
+        for force in [[], ["--force"]]:
+            c.append((["train", "--init-from", source, "--out", "run", "--data", "text.txt"] + TINY + force, False, [], None))
+    c.append((["train", "--init-from", "run/best", "--out", "run/best/inner", "--data", "text.txt"] + TINY, False, [], None))
+    c.append((["train", "--data", "run/tokenizer.json", "--out", "run", "--force"] + TINY, False, [], None))
+    # $HOME as well as the passwd entry's home (sudo -E, containers, CI), and a directory containing it.
+    home = {"HOME": os.path.join(root, "home")}
+    for out in ["home", "home/", "home/../home", "."]:
+        c.append((["export", "--checkpoint", "run", "--format", "hf", "--out", out, "--force"], False, [], None, home))
+        c.append((["import", "--format", "hf", "--from", "hf", "--out", out, "--force"], False, [], None, home))
+    # Accepted nonsense: unused weights on import, non-finite metrics, a step beyond max_steps, a newer format,
+    # options without effect, validation that differs between commands, NaN optimizer state.
+    c.append((["import", "--format", "hf", "--from", "hf-extra", "--out", "imported"], False, ["imported"], None))
+    c.append((["eval", "--checkpoint", "huge-ckpt", "--data", "text.txt"], False, [], None))
+    c.append((["eval", "--checkpoint", "huge-ckpt", "--data", "text.txt", "--json"], False, [], None))
+    c.append((["train", "--init-from", "huge-ckpt", "--data", "text.txt", "--out", "fresh"] + TINY, False, ["fresh"], None))
+    c.append((["train", "--out", "bigstep-run", "--resume"], False, [], None))
+    for command in [["sample", "--checkpoint", "newver-ckpt", "--max-new-tokens", "2"], ["eval", "--checkpoint", "newver-ckpt", "--data", "text.txt"],
+                    ["export", "--checkpoint", "newver-ckpt", "--format", "hf", "--out", "hf2"],
+                    ["quantize", "--checkpoint", "newver-ckpt", "--out", "q2"]]:
+        c.append((command, False, ["hf2", "q2"], None))
+    c.append((["eval", "--checkpoint", "run", "--data", "text.txt", "--buckets", "4"], False, [], None))
+    c.append((["eval", "--checkpoint", "run", "--data", "text.txt", "--by-position", "--buckets", "4"], True, [], None))
+    c.append((["info", "--set", "lora.targets=gate"], False, [], None))
+    c.append((["info", "--config", "gate.json"], False, [], None))
+    c.append((["train", "--data", "text.txt", "--out", "fresh", "--config", "gate.json"] + TINY, False, ["fresh"], None))
+    c.append((["train", "--out", "nanadam-run", "--resume"], False, [], None))
+    # Recovery: latest/ lost to a full disk resumes from best/; a killed export's leftovers are cleaned.
+    c.append((["train", "--out", "nolatest-run", "--resume"], True, ["nolatest-run"], None))
+    leftover = next(e for e in os.listdir(root) if e.startswith(".hf9.tmp-"))
+    c.append((["export", "--checkpoint", "run", "--format", "hf", "--out", "hf9"], True, ["hf9", leftover], None))
+    # Frictions: model settings under --init-from, beam settings, flags the strategy ignores, export --set.
+    c.append((["train", "--init-from", "run", "--data", "text.txt", "--out", "fresh", "--set", "model.context_length=8"] + TINY[8:], False, ["fresh"], None))
+    c.append((["train", "--init-from", "run", "--data", "text.txt", "--out", "fresh", "--set", "model.n_layer=2"] + TINY[8:], False, ["fresh"], None))
+    c.append((["train", "--init-from", "run", "--data", "text.txt", "--out", "fresh", "--set", "tokenizer.type=bpe"] + TINY[8:], False, ["fresh"], None))
+    c.append((["train", "--init-from", "rope-run", "--data", "text.txt", "--out", "fresh", "--set", "model.context_length=8"] + TINY[8:], True, ["fresh"], None))
+    c.append((["train", "--init-from", "long-ckpt", "--data", "sft.jsonl", "--out", "fresh", "--set", "train.objective=sft",
+               "--set", "train.batch_size=4096"] + TINY[10:], True, ["fresh"], None))
+    for rule in ["never", "true", "false"]:
+        c.append((["sample", "--checkpoint", "run", "--strategy", "beam", "--early-stopping", rule, "--max-new-tokens", "3"], True, [], None))
+    for bad in [["--strategy", "beam", "--early-stopping", "maybe"], ["--strategy", "beam", "--early-stopping", "1"],
+                ["--strategy", "beam", "--temperature", "0.5"], ["--strategy", "beam", "--top-p", "0.9"], ["--strategy", "beam", "--seed", "3"],
+                ["--strategy", "greedy", "--top-k", "3"], ["--strategy", "greedy", "--min-p", "0.1"], ["--beam-width", "3"],
+                ["--length-penalty", "2"], ["--early-stopping", "true"], ["--set", "sample.early_stopping=true"]]:
+        c.append((["sample", "--checkpoint", "run", "--max-new-tokens", "2"] + bad, False, [], None))
+    c.append((["export", "--checkpoint", "run", "--format", "hf", "--out", "hf2", "--set", "train.lr=1"], False, ["hf2"], None))
+    c.append((["export", "--checkpoint", "run", "--format", "hf", "--out", "hf2", "--set", "sample.early_stopping=later"], False, ["hf2"], None))
+    c.append((["export", "--checkpoint", "run", "--format", "hf", "--out", "hf2", "--config", "beam.json"], True, ["hf2"], None))
+    # A reader that leaves early: an error with status 1 (a run saves latest/ first), never a silent SIGPIPE.
+    for command in [["sample", "--checkpoint", "run", "--max-new-tokens", "200000"],
+                    ["sample", "--checkpoint", "run", "--max-new-tokens", "1000", "--num-samples", "100"],
+                    ["train", "--data", "text.txt", "--out", "fresh"] + TINY
+                    + ["--set", "train.max_steps=100000", "--set", "train.eval_interval=100000", "--set", "train.log_interval=1"]]:
+        c.append((command, False, ["fresh"], "| head -c 10"))
     # Standard output that cannot be written.
     for command in [["logits", "--checkpoint", "run", "--ids", "1 2 3"], ["eval", "--checkpoint", "run", "--data", "text.txt", "--json"],
                     ["info", "--checkpoint", "run"], ["help"], ["sample", "--checkpoint", "run", "--max-new-tokens", "3", "--no-stream"],
@@ -166,6 +229,78 @@ def setup(root):
     state = json.load(open("negstep-run/latest/trainer_state.json"))
     state["step"] = -3
     json.dump(state, open("negstep-run/latest/trainer_state.json", "w"))
+    # Issue 32's damaged inputs.
+    os.symlink("run", "link")
+    os.makedirs("home/notes")
+    open("home/notes/a.txt", "w").write("mine")
+    shutil.copytree("hf", "hf-extra")  # one weight more than config.json's one layer uses
+    add_tensor("hf-extra/model.safetensors", "transformer.h.1.ln_1.weight", [16])
+    shutil.copytree("run/best", "huge-ckpt")  # finite weights whose products overflow
+    set_first_float("huge-ckpt/model.safetensors", 3e38)
+    shutil.copytree("run", "bigstep-run")
+    set_step("bigstep-run/latest", 1000000000)
+    shutil.copytree("run/best", "newver-ckpt")
+    edit_metadata("newver-ckpt/model.safetensors", {"format_version": "99"})
+    shutil.copytree("run", "nanadam-run")
+    set_step("nanadam-run/latest", 3)
+    set_first_float("nanadam-run/latest/optimizer.safetensors", float("nan"))
+    shutil.copytree("run", "nolatest-run")  # a save of latest/ cut short by a full disk
+    shutil.rmtree("nolatest-run/latest")
+    set_step("nolatest-run/best", 3)
+    dead = subprocess.Popen(["/bin/true"])  # a killed export's half-written directory, named after its (gone) process
+    dead.wait()
+    os.makedirs(f".hf9.tmp-{dead.pid}-1")
+    open(f".hf9.tmp-{dead.pid}-1/model.safetensors", "w").write("half")
+    with open("gate.json", "w") as f:
+        json.dump({"model": {"activation": "gelu"}, "lora": {"targets": ["q", "gate"]}}, f)
+    with open("beam.json", "w") as f:
+        json.dump({"sample": {"strategy": "beam", "beam_width": 3, "early_stopping": True}}, f)
+    assert run(["train", "--data", "text.txt", "--out", "rope-run"] + TINY + ["--set", "model.position=rope"])[0] == 0
+    shutil.copytree("rope-run/best", "long-ckpt")  # a RoPE model with a 1M-token context, for fine-tuning on short examples
+    config = json.load(open("long-ckpt/config.json"))
+    config["model"]["context_length"] = 1048576
+    json.dump(config, open("long-ckpt/config.json", "w"))
+    with open("sft.jsonl", "w") as f:
+        f.write('{"prompt": "a cat", "completion": " sat on the mat."}\n' * 12)
+
+
+def safetensors_parts(path):
+    data = open(path, "rb").read()
+    n = int.from_bytes(data[:8], "little")
+    return json.loads(data[8:8 + n]), data[8 + n:]
+
+
+def write_safetensors(path, header, body):
+    text = json.dumps(header).encode()
+    open(path, "wb").write(len(text).to_bytes(8, "little") + text + body)
+
+
+def add_tensor(path, name, shape):
+    header, body = safetensors_parts(path)
+    count = 1
+    for d in shape:
+        count *= d
+    header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [len(body), len(body) + 4 * count]}
+    write_safetensors(path, header, body + struct.pack(f"<{count}f", *([1.0] * count)))
+
+
+def edit_metadata(path, members):
+    header, body = safetensors_parts(path)
+    header.setdefault("__metadata__", {}).update(members)
+    write_safetensors(path, header, body)
+
+
+def set_first_float(path, value):
+    data = bytearray(open(path, "rb").read())
+    n = int.from_bytes(data[:8], "little")
+    data[8 + n:12 + n] = struct.pack("<f", value)
+    open(path, "wb").write(data)
+
+
+def set_step(checkpoint, step):
+    state = json.load(open(f"{checkpoint}/trainer_state.json"))
+    state["step"] = step
+    json.dump(state, open(f"{checkpoint}/trainer_state.json", "w"))
 
 
 def restore(root, pristine):
@@ -175,7 +310,10 @@ def restore(root, pristine):
         shutil.rmtree(p) if os.path.isdir(p) and not os.path.islink(p) else os.remove(p)
     for entry in os.listdir(pristine):
         src, dst = os.path.join(pristine, entry), os.path.join(root, entry)
-        shutil.copytree(src, dst, symlinks=True) if os.path.isdir(src) else shutil.copy2(src, dst)
+        if os.path.islink(src):
+            os.symlink(os.readlink(src), dst)
+        else:
+            shutil.copytree(src, dst, symlinks=True) if os.path.isdir(src) else shutil.copy2(src, dst)
 
 
 def main():
@@ -186,10 +324,10 @@ def main():
     clean_state = snapshot(root, [])
     counts = {"clean": 0, "crash": 0, "data loss": 0, "accepted": 0}
     failures = []
-    all_cases = cases()
-    for args, expect_ok, outputs, redirect in all_cases:
+    all_cases = cases(root)
+    for args, expect_ok, outputs, redirect, *env in all_cases:
         before = snapshot(root, outputs)
-        status, _, err = run(args, redirect)
+        status, _, err = run(args, redirect, env=env[0] if env else None)
         after = snapshot(root, outputs)
         lines = [l for l in err.splitlines() if l.strip()]
         if status < 0 or status >= 128 or any(leak in err for leak in LEAKS[4:]):

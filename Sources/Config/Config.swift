@@ -14,6 +14,15 @@ public enum ActivationKind: String, CaseIterable, Sendable { case relu, gelu, ge
 public enum InitScheme: String, CaseIterable, Sendable { case gpt2, xavier, kaiming }
 public enum TokenizerKind: String, CaseIterable, Sendable { case char, bpe }
 public enum SamplingStrategy: String, CaseIterable, Sendable { case greedy, sample, beam }
+/// When beam search stops, as transformers' `early_stopping` defines it:
+/// `never`, once no open hypothesis can beat the worst of the beam_width best
+/// finished ones at its most favourable length; `true`, as soon as beam_width
+/// hypotheses have finished; `false`, once none can beat them at its current length.
+public enum EarlyStopping: String, CaseIterable, Sendable {
+    case never
+    case onceWidthFinished = "true"
+    case atCurrentLength = "false"
+}
 /// What training minimises: next-token loss on text (lm), completion-only loss on prompt–completion pairs (sft), or DPO on preference pairs.
 public enum TrainingObjective: String, CaseIterable, Sendable { case lm, sft, dpo }
 
@@ -201,6 +210,7 @@ public struct SampleConfig: Equatable, Sendable, ConfigSection {
     public var noRepeatNgram = 0
     public var beamWidth = 4
     public var lengthPenalty = 1.0
+    public var earlyStopping = EarlyStopping.never
     public var numSamples = 1
     public var seed = 1337
     public var stop: [String] = []
@@ -221,6 +231,7 @@ public struct SampleConfig: Equatable, Sendable, ConfigSection {
         .int("no_repeat_ngram", \.noRepeatNgram, .atLeast(0), "Forbid repeating any n-gram of this size; 0 = off."),
         .int("beam_width", \.beamWidth, .between(1, 256), "Beams kept (strategy = beam)."),
         .number("length_penalty", \.lengthPenalty, .any, "Beam score = log-prob / length^length_penalty (strategy = beam)."),
+        .choice("early_stopping", \.earlyStopping, "When beam search stops, as transformers defines it: never = when no open beam can beat the finished ones at its best possible length; true = once beam_width beams have finished; false = when no open beam can beat them at its current length (strategy = beam; JSON true/false also accepted)."),
         .int("num_samples", \.numSamples, .between(1, 10_000), "Independent samples to generate; with beam search, the best num_samples beams (at most beam_width)."),
         .int("seed", \.seed, .any, "Random seed for sampling."),
         .strings("stop", \.stop, "Stop generating when any of these strings appears."),
@@ -253,6 +264,8 @@ public struct RunConfig: Equatable, Sendable {
         let documentedFields: [ConfigFieldInfo]
         /// nil: an optional section that is absent (not written).
         let json: (RunConfig) -> JSONValue?
+        /// The names of the fields whose values differ between two configs.
+        let differing: (RunConfig, RunConfig) -> [String]
         let validate: (RunConfig) throws -> Void
         let apply: (inout RunConfig, JSONValue) throws -> Void
         let override: (inout RunConfig, _ field: String, _ text: String) throws -> Void
@@ -261,6 +274,7 @@ public struct RunConfig: Equatable, Sendable {
             name = S.name
             documentedFields = S.documentedFields
             json = { $0[keyPath: path].json }
+            differing = { a, b in S.fields.filter { $0.get(a[keyPath: path]).serialized() != $0.get(b[keyPath: path]).serialized() }.map(\.name) }
             validate = { try $0[keyPath: path].validate() }
             apply = { config, value in try config[keyPath: path].apply(value) }
             override = { config, field, text in try config[keyPath: path].override(field: field, text: text) }
@@ -271,6 +285,13 @@ public struct RunConfig: Equatable, Sendable {
             name = S.name
             documentedFields = S.documentedFields
             json = { $0[keyPath: path]?.json }
+            differing = { a, b in
+                switch (a[keyPath: path], b[keyPath: path]) {
+                case (nil, nil): return []
+                case let (x?, y?): return S.fields.filter { $0.get(x).serialized() != $0.get(y).serialized() }.map(\.name)
+                default: return S.fields.map(\.name)
+                }
+            }
             validate = { try $0[keyPath: path]?.validate() }
             apply = { config, value in
                 if case .null = value { config[keyPath: path] = nil; return }
@@ -293,6 +314,16 @@ public struct RunConfig: Equatable, Sendable {
 
     /// Reads a config file, applies `--set` overrides, then validates.
     public static func load(from url: URL, overrides: [String] = []) throws -> RunConfig {
+        var config = try loadUnvalidated(from: url)
+        try config.apply(overrides: overrides)
+        try config.validate()
+        return config
+    }
+
+    /// A config file applied on the defaults, not yet validated: for a caller
+    /// that changes it further (`--init-from` puts a checkpoint's model in
+    /// place, then the overrides apply) and validates the result once.
+    public static func loadUnvalidated(from url: URL) throws -> RunConfig {
         let data: Data
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -303,11 +334,18 @@ public struct RunConfig: Equatable, Sendable {
         } catch {
             throw ConfigError("cannot read config file '\(url.path)': \(plainReason(error))")
         }
-        return try parse(json: data, source: url.path, overrides: overrides)
+        return try parseUnvalidated(json: data, source: url.path)
     }
 
     /// Parses config JSON (`source` names it in errors), applies `--set` overrides, then validates.
     public static func parse(json: Data, source: String, overrides: [String] = []) throws -> RunConfig {
+        var config = try parseUnvalidated(json: json, source: source)
+        try config.apply(overrides: overrides)
+        try config.validate()
+        return config
+    }
+
+    static func parseUnvalidated(json: Data, source: String) throws -> RunConfig {
         let root: JSONValue
         do {
             root = try JSONParser.parse(Array(json))
@@ -320,9 +358,14 @@ public struct RunConfig: Equatable, Sendable {
         } catch let error as ConfigError {
             throw ConfigError("\(source): \(error.description)")
         }
-        try config.apply(overrides: overrides)
-        try config.validate()
         return config
+    }
+
+    /// The sections a config file names (its top-level keys), in file order;
+    /// empty when it cannot be read as a JSON object (loading it says why).
+    public static func sectionNames(inFile url: URL) -> [String] {
+        guard let data = FileManager.default.contents(atPath: url.path), case .object(let members)? = try? JSONParser.parse(Array(data)) else { return [] }
+        return members.map(\.key)
     }
 
     /// Applies `section.field=value` assignments; each value is read per the field's type
@@ -345,7 +388,14 @@ public struct RunConfig: Equatable, Sendable {
         }
     }
 
+    /// The `section.field` keys whose values differ from `other`'s, in table
+    /// order, within the named sections (all when nil).
+    public func differingFields(from other: RunConfig, sections names: [String]? = nil) -> [String] {
+        RunConfig.sections.filter { names?.contains($0.name) ?? true }.flatMap { slot in slot.differing(self, other).map { "\(slot.name).\($0)" } }
+    }
+
     /// Checks every range, choice and cross-field rule; the error names the field(s) and value(s).
+    /// Every command that reads a config runs this one check (train, info, compare, sample, …).
     public func validate() throws {
         for slot in RunConfig.sections { try slot.validate(self) }
         if let v = model.vocabSize {
@@ -357,6 +407,8 @@ public struct RunConfig: Equatable, Sendable {
                 throw ConfigError("tokenizer.bos_token_id: \(bos) is not a token id of this model (model.vocab_size is \(v): ids 0..<\(v))")
             }
         }
+        // Across sections: the adapters must fit the model they attach to.
+        try lora?.check(model: model)
     }
 
     /// The config with defaults that depend on other fields made explicit
@@ -424,6 +476,18 @@ extension SampleConfig {
     /// The one greedy rule (sampling and the exported generation config): the
     /// greedy strategy, or sampling at temperature 0.
     public var isGreedy: Bool { strategy == .greedy || temperature == 0 }
+
+    /// The sample fields that do nothing under `strategy`: temperature, the
+    /// filters and the seed shape a draw, which greedy and beam search never
+    /// make; beam width, length penalty and early stopping belong to beam search.
+    public static func fieldsWithoutEffect(under strategy: SamplingStrategy) -> [String] {
+        let drawing = ["temperature", "top_k", "top_p", "min_p", "seed"], beam = ["beam_width", "length_penalty", "early_stopping"]
+        switch strategy {
+        case .sample: return beam
+        case .greedy: return drawing + beam
+        case .beam: return drawing
+        }
+    }
 
     func checkCombinations() throws {
         if strategy == .beam && numSamples > beamWidth {

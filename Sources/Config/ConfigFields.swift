@@ -229,7 +229,13 @@ extension ConfigField {
             name: name, type: "string (choice)", allowed: names.joined(separator: " | "), doc: doc,
             get: { .string($0[keyPath: path].rawValue) },
             set: { section, value, key in
-                guard case .string(let s) = value else { throw typeError(key, "one of \(names.joined(separator: ", "))", value) }
+                // A choice named true and false (sample.early_stopping) also takes JSON's booleans, as transformers writes them.
+                let s: String
+                switch value {
+                case .string(let text): s = text
+                case .bool(let b) where names.contains("true") && names.contains("false"): s = b ? "true" : "false"
+                default: throw typeError(key, "one of \(names.joined(separator: ", "))", value)
+                }
                 guard let e = E(rawValue: s) else {
                     throw ConfigError("\(key) must be one of \(names.joined(separator: ", ")); got '\(s)'" + suggestion(for: s, among: names, listIfFar: false))
                 }

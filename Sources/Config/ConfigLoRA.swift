@@ -70,7 +70,7 @@ public struct LoRAConfig: Equatable, Sendable, ConfigSection {
 
     /// Rules that involve the model: gate needs a gated feed-forward, and the
     /// rank may not exceed the smaller side of any targeted projection.
-    /// Training checks them once the model is known (with --init-from, the checkpoint's).
+    /// `RunConfig.validate` runs them (with --init-from, once the checkpoint's model is in place).
     public func check(model: ModelConfig) throws {
         let kinds = targetKinds
         if kinds.contains(.gate), !["swiglu", "geglu", "reglu"].contains(model.activation.rawValue) {

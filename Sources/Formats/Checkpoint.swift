@@ -37,7 +37,22 @@ public enum Checkpoint {
     }
 
     /// Version 2: sinusoidal positions scale the token embeddings by √d_model (version 1 did not).
-    static let formatMetadata = ["format": "tinygpt", "format_version": "2"]
+    static let formatVersion = 2
+    static let formatMetadata = ["format": "tinygpt", "format_version": String(formatVersion)]
+
+    /// The format version a weights file states (1 when it states none: files
+    /// written before versions were), refused when it is not a number or is
+    /// newer than this build reads: its meaning may have changed.
+    public static func checkFormatVersion(_ metadata: [String: String], source: String) throws -> Int {
+        guard let text = metadata["format_version"] else { return 1 }
+        guard let version = Int(text), version >= 1 else {
+            throw FormatError("\(source): format_version '\(text)' in its metadata is not a version number (this build reads 1 to \(formatVersion))")
+        }
+        guard version <= formatVersion else {
+            throw FormatError("\(source): format_version \(version) is newer than this build of tinygpt reads (1 to \(formatVersion)); use the tinygpt that wrote it, or a newer one")
+        }
+        return version
+    }
 
     /// Writes `model`, `config` and the tokenizer to `directory`, with any
     /// `extraFiles` (name → bytes) and `extraTensors` (name → safetensors contents).
@@ -95,7 +110,8 @@ public enum Checkpoint {
             throw FormatError("\(directory.path) is a quantized (\(quantization)) checkpoint: it can be sampled, evaluated and inspected, "
                                   + "but training, resuming, importing weights from it and export need the float checkpoint it was quantized from")
         }
-        if config.model.position == .sinusoidal, (file.metadata["format_version"].flatMap { Int($0) } ?? 1) < 2 {
+        let version = try checkFormatVersion(file.metadata, source: directory.appendingPathComponent(weightsFile).path)
+        if config.model.position == .sinusoidal, version < 2 {
             throw FormatError("\(directory.path) was trained before sinusoidal positions followed the paper (token embeddings × √d_model); "
                                   + "its outputs would change, so it is refused: train it again")
         }
@@ -115,7 +131,10 @@ public enum Checkpoint {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw FormatError("checkpoint '\(directory.path)' has no \(configFile) (incomplete or not a checkpoint)")
         }
-        let config = try RunConfig.load(from: url)
+        let config: RunConfig
+        do { config = try RunConfig.load(from: url) } catch let error as ConfigError where !error.description.contains(url.path) {
+            throw FormatError("\(url.path): \(error)")  // a rule across fields (validate) names no file itself
+        }
         guard config.model.vocabSize != nil else {
             throw FormatError("\(url.path): model.vocab_size is missing; a checkpoint's config must be resolved")
         }
@@ -140,11 +159,18 @@ public enum Checkpoint {
             guard entry.shape == p.tensor.shape else {
                 throw FormatError("\(source): tensor '\(p.name)' has shape \(describeShape(entry.shape)) but the config needs \(describeShape(p.tensor.shape))")
             }
-            if let bad = entry.values.firstIndex(where: { !$0.isFinite }) {
-                throw FormatError("\(source): tensor '\(p.name)' holds a non-finite value (\(entry.values[bad]) at flat index \(bad)); the checkpoint is damaged or came from a diverged run")
-            }
+            try requireFinite(entry.values, tensor: p.name, source: source)
             entry.values.withUnsafeBufferPointer { p.tensor.data.update(from: $0.baseAddress!, count: $0.count) }
         }
+    }
+
+    /// Refuses a tensor holding a NaN or an infinity, naming it and the first
+    /// bad index: weights, optimizer moments and reference scores alike are
+    /// checked on load, so a damaged file stops a command at once rather than
+    /// a run some steps later.
+    public static func requireFinite(_ values: [Float], tensor name: String, source: String) throws {
+        guard let bad = values.firstIndex(where: { !$0.isFinite }) else { return }
+        throw FormatError("\(source): tensor '\(name)' holds a non-finite value (\(values[bad]) at flat index \(bad)); the checkpoint is damaged or came from a diverged run")
     }
 
     /// The one vocabulary rule, applied wherever a model meets its tokenizer
@@ -212,19 +238,26 @@ public enum Checkpoint {
 
     static let temporaryMark = ".tmp-", oldMark = ".old-"
 
-    /// After a crash: removes the half-written `.NAME.tmp-*` directories in
-    /// `directory` and the `.NAME.old-*` copies, first renaming an old copy
-    /// back to NAME when NAME itself is missing (a crash between the two
-    /// renames). Only for a directory this process has locked. Returns one
-    /// line per action, for the user.
-    public static func recoverInterruptedReplacements(in directory: URL) -> [String] {
+    /// After a crash: removes the half-written `.NAME.tmp-PID-*` directories
+    /// (and files) in `directory` and the `.NAME.old-PID-*` copies, first
+    /// renaming an old copy back to NAME when NAME itself is missing (a crash
+    /// between the two renames). Only leftovers of processes that are no
+    /// longer running, and with `name`, only those of NAME. Returns one line
+    /// per action, for the user.
+    public static func recoverInterruptedReplacements(in directory: URL, only name: String? = nil) -> [String] {
         let fm = FileManager.default
         guard let entries = try? fm.contentsOfDirectory(atPath: directory.path) else { return [] }
         var notes: [String] = []
         func target(of entry: String, mark: String) -> String? {
             guard entry.hasPrefix("."), let range = entry.range(of: mark, options: .backwards) else { return nil }
-            let name = String(entry[entry.index(after: entry.startIndex)..<range.lowerBound])
-            return name.isEmpty ? nil : name
+            let target = String(entry[entry.index(after: entry.startIndex)..<range.lowerBound])
+            guard !target.isEmpty, name == nil || target == name else { return nil }
+            // PID-RANDOM: a writer that is still running owns its leftovers.
+            if let pid = Int32(entry[range.upperBound...].prefix(while: { $0 != "-" })), pid > 0, pid != getpid(),
+               kill(pid, 0) == 0 || errno == EPERM {
+                return nil
+            }
+            return target
         }
         for entry in entries.sorted() {
             if let name = target(of: entry, mark: oldMark) {

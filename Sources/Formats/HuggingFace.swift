@@ -85,9 +85,9 @@ public enum HuggingFace {
             if s.minP > 0 { generation.set("min_p", .number(s.minP)) }
         }
         if s.strategy == .beam {
-            // "never": the exact stopping rule tinygpt's beam search uses (transformers' default, false, is a heuristic).
+            // early_stopping as transformers spells it: "never", true or false (its default, false, is a heuristic).
             generation.set("num_beams", .int(s.beamWidth)); generation.set("length_penalty", .number(s.lengthPenalty))
-            generation.set("early_stopping", "never")
+            generation.set("early_stopping", s.earlyStopping == .never ? "never" : .bool(s.earlyStopping == .onceWidthFinished))
         }
         if s.noRepeatNgram > 0 { generation.set("no_repeat_ngram_size", .int(s.noRepeatNgram)) }
         if !endIds.isEmpty { generation.set("eos_token_id", endValue) }
@@ -403,15 +403,37 @@ public enum HuggingFace {
     /// A `family` file's tensors under our names, in our layout.
     static func ourTensors(_ file: SafeTensorsFile, family: Family, config m: ModelConfig, source: String) throws -> SafeTensorsFile {
         var out: [SafeTensorsFile.Entry] = []
+        var used = Set<String>()
         for t in tensorMappings(family, m) {
             // Some GPT-2 files name tensors without the "transformer." prefix.
             let unprefixed = t.theirs.hasPrefix("transformer.") ? String(t.theirs.dropFirst("transformer.".count)) : t.theirs
             let name = file[t.theirs] == nil && file[unprefixed] != nil ? unprefixed : t.theirs
+            used.insert(name)
             for our in t.toOurs(try entry(file, name, t.theirShape, source)) {
                 out.append(.init(name: our.name, dtype: .f32, shape: our.shape, values: our.values))
             }
         }
+        try checkEveryTensorUsed(file, used: used, config: m, source: source)
         return SafeTensorsFile(metadata: [:], tensors: out)
+    }
+
+    /// A weight the model of config.json does not use is an error (a config
+    /// with fewer layers than the file would otherwise drop the rest). Not
+    /// weights: GPT-2's causal-mask buffers (`attn.bias`, `attn.masked_bias`)
+    /// and LLaMA's `rotary_emb.inv_freq`, which transformers recomputes; and
+    /// an `lm_head.weight` equal to the embedding it is tied to.
+    static func checkEveryTensorUsed(_ file: SafeTensorsFile, used: Set<String>, config m: ModelConfig, source: String) throws {
+        let buffers = [".attn.bias", ".attn.masked_bias", ".rotary_emb.inv_freq"]
+        var unused = file.tensors.filter { !used.contains($0.name) && !buffers.contains(where: $0.name.hasSuffix) }
+        if m.tieEmbeddings, let head = unused.firstIndex(where: { $0.name == "lm_head.weight" }),
+           let embedding = ["transformer.wte.weight", "wte.weight", "model.embed_tokens.weight"].lazy.compactMap({ file[$0] }).first,
+           embedding.values == unused[head].values {
+            unused.remove(at: head)
+        }
+        guard let first = unused.first else { return }
+        let more = unused.count > 1 ? " and \(unused.count - 1) more (\(unused.dropFirst().prefix(3).map { "'\($0.name)'" }.joined(separator: ", "))\(unused.count > 4 ? ", …" : ""))" : ""
+        throw FormatError("\(source): tensor '\(first.name)' \(describeShape(first.shape))\(more) \(unused.count > 1 ? "are" : "is") not used by the model config.json describes "
+                              + "(\(m.nLayer) layers, d_model \(m.dModel)\(m.tieEmbeddings ? ", tied embeddings" : "")); config.json and the weights disagree")
     }
 }
 

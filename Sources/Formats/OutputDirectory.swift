@@ -8,8 +8,9 @@ import Files
 /// - An absent path or an empty directory may be written.
 /// - A file is never replaced by a directory.
 /// - A non-empty directory is replaced only with `--force`, and never when it
-///   is the working directory or contains it, the user's home, a source of
-///   the command or a directory containing one, or a tinygpt run or checkpoint.
+///   is the working directory or contains it, the user's home (the passwd
+///   entry's or $HOME) or contains it, a source of the command or a directory
+///   containing one, or a tinygpt run or checkpoint.
 public enum OutputDirectory {
     /// What is at an output path before a command writes there.
     public enum State: Equatable {
@@ -17,10 +18,19 @@ public enum OutputDirectory {
     }
 
     /// Checks `path` as the output of a command; `sources` are the paths the
-    /// command reads (checkpoint, data), which it must never replace.
+    /// command reads (checkpoint, data), which it must never replace. First
+    /// tidies what an interrupted write of `path` left beside it (as `train`
+    /// tidies its run), telling `note` what it did.
     @discardableResult
-    public static func check(_ path: String, force: Bool, sources: [String] = [], flag: String = "--out") throws -> State {
+    public static func check(_ path: String, force: Bool, sources: [String] = [], flag: String = "--out",
+                             note: (String) -> Void = { _ in }) throws -> State {
         let fm = FileManager.default
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        if !url.lastPathComponent.isEmpty && url.path != "/" {
+            for line in Checkpoint.recoverInterruptedReplacements(in: url.deletingLastPathComponent(), only: url.lastPathComponent) {
+                note("\(url.deletingLastPathComponent().path): \(line)")
+            }
+        }
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { return .absent }
         guard isDirectory.boolValue else {
@@ -46,7 +56,12 @@ public enum OutputDirectory {
         let cwd = canonical(FileManager.default.currentDirectoryPath)
         if target == cwd { return "is the working directory" }
         if contains(target, cwd) { return "contains the working directory" }
-        if target == canonical(NSHomeDirectory()) { return "is the home directory" }
+        // The passwd entry's home and $HOME (they differ under `sudo -E`, in containers and CI).
+        let homes = [NSHomeDirectory(), ProcessInfo.processInfo.environment["HOME"]].compactMap { $0 }.filter { !$0.isEmpty }
+        for home in homes {
+            if canonical(home) == target { return "is the home directory (\(home))" }
+            if contains(target, canonical(home)) { return "contains the home directory (\(home))" }
+        }
         for source in sources {
             let s = canonical(source)
             if target == s { return "is the source '\(source)' of this command" }
@@ -73,6 +88,13 @@ public enum OutputDirectory {
     /// Absolute, with `.`/`..` and symbolic links resolved, without a trailing slash.
     public static func canonical(_ path: String) -> String {
         URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
+    /// How `path` and `source` overlap on disk (symbolic links resolved):
+    /// "is", "contains" or "lies inside", or nil when neither holds the other.
+    public static func overlap(_ path: String, _ source: String) -> String? {
+        let (p, s) = (canonical(path), canonical(source))
+        return p == s ? "is" : contains(p, s) ? "contains" : contains(s, p) ? "lies inside" : nil
     }
 
     /// True if `inner` lies strictly inside `outer`.

@@ -19,11 +19,15 @@ public enum QuantizedCheckpoint {
     public static let scalesSuffix = ".scales"
     public static let formatKey = "quantization", groupSizeKey = "group_size", embeddingsKey = "quantized_embeddings"
 
-    /// The group size a quantization uses when none is asked for: 64, halved
-    /// until it divides every quantized row (runq's rule; 288-wide rows get 32).
+    /// The group size `quantize` starts from when none is asked for.
+    public static let preferredGroupSize = 64
+
+    /// The group size a quantization uses when none is asked for (quantize,
+    /// and info's estimate): 64, halved until it divides every quantized row
+    /// (runq's rule; 288-wide rows get 32).
     public static func defaultGroupSize(_ config: ModelConfig, format: QuantizedFormat, embeddings: Bool) -> Int {
         let widths = config.parameterShapes.filter { QuantizedWeights.isQuantized($0, embeddings: embeddings) }.map { $0.shape[1] }
-        var g = 64
+        var g = preferredGroupSize
         while g > (format == .int4 ? 2 : 1) && widths.contains(where: { $0 % g != 0 }) { g /= 2 }
         return g
     }
@@ -110,6 +114,7 @@ public enum QuantizedCheckpoint {
         }
         let source = directory.appendingPathComponent(Checkpoint.weightsFile).path
         let file = try SafeTensors.read(from: URL(fileURLWithPath: source))
+        _ = try Checkpoint.checkFormatVersion(file.metadata, source: source)
         return Loaded(weights: try weights(from: file, config: config.model, source: source), config: config,
                       tokenizerJSON: tokenizerJSON, directory: directory)
     }

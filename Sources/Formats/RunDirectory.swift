@@ -32,6 +32,24 @@ public struct RunDirectory: Sendable {
     public var tokenCache: URL { url.appendingPathComponent(Self.tokenCacheName) }
     public var marker: URL { url.appendingPathComponent(Self.markerName) }
 
+    /// The directory `train` uses when no --out is given: runs/NAME-DATE-TIME,
+    /// NAME made of what the run was given, in order: the config file's name,
+    /// the --init-from checkpoint's (a run's, for its best/ or latest/) and
+    /// the data file's, e.g. runs/imported-my-20261204-120000 for
+    /// `--init-from imported --data my.txt`; "default" when none is given.
+    public static func defaultURL(configFile: String?, initFrom: String?, dataFile: String?, date: Date) -> URL {
+        func stem(_ path: String) -> String { URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent }
+        func checkpointName(_ path: String) -> String {
+            let url = URL(fileURLWithPath: path).standardizedFileURL
+            return [latestName, bestName].contains(url.lastPathComponent) ? url.deletingLastPathComponent().lastPathComponent : url.lastPathComponent
+        }
+        var parts = [configFile.map(stem), initFrom.map(checkpointName), dataFile.map(stem)].compactMap { $0 }.filter { !$0.isEmpty }
+        if parts.isEmpty { parts = ["default"] }
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        return URL(fileURLWithPath: "runs").appendingPathComponent((parts + [formatter.string(from: date)]).joined(separator: "-"))
+    }
+
     /// True when a checkpoint (latest/ or best/) was ever saved here.
     public var hasCheckpoint: Bool {
         FileManager.default.fileExists(atPath: latest.path) || FileManager.default.fileExists(atPath: best.path)

@@ -130,12 +130,20 @@ public final class Generator {
 
     // MARK: beam search
 
-    /// Beam search over this model, with its KV cache reordered as beams are chosen.
+    /// Beam search over this model, with its KV cache reordered as beams are
+    /// chosen. Width 1 is greedy decoding, as transformers' `generate` does
+    /// with num_beams = 1 (the penalties then apply to the logits, and the
+    /// first end token ends the text).
     public func beamSearch(prompt: [Int32], width: Int, count: Int, maxNewTokens: Int, lengthPenalty: Double,
-                           settings: DecodingSettings, stop: [String] = []) -> [Output] {
+                           earlyStopping: EarlyStopping = .never, settings: DecodingSettings, stop: [String] = []) -> [Output] {
+        if width == 1 {
+            var greedy = settings
+            greedy.greedy = true
+            return sample(prompt: prompt, count: 1, maxNewTokens: maxNewTokens, settings: greedy, seed: 0, stop: stop)
+        }
         var stepper = CachedModelStepper(generator: self)
         return Generate.beamSearch(&stepper, prompt: prompt, width: width, count: count, maxNewTokens: maxNewTokens,
-                                   lengthPenalty: lengthPenalty, settings: settings, endTokens: endTokens,
+                                   lengthPenalty: lengthPenalty, earlyStopping: earlyStopping, settings: settings, endTokens: endTokens,
                                    decode: { self.tokenizer.decodeBytes($0.map(Int.init)) }, stop: stop)
     }
 
@@ -246,7 +254,7 @@ struct CachedModelStepper: NextTokenModel {
 }
 
 /// Beam search as transformers' `generate` does it (num_beams, length_penalty,
-/// early_stopping = "never"), so an exported model gives the same beams there:
+/// early_stopping), so an exported model gives the same beams there:
 ///
 /// - each step, every open hypothesis's next-token log-probabilities
 ///   (log-softmax of the logits) get the repetition penalty (a log-probability
@@ -257,11 +265,13 @@ struct CachedModelStepper: NextTokenModel {
 ///   finished, scored log p / length^lengthPenalty (length counts the end
 ///   token), but only if they rank among the first `width`; the first `width`
 ///   that do not end go on;
-/// - the search stops when no open hypothesis can beat the worst of the
-///   `width` best finished ones, judged at the most favourable length.
+/// - once `width` hypotheses have finished, the search stops: at once
+///   (`earlyStopping` true); when no open hypothesis can beat the worst of
+///   them judged at its current length (false); or at the most favourable
+///   length, max_new_tokens when length_penalty > 0 (never).
 /// Returns the best `count` finished hypotheses, best first.
 public func beamSearch(_ model: inout some NextTokenModel, prompt: [Int32], width: Int, count: Int, maxNewTokens: Int,
-                       lengthPenalty: Double, settings: DecodingSettings, endTokens: Set<Int32>,
+                       lengthPenalty: Double, earlyStopping: EarlyStopping = .never, settings: DecodingSettings, endTokens: Set<Int32>,
                        decode: ([Int32]) -> [UInt8], stop: [String] = []) -> [Generator.Output] {
     var beams = [BeamHypothesis(tokens: [], logProb: 0, scanner: StopScanner(stop: stop))]
     var finished: [Generator.Output] = []
@@ -316,10 +326,13 @@ public func beamSearch(_ model: inout some NextTokenModel, prompt: [Int32], widt
         beams = next
         step += 1
         if beams.isEmpty || step >= maxNewTokens { break }
-        // Done when the best open beam cannot beat the worst kept finished one:
-        // log p only falls, so its best final score is at the most favourable length.
+        // With `width` finished: done at once (true), or when the best open beam
+        // cannot beat the worst kept finished one. log p only falls, so its
+        // best final score is at the most favourable length (never), or, as
+        // transformers' heuristic has it, judged at its current length (false).
         if finished.count >= width, let best = beams.map({ $0.logProb }).max() {
-            let bestLength = lengthPenalty > 0 ? maxNewTokens : step
+            if earlyStopping == .onceWidthFinished { break }
+            let bestLength = earlyStopping == .never && lengthPenalty > 0 ? maxNewTokens : step
             if score(best, bestLength) <= finished.last!.score! { break }
         }
         logits = model.advance(beams.map { prompt + $0.tokens }, parents: parents)

@@ -17,6 +17,14 @@ public struct EvaluationResult: Equatable {
     public var byPosition: PositionLosses? = nil
 }
 
+/// Refuses a metric that is NaN or infinite: a model whose outputs overflow
+/// (one huge weight is enough) gives no loss worth printing, and `nan`
+/// printed with exit status 0 would pass for a result.
+public func requireFinite(_ value: Double, _ metric: String, of model: String) throws {
+    guard !value.isFinite else { return }
+    throw TrainingError("\(metric) of \(model) is \(value.isNaN ? "nan" : "\(value)"): the model's outputs are not finite numbers (a weight so large that its products overflow float32); the checkpoint is damaged or came from a diverging run")
+}
+
 /// Scores every token of `ids` after the first, each exactly once, with
 /// sliding windows of `context` tokens (default: the model's context window):
 /// window k starts at k·stride and scores only the tokens no earlier window
@@ -25,15 +33,17 @@ public struct EvaluationResult: Equatable {
 /// length are batched. `byPosition` also sums the loss of each position
 /// inside the window (position t predicts from t + 1 tokens).
 public func evaluate(model: GPT, ids: [Int32], textBytes: Int, stride: Int, context: Int? = nil, batch: Int = 8,
-                     byPosition: Bool = false) -> EvaluationResult {
+                     byPosition: Bool = false, progress: ((_ done: Int, _ total: Int) -> Void)? = nil) -> EvaluationResult {
     evaluate(logits: { model($0, batch: $1, length: $2) }, contextWindow: model.contextWindow, ids: ids, textBytes: textBytes,
-             stride: stride, context: context, batch: batch, byPosition: byPosition)
+             stride: stride, context: context, batch: batch, byPosition: byPosition, progress: progress)
 }
 
 /// As above, for any model given as `logits(ids, batch, length)` → (B, T, V)
-/// (a quantized checkpoint's per-token model).
+/// (a quantized checkpoint's per-token model). `progress` hears the windows
+/// scored so far and their number, after each batch.
 public func evaluate(logits logitsOf: ([Int32], Int, Int) -> Tensor, contextWindow: Int, ids: [Int32], textBytes: Int, stride: Int,
-                     context: Int? = nil, batch: Int = 8, byPosition: Bool = false) -> EvaluationResult {
+                     context: Int? = nil, batch: Int = 8, byPosition: Bool = false,
+                     progress: ((_ done: Int, _ total: Int) -> Void)? = nil) -> EvaluationResult {
     let context = context ?? contextWindow
     require(context >= 1 && context <= contextWindow, "context must be in 1...the model's context window")
     require(stride >= 1 && stride <= context, "stride must be in 1...context")
@@ -73,6 +83,7 @@ public func evaluate(logits logitsOf: ([Int32], Int, Int) -> Tensor, contextWind
             }
             scored += counted
             i += group.count
+            progress?(i, windows.count)
         }
     }
     return EvaluationResult(tokens: scored, loss: totalNats / Double(scored), bitsPerByte: totalNats / log(2) / Double(max(textBytes, 1)),

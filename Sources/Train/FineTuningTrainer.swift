@@ -25,7 +25,9 @@ public struct ReferenceScores: Equatable, Sendable {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw TrainingError("cannot resume the DPO run in \(checkpoint.path): it has no \(file) (the reference model's log-probabilities)")
         }
-        let values = Dictionary(uniqueKeysWithValues: try SafeTensors.read(from: url).tensors.map { ($0.name, $0.values) })
+        let file = try SafeTensors.read(from: url)
+        for t in file.tensors { try Checkpoint.requireFinite(t.values, tensor: t.name, source: url.path) }
+        let values = Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, $0.values) })
         func get(_ name: String, _ count: Int) throws -> [Float] {
             guard let v = values[name], v.count == count else {
                 throw TrainingError("\(url.path): '\(name)' is missing or has the wrong length (need \(count) values); the file was edited or damaged")

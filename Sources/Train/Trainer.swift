@@ -8,12 +8,19 @@ import Formats
 import Files
 import Tokenizer
 
-/// Set from the SIGINT handler; the training loop checks it between steps.
+/// The signal that asked training to stop (SIGINT, SIGTERM, SIGHUP; SIGPIPE
+/// when a command's output failed), or 0. Set from signal handlers; the
+/// training loop checks it between steps.
 nonisolated(unsafe) public var interruptRequested: sig_atomic_t = 0
 
-/// Makes Ctrl-C ask the trainer to save `latest` and stop (instead of dying mid-write).
+/// Makes Ctrl-C, `kill` (SIGTERM) and a closed terminal (SIGHUP) ask the
+/// trainer to save `latest` and stop, instead of dying mid-write. A signal
+/// the caller ignores stays ignored (`nohup` ignores SIGHUP).
 public func installInterruptHandler() {
-    signal(SIGINT) { _ in interruptRequested = 1 }
+    for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
+        let previous = signal(signalNumber) { interruptRequested = $0 }
+        if unsafeBitCast(previous, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { signal(signalNumber, SIG_IGN) }
+    }
 }
 
 /// Thrown when training stops early on request; `latest` has been saved.
@@ -22,16 +29,21 @@ public struct TrainingInterrupted: Error, CustomStringConvertible {
     public let checkpoint: URL
     /// True when the time budget (`stopAfterSeconds`) ended the run, not the user.
     public var budgetReached = false
+    /// The signal that asked for the stop (`interruptRequested`), or 0.
+    public var signal: Int32 = 0
     public var description: String {
-        budgetReached ? "time budget reached at step \(step); saved \(checkpoint.path)"
-                      : "interrupted at step \(step); saved \(checkpoint.path) (continue with --resume)"
+        let by = signal == SIGTERM ? " (SIGTERM)" : signal == SIGHUP ? " (SIGHUP)" : ""
+        return budgetReached ? "time budget reached at step \(step); saved \(checkpoint.path)"
+                             : "interrupted\(by) at step \(step); saved \(checkpoint.path) (continue with --resume)"
     }
 }
 
 public struct TrainerOptions {
     public var runDirectory: URL
-    /// Continue from `runDirectory/latest`.
+    /// Continue from `runDirectory/latest` (or `resumeFrom`).
     public var resume = false
+    /// The checkpoint a resume continues, when not latest/ (a run whose last save did not complete).
+    public var resumeFrom: URL?
     /// Behave as if interrupted once this many steps are done (tests, benchmarks).
     public var stopAfterStep: Int?
     /// A wall-clock budget: once this many seconds have passed since `run()`
@@ -88,7 +100,7 @@ public final class Trainer {
     /// `initialModel` (fine-tuning: a loaded checkpoint's model) is trained
     /// as it is, instead of a freshly initialised one.
     public init(config: RunConfig, corpus: Corpus, options: TrainerOptions, initialModel: GPT? = nil) throws {
-        let config = try Trainer.checked(config, for: corpus)
+        let config = try Trainer.checked(config, for: corpus, initialized: initialModel != nil)
         let t = config.train
         self.config = config
         self.corpus = corpus
@@ -126,18 +138,23 @@ public final class Trainer {
         dropout = config.model.dropout > 0 && t.objective != .dpo
             ? Dropout(probability: Float(config.model.dropout), generator: RandomGenerator(seed: seed &+ 0x5EED_D809))
             : nil
-        let latest = RunDirectory(options.runDirectory).latest
+        let latest = options.resumeFrom ?? RunDirectory(options.runDirectory).latest
         if options.resume {
             try Trainer.checkSameRun(config, checkpoint: latest)
             let loaded = try Checkpoint.load(from: latest)
             for (mine, theirs) in zip(model.parameters + model.adapterParameters, loaded.model.parameters + loaded.model.adapterParameters) {
                 mine.tensor.copy(from: theirs.tensor)
             }
-            let state = try Trainer.readState(latest)
-            guard state.step <= t.maxSteps else {
-                throw TrainingError("\(latest.path)/\(Trainer.stateFile): step \(state.step) is beyond train.max_steps (\(t.maxSteps)); the file was edited or damaged")
+            let state = try Trainer.readState(latest, maxSteps: t.maxSteps)
+            let momentsURL = latest.appendingPathComponent(Trainer.optimizerFile)
+            let moments = try SafeTensors.read(from: momentsURL)
+            for m in moments.tensors {
+                try Checkpoint.requireFinite(m.values, tensor: m.name, source: momentsURL.path)
+                // Adam's second moment is a running mean of squares; a negative one would make its square root NaN.
+                if m.name.hasPrefix("v."), let bad = m.values.firstIndex(where: { $0 < 0 }) {
+                    throw TrainingError("\(momentsURL.path): tensor '\(m.name)' holds a negative second moment (\(m.values[bad]) at flat index \(bad)); the checkpoint is damaged")
+                }
             }
-            let moments = try SafeTensors.read(from: latest.appendingPathComponent(Trainer.optimizerFile))
             try optimizer.restore(step: state.step, values: Dictionary(uniqueKeysWithValues: moments.tensors.map { ($0.name, $0.values) }))
             step = state.step
             sampler = BatchSampler(generator: RandomGenerator(stateWords: state.dataGenerator))
@@ -152,7 +169,8 @@ public final class Trainer {
     /// The config as training will use it (vocabulary size from the
     /// tokenizer, defaults resolved), or the first reason it cannot train on
     /// this corpus. Changes nothing, so a command can check before it writes.
-    public static func checked(_ config: RunConfig, for corpus: Corpus) throws -> RunConfig {
+    /// `initialized`: the model comes from a checkpoint (--init-from), which fixes its size.
+    public static func checked(_ config: RunConfig, for corpus: Corpus, initialized: Bool = false) throws -> RunConfig {
         var config = config
         let vocab = corpus.tokenizer.vocabSize
         if let v = config.model.vocabSize, v != vocab {
@@ -162,40 +180,91 @@ public final class Trainer {
         config = config.resolved()
         try config.validate()
         try checkObjective(config.train.objective, format: corpus.format, dataPath: config.data.path)
-        // After --init-from has put the checkpoint's model in place.
-        try config.lora?.check(model: config.model)
         try corpus.check(contextLength: config.model.contextLength)
         let t = config.train
         guard t.warmupSteps <= t.maxSteps else {
             throw TrainingError("train.warmup_steps (\(t.warmupSteps)) must not exceed train.max_steps (\(t.maxSteps))")
         }
-        try requireTrainingMemory(config)
+        try requireTrainingMemory(config, examples: corpus.examples, initialized: initialized)
         return config
     }
 
+    /// How many times the schedule passes over the training data: max_steps
+    /// × the tokens (lm) or examples (sft, dpo) of one step, over those of the
+    /// training split.
+    public static func epochs(_ config: RunConfig, corpus: Corpus) -> Double {
+        let t = config.train
+        let perStep = Double(t.batchSize * t.gradAccumSteps) * (corpus.examples == nil ? Double(config.model.contextLength) : 1)
+        let available = Double(corpus.examples?.train.count ?? corpus.train.count)
+        return Double(t.maxSteps) * perStep / max(available, 1)
+    }
+
+    /// From this many passes over the data on, `train` says so before it starts.
+    public static let manyEpochs = 10.0
+
+    /// The note `train` prints when the schedule passes over the data many
+    /// times (a small file under a long default schedule memorises it), or nil.
+    public static func epochsNote(_ config: RunConfig, corpus: Corpus) -> String? {
+        let passes = epochs(config, corpus: corpus)
+        guard passes > manyEpochs else { return nil }
+        let t = config.train
+        let step = corpus.examples == nil ? "\(t.batchSize * t.gradAccumSteps) windows of \(config.model.contextLength) tokens"
+                                          : "\(t.batchSize * t.gradAccumSteps) examples"
+        let data = corpus.examples.map { "\($0.train.count) training examples" } ?? "\(corpus.train.count) training tokens"
+        return String(format: "the schedule passes over the training data about %.0f times (epochs: train.max_steps %d × %@ per step, over %@); a model that sees its data that often can memorise it: if the validation loss rises while the training loss falls, lower train.max_steps or give more data (best/ keeps the lowest validation loss)",
+                      passes, t.maxSteps, step, data)
+    }
+
     /// Refuses, before anything is allocated, a training step that cannot fit
-    /// in this machine's memory (used by train and bench train).
-    public static func requireTrainingMemory(_ config: RunConfig) throws {
-        let needed = minimumTrainingBytes(config), available = Double(ProcessInfo.processInfo.physicalMemory)
-        guard needed <= available else {
-            throw TrainingError(String(format: "this run needs at least %.1f GB (weights, gradients, optimizer state and activations), more than this machine's %.1f GB; lower train.batch_size, model.context_length, model.d_model or model.n_layer",
-                                       needed / 1e9, available / 1e9))
+    /// in this machine's memory (used by train and bench train). The advice
+    /// names only settings that would lower the estimate for this run:
+    /// `initialized` (--init-from) fixes the model's size, and the context
+    /// bounds an sft or dpo batch only when its longest example reaches it.
+    public static func requireTrainingMemory(_ config: RunConfig, examples: ExampleSet? = nil, initialized: Bool = false) throws {
+        let needed = minimumTrainingBytes(config, examples: examples), available = Double(ProcessInfo.processInfo.physicalMemory)
+        guard needed > available else { return }
+        let m = config.model, (rows, length) = microBatchShape(config, examples: examples)
+        var settings: [String] = []
+        if config.train.batchSize > 1 { settings.append("train.batch_size") }
+        if length == m.contextLength && length > 1 && !(initialized && (m.position == .learned || m.ropeScaling != nil)) {
+            settings.append("model.context_length")
         }
+        if !initialized { settings.append(contentsOf: ["model.d_model", "model.n_layer"]) }
+        var advice = settings.isEmpty ? "" : "lower " + (settings.count == 1 ? settings[0] : settings.dropLast().joined(separator: ", ") + " or " + settings.last!)
+        if initialized && config.lora == nil {
+            advice += (advice.isEmpty ? "" : ", or ") + "train LoRA adapters instead of every weight (a lora section, e.g. --config configs/lora.json)"
+        }
+        throw TrainingError(String(format: "this run needs at least %.1f GB (weights, gradients, optimizer state, and activations of %d sequence%@ of %d tokens), more than this machine's %.1f GB%@",
+                                   needed / 1e9, rows, rows == 1 ? "" : "s", length, available / 1e9, advice.isEmpty ? "" : "; " + advice))
+    }
+
+    /// One micro-batch as a training step allocates it, rows × tokens per
+    /// row: lm, batch_size windows of context_length; sft, batch_size examples
+    /// padded to the longest example (fitted to the context); dpo, the chosen
+    /// and rejected sequences of batch_size pairs (2·batch_size rows), likewise.
+    public static func microBatchShape(_ config: RunConfig, examples: ExampleSet?) -> (rows: Int, length: Int) {
+        let batch = config.train.batchSize
+        guard let examples else { return (batch, config.model.contextLength) }
+        let sequences = (examples.train + examples.validation).flatMap { [$0.chosen] + ($0.rejected.map { [$0] } ?? []) }
+        let longest = max(1, (sequences.map(\.tokens.count).max() ?? 1) - 1)  // inputs: every token but the last
+        return (examples.format == .preference ? 2 * batch : batch, min(longest, config.model.contextLength))
     }
 
     /// A lower bound on a training step's memory, in bytes: three floats per
     /// parameter (weight, gradient, at least one optimizer moment; a LoRA run's
-    /// frozen base only its weight) and the
-    /// activations a step must keep. Only there to refuse sizes that cannot possibly fit
-    /// with a message instead of a failed allocation, so it never overestimates.
-    static func minimumTrainingBytes(_ config: RunConfig) -> Double {
+    /// frozen base only its weight) and the activations one micro-batch
+    /// (`microBatchShape`) must keep. Only there to refuse sizes that cannot
+    /// possibly fit with a message instead of a failed allocation, so it never
+    /// overestimates.
+    public static func minimumTrainingBytes(_ config: RunConfig, examples: ExampleSet? = nil) -> Double {
         let m = config.model
-        let (d, layers, context) = (Double(m.dModel), Double(m.nLayer), Double(m.contextLength))
+        let (d, layers) = (Double(m.dModel), Double(m.nLayer))
         let vocab = Double(m.vocabSize ?? 1), hidden = Double(m.feedForwardSize)
         let kv = Double(m.kvHeads * m.headSize)
         let perLayer = d * (2 * d + 2 * kv) + 2 * d * hidden
         let parameters = layers * perLayer + vocab * d
-        let tokens = Double(config.train.batchSize) * context
+        let (rows, length) = microBatchShape(config, examples: examples)
+        let tokens = Double(rows) * Double(length)
         let activations = layers * tokens * (4 * d + hidden) + tokens * vocab
         // With LoRA the frozen base has neither gradients nor moments (the adapters are small).
         let floatsPerParameter = config.lora == nil ? 3.0 : 1.0
@@ -211,7 +280,11 @@ public final class Trainer {
         if step == 0 && options.evaluateAtStart {
             // As nanoGPT: the untrained model's loss is the first best, but is
             // not saved; best/ appears once training beats it.
-            bestValidationLoss = min(bestValidationLoss, try evaluate().validation)
+            let (train, validation) = try evaluate()
+            guard train.isFinite, validation.isFinite else {
+                throw TrainingError("the starting model's \(train.isFinite ? "validation" : "training") loss at step 0 is \(train.isFinite ? validation : train): its outputs are not finite numbers (a weight so large that its products overflow float32); nothing was trained")
+            }
+            bestValidationLoss = min(bestValidationLoss, validation)
         }
         let started = Date()
         let startStep = step
@@ -221,7 +294,7 @@ public final class Trainer {
             if interruptRequested != 0 || step == options.stopAfterStep || overBudget {
                 try saveLatest()
                 throw TrainingInterrupted(step: step, checkpoint: RunDirectory(options.runDirectory).latest,
-                                          budgetReached: overBudget && interruptRequested == 0)
+                                          budgetReached: overBudget && interruptRequested == 0, signal: Int32(interruptRequested))
             }
             let stepStart = DispatchTime.now().uptimeNanoseconds
             let lr = schedule.rate(at: step)
@@ -308,7 +381,8 @@ public final class Trainer {
             preference = nil
         }
         try metrics.append(.evaluation(step: step, trainLoss: train, validationLoss: validation, preference: preference))
-        let best = validation < bestValidationLoss ? " (best so far)" : ""
+        // Step 0's model is the run's first best but is never saved as best/.
+        let best = step == 0 ? " (starting point)" : validation < bestValidationLoss ? " (best so far)" : ""
         if let preference {
             options.log(String(format: "eval step %d | train loss %.4f | val loss %.4f | eval %@%@",
                                step, train, validation, preference.summary, best))
@@ -388,8 +462,9 @@ public final class Trainer {
         return out
     }
 
-    /// The step a checkpoint was saved at (for a command deciding whether a resume has anything to do).
-    public static func savedStep(in checkpoint: URL) throws -> Int { try readState(checkpoint).step }
+    /// The step a checkpoint was saved at, checked to be in [0, max_steps]
+    /// (for a command deciding whether a resume has anything to do).
+    public static func savedStep(in checkpoint: URL, maxSteps: Int) throws -> Int { try readState(checkpoint, maxSteps: maxSteps).step }
 
     /// Refuses to resume on a text that differs from the one the run started
     /// with (checkpoints from before this record was kept are not checked).
@@ -400,32 +475,46 @@ public final class Trainer {
         throw TrainingError("cannot resume \(checkpoint.path): the data file '\(path)' changed since the run started (\(change)); resume with the original text, or start a new run")
     }
 
-    static func readState(_ directory: URL) throws -> TrainerState {
+    /// A checkpoint's trainer state; with `maxSteps`, its step must be in [0, max_steps].
+    static func readState(_ directory: URL, maxSteps: Int? = nil) throws -> TrainerState {
         let url = directory.appendingPathComponent(stateFile)
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw TrainingError("checkpoint \(directory.path) has no \(stateFile): it holds weights only and cannot be resumed")
         }
-        return try TrainerState(json: data, source: url.path)
+        let state = try TrainerState(json: data, source: url.path)
+        if let maxSteps, state.step > maxSteps {
+            throw TrainingError("\(url.path): step \(state.step) is beyond train.max_steps (\(maxSteps)); the file was edited or damaged")
+        }
+        return state
     }
 
     // MARK: progress bar (stderr, terminals only)
 
     func showProgress(started: Date, done: Int, remaining: Int, loss: Float) {
         guard options.progressBar else { return }
-        let fraction = Double(step) / Double(config.train.maxSteps)
-        let filled = Int(fraction * 30)
-        let elapsed = Date().timeIntervalSince(started)
-        let eta = done > 0 ? elapsed / Double(done) * Double(remaining) : 0
-        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: 30 - filled)
-        let line = String(format: "\r%@ %d/%d loss %.4f ETA %@ ", bar, step, config.train.maxSteps, loss, formatDuration(eta))
-        fputs(line, stderr)
+        fputs(progressLine(done: step, total: config.train.maxSteps, doneSinceStart: done, started: started,
+                           detail: String(format: " loss %.4f", loss)), stderr)
     }
 
     func clearProgress() {
         guard options.progressBar else { return }
-        fputs("\r\u{1B}[K", stderr)
+        fputs(clearedProgressLine, stderr)
     }
 }
+
+/// The one progress line of long commands (train, eval), for a terminal's
+/// stderr: a 30-cell bar, done/total, the caller's detail, and the time left
+/// at the rate since `started` (`doneSinceStart` items ago).
+public func progressLine(done: Int, total: Int, doneSinceStart: Int, started: Date, detail: String = "") -> String {
+    let filled = min(30, max(0, Int(Double(done) / Double(max(total, 1)) * 30)))
+    let elapsed = Date().timeIntervalSince(started)
+    let eta = doneSinceStart > 0 ? elapsed / Double(doneSinceStart) * Double(total - done) : 0
+    let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: 30 - filled)
+    return "\r\(bar) \(done)/\(total)\(detail) ETA \(formatDuration(eta)) "
+}
+
+/// Erases the progress line (carriage return, clear to the end of the line).
+public let clearedProgressLine = "\r\u{1B}[K"
 
 /// `path` made absolute against the working directory, with `.` and `..`
 /// resolved: how a run records its data path and compares it on resume.

@@ -49,6 +49,16 @@ public final class TrainingRun {
         let run = RunDirectory(request.directory)
         let out = run.url
         let fm = FileManager.default
+        // The checkpoint a run starts from is never inside the directory it
+        // (re)writes, nor around it, even with --force: starting over would delete it.
+        if let initFrom = request.initFrom {
+            let source = try Checkpoint.resolve(initFrom)
+            for path in [initFrom, source.path] {
+                if let how = OutputDirectory.overlap(out.path, path) {
+                    throw TrainingError("--out '\(out.path)' \(how) the --init-from checkpoint '\(path)'; a run never writes over the checkpoint it starts from, even with --force: choose another --out")
+                }
+            }
+        }
 
         // The directory is locked before anything is read from or written to it.
         var lock: RunLock?
@@ -65,32 +75,49 @@ public final class TrainingRun {
                 for line in Checkpoint.recoverInterruptedReplacements(in: out) { note("\(out.path): \(line)") }
             }
         }
+        // A resume continues latest/; when a save was cut short (a full disk)
+        // and left only best/, it continues best/ instead, saying so.
+        var resumeFrom = run.latest
         if resume && !fm.fileExists(atPath: run.latest.path) {
-            throw TrainingError(fm.fileExists(atPath: out.path) ? "cannot resume: '\(out.path)' has no latest/ checkpoint"
-                                                                  : "cannot resume: run directory '\(out.path)' does not exist")
+            guard fm.fileExists(atPath: run.best.path) else {
+                throw TrainingError(fm.fileExists(atPath: out.path) ? "cannot resume: '\(out.path)' has no latest/ or best/ checkpoint"
+                                                                      : "cannot resume: run directory '\(out.path)' does not exist")
+            }
+            resumeFrom = run.best
+            let step = (try? Trainer.readState(run.best).step).map { " at step \($0)" } ?? ""
+            note("note: '\(out.path)' has no latest/ (its last save did not complete); resuming from best/\(step)")
         }
         if !resume && run.hasCheckpoint && !force {
             throw TrainingError("'\(out.path)' holds another run; use --resume to continue it or --force to start over")
         }
 
-        // The config, read once: the file given, else the checkpoint's when resuming, else the default.
-        let saved = resume ? try Checkpoint.loadConfig(from: run.latest) : nil
+        // The config, read once: the file given, else the checkpoint's when resuming, else the default;
+        // with --init-from, the checkpoint's model and tokenizer; then the overrides; then one validation.
+        let saved = resume ? try Checkpoint.loadConfig(from: resumeFrom) : nil
+        let initial = try request.initFrom.map { try Checkpoint.load(from: try Checkpoint.resolve($0)) }
         var config: RunConfig
         if let file = request.configFile ?? (saved == nil ? request.defaultConfig : nil) {
             guard fm.fileExists(atPath: file.path) else { throw TrainingError("config file '\(file.path)' does not exist") }
-            config = try RunConfig.load(from: file, overrides: request.overrides)
+            config = try RunConfig.loadUnvalidated(from: file)
         } else {
             config = saved ?? RunConfig()
-            try config.apply(overrides: request.overrides)
-            try config.validate()
         }
-        if let saved, request.dataPath == nil { config.data.path = saved.data.path }  // the run's own text
-        if let dataPath = request.dataPath { config.data.path = dataPath }
-        config.data.path = absolutePath(config.data.path)  // so --resume works from any directory
-        let initial = try request.initFrom.map { try Checkpoint.load(from: try Checkpoint.resolve($0)) }
         if let initial {  // fine-tuning: the checkpoint decides the model and the tokenizer
             config.model = initial.config.model
             config.tokenizer = initial.config.tokenizer
+            let unused = request.configFile.map { RunConfig.sectionNames(inFile: $0).filter { $0 == "model" || $0 == "tokenizer" } } ?? []
+            if let file = request.configFile, !unused.isEmpty {
+                note("note: the \(unused.joined(separator: " and ")) section\(unused.count == 1 ? "" : "s") of \(file.path) \(unused.count == 1 ? "is" : "are") not used: --init-from takes the model and tokenizer from \(initial.directory.path)")
+            }
+        }
+        try config.apply(overrides: request.overrides)
+        try config.validate()
+        if let initial { try checkInitializedModel(config, checkpoint: initial.config, source: initial.directory.path) }
+        if let saved, request.dataPath == nil { config.data.path = saved.data.path }  // the run's own text
+        if let dataPath = request.dataPath { config.data.path = dataPath }
+        config.data.path = absolutePath(config.data.path)  // so --resume works from any directory
+        if !resume, let name = RunDirectory.startOverNames.first(where: { ["is", "contains"].contains(OutputDirectory.overlap(out.appendingPathComponent($0).path, config.data.path)) }) {
+            throw TrainingError("data file '\(config.data.path)' is the run's own \(name) in --out '\(out.path)', which starting the run deletes; train on a copy outside the run directory")
         }
         if !resume, let line = config.shortenWarmupToRun() { note("note: \(line)") }
         if config.train.threads > 0 { Parallel.threads = config.train.threads }
@@ -104,7 +131,7 @@ public final class TrainingRun {
         let fingerprint = DataFingerprint(text: text)
         // Another path is the config check's to name (data.path); the same path must hold the same text.
         if let saved, absolutePath(saved.data.path) == config.data.path {
-            try Trainer.checkSameData(fingerprint, path: config.data.path, checkpoint: run.latest)
+            try Trainer.checkSameData(fingerprint, path: config.data.path, checkpoint: resumeFrom)
         }
         let cacheKey = TokenCache.key(text: text, config: config)
         let (format, examples) = try ExampleFile.read(path: config.data.path, text: text)
@@ -112,7 +139,7 @@ public final class TrainingRun {
         if !resume { try Trainer.checkReference(config.train.objective, initialModel: initial != nil) }
         var corpus: Corpus, cached: Bool
         if format != .text {
-            corpus = try exampleCorpus(format: format, examples: examples, config: config, run: run, resume: resume,
+            corpus = try exampleCorpus(format: format, examples: examples, config: config, run: run, resumeFrom: resume ? resumeFrom : nil,
                                        initialTokenizer: initial?.tokenizerJSON, progress: tokenizerProgress)
             cached = false
         } else if let initial {
@@ -121,13 +148,15 @@ public final class TrainingRun {
             corpus = try Corpus(tokenizer: tokenizer, trainText: trainText, validationText: validationText)
             cached = false
         } else {
-            (corpus, cached) = try loadCorpus(text: text, key: cacheKey, config: config, run: run, resume: resume, progress: tokenizerProgress)
+            (corpus, cached) = try loadCorpus(text: text, key: cacheKey, config: config, run: run, resumeFrom: resume ? resumeFrom : nil,
+                                              progress: tokenizerProgress)
         }
-        let checked = try Trainer.checked(config, for: corpus)
+        let checked = try Trainer.checked(config, for: corpus, initialized: initial != nil)
         if let line = corpus.examples?.fittingNote { note("note: \(line)") }
+        if !resume, let line = Trainer.epochsNote(checked, corpus: corpus) { note("note: \(line)") }
         if resume {
-            try Trainer.checkSameRun(checked, checkpoint: run.latest)
-            let step = try Trainer.savedStep(in: run.latest)
+            try Trainer.checkSameRun(checked, checkpoint: resumeFrom)
+            let step = try Trainer.savedStep(in: resumeFrom, maxSteps: checked.train.maxSteps)
             if step >= checked.train.maxSteps {
                 note("'\(out.path)' already finished at step \(step) (train.max_steps); nothing to train. "
                      + "To train longer, start a new run: the learning-rate schedule depends on max_steps.")
@@ -154,12 +183,15 @@ public final class TrainingRun {
         }
         var options = TrainerOptions(runDirectory: out)
         options.resume = resume
+        options.resumeFrom = resumeFrom
         options.data = fingerprint
         // The template goes where the weights go: from --init-from, or kept by a resumed run.
         options.chatTemplate = try initial.map { try Checkpoint.chatTemplate(in: $0.directory) }
             ?? (resume ? try Checkpoint.chatTemplate(in: run.latest) : nil)
         configure(&options)
-        let trainer = try Trainer(config: config, corpus: corpus, options: options, initialModel: initial?.model)
+        // A setting --init-from allows to change (context_length, dropout, rope_scaling) gives the same weights another config.
+        let initialModel = initial.map { $0.model.config == checked.model ? $0.model : $0.model.withPositions(checked.model) }
+        let trainer = try Trainer(config: config, corpus: corpus, options: options, initialModel: initialModel)
         // The cache is written only by a fresh run whose tokenizer was built
         // from the settings: a later --force trusts it as exactly that. A
         // resume without a cache re-encodes with the checkpoint's tokenizer instead.
@@ -178,16 +210,39 @@ public final class TrainingRun {
         return TrainingRun(directory: run, trainer: trainer, corpus: corpus, initializedFrom: initial?.directory, lock: lock!)
     }
 
+    /// Under --init-from the checkpoint's model trains as it is: only settings
+    /// that keep every weight may differ from the checkpoint's: model.dropout
+    /// (training only), model.rope_scaling, and model.context_length for
+    /// positions without a table and without rope_scaling (whose frequencies
+    /// are set relative to it). Anything else is refused with the reason,
+    /// rather than ignored.
+    static func checkInitializedModel(_ config: RunConfig, checkpoint: RunConfig, source: String) throws {
+        let changed = config.differingFields(from: checkpoint, sections: ["model", "tokenizer"])
+        let allowed = ["model.context_length", "model.dropout", "model.rope_scaling"]
+        if let field = changed.first(where: { !allowed.contains($0) }) {
+            let what = field.hasPrefix("tokenizer.") ? "the tokenizer comes" : "the model comes with its weights"
+            throw TrainingError("\(field) cannot change under --init-from: \(what) from \(source); of the model only \(allowed.joined(separator: ", ")) may be set")
+        }
+        guard changed.contains("model.context_length") else { return }
+        let m = checkpoint.model, length = config.model.contextLength
+        if m.position == .learned {
+            throw TrainingError("model.context_length \(length) cannot change under --init-from: \(source) has learned positions, one embedding row per position up to \(m.contextLength); train at its context, or start from a model with rope, alibi, sinusoidal or no positions")
+        }
+        if m.ropeScaling != nil || config.model.ropeScaling != nil {
+            throw TrainingError("model.context_length \(length) cannot change under --init-from together with model.rope_scaling, whose frequencies are set relative to the context length (\(m.contextLength) in \(source))")
+        }
+    }
+
     /// A corpus of prompt–completion or preference examples, tokenized with the
     /// --init-from checkpoint's tokenizer, the resumed run's, or (training from
     /// scratch) a tokenizer built from the examples' text.
-    static func exampleCorpus(format: DataFormat, examples: [TextExample], config: RunConfig, run: RunDirectory, resume: Bool,
+    static func exampleCorpus(format: DataFormat, examples: [TextExample], config: RunConfig, run: RunDirectory, resumeFrom: URL?,
                               initialTokenizer: Data?, progress: ((Int, Int) -> Void)?) throws -> Corpus {
         let tokenizer: any Tokenizer
         if let initialTokenizer {
             tokenizer = try TokenizerFile.load(data: initialTokenizer)
-        } else if resume {
-            tokenizer = try TokenizerFile.load(from: run.latest.appendingPathComponent(Checkpoint.tokenizerFile))
+        } else if let resumeFrom {
+            tokenizer = try TokenizerFile.load(from: resumeFrom.appendingPathComponent(Checkpoint.tokenizerFile))
         } else {
             let text = examples.map { [$0.prompt, $0.chosen, $0.rejected ?? ""].joined(separator: "\n") }.joined(separator: "\n")
             tokenizer = try Corpus.build(text: text, config: config, progress: progress).tokenizer
@@ -201,11 +256,11 @@ public final class TrainingRun {
     /// Reuses the run's tokenizer and token cache when they match (`cached`);
     /// otherwise builds the tokenizer (or takes the checkpoint's, when resuming).
     /// Writes nothing: the caller saves a new tokenizer and cache once the run is checked.
-    static func loadCorpus(text: String, key: UInt64, config: RunConfig, run: RunDirectory, resume: Bool,
+    static func loadCorpus(text: String, key: UInt64, config: RunConfig, run: RunDirectory, resumeFrom: URL?,
                            progress: ((Int, Int) -> Void)?) throws -> (corpus: Corpus, cached: Bool) {
         let tokenizer: (any Tokenizer)?
-        if resume {
-            tokenizer = try TokenizerFile.load(from: run.latest.appendingPathComponent(Checkpoint.tokenizerFile))
+        if let resumeFrom {
+            tokenizer = try TokenizerFile.load(from: resumeFrom.appendingPathComponent(Checkpoint.tokenizerFile))
         } else if FileManager.default.fileExists(atPath: run.tokenizer.path) {
             tokenizer = try? TokenizerFile.load(from: run.tokenizer)
         } else {
@@ -214,7 +269,7 @@ public final class TrainingRun {
         if let tokenizer, let cached = TokenCache.read(from: run.tokenCache, key: key) {
             return (Corpus(tokenizer: tokenizer, train: cached.train, validation: cached.validation), true)
         }
-        if let tokenizer, resume {
+        if let tokenizer, resumeFrom != nil {
             let (trainText, validationText) = Corpus.split(text, valFraction: config.data.valFraction)
             return (try Corpus(tokenizer: tokenizer, trainText: trainText, validationText: validationText), false)
         }

@@ -61,10 +61,15 @@ struct Arguments {
         return v
     }
 
+    /// True if `--name` (with a value or not) is among the arguments left; consumes nothing.
+    func has(_ name: String) -> Bool {
+        remaining.contains { $0 == "--" + name || $0.hasPrefix("--" + name + "=") }
+    }
+
     /// `--threads N` with the bounds and meaning of train.threads in every
     /// command: 1...1024, or 0 for all cores. Nil when absent or 0.
     mutating func threads() throws -> Int? {
-        guard remaining.contains(where: { $0 == "--threads" || $0.hasPrefix("--threads=") }) else { return nil }
+        guard has("threads") else { return nil }
         let n = try int("threads", default: 0, in: 0...1024)
         return n == 0 ? nil : n
     }

@@ -10,7 +10,7 @@ let compareUsage = """
                            [--set k=v ...] [--seeds N] [--budget steps=N|seconds=S] [--target-loss L] [--yes]
 
     Trains every combination of the varied fields (fields joined by + change together:
-    --vary model.activation+model.d_ff=gelu+512,swiglu+344), each --seeds times (seeds train.seed, +1, …), one run
+    --vary model.activation+model.d_ff=gelu+512,swiglu+341), each --seeds times (seeds train.seed, +1, …), one run
     after another, with one tokenizer and token cache and the same budget: equal steps by default
     (train.max_steps, or steps=N), or equal wall seconds. Each run is an ordinary run directory under
     DIR/runs/ (sample, eval, --resume work on it). Ctrl-C stops cleanly; the same command resumes.
@@ -166,7 +166,7 @@ func runCompareCommand(_ args: [String]) throws {
     // Ctrl-C reaches the running child too (same process group); a SIGINT sent
     // to this process alone is passed on. The child saves; this process stops.
     signal(SIGINT) { _ in
-        interruptRequested = 1
+        interruptRequested = SIGINT
         if runningChild > 0 { kill(runningChild, SIGINT) }
     }
     var durations: [Double] = []

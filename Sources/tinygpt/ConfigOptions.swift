@@ -29,3 +29,15 @@ func grouped(_ n: Int) -> String {
     }
     return out
 }
+
+/// The sample section of `--config FILE` (sample and export, where the
+/// checkpoint fixes the rest), with a note naming the sections it ignores.
+func sampleSection(ofConfig path: String) throws -> SampleConfig {
+    guard FileManager.default.fileExists(atPath: path) else { throw CLIError("config file '\(path)' does not exist") }
+    let sample = try RunConfig.load(from: URL(fileURLWithPath: path)).sample
+    let sections = RunConfig.sectionNames(inFile: URL(fileURLWithPath: path)).filter { $0 != "sample" }.sorted()
+    if !sections.isEmpty {
+        printError("tinygpt: note: --config \(path): only its sample section is used; its \(sections.joined(separator: ", ")) section\(sections.count == 1 ? " is" : "s are") ignored (the checkpoint fixes them)")
+    }
+    return sample
+}

@@ -42,7 +42,11 @@ func runEvalCommand(_ args: [String]) throws {
     }
     let svgPath = try a.option("svg")
     let byPosition = a.flag("by-position") || svgPath != nil
+    let bucketsGiven = a.has("buckets")
     let bucketCount = try a.int("buckets", default: 16, in: 1...1_000_000)
+    if bucketsGiven && !byPosition {
+        throw CLIError("--buckets divides the --by-position table; without --by-position (or --svg) it has no effect: add --by-position, or drop --buckets")
+    }
     let overrides = try a.options("set")
     let referencePath = try a.option("reference")
     let betaText = try a.option("beta")
@@ -102,7 +106,14 @@ func runEvalCommand(_ args: [String]) throws {
     }
     let ids = try tokenizer.encode(text).map { Int32($0) }
     guard ids.count >= 2 else { throw CLIError("data file '\(dataPath)' has \(ids.count) token(s); need at least 2 to score") }
-    let result = evaluate(logits: logitsOf, contextWindow: window, ids: ids, textBytes: text.utf8.count, stride: stride, context: context, byPosition: byPosition)
+    // As train: a progress line on stderr when it is a terminal.
+    let started = Date(), showProgress = isatty(2) != 0
+    let result = evaluate(logits: logitsOf, contextWindow: window, ids: ids, textBytes: text.utf8.count, stride: stride, context: context,
+                          byPosition: byPosition, progress: showProgress ? { done, total in
+                              fputs(done == total ? clearedProgressLine : progressLine(done: done, total: total, doneSinceStart: done, started: started,
+                                                                                       detail: " windows"), stderr)
+                          } : nil)
+    try requireFinite(result.loss, "the loss on '\(dataPath)'", of: "'\(checkpointPath)'")
     let buckets = result.byPosition?.buckets(width: max(1, (context + bucketCount - 1) / bucketCount)) ?? []
     if byPosition, let path = svgPath {
         try writePositionPlot(buckets, to: path, trainedContext: trained.contextLength, context: context, run: run)

@@ -21,6 +21,7 @@ func evaluateExamples(format: DataFormat, examples: [TextExample], dataPath: Str
         }
         noteFitting()
         let (loss, tokens) = completionLoss(model: model, examples: set.train, batch: batch)
+        try requireFinite(loss, "the completion loss on '\(dataPath)'", of: "the checkpoint")
         if json {
             print(JSONValue.object(["format": .string(format.rawValue), "examples": .int(set.train.count), "tokens": .int(tokens),
                                     "loss": .number(loss), "perplexity": .number(exp(loss))]).serialized())
@@ -46,6 +47,9 @@ func evaluateExamples(format: DataFormat, examples: [TextExample], dataPath: Str
         noteFitting()
         let scores = ReferenceLogProbs(model: reference.model, examples: set.train, batch: batch)
         let stats = preferenceStats(model: model, examples: set.train, reference: scores, beta: Float(beta), batch: batch)
+        for (name, value) in [("logps/chosen", stats.logpsChosen), ("logps/rejected", stats.logpsRejected), ("the DPO loss", stats.loss)] {
+            try requireFinite(value, "\(name) on '\(dataPath)'", of: "the checkpoint or its reference")
+        }
         if json {
             let members: [(key: String, value: JSONValue)] = [("format", .string(format.rawValue)), ("pairs", .int(stats.pairs)), ("beta", .number(beta))]
                 + stats.named().map { (key: $0.0, value: JSONValue.number($0.1)) }

@@ -1,10 +1,12 @@
 import Foundation
 import Autograd
 import Formats
+import Config
 import Tokenizer
 
 let exportUsage = """
-    usage: tinygpt export --checkpoint DIR --format hf|peft --out OUT [--force] [--set model.rope_scaling={...}] [--base NAME]
+    usage: tinygpt export --checkpoint DIR --format hf|peft --out OUT [--force] [--config sampling.json]
+                          [--set sample.field=value ...] [--set model.rope_scaling={...}] [--base NAME]
            tinygpt export --checkpoint DIR --format gguf --out FILE.gguf [--type f32|f16|q8_0] [--force]
 
     --format hf writes a transformers model; from an adapter (LoRA) checkpoint, the merged model W + (alpha/r)·B·A.
@@ -14,6 +16,8 @@ let exportUsage = """
 
     OUT must be new or empty; --force replaces a non-empty OUT, except the working directory,
     a directory holding the checkpoint, or a tinygpt run or checkpoint (docs/reliability.md).
+    generation_config.json holds the checkpoint's sample section, or that of --config (e.g. configs/sample-beam.json:
+    num_beams, length_penalty, early_stopping), then --set sample.* (e.g. --set sample.strategy=beam).
     --set model.rope_scaling={...} (or one member) exports a RoPE model with that scaling (docs/config.md).
 
     --format gguf writes one file that llama.cpp loads (architecture llama or gpt2), with the tokenizer,
@@ -39,6 +43,7 @@ func runExportCommand(_ args: [String]) throws {
     guard let out = try a.option("out") else { throw CLIError("--out OUT is required (tinygpt export --help shows every option)") }
     let format = try a.option("format") ?? "hf"
     let force = a.flag("force")
+    let configPath = try a.option("config")
     let overrides = try a.options("set")
     let baseName = try a.option("base")
     let weightType = try a.option("type")
@@ -48,8 +53,12 @@ func runExportCommand(_ args: [String]) throws {
     }
     if weightType != nil && format != "gguf" { throw CLIError("--type sets the weights of a gguf export; --format is \(format)") }
     if baseName != nil && format != "peft" { throw CLIError("--base names the base model of a peft export; --format is \(format)") }
+    for assignment in overrides where !assignment.hasPrefix("sample.") && !assignment.hasPrefix("model.rope_scaling") {
+        throw CLIError("--set \(assignment): export takes sample.* settings (generation_config.json) and model.rope_scaling; the checkpoint fixes the rest")
+    }
     let (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpoint)
     var run = loaded.config
+    if let configPath { run.sample = try sampleSection(ofConfig: configPath) }
     try run.apply(overrides: overrides)
     try run.validate()
     let model = try inferenceModel(loaded, model: run.model, overrides: overrides, context: nil, mergingAdapters: false)
@@ -57,7 +66,7 @@ func runExportCommand(_ args: [String]) throws {
         try exportGGUF(loaded, model: model, config: run, type: weightType, out: out, force: force, sources: [checkpoint, loaded.directory.path])
         return
     }
-    try OutputDirectory.check(out, force: force, sources: [checkpoint, loaded.directory.path])
+    try OutputDirectory.check(out, force: force, sources: [checkpoint, loaded.directory.path], note: { printError("tinygpt: note: \($0)") })
     let family = try HuggingFace.family(for: run.model)
     if format == "peft" {
         guard model.hasAdapters else {
@@ -86,7 +95,7 @@ func runImportCommand(_ args: [String]) throws {
     try a.finish()
     guard format == "hf" || format == "gguf" else { throw CLIError("--format must be hf (Hugging Face transformers) or gguf (llama.cpp), got '\(format)'") }
     if dequantize && format != "gguf" { throw CLIError("--dequantize applies to --format gguf (a Hugging Face import is always float32)") }
-    try OutputDirectory.check(out, force: force, sources: [from])
+    try OutputDirectory.check(out, force: force, sources: [from], note: { printError("tinygpt: note: \($0)") })
     if format == "gguf" {
         try importGGUF(from: from, out: out, dequantize: dequantize)
         return

@@ -2,8 +2,9 @@ import Foundation
 import Files
 
 /// Standard output, checked. Results go through C's buffered `stdout` (as
-/// `print` does); a write that fails there (stdout closed, a full disk,
-/// /dev/full) sets its error flag. `flush()` pushes the buffer out and ends
+/// `print` does); a write that fails there (stdout closed, a pipe whose
+/// reader has gone, a full disk, /dev/full) sets its error flag. SIGPIPE is
+/// ignored (main.swift), so a closed pipe is such a failure, not a silent death. `flush()` pushes the buffer out and ends
 /// the command with one line on stderr and exit 1 if anything failed, so a
 /// truncated result is never reported as success.
 enum StandardOutput {
@@ -16,13 +17,21 @@ enum StandardOutput {
 
     /// Pushes buffered output out; on failure, reports and exits 1.
     static func flush() {
-        errno = 0
-        if fflush(stdout) != 0 || ferror(stdout) != 0 {
-            let reason = errno != 0 ? posixReason(errno) : "write failed"
-            printError("tinygpt: error: cannot write the output to standard output: \(reason)")
+        if let reason = failure() {
+            printError("tinygpt: error: \(failureMessage(reason))")
             exit(1)
         }
     }
+
+    /// Pushes buffered output out and returns why that failed, or nil: for a
+    /// command that must tidy up (save a checkpoint) before it stops.
+    static func failure() -> String? {
+        errno = 0
+        guard fflush(stdout) != 0 || ferror(stdout) != 0 else { return nil }
+        return errno != 0 ? posixReason(errno) : "write failed"
+    }
+
+    static func failureMessage(_ reason: String) -> String { "cannot write the output to standard output: \(reason)" }
 }
 
 /// Writes to standard error (diagnostics; standard output carries results).

@@ -12,7 +12,7 @@ let quantizeUsage = """
     Writes a copy of a checkpoint whose matrices are group-wise symmetric int8 (default) or int4: each group of
     N consecutive weights of a row keeps one float scale max|w|/127 (or /7). Norm gains, biases and a learned
     position table stay float32; the token embedding and output head are quantized too unless --float-embeddings.
-    N defaults to 64, halved until it divides every row. sample, eval, logits, info and bench sample read the result
+    N defaults to \(QuantizedCheckpoint.preferredGroupSize), halved until it divides every row. sample, eval, logits, info and bench sample read the result
     directly; training and export need the float checkpoint. Layout: docs/formats.md.
     example: tinygpt quantize --checkpoint runs/default-20261123-120000 --out runs/default-int8
     """
@@ -46,7 +46,7 @@ func runQuantizeCommand(_ args: [String]) throws {
     } else {
         groupSize = QuantizedCheckpoint.defaultGroupSize(config.model, format: format, embeddings: embeddings)
     }
-    try OutputDirectory.check(out, force: force, sources: [checkpoint, directory.path])
+    try OutputDirectory.check(out, force: force, sources: [checkpoint, directory.path], note: { printError("tinygpt: note: \($0)") })
     let (loaded, _) = try loadCheckpointWithTokenizer(directory.path)
     var quantizedConfig = loaded.config
     if loaded.model.hasAdapters {  // an adapter checkpoint is quantized as its merged model
@@ -102,8 +102,10 @@ func printPerTokenBytes(_ m: ModelConfig, quantization q: (format: QuantizedForm
         print(String(format: "quantized: %@, groups of %d%@; weights read per token %.2f MB (float32 %.2f MB, %.2f×)", q.format.rawValue,
                      q.groupSize, q.embeddings ? "" : ", float embeddings", Double(bytes) / 1e6, Double(float) / 1e6, Double(bytes) / Double(float)))
     } else {
-        let int8 = QuantizedCheckpoint.weightBytesPerToken(m, format: .int8, groupSize: 32, embeddings: true)
-        print(String(format: "weights read per token: %.2f MB float32 (int8 groups of 32: %.2f MB)", Double(float) / 1e6, Double(int8) / 1e6))
+        // What `quantize` would write with its defaults.
+        let group = QuantizedCheckpoint.defaultGroupSize(m, format: .int8, embeddings: true)
+        let int8 = QuantizedCheckpoint.weightBytesPerToken(m, format: .int8, groupSize: group, embeddings: true)
+        print(String(format: "weights read per token: %.2f MB float32 (int8 groups of %d: %.2f MB)", Double(float) / 1e6, group, Double(int8) / 1e6))
     }
     print(String(format: "KV cache per token: %d bytes (float32 keys and values, %d layers), %.2f MB at context %d", kv, m.nLayer,
                  Double(kv * m.contextLength) / 1e6, m.contextLength))

@@ -10,8 +10,12 @@ let sampleUsage = """
     usage: tinygpt sample --checkpoint DIR [--prompt TEXT | --prompt-file FILE] [--config sampling.json] [--set sample.field=value ...]
                           [--strategy greedy|sample|beam] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
                           [--min-p P] [--repetition-penalty R] [--no-repeat-ngram N] [--beam-width W] [--length-penalty L]
-                          [--num-samples N] [--seed S] [--stop TEXT ...] [--stream | --no-stream] [--threads N]
-                          [--context N]
+                          [--early-stopping never|true|false] [--num-samples N] [--seed S] [--stop TEXT ...]
+                          [--stream | --no-stream] [--threads N] [--context N]
+
+    A setting given here (flag or --set) that the strategy does not use is an error: --temperature, --top-k,
+    --top-p, --min-p and --seed shape a random draw (strategy sample); --beam-width, --length-penalty and
+    --early-stopping belong to beam search.
 
     The window slides at the trained context length; --context N lets it grow to N tokens first (positions that
     extrapolate only: sinusoidal, rope, alibi, none). --set model.rope_scaling={...} scales RoPE for this run.
@@ -63,7 +67,8 @@ func runSampleCommand(_ args: [String]) throws {
     var produced = 0
     if s.strategy == .beam {
         let outputs = generator.beamSearch(prompt: prompt, width: s.beamWidth, count: min(s.numSamples, s.beamWidth),
-                                           maxNewTokens: s.maxNewTokens, lengthPenalty: s.lengthPenalty, settings: settings, stop: s.stop)
+                                           maxNewTokens: s.maxNewTokens, lengthPenalty: s.lengthPenalty, earlyStopping: s.earlyStopping,
+                                           settings: settings, stop: s.stop)
         for (i, o) in outputs.enumerated() {
             if outputs.count > 1 { print(String(format: "--- beam %d, score %.4f ---", i + 1, o.score ?? 0)) }
             print(text + o.text)

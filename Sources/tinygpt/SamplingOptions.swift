@@ -13,7 +13,7 @@ struct SamplingOptions {
     static let fieldFlags = ["strategy": "strategy", "max-new-tokens": "max_new_tokens", "temperature": "temperature",
                              "top-k": "top_k", "top-p": "top_p", "min-p": "min_p", "repetition-penalty": "repetition_penalty",
                              "no-repeat-ngram": "no_repeat_ngram", "beam-width": "beam_width", "length-penalty": "length_penalty",
-                             "num-samples": "num_samples", "seed": "seed"]
+                             "early-stopping": "early_stopping", "num-samples": "num_samples", "seed": "seed"]
 
     var configPath: String?
     /// `--set` assignments, then one per field flag.
@@ -46,18 +46,21 @@ struct SamplingOptions {
     /// then the assignments and flags, then --stop (validated by the caller once it is complete).
     func apply(to checkpoint: RunConfig) throws -> RunConfig {
         var run = checkpoint
-        if let configPath {
-            guard FileManager.default.fileExists(atPath: configPath) else { throw CLIError("config file '\(configPath)' does not exist") }
-            run.sample = try RunConfig.load(from: URL(fileURLWithPath: configPath)).sample
-            let sections = FileManager.default.contents(atPath: configPath)
-                .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }.map { Array($0.keys).filter { $0 != "sample" }.sorted() } ?? []
-            if !sections.isEmpty {
-                printError("tinygpt: note: --config \(configPath): only its sample section is used; its \(sections.joined(separator: ", ")) section\(sections.count == 1 ? " is" : "s are") ignored (the checkpoint fixes them)")
-            }
-        }
+        if let configPath { run.sample = try sampleSection(ofConfig: configPath) }
         try run.apply(overrides: overrides)
         if !stops.isEmpty { run.sample.stop = stops }
         return run
+    }
+
+    /// A setting asked for here that the strategy never reads would be ignored silently: refuse it.
+    func checkEffect(_ s: SampleConfig) throws {
+        let given = overrides.map { String($0.prefix(while: { $0 != "=" })) }
+        if let field = SampleConfig.fieldsWithoutEffect(under: s.strategy).first(where: { given.contains("sample.\($0)") }) {
+            let flag = SamplingOptions.fieldFlags.first { $0.value == field }.map { "--\($0.key)" } ?? "sample.\(field)"
+            let why = s.strategy == .sample ? "it belongs to beam search (--strategy beam)"
+                : "\(s.strategy == .beam ? "beam search ranks continuations by log-probability" : "greedy decoding takes the most likely token") and draws nothing (it applies to --strategy sample)"
+            throw CLIError("\(flag) has no effect with strategy \(s.strategy.rawValue): \(why); drop it or change the strategy")
+        }
     }
 }
 
@@ -78,6 +81,7 @@ struct OpenedForGeneration {
         var run = try options.apply(to: quantized?.checkpoint.config ?? loaded!.config)
         adjust(&run)
         try run.validate()
+        try options.checkEffect(run.sample)
         let s = run.sample
         let ends = run.tokenizer.eosTokenIds, begin = run.tokenizer.bosTokenId
         if let quantized {

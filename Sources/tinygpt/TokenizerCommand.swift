@@ -93,6 +93,11 @@ private func tokenizerTrain(_ a: inout Arguments) throws {
         throw CLIError("--type must be bpe or char, got '\(type)'")
     }
     let seconds = Date().timeIntervalSince(start)
+    // As train and export do, a missing parent directory is made (runs/tok.json on a fresh clone).
+    let parent = URL(fileURLWithPath: out).deletingLastPathComponent()
+    do { try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true) } catch {
+        throw CLIError("cannot write '\(out)': \(plainReason(error))")
+    }
     try tokenizer.save(to: URL(fileURLWithPath: out))
     printError("trained \(type) tokenizer: vocab \(tokenizer.vocabSize) in \(String(format: "%.3f", seconds)) s -> \(out)")
 }

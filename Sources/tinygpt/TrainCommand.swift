@@ -2,6 +2,7 @@ import Foundation
 import Kernels
 import Tokenizer
 import Train
+import Formats
 
 let trainUsage = """
     usage: tinygpt train [--config FILE] [--data FILE] [--out DIR] [--resume] [--force] [--set section.field=value ...]
@@ -10,7 +11,8 @@ let trainUsage = """
       --config FILE   run config (docs/config.md); default configs/default.json
       --data FILE     UTF-8 text to train on (overrides data.path), or JSON Lines of prompt-completion
                       (train.objective=sft) or preference (train.objective=dpo) examples: docs/fine-tuning.md
-      --out DIR       run directory; default runs/<config>-<date>-<time>
+      --out DIR       run directory; default runs/<name>-<date>-<time>, <name> from --config, --init-from and --data
+                      (e.g. runs/imported-my-… for --init-from imported --data my.txt; runs/default-… with none)
       --resume        continue DIR/latest exactly where it stopped
       --force         start over in a DIR that holds another run (deletes its checkpoints and metrics, keeps the token cache)
       --init-from CKPT  start from a checkpoint's weights, model config and tokenizer (fine-tuning, e.g. after import;
@@ -36,10 +38,9 @@ func runTrainCommand(_ args: [String]) throws {
     if resume && force { throw CLIError("--resume and --force contradict each other: choose one") }
     if resume && outPath == nil { throw CLIError("--resume needs --out DIR: the run to continue") }
 
-    let formatter = DateFormatter()
-    formatter.dateFormat = "yyyyMMdd-HHmmss"
-    let configName = configPath.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "default"
-    var request = RunRequest(directory: URL(fileURLWithPath: outPath ?? "runs/\(configName)-\(formatter.string(from: Date()))"))
+    let directory = outPath.map { URL(fileURLWithPath: $0) }
+        ?? RunDirectory.defaultURL(configFile: configPath, initFrom: initFrom, dataFile: dataPath, date: Date())
+    var request = RunRequest(directory: directory)
     request.start = resume ? .resume : force ? .force : .fresh
     request.configFile = configPath.map { URL(fileURLWithPath: $0) }
     request.defaultConfig = FileManager.default.fileExists(atPath: "configs/default.json") ? URL(fileURLWithPath: "configs/default.json") : nil
@@ -47,9 +48,18 @@ func runTrainCommand(_ args: [String]) throws {
     request.dataPath = dataPath
     request.initFrom = initFrom
     let showProgress = isatty(2) != 0
+    // A log line that cannot be written (a closed pipe, a full disk) stops
+    // the run as Ctrl-C does: latest/ is saved first, then the error.
+    var outputFailure: String?
     guard let run = try TrainingRun.open(request, note: { printError("tinygpt: \($0)") }, configure: { options in
         options.stopAfterSeconds = maxSeconds
-        options.log = { line in print(line); StandardOutput.flush() }
+        options.log = { line in
+            print(line)
+            if outputFailure == nil, let reason = StandardOutput.failure() {
+                outputFailure = reason
+                interruptRequested = SIGPIPE
+            }
+        }
         options.progressBar = showProgress
     }, tokenizerProgress: { done, total in
         if showProgress { fputs(done == total ? "\r\u{1B}[K" : "\rtraining tokenizer: \(done)/\(total)", stderr) }
@@ -77,8 +87,12 @@ func runTrainCommand(_ args: [String]) throws {
     do {
         try trainer.run()
     } catch let interrupted as TrainingInterrupted {
+        if let outputFailure {
+            printError("tinygpt: error: \(StandardOutput.failureMessage(outputFailure)); stopped at step \(interrupted.step) and saved \(interrupted.checkpoint.path) (continue with --resume)")
+            exit(1)
+        }
         printError("tinygpt: \(interrupted)")
-        if !interrupted.budgetReached { exit(130) }
+        if !interrupted.budgetReached { exit(128 + (interrupted.signal == 0 ? SIGINT : interrupted.signal)) }
     }
     if config.train.objective == .dpo, FileManager.default.fileExists(atPath: run.directory.best.path) {
         printError(String(format: "done: best validation DPO loss %.4f in %@/best", trainer.bestValidationLoss, out.path))

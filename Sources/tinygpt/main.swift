@@ -49,6 +49,10 @@ func run(_ args: [String]) throws {
     }
 }
 
+// A reader that goes away (`| head`) makes writes fail with EPIPE, reported
+// as an error like any other failed write, instead of killing the process
+// silently mid-command (training saves its checkpoint first).
+signal(SIGPIPE, SIG_IGN)
 do {
     try run(Array(CommandLine.arguments.dropFirst()))
     StandardOutput.flush()

@@ -94,13 +94,16 @@ final class ReliabilityTests: CommandLineTestCase {
             ["train", "--data", "text.txt", "--out", "viafull"] + tiny,
         ]
         for command in commands {
-            for redirect in ["> /dev/full", ">&-"] {
+            for (n, redirect) in ["> /dev/full", ">&-"].enumerated() {
+                // A run stopped by its output saves latest/ first, so each redirect trains into its own directory.
+                let command = command.map { $0 == "viafull" ? "viafull\(n)" : $0 }
                 let result = try tinygpt(command, stdoutRedirect: redirect)
                 XCTAssertEqual(result.status, 1, "\(command) \(redirect): \(result.stderr)")
                 let last = result.stderr.split(separator: "\n").last.map(String.init) ?? ""
                 XCTAssertTrue(last.hasPrefix("tinygpt: error: cannot write the output to standard output"), "\(command) \(redirect): \(result.stderr)")
             }
         }
+        XCTAssertTrue(exists("viafull0/latest/model.safetensors") && exists("viafull1/latest/model.safetensors"))
     }
 
     // 4. --resume refuses a corpus that changed since the run started.

@@ -32,9 +32,15 @@ class CommandLineTestCase: XCTestCase {
     typealias Result = (status: Int32, stdout: String, stderr: String)
 
     @discardableResult
-    func tinygpt(_ arguments: [String], in directory: URL? = nil) throws -> Result {
+    func tinygpt(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Result {
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: executable.path), "build the tinygpt executable first: \(executable.path)")
-        return try run(executable, arguments, in: directory)
+        return try run(executable, arguments, in: directory, environment: environment)
+    }
+
+    /// tinygpt with its standard output piped into `reader` (e.g. "head -c 1"),
+    /// which may exit before tinygpt is done; the status is tinygpt's.
+    func tinygpt(_ arguments: [String], pipedInto reader: String) throws -> Result {
+        try run(URL(fileURLWithPath: "/bin/bash"), ["-c", "\"$0\" \"$@\" | \(reader) > /dev/null; exit ${PIPESTATUS[0]}", executable.path] + arguments)
     }
 
     /// tinygpt with its standard output redirected by the shell: "> /dev/full", ">&-" (closed), ….
@@ -43,11 +49,55 @@ class CommandLineTestCase: XCTestCase {
         return try run(URL(fileURLWithPath: "/bin/sh"), ["-c", "exec " + quoted.joined(separator: " ") + " " + stdoutRedirect])
     }
 
-    func run(_ program: URL, _ arguments: [String], in directory: URL? = nil) throws -> Result {
+    /// tinygpt with its standard error on a terminal (a pseudo-terminal this
+    /// test reads), as a user at a shell sees it.
+    func tinygptWithTerminal(_ arguments: [String]) throws -> Result {
+        #if os(Linux)
+        // posix_openpt, unlockpt and ptsname as ioctls (Swift's Glibc does not import them): TIOCSPTLCK, TIOCGPTN.
+        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+        var unlocked: CInt = 0, number: CUnsignedInt = 0
+        guard master >= 0, ioctl(master, 0x4004_5431, &unlocked) == 0, ioctl(master, 0x8004_5430, &number) == 0,
+              let terminal = FileHandle(forUpdatingAtPath: "/dev/pts/\(number)") else {
+            throw XCTSkip("no pseudo-terminal on this machine")
+        }
+        #else
+        throw XCTSkip("pseudo-terminals are opened here on Linux only")
+        #endif
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = scratch
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = terminal
+        // Read the terminal as the program writes (its buffer is small); it reports EIO once every writer is gone.
+        final class Collected: @unchecked Sendable { var data = Data() }  // written by the reader only, read after `done`
+        let reader = FileHandle(fileDescriptor: master, closeOnDealloc: true), written = Collected()
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = read(reader.fileDescriptor, &buffer, buffer.count)
+                if n <= 0 { break }
+                written.data.append(contentsOf: buffer[0..<n])
+            }
+            done.signal()
+        }
+        try process.run()
+        try terminal.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        done.wait()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: written.data, as: UTF8.self))
+    }
+
+    /// `environment` adds to (or replaces in) this process's environment.
+    func run(_ program: URL, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = program
         process.arguments = arguments
         process.currentDirectoryURL = directory ?? scratch
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

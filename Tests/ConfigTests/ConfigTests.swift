@@ -346,7 +346,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(Set(fields.map(\.key)).count, fields.count)
         XCTAssertEqual(fields.filter { $0.section == "model" }.count, 18)
         XCTAssertEqual(fields.filter { $0.section == "train" }.count, 23)
-        XCTAssertEqual(fields.filter { $0.section == "sample" }.count, 15)
+        XCTAssertEqual(fields.filter { $0.section == "sample" }.count, 16)
         for field in fields { XCTAssertFalse(field.doc.isEmpty, field.key) }
 
         let docs = try String(contentsOf: repoRoot.appendingPathComponent("docs/config.md"), encoding: .utf8)

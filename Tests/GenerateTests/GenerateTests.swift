@@ -123,6 +123,38 @@ final class GenerateTests: XCTestCase {
         XCTAssertEqual(first, 1, "greedy goes the other way")
     }
 
+    /// transformers' three early_stopping rules on a hand-built distribution
+    /// (end token 7, length penalty 1) where each stops at another point:
+    /// after step 1 "" finishes (log 0.4); after step 2 "1" (log 0.315 / 2) and
+    /// true stops; after step 3 "2 4" (log 0.2473 / 3) and false stops, since
+    /// "1 3" (log 0.035) cannot beat the finished ones at its current length;
+    /// never goes on to max_new_tokens, where "1 3 5 5 …" (log 0.035 / 10) wins.
+    func testEarlyStoppingRules() {
+        struct Toy: NextTokenModel {
+            func logits(_ sequence: [Int32]) -> [Float] {
+                var p = [Double](repeating: 1e-9, count: 8)
+                switch sequence.last {
+                case 0: p[7] = 0.4; p[1] = 0.35; p[2] = 0.25
+                case 1: p[7] = 0.9; p[3] = 0.1
+                case 2: p[4] = 0.99; p[7] = 0.01
+                case 4: p[7] = 0.999; p[5] = 0.001
+                default: p[5] = 1
+                }
+                return p.map { Float(log($0)) }
+            }
+            mutating func start(prompt: [Int32]) -> [Float] { logits(prompt) }
+            mutating func advance(_ sequences: [[Int32]], parents: [Int]) -> [[Float]] { sequences.map(logits) }
+        }
+        func best(_ rule: EarlyStopping) -> [Int32] {
+            var toy = Toy()
+            return beamSearch(&toy, prompt: [0], width: 2, count: 1, maxNewTokens: 10, lengthPenalty: 1, earlyStopping: rule,
+                              settings: DecodingSettings(), endToken: 7, decode: { _ in [] })[0].tokens
+        }
+        XCTAssertEqual(best(.onceWidthFinished), [1])
+        XCTAssertEqual(best(.atCurrentLength), [2, 4])
+        XCTAssertEqual(best(.never), [1, 3, 5, 5, 5, 5, 5, 5, 5, 5])
+    }
+
     func testFilteringSemantics() {
         let logits: [Float] = [2, 1, 0.5, 0, -1]
         let p = filteredProbabilities(logits, temperature: 1, topK: 0, topP: 1, minP: 0)

@@ -150,7 +150,7 @@ final class LoRAModelTests: XCTestCase {
         }
     }
 
-    /// The rules that need the model (checked by training once the model is known).
+    /// The rules that need the model: part of every validation of a config (info runs them as train does).
     func testRulesAgainstTheModel() throws {
         let modelCases: [(String, String)] = [
             (#"{"lora": {"targets": ["gate"]}}"#, "'gate' needs a gated feed-forward"),
@@ -158,8 +158,7 @@ final class LoRAModelTests: XCTestCase {
             (#"{"lora": {"rank": 9, "targets": ["k"]}, "model": {"d_model": 32, "n_head": 4, "n_kv_head": 1}}"#, "exceeds the k projection's smaller side (8 × 32)"),
         ]
         for (json, expected) in modelCases {
-            let config = try RunConfig.parse(json: Data(json.utf8), source: "c.json")
-            XCTAssertThrowsError(try config.lora!.check(model: config.model), json) { error in
+            XCTAssertThrowsError(try RunConfig.parse(json: Data(json.utf8), source: "c.json"), json) { error in
                 XCTAssertTrue("\(error)".contains(expected), "\(json): \(error)")
             }
         }
@@ -201,9 +200,10 @@ final class LoRAModelTests: XCTestCase {
         // An edited config whose lora section does not fit the model is an error, not a trap.
         let edited = directory.appendingPathComponent("edited")
         try FileManager.default.copyItem(at: url, to: edited)
-        var tooLarge = run
-        tooLarge.lora!.rank = 99
-        try tooLarge.jsonData().write(to: edited.appendingPathComponent(Checkpoint.configFile))
+        // (Written as text: jsonData() validates, and this config is invalid on purpose.)
+        let tooLarge = String(decoding: try run.jsonData(), as: UTF8.self)
+            .replacingOccurrences(of: "\"rank\": \(run.lora!.rank)", with: "\"rank\": 99")
+        try Data(tooLarge.utf8).write(to: edited.appendingPathComponent(Checkpoint.configFile))
         XCTAssertThrowsError(try Checkpoint.load(from: edited)) { XCTAssertTrue("\($0)".contains("lora.rank (99) exceeds"), "\($0)") }
         try FileManager.default.removeItem(at: url.appendingPathComponent(Checkpoint.adapterFile))
         XCTAssertThrowsError(try Checkpoint.load(from: url)) { XCTAssertTrue("\($0)".contains("no adapter.safetensors"), "\($0)") }

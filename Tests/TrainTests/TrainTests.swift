@@ -126,6 +126,41 @@ final class TrainTests: XCTestCase {
         XCTAssertNoThrow(try Trainer.checked(tinyConfig(), for: corpus))
     }
 
+    /// The advice names only what would lower the estimate: with --init-from
+    /// the model's size is fixed (LoRA is offered instead), and a learned
+    /// position table fixes the context.
+    func testMemoryAdviceNamesOnlySettingsThatApply() throws {
+        let huge = tinyConfig { $0.model.contextLength = 1_048_576; $0.model.vocabSize = 1000; $0.model.position = .rope; $0.train.batchSize = 4096 }
+        func message(_ config: RunConfig, initialized: Bool) -> String {
+            do { try Trainer.requireTrainingMemory(config, initialized: initialized); return "" } catch { return "\(error)" }
+        }
+        let fresh = message(huge, initialized: false)
+        XCTAssertTrue(fresh.hasSuffix("lower train.batch_size, model.context_length, model.d_model or model.n_layer"), fresh)
+        XCTAssertTrue(fresh.contains("activations of 4096 sequences of 1048576 tokens"), fresh)
+        let tuned = message(huge, initialized: true)
+        XCTAssertTrue(tuned.hasSuffix("lower train.batch_size or model.context_length, or train LoRA adapters instead of every weight (a lora section, e.g. --config configs/lora.json)"), tuned)
+        let learned = message(tinyConfig { $0.model.contextLength = 1_048_576; $0.model.vocabSize = 1000; $0.train.batchSize = 4096 }, initialized: true)
+        XCTAssertFalse(learned.contains("model.context_length"), learned)
+        var adapters = huge
+        adapters.lora = LoRAConfig()
+        XCTAssertTrue(message(adapters, initialized: true).hasSuffix("lower train.batch_size or model.context_length"))
+    }
+
+    /// sft and dpo batches are padded to their longest example, not to the context.
+    func testMemoryEstimateUsesTheLongestExample() throws {
+        var config = tinyConfig { $0.model.contextLength = 1_048_576; $0.model.vocabSize = 1000; $0.train.batchSize = 4096 }
+        let tokenizer = try CharTokenizer(trainingText: "abc ?.")
+        let pairs = (0..<10).map { TextExample(prompt: "abc\($0 % 2 == 0 ? "" : "abc")?", chosen: " a.", rejected: " b c.") }
+        let preference = try ExampleSet(format: .preference, examples: pairs, tokenizer: tokenizer, contextLength: config.model.contextLength,
+                                        valFraction: 0.1, path: "p.jsonl")
+        XCTAssertEqual(Trainer.microBatchShape(config, examples: preference).rows, 8192)
+        XCTAssertEqual(Trainer.microBatchShape(config, examples: preference).length, 11)  // "abcabc?" + " b c." less the last token
+        XCTAssertNoThrow(try Trainer.requireTrainingMemory(config, examples: preference, initialized: true))
+        XCTAssertThrowsError(try Trainer.requireTrainingMemory(config, initialized: true))
+        config.model.contextLength = 5
+        XCTAssertEqual(Trainer.microBatchShape(config, examples: preference).length, 5, "capped by the context")
+    }
+
     func testGradientAccumulationEqualsOneLargerBatch() throws {
         var config = tinyConfig { $0.model.dropout = 0 }.model
         config.vocabSize = 20
