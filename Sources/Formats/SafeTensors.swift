@@ -171,6 +171,23 @@ public enum SafeTensors {
     /// `converted` is told each byte range once its tensor has been copied out.
     private static func decode(_ bytes: UnsafeRawBufferPointer, source: String,
                                converted: (Range<Int>) -> Void = { _ in }) throws -> SafeTensorsFile {
+        let (metadata, layouts, dataStart) = try parseHeader(bytes, source: source)
+        let tensors = layouts.map { layout in
+            defer { converted((dataStart + layout.begin)..<(dataStart + layout.end)) }
+            guard layout.dtype.byteCount > 1 else {
+                return SafeTensorsFile.Entry(name: layout.name, dtype: layout.dtype, shape: layout.shape, values: [],
+                                             bytes: Array(bytes[(dataStart + layout.begin)..<(dataStart + layout.end)]))
+            }
+            return SafeTensorsFile.Entry(name: layout.name, dtype: layout.dtype, shape: layout.shape,
+                                         values: floats(bytes, from: dataStart + layout.begin, count: layout.count, dtype: layout.dtype))
+        }
+        return SafeTensorsFile(metadata: metadata, tensors: tensors)
+    }
+
+    /// Checks the header against the file's `bytes` (all of them): the tensors'
+    /// layouts in data-offset order, tiling the data section exactly.
+    static func parseHeader(_ bytes: UnsafeRawBufferPointer, source: String) throws
+        -> (metadata: [String: String], layouts: [Layout], dataStart: Int) {
         func fail(_ problem: String) -> FormatError { FormatError("\(source): \(problem)") }
 
         guard bytes.count >= 8 else { throw fail("file is \(bytes.count) bytes, too short for the 8-byte header length") }
@@ -219,20 +236,11 @@ public enum SafeTensors {
             throw fail("data section has \(dataSize - covered) bytes after the last tensor (tensors cover \(covered) of \(dataSize))")
         }
 
-        let tensors = layouts.map { layout in
-            defer { converted((dataStart + layout.begin)..<(dataStart + layout.end)) }
-            guard layout.dtype.byteCount > 1 else {
-                return SafeTensorsFile.Entry(name: layout.name, dtype: layout.dtype, shape: layout.shape, values: [],
-                                             bytes: Array(bytes[(dataStart + layout.begin)..<(dataStart + layout.end)]))
-            }
-            return SafeTensorsFile.Entry(name: layout.name, dtype: layout.dtype, shape: layout.shape,
-                                         values: floats(bytes, from: dataStart + layout.begin, count: layout.count, dtype: layout.dtype))
-        }
-        return SafeTensorsFile(metadata: metadata, tensors: tensors)
+        return (metadata, layouts, dataStart)
     }
 
     /// A validated header entry: counts and offsets are consistent and inside the data section.
-    private struct Layout {
+    struct Layout {
         let name: String
         let dtype: SafeTensorsDType
         let shape: [Int]
@@ -300,7 +308,7 @@ public enum SafeTensors {
         return count
     }
 
-    private static func floats(_ raw: UnsafeRawBufferPointer, from start: Int, count: Int, dtype: SafeTensorsDType) -> [Float] {
+    static func floats(_ raw: UnsafeRawBufferPointer, from start: Int, count: Int, dtype: SafeTensorsDType) -> [Float] {
         (0..<count).map { i -> Float in
             switch dtype {
             case .f32:

@@ -74,6 +74,12 @@ public final class InferenceModel {
                   matrix: { name, _, _ in .float(tensors[name]!) }, vector: { tensors[$0] })
     }
 
+    /// A float32 model over weights read in place (a mapped checkpoint).
+    public convenience init(float w: FloatWeights, config: ModelConfig, contextWindow: Int? = nil) {
+        self.init(config: config, contextWindow: contextWindow ?? config.contextLength, quantization: nil, owners: [w.owner],
+                  matrix: { name, _, _ in .float(w.tensors[name]!) }, vector: { w.tensors[$0] })
+    }
+
     /// A model over a quantized checkpoint's weights.
     public convenience init(quantized w: QuantizedWeights, config: ModelConfig, contextWindow: Int? = nil) {
         var buffers: [String: FloatBuffer] = [:]

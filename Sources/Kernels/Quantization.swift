@@ -18,25 +18,37 @@ public enum QuantizedFormat: String, CaseIterable, Sendable {
     public func byteCount(_ count: Int) -> Int { self == .int8 ? count : count / 2 }
 }
 
-/// A quantized weight matrix (rows, cols): integer data and one scale per group.
-public struct QuantizedMatrix: Sendable {
+/// A quantized weight matrix (rows, cols): integer data and one scale per group,
+/// read-only. The storage is this matrix's own (quantized here, or copied from
+/// arrays) or another object's (a mapped checkpoint file), which it keeps alive.
+public struct QuantizedMatrix: @unchecked Sendable {
     public let format: QuantizedFormat
     public let rows: Int, cols: Int, groupSize: Int
     /// int8: rows·cols signed values as bytes; int4: rows·cols/2 packed bytes.
-    public let data: [UInt8]
+    public let data: UnsafeBufferPointer<UInt8>
     /// rows · cols/groupSize scales, row-major.
-    public let scales: [Float]
+    public let scales: UnsafeBufferPointer<Float>
+    /// Keeps `data` and `scales` alive.
+    let owner: AnyObject
 
     public var groupsPerRow: Int { cols / groupSize }
 
-    /// Takes stored data as it is; the loader checks lengths and scales first.
+    /// Takes stored data as it is, into storage of its own; the loader checks lengths and scales first.
     public init(format: QuantizedFormat, rows: Int, cols: Int, groupSize: Int, data: [UInt8], scales: [Float]) {
+        let storage = QuantizedStorage(data, scales)
+        self.init(format: format, rows: rows, cols: cols, groupSize: groupSize, data: UnsafeBufferPointer(storage.data),
+                  scales: UnsafeBufferPointer(storage.scales), owner: storage)
+    }
+
+    /// Reads data that `owner` keeps alive (a mapped file), without copying it.
+    public init(format: QuantizedFormat, rows: Int, cols: Int, groupSize: Int, data: UnsafeBufferPointer<UInt8>,
+                scales: UnsafeBufferPointer<Float>, owner: AnyObject) {
         require(groupSize >= 1 && cols % groupSize == 0 && (format == .int8 || groupSize % 2 == 0),
                 "QuantizedMatrix: group size \(groupSize) does not fit rows of \(cols)")
         require(data.count == format.byteCount(rows * cols) && scales.count == rows * (cols / groupSize),
                 "QuantizedMatrix: \(data.count) bytes and \(scales.count) scales do not fit (\(rows), \(cols)) in groups of \(groupSize)")
         self.format = format; self.rows = rows; self.cols = cols; self.groupSize = groupSize
-        self.data = data; self.scales = scales
+        self.data = data; self.scales = scales; self.owner = owner
     }
 
     /// Quantizes a row-major float matrix.
@@ -85,6 +97,19 @@ public struct QuantizedMatrix: Sendable {
         out.withUnsafeMutableBufferPointer { o in for r in 0..<rows { dequantizedRow(r, into: o.baseAddress! + r * cols) } }
         return out
     }
+}
+
+/// A quantized matrix's own bytes and scales.
+final class QuantizedStorage {
+    let data: UnsafeMutableBufferPointer<UInt8>
+    let scales: UnsafeMutableBufferPointer<Float>
+    init(_ data: [UInt8], _ scales: [Float]) {
+        self.data = .allocate(capacity: data.count)
+        self.scales = .allocate(capacity: scales.count)
+        _ = self.data.initialize(from: data)
+        _ = self.scales.initialize(from: scales)
+    }
+    deinit { data.deallocate(); scales.deallocate() }
 }
 
 /// Quantizes `count` values into `levels`; returns the scale max|x| / maxLevel
@@ -214,33 +239,26 @@ struct RawMatVecJob {
     }
 }
 
-/// Pins each job's arrays and hands `body` their pointers, in a buffer on
-/// the stack: generation calls this a few times per layer per token, and
-/// nothing here touches the heap.
+/// Hands `body` the jobs as plain pointers, in a buffer on the stack:
+/// generation calls this a few times per layer per token, and nothing here
+/// touches the heap. The jobs' weights stay alive for the call (`jobs` holds them).
 private func withRawJobs(_ jobs: [MatVecJob], _ body: (UnsafeBufferPointer<RawMatVecJob>) -> Void) {
     withUnsafeTemporaryAllocation(of: RawMatVecJob.self, capacity: jobs.count) { raw in
-        func pin(_ i: Int) {
-            guard i < jobs.count else { return body(UnsafeBufferPointer(raw)) }
-            let job = jobs[i]
+        for (i, job) in jobs.enumerated() {
             switch job.weights {
             case .float(let w):
                 raw.initializeElement(at: i, to: RawMatVecJob(format: nil, weights: UnsafeRawPointer(w), scales: nil, rows: job.rows,
                                                            cols: job.cols, groupSize: 1, input: job.input, levels: nil, inputScales: nil,
                                                            bias: job.bias, output: job.output))
-                pin(i + 1)
             case .quantized(let m):
                 let a = job.activations!
-                m.data.withUnsafeBytes { data in
-                    m.scales.withUnsafeBufferPointer { scales in
-                        raw.initializeElement(at: i, to: RawMatVecJob(format: m.format, weights: data.baseAddress!, scales: scales.baseAddress!,
-                                                                   rows: m.rows, cols: m.cols, groupSize: m.groupSize, input: job.input,
-                                                                   levels: a.levels, inputScales: a.scales, bias: job.bias, output: job.output))
-                        pin(i + 1)
-                    }
-                }
+                raw.initializeElement(at: i, to: RawMatVecJob(format: m.format, weights: UnsafeRawPointer(m.data.baseAddress!),
+                                                           scales: m.scales.baseAddress!, rows: m.rows, cols: m.cols,
+                                                           groupSize: m.groupSize, input: job.input, levels: a.levels,
+                                                           inputScales: a.scales, bias: job.bias, output: job.output))
             }
         }
-        pin(0)
+        withExtendedLifetime(jobs) { body(UnsafeBufferPointer(raw)) }
     }
 }
 

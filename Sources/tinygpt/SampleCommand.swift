@@ -56,9 +56,8 @@ func runSampleCommand(_ args: [String]) throws {
     if promptText != nil && promptFile != nil { throw CLIError("give --prompt or --prompt-file, not both") }
 
     let quantized = try loadQuantizedCheckpoint(checkpointPath)
-    let (loaded, tokenizer): (Checkpoint.Loaded?, any Tokenizer)
-    if let quantized { (loaded, tokenizer) = (nil, quantized.tokenizer) } else { (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpointPath) }
-    var run = quantized?.checkpoint.config ?? loaded!.config
+    let stored = try quantized?.checkpoint.config ?? Checkpoint.loadConfig(from: try Checkpoint.resolve(checkpointPath))
+    var run = stored
     if let configPath {
         guard FileManager.default.fileExists(atPath: configPath) else { throw CLIError("config file '\(configPath)' does not exist") }
         run.sample = try RunConfig.load(from: URL(fileURLWithPath: configPath)).sample
@@ -74,14 +73,24 @@ func runSampleCommand(_ args: [String]) throws {
     try run.validate()
     let s = run.sample
 
-    let generator: Generator
+    let generator: Generator, tokenizer: any Tokenizer
+    let sequences = s.strategy == .beam ? s.beamWidth : s.numSamples
     if let quantized {
+        tokenizer = quantized.tokenizer
         generator = Generator(rows: try quantizedRows(quantized.checkpoint, model: run.model, context: requestedContext), tokenizer: tokenizer)
+    } else if sequences == 1 && run.model == stored.model && stored.lora == nil && InferenceModel.supports(run.model) {
+        // One sequence of the stored model: the per-token path over the mapped weights (no copy, no autograd).
+        let mapped: Checkpoint.Mapped
+        (mapped, tokenizer) = try mapCheckpointWithTokenizer(checkpointPath)
+        let window = try contextWindow(requestedContext, for: run.model, batch: 1) ?? run.model.contextLength
+        let model = run.model
+        generator = Generator(rows: InferenceRows { InferenceModel(float: mapped.weights, config: model, contextWindow: window) }, tokenizer: tokenizer)
     } else {
-        let rows = s.strategy == .beam ? s.beamWidth : s.numSamples
-        let model = try inferenceModel(loaded!, model: run.model, overrides: overrides, context: requestedContext, batch: rows)
+        let loaded: Checkpoint.Loaded
+        (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpointPath)
+        let model = try inferenceModel(loaded, model: run.model, overrides: overrides, context: requestedContext, batch: sequences)
         // One sequence: the per-token path (no autograd, faster at batch 1); several: one batched forward per step.
-        generator = rows == 1 && InferenceModel.supports(model.config)
+        generator = sequences == 1 && InferenceModel.supports(model.config)
             ? Generator(rows: InferenceRows { InferenceModel(model: model) }, tokenizer: tokenizer)
             : Generator(model: model, tokenizer: tokenizer)
     }
@@ -94,15 +103,14 @@ func runSampleCommand(_ args: [String]) throws {
         prompt = Array(prompt.suffix(context))
     }
 
-    let rows = s.strategy == .beam ? s.beamWidth : s.numSamples
     var windowed = run.model
     windowed.contextLength = generator.contextWindow  // the KV caches are sized by the window
-    let needed = Generator.estimatedBytes(config: windowed, sequences: rows, promptLength: prompt.count,
+    let needed = Generator.estimatedBytes(config: windowed, sequences: sequences, promptLength: prompt.count,
                                           maxNewTokens: s.maxNewTokens)
     let available = Double(ProcessInfo.processInfo.physicalMemory)
     guard needed <= available else {
         throw CLIError(String(format: "generating %d sequence%@ of this model needs about %.1f GB (KV caches, logits, weights), more than this machine's %.1f GB; lower --%@",
-                              rows, rows == 1 ? "" : "s", needed / 1e9, available / 1e9, s.strategy == .beam ? "beam-width" : "num-samples"))
+                              sequences, sequences == 1 ? "" : "s", needed / 1e9, available / 1e9, s.strategy == .beam ? "beam-width" : "num-samples"))
     }
 
     let settings = DecodingSettings(s)
