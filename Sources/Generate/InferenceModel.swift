@@ -246,7 +246,7 @@ public final class InferenceModel {
     func run(_ jobs: [MatVecJob], input: UnsafePointer<Float>, count: Int) {
         for j in jobs {
             if case .quantized(let m) = j.weights {
-                activations.quantize(input, count: count, groupSize: m.groupSize)
+                activations.quantize(input, count: count, groupSize: m.groupSize, for: m.format)
                 break
             }
         }

@@ -133,19 +133,28 @@ public final class QuantizedActivations {
     public let capacity: Int
     public let levels: UnsafeMutablePointer<Int8>
     public let scales: UnsafeMutablePointer<Float>
+    /// The levels laid out for the int4 shapes, when int4 weights read them.
+    public let int4: Int4Activations
 
     public init(capacity: Int) {
         self.capacity = capacity
         levels = .allocate(capacity: capacity)
         scales = .allocate(capacity: capacity)
+        int4 = Int4Activations(capacity: capacity)
     }
     deinit { levels.deallocate(); scales.deallocate() }
 
-    /// Quantizes x (n values) in groups of `groupSize`.
-    public func quantize(_ x: UnsafePointer<Float>, count n: Int, groupSize: Int) {
+    /// Quantizes x (n values) in groups of `groupSize`; for int4 weights also
+    /// lays the levels out for the int4 shape this process runs.
+    public func quantize(_ x: UnsafePointer<Float>, count n: Int, groupSize: Int, for format: QuantizedFormat = .int8) {
         require(n <= capacity && n % groupSize == 0, "QuantizedActivations: \(n) values in groups of \(groupSize) (capacity \(capacity))")
         for g in 0..<(n / groupSize) {
             scales[g] = quantizeGroup(x + g * groupSize, count: groupSize, maxLevel: 127, into: levels + g * groupSize)
+        }
+        if format == .int4 && int4UnitsCover(groupSize: groupSize) {
+            int4.prepare(levels, count: n, groupSize: groupSize, kernel: MatmulKernel.current)
+        } else {
+            int4.prepare(levels, count: n, groupSize: groupSize, kernel: .generic)  // the twin reads the levels themselves
         }
     }
 }
@@ -212,6 +221,9 @@ struct RawMatVecJob {
     let levels: UnsafePointer<Int8>?, inputScales: UnsafePointer<Float>?
     let bias: UnsafePointer<Float>?
     let output: UnsafeMutablePointer<Float>
+    /// int4 weights with a unit-shaped group size: the activations' layout and its shape.
+    var int4Kernel: MatmulKernel? = nil
+    var wide: UnsafePointer<Int16>? = nil, correction: UnsafePointer<Int32>? = nil, interleaved: UnsafePointer<Int8>? = nil
 
     @inline(__always)
     func run(rows range: Range<Int>) {
@@ -231,8 +243,14 @@ struct RawMatVecJob {
                 dot = int8RowDot(weights.assumingMemoryBound(to: Int8.self) + r * cols, scales! + r * groups, levels!, inputScales!,
                                  groups: groups, groupSize: groupSize)
             case .int4:
-                dot = int4RowDot(weights.assumingMemoryBound(to: UInt8.self) + r * cols / 2, scales! + r * groups, levels!, inputScales!,
-                                 groups: groups, groupSize: groupSize)
+                let w = weights.assumingMemoryBound(to: UInt8.self) + r * cols / 2, ws = scales! + r * groups
+                switch int4Kernel {
+                case .avx512?: dot = int4RowDotAVX512(w, ws, levels!, inputScales!, wide: wide!, correction: correction!, cols: cols, groupSize: groupSize)
+                case .avx2?: dot = int4RowDotAVX2(w, ws, levels!, inputScales!, wide: wide!, correction: correction!, cols: cols, groupSize: groupSize)
+                case .neon?: dot = int4RowDotNEON(w, ws, levels!, inputScales!, interleaved: interleaved!, cols: cols, groupSize: groupSize)
+                case .generic?: dot = int4RowDotReference(w, ws, levels!, inputScales!, cols: cols, groupSize: groupSize)
+                case nil: dot = int4RowDot(w, ws, levels!, inputScales!, groups: groups, groupSize: groupSize)
+                }
             }
             output[r] = dot + (bias?[r] ?? 0)
         }
@@ -252,10 +270,15 @@ private func withRawJobs(_ jobs: [MatVecJob], _ body: (UnsafeBufferPointer<RawMa
                                                            bias: job.bias, output: job.output))
             case .quantized(let m):
                 let a = job.activations!
-                raw.initializeElement(at: i, to: RawMatVecJob(format: m.format, weights: UnsafeRawPointer(m.data.baseAddress!),
-                                                           scales: m.scales.baseAddress!, rows: m.rows, cols: m.cols,
-                                                           groupSize: m.groupSize, input: job.input, levels: a.levels,
-                                                           inputScales: a.scales, bias: job.bias, output: job.output))
+                var r = RawMatVecJob(format: m.format, weights: UnsafeRawPointer(m.data.baseAddress!), scales: m.scales.baseAddress!,
+                                     rows: m.rows, cols: m.cols, groupSize: m.groupSize, input: job.input, levels: a.levels,
+                                     inputScales: a.scales, bias: job.bias, output: job.output)
+                if m.format == .int4 && int4UnitsCover(groupSize: m.groupSize) {
+                    r.int4Kernel = a.int4.kernel
+                    r.wide = UnsafePointer(a.int4.wide); r.correction = UnsafePointer(a.int4.correction)
+                    r.interleaved = UnsafePointer(a.int4.interleaved)
+                }
+                raw.initializeElement(at: i, to: r)
             }
         }
         withExtendedLifetime(jobs) { body(UnsafeBufferPointer(raw)) }
