@@ -411,3 +411,62 @@ public func int4RowDot(_ w: UnsafePointer<UInt8>, _ ws: UnsafePointer<Float>, _ 
     }
     return total
 }
+
+extension QuantizedMatrix {
+    /// Rows `range` as floats (q·s), row-major into `out`: the panels a batched product multiplies.
+    public func dequantizeRows(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        let groups = groupsPerRow
+        for r in range {
+            let row = out + (r - range.lowerBound) * cols
+            for g in 0..<groups {
+                let scale = scales[r * groups + g], o = row + g * groupSize
+                switch format {
+                case .int8:
+                    let q = UnsafeRawPointer(data.baseAddress! + r * cols + g * groupSize).assumingMemoryBound(to: Int8.self)
+                    var i = 0
+                    while i + 16 <= groupSize { store(floats(load16(q + i)) * scale, o + i); i += 16 }
+                    while i < groupSize { o[i] = Float(q[i]) * scale; i += 1 }
+                case .int4:
+                    let half = groupSize / 2, q = data.baseAddress! + (r * cols + g * groupSize) / 2
+                    var i = 0
+                    while i + 16 <= half {
+                        let b = loadBytes(q + i)
+                        store(floats(asSigned(b & 15) &- 8) * scale, o + i)
+                        store(floats(asSigned(b &>> 4) &- 8) * scale, o + half + i)
+                        i += 16
+                    }
+                    while i < half {
+                        o[i] = Float(Int(q[i] & 15) - 8) * scale
+                        o[half + i] = Float(Int(q[i] >> 4) - 8) * scale
+                        i += 1
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// out (t, rows) = x (t, cols) · Wᵀ for quantized W: a panel of W's rows at a
+/// time is dequantized and multiplied by the float matmul, the panels spread
+/// over the threads (each output element is one matmul's, whatever the split).
+public func quantizedMatmul(_ x: UnsafePointer<Float>, _ w: QuantizedMatrix, _ out: UnsafeMutablePointer<Float>, tokens t: Int) {
+    let panel = 64, panels = (w.rows + panel - 1) / panel
+    Parallel.forEach(panels) { p in
+        let first = p * panel, rows = min(panel, w.rows - first)
+        let weights = UnsafeMutablePointer<Float>.allocate(capacity: rows * w.cols)
+        let product = UnsafeMutablePointer<Float>.allocate(capacity: t * rows)
+        defer { weights.deallocate(); product.deallocate() }
+        w.dequantizeRows(first..<(first + rows), into: weights)
+        matmul(x, weights, product, m: t, n: rows, k: w.cols, transposeB: true)
+        for i in 0..<t { (out + i * w.rows + first).update(from: product + i * rows, count: rows) }
+    }
+}
+
+@inline(__always)
+func floats(_ v: SIMD16<Int8>) -> SIMD16<Float> {
+    SIMD16<Float>(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]),
+                  Float(v[8]), Float(v[9]), Float(v[10]), Float(v[11]), Float(v[12]), Float(v[13]), Float(v[14]), Float(v[15]))
+}
+
+@inline(__always)
+func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self) }

@@ -119,6 +119,41 @@ final class QuantizationTests: XCTestCase {
         XCTAssertEqual(InferenceModel(float: mapped.weights, config: mapped.config.model).logits(tokens), InferenceModel(model: gpt).logits(tokens))
     }
 
+    /// A prompt fed at once (batched products, chunks of 512 tokens) gives the
+    /// logits of feeding it token by token, to rounding, for every kind of
+    /// model the per-token path covers, float and quantized; decoding then
+    /// continues from the same cache.
+    func testPrefillEqualsFeedingTokensOneByOne() {
+        var variants: [(String, GPT)] = PositionEncoding.allCases.map { p in ("\(p)", model { $0.position = p; $0.contextLength = 40 }) }
+        variants.append(("gqa rope swiglu rmsnorm", model { $0.nKVHead = 2; $0.position = .rope; $0.activation = .swiglu; $0.norm = .rmsNorm; $0.bias = false; $0.contextLength = 40 }))
+        variants.append(("mqa alibi", model { $0.nKVHead = 1; $0.position = .alibi; $0.contextLength = 40 }))
+        variants.append(("post-norm geglu untied", model { $0.normPosition = .post; $0.activation = .geglu; $0.tieEmbeddings = false; $0.contextLength = 40 }))
+        variants.append(("deepnorm", model { $0.normPosition = .deepnorm; $0.contextLength = 40 }))
+        variants.append(("long", model { $0.position = .rope; $0.contextLength = 1100 }))
+        var g = RandomGenerator(seed: 5)
+        for (name, gpt) in variants {
+            let count = name == "long" ? 1030 : 30  // "long" runs three chunks
+            let prompt = (0..<count).map { _ in Int32(g.uniformDouble() * 13) }
+            var models: [(String, () -> InferenceModel, Float)] = [("float32", { InferenceModel(model: gpt) }, 1e-4)]
+            for format in QuantizedFormat.allCases {
+                let w = QuantizedWeights(quantizing: gpt, format: format, groupSize: 16, embeddings: true)
+                // The batched products multiply float activations, the per-token ones int8 activations.
+                models.append(("\(format)", { InferenceModel(quantized: w, config: gpt.config) }, 0.05))
+            }
+            for (kind, make, tolerance) in models {
+                let stepwise = make(), batched = make()
+                var expected: [Float] = []
+                for token in prompt { expected = Array(stepwise.next(token)) }
+                let got = Array(batched.prefill(prompt))
+                XCTAssertEqual(batched.length, prompt.count)
+                let spread = expected.map(abs).max()!
+                for (a, b) in zip(got, expected) { XCTAssertEqual(a, b, accuracy: tolerance * max(1, spread), "\(name) \(kind)") }
+                let after = Array(batched.next(3)), afterStepwise = Array(stepwise.next(3))
+                for (a, b) in zip(after, afterStepwise) { XCTAssertEqual(a, b, accuracy: tolerance * max(1, spread), "\(name) \(kind), next token") }
+            }
+        }
+    }
+
     /// Beam search reorders per-token caches (copyState): its beams equal the
     /// batched path's, with GQA (several query heads per cached K/V head).
     func testBeamSearchOnThePerTokenPathEqualsTheBatchedPath() {

@@ -67,3 +67,27 @@ final class Int4DotTests: XCTestCase {
         }
     }
 }
+
+/// Prompt processing's products with quantized weights.
+final class QuantizedMatmulTests: XCTestCase {
+    func testPanelsGiveTheProductWithTheDequantizedMatrix() {
+        var g = RandomGenerator(seed: 9)
+        for format in QuantizedFormat.allCases {
+            for (rows, cols, groupSize) in [(150, 64, 32), (70, 96, 16), (9, 128, 64)] {
+                let w = (0..<(rows * cols)).map { _ in Float(g.uniformDouble() * 2 - 1) }
+                let m = QuantizedMatrix(quantizing: w, rows: rows, cols: cols, groupSize: groupSize, format: format)
+                let dense = m.dequantized()
+                var panel = [Float](repeating: 0, count: 5 * cols)
+                panel.withUnsafeMutableBufferPointer { m.dequantizeRows(3..<8, into: $0.baseAddress!) }
+                XCTAssertEqual(panel.map(\.bitPattern), dense[(3 * cols)..<(8 * cols)].map(\.bitPattern), "\(format) dequantizeRows")
+                for t in [1, 3, 20] {
+                    let x = (0..<(t * cols)).map { _ in Float(g.uniformDouble() * 2 - 1) }
+                    var expected = [Float](repeating: 0, count: t * rows), got = expected
+                    matmul(x, dense, &expected, m: t, n: rows, k: cols, transposeB: true)
+                    x.withUnsafeBufferPointer { xp in got.withUnsafeMutableBufferPointer { quantizedMatmul(xp.baseAddress!, m, $0.baseAddress!, tokens: t) } }
+                    XCTAssertEqual(got.map(\.bitPattern), expected.map(\.bitPattern), "\(format) (\(rows), \(cols)) g\(groupSize) t \(t)")
+                }
+            }
+        }
+    }
+}
