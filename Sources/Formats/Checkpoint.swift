@@ -112,6 +112,7 @@ public enum Checkpoint {
             throw FormatError("\(source): unexpected tensor '\(extra.name)' \(describeShape(extra.shape)): not part of this config's model")
         }
         var tensors: [String: UnsafePointer<Float>] = [:]
+        var checked: [(name: String, values: UnsafeBufferPointer<Float>)] = []
         for p in expected {
             guard let entry = file[p.name] else {
                 throw FormatError("\(source): missing tensor '\(p.name)' (the config needs shape \(describeShape(p.shape)))")
@@ -123,10 +124,13 @@ public enum Checkpoint {
                 throw FormatError("\(source): tensor '\(p.name)' has shape \(describeShape(entry.shape)) but the config needs \(describeShape(p.shape))")
             }
             let values = file.floats(entry)
-            if let bad = firstNonFinite(values) {
-                throw FormatError("\(source): tensor '\(p.name)' holds a non-finite value (\(values[bad]) at flat index \(bad)); the checkpoint is damaged or came from a diverged run")
-            }
+            checked.append((p.name, values))
             tensors[p.name] = values.baseAddress!
+        }
+        // One pass over every value, on all threads: it also brings the file's pages in.
+        if let (i, bad) = firstFailure(checked.map { t in (t.values.count, { firstNonFinite(t.values, in: $0) }) }) {
+            let (name, values) = checked[i]
+            throw FormatError("\(source): tensor '\(name)' holds a non-finite value (\(values[bad]) at flat index \(bad)); the checkpoint is damaged or came from a diverged run")
         }
         return Mapped(weights: FloatWeights(tensors: tensors, owner: file), config: config, tokenizerJSON: tokenizerJSON,
                       directory: directory, notes: file.notes)

@@ -62,13 +62,8 @@ public final class MappedSafeTensors: @unchecked Sendable {
             _ = try [UInt8](repeating: 0, count: size).withUnsafeBytes { try SafeTensors.parseHeader($0, source: url.path) }
             throw FormatError("\(url.path): cannot read")
         }
-        // MAP_POPULATE reads the whole file into the page tables now, in large
-        // batches, rather than one fault per page while the first token runs.
-        #if os(Linux)
-        let flags = MAP_PRIVATE | MAP_POPULATE
-        #else
+        // No MAP_POPULATE: the loaders check every value once, on all threads, and that pass brings the pages in.
         let flags = MAP_PRIVATE
-        #endif
         guard let mapped = mmap(nil, size, PROT_READ, flags, fd, 0), mapped != MAP_FAILED else { throw cannotRead(errno) }
         base = mapped
         do {
@@ -128,40 +123,71 @@ public final class MappedSafeTensors: @unchecked Sendable {
     }
 }
 
-/// The index of the first infinity or NaN, or nil: 16 values per step (the
-/// whole of a float checkpoint is scanned once at load).
-func firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int? {
+/// The index of the first infinity or NaN in `range` (all by default), or
+/// nil. Exponent bits all ones plus one carry into the sign bit, so one OR
+/// per 16 values says whether a piece holds one; only then is it searched.
+func firstNonFinite(_ values: UnsafeBufferPointer<Float>, in range: Range<Int>? = nil) -> Int? {
     guard let base = values.baseAddress else { return nil }
+    let range = range ?? 0..<values.count
     let raw = UnsafeRawPointer(base)
-    let exponent = SIMD16<UInt32>(repeating: 0x7F80_0000)
-    var i = 0
-    while i + 16 <= values.count {
+    var flags = SIMD16<UInt32>()
+    var i = range.lowerBound
+    while i + 16 <= range.upperBound {
         let bits = raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self)
-        if any((bits & exponent) .== exponent) { break }
+        flags |= (bits & 0x7F80_0000) &+ 0x0080_0000
         i += 16
     }
-    while i < values.count {
-        if !values[i].isFinite { return i }
-        i += 1
+    let lanes8 = flags.lowHalf | flags.highHalf, lanes4 = lanes8.lowHalf | lanes8.highHalf, lanes2 = lanes4.lowHalf | lanes4.highHalf
+    if (lanes2[0] | lanes2[1]) & 0x8000_0000 == 0 {
+        while i < range.upperBound { if !values[i].isFinite { return i }; i += 1 }
+        return nil
     }
-    return nil
+    return range.first { !values[$0].isFinite }
 }
 
-/// The index of the first byte holding a level the format never writes (−128
-/// for int8; a zero nibble, −8, for int4), or nil.
-func firstOutOfRangeLevel(_ bytes: UnsafeBufferPointer<UInt8>, format: QuantizedFormat) -> Int? {
+/// The index of the first byte in `range` (all by default) holding a level
+/// the format never writes (−128 for int8; a zero nibble, −8, for int4), or
+/// nil. Eight bytes at a time: (x − 0x11…) & ~x & 0x88… is nonzero exactly
+/// when a nibble of x is zero (the same with bytes for int8, after x ^ 0x80…).
+func firstOutOfRangeLevel(_ bytes: UnsafeBufferPointer<UInt8>, format: QuantizedFormat, in range: Range<Int>? = nil) -> Int? {
     guard let base = bytes.baseAddress else { return nil }
+    let range = range ?? 0..<bytes.count
     func bad(_ b: UInt8) -> Bool { format == .int8 ? b == 0x80 : (b & 15 == 0 || b >> 4 == 0) }
-    var i = 0
-    while i + 16 <= bytes.count {
-        let v = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD16<UInt8>.self)
-        let found = format == .int8 ? any(v .== 0x80) : any((v & 15) .== 0) || any((v &>> 4) .== 0)
-        if found { break }
-        i += 16
+    let (ones, highs, flip): (UInt64, UInt64, UInt64) = format == .int8
+        ? (0x0101_0101_0101_0101, 0x8080_8080_8080_8080, 0x8080_8080_8080_8080)
+        : (0x1111_1111_1111_1111, 0x8888_8888_8888_8888, 0)
+    var found: UInt64 = 0
+    var i = range.lowerBound
+    while i + 8 <= range.upperBound {
+        let x = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) ^ flip
+        found |= (x &- ones) & ~x & highs
+        i += 8
     }
-    while i < bytes.count {
-        if bad(bytes[i]) { return i }
-        i += 1
+    if found == 0 {
+        while i < range.upperBound { if bad(bytes[i]) { return i }; i += 1 }
+        return nil
     }
+    return range.first { bad(bytes[$0]) }
+}
+
+/// Runs each check over pieces of its range on every thread (reading the
+/// pieces also brings a mapped file's pages in) and returns the first
+/// failure in check order: (check, index), or nil. The answer does not
+/// depend on the thread count.
+func firstFailure(_ checks: [(count: Int, scan: (Range<Int>) -> Int?)]) -> (check: Int, index: Int)? {
+    let piece = 1 << 20
+    var pieces: [(check: Int, range: Range<Int>)] = []
+    for (c, check) in checks.enumerated() {
+        var start = 0
+        repeat {
+            pieces.append((c, start..<min(check.count, start + piece)))
+            start += piece
+        } while start < check.count
+    }
+    var found = [Int?](repeating: nil, count: pieces.count)
+    found.withUnsafeMutableBufferPointer { found in
+        Parallel.forEach(pieces.count) { i in found[i] = checks[pieces[i].check].scan(pieces[i].range) }
+    }
+    for (i, index) in found.enumerated() { if let index { return (pieces[i].check, index) } }
     return nil
 }

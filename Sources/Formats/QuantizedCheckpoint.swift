@@ -135,7 +135,9 @@ public enum QuantizedCheckpoint {
         if let extra = file.tensors.first(where: { !names.contains($0.name) }) {
             throw fail("unexpected tensor '\(extra.name)' \(describeShape(extra.shape)): not part of this config's \(format.rawValue) model")
         }
-        var matrices: [String: QuantizedMatrix] = [:], floats: [String: [Float]] = [:]
+        var matrices: [String: QuantizedMatrix] = [:], floats: [String: UnsafeBufferPointer<Float>] = [:]
+        // Names, dtypes and shapes first; then every value in one pass on all threads (which also brings the pages in).
+        var checks: [(count: Int, scan: (Range<Int>) -> Int?)] = [], failures: [(Int) -> FormatError] = []
         for p in expected {
             guard let entry = file[p.name] else { throw fail("missing tensor '\(p.name)'") }
             guard QuantizedWeights.isQuantized(p, embeddings: embeddings) else {
@@ -143,10 +145,9 @@ public enum QuantizedCheckpoint {
                     throw fail("tensor '\(p.name)' is \(entry.dtype.rawValue) \(describeShape(entry.shape)); it must be F32 \(describeShape(p.shape))")
                 }
                 let values = file.floats(entry)
-                if let bad = firstNonFinite(values) {
-                    throw fail("tensor '\(p.name)' holds a non-finite value at flat index \(bad)")
-                }
-                floats[p.name] = Array(values)
+                floats[p.name] = values
+                checks.append((values.count, { firstNonFinite(values, in: $0) }))
+                failures.append { fail("tensor '\(p.name)' holds a non-finite value at flat index \($0)") }
                 continue
             }
             let (rows, cols) = (p.shape[0], p.shape[1])
@@ -156,23 +157,24 @@ public enum QuantizedCheckpoint {
             guard entry.shape == dataShape else {
                 throw fail("tensor '\(p.name)' has shape \(describeShape(entry.shape)) (\(entry.count) bytes); \(format.rawValue) data of \(describeShape(p.shape)) needs \(describeShape(dataShape))")
             }
-            let bytes = file.bytes(entry).bindMemory(to: UInt8.self)
-            if let bad = firstOutOfRangeLevel(bytes, format: format) {
-                throw fail(format == .int8 ? "tensor '\(p.name)' holds −128 at flat index \(bad); symmetric int8 uses −127…127"
-                                           : "tensor '\(p.name)' holds the nibble 0 (−8) at byte \(bad); symmetric int4 uses −7…7 (stored 1…15)")
-            }
             let scaleName = p.name + scalesSuffix
             guard let scales = file[scaleName] else { throw fail("missing tensor '\(scaleName)'") }
             guard scales.dtype == .f32, scales.shape == [rows, cols / g] else {
                 throw fail("tensor '\(scaleName)' is \(scales.dtype.rawValue) \(describeShape(scales.shape)); groups of \(g) need F32 \(describeShape([rows, cols / g]))")
             }
-            let scaleValues = file.floats(scales)
-            if let bad = scaleValues.firstIndex(where: { !$0.isFinite || $0 < 0 }) {
-                throw fail("tensor '\(scaleName)' holds \(scaleValues[bad]) at flat index \(bad); scales must be finite and ≥ 0")
+            let bytes = file.bytes(entry).bindMemory(to: UInt8.self), scaleValues = file.floats(scales)
+            checks.append((bytes.count, { firstOutOfRangeLevel(bytes, format: format, in: $0) }))
+            failures.append { bad in
+                fail(format == .int8 ? "tensor '\(p.name)' holds −128 at flat index \(bad); symmetric int8 uses −127…127"
+                                     : "tensor '\(p.name)' holds the nibble 0 (−8) at byte \(bad); symmetric int4 uses −7…7 (stored 1…15)")
             }
+            checks.append((scaleValues.count, { range in range.first { !scaleValues[$0].isFinite || scaleValues[$0] < 0 } }))
+            failures.append { fail("tensor '\(scaleName)' holds \(scaleValues[$0]) at flat index \($0); scales must be finite and ≥ 0") }
             matrices[p.name] = QuantizedMatrix(format: format, rows: rows, cols: cols, groupSize: g, data: bytes, scales: scaleValues, owner: file)
         }
-        return QuantizedWeights(format: format, groupSize: g, quantizedEmbeddings: embeddings, matrices: matrices, floats: floats)
+        if let (check, index) = firstFailure(checks) { throw failures[check](index) }
+        return QuantizedWeights(format: format, groupSize: g, quantizedEmbeddings: embeddings, matrices: matrices,
+                                floats: floats.mapValues { Array($0) })
     }
 
     /// Bytes of weights one generated token streams: every matrix and vector

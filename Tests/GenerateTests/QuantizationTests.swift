@@ -221,6 +221,16 @@ final class QuantizationTests: XCTestCase {
             XCTAssertTrue(try damaged { set(scales, &$0) { $0.shape = [$0.shape[1], $0.shape[0]] } }.contains(scales))
             XCTAssertTrue(try damaged { set("blocks.0.ffn.down.weight", &$0) { $0.bytes.removeLast($0.shape[0]); $0.shape[1] -= 1 } }.contains("blocks.0.ffn.down.weight"))
             XCTAssertTrue(try damaged { $0.removeAll { $0.name == "lm_head.weight.scales" } }.contains("missing tensor 'lm_head.weight.scales'"))
+            // A level the format never writes (−128; the nibble 0), anywhere in the data, and a non-finite float.
+            let down = "blocks.1.ffn.down.weight", level = format == .int8 ? "−128" : "nibble 0"
+            for at in [0, 13, 100] {
+                let message = try damaged { set(down, &$0) { $0.bytes[at] = 0x80 } }
+                XCTAssertTrue(message.contains("'\(down)' holds") && message.contains(level) && message.contains(" \(at); "), message)
+            }
+            let highNibble = try damaged { set(down, &$0) { $0.bytes[$0.bytes.count - 1] = format == .int8 ? 0x80 : 0x07 } }
+            XCTAssertTrue(highNibble.contains("'\(down)'") && highNibble.contains(level), highNibble)
+            let nan = try damaged { set("final_norm.weight", &$0) { $0.values[5] = .nan } }
+            XCTAssertTrue(nan.contains("'final_norm.weight' holds a non-finite value at flat index 5"), nan)
             XCTAssertTrue(try damaged { $0.append(SafeTensor(name: "extra", shape: [1], values: [0])) }.contains("unexpected tensor 'extra'"))
             XCTAssertTrue(try damaged { set("final_norm.weight", &$0) { $0 = SafeTensor(name: $0.name, shape: $0.shape, bytes: [UInt8](repeating: 1, count: $0.values.count), dtype: .i8) } }.contains("must be F32"))
         }
