@@ -80,8 +80,8 @@ func runSampleBench(_ args: [String]) throws {
         }
     }
     let vocab = run.model.vocabSize!
-    guard promptTokens + tokens <= run.model.contextLength else {
-        throw CLIError("--prompt-tokens \(promptTokens) + --tokens \(tokens) exceed the model's context of \(run.model.contextLength) tokens")
+    guard promptTokens <= run.model.contextLength else {
+        throw CLIError("--prompt-tokens \(promptTokens) exceeds the model's context of \(run.model.contextLength) tokens")
     }
     let needed = Generator.estimatedBytes(config: run.model, sequences: 1, promptLength: promptTokens, maxNewTokens: tokens)
     guard needed <= Double(ProcessInfo.processInfo.physicalMemory) else {
