@@ -121,6 +121,70 @@ public enum Checkpoint {
         return Loaded(model: model, config: config, tokenizerJSON: tokenizerJSON, directory: directory)
     }
 
+    /// A float checkpoint opened for inference: its weights read in place from
+    /// the mapped `model.safetensors` (see `MappedSafeTensors`), so opening
+    /// costs the time to map and check it, and the weights are in memory once.
+    public struct Mapped {
+        public let weights: FloatWeights
+        public let config: RunConfig
+        public let tokenizerJSON: Data
+        public let directory: URL
+        /// Notes for the user about how the weights were read (a copy of misaligned data).
+        public let notes: [String]
+    }
+
+    /// Opens a float checkpoint for inference, with the checks `load` makes
+    /// (every tensor present, none extra, F32, shapes, finite values). An
+    /// adapter checkpoint (a `lora` section) needs its adapters merged: `load` it.
+    public static func map(from directory: URL) throws -> Mapped {
+        let config = try loadConfig(from: directory)
+        let tokenizerURL = directory.appendingPathComponent(tokenizerFile)
+        guard let tokenizerJSON = FileManager.default.contents(atPath: tokenizerURL.path) else {
+            throw FormatError("checkpoint '\(directory.path)' has no readable \(tokenizerFile)")
+        }
+        guard config.lora == nil else {
+            throw FormatError("\(directory.path) is an adapter checkpoint; its adapters are merged when it is loaded, not mapped")
+        }
+        let file = try MappedSafeTensors(contentsOf: directory.appendingPathComponent(weightsFile))
+        let source = file.source
+        _ = try checkFormatVersion(file.metadata, source: source)
+        if let quantization = file.metadata[QuantizedCheckpoint.formatKey] {
+            throw FormatError("\(source) holds quantized (\(quantization)) weights; open it as a quantized checkpoint")
+        }
+        if config.model.position == .sinusoidal, try checkFormatVersion(file.metadata, source: source) < 2 {
+            throw FormatError("\(directory.path) was trained before sinusoidal positions followed the paper (token embeddings × √d_model); "
+                                  + "its outputs would change, so it is refused: train it again")
+        }
+        let expected = config.model.parameterShapes
+        let names = Set(expected.map(\.name))
+        if let extra = file.tensors.first(where: { !names.contains($0.name) }) {
+            throw FormatError("\(source): unexpected tensor '\(extra.name)' \(describeShape(extra.shape)): not part of this config's model")
+        }
+        var tensors: [String: UnsafePointer<Float>] = [:]
+        var checked: [(name: String, values: UnsafeBufferPointer<Float>)] = []
+        for p in expected {
+            guard let entry = file[p.name] else {
+                throw FormatError("\(source): missing tensor '\(p.name)' (the config needs shape \(describeShape(p.shape)))")
+            }
+            guard entry.dtype == .f32 else {
+                throw FormatError("\(source): tensor '\(p.name)' is \(entry.dtype.rawValue); tinygpt checkpoints store F32")
+            }
+            guard entry.shape == p.shape else {
+                throw FormatError("\(source): tensor '\(p.name)' has shape \(describeShape(entry.shape)) but the config needs \(describeShape(p.shape))")
+            }
+            let values = file.floats(entry)
+            checked.append((p.name, values))
+            tensors[p.name] = values.baseAddress!
+        }
+        // One pass over every value, on all threads: it also brings the file's pages in.
+        if let (i, bad) = firstFailure(checked.map { t in (t.values.count, { firstNonFinite(t.values, in: $0) }) }) {
+            let (name, values) = checked[i]
+            throw FormatError("\(source): tensor '\(name)' holds a non-finite value (\(values[bad]) at flat index \(bad)); the checkpoint is damaged or came from a diverged run")
+        }
+        return Mapped(weights: FloatWeights(tensors: tensors, owner: file), config: config, tokenizerJSON: tokenizerJSON,
+                      directory: directory, notes: file.notes)
+    }
+
     /// The config stored in a checkpoint directory.
     public static func loadConfig(from directory: URL) throws -> RunConfig {
         var isDirectory: ObjCBool = false

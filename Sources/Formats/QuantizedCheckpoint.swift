@@ -52,6 +52,8 @@ public enum QuantizedCheckpoint {
         public let config: RunConfig
         public let tokenizerJSON: Data
         public let directory: URL
+        /// Notes for the user about how the weights were read (a copy of misaligned data).
+        public let notes: [String]
     }
 
     /// The tensors as written, in the config's parameter order.
@@ -60,8 +62,8 @@ public enum QuantizedCheckpoint {
         for p in config.parameterShapes {
             if let m = w.matrices[p.name] {
                 let shape = m.format == .int8 ? [m.rows, m.cols] : [m.rows, m.cols / 2]
-                out.append(SafeTensor(name: p.name, shape: shape, bytes: m.data, dtype: m.format == .int8 ? .i8 : .u8))
-                out.append(SafeTensor(name: p.name + scalesSuffix, shape: [m.rows, m.groupsPerRow], values: m.scales))
+                out.append(SafeTensor(name: p.name, shape: shape, bytes: Array(m.data), dtype: m.format == .int8 ? .i8 : .u8))
+                out.append(SafeTensor(name: p.name + scalesSuffix, shape: [m.rows, m.groupsPerRow], values: Array(m.scales)))
             } else {
                 out.append(SafeTensor(name: p.name, shape: p.shape, values: w.floats[p.name]!))
             }
@@ -112,15 +114,16 @@ public enum QuantizedCheckpoint {
         guard let tokenizerJSON = FileManager.default.contents(atPath: directory.appendingPathComponent(Checkpoint.tokenizerFile).path) else {
             throw FormatError("checkpoint '\(directory.path)' has no readable \(Checkpoint.tokenizerFile)")
         }
-        let source = directory.appendingPathComponent(Checkpoint.weightsFile).path
-        let file = try SafeTensors.read(from: URL(fileURLWithPath: source))
-        _ = try Checkpoint.checkFormatVersion(file.metadata, source: source)
-        return Loaded(weights: try weights(from: file, config: config.model, source: source), config: config,
-                      tokenizerJSON: tokenizerJSON, directory: directory)
+        let file = try MappedSafeTensors(contentsOf: directory.appendingPathComponent(Checkpoint.weightsFile))
+        _ = try Checkpoint.checkFormatVersion(file.metadata, source: file.source)
+        return Loaded(weights: try weights(from: file, config: config.model), config: config,
+                      tokenizerJSON: tokenizerJSON, directory: directory, notes: file.notes)
     }
 
-    public static func weights(from file: SafeTensorsFile, config: ModelConfig, source: String) throws -> QuantizedWeights {
-        func fail(_ text: String) -> FormatError { FormatError("\(source): \(text)") }
+    /// The weights of a mapped file: the integer data and scales are read in
+    /// place (the matrices keep the mapping alive), the few float vectors copied.
+    public static func weights(from file: MappedSafeTensors, config: ModelConfig) throws -> QuantizedWeights {
+        func fail(_ text: String) -> FormatError { FormatError("\(file.source): \(text)") }
         guard let formatName = file.metadata[formatKey] else { throw fail("not a quantized checkpoint (no '\(formatKey)' in its metadata)") }
         guard let format = QuantizedFormat(rawValue: formatName) else {
             throw fail("quantization '\(formatName)' is unknown; expected int8 or int4")
@@ -138,17 +141,19 @@ public enum QuantizedCheckpoint {
         if let extra = file.tensors.first(where: { !names.contains($0.name) }) {
             throw fail("unexpected tensor '\(extra.name)' \(describeShape(extra.shape)): not part of this config's \(format.rawValue) model")
         }
-        var matrices: [String: QuantizedMatrix] = [:], floats: [String: [Float]] = [:]
+        var matrices: [String: QuantizedMatrix] = [:], floats: [String: UnsafeBufferPointer<Float>] = [:]
+        // Names, dtypes and shapes first; then every value in one pass on all threads (which also brings the pages in).
+        var checks: [(count: Int, scan: (Range<Int>) -> Int?)] = [], failures: [(Int) -> FormatError] = []
         for p in expected {
             guard let entry = file[p.name] else { throw fail("missing tensor '\(p.name)'") }
             guard QuantizedWeights.isQuantized(p, embeddings: embeddings) else {
                 guard entry.dtype == .f32, entry.shape == p.shape else {
                     throw fail("tensor '\(p.name)' is \(entry.dtype.rawValue) \(describeShape(entry.shape)); it must be F32 \(describeShape(p.shape))")
                 }
-                if let bad = entry.values.firstIndex(where: { !$0.isFinite }) {
-                    throw fail("tensor '\(p.name)' holds a non-finite value at flat index \(bad)")
-                }
-                floats[p.name] = entry.values
+                let values = file.floats(entry)
+                floats[p.name] = values
+                checks.append((values.count, { firstNonFinite(values, in: $0) }))
+                failures.append { fail("tensor '\(p.name)' holds a non-finite value at flat index \($0)") }
                 continue
             }
             let (rows, cols) = (p.shape[0], p.shape[1])
@@ -156,25 +161,26 @@ public enum QuantizedCheckpoint {
             let dtype: SafeTensorsDType = format == .int8 ? .i8 : .u8
             guard entry.dtype == dtype else { throw fail("tensor '\(p.name)' is \(entry.dtype.rawValue); \(format.rawValue) weights are \(dtype.rawValue)") }
             guard entry.shape == dataShape else {
-                throw fail("tensor '\(p.name)' has shape \(describeShape(entry.shape)) (\(entry.bytes.count) bytes); \(format.rawValue) data of \(describeShape(p.shape)) needs \(describeShape(dataShape))")
-            }
-            if format == .int8, let bad = entry.bytes.firstIndex(of: 0x80) {
-                throw fail("tensor '\(p.name)' holds −128 at flat index \(bad); symmetric int8 uses −127…127")
-            }
-            if format == .int4, let bad = entry.bytes.firstIndex(where: { $0 & 15 == 0 || $0 >> 4 == 0 }) {
-                throw fail("tensor '\(p.name)' holds the nibble 0 (−8) at byte \(bad); symmetric int4 uses −7…7 (stored 1…15)")
+                throw fail("tensor '\(p.name)' has shape \(describeShape(entry.shape)) (\(entry.count) bytes); \(format.rawValue) data of \(describeShape(p.shape)) needs \(describeShape(dataShape))")
             }
             let scaleName = p.name + scalesSuffix
             guard let scales = file[scaleName] else { throw fail("missing tensor '\(scaleName)'") }
             guard scales.dtype == .f32, scales.shape == [rows, cols / g] else {
                 throw fail("tensor '\(scaleName)' is \(scales.dtype.rawValue) \(describeShape(scales.shape)); groups of \(g) need F32 \(describeShape([rows, cols / g]))")
             }
-            if let bad = scales.values.firstIndex(where: { !$0.isFinite || $0 < 0 }) {
-                throw fail("tensor '\(scaleName)' holds \(scales.values[bad]) at flat index \(bad); scales must be finite and ≥ 0")
+            let bytes = file.bytes(entry).bindMemory(to: UInt8.self), scaleValues = file.floats(scales)
+            checks.append((bytes.count, { firstOutOfRangeLevel(bytes, format: format, in: $0) }))
+            failures.append { bad in
+                fail(format == .int8 ? "tensor '\(p.name)' holds −128 at flat index \(bad); symmetric int8 uses −127…127"
+                                     : "tensor '\(p.name)' holds the nibble 0 (−8) at byte \(bad); symmetric int4 uses −7…7 (stored 1…15)")
             }
-            matrices[p.name] = QuantizedMatrix(format: format, rows: rows, cols: cols, groupSize: g, data: entry.bytes, scales: scales.values)
+            checks.append((scaleValues.count, { range in range.first { !scaleValues[$0].isFinite || scaleValues[$0] < 0 } }))
+            failures.append { fail("tensor '\(scaleName)' holds \(scaleValues[$0]) at flat index \($0); scales must be finite and ≥ 0") }
+            matrices[p.name] = QuantizedMatrix(format: format, rows: rows, cols: cols, groupSize: g, data: bytes, scales: scaleValues, owner: file)
         }
-        return QuantizedWeights(format: format, groupSize: g, quantizedEmbeddings: embeddings, matrices: matrices, floats: floats)
+        if let (check, index) = firstFailure(checks) { throw failures[check](index) }
+        return QuantizedWeights(format: format, groupSize: g, quantizedEmbeddings: embeddings, matrices: matrices,
+                                floats: floats.mapValues { Array($0) })
     }
 
     /// Bytes of weights one generated token streams: every matrix and vector

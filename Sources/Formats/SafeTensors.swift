@@ -82,7 +82,7 @@ public enum SafeTensors {
     // MARK: Writing
 
     /// Writes F32 tensors in the given order, header padded with spaces so the data
-    /// starts 8-byte aligned. Atomic: a temporary file in the same directory is
+    /// starts 64-byte aligned. Atomic: a temporary file in the same directory is
     /// renamed over `url`, so readers see the old file or the complete new one.
     public static func write(_ tensors: [SafeTensor], metadata: [String: String] = [:], to url: URL) throws {
         let header = try headerBytes(for: tensors, metadata: metadata, source: url.path)
@@ -128,7 +128,9 @@ public enum SafeTensors {
             offset = end
         }
         var json = Array(JSONValue.object(members).serialized().utf8)
-        json += Array(repeating: UInt8(ascii: " "), count: (8 - json.count % 8) % 8)
+        // The data section starts on a 64-byte boundary (a cache line, a zmm load): mapped for
+        // inference, tensors whose sizes are multiples of 64 bytes then never straddle lines.
+        json += Array(repeating: UInt8(ascii: " "), count: (64 - (8 + json.count) % 64) % 64)
         return withUnsafeBytes(of: UInt64(json.count).littleEndian, Array.init) + json
     }
 
@@ -171,6 +173,23 @@ public enum SafeTensors {
     /// `converted` is told each byte range once its tensor has been copied out.
     private static func decode(_ bytes: UnsafeRawBufferPointer, source: String,
                                converted: (Range<Int>) -> Void = { _ in }) throws -> SafeTensorsFile {
+        let (metadata, layouts, dataStart) = try parseHeader(bytes, source: source)
+        let tensors = layouts.map { layout in
+            defer { converted((dataStart + layout.begin)..<(dataStart + layout.end)) }
+            guard layout.dtype.byteCount > 1 else {
+                return SafeTensorsFile.Entry(name: layout.name, dtype: layout.dtype, shape: layout.shape, values: [],
+                                             bytes: Array(bytes[(dataStart + layout.begin)..<(dataStart + layout.end)]))
+            }
+            return SafeTensorsFile.Entry(name: layout.name, dtype: layout.dtype, shape: layout.shape,
+                                         values: floats(bytes, from: dataStart + layout.begin, count: layout.count, dtype: layout.dtype))
+        }
+        return SafeTensorsFile(metadata: metadata, tensors: tensors)
+    }
+
+    /// Checks the header against the file's `bytes` (all of them): the tensors'
+    /// layouts in data-offset order, tiling the data section exactly.
+    static func parseHeader(_ bytes: UnsafeRawBufferPointer, source: String) throws
+        -> (metadata: [String: String], layouts: [Layout], dataStart: Int) {
         func fail(_ problem: String) -> FormatError { FormatError("\(source): \(problem)") }
 
         guard bytes.count >= 8 else { throw fail("file is \(bytes.count) bytes, too short for the 8-byte header length") }
@@ -219,20 +238,11 @@ public enum SafeTensors {
             throw fail("data section has \(dataSize - covered) bytes after the last tensor (tensors cover \(covered) of \(dataSize))")
         }
 
-        let tensors = layouts.map { layout in
-            defer { converted((dataStart + layout.begin)..<(dataStart + layout.end)) }
-            guard layout.dtype.byteCount > 1 else {
-                return SafeTensorsFile.Entry(name: layout.name, dtype: layout.dtype, shape: layout.shape, values: [],
-                                             bytes: Array(bytes[(dataStart + layout.begin)..<(dataStart + layout.end)]))
-            }
-            return SafeTensorsFile.Entry(name: layout.name, dtype: layout.dtype, shape: layout.shape,
-                                         values: floats(bytes, from: dataStart + layout.begin, count: layout.count, dtype: layout.dtype))
-        }
-        return SafeTensorsFile(metadata: metadata, tensors: tensors)
+        return (metadata, layouts, dataStart)
     }
 
     /// A validated header entry: counts and offsets are consistent and inside the data section.
-    private struct Layout {
+    struct Layout {
         let name: String
         let dtype: SafeTensorsDType
         let shape: [Int]
@@ -300,7 +310,7 @@ public enum SafeTensors {
         return count
     }
 
-    private static func floats(_ raw: UnsafeRawBufferPointer, from start: Int, count: Int, dtype: SafeTensorsDType) -> [Float] {
+    static func floats(_ raw: UnsafeRawBufferPointer, from start: Int, count: Int, dtype: SafeTensorsDType) -> [Float] {
         (0..<count).map { i -> Float in
             switch dtype {
             case .f32:

@@ -57,7 +57,7 @@ public final class InferenceModel {
     var layerJobs: [(attention: [MatVecJob], out: [MatVecJob], up: [MatVecJob], down: [MatVecJob])] = []
     var headJobs: [MatVecJob] = []
     /// Positions in the cache.
-    public private(set) var length = 0
+    public internal(set) var length = 0
 
     /// Whether this path covers a config (every one but scaled RoPE).
     public static func supports(_ config: ModelConfig) -> Bool { config.ropeScaling == nil }
@@ -72,6 +72,12 @@ public final class InferenceModel {
         for p in parameters { tensors[p.name] = UnsafePointer(p.tensor.data) }
         self.init(config: model.config, contextWindow: model.contextWindow, quantization: nil, owners: [model],
                   matrix: { name, _, _ in .float(tensors[name]!) }, vector: { tensors[$0] })
+    }
+
+    /// A float32 model over weights read in place (a mapped checkpoint).
+    public convenience init(float w: FloatWeights, config: ModelConfig, contextWindow: Int? = nil) {
+        self.init(config: config, contextWindow: contextWindow ?? config.contextLength, quantization: nil, owners: [w.owner],
+                  matrix: { name, _, _ in .float(w.tensors[name]!) }, vector: { w.tensors[$0] })
     }
 
     /// A model over a quantized checkpoint's weights.
@@ -220,22 +226,26 @@ public final class InferenceModel {
 
     // MARK: the pieces
 
-    func embed(_ token: Int, at pos: Int) {
+    /// Token `token` at position `pos` into `out` (d floats; `x` by default).
+    func embed(_ token: Int, at pos: Int, into out: UnsafeMutablePointer<Float>? = nil) {
+        let out = out ?? x
         switch tokenEmbedding {
-        case .float(let table): x.update(from: table + token * d, count: d)
-        case .quantized(let m): m.dequantizedRow(token, into: x)
+        case .float(let table): out.update(from: table + token * d, count: d)
+        case .quantized(let m): m.dequantizedRow(token, into: out)
         }
-        if embeddingScale != 1 { for i in 0..<d { x[i] *= embeddingScale } }
-        if let positionTable { for i in 0..<d { x[i] += positionTable[pos * d + i] } }
+        if embeddingScale != 1 { for i in 0..<d { out[i] *= embeddingScale } }
+        if let positionTable { for i in 0..<d { out[i] += positionTable[pos * d + i] } }
     }
 
-    func normalize(_ input: UnsafeMutablePointer<Float>, _ n: NormWeights, into out: UnsafeMutablePointer<Float>) {
-        let eps = Float(config.normEps)
+    /// Normalises `rows` rows of d (one by default); `statistics` holds two floats per row.
+    func normalize(_ input: UnsafeMutablePointer<Float>, _ n: NormWeights, into out: UnsafeMutablePointer<Float>, rows: Int = 1,
+                   statistics: UnsafeMutablePointer<Float>? = nil) {
+        let eps = Float(config.normEps), statistics = statistics ?? self.statistics
         switch config.norm {
         case .layerNorm:
-            layerNormForward(input, gamma: n.gain, beta: n.bias, out, mean: statistics, rstd: statistics + 1, rows: 1, cols: d, eps: eps)
+            layerNormForward(input, gamma: n.gain, beta: n.bias, out, mean: statistics, rstd: statistics + rows, rows: rows, cols: d, eps: eps)
         case .rmsNorm:
-            rmsNormForward(input, gamma: n.gain, out, rstd: statistics, rows: 1, cols: d, eps: eps)
+            rmsNormForward(input, gamma: n.gain, out, rstd: statistics, rows: rows, cols: d, eps: eps)
         }
     }
 
@@ -247,7 +257,7 @@ public final class InferenceModel {
     func run(_ jobs: [MatVecJob], input: UnsafePointer<Float>, count: Int) {
         for j in jobs {
             if case .quantized(let m) = j.weights {
-                activations.quantize(input, count: count, groupSize: m.groupSize)
+                activations.quantize(input, count: count, groupSize: m.groupSize, for: m.format)
                 break
             }
         }
@@ -340,9 +350,7 @@ public final class InferenceRows {
         while rows.count > sequences.count { spare.append(rows.removeLast()) }
         return zip(rows, sequences).map { model, sequence in
             model.reset()
-            var last: [Float] = []
-            for token in sequence.suffix(contextWindow) { last = Array(model.next(token)) }
-            return last
+            return sequence.isEmpty ? [] : Array(model.prefill(Array(sequence.suffix(contextWindow))))
         }
     }
 

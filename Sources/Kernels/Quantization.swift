@@ -18,25 +18,37 @@ public enum QuantizedFormat: String, CaseIterable, Sendable {
     public func byteCount(_ count: Int) -> Int { self == .int8 ? count : count / 2 }
 }
 
-/// A quantized weight matrix (rows, cols): integer data and one scale per group.
-public struct QuantizedMatrix: Sendable {
+/// A quantized weight matrix (rows, cols): integer data and one scale per group,
+/// read-only. The storage is this matrix's own (quantized here, or copied from
+/// arrays) or another object's (a mapped checkpoint file), which it keeps alive.
+public struct QuantizedMatrix: @unchecked Sendable {
     public let format: QuantizedFormat
     public let rows: Int, cols: Int, groupSize: Int
     /// int8: rows·cols signed values as bytes; int4: rows·cols/2 packed bytes.
-    public let data: [UInt8]
+    public let data: UnsafeBufferPointer<UInt8>
     /// rows · cols/groupSize scales, row-major.
-    public let scales: [Float]
+    public let scales: UnsafeBufferPointer<Float>
+    /// Keeps `data` and `scales` alive.
+    let owner: AnyObject
 
     public var groupsPerRow: Int { cols / groupSize }
 
-    /// Takes stored data as it is; the loader checks lengths and scales first.
+    /// Takes stored data as it is, into storage of its own; the loader checks lengths and scales first.
     public init(format: QuantizedFormat, rows: Int, cols: Int, groupSize: Int, data: [UInt8], scales: [Float]) {
+        let storage = QuantizedStorage(data, scales)
+        self.init(format: format, rows: rows, cols: cols, groupSize: groupSize, data: UnsafeBufferPointer(storage.data),
+                  scales: UnsafeBufferPointer(storage.scales), owner: storage)
+    }
+
+    /// Reads data that `owner` keeps alive (a mapped file), without copying it.
+    public init(format: QuantizedFormat, rows: Int, cols: Int, groupSize: Int, data: UnsafeBufferPointer<UInt8>,
+                scales: UnsafeBufferPointer<Float>, owner: AnyObject) {
         require(groupSize >= 1 && cols % groupSize == 0 && (format == .int8 || groupSize % 2 == 0),
                 "QuantizedMatrix: group size \(groupSize) does not fit rows of \(cols)")
         require(data.count == format.byteCount(rows * cols) && scales.count == rows * (cols / groupSize),
                 "QuantizedMatrix: \(data.count) bytes and \(scales.count) scales do not fit (\(rows), \(cols)) in groups of \(groupSize)")
         self.format = format; self.rows = rows; self.cols = cols; self.groupSize = groupSize
-        self.data = data; self.scales = scales
+        self.data = data; self.scales = scales; self.owner = owner
     }
 
     /// Quantizes a row-major float matrix.
@@ -87,6 +99,19 @@ public struct QuantizedMatrix: Sendable {
     }
 }
 
+/// A quantized matrix's own bytes and scales.
+final class QuantizedStorage {
+    let data: UnsafeMutableBufferPointer<UInt8>
+    let scales: UnsafeMutableBufferPointer<Float>
+    init(_ data: [UInt8], _ scales: [Float]) {
+        self.data = .allocate(capacity: data.count)
+        self.scales = .allocate(capacity: scales.count)
+        _ = self.data.initialize(from: data)
+        _ = self.scales.initialize(from: scales)
+    }
+    deinit { data.deallocate(); scales.deallocate() }
+}
+
 /// Quantizes `count` values into `levels`; returns the scale max|x| / maxLevel
 /// (0 for an all-zero group, whose levels are then 0).
 @inlinable
@@ -108,19 +133,28 @@ public final class QuantizedActivations {
     public let capacity: Int
     public let levels: UnsafeMutablePointer<Int8>
     public let scales: UnsafeMutablePointer<Float>
+    /// The levels laid out for the int4 shapes, when int4 weights read them.
+    public let int4: Int4Activations
 
     public init(capacity: Int) {
         self.capacity = capacity
         levels = .allocate(capacity: capacity)
         scales = .allocate(capacity: capacity)
+        int4 = Int4Activations(capacity: capacity)
     }
     deinit { levels.deallocate(); scales.deallocate() }
 
-    /// Quantizes x (n values) in groups of `groupSize`.
-    public func quantize(_ x: UnsafePointer<Float>, count n: Int, groupSize: Int) {
+    /// Quantizes x (n values) in groups of `groupSize`; for int4 weights also
+    /// lays the levels out for the int4 shape this process runs.
+    public func quantize(_ x: UnsafePointer<Float>, count n: Int, groupSize: Int, for format: QuantizedFormat = .int8) {
         require(n <= capacity && n % groupSize == 0, "QuantizedActivations: \(n) values in groups of \(groupSize) (capacity \(capacity))")
         for g in 0..<(n / groupSize) {
             scales[g] = quantizeGroup(x + g * groupSize, count: groupSize, maxLevel: 127, into: levels + g * groupSize)
+        }
+        if format == .int4 && int4UnitsCover(groupSize: groupSize) {
+            int4.prepare(levels, count: n, groupSize: groupSize, kernel: MatmulKernel.current)
+        } else {
+            int4.prepare(levels, count: n, groupSize: groupSize, kernel: .generic)  // the twin reads the levels themselves
         }
     }
 }
@@ -187,6 +221,9 @@ struct RawMatVecJob {
     let levels: UnsafePointer<Int8>?, inputScales: UnsafePointer<Float>?
     let bias: UnsafePointer<Float>?
     let output: UnsafeMutablePointer<Float>
+    /// int4 weights with a unit-shaped group size: the activations' layout and its shape.
+    var int4Kernel: MatmulKernel? = nil
+    var wide: UnsafePointer<Int16>? = nil, correction: UnsafePointer<Int32>? = nil, interleaved: UnsafePointer<Int8>? = nil
 
     @inline(__always)
     func run(rows range: Range<Int>) {
@@ -206,41 +243,45 @@ struct RawMatVecJob {
                 dot = int8RowDot(weights.assumingMemoryBound(to: Int8.self) + r * cols, scales! + r * groups, levels!, inputScales!,
                                  groups: groups, groupSize: groupSize)
             case .int4:
-                dot = int4RowDot(weights.assumingMemoryBound(to: UInt8.self) + r * cols / 2, scales! + r * groups, levels!, inputScales!,
-                                 groups: groups, groupSize: groupSize)
+                let w = weights.assumingMemoryBound(to: UInt8.self) + r * cols / 2, ws = scales! + r * groups
+                switch int4Kernel {
+                case .avx512?: dot = int4RowDotAVX512(w, ws, levels!, inputScales!, wide: wide!, correction: correction!, cols: cols, groupSize: groupSize)
+                case .avx2?: dot = int4RowDotAVX2(w, ws, levels!, inputScales!, wide: wide!, correction: correction!, cols: cols, groupSize: groupSize)
+                case .neon?: dot = int4RowDotNEON(w, ws, levels!, inputScales!, interleaved: interleaved!, cols: cols, groupSize: groupSize)
+                case .generic?: dot = int4RowDotReference(w, ws, levels!, inputScales!, cols: cols, groupSize: groupSize)
+                case nil: dot = int4RowDot(w, ws, levels!, inputScales!, groups: groups, groupSize: groupSize)
+                }
             }
             output[r] = dot + (bias?[r] ?? 0)
         }
     }
 }
 
-/// Pins each job's arrays and hands `body` their pointers, in a buffer on
-/// the stack: generation calls this a few times per layer per token, and
-/// nothing here touches the heap.
+/// Hands `body` the jobs as plain pointers, in a buffer on the stack:
+/// generation calls this a few times per layer per token, and nothing here
+/// touches the heap. The jobs' weights stay alive for the call (`jobs` holds them).
 private func withRawJobs(_ jobs: [MatVecJob], _ body: (UnsafeBufferPointer<RawMatVecJob>) -> Void) {
     withUnsafeTemporaryAllocation(of: RawMatVecJob.self, capacity: jobs.count) { raw in
-        func pin(_ i: Int) {
-            guard i < jobs.count else { return body(UnsafeBufferPointer(raw)) }
-            let job = jobs[i]
+        for (i, job) in jobs.enumerated() {
             switch job.weights {
             case .float(let w):
                 raw.initializeElement(at: i, to: RawMatVecJob(format: nil, weights: UnsafeRawPointer(w), scales: nil, rows: job.rows,
                                                            cols: job.cols, groupSize: 1, input: job.input, levels: nil, inputScales: nil,
                                                            bias: job.bias, output: job.output))
-                pin(i + 1)
             case .quantized(let m):
                 let a = job.activations!
-                m.data.withUnsafeBytes { data in
-                    m.scales.withUnsafeBufferPointer { scales in
-                        raw.initializeElement(at: i, to: RawMatVecJob(format: m.format, weights: data.baseAddress!, scales: scales.baseAddress!,
-                                                                   rows: m.rows, cols: m.cols, groupSize: m.groupSize, input: job.input,
-                                                                   levels: a.levels, inputScales: a.scales, bias: job.bias, output: job.output))
-                        pin(i + 1)
-                    }
+                var r = RawMatVecJob(format: m.format, weights: UnsafeRawPointer(m.data.baseAddress!), scales: m.scales.baseAddress!,
+                                     rows: m.rows, cols: m.cols, groupSize: m.groupSize, input: job.input, levels: a.levels,
+                                     inputScales: a.scales, bias: job.bias, output: job.output)
+                if m.format == .int4 && int4UnitsCover(groupSize: m.groupSize) {
+                    r.int4Kernel = a.int4.kernel
+                    r.wide = UnsafePointer(a.int4.wide); r.correction = UnsafePointer(a.int4.correction)
+                    r.interleaved = UnsafePointer(a.int4.interleaved)
                 }
+                raw.initializeElement(at: i, to: r)
             }
         }
-        pin(0)
+        withExtendedLifetime(jobs) { body(UnsafeBufferPointer(raw)) }
     }
 }
 
@@ -370,3 +411,62 @@ public func int4RowDot(_ w: UnsafePointer<UInt8>, _ ws: UnsafePointer<Float>, _ 
     }
     return total
 }
+
+extension QuantizedMatrix {
+    /// Rows `range` as floats (q·s), row-major into `out`: the panels a batched product multiplies.
+    public func dequantizeRows(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        let groups = groupsPerRow
+        for r in range {
+            let row = out + (r - range.lowerBound) * cols
+            for g in 0..<groups {
+                let scale = scales[r * groups + g], o = row + g * groupSize
+                switch format {
+                case .int8:
+                    let q = UnsafeRawPointer(data.baseAddress! + r * cols + g * groupSize).assumingMemoryBound(to: Int8.self)
+                    var i = 0
+                    while i + 16 <= groupSize { store(floats(load16(q + i)) * scale, o + i); i += 16 }
+                    while i < groupSize { o[i] = Float(q[i]) * scale; i += 1 }
+                case .int4:
+                    let half = groupSize / 2, q = data.baseAddress! + (r * cols + g * groupSize) / 2
+                    var i = 0
+                    while i + 16 <= half {
+                        let b = loadBytes(q + i)
+                        store(floats(asSigned(b & 15) &- 8) * scale, o + i)
+                        store(floats(asSigned(b &>> 4) &- 8) * scale, o + half + i)
+                        i += 16
+                    }
+                    while i < half {
+                        o[i] = Float(Int(q[i] & 15) - 8) * scale
+                        o[half + i] = Float(Int(q[i] >> 4) - 8) * scale
+                        i += 1
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// out (t, rows) = x (t, cols) · Wᵀ for quantized W: a panel of W's rows at a
+/// time is dequantized and multiplied by the float matmul, the panels spread
+/// over the threads (each output element is one matmul's, whatever the split).
+public func quantizedMatmul(_ x: UnsafePointer<Float>, _ w: QuantizedMatrix, _ out: UnsafeMutablePointer<Float>, tokens t: Int) {
+    let panel = 64, panels = (w.rows + panel - 1) / panel
+    Parallel.forEach(panels) { p in
+        let first = p * panel, rows = min(panel, w.rows - first)
+        let weights = UnsafeMutablePointer<Float>.allocate(capacity: rows * w.cols)
+        let product = UnsafeMutablePointer<Float>.allocate(capacity: t * rows)
+        defer { weights.deallocate(); product.deallocate() }
+        w.dequantizeRows(first..<(first + rows), into: weights)
+        matmul(x, weights, product, m: t, n: rows, k: w.cols, transposeB: true)
+        for i in 0..<t { (out + i * w.rows + first).update(from: product + i * rows, count: rows) }
+    }
+}
+
+@inline(__always)
+func floats(_ v: SIMD16<Int8>) -> SIMD16<Float> {
+    SIMD16<Float>(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]),
+                  Float(v[8]), Float(v[9]), Float(v[10]), Float(v[11]), Float(v[12]), Float(v[13]), Float(v[14]), Float(v[15]))
+}
+
+@inline(__always)
+func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self) }

@@ -44,12 +44,18 @@ private let benchUsage = [
           --json         one JSON object per line
         """,
     "sample": """
-        usage: tinygpt bench sample [--tokens N] [--threads N] [--strategy greedy|top-p] [--json] [--set model.field=value ...]
-          tokens/s generating N tokens with the KV cache from a random-weight model of llama2.c's stories15M shape
-          (6 layers, d_model 288, 6 heads, SwiGLU 768, vocab 512; --set model.vocab_size=32000 for the full vocabulary)
-          --tokens N     tokens to generate, 1...100000 (default 256)
-          --threads N    worker threads, 1...1024, 0 for all (default: all cores)
-          --strategy S   greedy (default) or top-p sampling
-          --json         one JSON object instead of text
+        usage: tinygpt bench sample [--checkpoint DIR] [--tokens N] [--prompt-tokens N] [--threads N] [--strategy greedy|top-p]
+                                    [--weights float32|int8|int4] [--group-size G] [--path token|batched] [--json] [--set model.field=value ...]
+          prefill and decode tokens/s: a prompt of N token ids fed at once, then N tokens generated with the KV cache, from
+          a random-weight model of llama2.c's stories15M shape (6 layers, d_model 288, 6 heads, SwiGLU 768, vocab 512;
+          --set model.vocab_size=32000 for the full vocabulary), or from a checkpoint (float32 or quantized, read as sample reads it)
+          --checkpoint DIR  a checkpoint or run directory instead of the random model (no --weights, --group-size, --set)
+          --tokens N        tokens to generate, 1...100000 (default 256)
+          --prompt-tokens N prompt length, 1...100000 (default 1); prefill tokens/s is N over the time to the first new token
+          --threads N       worker threads, 1...1024, 0 for all (default: all cores)
+          --strategy S      greedy (default) or top-p sampling
+          --weights W       float32 (default), or the random model quantized to int8 or int4 in groups of G (default as quantize)
+          --path P          token (default: the per-token path) or batched (the autograd model; float32 only)
+          --json            one JSON object instead of text
         """,
 ]

@@ -6,70 +6,107 @@ import Config
 import Tokenizer
 import Generate
 
-/// `tinygpt bench sample [--tokens N] [--threads T] [--strategy greedy|top-p] [--weights float32|int8|int4]
-///  [--group-size G] [--path token|batched] [--json] [--set model.k=v ...]`:
-/// tokens per second generating N tokens from a one-token prompt with a
-/// random-weight llama-style model (the shape of llama2.c's stories15M:
-/// 6 layers, d_model 288, 6 heads, SwiGLU d_ff 768, RMSNorm, RoPE, no bias,
-/// context 256, vocab 512), and milliseconds per token by position.
-/// --weights int8|int4 quantizes the model first (groups of G, default as
-/// `quantize`); float32 runs the per-token path unless --path batched asks
-/// for the autograd one.
+/// `tinygpt bench sample [--checkpoint DIR] [--tokens N] [--prompt-tokens N] [--threads T] [--strategy greedy|top-p]
+///  [--weights float32|int8|int4] [--group-size G] [--path token|batched] [--json] [--set model.k=v ...]`:
+/// prefill tokens/s of an N-token prompt and decode tokens/s of the N tokens
+/// generated after it, with a random-weight llama-style model (the shape of
+/// llama2.c's stories15M: 6 layers, d_model 288, 6 heads, SwiGLU d_ff 768,
+/// RMSNorm, RoPE, no bias, context 256, vocab 512) or a checkpoint, and
+/// milliseconds per token by position. --weights int8|int4 quantizes the
+/// random model first (groups of G, default as `quantize`); float32 runs the
+/// per-token path unless --path batched asks for the autograd one.
 func runSampleBench(_ args: [String]) throws {
     var a = Arguments(args)
+    let checkpointPath = try a.option("checkpoint")
     let tokens = try a.int("tokens", default: 256, in: 1...100_000)
+    let promptTokens = try a.int("prompt-tokens", default: 1, in: 1...100_000)
     let threads = try a.threads() ?? Parallel.threads
     let strategy = try a.option("strategy") ?? "greedy"
     guard ["greedy", "top-p"].contains(strategy) else { throw CLIError("--strategy must be greedy or top-p, got '\(strategy)'") }
     let json = a.flag("json")
-    let weightsName = try a.option("weights") ?? "float32"
-    let format = QuantizedFormat(rawValue: weightsName)
+    let weightsOption = try a.option("weights")
+    let weightsName = weightsOption ?? "float32"
+    var format = QuantizedFormat(rawValue: weightsName)
     guard format != nil || weightsName == "float32" else { throw CLIError("--weights must be float32, int8 or int4, got '\(weightsName)'") }
     let path = try a.option("path") ?? "token"
     guard ["token", "batched"].contains(path) else { throw CLIError("--path must be token or batched, got '\(path)'") }
     if path == "batched" && format != nil { throw CLIError("--path batched runs float32 weights only") }
     let groupText = try a.option("group-size")
-    var run = RunConfig()
-    run.model.vocabSize = 512; run.model.contextLength = 256; run.model.nLayer = 6; run.model.dModel = 288
-    run.model.nHead = 6; run.model.nKVHead = 6; run.model.dFF = 768; run.model.norm = .rmsNorm
-    run.model.position = .rope; run.model.activation = .swiglu; run.model.bias = false; run.model.tieEmbeddings = false
-    try run.apply(overrides: try a.options("set"))
+    let overrides = try a.options("set")
     try a.finish()
-    try run.validate()
-    let needed = Generator.estimatedBytes(config: run.model, sequences: 1, promptLength: 1, maxNewTokens: tokens)
+    if checkpointPath != nil {
+        if weightsOption != nil || groupText != nil || !overrides.isEmpty {
+            throw CLIError("--checkpoint runs the checkpoint as it is stored; --weights, --group-size and --set apply to the random model only")
+        }
+        if path == "batched" { throw CLIError("--checkpoint runs the per-token path; --path batched is for the random model") }
+    }
+
+    var run = RunConfig()
+    let rows: InferenceRows?
+    var model: GPT? = nil
+    if let checkpointPath {
+        if let quantized = try loadQuantizedCheckpoint(checkpointPath) {
+            run = quantized.checkpoint.config
+            format = quantized.checkpoint.weights.format
+            rows = try quantizedRows(quantized.checkpoint, model: run.model, context: nil)
+        } else {
+            let mapped = try mapCheckpointWithTokenizer(checkpointPath).checkpoint
+            run = mapped.config
+            guard InferenceModel.supports(run.model) else { throw CLIError("--checkpoint: rope_scaling models run the batched path only") }
+            let config = run.model
+            rows = InferenceRows { InferenceModel(float: mapped.weights, config: config) }
+        }
+    } else {
+        run.model.vocabSize = 512; run.model.contextLength = 256; run.model.nLayer = 6; run.model.dModel = 288
+        run.model.nHead = 6; run.model.nKVHead = 6; run.model.dFF = 768; run.model.norm = .rmsNorm
+        run.model.position = .rope; run.model.activation = .swiglu; run.model.bias = false; run.model.tieEmbeddings = false
+        try run.apply(overrides: overrides)
+        try run.validate()
+        let gpt = GPT(config: run.model, seed: 1)
+        model = gpt
+        if let format {
+            let g = try groupText.map { text -> Int in
+                guard let g = Int(text) else { throw CLIError("--group-size must be an integer ≥ 1, got '\(text)'") }
+                do { try QuantizedCheckpoint.checkGroupSize(g, run.model, format: format, embeddings: true) } catch let e as FormatError { throw CLIError(e.description) }
+                return g
+            } ?? QuantizedCheckpoint.defaultGroupSize(run.model, format: format, embeddings: true)
+            let weights = QuantizedWeights(quantizing: gpt, format: format, groupSize: g, embeddings: true)
+            let config = run.model
+            rows = InferenceRows { InferenceModel(quantized: weights, config: config) }
+        } else if path == "token" && InferenceModel.supports(run.model) {
+            rows = InferenceRows { InferenceModel(model: gpt) }
+        } else {
+            rows = nil
+        }
+    }
+    let vocab = run.model.vocabSize!
+    guard promptTokens <= run.model.contextLength else {
+        throw CLIError("--prompt-tokens \(promptTokens) exceeds the model's context of \(run.model.contextLength) tokens")
+    }
+    let needed = Generator.estimatedBytes(config: run.model, sequences: 1, promptLength: promptTokens, maxNewTokens: tokens)
     guard needed <= Double(ProcessInfo.processInfo.physicalMemory) else {
         throw CLIError(String(format: "this model needs about %.1f GB to sample from, more than this machine's %.1f GB; lower the sizes given with --set",
                               needed / 1e9, Double(ProcessInfo.processInfo.physicalMemory) / 1e9))
     }
     Parallel.threads = threads
 
-    let model = GPT(config: run.model, seed: 1)
-    let tokenizer = OneByteTokenizer(vocabSize: run.model.vocabSize!)
-    let generator: Generator
-    if let format {
-        let g = try groupText.map { text -> Int in
-            guard let g = Int(text) else { throw CLIError("--group-size must be an integer ≥ 1, got '\(text)'") }
-            do { try QuantizedCheckpoint.checkGroupSize(g, run.model, format: format, embeddings: true) } catch let e as FormatError { throw CLIError(e.description) }
-            return g
-        } ?? QuantizedCheckpoint.defaultGroupSize(run.model, format: format, embeddings: true)
-        let weights = QuantizedWeights(quantizing: model, format: format, groupSize: g, embeddings: true)
-        let config = run.model
-        generator = Generator(rows: InferenceRows { InferenceModel(quantized: weights, config: config) }, tokenizer: tokenizer)
-    } else if path == "token" && InferenceModel.supports(run.model) {
-        generator = Generator(rows: InferenceRows { InferenceModel(model: model) }, tokenizer: tokenizer)
-    } else {
-        generator = Generator(model: model, tokenizer: tokenizer)
-    }
+    let tokenizer = OneByteTokenizer(vocabSize: vocab)
+    let generator = rows.map { Generator(rows: $0, tokenizer: tokenizer) } ?? Generator(model: model!, tokenizer: tokenizer)
     var settings = DecodingSettings()
     if strategy == "greedy" { settings.greedy = true } else { settings.temperature = 1; settings.topP = 0.9 }
-    _ = generator.sample(prompt: [1], count: 1, maxNewTokens: 8, settings: settings, seed: 1)  // warm the buffer pool
+    // Fixed ids spread over the vocabulary (the speed does not depend on which).
+    let prompt = promptTokens == 1 ? [Int32(1)] : (0..<promptTokens).map { Int32((1 + $0 * 7919) % vocab) }
+    _ = generator.sample(prompt: prompt, count: 1, maxNewTokens: 8, settings: settings, seed: 1)  // warm the buffer pool
     var stamps: [UInt64] = []
     let start = DispatchTime.now().uptimeNanoseconds
-    _ = generator.sample(prompt: [1], count: 1, maxNewTokens: tokens, settings: settings, seed: 1) { _ in
+    _ = generator.sample(prompt: prompt, count: 1, maxNewTokens: tokens, settings: settings, seed: 1) { _ in
         stamps.append(DispatchTime.now().uptimeNanoseconds)
     }
-    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    let rate = Double(tokens) / seconds
+    // The first new token comes after the prompt's forward pass: prefill. The rest is decode.
+    let prefillSeconds = Double(stamps[0] - start) / 1e9
+    let prefillRate = Double(promptTokens) / prefillSeconds
+    let decodeSeconds = Double(stamps.last! - stamps[0]) / 1e9
+    let rate = tokens > 1 ? Double(tokens - 1) / decodeSeconds : 1 / prefillSeconds
     // Milliseconds per token in position buckets (flat with a KV cache).
     let bucket = max(1, tokens / 4)
     var buckets: [String] = []
@@ -82,11 +119,15 @@ func runSampleBench(_ args: [String]) throws {
             sum = 0; n = 0; first = i + 1
         }
     }
+    let weightsLabel = format?.rawValue ?? "float32"
     if json {
-        print("{\"op\":\"sample\",\"weights\":\"\(weightsName)\",\"path\":\"\(path)\",\"strategy\":\"\(strategy)\",\"tokens\":\(tokens),\"threads\":\(threads),\"tokens_per_s\":\(String(format: "%.1f", rate))}")
+        print("{\"op\":\"sample\",\"weights\":\"\(weightsLabel)\",\"path\":\"\(path)\",\"strategy\":\"\(strategy)\",\"tokens\":\(tokens),"
+              + "\"prompt_tokens\":\(promptTokens),\"threads\":\(threads),\"prefill_tokens_per_s\":\(String(format: "%.1f", prefillRate)),"
+              + "\"tokens_per_s\":\(String(format: "%.1f", rate))}")
     } else {
-        print(String(format: "sample (%@ %@, %@, %d thread%@): %d tokens in %.2f s = %.1f tokens/s", weightsName, path, strategy, threads, threads == 1 ? "" : "s", tokens, seconds, rate))
-        print("ms per token by position: " + buckets.joined(separator: ", "))
+        print(String(format: "sample (%@ %@, %@, %d thread%@): prefill %d tokens in %.3f s = %.1f tokens/s; decode %d tokens at %.1f tokens/s",
+                     weightsLabel, path, strategy, threads, threads == 1 ? "" : "s", promptTokens, prefillSeconds, prefillRate, tokens, rate))
+        print("ms per token by position (the first includes the prefill): " + buckets.joined(separator: ", "))
     }
 }
 

@@ -69,6 +69,7 @@ func loadQuantizedCheckpoint(_ path: String) throws -> (checkpoint: QuantizedChe
     let directory = try Checkpoint.resolve(path)
     guard QuantizedCheckpoint.isQuantizedCheckpoint(directory) else { return nil }
     let loaded = try QuantizedCheckpoint.load(from: directory)
+    for note in loaded.notes { printError("tinygpt: note: " + note) }
     let tokenizer = try TokenizerFile.load(data: loaded.tokenizerJSON, name: directory.appendingPathComponent(Checkpoint.tokenizerFile).path)
     try Checkpoint.checkVocabulary(tokenizer: tokenizer.vocabSize, model: loaded.config.model.vocabSize!, source: directory.path)
     return (loaded, tokenizer)

@@ -51,15 +51,14 @@ func runSampleCommand(_ args: [String]) throws {
         prompt = Array(prompt.suffix(context))
     }
 
-    let rows = s.strategy == .beam ? s.beamWidth : s.numSamples
     var windowed = run.model
     windowed.contextLength = generator.contextWindow  // the KV caches are sized by the window
-    let needed = Generator.estimatedBytes(config: windowed, sequences: rows, promptLength: prompt.count,
+    let needed = Generator.estimatedBytes(config: windowed, sequences: sequences, promptLength: prompt.count,
                                           maxNewTokens: s.maxNewTokens)
     let available = Double(ProcessInfo.processInfo.physicalMemory)
     guard needed <= available else {
         throw CLIError(String(format: "generating %d sequence%@ of this model needs about %.1f GB (KV caches, logits, weights), more than this machine's %.1f GB; lower --%@",
-                              rows, rows == 1 ? "" : "s", needed / 1e9, available / 1e9, s.strategy == .beam ? "beam-width" : "num-samples"))
+                              sequences, sequences == 1 ? "" : "s", needed / 1e9, available / 1e9, s.strategy == .beam ? "beam-width" : "num-samples"))
     }
 
     let settings = DecodingSettings(s)

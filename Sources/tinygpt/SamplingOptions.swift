@@ -76,27 +76,38 @@ struct OpenedForGeneration {
     init(_ checkpointPath: String, options: SamplingOptions, adjust: (inout RunConfig) -> Void = { _ in }) throws {
         if let threads = options.threads { Parallel.threads = threads }
         let quantized = try loadQuantizedCheckpoint(checkpointPath)
-        let (loaded, tokenizer): (Checkpoint.Loaded?, any Tokenizer)
-        if let quantized { (loaded, tokenizer) = (nil, quantized.tokenizer) } else { (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpointPath) }
-        var run = try options.apply(to: quantized?.checkpoint.config ?? loaded!.config)
+        let stored = try quantized?.checkpoint.config ?? Checkpoint.loadConfig(from: try Checkpoint.resolve(checkpointPath))
+        var run = try options.apply(to: stored)
         adjust(&run)
         try run.validate()
         try options.checkEffect(run.sample)
         let s = run.sample
         let ends = run.tokenizer.eosTokenIds, begin = run.tokenizer.bosTokenId
+        let sequences = s.strategy == .beam ? s.beamWidth : s.numSamples
         if let quantized {
+            tokenizer = quantized.tokenizer
             generator = Generator(rows: try quantizedRows(quantized.checkpoint, model: run.model, context: options.context), tokenizer: tokenizer,
                                   endTokenIds: ends, beginTokenId: begin)
+            directory = quantized.checkpoint.directory
+        } else if sequences == 1 && run.model == stored.model && stored.lora == nil && InferenceModel.supports(run.model) {
+            // One sequence of the stored model: the per-token path over the mapped weights (no copy, no autograd).
+            let mapped: Checkpoint.Mapped
+            (mapped, tokenizer) = try mapCheckpointWithTokenizer(checkpointPath)
+            let window = try contextWindow(options.context, for: run.model, batch: 1) ?? run.model.contextLength
+            let model = run.model
+            generator = Generator(rows: InferenceRows { InferenceModel(float: mapped.weights, config: model, contextWindow: window) },
+                                  tokenizer: tokenizer, endTokenIds: ends, beginTokenId: begin)
+            directory = mapped.directory
         } else {
-            let rows = s.strategy == .beam ? s.beamWidth : s.numSamples
-            let model = try inferenceModel(loaded!, model: run.model, overrides: options.overrides, context: options.context, batch: rows)
+            let loaded: Checkpoint.Loaded
+            (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpointPath)
+            let model = try inferenceModel(loaded, model: run.model, overrides: options.overrides, context: options.context, batch: sequences)
             // One sequence: the per-token path (no autograd, faster at batch 1); several: one batched forward per step.
-            generator = rows == 1 && InferenceModel.supports(model.config)
+            generator = sequences == 1 && InferenceModel.supports(model.config)
                 ? Generator(rows: InferenceRows { InferenceModel(model: model) }, tokenizer: tokenizer, endTokenIds: ends, beginTokenId: begin)
                 : Generator(model: model, tokenizer: tokenizer, endTokenIds: ends, beginTokenId: begin)
+            directory = loaded.directory
         }
         self.run = run
-        self.tokenizer = tokenizer
-        directory = quantized?.checkpoint.directory ?? loaded!.directory
     }
 }

@@ -105,6 +105,55 @@ final class QuantizationTests: XCTestCase {
         }
     }
 
+    /// Over weights mapped from a saved checkpoint, the per-token path gives
+    /// the same bits as over the GPT the checkpoint was saved from.
+    func testInferenceModelOverMappedWeightsEqualsOverTheModel() throws {
+        let gpt = model { $0.position = .rope; $0.activation = .swiglu; $0.norm = .rmsNorm; $0.nKVHead = 2 }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mapped-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var run = RunConfig()
+        run.model = gpt.config
+        try Checkpoint.save(model: gpt, config: run, tokenizerJSON: Data("{}".utf8), to: dir)
+        let mapped = try Checkpoint.map(from: dir)
+        let tokens: [Int32] = [3, 7, 1, 12, 0, 5, 5, 9, 2, 11]
+        XCTAssertEqual(InferenceModel(float: mapped.weights, config: mapped.config.model).logits(tokens), InferenceModel(model: gpt).logits(tokens))
+    }
+
+    /// A prompt fed at once (batched products, chunks of 512 tokens) gives the
+    /// logits of feeding it token by token, to rounding, for every kind of
+    /// model the per-token path covers, float and quantized; decoding then
+    /// continues from the same cache.
+    func testPrefillEqualsFeedingTokensOneByOne() {
+        var variants: [(String, GPT)] = PositionEncoding.allCases.map { p in ("\(p)", model { $0.position = p; $0.contextLength = 40 }) }
+        variants.append(("gqa rope swiglu rmsnorm", model { $0.nKVHead = 2; $0.position = .rope; $0.activation = .swiglu; $0.norm = .rmsNorm; $0.bias = false; $0.contextLength = 40 }))
+        variants.append(("mqa alibi", model { $0.nKVHead = 1; $0.position = .alibi; $0.contextLength = 40 }))
+        variants.append(("post-norm geglu untied", model { $0.normPosition = .post; $0.activation = .geglu; $0.tieEmbeddings = false; $0.contextLength = 40 }))
+        variants.append(("deepnorm", model { $0.normPosition = .deepnorm; $0.contextLength = 40 }))
+        variants.append(("long", model { $0.position = .rope; $0.contextLength = 1100 }))
+        var g = RandomGenerator(seed: 5)
+        for (name, gpt) in variants {
+            let count = name == "long" ? 1030 : 30  // "long" runs three chunks
+            let prompt = (0..<count).map { _ in Int32(g.uniformDouble() * 13) }
+            var models: [(String, () -> InferenceModel, Float)] = [("float32", { InferenceModel(model: gpt) }, 1e-4)]
+            for format in QuantizedFormat.allCases {
+                let w = QuantizedWeights(quantizing: gpt, format: format, groupSize: 16, embeddings: true)
+                // The batched products multiply float activations, the per-token ones int8 activations.
+                models.append(("\(format)", { InferenceModel(quantized: w, config: gpt.config) }, 0.05))
+            }
+            for (kind, make, tolerance) in models {
+                let stepwise = make(), batched = make()
+                var expected: [Float] = []
+                for token in prompt { expected = Array(stepwise.next(token)) }
+                let got = Array(batched.prefill(prompt))
+                XCTAssertEqual(batched.length, prompt.count)
+                let spread = expected.map(abs).max()!
+                for (a, b) in zip(got, expected) { XCTAssertEqual(a, b, accuracy: tolerance * max(1, spread), "\(name) \(kind)") }
+                let after = Array(batched.next(3)), afterStepwise = Array(stepwise.next(3))
+                for (a, b) in zip(after, afterStepwise) { XCTAssertEqual(a, b, accuracy: tolerance * max(1, spread), "\(name) \(kind), next token") }
+            }
+        }
+    }
+
     /// Beam search reorders per-token caches (copyState): its beams equal the
     /// batched path's, with GQA (several query heads per cached K/V head).
     func testBeamSearchOnThePerTokenPathEqualsTheBatchedPath() {
@@ -145,10 +194,10 @@ final class QuantizationTests: XCTestCase {
             try SafeTensors.write(QuantizedCheckpoint.tensors(w, config: gpt.config), metadata: QuantizedCheckpoint.metadata(w), to: url)
             XCTAssertEqual(QuantizedCheckpoint.quantization(ofWeightsAt: url), format.rawValue)
             let file = try SafeTensors.read(from: url)
-            let back = try QuantizedCheckpoint.weights(from: file, config: gpt.config, source: "t")
+            let back = try QuantizedCheckpoint.weights(from: try MappedSafeTensors(contentsOf: url), config: gpt.config)
             XCTAssertEqual(back.format, format); XCTAssertEqual(back.groupSize, 16)
             XCTAssertEqual(Set(back.matrices.keys), Set(w.matrices.keys))
-            for (name, m) in w.matrices { XCTAssertEqual(back.matrices[name]!.data, m.data, name); XCTAssertEqual(back.matrices[name]!.scales, m.scales, name) }
+            for (name, m) in w.matrices { XCTAssertEqual(Array(back.matrices[name]!.data), Array(m.data), name); XCTAssertEqual(Array(back.matrices[name]!.scales), Array(m.scales), name) }
             XCTAssertEqual(back.floats, w.floats)
             // Names, dtypes and bias/gain tensors as the format says.
             XCTAssertEqual(file["blocks.0.attn.q.weight"]?.dtype, format == .int8 ? .i8 : .u8)
@@ -161,7 +210,7 @@ final class QuantizationTests: XCTestCase {
                 var tensors = QuantizedCheckpoint.tensors(w, config: gpt.config)
                 change(&tensors)
                 try SafeTensors.write(tensors, metadata: QuantizedCheckpoint.metadata(w), to: url)
-                do { _ = try QuantizedCheckpoint.weights(from: try SafeTensors.read(from: url), config: gpt.config, source: "t"); return "" }
+                do { _ = try QuantizedCheckpoint.weights(from: try MappedSafeTensors(contentsOf: url), config: gpt.config); return "" }
                 catch { return "\(error)" }
             }
             let scales = "blocks.1.ffn.up.weight.scales"
@@ -172,6 +221,16 @@ final class QuantizationTests: XCTestCase {
             XCTAssertTrue(try damaged { set(scales, &$0) { $0.shape = [$0.shape[1], $0.shape[0]] } }.contains(scales))
             XCTAssertTrue(try damaged { set("blocks.0.ffn.down.weight", &$0) { $0.bytes.removeLast($0.shape[0]); $0.shape[1] -= 1 } }.contains("blocks.0.ffn.down.weight"))
             XCTAssertTrue(try damaged { $0.removeAll { $0.name == "lm_head.weight.scales" } }.contains("missing tensor 'lm_head.weight.scales'"))
+            // A level the format never writes (−128; the nibble 0), anywhere in the data, and a non-finite float.
+            let down = "blocks.1.ffn.down.weight", level = format == .int8 ? "−128" : "nibble 0"
+            for at in [0, 13, 100] {
+                let message = try damaged { set(down, &$0) { $0.bytes[at] = 0x80 } }
+                XCTAssertTrue(message.contains("'\(down)' holds") && message.contains(level) && message.contains(" \(at); "), message)
+            }
+            let highNibble = try damaged { set(down, &$0) { $0.bytes[$0.bytes.count - 1] = format == .int8 ? 0x80 : 0x07 } }
+            XCTAssertTrue(highNibble.contains("'\(down)'") && highNibble.contains(level), highNibble)
+            let nan = try damaged { set("final_norm.weight", &$0) { $0.values[5] = .nan } }
+            XCTAssertTrue(nan.contains("'final_norm.weight' holds a non-finite value at flat index 5"), nan)
             XCTAssertTrue(try damaged { $0.append(SafeTensor(name: "extra", shape: [1], values: [0])) }.contains("unexpected tensor 'extra'"))
             XCTAssertTrue(try damaged { set("final_norm.weight", &$0) { $0 = SafeTensor(name: $0.name, shape: $0.shape, bytes: [UInt8](repeating: 1, count: $0.values.count), dtype: .i8) } }.contains("must be F32"))
         }
