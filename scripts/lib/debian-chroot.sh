@@ -71,12 +71,23 @@ make_chroot() {  # DIRECTORY ARCH [PACKAGES...]
     fi
 }
 
-# /proc inside the chroot (the dynamic loader resolves $ORIGIN through it);
-# unmounted when the script exits.
+# /proc inside the chroot (the dynamic loader resolves $ORIGIN through it).
+# When the script exits, processes still running inside the chroot (a build
+# interrupted with Ctrl-C leaves compilers in their own process groups) are
+# stopped, and /proc is unmounted.
 mount_proc() {  # DIRECTORY
+    trap "stop_chroot_processes '$1'" EXIT
     mountpoint -q "$1/proc" && return 0
     mount -t proc proc "$1/proc" || fail "cannot mount /proc in $1"
-    trap "umount '$1/proc'" EXIT
+    trap "stop_chroot_processes '$1'; umount '$1/proc'" EXIT
+}
+
+stop_chroot_processes() {  # DIRECTORY
+    local link pids=()
+    for link in /proc/[0-9]*/root; do
+        [ "$(readlink "$link" 2>/dev/null)" = "$1" ] && pids+=("$(basename "$(dirname "$link")")")
+    done
+    [ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null || true
 }
 
 # The repository's tracked files as they are in the work tree (uncommitted
