@@ -115,7 +115,7 @@ final class RealTokenizerTests: XCTestCase {
     func testTokenizerJSONToGGUFAndBack() throws {
         let e = try expected("expected.json")
         let expectations: [String: (model: String, pre: String, bos: Bool)] = [
-            "gpt2_split.json": ("gpt2", "gpt2", false), "llama3.json": ("gpt2", "llama-bpe", true), "qwen2.json": ("gpt2", "qwen2", false),
+            "gpt2_split.json": ("gpt2", "gpt-2", false), "llama3.json": ("gpt2", "llama-bpe", true), "qwen2.json": ("gpt2", "qwen2", false),
             "smollm.json": ("gpt2", "smollm", false), "llama2.json": ("llama", "default", true), "mistral.json": ("llama", "default", true),
         ]
         for (file, want) in expectations.sorted(by: { $0.key < $1.key }) {
