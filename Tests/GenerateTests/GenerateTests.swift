@@ -177,7 +177,7 @@ final class GenerateTests: XCTestCase {
         XCTAssertEqual(bannedTokens(history: [5, 6, 7, 5, 6], n: 3), [7])
         XCTAssertEqual(bannedTokens(history: [5, 6, 7, 5, 6], n: 1), [5, 6, 7])
         // Logits of ±1e4 stay finite and exact.
-        let extreme = filteredProbabilities([1e4, -1e4, 1e4 - 1], temperature: 1, topK: 0, topP: 1, minP: 0)
+        let extreme = filteredProbabilities([1e4, -1e4, 1e4 - 1] as [Float], temperature: 1, topK: 0, topP: 1, minP: 0)
         XCTAssertEqual(extreme[0], 1 / (1 + exp(-1)), accuracy: 1e-12)
         XCTAssertEqual(extreme[1], 0)
     }
