@@ -38,7 +38,7 @@ public struct ComparisonPlan {
     public let seeds: Int
     /// Equal wall seconds per run instead of equal steps (train.max_steps).
     public let budgetSeconds: Double?
-    public private(set) var runs: [Run] = []
+    public internal(set) var runs: [Run] = []
     /// Notes for the user (a warmup shortened to a run's steps).
     public private(set) var notes: [String] = []
 

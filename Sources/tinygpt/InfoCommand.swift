@@ -35,6 +35,7 @@ func runInfoCommand(_ args: [String]) throws {
         config = try readConfig(&a)
     }
     try a.finish()
+    let runConfig = try config.jsonData()  // as a run takes it: a vocabulary left to the tokenizer stays null
     let vocabulary = config.expectedVocabularySize
     if config.model.vocabSize == nil {
         config.model.vocabSize = vocabulary
@@ -56,7 +57,7 @@ func runInfoCommand(_ args: [String]) throws {
         report.set("weight_bytes_per_token", .int(cost.weightBytesPerToken()))
         report.set("kv_cache_bytes_per_token", .int(cost.kvCacheBytesPerToken))
         report.set("note", note.map { .string($0) } ?? .null)
-        report.set("config", try JSONParser.parse(Array(resolvedConfig)))
+        report.set("config", try JSONParser.parse(Array(runConfig)))
         print(report.serialized())
         return
     }
