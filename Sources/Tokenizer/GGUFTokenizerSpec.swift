@@ -27,7 +27,7 @@ enum GGUFTokenType {
 
 /// The GGUF `tokenizer.ggml.pre` names tinygpt maps to a pre-tokenizer, and the steps each stands for.
 enum GGUFPreTokenizer {
-    static let byName: [(names: [String], steps: [BPETokenizer.PreTokenizerStep])] = [
+    static let byName: [(names: [String], steps: [PreTokenizerStep])] = [
         (["default", "gpt2"], [.byteLevel(useRegex: true)]),
         (["llama-bpe", "llama3", "llama-v3"], [.split(.llama3), .byteLevel(useRegex: false)]),
         (["qwen2", "deepseek-r1-qwen"], [.split(.qwen2), .byteLevel(useRegex: false)]),
@@ -36,7 +36,7 @@ enum GGUFPreTokenizer {
     ]
     static var supported: String { byName.flatMap(\.names).joined(separator: ", ") }
 
-    static func steps(_ name: String?) -> [BPETokenizer.PreTokenizerStep]? {
+    static func steps(_ name: String?) -> [PreTokenizerStep]? {
         byName.first { $0.names.contains(name ?? "default") }?.steps
     }
 }
@@ -91,7 +91,7 @@ extension TokenizerFile {
             pl.decoders = [.replace("▁", with: " "), .byteFallback, .fuse] + (prefix ? [.strip(content: " ", start: 1, stop: 0)] : [])
         }
         if spec.addBosToken ?? !byteLevel, let bos = spec.bosTokenId {
-            pl.prefix = [BPETokenizer.TemplateToken(name: spec.tokens[bos], ids: [bos])]
+            pl.prefix = [TemplateToken(name: spec.tokens[bos], ids: [bos])]
         }
 
         // Added tokens: control ones and the named specials are special; user-defined ones are added,
@@ -202,8 +202,8 @@ extension TokenizerFile {
         } else {
             // llama.cpp's SentencePiece tokenizer: characters, byte fallback, "▁" for spaces, an optional space prefix.
             guard p.byteFallback else { throw fail("model.byte_fallback is false, and GGUF's llama tokenizer always falls back to bytes") }
-            let ms = { (scheme: BPETokenizer.PrependScheme) in [BPETokenizer.PreTokenizerStep.metaspace(replacement: "▁", prependScheme: scheme, split: false)] }
-            let prepend: [BPETokenizer.Normalizer] = [.prepend("▁"), .replace(" ", with: "▁")]
+            let ms = { (scheme: PrependScheme) in [PreTokenizerStep.metaspace(replacement: "▁", prependScheme: scheme, split: false)] }
+            let prepend: [NormalizerStep] = [.prepend("▁"), .replace(" ", with: "▁")]
             if p.preTokenizers.isEmpty && (p.normalizers == prepend || p.normalizers == prepend.reversed()) {
                 spec.addSpacePrefix = true
             } else if p.preTokenizers.isEmpty && p.normalizers == [.replace(" ", with: "▁")] {

@@ -113,7 +113,7 @@ struct Reader {
         throw fail("unsupported '\(path).pattern' (only a literal {\"String\": ...} is supported here)")
     }
 
-    func normalizers(_ v: Any?) throws -> [BPETokenizer.Normalizer] {
+    func normalizers(_ v: Any?) throws -> [NormalizerStep] {
         try steps(v, "normalizer", listKey: "normalizers").map { path, o in
             switch try type(o, path) {
             case "NFC": return .nfc
@@ -124,9 +124,9 @@ struct Reader {
         }
     }
 
-    func prependScheme(_ o: [String: Any], _ path: String) throws -> BPETokenizer.PrependScheme {
+    func prependScheme(_ o: [String: Any], _ path: String) throws -> PrependScheme {
         if let s = o["prepend_scheme"] as? String {
-            guard let scheme = BPETokenizer.PrependScheme(rawValue: s) else {
+            guard let scheme = PrependScheme(rawValue: s) else {
                 throw fail("unsupported value '\(s)' of '\(path).prepend_scheme'; supported: first, always, never")
             }
             return scheme
@@ -135,7 +135,7 @@ struct Reader {
         return try bool(o["add_prefix_space"], path + ".add_prefix_space", default: true) ? .always : .never
     }
 
-    func preTokenizers(_ v: Any?) throws -> [BPETokenizer.PreTokenizerStep] {
+    func preTokenizers(_ v: Any?) throws -> [PreTokenizerStep] {
         try steps(v, "pre_tokenizer", listKey: "pretokenizers").map { path, o in
             switch try type(o, path) {
             case "ByteLevel":
@@ -150,8 +150,8 @@ struct Reader {
                 guard let regex = pattern["Regex"] as? String else {
                     throw fail("unsupported '\(path).pattern' (only the Regex patterns in docs/tokenizer.md are supported)")
                 }
-                guard let known = BPETokenizer.SplitPattern(regex: regex) else {
-                    throw fail("unsupported regex \(JSONValue.quote(regex)) in '\(path).pattern.Regex'; supported: the patterns of \(BPETokenizer.SplitPattern.allCases.map(\.rawValue).joined(separator: ", ")) (docs/tokenizer.md)")
+                guard let known = SplitPattern(regex: regex) else {
+                    throw fail("unsupported regex \(JSONValue.quote(regex)) in '\(path).pattern.Regex'; supported: the patterns of \(SplitPattern.allCases.map(\.rawValue).joined(separator: ", ")) (docs/tokenizer.md)")
                 }
                 guard (o["behavior"] as? String) == "Isolated" else {
                     throw fail("unsupported value of '\(path).behavior' (only Isolated is supported)")
@@ -172,7 +172,7 @@ struct Reader {
         }
     }
 
-    func decoders(_ v: Any?) throws -> [BPETokenizer.DecoderStep] {
+    func decoders(_ v: Any?) throws -> [DecoderStep] {
         if isNull(v) { throw fail("missing field 'decoder'") }
         return try steps(v, "decoder", listKey: "decoders").map { path, o in
             switch try type(o, path) {
@@ -193,8 +193,8 @@ struct Reader {
     }
 
     /// What the post-processor adds before a single text. Offsets-only processors add nothing.
-    func prefix(_ v: Any?) throws -> [BPETokenizer.TemplateToken] {
-        var out: [BPETokenizer.TemplateToken] = []
+    func prefix(_ v: Any?) throws -> [TemplateToken] {
+        var out: [TemplateToken] = []
         var templates = 0
         for (path, o) in try steps(v, "post_processor", listKey: "processors") {
             switch try type(o, path) {
@@ -217,7 +217,7 @@ struct Reader {
                         let name = try string(sp["id"], ip + ".SpecialToken.id")
                         let entry = try object(specials[name], "\(path).special_tokens[\(JSONValue.quote(name))]")
                         guard let ids = entry["ids"] as? [Any] else { throw fail("field '\(path).special_tokens[\(JSONValue.quote(name))].ids' must be an array") }
-                        out.append(BPETokenizer.TemplateToken(name: name, ids: try ids.map { try int($0, "\(path).special_tokens[\(JSONValue.quote(name))].ids") }))
+                        out.append(TemplateToken(name: name, ids: try ids.map { try int($0, "\(path).special_tokens[\(JSONValue.quote(name))].ids") }))
                     } else {
                         throw fail("unsupported '\(ip)' (expected Sequence or SpecialToken)")
                     }
