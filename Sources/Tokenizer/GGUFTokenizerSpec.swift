@@ -165,7 +165,7 @@ extension TokenizerFile {
     public static func ggufSpec(huggingFaceJSON data: Data) throws -> GGUFTokenizerSpec {
         func fail(_ s: String) -> TokenizerError { TokenizerError("tokenizer.json cannot be written as GGUF: \(s)") }
         guard let bpe = try load(data: data) as? BPETokenizer else {
-            throw fail("a char (WordLevel) tokenizer has no GGUF form; GGUF holds BPE tokenizers")
+            throw fail("tinygpt writes GGUF tokenizers for BPE models only, not for char (WordLevel), WordPiece or Unigram ones")
         }
         let p = bpe.pipeline
         let n = bpe.vocabSize

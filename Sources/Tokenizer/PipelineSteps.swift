@@ -106,7 +106,7 @@ extension PipelineSteps {
             case .nfkd: t = t.decomposedStringWithCompatibilityMapping
             case .lowercase: t = Normalization.lowercase(t)
             case .prepend(let s): if !t.isEmpty { t = s + t }
-            case .replace(let a, let b): t = t.replacingOccurrences(of: a, with: b)
+            case .replace(let a, let b): t = Normalization.replace(t, a, with: b)
             case .replaceSpaceRuns(let b): t = Normalization.replaceSpaceRuns(t, with: b)
             case .nmt: t = Normalization.nmt(t)
             case .bert(let clean, let chinese, let strip, let lower):
