@@ -32,7 +32,7 @@ func runInfoCommand(_ args: [String]) throws {
     if config.model.vocabSize == nil {
         let assumed = config.expectedVocabularySize
         config.model.vocabSize = assumed
-        note = config.tokenizer.type == .bpe
+        note = config.tokenizer.type != .char
             ? "vocab_size taken from tokenizer.vocab_size (\(assumed))"
             : "vocab_size not set: a char tokenizer takes it from the corpus; counted here as \(assumed), tinyshakespeare's (set model.vocab_size to change)"
     }
