@@ -143,9 +143,9 @@ struct UnigramTraining {
 
     /// The pieces of a model (bytes → index) and the unknown score.
     struct Model {
-        var index = ByteKeyMap(capacity: 1 << 12)
-        var unknownScore = 0.0
-        var scores: [Double] = []
+        var index: ByteKeyMap
+        var unknownScore: Double
+        let scores: [Double]
 
         init(_ pieces: [Piece]) {
             index = ByteKeyMap(capacity: max(16, pieces.count))
@@ -163,7 +163,8 @@ struct UnigramTraining {
     struct Node { var start: Int32; var end: Int32; var id: Int32; var score: Double }
 
     /// Every piece of the model in `bytes` (character offsets `o`), by start then length; an
-    /// unknown node where no one-character piece exists. `skip`: a piece id left out over the whole span.
+    /// unknown node where no one-character piece exists. `skipWhole`: a piece id left out where
+    /// it would span all of `bytes`.
     func lattice(_ bytes: [UInt8], _ o: [Int], _ model: Model, skipWhole: Int32 = -1) -> [Node] {
         let n = o.count - 1
         var nodes: [Node] = []

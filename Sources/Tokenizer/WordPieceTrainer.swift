@@ -101,6 +101,9 @@ extension WordPieceTokenizer {
             let merged = tokenBytes[Int(a)] + tokenBytes[Int(b)].dropFirst(tokenBytes[Int(b)].starts(with: prefix) ? prefix.count : 0)
             let z: Int32
             if let existing = byBytes[merged] {
+                if Int(existing) < specials.count {
+                    throw TokenizerError("special token '\(specials[Int(existing)])' is also a learned token; choose a special that cannot occur in text")
+                }
                 z = existing  // the same string by another path: one id
             } else {
                 z = Int32(tokenBytes.count)
