@@ -39,7 +39,7 @@ func runInfoCommand(_ args: [String]) throws {
     let vocabulary = config.expectedVocabularySize
     if config.model.vocabSize == nil {
         config.model.vocabSize = vocabulary
-        note = config.tokenizer.type == .bpe
+        note = config.tokenizer.type != .char
             ? "vocab_size taken from tokenizer.vocab_size (\(vocabulary))"
             : "vocab_size not set: a char tokenizer takes it from the corpus; counted here as \(vocabulary), tinyshakespeare's (set model.vocab_size to change)"
     }
