@@ -32,10 +32,11 @@ public struct QuantizedWeights {
     }
 
     /// Which parameters are quantized: every linear weight of the blocks, and
-    /// the token embedding and output head unless `embeddings` is false.
+    /// the token embedding and output head unless `embeddings` is false
+    /// (position tables, learned or T5's bias, stay float32).
     public static func isQuantized(_ p: ParameterShape, embeddings: Bool) -> Bool {
         guard p.shape.count == 2 else { return false }
-        if p.name == "position_embedding.weight" { return false }
+        if p.name == "position_embedding.weight" || p.name == "relative_attention_bias.weight" { return false }
         if p.name == "token_embedding.weight" || p.name == "lm_head.weight" { return embeddings }
         return true
     }
