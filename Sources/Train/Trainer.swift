@@ -236,7 +236,8 @@ public final class Trainer {
             } else {
                 for _ in 0..<accumulation {
                     let (inputs, targets) = sampler.next(from: corpus.train, batch: batch, length: length)
-                    let loss = model.loss(inputs, targets: targets, batch: batch, length: length, dropout: dropout)
+                    let loss = model.loss(inputs, targets: targets, batch: batch, length: length, dropout: dropout,
+                                          labelSmoothing: Float(t.labelSmoothing))
                     guard loss.item.isFinite else { throw nonFinite("loss", loss.item) }
                     lossSum += loss.item
                     scale(loss, 1 / Float(accumulation)).backward()

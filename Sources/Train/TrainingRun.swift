@@ -91,6 +91,8 @@ public final class TrainingRun {
         if let initial {  // fine-tuning: the checkpoint decides the model and the tokenizer
             config.model = initial.config.model
             config.tokenizer = initial.config.tokenizer
+            // Except model.attention, which changes no parameter: a causal base may be fine-tuned as a prefix LM.
+            try config.apply(overrides: request.overrides.filter { $0.hasPrefix("model.attention=") })
         }
         if !resume, let line = config.shortenWarmupToRun() { note("note: \(line)") }
         if config.train.threads > 0 { Parallel.threads = config.train.threads }
