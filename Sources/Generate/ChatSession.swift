@@ -89,13 +89,14 @@ public final class ChatSession {
         var ending = budget < maxNewTokens ? Ending.contextFull : .maxNewTokens
         while tokens.count < budget {
             if interrupted() { ending = .interrupted; break }
+            banEndTokens(&logits, endTokens: generator.endTokens, generated: tokens.count, minimum: settings.minNewTokens)
             let token = Int32(chooseToken(logits, history: prompt + tokens, settings: settings, u: random.uniformDouble()))
             if generator.endTokens.contains(token) { ending = .endToken; break }
             tokens.append(token)
             let piece = scanner.push(generator.tokenizer.decodeBytes([Int(token)]))
             if !piece.isEmpty { onText(piece) }
             if scanner.stopped { ending = .stopString; break }
-            if tokens.count < budget { logits = step(prompt + tokens) }
+            if tokens.count < budget { logits = step(prompt + tokens, promptLength: prompt.count) }
         }
         let rest = scanner.finish()
         if !rest.isEmpty { onText(rest) }
@@ -122,19 +123,20 @@ public final class ChatSession {
     }
 
     /// Feeds `tokens[from...]` after the first `from` cached positions; returns the last logits.
+    /// The conversation so far is the prompt (a prefix LM's prefix).
     func feed(_ tokens: [Int32], from start: Int) -> [Float] {
         defer { cached = tokens }
-        guard let model else { return generator.prefill([tokens], caches: caches)[0] }
+        guard let model else { return generator.prefill([tokens], caches: caches, promptLength: tokens.count)[0] }
         model.rewind(to: start)
         var last: [Float] = []
         for t in tokens[start...] { last = Array(model.next(t)) }
         return last
     }
 
-    /// Feeds the newest token of `sequence` (whose earlier tokens are cached).
-    func step(_ sequence: [Int32]) -> [Float] {
+    /// Feeds the newest token of `sequence` (whose earlier tokens are cached; the first `promptLength` are the prompt).
+    func step(_ sequence: [Int32], promptLength: Int) -> [Float] {
         defer { cached = sequence }
-        guard let model else { return generator.advance([sequence], caches: caches)[0] }
+        guard let model else { return generator.advance([sequence], caches: caches, promptLength: promptLength)[0] }
         return Array(model.next(sequence.last!))
     }
 }

@@ -13,6 +13,10 @@ import Tokenizer
 /// When a sequence reaches the context length, the window slides: the last
 /// half of the context is kept and the cache is rebuilt from it, so the model
 /// always sees positions 0..<context_length (what it was trained on).
+///
+/// A prefix LM (model.attention = prefix_lm) reads the prompt as its prefix,
+/// bidirectionally; each generated token is causal. Its prompt is prefilled
+/// in one batched pass, so it takes the batched path (`GPT`).
 public final class Generator {
     /// The batched autograd path (nil when `rows` serves).
     public let model: GPT?
@@ -24,6 +28,11 @@ public final class Generator {
     public let endTokens: Set<Int32>
     /// The id a sequence begins with, if the model has one (`beginToken(declared:tokenizer:)`).
     public let beginToken: Int32?
+    /// false: no KV cache is kept between tokens; each new token recomputes
+    /// the whole window (the tokens the cache would hold, and itself) from
+    /// scratch. The same tokens come out; what changes is the cost, which
+    /// grows with the window instead of staying flat (`sample --no-kv-cache`).
+    public var usesKeyValueCache = true
 
     /// `endTokenIds` and `beginTokenId` are the ids the model declares (config
     /// tokenizer.eos_token_ids and tokenizer.bos_token_id); without them the
@@ -102,13 +111,14 @@ public final class Generator {
         var finished = [Bool](repeating: false, count: count)
         var streams = (0..<count).map { _ in StopScanner(stop: stop) }
         let caches = model?.makeCaches() ?? []
-        var logits = prefill(sequences, caches: caches)
+        var logits = prefill(sequences, caches: caches, promptLength: prompt.count)
         var step = 0
         while step < maxNewTokens && finished.contains(false) {
             var next = [Int32](repeating: 0, count: count)
             for row in 0..<count {
                 let u = generator.uniformDouble()  // drawn for every row: the numbers do not depend on which rows finished
                 guard !finished[row] else { next[row] = sequences[row].last!; continue }
+                banEndTokens(&logits[row], endTokens: endTokens, generated: step, minimum: settings.minNewTokens)
                 let token = Int32(chooseToken(logits[row], history: sequences[row], settings: settings, u: u))
                 next[row] = token
                 if endTokens.contains(token) { finished[row] = true; continue }
@@ -119,7 +129,7 @@ public final class Generator {
             }
             for row in 0..<count { sequences[row].append(next[row]) }
             step += 1
-            if step < maxNewTokens && finished.contains(false) { logits = advance(sequences, caches: caches) }
+            if step < maxNewTokens && finished.contains(false) { logits = advance(sequences, caches: caches, promptLength: prompt.count) }
         }
         for row in 0..<count {
             let rest = streams[row].finish()
@@ -142,26 +152,38 @@ public final class Generator {
     // MARK: the model with its cache
 
     /// Runs whole sequences (all the same length) through empty caches and
-    /// returns each row's last-position logits.
-    func prefill(_ sequences: [[Int32]], caches: [KeyValueCache]) -> [[Float]] {
+    /// returns each row's last-position logits. The first `promptLength`
+    /// tokens of each sequence are its prompt (a prefix LM's prefix, as far as
+    /// it is still in the window).
+    func prefill(_ sequences: [[Int32]], caches: [KeyValueCache], promptLength: Int = 0) -> [[Float]] {
         guard let model else { return rows!.prefill(sequences) }
         for c in caches { c.clear() }
         let context = model.contextWindow
         let window = sequences.map { Array($0.suffix(context)) }
         let length = window[0].count
+        let prefixes = model.config.attention == .prefix_lm
+            ? zip(sequences, window).map { max(0, promptLength - ($0.count - $1.count)) } : nil
         return Autograd.noGrad {
-            let logits = model(window.flatMap { $0 }, batch: window.count, length: length, offset: 0, caches: caches)
+            let logits = model(window.flatMap { $0 }, batch: window.count, length: length, offset: 0, caches: caches,
+                               prefixLengths: prefixes)
             return lastPositions(logits, batch: window.count, length: length)
         }
     }
 
-    /// Feeds each sequence's newest token; slides the window when the cache is full.
-    func advance(_ sequences: [[Int32]], caches: [KeyValueCache]) -> [[Float]] {
+    /// Feeds each sequence's newest token; slides the window when the cache is
+    /// full. Without the KV cache, recomputes the window it would hold.
+    func advance(_ sequences: [[Int32]], caches: [KeyValueCache], promptLength: Int = 0) -> [[Float]] {
+        if !usesKeyValueCache {
+            // The window a cache would now hold: one token more, or its last half once full.
+            let held = model == nil ? rows!.cachedLength : caches[0].length
+            let window = held >= contextWindow ? max(1, contextWindow / 2) : held + 1
+            return prefill(sequences.map { Array($0.suffix(window)) }, caches: caches, promptLength: promptLength)
+        }
         guard let model else { return rows!.advance(sequences) }
         let context = model.contextWindow
         let cached = caches[0].length
         if cached >= context {
-            return prefill(sequences.map { Array($0.suffix(max(1, context / 2))) }, caches: caches)
+            return prefill(sequences.map { Array($0.suffix(max(1, context / 2))) }, caches: caches, promptLength: promptLength)
         }
         return Autograd.noGrad {
             let logits = model(sequences.map { $0.last! }, batch: sequences.count, length: 1, offset: cached, caches: caches)
@@ -236,12 +258,16 @@ public protocol NextTokenModel {
 struct CachedModelStepper: NextTokenModel {
     let generator: Generator
     let caches: [KeyValueCache]
+    var promptLength = 0
     init(generator: Generator) { self.generator = generator; caches = generator.model?.makeCaches() ?? [] }
-    mutating func start(prompt: [Int32]) -> [Float] { generator.prefill([prompt], caches: caches)[0] }
+    mutating func start(prompt: [Int32]) -> [Float] {
+        promptLength = prompt.count
+        return generator.prefill([prompt], caches: caches, promptLength: promptLength)[0]
+    }
     mutating func advance(_ sequences: [[Int32]], parents: [Int]) -> [[Float]] {
         for cache in caches { cache.reorder(rows: parents) }
         generator.rows?.reorder(parents)
-        return generator.advance(sequences, caches: caches)
+        return generator.advance(sequences, caches: caches, promptLength: promptLength)
     }
 }
 
@@ -281,6 +307,7 @@ public func beamSearch(_ model: inout some NextTokenModel, prompt: [Int32], widt
             var scores = l.map { Float(Double($0) - lse) }
             let history = prompt + beam.tokens
             applyRepetitionPenalty(&scores, history: history, penalty: settings.repetitionPenalty)
+            banEndTokens(&scores, endTokens: endTokens, generated: beam.tokens.count, minimum: settings.minNewTokens)
             for t in bannedTokens(history: history, n: settings.noRepeatNgram) { scores[Int(t)] = -.infinity }
             let order = scores.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }
             for t in order.prefix(kept) where scores[t] > -.infinity {

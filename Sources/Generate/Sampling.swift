@@ -18,6 +18,14 @@ public func applyRepetitionPenalty(_ logits: inout [Float], history: [Int32], pe
     }
 }
 
+/// transformers' MinNewTokensLengthLogitsProcessor: while fewer than
+/// `minimum` tokens have been generated, no end token can be chosen (their
+/// logits become −∞). Stop strings are not affected.
+public func banEndTokens(_ logits: inout [Float], endTokens: Set<Int32>, generated: Int, minimum: Int) {
+    guard generated < minimum else { return }
+    for t in endTokens where t >= 0 && Int(t) < logits.count { logits[Int(t)] = -.infinity }
+}
+
 /// Tokens that would repeat an n-gram already in `history` (no-repeat-ngram):
 /// every token that followed an earlier occurrence of the last n − 1 tokens.
 public func bannedTokens(history: [Int32], n: Int) -> Set<Int32> {
@@ -156,6 +164,8 @@ public struct DecodingSettings: Equatable, Sendable {
     public var minP: Double = 0
     public var repetitionPenalty: Float = 1
     public var noRepeatNgram = 0
+    /// End tokens are banned until this many tokens are generated (`banEndTokens`).
+    public var minNewTokens = 0
     /// Greedy: strategy greedy, or temperature 0.
     public var greedy = false
     public init() {}
@@ -165,6 +175,7 @@ public struct DecodingSettings: Equatable, Sendable {
         temperature = s.temperature
         topK = s.topK; topP = s.topP; minP = s.minP
         repetitionPenalty = Float(s.repetitionPenalty); noRepeatNgram = s.noRepeatNgram
+        minNewTokens = s.minNewTokens
         greedy = s.isGreedy
     }
 }

@@ -44,12 +44,13 @@ private let benchUsage = [
           --json         one JSON object per line
         """,
     "sample": """
-        usage: tinygpt bench sample [--tokens N] [--threads N] [--strategy greedy|top-p] [--json] [--set model.field=value ...]
+        usage: tinygpt bench sample [--tokens N] [--threads N] [--strategy greedy|top-p] [--no-kv-cache] [--json] [--set model.field=value ...]
           tokens/s generating N tokens with the KV cache from a random-weight model of llama2.c's stories15M shape
           (6 layers, d_model 288, 6 heads, SwiGLU 768, vocab 512; --set model.vocab_size=32000 for the full vocabulary)
           --tokens N     tokens to generate, 1...100000 (default 256)
           --threads N    worker threads, 1...1024, 0 for all (default: all cores)
           --strategy S   greedy (default) or top-p sampling
+          --no-kv-cache  recompute the whole window for every token (what the cache saves)
           --json         one JSON object instead of text
         """,
 ]

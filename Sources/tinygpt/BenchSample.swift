@@ -7,14 +7,14 @@ import Tokenizer
 import Generate
 
 /// `tinygpt bench sample [--tokens N] [--threads T] [--strategy greedy|top-p] [--weights float32|int8|int4]
-///  [--group-size G] [--path token|batched] [--json] [--set model.k=v ...]`:
+///  [--group-size G] [--path token|batched] [--no-kv-cache] [--json] [--set model.k=v ...]`:
 /// tokens per second generating N tokens from a one-token prompt with a
 /// random-weight llama-style model (the shape of llama2.c's stories15M:
 /// 6 layers, d_model 288, 6 heads, SwiGLU d_ff 768, RMSNorm, RoPE, no bias,
 /// context 256, vocab 512), and milliseconds per token by position.
 /// --weights int8|int4 quantizes the model first (groups of G, default as
 /// `quantize`); float32 runs the per-token path unless --path batched asks
-/// for the autograd one.
+/// for the autograd one. --no-kv-cache recomputes the window for every token.
 func runSampleBench(_ args: [String]) throws {
     var a = Arguments(args)
     let tokens = try a.int("tokens", default: 256, in: 1...100_000)
@@ -29,6 +29,7 @@ func runSampleBench(_ args: [String]) throws {
     guard ["token", "batched"].contains(path) else { throw CLIError("--path must be token or batched, got '\(path)'") }
     if path == "batched" && format != nil { throw CLIError("--path batched runs float32 weights only") }
     let groupText = try a.option("group-size")
+    let noCache = a.flag("no-kv-cache")
     var run = RunConfig()
     run.model.vocabSize = 512; run.model.contextLength = 256; run.model.nLayer = 6; run.model.dModel = 288
     run.model.nHead = 6; run.model.nKVHead = 6; run.model.dFF = 768; run.model.norm = .rmsNorm
@@ -60,6 +61,7 @@ func runSampleBench(_ args: [String]) throws {
     } else {
         generator = Generator(model: model, tokenizer: tokenizer)
     }
+    generator.usesKeyValueCache = !noCache
     var settings = DecodingSettings()
     if strategy == "greedy" { settings.greedy = true } else { settings.temperature = 1; settings.topP = 0.9 }
     _ = generator.sample(prompt: [1], count: 1, maxNewTokens: 8, settings: settings, seed: 1)  // warm the buffer pool
@@ -83,9 +85,10 @@ func runSampleBench(_ args: [String]) throws {
         }
     }
     if json {
-        print("{\"op\":\"sample\",\"weights\":\"\(weightsName)\",\"path\":\"\(path)\",\"strategy\":\"\(strategy)\",\"tokens\":\(tokens),\"threads\":\(threads),\"tokens_per_s\":\(String(format: "%.1f", rate))}")
+        print("{\"op\":\"sample\",\"weights\":\"\(weightsName)\",\"path\":\"\(path)\",\"strategy\":\"\(strategy)\",\"kv_cache\":\(!noCache),\"tokens\":\(tokens),\"threads\":\(threads),\"tokens_per_s\":\(String(format: "%.1f", rate))}")
     } else {
-        print(String(format: "sample (%@ %@, %@, %d thread%@): %d tokens in %.2f s = %.1f tokens/s", weightsName, path, strategy, threads, threads == 1 ? "" : "s", tokens, seconds, rate))
+        print(String(format: "sample (%@ %@%@, %@, %d thread%@): %d tokens in %.2f s = %.1f tokens/s", weightsName, path, noCache ? ", no KV cache" : "",
+                     strategy, threads, threads == 1 ? "" : "s", tokens, seconds, rate))
         print("ms per token by position: " + buckets.joined(separator: ", "))
     }
 }
