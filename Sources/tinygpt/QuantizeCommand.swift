@@ -37,6 +37,9 @@ func runQuantizeCommand(_ args: [String]) throws {
         throw CLIError("\(directory.path) is already quantized (\(q)); quantize the float checkpoint it was made from")
     }
     let config = try Checkpoint.loadConfig(from: directory)
+    if config.model.attention == .prefix_lm {
+        throw CLIError("\(directory.path) is a prefix LM (model.attention = prefix_lm), whose prompt is read in one bidirectional pass; quantized checkpoints run token by token: sample it as it is")
+    }
     let embeddings = !floatEmbeddings
     let groupSize: Int
     if let requestedGroup {
