@@ -291,7 +291,7 @@ final class ConfigTests: XCTestCase {
         assertConfigError("--set model.n_layer=six", "integer", "'six'") { _ = try parse("{}", overrides: ["model.n_layer=six"]) }
         assertConfigError("--set train.lr=fast", "number") { _ = try parse("{}", overrides: ["train.lr=fast"]) }
         assertConfigError("--set model.bias=yes", "boolean") { _ = try parse("{}", overrides: ["model.bias=yes"]) }
-        assertConfigError("model.activation must be one of") { _ = try parse("{}", overrides: ["model.activation=tanh"]) }
+        assertConfigError("model.activation must be one of") { _ = try parse("{}", overrides: ["model.activation=softplus"]) }
         assertConfigError("--set sample.stop=[1", "list of strings") { _ = try parse("{}", overrides: ["sample.stop=[1"]) }
         assertConfigError("sample.stop must be a list of strings") { _ = try parse("{}", overrides: ["sample.stop=[1]"]) }
         assertConfigError("must look like section.field=value") { _ = try parse("{}", overrides: ["model.n_layer"]) }

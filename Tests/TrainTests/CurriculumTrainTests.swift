@@ -52,8 +52,10 @@ final class CurriculumTrainTests: XCTestCase {
     /// SFT as a prefix LM: the batch's prompt lengths reach attention (the loss equals the
     /// model's with those prefixes and differs from the causal one), and training runs and learns.
     func testPrefixLMFineTuning() throws {
-        var config = textConfig { $0.train.objective = .sft; $0.model.attention = .prefix_lm; $0.model.contextLength = 24
-                                  $0.train.maxSteps = 20; $0.train.evalInterval = 20; $0.train.lr = 1e-2; $0.data.path = "toy.jsonl" }
+        // Two layers: with one, the keys and values completion tokens read are the prompt's embeddings
+        // projected, the same under either mask, so the completion loss could not tell the two apart.
+        var config = textConfig { $0.train.objective = .sft; $0.model.attention = .prefix_lm; $0.model.contextLength = 24; $0.model.nLayer = 2
+                                  $0.train.maxSteps = 30; $0.train.evalInterval = 30; $0.train.lr = 1e-2; $0.data.path = "toy.jsonl" }
         let tokenizer = try CharTokenizer(trainingText: alphabet, specialTokens: ["<|endoftext|>"])
         let examples = (0..<24).map { i in TextExample(prompt: "q\(["abc", "b", "ca"][i % 3])?", completion: [" yes.", " no.", " ok."][i % 3]) }
         var corpus = Corpus(tokenizer: tokenizer, train: [], validation: [])
@@ -74,7 +76,7 @@ final class CurriculumTrainTests: XCTestCase {
         XCTAssertNotEqual(loss, Autograd.noGrad { completionLoss(model: causal, batch: batch, dropout: nil) }.item)
         let trainer = try Trainer(config: config, corpus: corpus, options: options("prefix"))
         try trainer.run()
-        XCTAssertLessThan(trainer.stepLosses.last!, trainer.stepLosses.first! / 2)
+        XCTAssertLessThan(trainer.stepLosses.last!, 0.6 * trainer.stepLosses.first!)
         // Plain text has no prompt: refused before anything is built.
         let textCorpus = try Corpus.build(text: text, config: textConfig())
         XCTAssertThrowsError(try Trainer.checked(textConfig { $0.model.attention = .prefix_lm }, for: textCorpus)) { error in
