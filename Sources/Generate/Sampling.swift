@@ -3,12 +3,14 @@ import Config
 
 // Decoding rules as pure functions of the logits (and, for a draw, of a
 // uniform random number passed in), so each is easy to read and to test.
-// The order, as documented in docs/sampling.md: repetition penalty and
-// n-gram bans on the logits; then temperature; top-k; top-p over the
-// renormalised distribution; min-p; then a draw.
+// The order, as documented in docs/sampling.md: repetition penalty,
+// n-gram bans and the minimum length's end-token ban on the logits; then
+// temperature; top-k; top-p over the renormalised distribution; min-p; then a draw.
 
-/// CTRL's repetition penalty (Keskar et al. 2019): for every token already
-/// in the sequence, divide its logit by `penalty` if positive, multiply if negative.
+/// The repetition penalty as transformers' RepetitionPenaltyLogitsProcessor
+/// applies it: for every token already in the sequence, divide its logit by
+/// `penalty` if positive, multiply if negative. (CTRL, Keskar et al. 2019,
+/// divides the logits of generated tokens whatever their sign.)
 public func applyRepetitionPenalty(_ logits: inout [Float], history: [Int32], penalty: Float) {
     guard penalty != 1 else { return }
     var seen = Set<Int32>()
