@@ -180,8 +180,9 @@ public final class GPT {
     public func makeCaches() -> [KeyValueCache] { blocks.map { _ in KeyValueCache(capacity: contextWindow) } }
 
     /// The same weights under another model config that changes no parameter
-    /// (today: rope_scaling) and/or a longer context window: how eval, sample,
-    /// logits and export apply inference-time position settings.
+    /// (rope_scaling, attention) and/or a longer context window: how eval, sample,
+    /// logits and export apply inference-time position settings, and how a
+    /// fine-tuning run reads its starting checkpoint as a prefix LM.
     public func withPositions(_ newConfig: ModelConfig, contextWindow window: Int? = nil) -> GPT {
         let model = GPT(config: newConfig, seed: 0, contextWindow: window)
         let old = parameters, new = model.parameters

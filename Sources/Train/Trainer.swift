@@ -100,7 +100,8 @@ public final class Trainer {
             }
             // An adapter checkpoint continues as the model it computes.
             if initialModel.hasAdapters { initialModel.mergeAdapters() }
-            model = initialModel
+            // The same weights under the run's settings that change no parameter (model.attention).
+            model = initialModel.config == config.model ? initialModel : initialModel.withPositions(config.model)
         } else {
             model = GPT(config: config.model, seed: seed)
         }

@@ -77,6 +77,11 @@ final class CurriculumTrainTests: XCTestCase {
         let trainer = try Trainer(config: config, corpus: corpus, options: options("prefix"))
         try trainer.run()
         XCTAssertLessThan(trainer.stepLosses.last!, 0.6 * trainer.stepLosses.first!)
+        // Fine-tuning a causal checkpoint as a prefix LM: the trainer's model reads the run's attention, same weights.
+        let fromCausal = try Trainer(config: config, corpus: corpus, options: options("from-causal"), initialModel: causal)
+        XCTAssertEqual(fromCausal.model.config.attention, .prefix_lm)
+        XCTAssertEqual(fromCausal.model.parameters.map { $0.tensor.toArray() }, causal.parameters.map { $0.tensor.toArray() })
+        XCTAssertEqual(Autograd.noGrad { completionLoss(model: fromCausal.model, batch: batch, dropout: nil) }.item, loss)
         // Plain text has no prompt: refused before anything is built.
         let textCorpus = try Corpus.build(text: text, config: textConfig())
         XCTAssertThrowsError(try Trainer.checked(textConfig { $0.model.attention = .prefix_lm }, for: textCorpus)) { error in
