@@ -45,7 +45,7 @@ func runInfoCommand(_ args: [String]) throws {
         let n = p.count
         switch p.name {
         case let s where s.hasPrefix("token_embedding"): add(0, n)
-        case let s where s.hasPrefix("position_embedding"): add(1, n)
+        case let s where s.hasPrefix("position_embedding") || s.hasPrefix("relative_attention_bias"): add(1, n)
         case let s where s.contains("norm"): add(4, n)
         case let s where s.contains(".attn."): add(2, n); if p.decays { matmulWeights += n }
         case let s where s.contains(".ffn."): add(3, n); if p.decays { matmulWeights += n }
