@@ -197,7 +197,7 @@ public struct TrainConfig: Equatable, Sendable, ConfigSection {
         .number("beta1", \.beta1, .halfOpen(0, 1), "Adam first-moment decay."),
         .number("beta2", \.beta2, .halfOpen(0, 1), "Adam second-moment decay."),
         .number("eps", \.eps, .greaterThan(0), "Adam denominator epsilon."),
-        .number("weight_decay", \.weightDecay, .atLeast(0), "Weight decay of matrices and embeddings: decoupled (w ← w − lr·λ·w) with adamw; coupled, added to the gradient as λ·w, with adam and sgd."),
+        .number("weight_decay", \.weightDecay, .atLeast(0), "Weight decay of matrices and embeddings: decoupled (w ← w − lr·λ·w, lr the scheduled rate, as PyTorch's AdamW; Loshchilov & Hutter's paper scales λ·w by the schedule multiplier η_t alone, so its λ is lr_peak·λ here) with adamw; coupled, added to the gradient as λ·w, with adam and sgd."),
         .number("momentum", \.momentum, .halfOpen(0, 1), "SGD momentum (sgd only)."),
         .number("l1", \.l1, .atLeast(0), "L1 penalty: λ₁·sign(w) added to the gradient of matrices and embeddings, after clipping."),
         .number("l2", \.l2, .atLeast(0), "L2 penalty: 2·λ₂·w added to the gradient of matrices and embeddings, after clipping."),
