@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "Tokenizer", dependencies: ["Files"], swiftSettings: nativeCPU),
         // Files on disk: safetensors, checkpoints, run and output directories, Hugging Face.
         .target(name: "Formats", dependencies: ["Model", "Config", "Tokenizer", "NN", "Autograd", "Kernels", "Files"], swiftSettings: nativeCPU),
-        .target(name: "Train", dependencies: ["Formats", "Model", "Config", "NN", "Autograd", "Kernels", "Tokenizer", "Files"], swiftSettings: nativeCPU),
+        .target(name: "Train", dependencies: ["Formats", "Model", "Config", "NN", "Autograd", "Kernels", "Tokenizer", "ChatTemplate", "Files"], swiftSettings: nativeCPU),
         .target(name: "Generate", dependencies: ["Model", "Config", "Formats", "NN", "Autograd", "Kernels", "Tokenizer", "ChatTemplate"], swiftSettings: nativeCPU),
         // Chat templates: the Jinja subset models' templates are written in.
         .target(name: "ChatTemplate", dependencies: ["Files"]),

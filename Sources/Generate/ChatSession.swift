@@ -53,12 +53,7 @@ public final class ChatSession {
     /// The special tokens a template is given: `bos_token` and `eos_token` as text, from the ids the model
     /// declares (the first end id is the end of text), else the tokenizer's specials found by name.
     public static func specialTokens(tokenizer: any Tokenizer, endTokenIds: [Int], beginTokenId: Int?) -> [String: String] {
-        func text(_ id: Int) -> String { tokenizer.specialTokens.first { $0.value == id }?.key ?? tokenizer.decode([id]) }
-        var out: [String: String] = [:]
-        if let begin = Generator.beginToken(declared: beginTokenId, tokenizer: tokenizer) { out["bos_token"] = text(Int(begin)) }
-        let end = endTokenIds.first ?? SpecialTokenNames.endOfText.lazy.compactMap { tokenizer.id(ofSpecial: $0) }.first
-        if let end { out["eos_token"] = text(end) }
-        return out
+        tokenizer.templateSpecialTokens(endTokenIds: endTokenIds, beginTokenId: beginTokenId)
     }
 
     /// Adds the user's message, generates the model's reply (streamed to `onText`), and adds it

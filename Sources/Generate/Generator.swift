@@ -40,13 +40,12 @@ public final class Generator {
     /// The ids that end generation: every id the model declares (its end of text and end of
     /// turn), else the tokenizer's end-of-text special found by name, else none.
     public static func endTokens(declared: [Int], tokenizer: any Tokenizer) -> Set<Int32> {
-        if !declared.isEmpty { return Set(declared.map { Int32($0) }) }
-        return Set(SpecialTokenNames.endOfText.lazy.compactMap { tokenizer.id(ofSpecial: $0) }.prefix(1).map { Int32($0) })
+        tokenizer.endTokens(declared: declared)
     }
 
     /// The id a sequence begins with: the one the model declares, else a beginning special found by name.
     public static func beginToken(declared: Int?, tokenizer: any Tokenizer) -> Int32? {
-        (declared ?? SpecialTokenNames.beginning.lazy.compactMap { tokenizer.id(ofSpecial: $0) }.first).map { Int32($0) }
+        tokenizer.beginToken(declared: declared)
     }
 
     /// The token an empty prompt starts from: the beginning token if there is one, else a newline.

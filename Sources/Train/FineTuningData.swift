@@ -1,4 +1,5 @@
 import Foundation
+import ChatTemplate
 import Files
 import Tokenizer
 import Model
@@ -30,6 +31,9 @@ public struct TextExample: Equatable, Sendable {
     public var prompt: String
     public var chosen: String
     public var rejected: String?
+    /// A conversation ({"messages": …}) whose last message is the reply to learn; `prompt` and
+    /// `chosen` are its rendering through the model's chat template (`ExampleFile.renderConversations`).
+    public var messages: [ChatMessage]?
     public init(prompt: String, completion: String) { self.prompt = prompt; chosen = completion; rejected = nil }
     public init(prompt: String, chosen: String, rejected: String) { self.prompt = prompt; self.chosen = chosen; self.rejected = rejected }
 }
@@ -46,7 +50,7 @@ public enum ExampleFile {
         if ext == "jsonl" || ext == "json" {
             looksLikeJSONLines = true
         } else if firstLine.first == "{", case .object(let members)? = try? JSONParser.parse(Array(firstLine.utf8)) {
-            looksLikeJSONLines = members.contains { $0.key == "prompt" }
+            looksLikeJSONLines = members.contains { $0.key == "prompt" || $0.key == "messages" }
         } else {
             looksLikeJSONLines = false
         }
@@ -71,6 +75,15 @@ public enum ExampleFile {
                 throw bad("not valid JSON (\(why)); each line must be one JSON object such as {\"prompt\": \"…\", \"completion\": \"…\"}")
             }
             guard case .object(let members) = value else { throw bad("expected a JSON object, got \(value.summary)") }
+            if members.contains(where: { $0.key == "messages" }) {
+                if let format, format != .promptCompletion || examples.last?.messages == nil {
+                    throw bad("is a conversation (\"messages\"), but the file's first example is \(format.rawValue) without messages; one file holds one format")
+                }
+                examples.append(try conversation(members, bad: bad))
+                format = .promptCompletion
+                continue
+            }
+            if examples.last?.messages != nil { throw bad("has no \"messages\", but the file's first example is a conversation; one file holds one format") }
             var fields: [String: String] = [:]
             for (key, member) in members {
                 guard ["prompt", "completion", "chosen", "rejected"].contains(key) else {
@@ -102,6 +115,57 @@ public enum ExampleFile {
         }
         guard let format else { throw TrainingError("data file '\(path)' holds no examples (every line is blank)") }
         return (format, examples)
+    }
+
+    /// A {"messages": [{"role", "content"}, …]} line, as TRL's conversational format: the last
+    /// message is the assistant's reply that is learned; the ones before are its prompt.
+    static func conversation(_ members: [(key: String, value: JSONValue)], bad: (String) -> TrainingError) throws -> TextExample {
+        if let other = members.first(where: { $0.key != "messages" }) {
+            throw bad("unknown key '\(other.key)' beside \"messages\"; a conversation line has \"messages\" only")
+        }
+        guard case .array(let list)? = members.first?.value, !list.isEmpty else {
+            throw bad("\"messages\" must be a non-empty list of {\"role\": …, \"content\": …}")
+        }
+        var messages: [ChatMessage] = []
+        for (n, item) in list.enumerated() {
+            guard case .object(let fields) = item, let role = item["role"]?.string, let content = item["content"]?.string,
+                  fields.count == 2 else {
+                throw bad("message \(n + 1) must be {\"role\": string, \"content\": string}, got \(item.summary)")
+            }
+            messages.append(ChatMessage(role: role, content: content))
+        }
+        guard messages.count >= 2, messages.last!.role == "assistant", !messages.last!.content.isEmpty else {
+            throw bad("a conversation needs at least two messages, the last a non-empty \"assistant\" reply (the reply is what is learned)")
+        }
+        var example = TextExample(prompt: "", completion: "")
+        example.messages = messages
+        return example
+    }
+
+    /// Fills each conversation's `prompt` (the messages before the reply, with the template's
+    /// generation prompt) and `chosen` (what the full conversation adds after it: the reply and
+    /// the template's end of turn) from `template` and its special tokens. Other examples are kept.
+    public static func renderConversations(_ examples: inout [TextExample], template: String?, templateOrigin: String,
+                                           specialTokens: [String: String], path: String) throws {
+        guard examples.contains(where: { $0.messages != nil }) else { return }
+        guard let template else {
+            throw TrainingError("data file '\(path)' holds conversations (\"messages\"), which are rendered with the model's chat template, but \(templateOrigin) has none (chat_template.jinja); fine-tune an instruct model (--init-from), or write prompt-completion lines")
+        }
+        let chat: ChatTemplate
+        do { chat = try ChatTemplate(template) } catch { throw TrainingError("chat template of \(templateOrigin): \(error)") }
+        for i in examples.indices {
+            guard let messages = examples[i].messages else { continue }
+            let prompt: String, whole: String
+            do {
+                prompt = try chat.render(Array(messages.dropLast()), addGenerationPrompt: true, specialTokens: specialTokens)
+                whole = try chat.render(messages, addGenerationPrompt: false, specialTokens: specialTokens)
+            } catch { throw TrainingError("data file '\(path)' example \(i + 1): chat template: \(error)") }
+            guard whole.utf8.starts(with: prompt.utf8), whole.utf8.count > prompt.utf8.count else {
+                throw TrainingError("data file '\(path)' example \(i + 1): the chat template of \(templateOrigin) renders the conversation so that it does not continue its prompt (the messages before the reply, with the generation prompt); the reply's tokens cannot be found")
+            }
+            examples[i].prompt = prompt
+            examples[i].chosen = String(decoding: whole.utf8.dropFirst(prompt.utf8.count), as: UTF8.self)
+        }
     }
 }
 
@@ -151,7 +215,9 @@ public struct ExampleSet: Sendable {
                 }
             }
             let prompt = try ids(example.prompt)
-            let completions = try ([example.chosen] + (example.rejected.map { [$0] } ?? [])).map { try ids($0) + (end.map { [$0] } ?? []) }
+            // A conversation's completion ends with the template's end of turn; others get the end-of-text token.
+            let ending = example.messages == nil ? end.map { [$0] } ?? [] : []
+            let completions = try ([example.chosen] + (example.rejected.map { [$0] } ?? [])).map { try ids($0) + ending }
             guard let fitted = ExampleSet.fit(prompt: prompt, completions: completions, window: contextLength + 1) else { skipped += 1; continue }
             if fitted.promptTruncated { truncated += 1 }
             if fitted.completionTruncated { cut += 1 }

@@ -139,8 +139,11 @@ public final class TrainingRun {
         if !resume { try Trainer.checkReference(config.train.objective, initialModel: initial != nil) }
         var corpus: Corpus, cached: Bool
         if format != .text {
+            // Conversations are rendered with the chat template of the model being fine-tuned (or of the resumed run).
+            let templateDirectory = resume ? resumeFrom : initial?.directory
+            let template = try templateDirectory.map { (source: try Checkpoint.chatTemplate(in: $0), origin: $0.path) }
             corpus = try exampleCorpus(format: format, examples: examples, config: config, run: run, resumeFrom: resume ? resumeFrom : nil,
-                                       initialTokenizer: initial?.tokenizerJSON, progress: tokenizerProgress)
+                                       initialTokenizer: initial?.tokenizerJSON, chatTemplate: template, progress: tokenizerProgress)
             cached = false
         } else if let initial {
             let tokenizer = try TokenizerFile.load(data: initial.tokenizerJSON)
@@ -238,7 +241,13 @@ public final class TrainingRun {
     /// --init-from checkpoint's tokenizer, the resumed run's, or (training from
     /// scratch) a tokenizer built from the examples' text.
     static func exampleCorpus(format: DataFormat, examples: [TextExample], config: RunConfig, run: RunDirectory, resumeFrom: URL?,
-                              initialTokenizer: Data?, progress: ((Int, Int) -> Void)?) throws -> Corpus {
+                              initialTokenizer: Data?, chatTemplate: (source: String?, origin: String)? = nil,
+                              progress: ((Int, Int) -> Void)?) throws -> Corpus {
+        var examples = examples
+        let origin = chatTemplate?.origin ?? "a model trained from scratch"
+        if chatTemplate?.source == nil {  // refuses conversations before a tokenizer is built
+            try ExampleFile.renderConversations(&examples, template: nil, templateOrigin: origin, specialTokens: [:], path: config.data.path)
+        }
         let tokenizer: any Tokenizer
         if let initialTokenizer {
             tokenizer = try TokenizerFile.load(data: initialTokenizer)
@@ -248,6 +257,11 @@ public final class TrainingRun {
             let text = examples.map { [$0.prompt, $0.chosen, $0.rejected ?? ""].joined(separator: "\n") }.joined(separator: "\n")
             tokenizer = try Corpus.build(text: text, config: config, progress: progress).tokenizer
         }
+        try ExampleFile.renderConversations(&examples, template: chatTemplate?.source,
+                                            templateOrigin: origin,
+                                            specialTokens: tokenizer.templateSpecialTokens(endTokenIds: config.tokenizer.eosTokenIds,
+                                                                                           beginTokenId: config.tokenizer.bosTokenId),
+                                            path: config.data.path)
         var corpus = Corpus(tokenizer: tokenizer, train: [], validation: [])
         corpus.examples = try ExampleSet(format: format, examples: examples, tokenizer: tokenizer, contextLength: config.model.contextLength,
                                          valFraction: config.data.valFraction, path: config.data.path)

@@ -72,8 +72,12 @@ func runEvalCommand(_ args: [String]) throws {
     if let svgPath { try checkPlotPath(svgPath) }
     guard FileManager.default.fileExists(atPath: dataPath) else { throw CLIError("data file '\(dataPath)' does not exist") }
     let text = try TextFile.read(dataPath, what: "data file")
-    let (format, examples) = try ExampleFile.read(path: dataPath, text: text)
+    var (format, examples) = try ExampleFile.read(path: dataPath, text: text)
     if format != .text {
+        try ExampleFile.renderConversations(&examples, template: model.chatTemplate, templateOrigin: model.directory.path,
+                                            specialTokens: tokenizer.templateSpecialTokens(endTokenIds: run.tokenizer.eosTokenIds,
+                                                                                           beginTokenId: run.tokenizer.bosTokenId),
+                                            path: dataPath)
         if let option = [("stride", strideText != nil), ("context", requestedContext != nil), ("by-position", byPosition)].first(where: \.1) {
             throw CLIError("--\(option.0) applies to plain text; '\(dataPath)' holds \(format.rawValue) examples")
         }
