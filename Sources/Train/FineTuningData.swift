@@ -189,6 +189,12 @@ public struct ExampleSet: Sendable {
         return (sequences, keptPrompt < prompt.count, cut)
     }
 
+    /// Examples already tokenized and fitted (the built-in sets of `bench train`).
+    init(format: DataFormat, train: [TokenizedExample], validation: [TokenizedExample]) {
+        self.format = format; self.train = train; self.validation = validation
+        promptsTruncated = 0; completionsTruncated = 0; skipped = 0
+    }
+
     /// A one-line summary of truncation and skipping for stderr, or nil when nothing was changed.
     public var fittingNote: String? {
         var parts: [String] = []

@@ -60,6 +60,9 @@ public struct TrainerOptions {
     public var data: DataFingerprint?
     /// The model's chat template, written into every checkpoint (a fine-tuned model keeps its starting point's).
     public var chatTemplate: String?
+    /// Keep metrics.jsonl and loss.svg in the run directory; off for a
+    /// trainer that only takes steps (`bench train`), which writes nothing.
+    public var recordsMetrics = true
     public init(runDirectory: URL) { self.runDirectory = runDirectory }
 }
 
@@ -80,7 +83,10 @@ public final class Trainer {
     let dropout: Dropout?
     /// Dropout on LoRA adapters' inputs (lora.dropout > 0), active only in training steps.
     let adapterDropout: Dropout?
-    let metrics: MetricsLog
+    /// nil when `options.recordsMetrics` is off.
+    let metrics: MetricsLog?
+    /// When set, `takeStep` adds the wall time of its phases here (`bench train --profile`).
+    public var phases: PhaseTimes?
     /// DPO: the frozen reference model's scores of every example.
     public private(set) var reference: ReferenceScores?
     /// DPO figures of the training batches since the last log line.
@@ -163,7 +169,7 @@ public final class Trainer {
             bestValidationLoss = state.bestValidationLoss ?? .infinity
             if t.objective == .dpo, let examples = corpus.examples { reference = try ReferenceScores.load(from: latest, examples: examples) }
         }
-        metrics = try MetricsLog(directory: options.runDirectory, resumeStep: options.resume ? step : nil)
+        metrics = options.recordsMetrics ? try MetricsLog(directory: options.runDirectory, resumeStep: options.resume ? step : nil) : nil
     }
 
     /// The config as training will use it (vocabulary size from the
@@ -275,96 +281,161 @@ public final class Trainer {
     /// `latest` if interrupted, and a `TrainingError` if the loss stops being finite.
     public func run() throws {
         let t = config.train
-        let (batch, length, accumulation) = (t.batchSize, config.model.contextLength, t.gradAccumSteps)
-        let tokensPerStep = Double(batch * length * accumulation)
-        if step == 0 && options.evaluateAtStart {
-            // As nanoGPT: the untrained model's loss is the first best, but is
-            // not saved; best/ appears once training beats it.
-            let (train, validation) = try evaluate()
-            guard train.isFinite, validation.isFinite else {
-                throw TrainingError("the starting model's \(train.isFinite ? "validation" : "training") loss at step 0 is \(train.isFinite ? validation : train): its outputs are not finite numbers (a weight so large that its products overflow float32); nothing was trained")
-            }
-            bestValidationLoss = min(bestValidationLoss, validation)
-        }
+        if step == 0 && options.evaluateAtStart { try evaluateStartingPoint() }
         let started = Date()
         let startStep = step
-        var intervalMilliseconds = 0.0, intervalSteps = 0, intervalTokens = 0.0
+        var interval = StepInterval()
         while step < t.maxSteps {
-            let overBudget = options.stopAfterSeconds.map { Date().timeIntervalSince(started) >= $0 } ?? false
-            if interruptRequested != 0 || step == options.stopAfterStep || overBudget {
-                try saveLatest()
-                throw TrainingInterrupted(step: step, checkpoint: RunDirectory(options.runDirectory).latest,
-                                          budgetReached: overBudget && interruptRequested == 0, signal: Int32(interruptRequested))
+            try stopIfAsked(runStarted: started)
+            let report = try takeStep()
+            interval.add(report)
+            if step % t.logInterval == 0 || step == t.maxSteps {
+                try logStep(report, interval: interval)
+                interval = StepInterval()
             }
-            let stepStart = DispatchTime.now().uptimeNanoseconds
-            let lr = schedule.rate(at: step)
-            optimizer.zeroGrad()
-            var lossSum: Float = 0
-            var stepTokens = tokensPerStep
-            model.setAdapterDropout(adapterDropout)  // training steps only, not evaluations
+            if step % t.evalInterval == 0 || step == t.maxSteps { try evaluateAndSave() }
+            showProgress(started: started, done: step - startStep, remaining: t.maxSteps - step, loss: report.loss)
+        }
+        clearProgress()
+    }
+
+    /// What one optimizer step did.
+    public struct StepReport {
+        public let loss: Float
+        public let learningRate: Float
+        public let gradientNorm: Float
+        /// Tokens the step's forward passes processed (padding included).
+        public let tokens: Double
+        public let milliseconds: Double
+    }
+
+    /// Log lines report means over the steps since the previous line.
+    struct StepInterval {
+        var milliseconds = 0.0, steps = 0, tokens = 0.0
+        mutating func add(_ report: StepReport) {
+            milliseconds += report.milliseconds
+            steps += 1
+            tokens += report.tokens
+        }
+    }
+
+    /// One optimizer step of the run's objective: batch → loss → backward
+    /// (accumulated over grad_accum_steps micro-batches) → clip → update at
+    /// the scheduled learning rate. The training loop, `bench train` and tests
+    /// all take steps through here.
+    @discardableResult
+    public func takeStep() throws -> StepReport {
+        let t = config.train
+        let (batch, length, accumulation) = (t.batchSize, config.model.contextLength, t.gradAccumSteps)
+        let stepStart = DispatchTime.now().uptimeNanoseconds
+        let lr = schedule.rate(at: step)
+        try timed("zero gradients") { optimizer.zeroGrad() }
+        var lossSum: Float = 0
+        var stepTokens = Double(batch * length * accumulation)
+        model.setAdapterDropout(adapterDropout)  // training steps only, not evaluations
+        try timed("forward and backward") {
             if let examples = corpus.examples {
                 let (loss, tokens) = try fineTuningStep(examples: examples, batch: batch, accumulation: accumulation)
                 lossSum = loss * Float(accumulation)
                 stepTokens = Double(tokens)
             } else {
-                for _ in 0..<accumulation {
-                    let (inputs, targets) = sampler.next(from: corpus.train, batch: batch, length: length)
-                    let loss = model.loss(inputs, targets: targets, batch: batch, length: length, dropout: dropout)
-                    guard loss.item.isFinite else { throw nonFinite("loss", loss.item) }
-                    lossSum += loss.item
-                    scale(loss, 1 / Float(accumulation)).backward()
-                }
+                lossSum = try languageModelStep(batch: batch, length: length, accumulation: accumulation)
             }
-            model.setAdapterDropout(nil)
-            let loss = lossSum / Float(accumulation)
-            let gradNorm = gradientNorm(optimizer.parameters)
-            guard gradNorm.isFinite else { throw nonFinite("gradient norm", gradNorm) }
-            optimizer.step(lr: lr, gradientScale: clipFactor(norm: gradNorm, maxNorm: Float(t.gradClip)))
-            step += 1
-            let ms = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e6
-            stepLosses.append(loss)
-            stepMilliseconds.append(ms)
-            intervalMilliseconds += ms
-            intervalSteps += 1
-            intervalTokens += stepTokens
-            if step % t.logInterval == 0 || step == t.maxSteps {
-                let msPerStep = intervalMilliseconds / Double(intervalSteps)
-                let tokensPerSecond = intervalTokens / Double(intervalSteps) / (msPerStep / 1000)
-                // DPO: the step's loss, as for lm; rewards and log-probs averaged over the interval's batches.
-                var preference = t.objective == .dpo ? intervalPreference : nil
-                preference?.loss = Double(loss)
-                try metrics.append(.log(step: step, loss: Double(loss), lr: Double(lr), gradNorm: Double(gradNorm),
-                                    msPerStep: msPerStep, tokensPerSecond: tokensPerSecond, preference: preference))
-                clearProgress()
-                if let preference {  // DPO's loss is no cross-entropy: no perplexity
-                    options.log(String(format: "step %d/%d | loss %.4f | %@ | lr %.2e | grad norm %.3f | %.1f ms/step | %.0f tok/s",
-                                       step, t.maxSteps, loss, preference.summary, lr, gradNorm, msPerStep, tokensPerSecond))
-                } else {
-                    options.log(String(format: "step %d/%d | loss %.4f | ppl %@ | lr %.2e | grad norm %.3f | %.1f ms/step | %.0f tok/s",
-                                       step, t.maxSteps, loss, perplexityText(Double(loss)), lr, gradNorm, msPerStep, tokensPerSecond))
-                }
-                intervalMilliseconds = 0
-                intervalSteps = 0
-                intervalTokens = 0
-                intervalPreference = PreferenceStats()
-            }
-            if step % t.evalInterval == 0 || step == t.maxSteps {
-                clearProgress()
-                let (train, validation) = try evaluate()
-                guard train.isFinite else { throw nonFinite("training loss at evaluation", Float(train), step: step) }
-                guard validation.isFinite else { throw nonFinite("validation loss", Float(validation), step: step) }
-                // best before latest: a crash between the two leaves latest at
-                // the previous evaluation, so a resume redoes this one and
-                // saves best again; never a best/ older than latest's record.
-                if validation < bestValidationLoss {
-                    bestValidationLoss = validation
-                    try save(to: RunDirectory(options.runDirectory).best)
-                }
-                try saveLatest()
-            }
-            showProgress(started: started, done: step - startStep, remaining: t.maxSteps - step, loss: loss)
         }
+        model.setAdapterDropout(nil)
+        let loss = lossSum / Float(accumulation)
+        var gradNorm: Float = 0
+        try timed("gradient norm") { gradNorm = gradientNorm(optimizer.parameters) }
+        guard gradNorm.isFinite else { throw nonFinite("gradient norm", gradNorm) }
+        try timed("optimizer step") { optimizer.step(lr: lr, gradientScale: clipFactor(norm: gradNorm, maxNorm: Float(t.gradClip))) }
+        step += 1
+        let ms = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e6
+        stepLosses.append(loss)
+        stepMilliseconds.append(ms)
+        return StepReport(loss: loss, learningRate: lr, gradientNorm: gradNorm, tokens: stepTokens, milliseconds: ms)
+    }
+
+    /// Runs `body`, adding its wall time to `phases` when profiling.
+    func timed(_ phase: String, _ body: () throws -> Void) throws {
+        guard phases != nil else { return try body() }
+        OpProfiler.mark()  // the first op's forward time starts here, not at the previous step's last op
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        phases!.add(phase, nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+    }
+
+    /// The lm objective's forward and backward passes: `accumulation`
+    /// micro-batches of random windows. Returns the sum of their losses.
+    func languageModelStep(batch: Int, length: Int, accumulation: Int) throws -> Float {
+        var lossSum: Float = 0
+        for _ in 0..<accumulation {
+            let (inputs, targets) = sampler.next(from: corpus.train, batch: batch, length: length)
+            let loss = model.loss(inputs, targets: targets, batch: batch, length: length, dropout: dropout)
+            guard loss.item.isFinite else { throw nonFinite("loss", loss.item) }
+            lossSum += loss.item
+            scale(loss, 1 / Float(accumulation)).backward()
+        }
+        return lossSum
+    }
+
+    /// As nanoGPT: the untrained model's loss is the first best, but is not
+    /// saved; best/ appears once training beats it.
+    func evaluateStartingPoint() throws {
+        let (train, validation) = try evaluate()
+        guard train.isFinite, validation.isFinite else {
+            throw TrainingError("the starting model's \(train.isFinite ? "validation" : "training") loss at step 0 is \(train.isFinite ? validation : train): its outputs are not finite numbers (a weight so large that its products overflow float32); nothing was trained")
+        }
+        bestValidationLoss = min(bestValidationLoss, validation)
+    }
+
+    /// Saves latest/ and throws `TrainingInterrupted` when a signal, the step
+    /// limit (`stopAfterStep`) or the time budget asks the run to stop.
+    func stopIfAsked(runStarted: Date) throws {
+        let overBudget = options.stopAfterSeconds.map { Date().timeIntervalSince(runStarted) >= $0 } ?? false
+        guard interruptRequested != 0 || step == options.stopAfterStep || overBudget else { return }
+        try saveLatest()
+        throw TrainingInterrupted(step: step, checkpoint: RunDirectory(options.runDirectory).latest,
+                                  budgetReached: overBudget && interruptRequested == 0, signal: Int32(interruptRequested))
+    }
+
+    /// A log line (console and metrics.jsonl) for the step just taken, with
+    /// speed averaged over the interval since the previous line.
+    func logStep(_ report: StepReport, interval: StepInterval) throws {
+        let t = config.train
+        let (loss, lr, gradNorm) = (report.loss, report.learningRate, report.gradientNorm)
+        let msPerStep = interval.milliseconds / Double(interval.steps)
+        let tokensPerSecond = interval.tokens / Double(interval.steps) / (msPerStep / 1000)
+        // DPO: the step's loss, as for lm; rewards and log-probs averaged over the interval's batches.
+        var preference = t.objective == .dpo ? intervalPreference : nil
+        preference?.loss = Double(loss)
+        intervalPreference = PreferenceStats()
+        try metrics?.append(.log(step: step, loss: Double(loss), lr: Double(lr), gradNorm: Double(gradNorm),
+                                msPerStep: msPerStep, tokensPerSecond: tokensPerSecond, preference: preference))
         clearProgress()
+        if let preference {  // DPO's loss is no cross-entropy: no perplexity
+            options.log(String(format: "step %d/%d | loss %.4f | %@ | lr %.2e | grad norm %.3f | %.1f ms/step | %.0f tok/s",
+                               step, t.maxSteps, loss, preference.summary, lr, gradNorm, msPerStep, tokensPerSecond))
+        } else {
+            options.log(String(format: "step %d/%d | loss %.4f | ppl %@ | lr %.2e | grad norm %.3f | %.1f ms/step | %.0f tok/s",
+                               step, t.maxSteps, loss, perplexityText(Double(loss)), lr, gradNorm, msPerStep, tokensPerSecond))
+        }
+    }
+
+    /// An evaluation, then best/ (when the validation loss is the lowest so
+    /// far) and latest/.
+    func evaluateAndSave() throws {
+        clearProgress()
+        let (train, validation) = try evaluate()
+        guard train.isFinite else { throw nonFinite("training loss at evaluation", Float(train), step: step) }
+        guard validation.isFinite else { throw nonFinite("validation loss", Float(validation), step: step) }
+        // best before latest: a crash between the two leaves latest at the
+        // previous evaluation, so a resume redoes this one and saves best
+        // again; never a best/ older than latest's record.
+        if validation < bestValidationLoss {
+            bestValidationLoss = validation
+            try save(to: RunDirectory(options.runDirectory).best)
+        }
+        try saveLatest()
     }
 
     /// Mean loss over `eval_steps` batches of each split, logged and recorded.
@@ -380,7 +451,7 @@ public final class Trainer {
             validation = meanLoss(corpus.validation, seed: 0xE7A1_0002)
             preference = nil
         }
-        try metrics.append(.evaluation(step: step, trainLoss: train, validationLoss: validation, preference: preference))
+        try metrics?.append(.evaluation(step: step, trainLoss: train, validationLoss: validation, preference: preference))
         // Step 0's model is the run's first best but is never saved as best/.
         let best = step == 0 ? " (starting point)" : validation < bestValidationLoss ? " (best so far)" : ""
         if let preference {
