@@ -70,6 +70,8 @@ public final class Generator {
         public var text: String
         /// Beam search only: log p / length^length_penalty.
         public var score: Double?
+        /// Sampling: the end token that ended the sequence (not in `tokens`), if one did.
+        public var endToken: Int32? = nil
     }
 
     /// A generous estimate of the bytes generating `sequences` rows at once
@@ -100,6 +102,7 @@ public final class Generator {
         var sequences = [[Int32]](repeating: prompt, count: count)  // prompt + generated
         var generated = [[Int32]](repeating: [], count: count)
         var finished = [Bool](repeating: false, count: count)
+        var ended = [Int32?](repeating: nil, count: count)
         var streams = (0..<count).map { _ in StopScanner(stop: stop) }
         let caches = model?.makeCaches() ?? []
         var logits = prefill(sequences, caches: caches)
@@ -111,7 +114,7 @@ public final class Generator {
                 guard !finished[row] else { next[row] = sequences[row].last!; continue }
                 let token = Int32(chooseToken(logits[row], history: sequences[row], settings: settings, u: u))
                 next[row] = token
-                if endTokens.contains(token) { finished[row] = true; continue }
+                if endTokens.contains(token) { finished[row] = true; ended[row] = token; continue }
                 generated[row].append(token)
                 let text = streams[row].push(tokenizer.decodeBytes([Int(token)]))
                 if row == 0, !text.isEmpty { onText?(text) }
@@ -125,7 +128,7 @@ public final class Generator {
             let rest = streams[row].finish()
             if row == 0, !rest.isEmpty { onText?(rest) }
         }
-        return (0..<count).map { Output(tokens: generated[$0], text: streams[$0].text, score: nil) }
+        return (0..<count).map { Output(tokens: generated[$0], text: streams[$0].text, score: nil, endToken: ended[$0]) }
     }
 
     // MARK: beam search

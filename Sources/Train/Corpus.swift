@@ -17,7 +17,9 @@ public struct Corpus {
     public let validation: [Int32]
     /// Prompt–completion or preference examples (then train and validation are empty).
     public var examples: ExampleSet?
-    public var format: DataFormat { examples?.format ?? .text }
+    /// PPO and GRPO: the prompts to sample completions for (then train, validation and examples are empty).
+    public var prompts: PromptSet?
+    public var format: DataFormat { examples?.format ?? prompts?.format ?? .text }
 
     public init(tokenizer: any Tokenizer, train: [Int32], validation: [Int32]) {
         self.tokenizer = tokenizer; self.train = train; self.validation = validation

@@ -248,8 +248,18 @@ public final class TrainingRun {
             tokenizer = try Corpus.build(text: text, config: config, progress: progress).tokenizer
         }
         var corpus = Corpus(tokenizer: tokenizer, train: [], validation: [])
-        corpus.examples = try ExampleSet(format: format, examples: examples, tokenizer: tokenizer, contextLength: config.model.contextLength,
-                                         valFraction: config.data.valFraction, path: config.data.path)
+        let objective = config.train.objective
+        if objective.isPolicyOptimization {
+            corpus.prompts = try PromptSet(format: format, examples: examples, tokenizer: tokenizer, contextLength: config.model.contextLength,
+                                           completionLength: config.rolloutSettings.maxTokens,
+                                           completionField: objective == .ppo ? "ppo.response_length" : "grpo.max_completion_length",
+                                           valFraction: config.data.valFraction, path: config.data.path)
+        } else {
+            // A reward model reads whole sequences (prompt and completion), not all but the last token.
+            corpus.examples = try ExampleSet(format: format, examples: examples, tokenizer: tokenizer,
+                                             contextLength: config.model.contextLength - (objective == .reward ? 1 : 0),
+                                             valFraction: config.data.valFraction, path: config.data.path)
+        }
         return corpus
     }
 
