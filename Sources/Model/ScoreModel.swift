@@ -19,7 +19,7 @@ public final class ScoreModel {
     public static let headName = "score.weight"
 
     public init(base: GPT, head: Tensor) {
-        require(head.shape == [1, base.config.dModel], "ScoreModel: the head must be (1, \(base.config.dModel)), got \(describe(head.shape))")
+        require(head.shape == [1, base.config.dModel], "ScoreModel: the head must be (1, \(base.config.dModel)), got \(head.shape)")
         self.base = base
         self.head = head
         head.requiresGrad = true

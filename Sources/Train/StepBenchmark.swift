@@ -50,16 +50,19 @@ public enum StepBenchmarkData {
         case .lm:
             let count = max(4 * config.train.batchSize * (context + 1), 4096)
             return Corpus(tokenizer: tokenizer, train: tokens(count), validation: tokens(max(context + 1, 256)))
-        case .sft, .dpo:
+        case .ppo, .grpo:
+            throw TrainingError("bench train times lm, sft, dpo and reward on built-in data; \(config.train.objective.rawValue) samples from a trained model: time a short `train --init-from` run instead")
+        case .sft, .dpo, .reward:
             // A prompt of a quarter of the context, then a completion up to the context's end (+1: the last token is only a target).
-            let promptLength = max(1, context / 4), completionLength = max(1, context + 1 - promptLength)
+            let promptLength = max(1, context / 4)
+            let completionLength = max(1, context + (config.train.objective == .reward ? 0 : 1) - promptLength)  // a reward model reads every token
             func sequence(_ prompt: [Int32]) -> TokenizedSequence { TokenizedSequence(tokens: prompt + tokens(completionLength), promptLength: prompt.count) }
             let examples = (0..<(exampleCount + exampleCount / 8)).map { _ -> TokenizedExample in
                 let prompt = tokens(promptLength)
-                return TokenizedExample(chosen: sequence(prompt), rejected: config.train.objective == .dpo ? sequence(prompt) : nil)
+                return TokenizedExample(chosen: sequence(prompt), rejected: config.train.objective == .sft ? nil : sequence(prompt))
             }
             var corpus = Corpus(tokenizer: tokenizer, train: [], validation: [])
-            corpus.examples = ExampleSet(format: config.train.objective == .dpo ? .preference : .promptCompletion,
+            corpus.examples = ExampleSet(format: config.train.objective == .sft ? .promptCompletion : .preference,
                                          train: Array(examples.prefix(exampleCount)), validation: Array(examples.dropFirst(exampleCount)))
             return corpus
         }

@@ -99,12 +99,12 @@ public final class Trainer {
     var intervalPolicy = FigureMeans()
     /// The losses of a PPO or GRPO step's first update, for rollouts.jsonl.
     var firstMinibatch: JSONValue?
-    public private(set) var step = 0
+    public internal(set) var step = 0
     public private(set) var bestValidationLoss = Double.infinity
     /// The loss of every step taken by this trainer, in order (for tests and benchmarks).
-    public private(set) var stepLosses: [Float] = []
+    public internal(set) var stepLosses: [Float] = []
     /// Wall-clock milliseconds of every step taken by this trainer.
-    public private(set) var stepMilliseconds: [Double] = []
+    public internal(set) var stepMilliseconds: [Double] = []
 
     static let optimizerFile = "optimizer.safetensors"
     static let stateFile = "trainer_state.json"

@@ -23,7 +23,9 @@ let evalUsage = """
     JSON Lines data (docs/fine-tuning.md): prompt-completion examples give the
     loss and perplexity of the completion tokens only; preference examples,
     with --reference CKPT (the model DPO started from), give the DPO loss,
-    reward accuracy and margin with TRL's names.
+    reward accuracy and margin with TRL's names. On a reward model
+    (train.objective = reward), preference examples give its accuracy, mean
+    scores and margin (docs/rlhf.md).
       --reference CKPT  the DPO reference model; same tokenizer as --checkpoint
       --beta B          DPO's β (default: the checkpoint's train.dpo_beta)
     """
@@ -97,7 +99,9 @@ func runEvalCommand(_ args: [String]) throws {
         guard let floatModel, let loaded else {
             throw CLIError("'\(checkpointPath)' is a quantized checkpoint; JSON Lines examples are scored with a float checkpoint (the one it was quantized from)")
         }
-        try evaluateExamples(format: format, examples: examples, dataPath: dataPath, model: floatModel, config: run, tokenizer: tokenizer,
+        let directory = try Checkpoint.resolve(checkpointPath)
+        let rewardModel = Checkpoint.isScoreModel(directory) ? try Checkpoint.loadScoreModel(from: directory, role: "--checkpoint").model : nil
+        try evaluateExamples(format: format, examples: examples, dataPath: dataPath, model: floatModel, rewardModel: rewardModel, config: run, tokenizer: tokenizer,
                              checkpointTokenizer: loaded.tokenizerJSON, referencePath: referencePath, betaText: betaText, json: json)
         return
     }
