@@ -59,7 +59,7 @@ public struct Corpus {
 
     /// Both splits must hold at least one window of context_length + 1 tokens.
     public func check(contextLength: Int) throws {
-        if examples != nil { return }  // fitted to the context when tokenized
+        if examples != nil || prompts != nil { return }  // fitted to the context when tokenized
         for (name, tokens) in [("training", train), ("validation", validation)] where tokens.count < contextLength + 1 {
             throw TrainingError("the \(name) split has \(tokens.count) tokens, fewer than context_length + 1 = \(contextLength + 1); use more text, a smaller model.context_length, or a different data.val_fraction")
         }

@@ -71,7 +71,7 @@ extension Trainer {
             try timed("gradient norm") { norm = gradientNorm(optimizer.parameters) }
             guard norm.isFinite else { throw nonFinite("gradient norm", norm) }
             try timed("optimizer step") { optimizer.step(lr: lr, gradientScale: clipFactor(norm: norm, maxNorm: Float(t.gradClip))) }
-            if firstMinibatch == nil || figures.count == 0 { firstMinibatch = .object([("loss", jsonNumber(Double(total)))]) }
+            if figures.count == 0 { firstMinibatch = .object([("loss", jsonNumber(Double(total)))] + stats.map { (key: $0.0, value: jsonNumber($0.1)) }) }
             figures.add(Figures(stats))
             lossSum += Double(total); normSum += Double(norm)
         }

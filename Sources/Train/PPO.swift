@@ -173,7 +173,7 @@ extension Trainer {
     /// its rollout indices and losses.
     func recordFirstMinibatch(rollouts: [Rollout], indices: [Int], stats: [(String, Double)], total: Float, batch: PPOBatch, scores: [Double]) throws {
         firstMinibatch = .object([("indices", .array(indices.map { .int($0) })), ("loss", jsonNumber(Double(total)))]
-                                 + stats.filter { $0.0.hasPrefix("loss/") }.map { (key: $0.0, value: jsonNumber($0.1)) })
+                                 + stats.map { (key: $0.0, value: jsonNumber($0.1)) })
     }
 
     /// One line of rollouts.jsonl for a PPO step.

@@ -144,6 +144,7 @@ final class RolloutLog {
     /// Opens the log; resuming at `resumeStep` drops lines of later steps.
     init(url: URL, resumeStep: Int?) throws {
         self.url = url
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         var body = ""
         if let resumeStep, let data = FileManager.default.contents(atPath: url.path) {
             for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {

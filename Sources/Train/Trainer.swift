@@ -284,6 +284,9 @@ public final class Trainer {
     /// and rejected sequences of batch_size pairs (2·batch_size rows), likewise.
     public static func microBatchShape(_ config: RunConfig, examples: ExampleSet?) -> (rows: Int, length: Int) {
         let batch = config.train.batchSize
+        // PPO and GRPO: a minibatch of rollouts, or every completion of a GRPO batch, up to the context.
+        if config.train.objective == .ppo { return (max(1, batch / (config.ppo ?? PPOConfig()).numMiniBatches), config.model.contextLength) }
+        if config.train.objective == .grpo { return (batch * (config.grpo ?? GRPOConfig()).numGenerations, config.model.contextLength) }
         guard let examples else { return (batch, config.model.contextLength) }
         let sequences = (examples.train + examples.validation).flatMap { [$0.chosen] + ($0.rejected.map { [$0] } ?? []) }
         let longest = max(1, (sequences.map(\.tokens.count).max() ?? 1) - 1)  // inputs: every token but the last
