@@ -234,6 +234,7 @@ public final class Trainer {
     /// training split.
     public static func epochs(_ config: RunConfig, corpus: Corpus) -> Double {
         let t = config.train
+        if let prompts = corpus.prompts { return Double(t.maxSteps * t.batchSize) / Double(max(prompts.train.count, 1)) }  // ppo, grpo
         let perStep = Double(t.batchSize * t.gradAccumSteps) * (corpus.examples == nil ? Double(config.model.contextLength) : 1)
         let available = Double(corpus.examples?.train.count ?? corpus.train.count)
         return Double(t.maxSteps) * perStep / max(available, 1)
@@ -248,9 +249,11 @@ public final class Trainer {
         let passes = epochs(config, corpus: corpus)
         guard passes > manyEpochs else { return nil }
         let t = config.train
-        let step = corpus.examples == nil ? "\(t.batchSize * t.gradAccumSteps) windows of \(config.model.contextLength) tokens"
-                                          : "\(t.batchSize * t.gradAccumSteps) examples"
-        let data = corpus.examples.map { "\($0.train.count) training examples" } ?? "\(corpus.train.count) training tokens"
+        let step = corpus.prompts != nil ? "\(t.batchSize) prompts"
+            : corpus.examples == nil ? "\(t.batchSize * t.gradAccumSteps) windows of \(config.model.contextLength) tokens"
+            : "\(t.batchSize * t.gradAccumSteps) examples"
+        let data = corpus.prompts.map { "\($0.train.count) training prompts" }
+            ?? corpus.examples.map { "\($0.train.count) training examples" } ?? "\(corpus.train.count) training tokens"
         return String(format: "the schedule passes over the training data about %.0f times (epochs: train.max_steps %d × %@ per step, over %@); a model that sees its data that often can memorise it: if the validation loss rises while the training loss falls, lower train.max_steps or give more data (best/ keeps the lowest validation loss)",
                       passes, t.maxSteps, step, data)
     }

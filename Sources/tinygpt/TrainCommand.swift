@@ -114,7 +114,9 @@ func runTrainCommand(_ args: [String]) throws {
                           trainer.bestValidationLoss, out.path))
     }
     printError("loss curve: \(run.directory.lossCurve.path); metrics: \(run.directory.metrics.path)")
-    if let prompt = corpus.examples.flatMap({ $0.validation.first }).map({ corpus.tokenizer.decode($0.chosen.tokens.prefix($0.chosen.promptLength).map(Int.init)) }) {
+    let validationPrompt = corpus.examples.flatMap({ $0.validation.first }).map({ corpus.tokenizer.decode($0.chosen.tokens.prefix($0.chosen.promptLength).map(Int.init)) })
+        ?? corpus.prompts.flatMap({ $0.validation.first }).map({ corpus.tokenizer.decode($0.map(Int.init)) })
+    if let prompt = validationPrompt {
         printError("sample:  tinygpt sample --checkpoint \(out.path) --prompt \(shellQuoted(prompt)) --strategy greedy  (a validation prompt)")
     } else {
         printError("sample:  tinygpt sample --checkpoint \(out.path) --prompt \"The \"")
