@@ -109,6 +109,9 @@ func runTrainCommand(_ args: [String]) throws {
                           trainer.bestValidationLoss, out.path))
     } else if FileManager.default.fileExists(atPath: run.directory.best.path) {
         printError(String(format: "done: best validation loss %.4f (perplexity %@) in %@/best", trainer.bestValidationLoss, perplexityText(trainer.bestValidationLoss), out.path))
+    } else if config.train.objective.isPolicyOptimization {
+        printError(String(format: "done: no evaluation beat the starting model's validation score %.4f (step 0), so there is no best/; the final model is in %@/latest",
+                          -trainer.bestValidationLoss, out.path))
     } else {
         printError(String(format: "done: no evaluation beat the starting model's validation loss %.4f (step 0), so there is no best/; the final model is in %@/latest",
                           trainer.bestValidationLoss, out.path))
