@@ -49,9 +49,9 @@ final class RolloutSampler {
     func sample(prompts: [[Int32]], perPrompt: Int, maxTokens: Int, settings: DecodingSettings, stop: [String], seeds: [UInt64]) -> [Rollout] {
         let generator: Generator
         if perPrompt == 1, let rows {
-            generator = Generator(rows: rows, tokenizer: tokenizer, endTokenIds: endTokenIds, beginTokenId: beginTokenId)
+            generator = Generator(source: rows, tokenizer: tokenizer, endTokenIds: endTokenIds, beginTokenId: beginTokenId)
         } else {
-            generator = Generator(model: policy, tokenizer: tokenizer, endTokenIds: endTokenIds, beginTokenId: beginTokenId)
+            generator = Generator(source: BatchedModel(policy), tokenizer: tokenizer, endTokenIds: endTokenIds, beginTokenId: beginTokenId)
         }
         var out: [Rollout] = []
         for (prompt, seed) in zip(prompts, seeds) {
