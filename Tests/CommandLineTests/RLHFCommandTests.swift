@@ -32,6 +32,15 @@ final class RLHFCommandTests: CommandLineTestCase {
         let e = try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any]
         XCTAssertEqual(e?["pairs"] as? Int, 24)
         XCTAssertNotNil(e?["accuracy"]); XCTAssertNotNil(e?["margin"])
+        // Exported as transformers' sequence classifier: the base, score.weight, no lm_head; gguf refused.
+        let export = try tinygpt(["export", "--checkpoint", "rm", "--format", "hf", "--out", "rm-hf"])
+        XCTAssertEqual(export.status, 0, export.stderr)
+        let hfConfig = String(decoding: contents("rm-hf/config.json") ?? Data(), as: UTF8.self)
+        XCTAssertTrue(hfConfig.contains("ForSequenceClassification"), hfConfig)
+        XCTAssertTrue(hfConfig.contains("LABEL_0"), hfConfig)
+        let weights = String(decoding: contents("rm-hf/model.safetensors")?.prefix(4096) ?? Data(), as: UTF8.self)
+        XCTAssertTrue(weights.contains("\"score.weight\""), "score.weight in the safetensors header")
+        assertRefused(try tinygpt(["export", "--checkpoint", "rm", "--format", "gguf", "--out", "rm.gguf"]), mentioning: "is a reward model")
 
         let ppo = try tinygpt(["train", "--init-from", path("base"), "--reward", path("rm"), "--data", "prompts.jsonl", "--out", "ppo",
                                "--set", "train.objective=ppo"] + tiny + policyOptions)
