@@ -277,6 +277,22 @@ final class RLHFTests: XCTestCase {
         XCTAssertEqual(a.model.parameters.map { $0.tensor.toArray() }, second.model.parameters.map { $0.tensor.toArray() })
     }
 
+    /// LoRA is a model matter: PPO (value model fully trained, policy through adapters) and GRPO resume bit for bit with adapters too.
+    func testPolicyOptimizationWithLoRAResumesBitForBit() throws {
+        for objective in [TrainingObjective.ppo, .grpo] {
+            let config = tinyConfig(objective) { $0.train.maxSteps = 4; $0.train.evalInterval = 2; $0.lora = LoRAConfig(); $0.lora!.rank = 2 }
+            let data = try promptCorpus(config)
+            let whole = try trainer(config, corpus: data, initial: try model(config), run: "\(objective)-whole")
+            try whole.run()
+            let first = try trainer(config, corpus: data, initial: try model(config), run: "\(objective)-split", stopAfter: 2)
+            XCTAssertThrowsError(try first.run()) { XCTAssertTrue($0 is TrainingInterrupted) }
+            let second = try trainer(config, corpus: data, initial: nil, run: "\(objective)-split", resume: true)
+            try second.run()
+            XCTAssertEqual(first.stepLosses + second.stepLosses, whole.stepLosses, "\(objective)")
+            XCTAssertEqual(whole.model.adapterParameters.map { $0.tensor.toArray() }, second.model.adapterParameters.map { $0.tensor.toArray() })
+        }
+    }
+
     /// A huge KL coefficient keeps the policy near the reference; none lets it drift.
     func testPPOWithAHugeKLCoefficientStaysAtTheReference() throws {
         func finalKL(_ beta: Double, run: String) throws -> Double {
