@@ -127,7 +127,8 @@ public final class Trainer {
             }
             // An adapter checkpoint continues as the model it computes.
             if initialModel.hasAdapters { initialModel.mergeAdapters() }
-            model = initialModel
+            // The same weights under the run's settings that change no parameter (model.attention).
+            model = initialModel.config == config.model ? initialModel : initialModel.withPositions(config.model)
         } else {
             model = GPT(config: config.model, seed: seed)
         }
@@ -393,7 +394,8 @@ public final class Trainer {
         var lossSum: Float = 0
         for _ in 0..<accumulation {
             let (inputs, targets) = sampler.next(from: corpus.train, batch: batch, length: length)
-            let loss = model.loss(inputs, targets: targets, batch: batch, length: length, dropout: dropout)
+            let loss = model.loss(inputs, targets: targets, batch: batch, length: length, dropout: dropout,
+                                  labelSmoothing: Float(config.train.labelSmoothing))
             guard loss.item.isFinite else { throw nonFinite("loss", loss.item) }
             lossSum += loss.item
             scale(loss, 1 / Float(accumulation)).backward()
