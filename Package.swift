@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "Tokenizer", dependencies: ["Files"], swiftSettings: nativeCPU),
         // Files on disk: safetensors, checkpoints, run and output directories, Hugging Face.
         .target(name: "Formats", dependencies: ["Model", "Config", "Tokenizer", "NN", "Autograd", "Kernels", "Files"], swiftSettings: nativeCPU),
-        .target(name: "Train", dependencies: ["Formats", "Model", "Config", "NN", "Autograd", "Kernels", "Tokenizer", "ChatTemplate", "Files"], swiftSettings: nativeCPU),
+        .target(name: "Train", dependencies: ["Formats", "Model", "Config", "NN", "Autograd", "Kernels", "Tokenizer", "ChatTemplate", "Files", "Generate"], swiftSettings: nativeCPU),
         .target(name: "Generate", dependencies: ["Model", "Config", "Formats", "NN", "Autograd", "Kernels", "Tokenizer", "ChatTemplate"], swiftSettings: nativeCPU),
         // Chat templates: the Jinja subset models' templates are written in.
         .target(name: "ChatTemplate", dependencies: ["Files"]),
@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["TestSupport", "Model", "Formats", "Config", "NN", "Autograd", "Kernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FormatsTests", dependencies: ["TestSupport", "Formats", "Model", "Config", "NN", "Autograd", "Kernels", "Files", "Tokenizer"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainTests", dependencies: ["TestSupport", "Train", "Formats", "Config", "Model", "NN", "Autograd", "Kernels", "Tokenizer", "Files"]),
+        .testTarget(name: "TrainTests", dependencies: ["TestSupport", "Train", "Formats", "Config", "Model", "NN", "Autograd", "Kernels", "Tokenizer", "Files", "Generate"]),
         .testTarget(name: "GenerateTests", dependencies: ["Generate", "Config", "Model", "Formats", "NN", "Autograd", "Kernels", "Tokenizer", "ChatTemplate"]),
         .testTarget(name: "ChatTemplateTests", dependencies: ["ChatTemplate", "Files"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "Tokenizer"], resources: [.copy("Fixtures")]),

@@ -25,13 +25,16 @@ usage:
     python3 bench/finetune_example.py write                      # (re)writes the two data files
     python3 bench/finetune_example.py measure RUN [RUN ...]      # greedy answers to the 40 test prompts
     python3 bench/finetune_example.py measure --tinygpt .build/release/tinygpt runs/base runs/sft runs/dpo
+    python3 bench/finetune_example.py measure --reward runs/rm --reference runs/sft runs/sft runs/dpo runs/ppo runs/grpo
 
 `measure` prints, for each checkpoint, how many greedy answers to the test
 prompts follow the taught format (one line: a full sentence "The <thing> is
 <value>." or a hedged fragment "<Value>, I think.", with a value of one of the
 kinds the data uses), how many are full
 sentences (the style DPO prefers), and how many of those name the thing the
-question asked about.
+question asked about. With --reward RM, also the reward model's mean score of
+the greedy answers; with --reference SFT, the mean log π − log π_SFT per token
+over each model's own greedy answers (how far it moved from the SFT model).
 """
 import json
 import os
@@ -39,6 +42,7 @@ import random
 import re
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -134,12 +138,25 @@ def answers_kind(line, kind):
                for value in values)
 
 
-def measure(tinygpt, runs):
+def eval_json(tinygpt, checkpoint, rows, tmp, name):
+    path = os.path.join(tmp, name)
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+    out = subprocess.run([tinygpt, "eval", "--checkpoint", checkpoint, "--data", path, "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def measure(tinygpt, runs, reward=None, reference=None):
+    """With `reward` (a reward checkpoint): the reward model's mean score of each run's greedy answers.
+    With `reference` (the SFT checkpoint): the mean of log π_run − log π_SFT per token over each run's
+    own greedy answers (the two completion losses' difference; a KL estimate on greedy text, not samples)."""
     tests = universe()[:TEST_PROMPTS]
     for run in runs:
         counts = {"full": 0, "short": 0, None: 0}
         named = fits = 0
-        examples = []
+        examples, answered = [], []
         for thing, kind in tests:
             p = prompt(thing, kind)
             out = subprocess.run([tinygpt, "sample", "--checkpoint", run, "--prompt", p, "--strategy", "greedy",
@@ -152,10 +169,22 @@ def measure(tinygpt, runs):
             fits += label is not None and answers_kind(answer.split("\n")[0], kind)
             if len(examples) < 3:
                 examples.append(p.replace("\n", " ") + answer.split("\n")[0])
+            line = answer.split("\n")[0] + "\n" if "\n" in answer else answer
+            answered.append((p, line if line else "\n"))
         n = len(tests)
+        extra = ""
+        with tempfile.TemporaryDirectory() as tmp:
+            if reward:
+                rows = [{"prompt": p, "chosen": a, "rejected": a} for p, a in answered]
+                extra += f"; reward-model score {eval_json(tinygpt, reward, rows, tmp, 'rm.jsonl')['rewards/chosen']:.3f}"
+            if reference:
+                rows = [{"prompt": p, "completion": a} for p, a in answered]
+                own = eval_json(tinygpt, run, rows, tmp, "own.jsonl")["loss"]
+                sft = eval_json(tinygpt, reference, rows, tmp, "sft.jsonl")["loss"]
+                extra += f"; log π − log π_SFT {sft - own:.4f} nats/token"
         print(f"{run}: taught format {counts['full'] + counts['short']}/{n} (full sentences {counts['full']}, "
               f"hedged {counts['short']}), off format {counts[None]}/{n}; "
-              f"answers the kind of question asked {fits}/{n}; full sentences naming the thing asked about {named}/{n}")
+              f"answers the kind of question asked {fits}/{n}; full sentences naming the thing asked about {named}/{n}{extra}")
         for e in examples:
             print("    " + e)
 
@@ -167,9 +196,10 @@ if __name__ == "__main__":
     elif args[:1] == ["measure"]:
         args = args[1:]
         tinygpt = os.path.join(ROOT, ".build/release/tinygpt")
-        if args[:1] == ["--tinygpt"]:
-            tinygpt, args = args[1], args[2:]
-        measure(tinygpt, args)
+        options = {"--tinygpt": None, "--reward": None, "--reference": None}
+        while args[:1] and args[0] in options:
+            options[args[0]], args = args[1], args[2:]
+        measure(options["--tinygpt"] or tinygpt, args, reward=options["--reward"], reference=options["--reference"])
     else:
         print(__doc__)
         sys.exit(2)

@@ -31,8 +31,14 @@ public enum EarlyStopping: String, CaseIterable, Sendable {
     case onceWidthFinished = "true"
     case atCurrentLength = "false"
 }
-/// What training minimises: next-token loss on text (lm), completion-only loss on prompt–completion pairs (sft), or DPO on preference pairs.
-public enum TrainingObjective: String, CaseIterable, Sendable { case lm, sft, dpo }
+/// What training minimises: next-token loss on text (lm), completion-only loss on prompt–completion pairs (sft), DPO on
+/// preference pairs, a reward model's Bradley–Terry loss on preference pairs (reward), or PPO and GRPO against a reward.
+public enum TrainingObjective: String, CaseIterable, Sendable {
+    case lm, sft, dpo, reward, ppo, grpo
+
+    /// PPO and GRPO: the model learns from its own sampled completions and their rewards.
+    public var isPolicyOptimization: Bool { self == .ppo || self == .grpo }
+}
 
 /// Upper bounds of the size fields: far beyond what fits in memory, but low
 /// enough that products of sizes cannot overflow before the memory check.
@@ -216,7 +222,7 @@ public struct TrainConfig: Equatable, Sendable, ConfigSection {
         .int("log_interval", \.logInterval, .atLeast(1), "Print training loss every this many steps."),
         .int("seed", \.seed, .any, "Random seed for init, batches and dropout."),
         .int("threads", \.threads, .between(0, 1024), "Worker threads; 0 = all cores."),
-        .choice("objective", \.objective, "lm: next-token loss on plain text; sft: loss on completion tokens only, on prompt–completion JSON Lines; dpo: DPO loss on preference JSON Lines against the frozen --init-from model (docs/fine-tuning.md)."),
+        .choice("objective", \.objective, "lm: next-token loss on plain text; sft: loss on completion tokens only, on prompt–completion JSON Lines; dpo: DPO loss on preference JSON Lines against the frozen --init-from model (docs/fine-tuning.md); reward: a reward model (a scalar score head) on preference pairs; ppo, grpo: reinforcement learning from a reward on the prompts of JSON Lines (docs/rlhf.md)."),
         .number("dpo_beta", \.dpoBeta, .greaterThan(0), "DPO's β: how strongly the policy is held to the reference (TRL's beta); dpo only."),
         .number("label_smoothing", \.labelSmoothing, .halfOpen(0, 1), "Label smoothing ε of the training loss (lm, sft), as PyTorch's CrossEntropyLoss(label_smoothing=ε): each target becomes (1 − ε)·one-hot + ε·uniform over the vocabulary; evaluation reports the plain cross-entropy. 0 = off."),
     ]
@@ -282,12 +288,17 @@ public struct RunConfig: Equatable, Sendable {
     public var sample = SampleConfig()
     /// nil (no `lora` section): train every weight, as before LoRA existed.
     public var lora: LoRAConfig? = nil
+    /// PPO's and GRPO's settings (nil: the defaults), and what scores a completion.
+    public var ppo: PPOConfig? = nil
+    public var grpo: GRPOConfig? = nil
+    public var reward: RewardConfig? = nil
 
     public init() {}
 
     /// The sections in file order; the only list of them. Everything that walks
     /// sections (decoding, `--set`, validation, encoding, docs) goes through it.
-    private static let sections: [Slot] = [Slot(\.model), Slot(\.tokenizer), Slot(\.data), Slot(\.train), Slot(\.sample), Slot(optional: \.lora)]
+    private static let sections: [Slot] = [Slot(\.model), Slot(\.tokenizer), Slot(\.data), Slot(\.train), Slot(\.sample), Slot(optional: \.lora),
+                                          Slot(optional: \.ppo), Slot(optional: \.grpo), Slot(optional: \.reward)]
 
     public static var sectionNames: [String] { sections.map(\.name) }
 
@@ -431,8 +442,8 @@ public struct RunConfig: Equatable, Sendable {
     /// Every command that reads a config runs this one check (train, info, compare, sample, …).
     public func validate() throws {
         for slot in RunConfig.sections { try slot.validate(self) }
-        if model.attention == .prefix_lm && train.objective == .lm {
-            throw ConfigError("model.attention = prefix_lm needs examples split into prompt and completion (train.objective sft or dpo, on JSON Lines); train.objective is lm")
+        if model.attention == .prefix_lm && ![.sft, .dpo].contains(train.objective) {
+            throw ConfigError("model.attention = prefix_lm needs examples split into prompt and completion (train.objective sft or dpo, on JSON Lines); train.objective is \(train.objective.rawValue)")
         }
         if let v = model.vocabSize {
             // The declared special ids must be tokens of this model.
@@ -445,6 +456,7 @@ public struct RunConfig: Equatable, Sendable {
         }
         // Across sections: the adapters must fit the model they attach to.
         try lora?.check(model: model)
+        try checkPolicyOptimization()
     }
 
     /// The config with defaults that depend on other fields made explicit
@@ -454,6 +466,9 @@ public struct RunConfig: Equatable, Sendable {
         copy.model.nKVHead = model.kvHeads
         copy.model.dFF = model.feedForwardSize
         copy.model.initialization = model.initScheme
+        // A PPO or GRPO run records the settings it used.
+        if train.objective == .ppo { copy.ppo = ppo ?? PPOConfig() }
+        if train.objective == .grpo { copy.grpo = grpo ?? GRPOConfig() }
         return copy
     }
 
@@ -579,5 +594,29 @@ extension ModelConfig {
         case .fixed(let beta): f = .swish(beta: Float(beta)); return (f, gated, false)
         case .learnable: return (f, gated, true)
         }
+    }
+}
+
+extension RunConfig {
+    /// PPO and GRPO need something that scores a completion, and PPO's
+    /// minibatches must split the batch evenly.
+    func checkPolicyOptimization() throws {
+        guard train.objective.isPolicyOptimization else { return }
+        if reward?.isEmpty ?? true {
+            throw ConfigError("train.objective \(train.objective.rawValue) needs a reward: --reward DIR (a checkpoint trained with train.objective=reward), or a rule in the reward section (reward.regex, reward.target_length, reward.avoid)")
+        }
+        if train.objective == .ppo, let ppo, train.batchSize % ppo.numMiniBatches != 0 {
+            throw ConfigError("ppo.num_mini_batches (\(ppo.numMiniBatches)) must divide train.batch_size (\(train.batchSize)): each minibatch is an equal share of a batch's rollouts")
+        }
+    }
+
+    /// The sampling settings and lengths of a PPO or GRPO run's completions.
+    public var rolloutSettings: (maxTokens: Int, temperature: Double, topK: Int, topP: Double, stop: [String]) {
+        if train.objective == .grpo {
+            let g = grpo ?? GRPOConfig()
+            return (g.maxCompletionLength, g.temperature, g.topK, g.topP, g.stop)
+        }
+        let p = ppo ?? PPOConfig()
+        return (p.responseLength, p.temperature, p.topK, p.topP, p.stop)
     }
 }

@@ -56,22 +56,48 @@ public enum Checkpoint {
     }
 
     /// Writes `model`, `config` and the tokenizer to `directory`, with any
-    /// `extraFiles` (name → bytes) and `extraTensors` (name → safetensors contents).
+    /// `extraFiles` (name → bytes) and `extraTensors` (name → safetensors
+    /// contents), and whole checkpoints in subdirectories (`inner`, by name:
+    /// a PPO run keeps its reward and value models there).
     public static func save(model: GPT, config: RunConfig, tokenizerJSON: Data,
                             extraFiles: [String: Data] = [:], extraTensors: [String: [SafeTensor]] = [:],
-                            to directory: URL) throws {
-        let weights = model.parameters.map { SafeTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.toArray()) }
-        let configJSON = try config.jsonData()
+                            inner: [String: InnerCheckpoint] = [:], to directory: URL) throws {
+        let outer = InnerCheckpoint(model: model, config: config, tokenizerJSON: tokenizerJSON, extraFiles: extraFiles, extraTensors: extraTensors)
+        for checkpoint in [outer] + inner.values { _ = try checkpoint.config.jsonData() }  // every config valid before anything is written
         try replaceDirectoryAtomically(directory) { temporary in
-            try SafeTensors.write(weights, metadata: formatMetadata, to: temporary.appendingPathComponent(weightsFile))
-            if model.hasAdapters { try SafeTensors.write(adapterTensors(model), metadata: formatMetadata, to: temporary.appendingPathComponent(adapterFile)) }
-            try configJSON.write(to: temporary.appendingPathComponent(configFile))
-            try tokenizerJSON.write(to: temporary.appendingPathComponent(tokenizerFile))
+            try outer.write(into: temporary)
+            for (name, checkpoint) in inner.sorted(by: { $0.key < $1.key }) {
+                let subdirectory = temporary.appendingPathComponent(name)
+                try FileManager.default.createDirectory(at: subdirectory, withIntermediateDirectories: false)
+                try checkpoint.write(into: subdirectory)
+            }
+        }
+    }
+
+    /// The contents of one checkpoint directory, for `save`.
+    public struct InnerCheckpoint {
+        public var model: GPT
+        public var config: RunConfig
+        public var tokenizerJSON: Data
+        public var extraFiles: [String: Data] = [:]
+        public var extraTensors: [String: [SafeTensor]] = [:]
+
+        public init(model: GPT, config: RunConfig, tokenizerJSON: Data, extraFiles: [String: Data] = [:], extraTensors: [String: [SafeTensor]] = [:]) {
+            self.model = model; self.config = config; self.tokenizerJSON = tokenizerJSON
+            self.extraFiles = extraFiles; self.extraTensors = extraTensors
+        }
+
+        func write(into directory: URL) throws {
+            let weights = model.parameters.map { SafeTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.toArray()) }
+            try SafeTensors.write(weights, metadata: formatMetadata, to: directory.appendingPathComponent(weightsFile))
+            if model.hasAdapters { try SafeTensors.write(adapterTensors(model), metadata: formatMetadata, to: directory.appendingPathComponent(adapterFile)) }
+            try config.jsonData().write(to: directory.appendingPathComponent(configFile))
+            try tokenizerJSON.write(to: directory.appendingPathComponent(tokenizerFile))
             for (name, data) in extraFiles.sorted(by: { $0.key < $1.key }) {
-                try data.write(to: temporary.appendingPathComponent(name))
+                try data.write(to: directory.appendingPathComponent(name))
             }
             for (name, tensors) in extraTensors.sorted(by: { $0.key < $1.key }) {
-                try SafeTensors.write(tensors, to: temporary.appendingPathComponent(name))
+                try SafeTensors.write(tensors, to: directory.appendingPathComponent(name))
             }
         }
     }

@@ -63,12 +63,22 @@ public enum HuggingFace {
     /// too (and the same text in tokenizer_config.json, for older transformers).
     /// The end and beginning ids are the config's (tokenizer.eos_token_ids,
     /// tokenizer.bos_token_id), else the tokenizer's specials found by name.
+    /// With `scoreHead` (a reward model's (1, d_model) head), the model is
+    /// `GPT2ForSequenceClassification` / `LlamaForSequenceClassification` with
+    /// one label: the base's weights and `score.weight` instead of the output
+    /// projection, for `AutoModelForSequenceClassification`.
     public static func export(model: GPT, config: RunConfig, tokenizerJSON: Data, specialTokens: [String: Int], chatTemplate: String? = nil,
-                              to directory: URL) throws {
+                              scoreHead: [Float]? = nil, to directory: URL) throws {
         let m = config.model
         let family = try family(for: m)
-        let weights = theirTensors(model, family: family)
-        let hfConfig = family == .gpt2 ? gpt2Config(m) : llamaConfig(m)
+        var weights = theirTensors(model, family: family)
+        var hfConfig = family == .gpt2 ? gpt2Config(m) : llamaConfig(m)
+        if let scoreHead {
+            weights = weights.filter { $0.name != "lm_head.weight" } + [SafeTensor(name: "score.weight", shape: [1, m.dModel], values: scoreHead)]
+            hfConfig.set("architectures", [.string(sequenceClassificationName(family))])
+            hfConfig.set("id2label", ["0": "LABEL_0"])
+            hfConfig.set("label2id", ["LABEL_0": 0])
+        }
         let endIds = config.tokenizer.eosTokenIds.isEmpty
             ? SpecialTokenNames.endOfText.lazy.compactMap { specialTokens[$0] }.prefix(1).map { $0 } : config.tokenizer.eosTokenIds
         let startId = config.tokenizer.bosTokenId ?? SpecialTokenNames.beginning.lazy.compactMap { specialTokens[$0] }.first
@@ -111,6 +121,11 @@ public enum HuggingFace {
             try generation.fileData.write(to: temporary.appendingPathComponent("generation_config.json"))
             if let chatTemplate { try Data(chatTemplate.utf8).write(to: temporary.appendingPathComponent(Checkpoint.chatTemplateFile)) }
         }
+    }
+
+    /// The transformers class of a reward model of this family.
+    public static func sequenceClassificationName(_ family: Family) -> String {
+        family == .gpt2 ? "GPT2ForSequenceClassification" : "LlamaForSequenceClassification"
     }
 
     static func gpt2Config(_ m: ModelConfig) -> JSONValue {

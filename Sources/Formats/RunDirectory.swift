@@ -6,6 +6,7 @@ import Foundation
 ///     best/             the checkpoint with the lowest validation loss
 ///     metrics.jsonl     one JSON record per log line and evaluation
 ///     loss.svg          the loss curve, redrawn at each evaluation
+///     rollouts.jsonl    ppo and grpo: every step's sampled completions, scores and advantages
 ///     config.json       the resolved run config
 ///     tokenizer.json    the run's tokenizer
 ///     tokens.bin        the token cache (ids of the text, keyed by text and tokenizer settings)
@@ -15,18 +16,19 @@ public struct RunDirectory: Sendable {
     public init(_ url: URL) { self.url = url }
 
     public static let latestName = "latest", bestName = "best"
-    public static let metricsName = "metrics.jsonl", lossCurveName = "loss.svg"
+    public static let metricsName = "metrics.jsonl", lossCurveName = "loss.svg", rolloutsName = "rollouts.jsonl"
     public static let configName = "config.json", tokenizerName = "tokenizer.json", tokenCacheName = "tokens.bin"
     public static let markerName = ".tinygpt-run"
     /// Files that only a run directory holds: any of them marks one.
     public static let markerNames = [latestName, bestName, metricsName, tokenCacheName, markerName]
     /// What starting a run over removes (the token cache and tokenizer go only when they no longer apply).
-    public static let startOverNames = [latestName, bestName, metricsName, lossCurveName, configName, tokenizerName, tokenCacheName]
+    public static let startOverNames = [latestName, bestName, metricsName, lossCurveName, rolloutsName, configName, tokenizerName, tokenCacheName]
 
     public var latest: URL { url.appendingPathComponent(Self.latestName) }
     public var best: URL { url.appendingPathComponent(Self.bestName) }
     public var metrics: URL { url.appendingPathComponent(Self.metricsName) }
     public var lossCurve: URL { url.appendingPathComponent(Self.lossCurveName) }
+    public var rollouts: URL { url.appendingPathComponent(Self.rolloutsName) }
     public var config: URL { url.appendingPathComponent(Self.configName) }
     public var tokenizer: URL { url.appendingPathComponent(Self.tokenizerName) }
     public var tokenCache: URL { url.appendingPathComponent(Self.tokenCacheName) }

@@ -61,6 +61,8 @@ public final class Generator {
         public var text: String
         /// Beam search only: log p / length^length_penalty.
         public var score: Double?
+        /// Sampling: the end token that ended the sequence (not in `tokens`), if one did.
+        public var endToken: Int32? = nil
     }
 
     // MARK: sampling (greedy or random), batched over samples
@@ -75,6 +77,7 @@ public final class Generator {
         var sequences = [[Int32]](repeating: prompt, count: count)  // prompt + generated
         var generated = [[Int32]](repeating: [], count: count)
         var finished = [Bool](repeating: false, count: count)
+        var ended = [Int32?](repeating: nil, count: count)
         var streams = (0..<count).map { _ in StopScanner(stop: stop) }
         source.promptLength = prompt.count
         var logits = source.prefill(sequences)
@@ -87,7 +90,7 @@ public final class Generator {
                 banEndTokens(&logits[row], endTokens: endTokens, generated: step, minimum: settings.minNewTokens)
                 let token = Int32(chooseToken(logits[row], history: sequences[row], settings: settings, u: u))
                 next[row] = token
-                if endTokens.contains(token) { finished[row] = true; continue }
+                if endTokens.contains(token) { finished[row] = true; ended[row] = token; continue }
                 generated[row].append(token)
                 let text = streams[row].push(tokenizer.decodeBytes([Int(token)]))
                 if row == 0, !text.isEmpty { onText?(text) }
@@ -101,7 +104,7 @@ public final class Generator {
             let rest = streams[row].finish()
             if row == 0, !rest.isEmpty { onText?(rest) }
         }
-        return (0..<count).map { Output(tokens: generated[$0], text: streams[$0].text, score: nil) }
+        return (0..<count).map { Output(tokens: generated[$0], text: streams[$0].text, score: nil, endToken: ended[$0]) }
     }
 
     // MARK: beam search

@@ -139,6 +139,22 @@ public final class GPT {
             if offset > 0 && offset + length > config.contextLength { return recomputed(rows, caches: caches) }
             caches[0].tokens = caches[0].tokens.isEmpty ? rows : zip(caches[0].tokens, rows).map { $0 + $1 }
         }
+        let x = transformed(ids, batch: batch, length: length, offset: offset, caches: caches, dropout: dropout, prefixLengths: prefixLengths)
+        return linear(x, weight: head?.weight ?? tokenEmbedding.weight)          // (B, T, V)
+    }
+
+    /// The final hidden states (B, T, C), after the final norm: what the
+    /// output projection reads, and what a score head reads instead
+    /// (`ScoreModel`).
+    public func hiddenStates(_ ids: [Int32], batch: Int, length: Int, dropout: Dropout? = nil) -> Tensor {
+        require(ids.count == batch * length, "GPT: \(ids.count) ids do not fill (batch \(batch), length \(length))")
+        require(length <= contextWindow, "GPT: \(length) positions exceed the context window \(contextWindow)")
+        return transformed(ids, batch: batch, length: length, offset: 0, caches: nil, dropout: dropout, prefixLengths: nil)
+    }
+
+    /// Embeddings → blocks → final norm.
+    private func transformed(_ ids: [Int32], batch: Int, length: Int, offset: Int, caches: [KeyValueCache]?, dropout: Dropout?,
+                             prefixLengths: [Int]?) -> Tensor {
         var x = embed(ids, batch: batch, length: length, offset: offset)
         if let dropout { x = dropout(x) }
         let positionBias = relativePositionBias.map {                                          // (H, T, offset + T)
@@ -149,7 +165,7 @@ public final class GPT {
             x = block(x, offset: offset, cache: caches?[i], dropout: dropout, bias: positionBias, prefixLengths: prefixLengths)
         }
         if let finalNorm { x = finalNorm(x) }
-        return linear(x, weight: head?.weight ?? tokenEmbedding.weight)          // (B, T, V)
+        return x                                                                   // (B, T, C)
     }
 
     /// Dynamic NTK scaling past the trained length: every position's frequencies

@@ -17,7 +17,9 @@ public struct Corpus {
     public let validation: [Int32]
     /// Prompt–completion or preference examples (then train and validation are empty).
     public var examples: ExampleSet?
-    public var format: DataFormat { examples?.format ?? .text }
+    /// PPO and GRPO: the prompts to sample completions for (then train, validation and examples are empty).
+    public var prompts: PromptSet?
+    public var format: DataFormat { examples?.format ?? prompts?.format ?? .text }
 
     public init(tokenizer: any Tokenizer, train: [Int32], validation: [Int32]) {
         self.tokenizer = tokenizer; self.train = train; self.validation = validation
@@ -66,7 +68,7 @@ public struct Corpus {
 
     /// Both splits must hold at least one window of context_length + 1 tokens.
     public func check(contextLength: Int) throws {
-        if examples != nil { return }  // fitted to the context when tokenized
+        if examples != nil || prompts != nil { return }  // fitted to the context when tokenized
         for (name, tokens) in [("training", train), ("validation", validation)] where tokens.count < contextLength + 1 {
             throw TrainingError("the \(name) split has \(tokens.count) tokens, fewer than context_length + 1 = \(contextLength + 1); use more text, a smaller model.context_length, or a different data.val_fraction")
         }

@@ -12,15 +12,19 @@ public enum DataFormat: String, Sendable {
     case text
     /// JSON Lines of {"prompt": …, "completion": …}.
     case promptCompletion = "prompt-completion"
-    /// JSON Lines of {"prompt": …, "chosen": …, "rejected": …}.
+    /// JSON Lines of {"prompt": …, "chosen": …, "rejected": …} (and, for a reward model, an optional "margin").
     case preference
+    /// JSON Lines of {"prompt": …}: prompts to sample completions for (ppo, grpo).
+    case promptOnly = "prompt-only"
 
-    /// The objectives that can train on this kind of data.
+    /// The objectives that can train on this kind of data; the first is the one
+    /// an error suggests. PPO and GRPO use the prompts of any JSON Lines file.
     public var objectives: [TrainingObjective] {
         switch self {
         case .text: return [.lm]
-        case .promptCompletion: return [.sft]
-        case .preference: return [.dpo]
+        case .promptCompletion: return [.sft, .ppo, .grpo]
+        case .preference: return [.dpo, .reward, .ppo, .grpo]
+        case .promptOnly: return [.ppo, .grpo]
         }
     }
 }
@@ -34,8 +38,14 @@ public struct TextExample: Equatable, Sendable {
     /// A conversation ({"messages": …}) whose last message is the reply to learn; `prompt` and
     /// `chosen` are its rendering through the model's chat template (`ExampleFile.renderConversations`).
     public var messages: [ChatMessage]?
+    /// How far the chosen completion should score above the rejected one (a reward model's margin, TRL's field).
+    public var margin: Double?
     public init(prompt: String, completion: String) { self.prompt = prompt; chosen = completion; rejected = nil }
-    public init(prompt: String, chosen: String, rejected: String) { self.prompt = prompt; self.chosen = chosen; self.rejected = rejected }
+    public init(prompt: String, chosen: String, rejected: String, margin: Double? = nil) {
+        self.prompt = prompt; self.chosen = chosen; self.rejected = rejected; self.margin = margin
+    }
+    /// A prompt alone (prompt-only data): `chosen` is empty.
+    public init(prompt: String) { self.prompt = prompt; chosen = ""; rejected = nil }
 }
 
 /// Reading fine-tuning data: the format is chosen from the extension
@@ -85,19 +95,29 @@ public enum ExampleFile {
             }
             if examples.last?.messages != nil { throw bad("has no \"messages\", but the file's first example is a conversation; one file holds one format") }
             var fields: [String: String] = [:]
+            var margin: Double?
             for (key, member) in members {
+                if key == "margin" {
+                    guard let m = member.double, m.isFinite else { throw bad("\"margin\" must be a number, got \(member.summary)") }
+                    margin = m
+                    continue
+                }
                 guard ["prompt", "completion", "chosen", "rejected"].contains(key) else {
-                    throw bad("unknown key '\(key)'; allowed: prompt with completion (prompt-completion), or prompt with chosen and rejected (preference)")
+                    throw bad("unknown key '\(key)'; allowed: prompt with completion (prompt-completion), prompt with chosen and rejected and an optional margin (preference), or prompt alone (prompt-only)")
                 }
                 guard case .string(let s) = member else { throw bad("\"\(key)\" must be a string, got \(member.summary)") }
                 fields[key] = s
             }
+            guard fields["prompt"] != nil else {
+                throw bad("needs \"prompt\": with \"completion\" (prompt-completion), with \"chosen\" and \"rejected\" (preference), or alone (prompt-only)")
+            }
             let lineFormat: DataFormat
             if fields["completion"] != nil { lineFormat = .promptCompletion }
-            else if fields["chosen"] != nil || fields["rejected"] != nil { lineFormat = .preference }
+            else if fields["chosen"] != nil || fields["rejected"] != nil || margin != nil { lineFormat = .preference }
             else if let format { lineFormat = format }
-            else { throw bad("needs \"prompt\" with \"completion\" (prompt-completion), or with \"chosen\" and \"rejected\" (preference)") }
-            let needed = lineFormat == .promptCompletion ? ["prompt", "completion"] : ["prompt", "chosen", "rejected"]
+            else { lineFormat = .promptOnly }
+            if margin != nil && lineFormat != .preference { throw bad("\"margin\" belongs to preference lines (prompt, chosen, rejected)") }
+            let needed = lineFormat == .promptCompletion ? ["prompt", "completion"] : lineFormat == .promptOnly ? ["prompt"] : ["prompt", "chosen", "rejected"]
             if let missing = needed.first(where: { fields[$0] == nil }) {
                 throw bad("missing \"\(missing)\"; a \(lineFormat.rawValue) line has \(needed.map { "\"\($0)\"" }.joined(separator: ", "))")
             }
@@ -109,9 +129,11 @@ public enum ExampleFile {
             }
             format = lineFormat
             for key in needed.dropFirst() where fields[key]!.isEmpty { throw bad("\"\(key)\" is empty; a completion needs at least one character") }
-            examples.append(lineFormat == .promptCompletion
-                ? TextExample(prompt: fields["prompt"]!, completion: fields["completion"]!)
-                : TextExample(prompt: fields["prompt"]!, chosen: fields["chosen"]!, rejected: fields["rejected"]!))
+            switch lineFormat {
+            case .promptCompletion: examples.append(TextExample(prompt: fields["prompt"]!, completion: fields["completion"]!))
+            case .preference: examples.append(TextExample(prompt: fields["prompt"]!, chosen: fields["chosen"]!, rejected: fields["rejected"]!, margin: margin))
+            default: examples.append(TextExample(prompt: fields["prompt"]!))
+            }
         }
         guard let format else { throw TrainingError("data file '\(path)' holds no examples (every line is blank)") }
         return (format, examples)
@@ -185,6 +207,8 @@ public struct TokenizedSequence: Equatable, Sendable {
 public struct TokenizedExample: Equatable, Sendable {
     public var chosen: TokenizedSequence
     public var rejected: TokenizedSequence?
+    /// A preference pair's margin (reward models), 0 when the data gives none.
+    public var margin: Float = 0
 }
 
 /// Tokenized examples of both splits, and what fitting them to the context cost.
@@ -221,7 +245,8 @@ public struct ExampleSet: Sendable {
             guard let fitted = ExampleSet.fit(prompt: prompt, completions: completions, window: contextLength + 1) else { skipped += 1; continue }
             if fitted.promptTruncated { truncated += 1 }
             if fitted.completionTruncated { cut += 1 }
-            kept.append(TokenizedExample(chosen: fitted.sequences[0], rejected: fitted.sequences.count > 1 ? fitted.sequences[1] : nil))
+            kept.append(TokenizedExample(chosen: fitted.sequences[0], rejected: fitted.sequences.count > 1 ? fitted.sequences[1] : nil,
+                                         margin: Float(example.margin ?? 0)))
         }
         let needed = valFraction == nil ? 1 : 2
         guard kept.count >= needed else {
@@ -253,6 +278,12 @@ public struct ExampleSet: Sendable {
             sequences.append(sequence)
         }
         return (sequences, keptPrompt < prompt.count, cut)
+    }
+
+    /// Examples already tokenized and fitted (the built-in sets of `bench train`).
+    init(format: DataFormat, train: [TokenizedExample], validation: [TokenizedExample]) {
+        self.format = format; self.train = train; self.validation = validation
+        promptsTruncated = 0; completionsTruncated = 0; skipped = 0
     }
 
     /// A one-line summary of truncation and skipping for stderr, or nil when nothing was changed.

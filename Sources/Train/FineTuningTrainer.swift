@@ -50,16 +50,23 @@ extension Trainer {
         case .text: holds = "plain text"
         case .promptCompletion: holds = "prompt-completion examples ({\"prompt\", \"completion\"})"
         case .preference: holds = "preference examples ({\"prompt\", \"chosen\", \"rejected\"})"
+        case .promptOnly: holds = "prompts alone ({\"prompt\"})"
         }
-        throw TrainingError("train.objective is \(objective.rawValue) but data file '\(dataPath)' holds \(holds), which train with train.objective=\(format.objectives[0].rawValue)"
-                            + (objective == .lm ? "" : objective == .sft ? "; sft needs prompt-completion JSON Lines" : "; dpo needs preference JSON Lines"))
+        let needs: String
+        switch objective {
+        case .lm: needs = ""
+        case .sft: needs = "; sft needs prompt-completion JSON Lines"
+        case .dpo, .reward: needs = "; \(objective.rawValue) needs preference JSON Lines"
+        case .ppo, .grpo: needs = "; \(objective.rawValue) needs JSON Lines with prompts"
+        }
+        throw TrainingError("train.objective is \(objective.rawValue) but data file '\(dataPath)' holds \(holds), which train with train.objective=\(format.objectives[0].rawValue)" + needs)
     }
 
     /// Refuses a fresh DPO run without a starting checkpoint: it is the model
     /// to align and the frozen reference.
     static func checkReference(_ objective: TrainingObjective, initialModel: Bool) throws {
-        guard objective == .dpo, !initialModel else { return }
-        throw TrainingError("train.objective dpo needs --init-from CKPT: the model to align, which is also DPO's frozen reference")
+        guard [.dpo, .ppo, .grpo].contains(objective), !initialModel else { return }
+        throw TrainingError("train.objective \(objective.rawValue) needs --init-from CKPT: the model to align (e.g. the SFT model), which is also \(objective == .dpo ? "DPO" : objective == .ppo ? "PPO" : "GRPO")'s frozen reference")
     }
 
     /// One optimizer step's forward and backward passes for sft or dpo:
@@ -102,22 +109,28 @@ extension Trainer {
                 tokens += picked.map { examples.train[$0].chosen.tokens.count + examples.train[$0].rejected!.tokens.count }.reduce(0, +)
             }
             return (lossSum / Float(accumulation), tokens)
-        case .lm:
-            fatalError("fineTuningStep: the lm objective trains on windows of text")
+        case .reward:
+            return try rewardStep(examples: examples, batch: batch, accumulation: accumulation)
+        case .lm, .ppo, .grpo:
+            throw TrainingError("fineTuningStep: \(config.train.objective.rawValue) does not train on examples")
         }
     }
 
     /// The loss of the first eval_steps × batch_size examples of a split
-    /// (in order, the same at every evaluation), and DPO's figures.
-    func fineTuningEvaluation(_ split: [TokenizedExample], reference: ReferenceLogProbs?) -> (loss: Double, stats: PreferenceStats?) {
+    /// (in order, the same at every evaluation), and DPO's or a reward model's figures.
+    func fineTuningEvaluation(_ split: [TokenizedExample], reference: ReferenceLogProbs?) -> (loss: Double, figures: Figures?) {
         let count = min(split.count, config.train.evalSteps * config.train.batchSize)
         let examples = Array(split.prefix(count))
+        if let scoreModel {
+            let stats = rewardStats(model: scoreModel, examples: examples, batch: config.train.batchSize)
+            return (stats.loss, stats.figures)
+        }
         if let reference {
             let stats = preferenceStats(model: model, examples: examples,
                                         reference: ReferenceLogProbs(chosen: Array(reference.chosen.prefix(count)),
                                                                      rejected: Array(reference.rejected.prefix(count))),
                                         beta: Float(config.train.dpoBeta), batch: config.train.batchSize)
-            return (stats.loss, stats)
+            return (stats.loss, Figures(stats.named()))
         }
         return (completionLoss(model: model, examples: examples, batch: config.train.batchSize).loss, nil)
     }

@@ -60,6 +60,9 @@ public struct TrainerOptions {
     public var data: DataFingerprint?
     /// The model's chat template, written into every checkpoint (a fine-tuned model keeps its starting point's).
     public var chatTemplate: String?
+    /// Keep metrics.jsonl and loss.svg in the run directory; off for a
+    /// trainer that only takes steps (`bench train`), which writes nothing.
+    public var recordsMetrics = true
     public init(runDirectory: URL) { self.runDirectory = runDirectory }
 }
 
@@ -80,17 +83,28 @@ public final class Trainer {
     let dropout: Dropout?
     /// Dropout on LoRA adapters' inputs (lora.dropout > 0), active only in training steps.
     let adapterDropout: Dropout?
-    let metrics: MetricsLog
+    /// nil when `options.recordsMetrics` is off.
+    let metrics: MetricsLog?
+    /// When set, `takeStep` adds the wall time of its phases here (`bench train --profile`).
+    public var phases: PhaseTimes?
     /// DPO: the frozen reference model's scores of every example.
     public private(set) var reference: ReferenceScores?
     /// DPO figures of the training batches since the last log line.
     var intervalPreference = PreferenceStats()
-    public private(set) var step = 0
+    /// The reward objective: the score head on the model; its figures since the last log line.
+    public private(set) var scoreModel: ScoreModel?
+    var intervalRewards = RewardStats()
+    /// PPO and GRPO: the reference, reward, value model and prompts; their figures since the last log line.
+    var policyOptimization: PolicyOptimization?
+    var intervalPolicy = FigureMeans()
+    /// The losses of a PPO or GRPO step's first update, for rollouts.jsonl.
+    var firstMinibatch: JSONValue?
+    public internal(set) var step = 0
     public private(set) var bestValidationLoss = Double.infinity
     /// The loss of every step taken by this trainer, in order (for tests and benchmarks).
-    public private(set) var stepLosses: [Float] = []
+    public internal(set) var stepLosses: [Float] = []
     /// Wall-clock milliseconds of every step taken by this trainer.
-    public private(set) var stepMilliseconds: [Double] = []
+    public internal(set) var stepMilliseconds: [Double] = []
 
     static let optimizerFile = "optimizer.safetensors"
     static let stateFile = "trainer_state.json"
@@ -98,8 +112,9 @@ public final class Trainer {
     /// Starts a fresh run or, with `options.resume`, continues `runDirectory/latest`.
     /// `config.model.vocabSize` is set from the corpus's tokenizer.
     /// `initialModel` (fine-tuning: a loaded checkpoint's model) is trained
-    /// as it is, instead of a freshly initialised one.
-    public init(config: RunConfig, corpus: Corpus, options: TrainerOptions, initialModel: GPT? = nil) throws {
+    /// as it is, instead of a freshly initialised one. `reward`: the reward
+    /// model a fresh PPO or GRPO run scores with (a resumed one has its own copy).
+    public init(config: RunConfig, corpus: Corpus, options: TrainerOptions, initialModel: GPT? = nil, reward: RewardCheckpoint? = nil) throws {
         let config = try Trainer.checked(config, for: corpus, initialized: initialModel != nil)
         let t = config.train
         self.config = config
@@ -117,8 +132,17 @@ public final class Trainer {
         } else {
             model = GPT(config: config.model, seed: seed)
         }
+        if !options.resume { try Trainer.checkReference(t.objective, initialModel: initialModel != nil) }
+        let latest = options.resumeFrom ?? RunDirectory(options.runDirectory).latest
+        if t.objective.isPolicyOptimization {  // the reference and value model are copies of the model before any adapters
+            let log = options.recordsMetrics ? try RolloutLog(url: RunDirectory(options.runDirectory).rollouts, resumeStep: options.resume ? try Trainer.readState(latest).step : nil) : nil
+            policyOptimization = try PolicyOptimization(config: config, corpus: corpus, policy: model, reward: reward,
+                                                        resumeFrom: options.resume ? latest : nil, log: log)
+        }
+        if t.objective == .reward {
+            scoreModel = ScoreModel(base: model, seed: seed &+ 0x5C0_4E)
+        }
         if t.objective == .dpo, !options.resume {
-            try Trainer.checkReference(t.objective, initialModel: initialModel != nil)
             guard let examples = corpus.examples else { throw TrainingError("train.objective dpo needs preference examples") }
             // The policy starts as the reference, so the reference's scores are today's model's.
             reference = ReferenceScores(train: ReferenceLogProbs(model: model, examples: examples.train, batch: t.batchSize),
@@ -128,18 +152,19 @@ public final class Trainer {
             model.attachAdapters(lora, seed: seed &+ 0x10_4A)
             model.freezeBase()
         }
-        // DPO also leaves the adapters' dropout off (TRL's disable_dropout reaches PEFT's lora_dropout too).
-        adapterDropout = (config.lora?.dropout ?? 0) > 0 && t.objective != .dpo
+        // DPO, reward models, PPO and GRPO train without dropout (TRL's disable_dropout, which reaches PEFT's lora_dropout too).
+        let withoutDropout: Set<TrainingObjective> = [.dpo, .reward, .ppo, .grpo]
+        adapterDropout = (config.lora?.dropout ?? 0) > 0 && !withoutDropout.contains(t.objective)
             ? Dropout(probability: Float(config.lora!.dropout), generator: RandomGenerator(seed: seed &+ 0x10_4A_D809))
             : nil
-        optimizer = Optimizer(parameters: config.lora == nil ? model.parameters : model.adapterParameters, settings: OptimizerSettings(t))
+        let extra = (scoreModel.map { [$0.headParameter] } ?? []) + (policyOptimization?.trainableParameters ?? [])
+        optimizer = Optimizer(parameters: (config.lora == nil ? model.parameters : model.adapterParameters) + extra, settings: OptimizerSettings(t))
         schedule = LearningRateSchedule(t)
         sampler = BatchSampler(seed: seed)
-        // DPO trains without dropout (TRL's disable_dropout): the policy is scored as the reference was.
-        dropout = config.model.dropout > 0 && t.objective != .dpo
+        // The policy is scored as the reference was (DPO, PPO, GRPO), and a reward model as it will be used.
+        dropout = config.model.dropout > 0 && !withoutDropout.contains(t.objective)
             ? Dropout(probability: Float(config.model.dropout), generator: RandomGenerator(seed: seed &+ 0x5EED_D809))
             : nil
-        let latest = options.resumeFrom ?? RunDirectory(options.runDirectory).latest
         if options.resume {
             try Trainer.checkSameRun(config, checkpoint: latest)
             let loaded = try Checkpoint.load(from: latest)
@@ -156,7 +181,8 @@ public final class Trainer {
                     throw TrainingError("\(momentsURL.path): tensor '\(m.name)' holds a negative second moment (\(m.values[bad]) at flat index \(bad)); the checkpoint is damaged")
                 }
             }
-            try optimizer.restore(step: state.step, values: Dictionary(uniqueKeysWithValues: moments.tensors.map { ($0.name, $0.values) }))
+            if let scoreModel { try Trainer.loadScoreHead(scoreModel, from: latest) }
+            try optimizer.restore(step: state.optimizerSteps ?? state.step, values: Dictionary(uniqueKeysWithValues: moments.tensors.map { ($0.name, $0.values) }))
             step = state.step
             sampler = BatchSampler(generator: RandomGenerator(stateWords: state.dataGenerator))
             if let dropout, let words = state.dropoutGenerator { dropout.generator = RandomGenerator(stateWords: words) }
@@ -164,7 +190,21 @@ public final class Trainer {
             bestValidationLoss = state.bestValidationLoss ?? .infinity
             if t.objective == .dpo, let examples = corpus.examples { reference = try ReferenceScores.load(from: latest, examples: examples) }
         }
-        metrics = try MetricsLog(directory: options.runDirectory, resumeStep: options.resume ? step : nil)
+        metrics = options.recordsMetrics ? try MetricsLog(directory: options.runDirectory, resumeStep: options.resume ? step : nil) : nil
+    }
+
+    /// A reward run's score head from its checkpoint.
+    static func loadScoreHead(_ model: ScoreModel, from checkpoint: URL) throws {
+        let url = checkpoint.appendingPathComponent(Checkpoint.scoreFile)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw TrainingError("cannot resume the reward-model run in \(checkpoint.path): it has no \(Checkpoint.scoreFile) (the score head)")
+        }
+        let file = try SafeTensors.read(from: url)
+        guard let head = file[ScoreModel.headName], head.shape == model.head.shape else {
+            throw TrainingError("\(url.path): needs '\(ScoreModel.headName)' of shape \(model.head.shape); the file was edited or damaged")
+        }
+        try Checkpoint.requireFinite(head.values, tensor: ScoreModel.headName, source: url.path)
+        head.values.withUnsafeBufferPointer { model.head.data.update(from: $0.baseAddress!, count: $0.count) }
     }
 
     /// The config as training will use it (vocabulary size from the
@@ -195,6 +235,7 @@ public final class Trainer {
     /// training split.
     public static func epochs(_ config: RunConfig, corpus: Corpus) -> Double {
         let t = config.train
+        if let prompts = corpus.prompts { return Double(t.maxSteps * t.batchSize) / Double(max(prompts.train.count, 1)) }  // ppo, grpo
         let perStep = Double(t.batchSize * t.gradAccumSteps) * (corpus.examples == nil ? Double(config.model.contextLength) : 1)
         let available = Double(corpus.examples?.train.count ?? corpus.train.count)
         return Double(t.maxSteps) * perStep / max(available, 1)
@@ -209,9 +250,11 @@ public final class Trainer {
         let passes = epochs(config, corpus: corpus)
         guard passes > manyEpochs else { return nil }
         let t = config.train
-        let step = corpus.examples == nil ? "\(t.batchSize * t.gradAccumSteps) windows of \(config.model.contextLength) tokens"
-                                          : "\(t.batchSize * t.gradAccumSteps) examples"
-        let data = corpus.examples.map { "\($0.train.count) training examples" } ?? "\(corpus.train.count) training tokens"
+        let step = corpus.prompts != nil ? "\(t.batchSize) prompts"
+            : corpus.examples == nil ? "\(t.batchSize * t.gradAccumSteps) windows of \(config.model.contextLength) tokens"
+            : "\(t.batchSize * t.gradAccumSteps) examples"
+        let data = corpus.prompts.map { "\($0.train.count) training prompts" }
+            ?? corpus.examples.map { "\($0.train.count) training examples" } ?? "\(corpus.train.count) training tokens"
         return String(format: "the schedule passes over the training data about %.0f times (epochs: train.max_steps %d × %@ per step, over %@); a model that sees its data that often can memorise it: if the validation loss rises while the training loss falls, lower train.max_steps or give more data (best/ keeps the lowest validation loss)",
                       passes, t.maxSteps, step, data)
     }
@@ -246,6 +289,9 @@ public final class Trainer {
     /// and rejected sequences of batch_size pairs (2·batch_size rows), likewise.
     public static func microBatchShape(_ config: RunConfig, examples: ExampleSet?) -> (rows: Int, length: Int) {
         let batch = config.train.batchSize
+        // PPO and GRPO: a minibatch of rollouts, or every completion of a GRPO batch, up to the context.
+        if config.train.objective == .ppo { return (max(1, batch / (config.ppo ?? PPOConfig()).numMiniBatches), config.model.contextLength) }
+        if config.train.objective == .grpo { return (batch * (config.grpo ?? GRPOConfig()).numGenerations, config.model.contextLength) }
         guard let examples else { return (batch, config.model.contextLength) }
         let sequences = (examples.train + examples.validation).flatMap { [$0.chosen] + ($0.rejected.map { [$0] } ?? []) }
         let longest = max(1, (sequences.map(\.tokens.count).max() ?? 1) - 1)  // inputs: every token but the last
@@ -256,123 +302,240 @@ public final class Trainer {
     /// `latest` if interrupted, and a `TrainingError` if the loss stops being finite.
     public func run() throws {
         let t = config.train
-        let (batch, length, accumulation) = (t.batchSize, config.model.contextLength, t.gradAccumSteps)
-        let tokensPerStep = Double(batch * length * accumulation)
-        if step == 0 && options.evaluateAtStart {
-            // As nanoGPT: the untrained model's loss is the first best, but is
-            // not saved; best/ appears once training beats it.
-            let (train, validation) = try evaluate()
-            guard train.isFinite, validation.isFinite else {
-                throw TrainingError("the starting model's \(train.isFinite ? "validation" : "training") loss at step 0 is \(train.isFinite ? validation : train): its outputs are not finite numbers (a weight so large that its products overflow float32); nothing was trained")
-            }
-            bestValidationLoss = min(bestValidationLoss, validation)
-        }
+        if step == 0 && options.evaluateAtStart { try evaluateStartingPoint() }
         let started = Date()
         let startStep = step
-        var intervalMilliseconds = 0.0, intervalSteps = 0, intervalTokens = 0.0
+        var interval = StepInterval()
         while step < t.maxSteps {
-            let overBudget = options.stopAfterSeconds.map { Date().timeIntervalSince(started) >= $0 } ?? false
-            if interruptRequested != 0 || step == options.stopAfterStep || overBudget {
-                try saveLatest()
-                throw TrainingInterrupted(step: step, checkpoint: RunDirectory(options.runDirectory).latest,
-                                          budgetReached: overBudget && interruptRequested == 0, signal: Int32(interruptRequested))
+            try stopIfAsked(runStarted: started)
+            let report = try takeStep()
+            interval.add(report)
+            if step % t.logInterval == 0 || step == t.maxSteps {
+                try logStep(report, interval: interval)
+                interval = StepInterval()
             }
-            let stepStart = DispatchTime.now().uptimeNanoseconds
-            let lr = schedule.rate(at: step)
-            optimizer.zeroGrad()
-            var lossSum: Float = 0
-            var stepTokens = tokensPerStep
-            model.setAdapterDropout(adapterDropout)  // training steps only, not evaluations
+            if step % t.evalInterval == 0 || step == t.maxSteps { try evaluateAndSave() }
+            showProgress(started: started, done: step - startStep, remaining: t.maxSteps - step, loss: report.loss)
+        }
+        clearProgress()
+    }
+
+    /// What one optimizer step did.
+    public struct StepReport {
+        public let loss: Float
+        public let learningRate: Float
+        public let gradientNorm: Float
+        /// Tokens the step's forward passes processed (padding included).
+        public let tokens: Double
+        public let milliseconds: Double
+    }
+
+    /// Log lines report means over the steps since the previous line.
+    struct StepInterval {
+        var milliseconds = 0.0, steps = 0, tokens = 0.0
+        mutating func add(_ report: StepReport) {
+            milliseconds += report.milliseconds
+            steps += 1
+            tokens += report.tokens
+        }
+    }
+
+    /// One optimizer step of the run's objective: batch → loss → backward
+    /// (accumulated over grad_accum_steps micro-batches) → clip → update at
+    /// the scheduled learning rate. The training loop, `bench train` and tests
+    /// all take steps through here.
+    @discardableResult
+    public func takeStep() throws -> StepReport {
+        // PPO and GRPO sample first, then take several optimizer steps.
+        if config.train.objective == .ppo { return try ppoStep() }
+        if config.train.objective == .grpo { return try grpoStep() }
+        let t = config.train
+        let (batch, length, accumulation) = (t.batchSize, config.model.contextLength, t.gradAccumSteps)
+        let stepStart = DispatchTime.now().uptimeNanoseconds
+        let lr = schedule.rate(at: step)
+        try timed("zero gradients") { optimizer.zeroGrad() }
+        var lossSum: Float = 0
+        var stepTokens = Double(batch * length * accumulation)
+        model.setAdapterDropout(adapterDropout)  // training steps only, not evaluations
+        try timed("forward and backward") {
             if let examples = corpus.examples {
                 let (loss, tokens) = try fineTuningStep(examples: examples, batch: batch, accumulation: accumulation)
                 lossSum = loss * Float(accumulation)
                 stepTokens = Double(tokens)
             } else {
-                for _ in 0..<accumulation {
-                    let (inputs, targets) = sampler.next(from: corpus.train, batch: batch, length: length)
-                    let loss = model.loss(inputs, targets: targets, batch: batch, length: length, dropout: dropout,
-                                          labelSmoothing: Float(t.labelSmoothing))
-                    guard loss.item.isFinite else { throw nonFinite("loss", loss.item) }
-                    lossSum += loss.item
-                    scale(loss, 1 / Float(accumulation)).backward()
-                }
+                lossSum = try languageModelStep(batch: batch, length: length, accumulation: accumulation)
             }
-            model.setAdapterDropout(nil)
-            let loss = lossSum / Float(accumulation)
-            let gradNorm = gradientNorm(optimizer.parameters)
-            guard gradNorm.isFinite else { throw nonFinite("gradient norm", gradNorm) }
-            optimizer.step(lr: lr, gradientScale: clipFactor(norm: gradNorm, maxNorm: Float(t.gradClip)))
-            step += 1
-            let ms = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e6
-            stepLosses.append(loss)
-            stepMilliseconds.append(ms)
-            intervalMilliseconds += ms
-            intervalSteps += 1
-            intervalTokens += stepTokens
-            if step % t.logInterval == 0 || step == t.maxSteps {
-                let msPerStep = intervalMilliseconds / Double(intervalSteps)
-                let tokensPerSecond = intervalTokens / Double(intervalSteps) / (msPerStep / 1000)
-                // DPO: the step's loss, as for lm; rewards and log-probs averaged over the interval's batches.
-                var preference = t.objective == .dpo ? intervalPreference : nil
-                preference?.loss = Double(loss)
-                try metrics.append(.log(step: step, loss: Double(loss), lr: Double(lr), gradNorm: Double(gradNorm),
-                                    msPerStep: msPerStep, tokensPerSecond: tokensPerSecond, preference: preference))
-                clearProgress()
-                if let preference {  // DPO's loss is no cross-entropy: no perplexity
-                    options.log(String(format: "step %d/%d | loss %.4f | %@ | lr %.2e | grad norm %.3f | %.1f ms/step | %.0f tok/s",
-                                       step, t.maxSteps, loss, preference.summary, lr, gradNorm, msPerStep, tokensPerSecond))
-                } else {
-                    options.log(String(format: "step %d/%d | loss %.4f | ppl %@ | lr %.2e | grad norm %.3f | %.1f ms/step | %.0f tok/s",
-                                       step, t.maxSteps, loss, perplexityText(Double(loss)), lr, gradNorm, msPerStep, tokensPerSecond))
-                }
-                intervalMilliseconds = 0
-                intervalSteps = 0
-                intervalTokens = 0
-                intervalPreference = PreferenceStats()
-            }
-            if step % t.evalInterval == 0 || step == t.maxSteps {
-                clearProgress()
-                let (train, validation) = try evaluate()
-                guard train.isFinite else { throw nonFinite("training loss at evaluation", Float(train), step: step) }
-                guard validation.isFinite else { throw nonFinite("validation loss", Float(validation), step: step) }
-                // best before latest: a crash between the two leaves latest at
-                // the previous evaluation, so a resume redoes this one and
-                // saves best again; never a best/ older than latest's record.
-                if validation < bestValidationLoss {
-                    bestValidationLoss = validation
-                    try save(to: RunDirectory(options.runDirectory).best)
-                }
-                try saveLatest()
-            }
-            showProgress(started: started, done: step - startStep, remaining: t.maxSteps - step, loss: loss)
         }
+        model.setAdapterDropout(nil)
+        let loss = lossSum / Float(accumulation)
+        var gradNorm: Float = 0
+        try timed("gradient norm") { gradNorm = gradientNorm(optimizer.parameters) }
+        guard gradNorm.isFinite else { throw nonFinite("gradient norm", gradNorm) }
+        try timed("optimizer step") { optimizer.step(lr: lr, gradientScale: clipFactor(norm: gradNorm, maxNorm: Float(t.gradClip))) }
+        step += 1
+        let ms = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e6
+        stepLosses.append(loss)
+        stepMilliseconds.append(ms)
+        return StepReport(loss: loss, learningRate: lr, gradientNorm: gradNorm, tokens: stepTokens, milliseconds: ms)
+    }
+
+    /// Runs `body`, adding its wall time to `phases` when profiling.
+    func timed(_ phase: String, _ body: () throws -> Void) throws {
+        guard phases != nil else { return try body() }
+        OpProfiler.mark()  // the first op's forward time starts here, not at the previous step's last op
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        phases!.add(phase, nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+    }
+
+    /// The lm objective's forward and backward passes: `accumulation`
+    /// micro-batches of random windows. Returns the sum of their losses.
+    func languageModelStep(batch: Int, length: Int, accumulation: Int) throws -> Float {
+        var lossSum: Float = 0
+        for _ in 0..<accumulation {
+            let (inputs, targets) = sampler.next(from: corpus.train, batch: batch, length: length)
+            let loss = model.loss(inputs, targets: targets, batch: batch, length: length, dropout: dropout,
+                                  labelSmoothing: Float(config.train.labelSmoothing))
+            guard loss.item.isFinite else { throw nonFinite("loss", loss.item) }
+            lossSum += loss.item
+            scale(loss, 1 / Float(accumulation)).backward()
+        }
+        return lossSum
+    }
+
+    /// As nanoGPT: the untrained model's loss is the first best, but is not
+    /// saved; best/ appears once training beats it.
+    func evaluateStartingPoint() throws {
+        let (train, validation) = try evaluate()
+        guard train.isFinite, validation.isFinite else {
+            throw TrainingError("the starting model's \(train.isFinite ? "validation" : "training") loss at step 0 is \(train.isFinite ? validation : train): its outputs are not finite numbers (a weight so large that its products overflow float32); nothing was trained")
+        }
+        bestValidationLoss = min(bestValidationLoss, validation)
+    }
+
+    /// Saves latest/ and throws `TrainingInterrupted` when a signal, the step
+    /// limit (`stopAfterStep`) or the time budget asks the run to stop.
+    func stopIfAsked(runStarted: Date) throws {
+        let overBudget = options.stopAfterSeconds.map { Date().timeIntervalSince(runStarted) >= $0 } ?? false
+        guard interruptRequested != 0 || step == options.stopAfterStep || overBudget else { return }
+        try saveLatest()
+        throw TrainingInterrupted(step: step, checkpoint: RunDirectory(options.runDirectory).latest,
+                                  budgetReached: overBudget && interruptRequested == 0, signal: Int32(interruptRequested))
+    }
+
+    /// A log line (console and metrics.jsonl) for the step just taken, with
+    /// speed averaged over the interval since the previous line.
+    func logStep(_ report: StepReport, interval: StepInterval) throws {
+        let t = config.train
+        let (loss, lr, gradNorm) = (report.loss, report.learningRate, report.gradientNorm)
+        let msPerStep = interval.milliseconds / Double(interval.steps)
+        let tokensPerSecond = interval.tokens / Double(interval.steps) / (msPerStep / 1000)
+        // DPO and reward models: the step's loss, as for lm; their figures averaged over the interval's batches.
+        // PPO and GRPO: every figure averaged over the interval's steps.
+        var figures: Figures?, summary = ""
+        switch t.objective {
+        case .dpo:
+            var preference = intervalPreference
+            preference.loss = Double(loss)
+            (figures, summary) = (Figures(preference.named()), preference.summary)
+        case .reward:
+            var rewards = intervalRewards
+            rewards.loss = Double(loss)
+            (figures, summary) = (rewards.figures, rewards.summary)
+        case .ppo, .grpo:
+            let means = intervalPolicy.means
+            figures = means
+            summary = policySummary(means)
+        case .lm, .sft:
+            figures = nil
+        }
+        intervalPreference = PreferenceStats()
+        intervalRewards = RewardStats()
+        intervalPolicy = FigureMeans()
+        try metrics?.append(.log(step: step, loss: Double(loss), lr: Double(lr), gradNorm: Double(gradNorm),
+                                msPerStep: msPerStep, tokensPerSecond: tokensPerSecond, figures: figures))
         clearProgress()
+        if figures != nil {  // no cross-entropy: no perplexity
+            options.log(String(format: "step %d/%d | loss %.4f | %@ | lr %.2e | grad norm %.3f | %.1f ms/step | %.0f tok/s",
+                               step, t.maxSteps, loss, summary, lr, gradNorm, msPerStep, tokensPerSecond))
+        } else {
+            options.log(String(format: "step %d/%d | loss %.4f | ppl %@ | lr %.2e | grad norm %.3f | %.1f ms/step | %.0f tok/s",
+                               step, t.maxSteps, loss, perplexityText(Double(loss)), lr, gradNorm, msPerStep, tokensPerSecond))
+        }
+    }
+
+    /// An evaluation, then best/ (when the validation loss is the lowest so
+    /// far) and latest/.
+    func evaluateAndSave() throws {
+        clearProgress()
+        let (train, validation) = try evaluate()
+        guard train.isFinite else { throw nonFinite("training loss at evaluation", Float(train), step: step) }
+        guard validation.isFinite else { throw nonFinite("validation loss", Float(validation), step: step) }
+        // best before latest: a crash between the two leaves latest at the
+        // previous evaluation, so a resume redoes this one and saves best
+        // again; never a best/ older than latest's record.
+        if validation < bestValidationLoss {
+            bestValidationLoss = validation
+            try save(to: RunDirectory(options.runDirectory).best)
+        }
+        try saveLatest()
     }
 
     /// Mean loss over `eval_steps` batches of each split, logged and recorded.
     /// The windows are the same at every evaluation (a fixed seed per split),
     /// so differences between evaluations come from the model alone.
+    /// PPO and GRPO: minus the mean score of greedy completions of each split's first prompts.
     func evaluate() throws -> (train: Double, validation: Double) {
-        let train: Double, validation: Double, preference: PreferenceStats?
-        if let examples = corpus.examples {
+        let train: Double, validation: Double, figures: Figures?
+        if let prompts = corpus.prompts, policyOptimization != nil {
+            train = -(try policyEvaluation(prompts.train).score)
+            let (score, named) = try policyEvaluation(prompts.validation)
+            (validation, figures) = (-score, named)
+        } else if let examples = corpus.examples {
             train = fineTuningEvaluation(examples.train, reference: reference?.train).loss
-            (validation, preference) = fineTuningEvaluation(examples.validation, reference: reference?.validation)
+            (validation, figures) = fineTuningEvaluation(examples.validation, reference: reference?.validation)
         } else {
             train = meanLoss(corpus.train, seed: 0xE7A1_0001)
             validation = meanLoss(corpus.validation, seed: 0xE7A1_0002)
-            preference = nil
+            figures = nil
         }
-        try metrics.append(.evaluation(step: step, trainLoss: train, validationLoss: validation, preference: preference))
+        try metrics?.append(.evaluation(step: step, trainLoss: train, validationLoss: validation, figures: figures))
         // Step 0's model is the run's first best but is never saved as best/.
         let best = step == 0 ? " (starting point)" : validation < bestValidationLoss ? " (best so far)" : ""
-        if let preference {
+        if config.train.objective.isPolicyOptimization, let figures {
+            options.log(String(format: "eval step %d | train score %.4f | val score %.4f | eval %@%@",
+                               step, -train, -validation, policySummary(figures, evaluation: true), best))
+        } else if let figures {
             options.log(String(format: "eval step %d | train loss %.4f | val loss %.4f | eval %@%@",
-                               step, train, validation, preference.summary, best))
+                               step, train, validation, figuresSummary(figures), best))
         } else {
             options.log(String(format: "eval step %d | train loss %.4f ppl %@ | val loss %.4f ppl %@%@",
                                step, train, perplexityText(train), validation, perplexityText(validation), best))
         }
         return (train, validation)
+    }
+
+    /// DPO's or a reward model's figures for a console line.
+    func figuresSummary(_ f: Figures) -> String {
+        if config.train.objective == .dpo {
+            return String(format: "rewards/accuracies %.3f | rewards/margins %.4f | rewards/chosen %.4f | rewards/rejected %.4f",
+                          f["rewards/accuracies"] ?? .nan, f["rewards/margins"] ?? .nan, f["rewards/chosen"] ?? .nan, f["rewards/rejected"] ?? .nan)
+        }
+        return String(format: "accuracy %.3f | margin %.4f | rewards/chosen %.4f | rewards/rejected %.4f",
+                      f["accuracy"] ?? .nan, f["margin"] ?? .nan, f["rewards/chosen"] ?? .nan, f["rewards/rejected"] ?? .nan)
+    }
+
+    /// PPO's or GRPO's main figures for a console line: the score and the KL to the reference.
+    func policySummary(_ f: Figures, evaluation: Bool = false) -> String {
+        let grpo = config.train.objective == .grpo
+        let (score, kl) = grpo ? ("reward", "kl") : ("objective/scores", "objective/kl")
+        var text = String(format: "%@ %.4f | %@ %.4f", score, f[score] ?? .nan, kl, f[kl] ?? .nan)
+        for item in f.items where item.name.hasPrefix("rewards/") && item.name.hasSuffix("/mean") { text += String(format: " | %@ %.3f", item.name, item.value) }
+        if !evaluation {
+            let clip = grpo ? "clip_ratio/region_mean" : "policy/clipfrac_avg"
+            text += String(format: " | %@ %.3f", clip, f[clip] ?? .nan)
+        }
+        return text
     }
 
     /// Mean cross-entropy over `eval_steps` random batches of `tokens`.
@@ -406,12 +569,16 @@ public final class Trainer {
                                  bestValidationLoss: bestValidationLoss.isFinite ? bestValidationLoss : nil)
         state.data = options.data
         state.adapterDropoutGenerator = adapterDropout?.generator.stateWords
+        if optimizer.stepCount != step { state.optimizerSteps = optimizer.stepCount }  // PPO and GRPO take several per step
         let moments = optimizer.state.map { SafeTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.toArray()) }
         var tensors = [Trainer.optimizerFile: moments]
         if let reference { tensors[ReferenceScores.file] = reference.tensors }
-        try Checkpoint.save(model: model, config: config, tokenizerJSON: Data(corpus.tokenizer.jsonString().utf8),
+        if let scoreModel { tensors.merge(Checkpoint.scoreTensors(scoreModel)) { $1 } }
+        let tokenizerJSON = Data(corpus.tokenizer.jsonString().utf8)
+        try Checkpoint.save(model: model, config: config, tokenizerJSON: tokenizerJSON,
                             extraFiles: Checkpoint.chatTemplateFiles(options.chatTemplate).merging([Trainer.stateFile: try state.jsonData()]) { $1 },
-                            extraTensors: tensors, to: directory)
+                            extraTensors: tensors, inner: policyOptimization?.innerCheckpoints(config: config, tokenizerJSON: tokenizerJSON) ?? [:],
+                            to: directory)
     }
 
     /// Refuses to resume with a config that differs from the checkpoint's,
@@ -537,6 +704,8 @@ struct TrainerState {
     var adapterDropoutGenerator: [UInt64]?
     var bestValidationLoss: Double?
     var data: DataFingerprint?
+    /// The optimizer's update count when it differs from `step` (PPO and GRPO), for Adam's bias correction.
+    var optimizerSteps: Int?
 
     func jsonData() throws -> Data {
         // Generator words are written as hex strings: JSON numbers are doubles
@@ -547,6 +716,7 @@ struct TrainerState {
         if let adapterDropoutGenerator { object.set("lora_dropout_generator", hex(adapterDropoutGenerator)) }
         if let bestValidationLoss { object.set("best_val_loss", .number(bestValidationLoss)) }
         if let data { object.set("data", ["bytes": .int(data.bytes), "fnv1a64": .string(String(data.hash, radix: 16))]) }
+        if let optimizerSteps { object.set("optimizer_steps", .int(optimizerSteps)) }
         return object.fileData
     }
 
@@ -569,6 +739,10 @@ struct TrainerState {
         adapterDropoutGenerator = (object["lora_dropout_generator"] as? [String])?.compactMap { UInt64($0, radix: 16) }
         if let d = adapterDropoutGenerator, d.count != 4 { throw TrainingError("\(source): malformed lora_dropout_generator") }
         bestValidationLoss = object["best_val_loss"] as? Double
+        if let steps = object["optimizer_steps"] {
+            guard let n = steps as? Int, n >= 0 else { throw TrainingError("\(source): malformed optimizer_steps") }
+            optimizerSteps = n
+        }
         if let record = object["data"] as? [String: Any] {
             guard let bytes = record["bytes"] as? Int, bytes >= 0, let hash = (record["fnv1a64"] as? String).flatMap({ UInt64($0, radix: 16) }) else {
                 throw TrainingError("\(source): malformed data record (needs bytes and fnv1a64)")

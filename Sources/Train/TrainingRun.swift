@@ -18,6 +18,8 @@ public struct RunRequest {
     public var dataPath: String?
     /// Fine-tuning: a checkpoint (or run directory) whose weights, model config and tokenizer the run starts from.
     public var initFrom: String?
+    /// PPO and GRPO: a reward checkpoint (train.objective = reward) that scores completions; sets reward.model.
+    public var rewardPath: String?
     public init(directory: URL) { self.directory = directory }
 }
 
@@ -111,6 +113,14 @@ public final class TrainingRun {
             }
         }
         try config.apply(overrides: request.overrides)
+        if let rewardPath = request.rewardPath {
+            var section = config.reward ?? RewardConfig()
+            section.model = absolutePath(rewardPath)
+            config.reward = section
+        }
+        if !(config.reward?.model.isEmpty ?? true) && !config.train.objective.isPolicyOptimization {
+            throw TrainingError("--reward (reward.model) scores sampled completions for train.objective ppo or grpo; this run's objective is \(config.train.objective.rawValue)")
+        }
         try config.validate()
         if let initial { try checkInitializedModel(config, checkpoint: initial.config, source: initial.directory.path) }
         if let saved, request.dataPath == nil { config.data.path = saved.data.path }  // the run's own text
@@ -155,6 +165,11 @@ public final class TrainingRun {
                                               progress: tokenizerProgress)
         }
         let checked = try Trainer.checked(config, for: corpus, initialized: initial != nil)
+        // A fresh PPO or GRPO run opens its reward model now; a resumed one has its copy in the checkpoint.
+        var reward: RewardCheckpoint?
+        if !resume, let path = config.reward?.model, !path.isEmpty, let initial {
+            reward = try RewardCheckpoint.open(path, policyTokenizer: initial.tokenizerJSON, length: config.model.contextLength)
+        }
         if let line = corpus.examples?.fittingNote { note("note: \(line)") }
         if !resume, let line = Trainer.epochsNote(checked, corpus: corpus) { note("note: \(line)") }
         if resume {
@@ -194,7 +209,7 @@ public final class TrainingRun {
         configure(&options)
         // A setting --init-from allows to change (context_length, dropout, rope_scaling) gives the same weights another config.
         let initialModel = initial.map { $0.model.config == checked.model ? $0.model : $0.model.withPositions(checked.model) }
-        let trainer = try Trainer(config: config, corpus: corpus, options: options, initialModel: initialModel)
+        let trainer = try Trainer(config: config, corpus: corpus, options: options, initialModel: initialModel, reward: reward)
         // The cache is written only by a fresh run whose tokenizer was built
         // from the settings: a later --force trusts it as exactly that. A
         // resume without a cache re-encodes with the checkpoint's tokenizer instead.
@@ -263,8 +278,18 @@ public final class TrainingRun {
                                                                                            beginTokenId: config.tokenizer.bosTokenId),
                                             path: config.data.path)
         var corpus = Corpus(tokenizer: tokenizer, train: [], validation: [])
-        corpus.examples = try ExampleSet(format: format, examples: examples, tokenizer: tokenizer, contextLength: config.model.contextLength,
-                                         valFraction: config.data.valFraction, path: config.data.path)
+        let objective = config.train.objective
+        if objective.isPolicyOptimization {
+            corpus.prompts = try PromptSet(format: format, examples: examples, tokenizer: tokenizer, contextLength: config.model.contextLength,
+                                           completionLength: config.rolloutSettings.maxTokens,
+                                           completionField: objective == .ppo ? "ppo.response_length" : "grpo.max_completion_length",
+                                           valFraction: config.data.valFraction, path: config.data.path)
+        } else {
+            // A reward model reads whole sequences (prompt and completion), not all but the last token.
+            corpus.examples = try ExampleSet(format: format, examples: examples, tokenizer: tokenizer,
+                                             contextLength: config.model.contextLength - (objective == .reward ? 1 : 0),
+                                             valFraction: config.data.valFraction, path: config.data.path)
+        }
         return corpus
     }
 

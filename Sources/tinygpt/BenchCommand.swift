@@ -27,9 +27,12 @@ func runBenchCommand(_ args: [String]) throws {
 
 private let benchUsage = [
     "train": """
-        usage: tinygpt bench train [--config FILE] [--set section.field=value ...] [--steps N] [--threads N] [--json] [--profile]
-          ms per training step (forward, backward, clip, optimizer) of a config's model on random tokens, and peak memory
+        usage: tinygpt bench train [--config FILE] [--set section.field=value ...] [--data FILE] [--steps N] [--threads N] [--json] [--profile]
+          ms per training step (forward, backward, clip, optimizer) of a config's model and objective, and peak memory:
+          train.objective lm, sft or dpo (--set train.objective=dpo), with LoRA when the config has a lora section
           --config FILE  the run config (default configs/shakespeare-char.json); --set changes any field
+          --data FILE    data to train on, read as train reads it (default: a built-in set of random tokens that fill
+                         the context: windows for lm, prompt-completion examples for sft, preference pairs for dpo)
           --steps N      timed steps after two warm-up steps, 2...100000 (default 30); the median is reported
           --threads N    worker threads, 1...1024, 0 for all (default: all cores)
           --profile      wall time per op (forward and backward) and per training phase

@@ -24,7 +24,9 @@ let evalUsage = """
     JSON Lines data (docs/fine-tuning.md): prompt-completion examples give the
     loss and perplexity of the completion tokens only; preference examples,
     with --reference CKPT (the model DPO started from), give the DPO loss,
-    reward accuracy and margin with TRL's names.
+    reward accuracy and margin with TRL's names. On a reward model
+    (train.objective = reward), preference examples give its accuracy, mean
+    scores and margin (docs/rlhf.md).
       --reference CKPT  the DPO reference model; same tokenizer as --checkpoint
       --beta B          DPO's β (default: the checkpoint's train.dpo_beta)
     """
@@ -82,8 +84,9 @@ func runEvalCommand(_ args: [String]) throws {
             throw CLIError("--\(option.0) applies to plain text; '\(dataPath)' holds \(format.rawValue) examples")
         }
         let floatModel = try model.gpt(model: run.model, context: requestedContext, purpose: "scoring JSON Lines examples")
-        try evaluateExamples(format: format, examples: examples, dataPath: dataPath, model: floatModel, config: run, tokenizer: tokenizer,
-                             checkpointTokenizer: model.tokenizerJSON, referencePath: referencePath, betaText: betaText, json: json)
+        let rewardModel = Checkpoint.isScoreModel(model.directory) ? try Checkpoint.loadScoreModel(from: model.directory, role: "--checkpoint").model : nil
+        try evaluateExamples(format: format, examples: examples, dataPath: dataPath, model: floatModel, rewardModel: rewardModel, config: run,
+                             tokenizer: tokenizer, checkpointTokenizer: model.tokenizerJSON, referencePath: referencePath, betaText: betaText, json: json)
         return
     }
     if referencePath != nil || betaText != nil {

@@ -7,11 +7,32 @@ import Config
 import Formats
 
 /// `eval` on JSON Lines: completion-only loss and perplexity of
-/// prompt–completion examples, or DPO's loss and rewards of preference pairs
-/// against a reference checkpoint.
-func evaluateExamples(format: DataFormat, examples: [TextExample], dataPath: String, model: GPT, config: RunConfig,
+/// prompt–completion examples, DPO's loss and rewards of preference pairs
+/// against a reference checkpoint, or a reward model's accuracy on
+/// preference pairs (`rewardModel`).
+func evaluateExamples(format: DataFormat, examples: [TextExample], dataPath: String, model: GPT, rewardModel: ScoreModel?, config: RunConfig,
                       tokenizer: any Tokenizer, checkpointTokenizer: Data, referencePath: String?, betaText: String?, json: Bool) throws {
     let batch = 8
+    if let rewardModel {
+        guard format == .preference else {
+            throw CLIError("'\(dataPath)' holds \(format.rawValue) examples; a reward model is evaluated on preference pairs ({\"prompt\", \"chosen\", \"rejected\"})")
+        }
+        if referencePath != nil || betaText != nil { throw CLIError("--reference and --beta belong to DPO; the checkpoint is a reward model") }
+        // A reward model reads whole sequences: each fits the context itself.
+        let set = try ExampleSet(format: format, examples: examples, tokenizer: tokenizer, contextLength: config.model.contextLength - 1,
+                                 valFraction: nil, path: dataPath)
+        if let line = set.fittingNote { printError("tinygpt: note: \(line)") }
+        let stats = rewardStats(model: rewardModel, examples: set.train, batch: batch)
+        try requireFinite(stats.loss, "the reward loss on '\(dataPath)'", of: "the checkpoint")
+        if json {
+            let members: [(key: String, value: JSONValue)] = [("format", .string(format.rawValue)), ("pairs", .int(stats.pairs))]
+                + stats.figures.items.map { (key: $0.name, value: JSONValue.number($0.value)) }
+            print(JSONValue.object(members).serialized())
+        } else {
+            print(String(format: "pairs %d | loss %.4f | %@", stats.pairs, stats.loss, stats.summary))
+        }
+        return
+    }
     let set = try ExampleSet(format: format, examples: examples, tokenizer: tokenizer, contextLength: config.model.contextLength,
                              valFraction: nil, path: dataPath)
     func noteFitting() { if let line = set.fittingNote { printError("tinygpt: note: \(line)") } }
@@ -59,6 +80,8 @@ func evaluateExamples(format: DataFormat, examples: [TextExample], dataPath: Str
             print(String(format: "pairs %d | beta %g | loss %.4f | %@ | logps/chosen %.4f | logps/rejected %.4f",
                          stats.pairs, beta, stats.loss, stats.summary, stats.logpsChosen, stats.logpsRejected))
         }
+    case .promptOnly:
+        throw CLIError("'\(dataPath)' holds prompts alone; eval scores prompt-completion examples, or preference pairs")
     case .text:
         fatalError("evaluateExamples: plain text is scored with sliding windows")
     }

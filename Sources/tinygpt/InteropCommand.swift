@@ -63,6 +63,9 @@ func runExportCommand(_ args: [String]) throws {
     try run.apply(overrides: overrides)
     try run.validate()
     let model = try Checkpoint.model(loaded, under: run.model)
+    if format != "hf" && Checkpoint.isScoreModel(loaded.directory) {
+        throw CLIError("'\(checkpoint)' is a reward model (a score head, no next-token output); export it with --format hf (…ForSequenceClassification)")
+    }
     if format == "gguf" {
         try exportGGUF(loaded, model: model, config: run, type: weightType, out: out, force: force, sources: [checkpoint, loaded.directory.path])
         return
@@ -79,8 +82,14 @@ func runExportCommand(_ args: [String]) throws {
     }
     let merged = model.hasAdapters
     if merged { model.mergeAdapters() }  // W + (alpha/r)·B·A: a plain transformers model
+    let scoreHead = try Checkpoint.scoreHead(in: loaded.directory)
     try HuggingFace.export(model: model, config: run, tokenizerJSON: loaded.tokenizerJSON, specialTokens: tokenizer.specialTokens,
-                           chatTemplate: try Checkpoint.chatTemplate(in: loaded.directory), to: URL(fileURLWithPath: out))
+                           chatTemplate: try Checkpoint.chatTemplate(in: loaded.directory), scoreHead: scoreHead, to: URL(fileURLWithPath: out))
+    if scoreHead != nil {
+        let name = HuggingFace.sequenceClassificationName(family)
+        printError("wrote \(out) (\(name), one label: a reward model\(merged ? ", LoRA adapters merged" : "")); load it with AutoModelForSequenceClassification.from_pretrained(\"\(out)\") and score one sequence at a time (no pad_token_id)")
+        return
+    }
     printError("wrote \(out) (\(family == .gpt2 ? "GPT2LMHeadModel" : "LlamaForCausalLM")\(merged ? ", LoRA adapters merged" : "")); load it with AutoModelForCausalLM.from_pretrained(\"\(out)\")")
 }
 

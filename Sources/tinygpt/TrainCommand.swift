@@ -3,9 +3,11 @@ import Kernels
 import Tokenizer
 import Train
 import Formats
+import Config
 
 let trainUsage = """
-    usage: tinygpt train [--config FILE] [--data FILE] [--out DIR] [--resume] [--force] [--set section.field=value ...]
+    usage: tinygpt train [--config FILE] [--data FILE] [--out DIR] [--resume] [--force] [--init-from CKPT] [--reward CKPT]
+                         [--set section.field=value ...]
 
     With no arguments: trains configs/default.json on data/corpus.txt into a fresh runs/ directory.
       --config FILE   run config (docs/config.md); default configs/default.json
@@ -16,7 +18,8 @@ let trainUsage = """
       --resume        continue DIR/latest exactly where it stopped
       --force         start over in a DIR that holds another run (deletes its checkpoints and metrics, keeps the token cache)
       --init-from CKPT  start from a checkpoint's weights, model config and tokenizer (fine-tuning, e.g. after import;
-                      with train.objective=dpo also the frozen reference model)
+                      with train.objective=dpo, ppo or grpo also the frozen reference model)
+      --reward CKPT   ppo, grpo: a reward model (trained with train.objective=reward) scoring completions (docs/rlhf.md)
       --set k=v       override any config field, e.g. --set train.max_steps=500
       --max-seconds S stop after S seconds of wall time, saving latest/ (the schedule still assumes max_steps)
     """
@@ -30,6 +33,7 @@ func runTrainCommand(_ args: [String]) throws {
     let dataPath = try a.option("data")
     let outPath = try a.option("out")
     let initFrom = try a.option("init-from")
+    let rewardPath = try a.option("reward")
     let maxSeconds = try a.option("max-seconds").map { text -> Double in
         guard let s = Double(text), s.isFinite, s > 0 else { throw CLIError("--max-seconds must be a positive number of seconds, got '\(text)'") }
         return s
@@ -47,6 +51,7 @@ func runTrainCommand(_ args: [String]) throws {
     request.overrides = overrides
     request.dataPath = dataPath
     request.initFrom = initFrom
+    request.rewardPath = rewardPath
     let showProgress = isatty(2) != 0
     // A log line that cannot be written (a closed pipe, a full disk) stops
     // the run as Ctrl-C does: latest/ is saved first, then the error.
@@ -69,7 +74,9 @@ func runTrainCommand(_ args: [String]) throws {
     if let source = run.initializedFrom { printError("initialised from \(source.path)") }
     let parameters = trainer.model.parameters.map(\.tensor.count).reduce(0, +)
     printError("run directory: \(out.path)")
-    if let examples = corpus.examples {
+    if let prompts = corpus.prompts {
+        printError("data: \(config.data.path): \(prompts.train.count) training and \(prompts.validation.count) validation prompts, objective \(config.train.objective.rawValue), reward: \(rewardDescription(config))")
+    } else if let examples = corpus.examples {
         printError("data: \(config.data.path): \(examples.train.count) training and \(examples.validation.count) validation \(examples.format.rawValue) examples, objective \(config.train.objective.rawValue)\(config.train.objective == .dpo ? " (beta \(config.train.dpoBeta))" : ""), \(config.tokenizer.type.rawValue) tokenizer with \(corpus.tokenizer.vocabSize) tokens")
     } else {
         printError("data: \(config.data.path): \(corpus.train.count) training and \(corpus.validation.count) validation tokens, \(config.tokenizer.type.rawValue) tokenizer with \(corpus.tokenizer.vocabSize) tokens")
@@ -94,22 +101,42 @@ func runTrainCommand(_ args: [String]) throws {
         printError("tinygpt: \(interrupted)")
         if !interrupted.budgetReached { exit(128 + (interrupted.signal == 0 ? SIGINT : interrupted.signal)) }
     }
-    if config.train.objective == .dpo, FileManager.default.fileExists(atPath: run.directory.best.path) {
-        printError(String(format: "done: best validation DPO loss %.4f in %@/best", trainer.bestValidationLoss, out.path))
+    if config.train.objective.isPolicyOptimization, FileManager.default.fileExists(atPath: run.directory.best.path) {
+        printError(String(format: "done: best validation score %.4f (greedy completions) in %@/best; rollouts: %@", -trainer.bestValidationLoss, out.path,
+                          run.directory.rollouts.path))
+    } else if [.dpo, .reward].contains(config.train.objective), FileManager.default.fileExists(atPath: run.directory.best.path) {
+        printError(String(format: "done: best validation %@ loss %.4f in %@/best", config.train.objective == .dpo ? "DPO" : "reward-model",
+                          trainer.bestValidationLoss, out.path))
     } else if FileManager.default.fileExists(atPath: run.directory.best.path) {
         printError(String(format: "done: best validation loss %.4f (perplexity %@) in %@/best", trainer.bestValidationLoss, perplexityText(trainer.bestValidationLoss), out.path))
+    } else if config.train.objective.isPolicyOptimization {
+        printError(String(format: "done: no evaluation beat the starting model's validation score %.4f (step 0), so there is no best/; the final model is in %@/latest",
+                          -trainer.bestValidationLoss, out.path))
     } else {
         printError(String(format: "done: no evaluation beat the starting model's validation loss %.4f (step 0), so there is no best/; the final model is in %@/latest",
                           trainer.bestValidationLoss, out.path))
     }
     printError("loss curve: \(run.directory.lossCurve.path); metrics: \(run.directory.metrics.path)")
-    if let prompt = corpus.examples.flatMap({ $0.validation.first }).map({ corpus.tokenizer.decode($0.chosen.tokens.prefix($0.chosen.promptLength).map(Int.init)) }) {
+    let validationPrompt = corpus.examples.flatMap({ $0.validation.first }).map({ corpus.tokenizer.decode($0.chosen.tokens.prefix($0.chosen.promptLength).map(Int.init)) })
+        ?? corpus.prompts.flatMap({ $0.validation.first }).map({ corpus.tokenizer.decode($0.map(Int.init)) })
+    if let prompt = validationPrompt {
         printError("sample:  tinygpt sample --checkpoint \(out.path) --prompt \(shellQuoted(prompt)) --strategy greedy  (a validation prompt)")
     } else {
         printError("sample:  tinygpt sample --checkpoint \(out.path) --prompt \"The \"")
     }
     printError("measure: tinygpt eval --checkpoint \(out.path) --data FILE")
     withExtendedLifetime(run) {}  // the run's lock is held to the end
+}
+
+/// What scores a PPO or GRPO run's completions, for the console.
+func rewardDescription(_ config: RunConfig) -> String {
+    let r = config.reward ?? RewardConfig()
+    var parts: [String] = []
+    if !r.model.isEmpty { parts.append("reward model \(r.model)") }
+    if !r.regex.isEmpty { parts.append("regex \(r.regex)") }
+    if let n = r.targetLength { parts.append("target length \(n)") }
+    if !r.avoid.isEmpty { parts.append("avoid \(r.avoid.joined(separator: ","))") }
+    return parts.joined(separator: " + ")
 }
 
 /// Text as one POSIX shell word: $'…' with newlines, tabs, backslashes and quotes escaped.

@@ -106,7 +106,7 @@ final class FineTuningCommandTests: CommandLineTestCase {
         assertRefused(try train("pairs.jsonl", "lm"), mentioning: "train.objective is lm")
         assertRefused(try train("text.txt", "sft"), mentioning: "holds plain text")
         assertRefused(try train("pairs.jsonl", "dpo", initFrom: false), mentioning: "dpo needs --init-from")
-        assertRefused(try train("pairs.jsonl", "ppo"), mentioning: "train.objective must be one of lm, sft, dpo")
+        assertRefused(try train("pairs.jsonl", "rlhf"), mentioning: "train.objective must be one of lm, sft, dpo, reward, ppo, grpo")
         XCTAssertFalse(exists("fresh"), "a refused run leaves no directory")
         // --force over a run with bad data deletes nothing.
         let weights = contents("base/latest/model.safetensors")

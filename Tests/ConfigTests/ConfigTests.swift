@@ -311,7 +311,8 @@ final class ConfigTests: XCTestCase {
         var config = try parse("{}", overrides: ["model.vocab_size=65", "sample.stop=\"q\",\\n", "sample.prompt=He said \"hi\"\n",
                                                  "train.lr=3e-4", "model.norm_eps=1e-6", "tokenizer.special_tokens=[\"<|endoftext|>\"]"])
         config.model.activation = .swiglu
-        config.lora = LoRAConfig()  // the optional section, written only when present
+        config.lora = LoRAConfig()  // the optional sections, written only when present
+        config.ppo = PPOConfig(); config.grpo = GRPOConfig(); config.reward = RewardConfig()
         let data = try config.jsonData()
         let back = try RunConfig.parse(json: data, source: "config.json")
         XCTAssertEqual(back, config.resolved())

@@ -295,6 +295,33 @@ final class FineTuningTests: XCTestCase {
         XCTAssertLessThan(end, start / 3, "the completion is learned")
     }
 
+    /// `bench train` times the steps a run takes: a trainer that only takes
+    /// steps (no files, no evaluations) computes the same losses and weights
+    /// as `run()` on the same data, for every objective and with LoRA.
+    func testBenchmarkTrainerTakesTheStepsARunTakes() throws {
+        let sftExamples = (0..<24).map { i in TextExample(prompt: "q\(["a", "b", "c"][i % 3])?", completion: " ok.") }
+        let cases: [(String, RunConfig, DataFormat, [TextExample])] = [
+            ("sft", tinyConfig(.sft) { $0.train.gradAccumSteps = 2; $0.model.dropout = 0.1 }, .promptCompletion, sftExamples),
+            ("sft+lora", tinyConfig(.sft) { $0.lora = LoRAConfig(); $0.lora!.rank = 2; $0.lora!.dropout = 0.1 }, .promptCompletion, sftExamples),
+            ("dpo", tinyConfig(.dpo), .preference, preferenceExamples()),
+        ]
+        for (name, config, format, examples) in cases {
+            let data = try corpus(examples, format: format, config: config)
+            let initial = config.train.objective == .dpo ? try model(config) : nil
+            let run = try trainer(config, corpus: data, initial: initial, run: name)
+            try run.run()
+            let bench = try Trainer(config: config, corpus: data, options: {
+                var o = TrainerOptions(runDirectory: directory.appendingPathComponent("unused"))
+                o.recordsMetrics = false; o.log = { _ in }
+                return o
+            }(), initialModel: config.train.objective == .dpo ? try model(config) : nil)
+            for _ in 0..<config.train.maxSteps { try bench.takeStep() }
+            XCTAssertEqual(bench.stepLosses, run.stepLosses, name)
+            XCTAssertEqual(bench.model.parameters.map { $0.tensor.toArray() }, run.model.parameters.map { $0.tensor.toArray() }, name)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("unused").path), "a step-only trainer writes nothing")
+        }
+    }
+
     /// The shipped sets (made by bench/finetune_example.py) are what the
     /// example promises: 300 examples each, readable by the default
     /// character-level model, fitting its context, with the split described.

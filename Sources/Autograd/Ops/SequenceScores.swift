@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 
 // Scoring whole sequences, for preference losses (DPO): the summed
@@ -49,4 +50,79 @@ public func logSigmoid(_ x: Tensor) -> Tensor {
         // d/dx log σ(x) = σ(−x)
         if let d = x.gradientTarget { for i in 0..<x.count { d[i] += out.grad!.data[i] * Activation.sigmoid.value(-x.data[i]) } }
     }
+}
+
+/// log softmax(logits)[target] at every position: logits (S, T, V), targets
+/// S·T (`ignoreIndex` where a position is not scored) → (S, T), 0 where
+/// ignored. What PPO and GRPO read per token; fused like `sequenceLogProbs`.
+public func tokenLogProbs(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32 = -100) -> Tensor {
+    require(logits.rank == 3, "tokenLogProbs: logits must be (sequences, length, vocabulary), got \(describe(logits.shape))")
+    let (sequences, length, cols) = (logits.shape[0], logits.shape[1], logits.shape[2])
+    let rows = sequences * length
+    require(targets.count == rows, "tokenLogProbs: \(targets.count) targets for \(rows) rows of logits \(describe(logits.shape))")
+    for t in targets where t != ignoreIndex {
+        require(t >= 0 && Int(t) < cols, "tokenLogProbs: target \(t) out of range 0..<\(cols)")
+    }
+    let maxes = Tensor(uninitialized: [rows]), logSums = Tensor(uninitialized: [rows])
+    let perRow = UnsafeMutablePointer<Double>.allocate(capacity: max(rows, 1))
+    defer { perRow.deallocate() }
+    targets.withUnsafeBufferPointer { tp in
+        tokenLogProbsForward(logits.data, targets: tp.baseAddress!, rows: rows, cols: cols, ignoreIndex: ignoreIndex,
+                             rowMax: maxes.data, rowLogSum: logSums.data, out: perRow)
+    }
+    let out = Tensor(uninitialized: [sequences, length])
+    for r in 0..<rows { out.data[r] = Float(perRow[r]) }
+    return out.recordOp([logits]) { out in
+        guard let dx = logits.gradientTarget else { return }
+        targets.withUnsafeBufferPointer { tp in
+            tokenLogProbsBackward(logits.data, targets: tp.baseAddress!, rowMax: maxes.data, rowLogSum: logSums.data,
+                                  rowGradient: out.grad!.data, rows: rows, cols: cols, ignoreIndex: ignoreIndex, dlogits: dx)
+        }
+    }
+}
+
+/// The entropy −Σ p log p of softmax(logits) at every position: logits
+/// (S, T, V) → (S, T). ∂H/∂x_j = −p_j·(log p_j + H).
+public func tokenEntropies(_ logits: Tensor) -> Tensor {
+    require(logits.rank == 3, "tokenEntropies: logits must be (sequences, length, vocabulary), got \(describe(logits.shape))")
+    let (sequences, length, cols) = (logits.shape[0], logits.shape[1], logits.shape[2])
+    let rows = sequences * length
+    let out = Tensor(uninitialized: [sequences, length])
+    let logSums = UnsafeMutablePointer<Double>.allocate(capacity: max(rows, 1))  // freed with the graph node
+    forRows(rows, cols: cols) { r in
+        let x = logits.data + r * cols
+        let m = rowMax(x, cols)
+        var sum = 0.0
+        for j in 0..<cols { sum += exp(Double(x[j] - m)) }
+        let logSum = Double(m) + log(sum)
+        var h = 0.0
+        for j in 0..<cols {
+            let logP = Double(x[j]) - logSum
+            h -= exp(logP) * logP
+        }
+        logSums[r] = logSum
+        out.data[r] = Float(h)
+    }
+    let saved = LogSums(logSums)
+    return out.recordOp([logits]) { out in
+        guard let dx = logits.gradientTarget else { return }
+        let logSums = saved.pointer
+        forRows(rows, cols: cols) { r in
+            let g = Double(out.grad!.data[r])
+            if g == 0 { return }
+            let x = logits.data + r * cols, d = dx + r * cols
+            let logSum = logSums[r], h = Double(out.data[r])
+            for j in 0..<cols {
+                let logP = Double(x[j]) - logSum
+                d[j] += Float(-g * exp(logP) * (logP + h))
+            }
+        }
+    }
+}
+
+/// Each row's log Σ exp, kept for a backward pass and freed with it.
+final class LogSums: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Double>
+    init(_ pointer: UnsafeMutablePointer<Double>) { self.pointer = pointer }
+    deinit { pointer.deallocate() }
 }

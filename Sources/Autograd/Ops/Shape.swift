@@ -71,6 +71,23 @@ extension Tensor {
     }
 }
 
+extension Tensor {
+    /// The rows `indices` of this tensor seen as (rows, last dimension):
+    /// (count, C). A row may be picked more than once; its gradient adds up.
+    /// How a score head reads each sequence's last token.
+    public func rows(_ indices: [Int]) -> Tensor {
+        require(rank >= 1, "rows: needs at least one dimension, got a scalar")
+        let width = shape[rank - 1], available = count / max(width, 1)
+        for i in indices { require(i >= 0 && i < available, "rows: row \(i) out of range 0..<\(available) of shape \(describe(shape))") }
+        let out = Tensor(uninitialized: [indices.count, width])
+        for (r, i) in indices.enumerated() { (out.data + r * width).update(from: data + i * width, count: width) }
+        return out.recordOp([self]) { [self] out in
+            guard let d = gradientTarget else { return }
+            for (r, i) in indices.enumerated() { vectorAccumulate(d + i * width, out.grad!.data + r * width, width) }
+        }
+    }
+}
+
 /// Joins tensors along `dim`; all other dimensions must agree.
 public func concat(_ parts: [Tensor], dim: Int) -> Tensor {
     require(!parts.isEmpty, "concat: no tensors")

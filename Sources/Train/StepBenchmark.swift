@@ -1,0 +1,100 @@
+import Foundation
+import Files
+import Kernels
+import Model
+import Config
+import Tokenizer
+import Formats
+
+/// Wall time of the phases of training steps (`Trainer.phases`), in the
+/// order they first ran.
+public struct PhaseTimes {
+    public private(set) var nanoseconds: [(phase: String, total: UInt64)] = []
+
+    public init() {}
+
+    public mutating func add(_ phase: String, nanoseconds elapsed: UInt64) {
+        if let i = nanoseconds.firstIndex(where: { $0.phase == phase }) { nanoseconds[i].total += elapsed } else { nanoseconds.append((phase, elapsed)) }
+    }
+}
+
+/// Data for timing training steps (`bench train`): a data file, or a
+/// built-in set shaped by the config. The values do not change the
+/// arithmetic, the shapes do, so the built-in sets are random tokens that fill
+/// the context: windows of text (lm), prompt–completion examples (sft),
+/// preference pairs (dpo).
+public enum StepBenchmarkData {
+    /// Examples in a built-in set (training split; a few more validate).
+    static let exampleCount = 64
+
+    /// The corpus `bench train` trains on: `dataPath` read as `train` reads
+    /// it, or the built-in set for the config's objective.
+    public static func corpus(config: RunConfig, dataPath: String?) throws -> Corpus {
+        if let dataPath {
+            let text = try TextFile.read(dataPath, what: "data file")
+            if text.isEmpty { throw TrainingError("data file '\(dataPath)' is empty") }
+            let (format, examples) = try ExampleFile.read(path: dataPath, text: text)
+            try Trainer.checkObjective(config.train.objective, format: format, dataPath: dataPath)
+            guard format == .text else {
+                return try TrainingRun.exampleCorpus(format: format, examples: examples, config: config, run: RunDirectory(URL(fileURLWithPath: dataPath)),
+                                                     resumeFrom: nil, initialTokenizer: nil, progress: nil)
+            }
+            return try Corpus.build(text: text, config: config)
+        }
+        let vocabulary = config.expectedVocabularySize
+        let tokenizer = try randomTokenizer(vocabulary: vocabulary)
+        var generator = RandomGenerator(seed: 3)
+        func tokens(_ count: Int) -> [Int32] { (0..<count).map { _ in Int32(generator.int(below: vocabulary)) } }
+        let context = config.model.contextLength
+        switch config.train.objective {
+        case .lm:
+            let count = max(4 * config.train.batchSize * (context + 1), 4096)
+            return Corpus(tokenizer: tokenizer, train: tokens(count), validation: tokens(max(context + 1, 256)))
+        case .ppo, .grpo:
+            throw TrainingError("bench train times lm, sft, dpo and reward on built-in data; \(config.train.objective.rawValue) samples from a trained model: time a short `train --init-from` run instead")
+        case .sft, .dpo, .reward:
+            // A prompt of a quarter of the context, then a completion up to the context's end (+1: the last token is only a target).
+            let promptLength = max(1, context / 4)
+            let completionLength = max(1, context + (config.train.objective == .reward ? 0 : 1) - promptLength)  // a reward model reads every token
+            func sequence(_ prompt: [Int32]) -> TokenizedSequence { TokenizedSequence(tokens: prompt + tokens(completionLength), promptLength: prompt.count) }
+            let examples = (0..<(exampleCount + exampleCount / 8)).map { _ -> TokenizedExample in
+                let prompt = tokens(promptLength)
+                return TokenizedExample(chosen: sequence(prompt), rejected: config.train.objective == .sft ? nil : sequence(prompt))
+            }
+            var corpus = Corpus(tokenizer: tokenizer, train: [], validation: [])
+            corpus.examples = ExampleSet(format: config.train.objective == .sft ? .promptCompletion : .preference,
+                                         train: Array(examples.prefix(exampleCount)), validation: Array(examples.dropFirst(exampleCount)))
+            return corpus
+        }
+    }
+
+    /// A character tokenizer with exactly `vocabulary` tokens (Unicode
+    /// scalars from "!" on, skipping the surrogate range).
+    static func randomTokenizer(vocabulary: Int) throws -> CharTokenizer {
+        var scalars: [Unicode.Scalar] = []
+        scalars.reserveCapacity(vocabulary)
+        var value: UInt32 = 0x21
+        while scalars.count < vocabulary {
+            if let scalar = Unicode.Scalar(value) { scalars.append(scalar) }
+            value += 1
+        }
+        return try CharTokenizer(chars: scalars, specialTokens: [:])
+    }
+}
+
+extension Trainer {
+    /// A trainer that only takes steps, for timing them: nothing is read from
+    /// or written to disk. Objectives that start from a checkpoint (dpo) start
+    /// from a freshly initialised model instead.
+    public static func forBenchmark(config: RunConfig, corpus: Corpus) throws -> Trainer {
+        var config = config
+        _ = config.shortenWarmupToRun()
+        let checked = try Trainer.checked(config, for: corpus)
+        var options = TrainerOptions(runDirectory: URL(fileURLWithPath: "/nonexistent-bench-run"))
+        options.recordsMetrics = false
+        options.evaluateAtStart = false
+        options.log = { _ in }
+        let initial = checked.train.objective == .dpo ? GPT(config: checked.model, seed: UInt64(bitPattern: Int64(checked.train.seed))) : nil
+        return try Trainer(config: config, corpus: corpus, options: options, initialModel: initial)
+    }
+}
