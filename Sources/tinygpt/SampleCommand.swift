@@ -51,6 +51,7 @@ func runSampleCommand(_ args: [String]) throws {
         prompt = Array(prompt.suffix(context))
     }
 
+    let sequences = s.strategy == .beam ? s.beamWidth : s.numSamples
     var windowed = run.model
     windowed.contextLength = generator.contextWindow  // the KV caches are sized by the window
     let needed = Generator.estimatedBytes(config: windowed, sequences: sequences, promptLength: prompt.count,
