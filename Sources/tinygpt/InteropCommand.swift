@@ -79,8 +79,8 @@ func runExportCommand(_ args: [String]) throws {
     let merged = model.hasAdapters
     if merged { model.mergeAdapters() }  // W + (alpha/r)·B·A: a plain transformers model
     try HuggingFace.export(model: model, config: run, tokenizerJSON: loaded.tokenizerJSON, specialTokens: tokenizer.specialTokens,
-                           chatTemplate: try Checkpoint.chatTemplate(in: loaded.directory), to: URL(fileURLWithPath: out))
-    printError("wrote \(out) (\(family == .gpt2 ? "GPT2LMHeadModel" : "LlamaForCausalLM")\(merged ? ", LoRA adapters merged" : "")); load it with AutoModelForCausalLM.from_pretrained(\"\(out)\")")
+                           chatTemplate: try Checkpoint.chatTemplate(in: loaded.directory), dtype: loaded.storage, to: URL(fileURLWithPath: out))
+    printError("wrote \(out) (\(family == .gpt2 ? "GPT2LMHeadModel" : "LlamaForCausalLM")\(merged ? ", LoRA adapters merged" : "")\(loaded.storage == .f32 ? "" : ", \(loaded.storage.rawValue.lowercased()) weights")); load it with AutoModelForCausalLM.from_pretrained(\"\(out)\")")
 }
 
 /// `tinygpt import`: a Hugging Face transformers directory or a GGUF file as a tinygpt checkpoint.
