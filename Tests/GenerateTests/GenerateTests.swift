@@ -148,7 +148,7 @@ final class GenerateTests: XCTestCase {
         func best(_ rule: EarlyStopping) -> [Int32] {
             var toy = Toy()
             return beamSearch(&toy, prompt: [0], width: 2, count: 1, maxNewTokens: 10, lengthPenalty: 1, earlyStopping: rule,
-                              settings: DecodingSettings(), endToken: 7, decode: { _ in [] })[0].tokens
+                              settings: DecodingSettings(), endTokens: [7], decode: { _ in [] })[0].tokens
         }
         XCTAssertEqual(best(.onceWidthFinished), [1])
         XCTAssertEqual(best(.atCurrentLength), [2, 4])
