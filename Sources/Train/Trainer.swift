@@ -85,6 +85,9 @@ public final class Trainer {
     public private(set) var reference: ReferenceScores?
     /// DPO figures of the training batches since the last log line.
     var intervalPreference = PreferenceStats()
+    /// A pruned model's mask: its pruned weights get zero gradients, so they
+    /// stay exactly zero, and every checkpoint carries it on.
+    public private(set) var mask: PruningMask?
     public private(set) var step = 0
     public private(set) var bestValidationLoss = Double.infinity
     /// The loss of every step taken by this trainer, in order (for tests and benchmarks).
@@ -98,8 +101,9 @@ public final class Trainer {
     /// Starts a fresh run or, with `options.resume`, continues `runDirectory/latest`.
     /// `config.model.vocabSize` is set from the corpus's tokenizer.
     /// `initialModel` (fine-tuning: a loaded checkpoint's model) is trained
-    /// as it is, instead of a freshly initialised one.
-    public init(config: RunConfig, corpus: Corpus, options: TrainerOptions, initialModel: GPT? = nil) throws {
+    /// as it is, instead of a freshly initialised one; `mask` (a pruned
+    /// checkpoint's) keeps its pruned weights at zero. A resumed run takes the mask from its checkpoint.
+    public init(config: RunConfig, corpus: Corpus, options: TrainerOptions, initialModel: GPT? = nil, mask: PruningMask? = nil) throws {
         let config = try Trainer.checked(config, for: corpus, initialized: initialModel != nil)
         let t = config.train
         self.config = config
@@ -116,6 +120,8 @@ public final class Trainer {
         } else {
             model = GPT(config: config.model, seed: seed)
         }
+        try Trainer.checkMask(mask, lora: config.lora)
+        self.mask = mask
         if t.objective == .dpo, !options.resume {
             try Trainer.checkReference(t.objective, initialModel: initialModel != nil)
             guard let examples = corpus.examples else { throw TrainingError("train.objective dpo needs preference examples") }
@@ -142,6 +148,8 @@ public final class Trainer {
         if options.resume {
             try Trainer.checkSameRun(config, checkpoint: latest)
             let loaded = try Checkpoint.load(from: latest)
+            try Trainer.checkMask(loaded.mask, lora: config.lora)
+            self.mask = loaded.mask
             for (mine, theirs) in zip(model.parameters + model.adapterParameters, loaded.model.parameters + loaded.model.adapterParameters) {
                 mine.tensor.copy(from: theirs.tensor)
             }
@@ -316,6 +324,7 @@ public final class Trainer {
                 }
             }
             model.setAdapterDropout(nil)
+            mask?.maskGradients(of: model.parameters)
             let loss = lossSum / Float(accumulation)
             let gradNorm = gradientNorm(optimizer.parameters)
             guard gradNorm.isFinite else { throw nonFinite("gradient norm", gradNorm) }
@@ -429,7 +438,13 @@ public final class Trainer {
         if let reference { tensors[ReferenceScores.file] = reference.tensors }
         try Checkpoint.save(model: model, config: config, tokenizerJSON: Data(corpus.tokenizer.jsonString().utf8),
                             extraFiles: Checkpoint.chatTemplateFiles(options.chatTemplate).merging([Trainer.stateFile: try state.jsonData()]) { $1 },
-                            extraTensors: tensors, to: directory)
+                            extraTensors: tensors, mask: mask, to: directory)
+    }
+
+    /// Refuses LoRA adapters on a pruned model: merged, they would fill the pruned weights in.
+    public static func checkMask(_ mask: PruningMask?, lora: LoRAConfig?) throws {
+        guard let mask, lora != nil else { return }
+        throw TrainingError("a lora section trains adapters whose merge would fill in the \(mask.prunedCount) pruned weights of a pruned checkpoint; fine-tune a pruned model without lora (its mask keeps the pruned weights at zero)")
     }
 
     /// Refuses to resume with a config that differs from the checkpoint's,

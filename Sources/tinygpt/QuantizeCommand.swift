@@ -90,7 +90,7 @@ func writeHalfCheckpoint(_ checkpoint: String, out: String, dtype: SafeTensorsDT
     }
     try Checkpoint.checkRepresentable(loaded.model, as: dtype)
     try Checkpoint.save(model: loaded.model, config: config, tokenizerJSON: loaded.tokenizerJSON,
-                        extraFiles: Checkpoint.chatTemplateFiles(try Checkpoint.chatTemplate(in: loaded.directory)), dtype: dtype, to: URL(fileURLWithPath: out))
+                        extraFiles: Checkpoint.chatTemplateFiles(try Checkpoint.chatTemplate(in: loaded.directory)), dtype: dtype, mask: loaded.mask, to: URL(fileURLWithPath: out))
     let count = loaded.model.parameters.map(\.tensor.count).reduce(0, +)
     printError(String(format: "wrote %@ (%@): weights %.2f MB, float32 %.2f MB; computed in float32 once opened", out, dtype.rawValue.lowercased(),
                       Double(2 * count) / 1e6, Double(4 * count) / 1e6))
