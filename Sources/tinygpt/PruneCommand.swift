@@ -1,10 +1,12 @@
 import Foundation
+import Files
 import Formats
 import Train
 
 let pruneUsage = """
     usage: tinygpt prune --checkpoint DIR --out DIR --method magnitude|heads --sparsity S [--scope global|layer]
                          [--data FILE] [--windows N] [--force]
+           tinygpt prune --checkpoint DIR --sweep S1,S2,... --data FILE [--svg FILE] [--windows N]
 
     Writes a copy of a float checkpoint with weights set to zero, and the mask that keeps them at zero when the
     copy is fine-tuned (train --init-from OUT). S is the share pruned, in [0, 1).
@@ -18,6 +20,10 @@ let pruneUsage = """
       --data FILE         plain text whose loss ranks the heads (heads only)
       --windows N         windows of the context length that importance averages over (default 32)
       --force             replace an existing --out
+    --sweep S1,S2,...     writes no checkpoint: prunes with every method and scope at each sparsity and prints
+                          a Markdown table of validation perplexity (heads ranked on FILE's training split, every
+                          model scored on its validation split, the checkpoint's data.val_fraction); --svg FILE
+                          plots it (an existing .svg file there is replaced)
     info --checkpoint OUT prints the non-zero count and the mask. More: docs/pruning.md.
     example: tinygpt prune --checkpoint runs/small/best --out runs/small-pruned --method magnitude --sparsity 0.5
     """
@@ -26,6 +32,7 @@ func runPruneCommand(_ args: [String]) throws {
     var a = Arguments(args)
     if a.flag("help") { print(pruneUsage); return }
     guard let checkpoint = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required (tinygpt prune --help)") }
+    if a.has("sweep") { try runPruneSweep(checkpoint, &a); return }
     guard let out = try a.option("out") else { throw CLIError("--out DIR is required (tinygpt prune --help)") }
     guard let methodName = try a.option("method") else { throw CLIError("--method magnitude|heads is required (tinygpt prune --help)") }
     guard let method = PruningMethod(rawValue: methodName) else { throw CLIError("--method must be magnitude or heads, got '\(methodName)'") }
@@ -49,4 +56,33 @@ func runPruneCommand(_ args: [String]) throws {
     }
     printError(String(format: "wrote %@: %@ of %@ weights under the mask pruned (%.1f%%)", out, grouped(result.pruned), grouped(result.masked),
                       100 * Double(result.pruned) / Double(max(result.masked, 1))))
+}
+
+/// `prune --sweep`: the table on stdout, progress on stderr, the plot to --svg.
+func runPruneSweep(_ checkpoint: String, _ a: inout Arguments) throws {
+    let list = try a.option("sweep") ?? ""
+    let sparsities = try list.split(separator: ",", omittingEmptySubsequences: false).map { item -> Double in
+        guard let s = Double(item.trimmingCharacters(in: .whitespaces)) else {
+            throw CLIError("--sweep takes sparsities separated by commas, e.g. 0,0.2,0.4; '\(item)' is not a number")
+        }
+        return s
+    }
+    for option in ["out", "method", "scope", "sparsity", "force"] where a.has(option) {
+        throw CLIError("--\(option) does not apply to --sweep, which prunes with every method and scope and writes no checkpoint")
+    }
+    guard let data = try a.option("data") else { throw CLIError("--sweep needs --data FILE: the text whose validation split scores each pruned model") }
+    var request = PruningSweep.Request(checkpoint: checkpoint, dataPath: data, sparsities: sparsities)
+    request.windows = try a.int("windows", default: request.windows, in: 1...1_000_000)
+    let svg = try a.option("svg")
+    try a.finish()
+    if let svg { try checkPlotPath(svg) }
+    let result = try PruningSweep.run(request, progress: { printError($0) })
+    print(result.table)
+    if let svg {
+        let plot = result.svg(title: "pruning \(checkpoint): validation perplexity (\(result.validationTokens) tokens) against sparsity")
+        do { try AtomicFile.write(Data(plot.utf8), to: URL(fileURLWithPath: svg)) } catch {
+            throw CLIError("cannot write --svg '\(svg)': \((error as NSError).localizedDescription)")
+        }
+        printError("plot: \(svg)")
+    }
 }

@@ -80,4 +80,26 @@ final class PruneCommandTests: CommandLineTestCase {
         assertRefused(try tinygpt(["train", "--data", "text.txt", "--out", "lora", "--init-from", "done", "--set", "lora.rank=2"]), mentioning: "lora")
         XCTAssertFalse(exists("lora"))
     }
+
+    /// --sweep: one table row per sparsity, a column per method and scope, the same model at 0 in every column; a plot.
+    func testSweepTabulatesAndPlotsEveryMethod() throws {
+        try trainTinyRun("run", extra: ["--set", "model.n_layer=2"])
+        let before = try FileManager.default.subpathsOfDirectory(atPath: scratch.path).sorted()
+        let r = try tinygpt(["prune", "--checkpoint", "run", "--sweep", "0,0.5", "--data", "text.txt", "--svg", "sweep.svg", "--windows", "2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.first, "| sparsity | magnitude global | magnitude layer | heads global | heads layer |")
+        XCTAssertEqual(lines.count, 4)
+        let dense = lines[2].split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+        XCTAssertEqual(dense.count, 5)
+        XCTAssertEqual(Set(dense.dropFirst()).count, 1, "sparsity 0 is the unpruned model in every column: \(lines[2])")
+        XCTAssertTrue(String(decoding: try XCTUnwrap(contents("sweep.svg")), as: UTF8.self).contains("heads, layer"))
+        XCTAssertEqual(try FileManager.default.subpathsOfDirectory(atPath: scratch.path).sorted(), (before + ["sweep.svg"]).sorted(), "no checkpoint written")
+        assertRefused(try tinygpt(["prune", "--checkpoint", "run", "--sweep", "0,1.2", "--data", "text.txt"]), mentioning: "--sparsity 1.2 is outside [0, 1)")
+        assertRefused(try tinygpt(["prune", "--checkpoint", "run", "--sweep", "0,x", "--data", "text.txt"]), mentioning: "'x' is not a number")
+        assertRefused(try tinygpt(["prune", "--checkpoint", "run", "--sweep", "0.5"]), mentioning: "--sweep needs --data FILE")
+        assertRefused(try tinygpt(["prune", "--checkpoint", "run", "--sweep", "0.5", "--data", "text.txt", "--out", "x"]), mentioning: "--out does not apply to --sweep")
+        assertRefused(try tinygpt(["prune", "--checkpoint", "run", "--sweep", "0.5", "--data", "text.txt", "--svg", "text.txt"]), mentioning: "not an .svg file")
+        XCTAssertFalse(exists("x"))
+    }
 }
