@@ -103,10 +103,12 @@ def compare_losses(name, ours, theirs, steps):
 
 
 def check_config_defaults(tinygpt, work, config, overrides):
+    """train_ddp reads the config through tinygpt itself (`tinygpt info --json`): the config it
+    gets equals the one `tinygpt info` prints, field for field."""
     out = subprocess.run([tinygpt, "info", "--config", config] + sets(overrides), cwd=REPO,
                          capture_output=True, text=True, check=True).stdout
     theirs = json.loads(out.split("resolved config:\n", 1)[1])
-    ours, _ = tinygpt_config.load(os.path.join(REPO, config), overrides)
+    ours, _ = tinygpt_config.load(os.path.join(REPO, config), overrides, tinygpt=tinygpt)
     differing = [f"{s}.{k}" for s in theirs for k in theirs[s]
                  if f"{s}.{k}" != "model.vocab_size" and ours.get(s, {}).get(k) != theirs[s][k]]
     missing = [f"{s}.{k}" for s in ours for k in ours[s] if k not in theirs.get(s, {})]

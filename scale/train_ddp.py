@@ -124,7 +124,7 @@ def export_model_fields(directory):
     return family, fields, hf
 
 
-def check_config_against_export(config, given, family, fields, hf, tokenizer_info, directory):
+def check_config_against_export(config, given, family, fields, hf, tokenizer_info, directory, defaults):
     """The export decides the model and the tokenizer (as `train --init-from`
     does). A field the config sets explicitly must agree with it, or be one
     the script can honour; anything else is refused by name."""
@@ -150,6 +150,12 @@ def check_config_against_export(config, given, family, fields, hf, tokenizer_inf
                 continue  # a run's resolved config lists it as null
             raise UsageError(f"{key} is set in the config; this script trains plain RoPE only (continue without rope_scaling, "
                              "and set it at eval or sample time with tinygpt)")
+        if name not in fields:
+            # A field the export has no place for: fine at tinygpt's default, else the run could not come back.
+            if value == defaults["model"].get(name):
+                continue
+            raise UsageError(f"{key} is {json.dumps(value)} in the config, which the export {directory} does not describe "
+                             f"(tinygpt's default is {json.dumps(defaults['model'].get(name))}); drop the field")
         theirs = fields.get(name)
         same = math.isclose(value, theirs, rel_tol=1e-9) if isinstance(value, float) and isinstance(theirs, (int, float)) \
             else value == theirs
@@ -284,6 +290,7 @@ def parse_arguments(argv):
     p.add_argument("--config", help="tinygpt run config (docs/config.md); default: all defaults")
     p.add_argument("--set", action="append", default=[], metavar="section.field=value", help="override a config field")
     p.add_argument("--data", help="training text (overrides data.path)")
+    p.add_argument("--tinygpt", help="the tinygpt executable that reads the config (default: $TINYGPT, .build/release/tinygpt, or on PATH)")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue OUT/latest exactly (any number of processes)")
     p.add_argument("--force", action="store_true", help="start over in an OUT that holds another run")
@@ -308,7 +315,8 @@ def prepare(args):
     if args.config is not None and not os.path.exists(args.config):
         raise UsageError(f"config file '{args.config}' does not exist")
     try:
-        config, given = tinygpt_config.load(args.config, args.set)
+        config, given = tinygpt_config.load(args.config, args.set, tinygpt=args.tinygpt)
+        defaults, _ = tinygpt_config.load(tinygpt=args.tinygpt)
     except tinygpt_config.ConfigError as e:
         raise UsageError(str(e))
     if args.data:
@@ -327,7 +335,7 @@ def prepare(args):
 
     family, fields, hf = export_model_fields(args.export)
     tokenizer, tokenizer_info = load_tokenizer(args.export, fields["vocab_size"])
-    check_config_against_export(config, given, family, fields, hf, tokenizer_info, args.export)
+    check_config_against_export(config, given, family, fields, hf, tokenizer_info, args.export, defaults)
     # The config as trained: the export's model and tokenizer, the rest from the config.
     run = json.loads(json.dumps(config))
     for name, value in fields.items():

@@ -12,7 +12,7 @@ public enum NormPosition: String, CaseIterable, Sendable { case pre, post, deepn
 public enum PositionEncoding: String, CaseIterable, Sendable { case learned, sinusoidal, rope, alibi, none }
 public enum ActivationKind: String, CaseIterable, Sendable { case relu, gelu, gelu_tanh, swish, swiglu, geglu, reglu }
 public enum InitScheme: String, CaseIterable, Sendable { case gpt2, xavier, kaiming }
-public enum TokenizerKind: String, CaseIterable, Sendable { case char, bpe }
+public enum TokenizerKind: String, CaseIterable, Sendable { case char, bpe, wordpiece, unigram }
 public enum SamplingStrategy: String, CaseIterable, Sendable { case greedy, sample, beam }
 /// When beam search stops, as transformers' `early_stopping` defines it:
 /// `never`, once no open hypothesis can beat the worst of the beam_width best
@@ -116,8 +116,8 @@ public struct TokenizerConfig: Equatable, Sendable, ConfigSection {
 
     static let name = "tokenizer"
     static let fields: [ConfigField<TokenizerConfig>] = [
-        .choice("type", \.type, "char: one token per character; bpe: byte-level BPE trained on the corpus."),
-        .int("vocab_size", \.vocabSize, .between(1, maxVocabulary), "Target vocabulary size for bpe (ignored by char)."),
+        .choice("type", \.type, "char: one token per character; bpe: byte-level BPE; wordpiece: WordPiece (BERT's, ## continuations); unigram: Unigram language model (Kudo 2018, SentencePiece's); the last three trained on the corpus (docs/tokenizer.md)."),
+        .int("vocab_size", \.vocabSize, .between(1, maxVocabulary), "Target vocabulary size for bpe, wordpiece and unigram, special tokens included (ignored by char)."),
         .strings("special_tokens", \.specialTokens, "Extra tokens that are never split, e.g. \"<|endoftext|>\"."),
         .integers("eos_token_ids", \.eosTokenIds, .halfOpen(0, Double(maxVocabulary)),
                   "Token ids that end generation (end of text, end of turn), as imported models declare them; empty: the tokenizer's end-of-text special."),

@@ -28,6 +28,6 @@ extension RunConfig {
     /// model.vocab_size, else what the tokenizer settings will give: for
     /// commands that size a model before any corpus is read (info, bench).
     public var expectedVocabularySize: Int {
-        model.vocabSize ?? (tokenizer.type == .bpe ? tokenizer.vocabSize : RunConfig.assumedCharVocabulary)
+        model.vocabSize ?? (tokenizer.type == .char ? RunConfig.assumedCharVocabulary : tokenizer.vocabSize)
     }
 }

@@ -5,6 +5,7 @@ import Autograd
 import NN
 import Config
 import Model
+import Tokenizer
 
 /// A checkpoint is a directory:
 ///
@@ -393,3 +394,24 @@ public enum Checkpoint {
 }
 
 func describeShape(_ shape: [Int]) -> String { "(" + shape.map(String.init).joined(separator: ", ") + ")" }
+
+extension Checkpoint {
+    /// A checkpoint (or run directory: its best/, else latest/) loaded with its
+    /// tokenizer, checked by the one vocabulary rule: for what works on the
+    /// stored model itself (export, quantize, a DPO reference). Inference opens
+    /// a `LanguageModel` instead.
+    public static func loadWithTokenizer(_ path: String) throws -> (checkpoint: Loaded, tokenizer: any Tokenizer) {
+        let loaded = try load(from: try resolve(path))
+        let source = loaded.directory.appendingPathComponent(tokenizerFile).path
+        let tokenizer = try TokenizerFile.load(data: loaded.tokenizerJSON, name: source)
+        try checkVocabulary(tokenizer: tokenizer.vocabSize, model: loaded.model.vocabSize, source: loaded.directory.path)
+        return (loaded, tokenizer)
+    }
+
+    /// The loaded model under `newModel`, which may differ from the stored
+    /// model config only in rope_scaling (adapters kept, not merged).
+    public static func model(_ loaded: Loaded, under newModel: ModelConfig) throws -> GPT {
+        try newModel.checkInferenceChange(from: loaded.config.model)
+        return newModel == loaded.config.model ? loaded.model : loaded.model.withPositions(newModel)
+    }
+}

@@ -341,7 +341,7 @@ public enum GGUFImport {
             defer { file.release(info) }
             let cols = t.cols ?? 1
             let int8 = keep && info.type == .q8_0 && t.ours.allSatisfy { name in
-                shapes[name].map { QuantizedWeights.isQuantized($0, embeddings: plan.quantizedEmbeddings) } ?? false
+                shapes[name].map { ModelCost.isQuantized($0, embeddings: plan.quantizedEmbeddings) } ?? false
             }
             if int8 {
                 let bytes = file.bytes(of: info), rowBytes = cols / 32 * GGMLBlocks.q8_0Bytes

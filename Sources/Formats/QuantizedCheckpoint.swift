@@ -26,7 +26,7 @@ public enum QuantizedCheckpoint {
     /// and info's estimate): 64, halved until it divides every quantized row
     /// (runq's rule; 288-wide rows get 32).
     public static func defaultGroupSize(_ config: ModelConfig, format: QuantizedFormat, embeddings: Bool) -> Int {
-        let widths = config.parameterShapes.filter { QuantizedWeights.isQuantized($0, embeddings: embeddings) }.map { $0.shape[1] }
+        let widths = config.parameterShapes.filter { ModelCost.isQuantized($0, embeddings: embeddings) }.map { $0.shape[1] }
         var g = preferredGroupSize
         while g > (format == .int4 ? 2 : 1) && widths.contains(where: { $0 % g != 0 }) { g /= 2 }
         return g
@@ -38,7 +38,7 @@ public enum QuantizedCheckpoint {
         if format == .int4 && g % 2 != 0 {
             throw FormatError("--group-size \(g): int4 packs two values per byte, so the group size must be even")
         }
-        for p in config.parameterShapes where QuantizedWeights.isQuantized(p, embeddings: embeddings) {
+        for p in config.parameterShapes where ModelCost.isQuantized(p, embeddings: embeddings) {
             let cols = p.shape[1]
             if g > cols { throw FormatError("--group-size \(g) is larger than the rows of \(p.name) (\(cols) values); it must divide every row") }
             if cols % g != 0 {
@@ -137,7 +137,7 @@ public enum QuantizedCheckpoint {
         }
         let expected = config.parameterShapes
         var names = Set(expected.map(\.name))
-        for p in expected where QuantizedWeights.isQuantized(p, embeddings: embeddings) { names.insert(p.name + scalesSuffix) }
+        for p in expected where ModelCost.isQuantized(p, embeddings: embeddings) { names.insert(p.name + scalesSuffix) }
         if let extra = file.tensors.first(where: { !names.contains($0.name) }) {
             throw fail("unexpected tensor '\(extra.name)' \(describeShape(extra.shape)): not part of this config's \(format.rawValue) model")
         }
@@ -146,7 +146,7 @@ public enum QuantizedCheckpoint {
         var checks: [(count: Int, scan: (Range<Int>) -> Int?)] = [], failures: [(Int) -> FormatError] = []
         for p in expected {
             guard let entry = file[p.name] else { throw fail("missing tensor '\(p.name)'") }
-            guard QuantizedWeights.isQuantized(p, embeddings: embeddings) else {
+            guard ModelCost.isQuantized(p, embeddings: embeddings) else {
                 guard entry.dtype == .f32, entry.shape == p.shape else {
                     throw fail("tensor '\(p.name)' is \(entry.dtype.rawValue) \(describeShape(entry.shape)); it must be F32 \(describeShape(p.shape))")
                 }
@@ -181,24 +181,5 @@ public enum QuantizedCheckpoint {
         if let (check, index) = firstFailure(checks) { throw failures[check](index) }
         return QuantizedWeights(format: format, groupSize: g, quantizedEmbeddings: embeddings, matrices: matrices,
                                 floats: floats.mapValues { Array($0) })
-    }
-
-    /// Bytes of weights one generated token streams: every matrix and vector
-    /// once, except the token embedding (one row), and the head when tied.
-    public static func weightBytesPerToken(_ config: ModelConfig, format: QuantizedFormat?, groupSize: Int, embeddings: Bool) -> Int {
-        var total = 0
-        for p in config.parameterShapes {
-            let quantized = format != nil && QuantizedWeights.isQuantized(p, embeddings: embeddings)
-            func bytes(_ count: Int) -> Int { quantized ? format!.byteCount(count) + 4 * count / groupSize : 4 * count }
-            if p.name == "token_embedding.weight" {
-                total += bytes(p.shape[1])  // the looked-up row
-                if config.tieEmbeddings { total += bytes(p.count) }  // also the head
-            } else if p.name == "position_embedding.weight" {
-                total += 4 * p.shape[1]
-            } else {
-                total += bytes(p.count)
-            }
-        }
-        return total
     }
 }

@@ -9,20 +9,18 @@ import ChatTemplate
 /// Each turn renders the whole conversation as transformers'
 /// `apply_chat_template(..., add_generation_prompt=True)` does, tokenizes it
 /// (the template writes its own specials, so no BOS is added), and generates
-/// until an end token (the model's end of turn). On the per-token path the KV
-/// cache stays between turns: only the tokens after the longest prefix already
-/// cached are fed, so earlier turns are not recomputed. The batched path
-/// (models with `rope_scaling`) reads the whole conversation again each turn.
+/// until an end token (the model's end of turn). Where the logits source can
+/// keep a cached prefix (the per-token path) the KV cache stays between turns:
+/// only the tokens after the longest prefix already cached are fed, so earlier
+/// turns are not recomputed. The batched path (models with `rope_scaling`)
+/// reads the whole conversation again each turn.
 public final class ChatSession {
     public let generator: Generator
     public let template: ChatTemplate
     /// The special tokens the template sees (`bos_token`, `eos_token`).
     public let specialTokens: [String: String]
     public private(set) var messages: [ChatMessage] = []
-    /// The per-token model whose cache holds `cached`; nil on the batched path.
-    let model: InferenceModel?
-    let caches: [KeyValueCache]
-    /// The tokens whose keys and values are in the cache.
+    /// The tokens whose keys and values are in the source's cache (row 0).
     private(set) var cached: [Int32] = []
     var turns = 0
 
@@ -49,8 +47,6 @@ public final class ChatSession {
         self.template = template
         self.specialTokens = specialTokens
         if let system { messages.append(ChatMessage(role: "system", content: system)) }
-        model = generator.rows?.take()
-        caches = generator.model?.makeCaches() ?? []
         _ = try template.render(messages + [ChatMessage(role: "user", content: "Hello")], addGenerationPrompt: true, specialTokens: specialTokens)
     }
 
@@ -81,8 +77,9 @@ public final class ChatSession {
         let window = generator.contextWindow
         var random = RandomGenerator(seed: seed &+ UInt64(turns))
         turns += 1
-        let reused = model == nil ? 0 : min(commonPrefixLength(cached, prompt), prompt.count - 1)
-        var logits = feed(prompt, from: reused)
+        let reused = generator.source.reusesCache ? min(commonPrefixLength(cached, prompt), prompt.count - 1) : 0
+        var logits = generator.source.extend(prompt, reusing: reused)
+        cached = prompt
         var scanner = StopScanner(stop: stop)
         var tokens: [Int32] = []
         let budget = min(maxNewTokens, window - prompt.count)
@@ -95,7 +92,10 @@ public final class ChatSession {
             let piece = scanner.push(generator.tokenizer.decodeBytes([Int(token)]))
             if !piece.isEmpty { onText(piece) }
             if scanner.stopped { ending = .stopString; break }
-            if tokens.count < budget { logits = step(prompt + tokens) }
+            if tokens.count < budget {
+                cached = prompt + tokens
+                logits = generator.source.advance([cached])[0]
+            }
         }
         let rest = scanner.finish()
         if !rest.isEmpty { onText(rest) }
@@ -119,23 +119,6 @@ public final class ChatSession {
             messages.removeSubrange(first..<min(first + 2, messages.count - 1))
             dropped += 2
         }
-    }
-
-    /// Feeds `tokens[from...]` after the first `from` cached positions; returns the last logits.
-    func feed(_ tokens: [Int32], from start: Int) -> [Float] {
-        defer { cached = tokens }
-        guard let model else { return generator.prefill([tokens], caches: caches)[0] }
-        model.rewind(to: start)
-        var last: [Float] = []
-        for t in tokens[start...] { last = Array(model.next(t)) }
-        return last
-    }
-
-    /// Feeds the newest token of `sequence` (whose earlier tokens are cached).
-    func step(_ sequence: [Int32]) -> [Float] {
-        defer { cached = sequence }
-        guard let model else { return generator.advance([sequence], caches: caches)[0] }
-        return Array(model.next(sequence.last!))
     }
 }
 

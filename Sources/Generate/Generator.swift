@@ -8,17 +8,11 @@ import Tokenizer
 
 /// Text generation with a KV cache: every new token costs one position's
 /// work. The sequences of a batch (several samples, or the beams) advance
-/// together, one batched forward per step.
-///
-/// When a sequence reaches the context length, the window slides: the last
-/// half of the context is kept and the cache is rebuilt from it, so the model
-/// always sees positions 0..<context_length (what it was trained on).
+/// together through one `LogitsSource` (per-token or batched; see there for
+/// how the window slides at the context length).
 public final class Generator {
-    /// The batched autograd path (nil when `rows` serves).
-    public let model: GPT?
-    /// The per-token path: one inference model per sequence.
-    public let rows: InferenceRows?
-    public var contextWindow: Int { model?.contextWindow ?? rows!.contextWindow }
+    public let source: any LogitsSource
+    public var contextWindow: Int { source.contextWindow }
     public let tokenizer: any Tokenizer
     /// The ids that end a sequence when generated (`endTokens(declared:tokenizer:)`).
     public let endTokens: Set<Int32>
@@ -28,18 +22,8 @@ public final class Generator {
     /// `endTokenIds` and `beginTokenId` are the ids the model declares (config
     /// tokenizer.eos_token_ids and tokenizer.bos_token_id); without them the
     /// tokenizer's specials are found by name.
-    public init(model: GPT, tokenizer: any Tokenizer, endTokenIds: [Int] = [], beginTokenId: Int? = nil) {
-        self.model = model
-        rows = nil
-        self.tokenizer = tokenizer
-        endTokens = Generator.endTokens(declared: endTokenIds, tokenizer: tokenizer)
-        beginToken = Generator.beginToken(declared: beginTokenId, tokenizer: tokenizer)
-    }
-
-    /// Generation over `InferenceModel`s (float32 or quantized), one per sequence.
-    public init(rows: InferenceRows, tokenizer: any Tokenizer, endTokenIds: [Int] = [], beginTokenId: Int? = nil) {
-        model = nil
-        self.rows = rows
+    public init(source: any LogitsSource, tokenizer: any Tokenizer, endTokenIds: [Int] = [], beginTokenId: Int? = nil) {
+        self.source = source
         self.tokenizer = tokenizer
         endTokens = Generator.endTokens(declared: endTokenIds, tokenizer: tokenizer)
         beginToken = Generator.beginToken(declared: beginTokenId, tokenizer: tokenizer)
@@ -72,22 +56,6 @@ public final class Generator {
         public var score: Double?
     }
 
-    /// A generous estimate of the bytes generating `sequences` rows at once
-    /// takes: weights, each row's KV cache and logits, the prompt's
-    /// activations, and the token lists. Commands compare it with the
-    /// machine's memory before allocating anything.
-    public static func estimatedBytes(config: ModelConfig, sequences: Int, promptLength: Int, maxNewTokens: Int) -> Double {
-        let (d, layers, context) = (Double(config.dModel), Double(config.nLayer), Double(config.contextLength))
-        let vocab = Double(config.vocabSize ?? 1), hidden = Double(config.feedForwardSize)
-        let kv = Double(config.kvHeads * config.headSize)
-        let weights = layers * (d * (2 * d + 2 * kv) + 3 * d * hidden) + 2 * vocab * d
-        let rows = Double(sequences), prompt = Double(max(1, min(promptLength, config.contextLength)))
-        let cache = layers * 2 * context * kv
-        let activations = prompt * (vocab + 8 * d + 2 * hidden)
-        let tokens = Double(promptLength + maxNewTokens)
-        return 4 * (weights + rows * (cache + activations + 2 * vocab + tokens))
-    }
-
     // MARK: sampling (greedy or random), batched over samples
 
     /// Generates `count` continuations of `prompt` (token ids), each up to
@@ -101,8 +69,7 @@ public final class Generator {
         var generated = [[Int32]](repeating: [], count: count)
         var finished = [Bool](repeating: false, count: count)
         var streams = (0..<count).map { _ in StopScanner(stop: stop) }
-        let caches = model?.makeCaches() ?? []
-        var logits = prefill(sequences, caches: caches)
+        var logits = source.prefill(sequences)
         var step = 0
         while step < maxNewTokens && finished.contains(false) {
             var next = [Int32](repeating: 0, count: count)
@@ -119,7 +86,7 @@ public final class Generator {
             }
             for row in 0..<count { sequences[row].append(next[row]) }
             step += 1
-            if step < maxNewTokens && finished.contains(false) { logits = advance(sequences, caches: caches) }
+            if step < maxNewTokens && finished.contains(false) { logits = source.advance(sequences) }
         }
         for row in 0..<count {
             let rest = streams[row].finish()
@@ -141,45 +108,10 @@ public final class Generator {
             greedy.greedy = true
             return sample(prompt: prompt, count: 1, maxNewTokens: maxNewTokens, settings: greedy, seed: 0, stop: stop)
         }
-        var stepper = CachedModelStepper(generator: self)
+        var stepper = CachedModelStepper(source: source)
         return Generate.beamSearch(&stepper, prompt: prompt, width: width, count: count, maxNewTokens: maxNewTokens,
                                    lengthPenalty: lengthPenalty, earlyStopping: earlyStopping, settings: settings, endTokens: endTokens,
                                    decode: { self.tokenizer.decodeBytes($0.map(Int.init)) }, stop: stop)
-    }
-
-    // MARK: the model with its cache
-
-    /// Runs whole sequences (all the same length) through empty caches and
-    /// returns each row's last-position logits.
-    func prefill(_ sequences: [[Int32]], caches: [KeyValueCache]) -> [[Float]] {
-        guard let model else { return rows!.prefill(sequences) }
-        for c in caches { c.clear() }
-        let context = model.contextWindow
-        let window = sequences.map { Array($0.suffix(context)) }
-        let length = window[0].count
-        return Autograd.noGrad {
-            let logits = model(window.flatMap { $0 }, batch: window.count, length: length, offset: 0, caches: caches)
-            return lastPositions(logits, batch: window.count, length: length)
-        }
-    }
-
-    /// Feeds each sequence's newest token; slides the window when the cache is full.
-    func advance(_ sequences: [[Int32]], caches: [KeyValueCache]) -> [[Float]] {
-        guard let model else { return rows!.advance(sequences) }
-        let context = model.contextWindow
-        let cached = caches[0].length
-        if cached >= context {
-            return prefill(sequences.map { Array($0.suffix(max(1, context / 2))) }, caches: caches)
-        }
-        return Autograd.noGrad {
-            let logits = model(sequences.map { $0.last! }, batch: sequences.count, length: 1, offset: cached, caches: caches)
-            return lastPositions(logits, batch: sequences.count, length: 1)
-        }
-    }
-
-    func lastPositions(_ logits: Tensor, batch: Int, length: Int) -> [[Float]] {
-        let v = model!.vocabSize
-        return (0..<batch).map { b in Array(UnsafeBufferPointer(start: logits.data + ((b * length) + length - 1) * v, count: v)) }
     }
 }
 
@@ -240,16 +172,13 @@ public protocol NextTokenModel {
     mutating func advance(_ sequences: [[Int32]], parents: [Int]) -> [[Float]]
 }
 
-/// A GPT with a KV cache: rows are reordered by parent, then fed one token.
+/// A logits source as beam search sees it: rows reordered by parent, then fed one token.
 struct CachedModelStepper: NextTokenModel {
-    let generator: Generator
-    let caches: [KeyValueCache]
-    init(generator: Generator) { self.generator = generator; caches = generator.model?.makeCaches() ?? [] }
-    mutating func start(prompt: [Int32]) -> [Float] { generator.prefill([prompt], caches: caches)[0] }
+    let source: any LogitsSource
+    mutating func start(prompt: [Int32]) -> [Float] { source.prefill([prompt])[0] }
     mutating func advance(_ sequences: [[Int32]], parents: [Int]) -> [[Float]] {
-        for cache in caches { cache.reorder(rows: parents) }
-        generator.rows?.reorder(parents)
-        return generator.advance(sequences, caches: caches)
+        source.reorder(parents)
+        return source.advance(sequences)
     }
 }
 

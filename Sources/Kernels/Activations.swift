@@ -103,8 +103,9 @@ public func activationBackward(_ f: Activation, _ x: ConstFloatPointer, _ dy: Co
         case .geluTanh:
             accumulate16(x, dy, dx, lo, hi, accumulate: accumulate) { x, dy in
                 let t = vtanh(sqrt2OverPi * x.addingProduct(geluCubic * x * x, x))
-                let slope = sqrt2OverPi * (1 + 3 * geluCubic * x * x)
-                return dy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * slope)
+                let slope: Float16Lanes = sqrt2OverPi * (1 + 3 * geluCubic * x * x)
+                let sech2: Float16Lanes = 1 - t * t  // split for Swift 6.0's type checker
+                return dy * (0.5 * (1 + t) + 0.5 * x * sech2 * slope)
             }
         case .swish(let beta):
             accumulate16(x, dy, dx, lo, hi, accumulate: accumulate) { x, dy in

@@ -544,14 +544,16 @@ func blockedMatmul<Block: RegisterBlock>(
                     let nr = layout.width(j / blockCols)
                     let cols = min(nr, j1 - j)
                     let bInPlace = j / blockCols < fullBPanels
-                    let bPanel = bInPlace ? b + p0 * n + j : UnsafePointer(packedB + p0 * paddedN + (j / blockCols) * blockCols * kc)
+                    // Offsets computed apart and the pointers typed: Swift 6.0's type checker gives up on the ternaries otherwise.
+                    let bOffset: Int = bInPlace ? p0 * n + j : p0 * paddedN + (j / blockCols) * blockCols * kc
+                    let bPanel: UnsafePointer<Float> = bInPlace ? b + bOffset : UnsafePointer(packedB + bOffset)
                     let ldb = bInPlace ? n : nr
                     var i = i0
                     while i < i1 {
                         let rows = min(mr, i1 - i)
-                        let shift = i / mr < fullPanels || !shiftsLastPanel ? 0 : mr - rows
-                        let aPanel = aInPlace ? a + (i - shift) * aRowStride + p0 * aStep
-                            : UnsafePointer(packedA + p0 * paddedM + (i / mr) * mr * kc)
+                        let shift: Int = i / mr < fullPanels || !shiftsLastPanel ? 0 : mr - rows
+                        let aOffset: Int = aInPlace ? (i - shift) * aRowStride + p0 * aStep : p0 * paddedM + (i / mr) * mr * kc
+                        let aPanel: UnsafePointer<Float> = aInPlace ? a + aOffset : UnsafePointer(packedA + aOffset)
                         let rs = aInPlace ? aRowStride : 1, step = aInPlace ? aStep : mr
                         let cTile = c + i * n + j
                         // Scratch row `shift + r` holds row i + r of C.

@@ -91,7 +91,8 @@ func normalizeRow(_ x: ConstFloatPointer, _ y: FloatPointer, cols: Int, mean mu:
     let full = cols / 16 * 16
     var j = 0
     while j < full {
-        var out = (load16(x + j) - mu) * inv * load16(gamma + j)
+        let centered: Float16Lanes = load16(x + j) - mu  // typed for Swift 6.0's type checker
+        var out: Float16Lanes = centered * inv * load16(gamma + j)
         if let beta { out += load16(beta + j) }
         store16(out, y + j)
         j += 16

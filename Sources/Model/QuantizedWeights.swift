@@ -21,7 +21,7 @@ public struct QuantizedWeights {
     public init(quantizing model: GPT, format: QuantizedFormat, groupSize: Int, embeddings: Bool) {
         var matrices: [String: QuantizedMatrix] = [:], floats: [String: [Float]] = [:]
         for p in model.parameters {
-            if Self.isQuantized(ParameterShape(name: p.name, shape: p.tensor.shape), embeddings: embeddings) {
+            if ModelCost.isQuantized(ParameterShape(name: p.name, shape: p.tensor.shape), embeddings: embeddings) {
                 matrices[p.name] = QuantizedMatrix(quantizing: p.tensor.toArray(), rows: p.tensor.shape[0], cols: p.tensor.shape[1],
                                                    groupSize: groupSize, format: format)
             } else {
@@ -29,14 +29,5 @@ public struct QuantizedWeights {
             }
         }
         self.init(format: format, groupSize: groupSize, quantizedEmbeddings: embeddings, matrices: matrices, floats: floats)
-    }
-
-    /// Which parameters are quantized: every linear weight of the blocks, and
-    /// the token embedding and output head unless `embeddings` is false.
-    public static func isQuantized(_ p: ParameterShape, embeddings: Bool) -> Bool {
-        guard p.shape.count == 2 else { return false }
-        if p.name == "position_embedding.weight" { return false }
-        if p.name == "token_embedding.weight" || p.name == "lm_head.weight" { return embeddings }
-        return true
     }
 }

@@ -355,6 +355,9 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
                 let pieceLimit = b == to && to < limit && !(0x30...0x39).contains(p[to]) ? limit : b
                 preTokenize(p, a, b, pieceLimit, stage: stage + 1, body)
             }
+        case .whitespaceSplit, .bert:
+            let punctuation = splitters[stage] == .bert
+            PreTokenizer.splitWhitespace(p, from: from, to: to, punctuation: punctuation) { a, b in preTokenize(p, a, b, b, stage: stage + 1, body) }
         case .byteLevel(useRegex: false), .metaspace:
             preTokenize(p, from, to, limit, stage: stage + 1, body)
         }

@@ -3,13 +3,17 @@ protocol HeapOrdered {
     static func precedes(_ a: Self, _ b: Self) -> Bool
 }
 
-/// The one binary heap: BPE training's pair counts (most frequent first) and
-/// BPE encoding's merge candidates (lowest rank first). Generic over the
+/// The one binary heap: BPE training's pair counts (most frequent first), BPE
+/// encoding's merge candidates (lowest rank first) and WordPiece training's pair
+/// scores (highest first). Generic over the
 /// ordering so each use is specialised and inlined.
 struct BinaryHeap<Element: HeapOrdered> {
     private var items: [Element] = []
 
     var isEmpty: Bool { items.isEmpty }
+    var count: Int { items.count }
+
+    mutating func removeAll() { items.removeAll(keepingCapacity: true) }
 
     mutating func push(_ e: Element) {
         items.append(e)

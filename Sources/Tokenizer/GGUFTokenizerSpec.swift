@@ -27,7 +27,7 @@ enum GGUFTokenType {
 
 /// The GGUF `tokenizer.ggml.pre` names tinygpt maps to a pre-tokenizer, and the steps each stands for.
 enum GGUFPreTokenizer {
-    static let byName: [(names: [String], steps: [BPETokenizer.PreTokenizerStep])] = [
+    static let byName: [(names: [String], steps: [PreTokenizerStep])] = [
         // llama.cpp names GPT-2's pattern "gpt-2". A file without the key (or "default", llama.cpp's fallback
         // for unknown tokenizers, which splits differently) is read as transformers reads it: GPT-2's pattern.
         (["gpt-2", "gpt2", "default"], [.byteLevel(useRegex: true)]),
@@ -38,7 +38,7 @@ enum GGUFPreTokenizer {
     ]
     static var supported: String { byName.flatMap(\.names).joined(separator: ", ") }
 
-    static func steps(_ name: String?) -> [BPETokenizer.PreTokenizerStep]? {
+    static func steps(_ name: String?) -> [PreTokenizerStep]? {
         byName.first { $0.names.contains(name ?? "default") }?.steps
     }
 }
@@ -93,7 +93,7 @@ extension TokenizerFile {
             pl.decoders = [.replace("▁", with: " "), .byteFallback, .fuse] + (prefix ? [.strip(content: " ", start: 1, stop: 0)] : [])
         }
         if spec.addBosToken ?? !byteLevel, let bos = spec.bosTokenId {
-            pl.prefix = [BPETokenizer.TemplateToken(name: spec.tokens[bos], ids: [bos])]
+            pl.prefix = [TemplateToken(name: spec.tokens[bos], ids: [bos])]
         }
 
         // Added tokens: control ones and the named specials are special; user-defined ones are added,
@@ -167,7 +167,7 @@ extension TokenizerFile {
     public static func ggufSpec(huggingFaceJSON data: Data) throws -> GGUFTokenizerSpec {
         func fail(_ s: String) -> TokenizerError { TokenizerError("tokenizer.json cannot be written as GGUF: \(s)") }
         guard let bpe = try load(data: data) as? BPETokenizer else {
-            throw fail("a char (WordLevel) tokenizer has no GGUF form; GGUF holds BPE tokenizers")
+            throw fail("tinygpt writes GGUF tokenizers for BPE models only, not for char (WordLevel), WordPiece or Unigram ones")
         }
         let p = bpe.pipeline
         let n = bpe.vocabSize
@@ -204,8 +204,8 @@ extension TokenizerFile {
         } else {
             // llama.cpp's SentencePiece tokenizer: characters, byte fallback, "▁" for spaces, an optional space prefix.
             guard p.byteFallback else { throw fail("model.byte_fallback is false, and GGUF's llama tokenizer always falls back to bytes") }
-            let ms = { (scheme: BPETokenizer.PrependScheme) in [BPETokenizer.PreTokenizerStep.metaspace(replacement: "▁", prependScheme: scheme, split: false)] }
-            let prepend: [BPETokenizer.Normalizer] = [.prepend("▁"), .replace(" ", with: "▁")]
+            let ms = { (scheme: PrependScheme) in [PreTokenizerStep.metaspace(replacement: "▁", prependScheme: scheme, split: false)] }
+            let prepend: [NormalizerStep] = [.prepend("▁"), .replace(" ", with: "▁")]
             if p.preTokenizers.isEmpty && (p.normalizers == prepend || p.normalizers == prepend.reversed()) {
                 spec.addSpacePrefix = true
             } else if p.preTokenizers.isEmpty && p.normalizers == [.replace(" ", with: "▁")] {

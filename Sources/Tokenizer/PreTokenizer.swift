@@ -216,6 +216,39 @@ enum PreTokenizer {
         if to > pieceStart { body(pieceStart, to) }
     }
 
+    /// The scalar value and byte length of the valid UTF-8 at `i`.
+    @inline(__always)
+    static func scalar(_ p: UnsafePointer<UInt8>, _ i: Int) -> (value: UInt32, length: Int) {
+        let b0 = UInt32(p[i])
+        if b0 < 0x80 { return (b0, 1) }
+        if b0 < 0xE0 { return ((b0 & 0x1F) << 6 | (UInt32(p[i + 1]) & 0x3F), 2) }
+        if b0 < 0xF0 { return ((b0 & 0x0F) << 12 | (UInt32(p[i + 1]) & 0x3F) << 6 | (UInt32(p[i + 2]) & 0x3F), 3) }
+        return ((b0 & 0x07) << 18 | (UInt32(p[i + 1]) & 0x3F) << 12 | (UInt32(p[i + 2]) & 0x3F) << 6 | (UInt32(p[i + 3]) & 0x3F), 4)
+    }
+
+    /// `WhitespaceSplit` (`punctuation` false) and `BertPreTokenizer` (true): the runs between
+    /// whitespace (White_Space, as Rust's `char::is_whitespace`), which is dropped; with
+    /// `punctuation`, each of BERT's punctuation characters is a piece of its own.
+    @inline(__always)
+    static func splitWhitespace(_ p: UnsafePointer<UInt8>, from: Int, to: Int, punctuation: Bool, _ body: (Int, Int) -> Void) {
+        var i = from, pieceStart = from
+        while i < to {
+            let (v, n) = scalar(p, i)
+            let c = BertCharacters.classes(v)
+            if c & BertCharacters.whitespace != 0 {
+                if i > pieceStart { body(pieceStart, i) }
+                i += n; pieceStart = i
+            } else if punctuation && c & BertCharacters.punctuation != 0 {
+                if i > pieceStart { body(pieceStart, i) }
+                body(i, i + n)
+                i += n; pieceStart = i
+            } else {
+                i += n
+            }
+        }
+        if to > pieceStart { body(pieceStart, to) }
+    }
+
     /// True if a piece boundary is certain at `i` whatever came before: the previous byte is
     /// a newline (whitespace that is not the space a ` ?X+` piece may start with) and the byte
     /// at `i` is ASCII non-whitespace (so no whitespace run crosses `i`).

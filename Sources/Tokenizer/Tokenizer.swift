@@ -1,8 +1,8 @@
 import Foundation
 import Files
 
-/// Tokenizers: BPE (byte-level or SentencePiece-style) and character-level. This module imports
-/// no other tinygpt module.
+/// Tokenizers: BPE (byte-level or SentencePiece-style), WordPiece, Unigram and character-level.
+/// This module imports no other tinygpt module.
 ///
 /// All kinds share one interface and one file format (Hugging Face `tokenizer.json`);
 /// `TokenizerFile.load(from:)` detects which kind a file holds.
@@ -61,5 +61,10 @@ extension Tokenizer {
 /// A tokenizer problem, with a one-line description naming what is wrong and what is allowed.
 public struct TokenizerError: Error, CustomStringConvertible, Equatable {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// Set when training refused a vocabulary size: the least the text needs.
+    public let neededVocabulary: Int?
+    public init(_ description: String, neededVocabulary: Int? = nil) {
+        self.description = description
+        self.neededVocabulary = neededVocabulary
+    }
 }

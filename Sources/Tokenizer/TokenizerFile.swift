@@ -6,7 +6,8 @@ import Glibc
 
 /// Reading and writing the Hugging Face `tokenizer.json` layout (the subset in docs/tokenizer.md).
 public enum TokenizerFile {
-    /// Loads a tokenizer, detecting byte-level BPE (`model.type` "BPE") or char (`"WordLevel"`).
+    /// Loads a tokenizer, detecting its kind from `model.type`: "BPE", "WordPiece", "Unigram" or
+    /// "WordLevel" (tinygpt's char layout).
     public static func load(from url: URL) throws -> any Tokenizer {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {

@@ -51,14 +51,6 @@ struct Reader {
         throw fail("unsupported value of '\(path)\(key)' (only \(falseOK ? "false or null" : "null") is supported)")
     }
 
-    /// The added tokens of a file: content → id, and which are not special or are normalized.
-    struct AddedTokens {
-        var ids: [String: Int] = [:]
-        var nonSpecial: Set<String> = []
-        var normalized: Set<String> = []
-        var lstrip: Set<String> = [], rstrip: Set<String> = []
-    }
-
     mutating func tokenizer(_ root: [String: Any]) throws -> any Tokenizer {
         try onlyKeys(root, ["version", "truncation", "padding", "added_tokens", "normalizer", "pre_tokenizer", "post_processor", "decoder", "model"], "")
         for k in ["truncation", "padding"] { try mustBe(root, k, "") }
@@ -86,10 +78,12 @@ struct Reader {
 
         switch type {
         case "BPE": return try bpe(root, model, added)
+        case "WordPiece": return try wordPiece(root, model, added)
+        case "Unigram": return try unigram(root, model, added)
         case "WordLevel":
             try mustBe(root, "normalizer", "")
             return try char(root, model, added.ids)
-        default: throw fail("unsupported model.type '\(type)'; supported: BPE (byte-level or SentencePiece-style), WordLevel (tinygpt char tokenizer)")
+        default: throw fail("unsupported model.type '\(type)'; supported: BPE (byte-level or SentencePiece-style), WordPiece, Unigram, WordLevel (tinygpt char tokenizer)")
         }
     }
 
@@ -110,23 +104,38 @@ struct Reader {
     func literal(_ o: [String: Any], _ path: String) throws -> String {
         let pattern = try object(o["pattern"], path + ".pattern")
         if let s = pattern["String"] as? String { return s }
-        throw fail("unsupported '\(path).pattern' (only a literal {\"String\": ...} is supported here)")
+        throw fail("unsupported '\(path).pattern' (only a literal {\"String\": ...} is supported here, or {\"Regex\": \" {2,}\"} in a normalizer)")
     }
 
-    func normalizers(_ v: Any?) throws -> [BPETokenizer.Normalizer] {
+    func normalizers(_ v: Any?) throws -> [NormalizerStep] {
         try steps(v, "normalizer", listKey: "normalizers").map { path, o in
             switch try type(o, path) {
             case "NFC": return .nfc
+            case "NFD": return .nfd
+            case "NFKC": return .nfkc
+            case "NFKD": return .nfkd
+            case "Lowercase": return .lowercase
+            case "Nmt": return .nmt
             case "Prepend": return .prepend(try string(o["prepend"], path + ".prepend"))
-            case "Replace": return .replace(try literal(o, path), with: try string(o["content"], path + ".content"))
-            case let t: throw fail("unsupported \(path).type '\(t)'; supported: NFC, Prepend, Replace (literal), Sequence of these")
+            case "Replace":
+                let content = try string(o["content"], path + ".content")
+                let pattern = try object(o["pattern"], path + ".pattern")
+                if let regex = pattern["Regex"] as? String, regex == Normalization.spaceRunsRegex { return .replaceSpaceRuns(with: content) }
+                return .replace(try literal(o, path), with: content)
+            case "BertNormalizer":
+                try onlyKeys(o, ["type", "clean_text", "handle_chinese_chars", "strip_accents", "lowercase"], path + ".")
+                let strip: Bool? = isNull(o["strip_accents"]) ? nil : try bool(o["strip_accents"], path + ".strip_accents", default: false)
+                return .bert(cleanText: try bool(o["clean_text"], path + ".clean_text", default: true),
+                             handleChineseChars: try bool(o["handle_chinese_chars"], path + ".handle_chinese_chars", default: true),
+                             stripAccents: strip, lowercase: try bool(o["lowercase"], path + ".lowercase", default: true))
+            case let t: throw fail("unsupported \(path).type '\(t)'; supported: NFC, NFD, NFKC, NFKD, Lowercase, Nmt, BertNormalizer, Prepend, Replace (literal, or the regex \" {2,}\"), Sequence of these")
             }
         }
     }
 
-    func prependScheme(_ o: [String: Any], _ path: String) throws -> BPETokenizer.PrependScheme {
+    func prependScheme(_ o: [String: Any], _ path: String) throws -> PrependScheme {
         if let s = o["prepend_scheme"] as? String {
-            guard let scheme = BPETokenizer.PrependScheme(rawValue: s) else {
+            guard let scheme = PrependScheme(rawValue: s) else {
                 throw fail("unsupported value '\(s)' of '\(path).prepend_scheme'; supported: first, always, never")
             }
             return scheme
@@ -135,7 +144,7 @@ struct Reader {
         return try bool(o["add_prefix_space"], path + ".add_prefix_space", default: true) ? .always : .never
     }
 
-    func preTokenizers(_ v: Any?) throws -> [BPETokenizer.PreTokenizerStep] {
+    func preTokenizers(_ v: Any?) throws -> [PreTokenizerStep] {
         try steps(v, "pre_tokenizer", listKey: "pretokenizers").map { path, o in
             switch try type(o, path) {
             case "ByteLevel":
@@ -150,8 +159,8 @@ struct Reader {
                 guard let regex = pattern["Regex"] as? String else {
                     throw fail("unsupported '\(path).pattern' (only the Regex patterns in docs/tokenizer.md are supported)")
                 }
-                guard let known = BPETokenizer.SplitPattern(regex: regex) else {
-                    throw fail("unsupported regex \(JSONValue.quote(regex)) in '\(path).pattern.Regex'; supported: the patterns of \(BPETokenizer.SplitPattern.allCases.map(\.rawValue).joined(separator: ", ")) (docs/tokenizer.md)")
+                guard let known = SplitPattern(regex: regex) else {
+                    throw fail("unsupported regex \(JSONValue.quote(regex)) in '\(path).pattern.Regex'; supported: the patterns of \(SplitPattern.allCases.map(\.rawValue).joined(separator: ", ")) (docs/tokenizer.md)")
                 }
                 guard (o["behavior"] as? String) == "Isolated" else {
                     throw fail("unsupported value of '\(path).behavior' (only Isolated is supported)")
@@ -166,13 +175,15 @@ struct Reader {
                 let r = try string(o["replacement"], path + ".replacement")
                 guard r.unicodeScalars.count == 1 else { throw fail("'\(path).replacement' must be one character") }
                 return .metaspace(replacement: r, prependScheme: try prependScheme(o, path), split: try bool(o["split"], path + ".split", default: true))
+            case "WhitespaceSplit": return .whitespaceSplit
+            case "BertPreTokenizer": return .bert
             case let t:
-                throw fail("unsupported \(path).type '\(t)'; supported: ByteLevel, Split (known regexes), Digits, Metaspace, Sequence of these")
+                throw fail("unsupported \(path).type '\(t)'; supported: ByteLevel, Split (known regexes), Digits, Metaspace, WhitespaceSplit, BertPreTokenizer, Sequence of these")
             }
         }
     }
 
-    func decoders(_ v: Any?) throws -> [BPETokenizer.DecoderStep] {
+    func decoders(_ v: Any?) throws -> [DecoderStep] {
         if isNull(v) { throw fail("missing field 'decoder'") }
         return try steps(v, "decoder", listKey: "decoders").map { path, o in
             switch try type(o, path) {
@@ -186,15 +197,19 @@ struct Reader {
                 return .strip(content: try string(o["content"], path + ".content"), start: try int(o["start"] ?? 0, path + ".start"), stop: 0)
             case "Metaspace":
                 return .metaspace(replacement: try string(o["replacement"], path + ".replacement"), prependScheme: try prependScheme(o, path))
+            case "WordPiece":
+                try onlyKeys(o, ["type", "prefix", "cleanup"], path + ".")
+                return .wordPiece(prefix: try o["prefix"].map { try string($0, path + ".prefix") } ?? "##",
+                                  cleanup: try bool(o["cleanup"], path + ".cleanup", default: true))
             case let t:
-                throw fail("unsupported \(path).type '\(t)'; supported: ByteLevel, Replace (literal), ByteFallback, Fuse, Strip, Metaspace, Sequence of these")
+                throw fail("unsupported \(path).type '\(t)'; supported: ByteLevel, Replace (literal), ByteFallback, Fuse, Strip, Metaspace, WordPiece, Sequence of these")
             }
         }
     }
 
     /// What the post-processor adds before a single text. Offsets-only processors add nothing.
-    func prefix(_ v: Any?) throws -> [BPETokenizer.TemplateToken] {
-        var out: [BPETokenizer.TemplateToken] = []
+    func prefix(_ v: Any?) throws -> [TemplateToken] {
+        var out: [TemplateToken] = []
         var templates = 0
         for (path, o) in try steps(v, "post_processor", listKey: "processors") {
             switch try type(o, path) {
@@ -217,7 +232,7 @@ struct Reader {
                         let name = try string(sp["id"], ip + ".SpecialToken.id")
                         let entry = try object(specials[name], "\(path).special_tokens[\(JSONValue.quote(name))]")
                         guard let ids = entry["ids"] as? [Any] else { throw fail("field '\(path).special_tokens[\(JSONValue.quote(name))].ids' must be an array") }
-                        out.append(BPETokenizer.TemplateToken(name: name, ids: try ids.map { try int($0, "\(path).special_tokens[\(JSONValue.quote(name))].ids") }))
+                        out.append(TemplateToken(name: name, ids: try ids.map { try int($0, "\(path).special_tokens[\(JSONValue.quote(name))].ids") }))
                     } else {
                         throw fail("unsupported '\(ip)' (expected Sequence or SpecialToken)")
                     }
@@ -244,6 +259,12 @@ struct Reader {
         pl.prefix = try prefix(root["post_processor"])
 
         let steps = pl.preTokenizers
+        if let t = steps.first(where: { $0 == .bert || $0 == .whitespaceSplit }) {
+            throw fail("unsupported pre_tokenizer \(t == .bert ? "BertPreTokenizer" : "WhitespaceSplit") with a BPE model; it goes with WordPiece or Unigram")
+        }
+        if pl.decoders.contains(where: { if case .wordPiece = $0 { return true } else { return false } }) {
+            throw fail("unsupported decoder.type 'WordPiece' with a BPE model; it goes with a WordPiece model")
+        }
         if let k = steps.firstIndex(where: { if case .byteLevel = $0 { return true } else { return false } }) {
             if k != steps.count - 1 { throw fail("unsupported pre_tokenizer: ByteLevel must come last (after Split or Digits)") }
             if pl.byteFallback { throw fail("unsupported value of 'model.byte_fallback' (true only without a ByteLevel pre_tokenizer)") }
@@ -357,6 +378,73 @@ struct Reader {
                 throw TokenizerError("unsupported 'model.unk_token' with bytes missing from a byte-level model.vocab")
             }
             return tok
+        } catch let e as TokenizerError {
+            throw fail(e.description)
+        }
+    }
+
+    /// The pipeline of a WordPiece or Unigram file: its steps, none of them byte-level.
+    func textPipeline(_ root: [String: Any]) throws -> TextPipeline {
+        var pl = TextPipeline()
+        pl.normalizers = try normalizers(root["normalizer"])
+        pl.preTokenizers = try preTokenizers(root["pre_tokenizer"])
+        pl.decoders = try decoders(root["decoder"])
+        pl.prefix = try prefix(root["post_processor"])
+        if pl.preTokenizers.contains(where: { if case .byteLevel = $0 { return true } else { return false } }) {
+            throw fail("unsupported pre_tokenizer ByteLevel with a \(try string((root["model"] as? [String: Any])?["type"], "model.type")) model; ByteLevel goes with BPE")
+        }
+        if pl.decoders.contains(.byteLevel) { throw fail("unsupported decoder ByteLevel without a ByteLevel pre_tokenizer") }
+        return pl
+    }
+
+    func wordPiece(_ root: [String: Any], _ model: [String: Any], _ added: AddedTokens) throws -> WordPieceTokenizer {
+        try onlyKeys(model, ["type", "unk_token", "continuing_subword_prefix", "max_input_chars_per_word", "vocab"], "model.")
+        let pl = try textPipeline(root)
+        let entries = try vocab(model, exact: true)
+        var strings = [String?](repeating: nil, count: (entries.map { $0.1 }.max() ?? -1) + 1)
+        for (s, id) in entries { strings[id] = s }
+        let unk = try model["unk_token"].map { try string($0, "model.unk_token") } ?? "[UNK]"
+        let prefix = try model["continuing_subword_prefix"].map { try string($0, "model.continuing_subword_prefix") } ?? "##"
+        let maxChars = try model["max_input_chars_per_word"].map { try int($0, "model.max_input_chars_per_word") } ?? 100
+        for t in pl.prefix { for id in t.ids where id >= max(strings.count, (added.ids.values.max() ?? -1) + 1) {
+            throw fail("post_processor token \(JSONValue.quote(t.name)) has id \(id), outside the vocabulary")
+        } }
+        do {
+            return try WordPieceTokenizer(vocab: strings, unknownToken: unk, continuingSubwordPrefix: prefix, maxInputCharsPerWord: maxChars,
+                                          pipeline: pl, added: added)
+        } catch let e as TokenizerError {
+            throw fail(e.description)
+        }
+    }
+
+    func unigram(_ root: [String: Any], _ model: [String: Any], _ added: AddedTokens) throws -> UnigramTokenizer {
+        try onlyKeys(model, ["type", "unk_id", "vocab", "byte_fallback"], "model.")
+        let pl = try textPipeline(root)
+        guard let raw = model["vocab"] else { throw fail("missing field 'model.vocab'") }
+        guard raw is [Any] else { throw fail("field 'model.vocab' must be an array of [piece, score] pairs") }
+        // Scores are read again by tinygpt's parser, which rounds decimal text to the nearest
+        // Double (Foundation's may miss by one unit in the last place, and a tie may hang on it).
+        guard let data, case .object(let r)? = try? JSONParser.parse([UInt8](data)),
+              case .object(let m)? = r.last(where: { $0.key == "model" })?.value,
+              case .array(let list)? = m.last(where: { $0.key == "vocab" })?.value else {
+            throw fail("field 'model.vocab' must be an array of [piece, score] pairs")
+        }
+        var pieces: [String] = [], scores: [Double] = []
+        pieces.reserveCapacity(list.count); scores.reserveCapacity(list.count)
+        for (k, item) in list.enumerated() {
+            guard case .array(let pair) = item, pair.count == 2, case .string(let piece) = pair[0],
+                  let score = pair[1].double, score.isFinite else {
+                throw fail("model.vocab[\(k)] must be a [piece, score] pair (a string and a finite number)")
+            }
+            pieces.append(piece); scores.append(score)
+        }
+        let unk: Int? = isNull(model["unk_id"]) ? nil : try int(model["unk_id"], "model.unk_id")
+        for t in pl.prefix { for id in t.ids where id >= max(pieces.count, (added.ids.values.max() ?? -1) + 1) {
+            throw fail("post_processor token \(JSONValue.quote(t.name)) has id \(id), outside the vocabulary")
+        } }
+        do {
+            return try UnigramTokenizer(pieces: pieces, scores: scores, unknownId: unk,
+                                        byteFallback: try bool(model["byte_fallback"], "model.byte_fallback", default: false), pipeline: pl, added: added)
         } catch let e as TokenizerError {
             throw fail(e.description)
         }

@@ -32,8 +32,8 @@ public struct Corpus {
 
     /// Builds the tokenizer the config asks for and tokenizes both splits.
     /// A char vocabulary comes from the whole text (as nanoGPT's, so the
-    /// validation split has no unknown characters); BPE learns from the
-    /// training split only.
+    /// validation split has no unknown characters); BPE, WordPiece and Unigram
+    /// learn from the training split only.
     public static func build(text: String, config: RunConfig, progress: ((Int, Int) -> Void)? = nil) throws -> Corpus {
         guard !text.isEmpty else { throw TrainingError("the training text is empty") }
         let (trainText, validationText) = split(text, valFraction: config.data.valFraction)
@@ -44,6 +44,15 @@ public struct Corpus {
         case .bpe:
             tokenizer = try BPETokenizer.train(text: trainText, vocabSize: config.tokenizer.vocabSize,
                                                specialTokens: config.tokenizer.specialTokens, progress: progress)
+        case .wordpiece, .unigram:
+            let t = config.tokenizer
+            do {
+                tokenizer = t.type == .wordpiece
+                    ? try WordPieceTokenizer.train(text: trainText, vocabSize: t.vocabSize, specialTokens: t.specialTokens, progress: progress)
+                    : try UnigramTokenizer.train(text: trainText, vocabSize: t.vocabSize, specialTokens: t.specialTokens, progress: progress)
+            } catch let e as TokenizerError where e.neededVocabulary != nil {
+                throw TrainingError("tokenizer.vocab_size \(t.vocabSize) is too small for \(t.type.rawValue) on this corpus; allowed: at least \(e.neededVocabulary!) (\(e.description))")
+            }
         }
         return try Corpus(tokenizer: tokenizer, trainText: trainText, validationText: validationText)
     }

@@ -221,9 +221,7 @@ public struct PruningSource {
             throw TrainingError("\(directory.path) is quantized (\(q)); prune the float checkpoint it was made from")
         }
         try check(try Checkpoint.loadConfig(from: directory))
-        loaded = try Checkpoint.load(from: directory)
-        tokenizer = try TokenizerFile.load(data: loaded.tokenizerJSON, name: directory.appendingPathComponent(Checkpoint.tokenizerFile).path)
-        try Checkpoint.checkVocabulary(tokenizer: tokenizer.vocabSize, model: loaded.model.vocabSize, source: directory.path)
+        (loaded, tokenizer) = try Checkpoint.loadWithTokenizer(directory.path)
         var config = loaded.config
         if loaded.model.hasAdapters {  // pruned as the model it computes
             loaded.model.mergeAdapters()

@@ -229,9 +229,10 @@ public final class Trainer {
     /// `initialized` (--init-from) fixes the model's size, and the context
     /// bounds an sft or dpo batch only when its longest example reaches it.
     public static func requireTrainingMemory(_ config: RunConfig, examples: ExampleSet? = nil, initialized: Bool = false) throws {
-        let needed = minimumTrainingBytes(config, examples: examples), available = Double(ProcessInfo.processInfo.physicalMemory)
-        guard needed > available else { return }
         let m = config.model, (rows, length) = microBatchShape(config, examples: examples)
+        let needed = ModelCost(m).minimumTrainingBytes(rows: rows, length: length, adapters: config.lora != nil)
+        let available = Double(ProcessInfo.processInfo.physicalMemory)
+        guard needed > available else { return }
         var settings: [String] = []
         if config.train.batchSize > 1 { settings.append("train.batch_size") }
         if length == m.contextLength && length > 1 && !(initialized && (m.position == .learned || m.ropeScaling != nil)) {
@@ -256,27 +257,6 @@ public final class Trainer {
         let sequences = (examples.train + examples.validation).flatMap { [$0.chosen] + ($0.rejected.map { [$0] } ?? []) }
         let longest = max(1, (sequences.map(\.tokens.count).max() ?? 1) - 1)  // inputs: every token but the last
         return (examples.format == .preference ? 2 * batch : batch, min(longest, config.model.contextLength))
-    }
-
-    /// A lower bound on a training step's memory, in bytes: three floats per
-    /// parameter (weight, gradient, at least one optimizer moment; a LoRA run's
-    /// frozen base only its weight) and the activations one micro-batch
-    /// (`microBatchShape`) must keep. Only there to refuse sizes that cannot
-    /// possibly fit with a message instead of a failed allocation, so it never
-    /// overestimates.
-    public static func minimumTrainingBytes(_ config: RunConfig, examples: ExampleSet? = nil) -> Double {
-        let m = config.model
-        let (d, layers) = (Double(m.dModel), Double(m.nLayer))
-        let vocab = Double(m.vocabSize ?? 1), hidden = Double(m.feedForwardSize)
-        let kv = Double(m.kvHeads * m.headSize)
-        let perLayer = d * (2 * d + 2 * kv) + 2 * d * hidden
-        let parameters = layers * perLayer + vocab * d
-        let (rows, length) = microBatchShape(config, examples: examples)
-        let tokens = Double(rows) * Double(length)
-        let activations = layers * tokens * (4 * d + hidden) + tokens * vocab
-        // With LoRA the frozen base has neither gradients nor moments (the adapters are small).
-        let floatsPerParameter = config.lora == nil ? 3.0 : 1.0
-        return 4 * (floatsPerParameter * parameters + activations)
     }
 
     /// Trains to train.max_steps. Throws `TrainingInterrupted` after saving

@@ -66,10 +66,21 @@ func runMemoryBench(_ args: [String]) throws {
     if !json { printError(String(format: "%d steps in %.1f s", steps, Date().timeIntervalSince(start))) }
 }
 
-/// Resident set size of this process in MB, from /proc/self/statm.
+/// Resident set size of this process in MB: Linux's /proc/self/statm, the Mach task's on macOS.
 func residentMegabytes() -> Double {
+    #if os(macOS)
+    var info = mach_task_basic_info()
+    var count = mach_msg_type_number_t(MemoryLayout<mach_task_basic_info>.size / MemoryLayout<natural_t>.size)
+    let result = withUnsafeMutablePointer(to: &info) {
+        $0.withMemoryRebound(to: integer_t.self, capacity: Int(count)) {
+            task_info(mach_task_self_, task_flavor_t(MACH_TASK_BASIC_INFO), $0, &count)
+        }
+    }
+    return result == KERN_SUCCESS ? Double(info.resident_size) / 1_048_576 : 0
+    #else
     guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
     let fields = text.split(separator: " ")
     guard fields.count > 1, let pages = Double(fields[1]) else { return 0 }
     return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
+    #endif
 }

@@ -42,20 +42,12 @@ func runSampleBench(_ args: [String]) throws {
     }
 
     var run = RunConfig()
-    let rows: InferenceRows?
-    var model: GPT? = nil
+    let source: any LogitsSource
     if let checkpointPath {
-        if let quantized = try loadQuantizedCheckpoint(checkpointPath) {
-            run = quantized.checkpoint.config
-            format = quantized.checkpoint.weights.format
-            rows = try quantizedRows(quantized.checkpoint, model: run.model, context: nil)
-        } else {
-            let mapped = try mapCheckpointWithTokenizer(checkpointPath).checkpoint
-            run = mapped.config
-            guard InferenceModel.supports(run.model) else { throw CLIError("--checkpoint: rope_scaling models run the batched path only") }
-            let config = run.model
-            rows = InferenceRows { InferenceModel(float: mapped.weights, config: config) }
-        }
+        let model = try LanguageModel(checkpointPath, note: { printError("tinygpt: note: " + $0) })
+        run = model.config
+        if case .quantized(let f) = model.storage { format = f }
+        source = try model.logitsSource(model: run.model, context: nil, sequences: 1)
     } else {
         run.model.vocabSize = 512; run.model.contextLength = 256; run.model.nLayer = 6; run.model.dModel = 288
         run.model.nHead = 6; run.model.nKVHead = 6; run.model.dFF = 768; run.model.norm = .rmsNorm
@@ -63,7 +55,6 @@ func runSampleBench(_ args: [String]) throws {
         try run.apply(overrides: overrides)
         try run.validate()
         let gpt = GPT(config: run.model, seed: 1)
-        model = gpt
         if let format {
             let g = try groupText.map { text -> Int in
                 guard let g = Int(text) else { throw CLIError("--group-size must be an integer ≥ 1, got '\(text)'") }
@@ -72,18 +63,18 @@ func runSampleBench(_ args: [String]) throws {
             } ?? QuantizedCheckpoint.defaultGroupSize(run.model, format: format, embeddings: true)
             let weights = QuantizedWeights(quantizing: gpt, format: format, groupSize: g, embeddings: true)
             let config = run.model
-            rows = InferenceRows { InferenceModel(quantized: weights, config: config) }
+            source = InferenceRows { InferenceModel(quantized: weights, config: config) }
         } else if path == "token" && InferenceModel.supports(run.model) {
-            rows = InferenceRows { InferenceModel(model: gpt) }
+            source = InferenceRows { InferenceModel(model: gpt) }
         } else {
-            rows = nil
+            source = BatchedModel(gpt)
         }
     }
-    let vocab = run.model.vocabSize!
+    let vocab = source.vocabSize
     guard promptTokens <= run.model.contextLength else {
         throw CLIError("--prompt-tokens \(promptTokens) exceeds the model's context of \(run.model.contextLength) tokens")
     }
-    let needed = Generator.estimatedBytes(config: run.model, sequences: 1, promptLength: promptTokens, maxNewTokens: tokens)
+    let needed = ModelCost(run.model).generationBytes(sequences: 1, promptLength: promptTokens, maxNewTokens: tokens)
     guard needed <= Double(ProcessInfo.processInfo.physicalMemory) else {
         throw CLIError(String(format: "this model needs about %.1f GB to sample from, more than this machine's %.1f GB; lower the sizes given with --set",
                               needed / 1e9, Double(ProcessInfo.processInfo.physicalMemory) / 1e9))
@@ -91,7 +82,7 @@ func runSampleBench(_ args: [String]) throws {
     Parallel.threads = threads
 
     let tokenizer = OneByteTokenizer(vocabSize: vocab)
-    let generator = rows.map { Generator(rows: $0, tokenizer: tokenizer) } ?? Generator(model: model!, tokenizer: tokenizer)
+    let generator = Generator(source: source, tokenizer: tokenizer)
     var settings = DecodingSettings()
     if strategy == "greedy" { settings.greedy = true } else { settings.temperature = 1; settings.topP = 0.9 }
     // Fixed ids spread over the vocabulary (the speed does not depend on which).
@@ -120,13 +111,14 @@ func runSampleBench(_ args: [String]) throws {
         }
     }
     let weightsLabel = format?.rawValue ?? "float32"
+    let pathLabel = source is BatchedModel ? "batched" : "token"
     if json {
-        print("{\"op\":\"sample\",\"weights\":\"\(weightsLabel)\",\"path\":\"\(path)\",\"strategy\":\"\(strategy)\",\"tokens\":\(tokens),"
+        print("{\"op\":\"sample\",\"weights\":\"\(weightsLabel)\",\"path\":\"\(pathLabel)\",\"strategy\":\"\(strategy)\",\"tokens\":\(tokens),"
               + "\"prompt_tokens\":\(promptTokens),\"threads\":\(threads),\"prefill_tokens_per_s\":\(String(format: "%.1f", prefillRate)),"
               + "\"tokens_per_s\":\(String(format: "%.1f", rate))}")
     } else {
         print(String(format: "sample (%@ %@, %@, %d thread%@): prefill %d tokens in %.3f s = %.1f tokens/s; decode %d tokens at %.1f tokens/s",
-                     weightsLabel, path, strategy, threads, threads == 1 ? "" : "s", promptTokens, prefillSeconds, prefillRate, tokens, rate))
+                     weightsLabel, pathLabel, strategy, threads, threads == 1 ? "" : "s", promptTokens, prefillSeconds, prefillRate, tokens, rate))
         print("ms per token by position (the first includes the prefill): " + buckets.joined(separator: ", "))
     }
 }

@@ -94,10 +94,16 @@ func printProfile(steps: Int, meanStep: Double, phases: PhaseTimes) {
     }
 }
 
-/// Peak resident set size (VmHWM) in MB.
+/// Peak resident set size in MB: Linux's VmHWM, getrusage's maximum on macOS.
 func peakResidentMegabytes() -> Double {
+    #if os(macOS)
+    var usage = rusage()
+    guard getrusage(RUSAGE_SELF, &usage) == 0 else { return 0 }
+    return Double(usage.ru_maxrss) / 1_048_576  // bytes on macOS
+    #else
     guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
           let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
     return kb / 1024
+    #endif
 }

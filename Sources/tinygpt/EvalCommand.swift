@@ -4,6 +4,7 @@ import Files
 import Kernels
 import Model
 import Tokenizer
+import Generate
 import Train
 import Autograd
 
@@ -53,31 +54,13 @@ func runEvalCommand(_ args: [String]) throws {
     try a.finish()
     if let threads { Parallel.threads = threads }
 
-    let quantized = try loadQuantizedCheckpoint(checkpointPath)
-    let (loaded, tokenizer): (Checkpoint.Loaded?, any Tokenizer)
-    if let quantized { (loaded, tokenizer) = (nil, quantized.tokenizer) } else { (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpointPath) }
-    var run = quantized?.checkpoint.config ?? loaded!.config
+    let model = try LanguageModel(checkpointPath, note: { printError("tinygpt: note: " + $0) })
+    let tokenizer = model.tokenizer
+    var run = model.config
     let trained = run.model
     try run.apply(overrides: overrides)
     try run.validate()
-    let logitsOf: ([Int32], Int, Int) -> Tensor, window: Int
-    var floatModel: GPT? = nil
-    if let quantized {
-        // One sequence at a time through the per-token model: each window's logits at every position.
-        let model = try quantizedRows(quantized.checkpoint, model: run.model, context: requestedContext).take()
-        let v = model.vocabSize
-        logitsOf = { ids, batch, length in
-            var all: [Float] = []
-            for b in 0..<batch { all += model.logits(Array(ids[(b * length)..<((b + 1) * length)])) }
-            return Tensor(all, shape: [batch, length, v])
-        }
-        window = model.contextWindow
-    } else {
-        let model = try inferenceModel(loaded!, model: run.model, overrides: overrides, context: requestedContext)
-        logitsOf = { model($0, batch: $1, length: $2) }
-        window = model.contextWindow
-        floatModel = model
-    }
+    let (window, logitsOf) = try model.positionLogits(model: run.model, context: requestedContext, batch: 8)
     let context = requestedContext ?? trained.contextLength
     var stride = byPosition ? context : max(1, context / 2)
     if let strideText {
@@ -94,11 +77,9 @@ func runEvalCommand(_ args: [String]) throws {
         if let option = [("stride", strideText != nil), ("context", requestedContext != nil), ("by-position", byPosition)].first(where: \.1) {
             throw CLIError("--\(option.0) applies to plain text; '\(dataPath)' holds \(format.rawValue) examples")
         }
-        guard let floatModel, let loaded else {
-            throw CLIError("'\(checkpointPath)' is a quantized checkpoint; JSON Lines examples are scored with a float checkpoint (the one it was quantized from)")
-        }
+        let floatModel = try model.gpt(model: run.model, context: requestedContext, purpose: "scoring JSON Lines examples")
         try evaluateExamples(format: format, examples: examples, dataPath: dataPath, model: floatModel, config: run, tokenizer: tokenizer,
-                             checkpointTokenizer: loaded.tokenizerJSON, referencePath: referencePath, betaText: betaText, json: json)
+                             checkpointTokenizer: model.tokenizerJSON, referencePath: referencePath, betaText: betaText, json: json)
         return
     }
     if referencePath != nil || betaText != nil {

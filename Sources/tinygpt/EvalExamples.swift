@@ -4,6 +4,7 @@ import Model
 import Tokenizer
 import Train
 import Config
+import Formats
 
 /// `eval` on JSON Lines: completion-only loss and perplexity of
 /// prompt–completion examples, or DPO's loss and rewards of preference pairs
@@ -37,7 +38,7 @@ func evaluateExamples(format: DataFormat, examples: [TextExample], dataPath: Str
             guard let b = Double(betaText), b.isFinite, b > 0 else { throw CLIError("--beta must be a number > 0, got '\(betaText)'") }
             beta = b
         }
-        let (reference, _) = try loadCheckpointWithTokenizer(referencePath)
+        let (reference, _) = try Checkpoint.loadWithTokenizer(referencePath)
         guard reference.tokenizerJSON == checkpointTokenizer else {
             throw CLIError("--reference '\(referencePath)' has a different tokenizer from --checkpoint's; DPO compares log-probabilities of the same tokens: give the checkpoint the run started from (--init-from)")
         }

@@ -1,19 +1,25 @@
 import Foundation
 import NN
 import Config
+import Files
 import Model
 import Formats
 import Kernels
 
-/// `tinygpt info (--config C [--set k=v ...] | --checkpoint DIR)`: parameter
-/// counts, FLOPs per token, memory, and the resolved config.
+/// `tinygpt info (--config C [--set k=v ...] | --checkpoint DIR) [--json]`:
+/// parameter counts, FLOPs per token, memory, and the resolved config.
 func runInfoCommand(_ args: [String]) throws {
     var a = Arguments(args)
     if a.flag("help") {
-        print("usage: tinygpt info (--config FILE [--set section.field=value ...] | --checkpoint DIR)")
+        print("""
+            usage: tinygpt info (--config FILE [--set section.field=value ...] | --checkpoint DIR) [--json]
+              parameters by component, FLOPs per token, memory, and the resolved, validated config
+              --json   one JSON object: parameters, components, forward_flops_per_token, config (what scripts read)
+            """)
         return
     }
     let checkpoint = try a.option("checkpoint")
+    let json = a.flag("json")
     var config: RunConfig
     var note: String?
     var quantization: (format: QuantizedFormat, groupSize: Int, embeddings: Bool)?
@@ -32,50 +38,47 @@ func runInfoCommand(_ args: [String]) throws {
         config = try readConfig(&a)
     }
     try a.finish()
+    let runConfig = try config.jsonData()  // as a run takes it: a vocabulary left to the tokenizer stays null
+    let vocabulary = config.expectedVocabularySize
     if config.model.vocabSize == nil {
-        let assumed = config.expectedVocabularySize
-        config.model.vocabSize = assumed
-        note = config.tokenizer.type == .bpe
-            ? "vocab_size taken from tokenizer.vocab_size (\(assumed))"
-            : "vocab_size not set: a char tokenizer takes it from the corpus; counted here as \(assumed), tinyshakespeare's (set model.vocab_size to change)"
+        config.model.vocabSize = vocabulary
+        note = config.tokenizer.type != .char
+            ? "vocab_size taken from tokenizer.vocab_size (\(vocabulary))"
+            : "vocab_size not set: a char tokenizer takes it from the corpus; counted here as \(vocabulary), tinyshakespeare's (set model.vocab_size to change)"
     }
-    let m = config.model
-    var groups: [(String, Int)] = [("token embedding", 0), ("position embedding", 0), ("attention", 0),
-                                   ("feed-forward", 0), ("norms", 0), ("output head", 0)]
-    func add(_ group: Int, _ n: Int) { groups[group].1 += n }
-    var matmulWeights = 0
-    for p in m.parameterShapes {
-        let n = p.count
-        switch p.name {
-        case let s where s.hasPrefix("token_embedding"): add(0, n)
-        case let s where s.hasPrefix("position_embedding"): add(1, n)
-        case let s where s.contains("norm"): add(4, n)
-        case let s where s.contains(".attn."): add(2, n); if p.decays { matmulWeights += n }
-        case let s where s.contains(".ffn."): add(3, n); if p.decays { matmulWeights += n }
-        default: add(5, n); matmulWeights += n
-        }
+    let resolvedConfig = try config.jsonData()
+    let cost = ModelCost(config.model)
+    let total = cost.parameters, forward = cost.forwardFLOPsPerToken
+    if json {
+        let components = JSONValue.object(cost.parametersByComponent.map { (key: $0.component.rawValue, value: JSONValue.int($0.count)) })
+        let state = cost.trainingStateBytes(optimizer: config.train.optimizer)
+        var report: JSONValue = .object([:])
+        report.set("parameters", .int(total))
+        report.set("components", components)
+        report.set("forward_flops_per_token", .int(forward))
+        report.set("training_state_bytes", .int(state.weights + state.gradients + state.optimizer))
+        report.set("weight_bytes_per_token", .int(cost.weightBytesPerToken()))
+        report.set("kv_cache_bytes_per_token", .int(cost.kvCacheBytesPerToken))
+        report.set("note", note.map { .string($0) } ?? .null)
+        report.set("config", try JSONParser.parse(Array(runConfig)))
+        print(report.serialized())
+        return
     }
-    let total = groups.map(\.1).reduce(0, +)
-    let vocab = m.vocabSize!
-    let headWeights = m.tieEmbeddings ? vocab * m.dModel : 0  // a tied head still multiplies
-    // Forward: 2 FLOPs per multiply-add of every weight, plus attention's
-    // scores and weighted sum (2·2·T·C per layer at full context T).
-    let forward = 2 * (matmulWeights + headWeights) + 4 * m.nLayer * m.contextLength * m.dModel
-    let megabytes = { (floats: Int) in String(format: "%.1f MB", Double(floats) * 4 / 1_048_576) }
-
+    let m = cost.model
+    let megabytes = { (bytes: Int) in String(format: "%.1f MB", Double(bytes) / 1_048_576) }
     if let note { print("note: \(note)") }
     print("parameters: \(grouped(total))")
-    for (name, n) in groups where n > 0 || name == "output head" {
-        let label = name == "output head" && m.tieEmbeddings ? "output head (tied to token embedding)" : name
+    for (component, n) in cost.parametersByComponent where n > 0 || component == .outputHead {
+        let label = component == .outputHead && m.tieEmbeddings ? "output head (tied to token embedding)" : component.rawValue
         print("  \(label.padding(toLength: 38, withPad: " ", startingAt: 0)) \(grouped(n).leftPadded(12))  \(String(format: "%5.1f%%", 100 * Double(n) / Double(max(total, 1))))")
     }
     print("FLOPs per token: forward \(grouped(forward)), training ≈ \(grouped(3 * forward)) (forward + backward, at context \(m.contextLength))")
-    let optimizerFloats = config.train.optimizer == .sgd ? total : 2 * total
-    print("memory: weights \(megabytes(total)), gradients \(megabytes(total)), \(config.train.optimizer.rawValue) state \(megabytes(optimizerFloats)), total \(megabytes(2 * total + optimizerFloats)) before activations")
+    let state = cost.trainingStateBytes(optimizer: config.train.optimizer)
+    print("memory: weights \(megabytes(state.weights)), gradients \(megabytes(state.gradients)), \(config.train.optimizer.rawValue) state \(megabytes(state.optimizer)), total \(megabytes(state.weights + state.gradients + state.optimizer)) before activations")
     if let stored { printStoredWeights(stored.count, mask: stored.mask) }
-    printPerTokenBytes(m, quantization: quantization)
+    printPerTokenBytes(cost, quantization: quantization)
     print("resolved config:")
-    print(String(decoding: try config.jsonData(), as: UTF8.self), terminator: "")
+    print(String(decoding: resolvedConfig, as: UTF8.self), terminator: "")
 }
 
 extension String {

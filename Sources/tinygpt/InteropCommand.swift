@@ -3,6 +3,7 @@ import Autograd
 import Formats
 import Config
 import Tokenizer
+import Generate
 
 let exportUsage = """
     usage: tinygpt export --checkpoint DIR --format hf|peft --out OUT [--force] [--config sampling.json]
@@ -56,12 +57,12 @@ func runExportCommand(_ args: [String]) throws {
     for assignment in overrides where !assignment.hasPrefix("sample.") && !assignment.hasPrefix("model.rope_scaling") {
         throw CLIError("--set \(assignment): export takes sample.* settings (generation_config.json) and model.rope_scaling; the checkpoint fixes the rest")
     }
-    let (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpoint)
+    let (loaded, tokenizer) = try Checkpoint.loadWithTokenizer(checkpoint)
     var run = loaded.config
     if let configPath { run.sample = try sampleSection(ofConfig: configPath) }
     try run.apply(overrides: overrides)
     try run.validate()
-    let model = try inferenceModel(loaded, model: run.model, overrides: overrides, context: nil, mergingAdapters: false)
+    let model = try Checkpoint.model(loaded, under: run.model)
     if format == "gguf" {
         try exportGGUF(loaded, model: model, config: run, type: weightType, out: out, force: force, sources: [checkpoint, loaded.directory.path])
         return
@@ -122,28 +123,13 @@ func runLogitsCommand(_ args: [String]) throws {
     guard let idsText = try a.option("ids") else { throw CLIError("--ids \"1 2 3\" is required (tinygpt logits --help shows every option)") }
     let overrides = try a.options("set")
     try a.finish()
-    if let quantized = try loadQuantizedCheckpoint(checkpoint) {
-        var run = quantized.checkpoint.config
-        try run.apply(overrides: overrides)
-        try run.validate()
-        let v = run.model.vocabSize!
-        let ids = try parseIds(idsText, vocabSize: v).map { id -> Int32 in
-            guard id < v else { throw CLIError("--ids: \(id) is not a token id in 0..<\(v)") }
-            return Int32(id)
-        }
-        guard !ids.isEmpty else { throw CLIError("--ids: need at least one id") }
-        let model = try quantizedRows(quantized.checkpoint, model: run.model, context: ids.count).take()
-        let logits = model.logits(ids)
-        let rows = (0..<ids.count).map { t in "[" + logits[(t * v)..<((t + 1) * v)].map { String($0) }.joined(separator: ",") + "]" }
-        print("[" + rows.joined(separator: ",\n") + "]")
-        return
-    }
-    let (loaded, _) = try loadCheckpointWithTokenizer(checkpoint)
-    var run = loaded.config
+    let model = try LanguageModel(checkpoint, note: { printError("tinygpt: note: " + $0) })
+    var run = model.config
     try run.apply(overrides: overrides)
     try run.validate()
-    let ids = try parseIds(idsText, vocabSize: loaded.model.vocabSize).map { id -> Int32 in
-        guard id < loaded.model.vocabSize else { throw CLIError("--ids: \(id) is not a token id in 0..<\(loaded.model.vocabSize)") }
+    let v = model.vocabSize
+    let ids = try parseIds(idsText, vocabSize: v).map { id -> Int32 in
+        guard id < v else { throw CLIError("--ids: \(id) is not a token id in 0..<\(v)") }
         return Int32(id)
     }
     guard !ids.isEmpty else { throw CLIError("--ids: need at least one id") }
@@ -151,9 +137,7 @@ func runLogitsCommand(_ args: [String]) throws {
         throw CLIError("--ids: \(ids.count) ids exceed the trained context length \(run.model.contextLength), and learned positions have no embedding past it")
     }
     // Past the trained length only for positions that extrapolate (as eval --context).
-    let model = try inferenceModel(loaded, model: run.model, overrides: overrides, context: ids.count, batch: 1)
-    let logits = Autograd.noGrad { model(ids, batch: 1, length: ids.count) }.toArray()
-    let v = loaded.model.vocabSize
+    let logits = try model.positionLogits(model: run.model, context: ids.count, batch: 1).logits(ids, 1, ids.count).toArray()
     let rows = (0..<ids.count).map { t in "[" + logits[(t * v)..<((t + 1) * v)].map { String($0) }.joined(separator: ",") + "]" }
     print("[" + rows.joined(separator: ",\n") + "]")
 }

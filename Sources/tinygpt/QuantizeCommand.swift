@@ -59,7 +59,7 @@ func runQuantizeCommand(_ args: [String]) throws {
         groupSize = QuantizedCheckpoint.defaultGroupSize(config.model, format: format, embeddings: embeddings)
     }
     try OutputDirectory.check(out, force: force, sources: [checkpoint, directory.path], note: { printError("tinygpt: note: \($0)") })
-    let (loaded, _) = try loadCheckpointWithTokenizer(directory.path)
+    let (loaded, _) = try Checkpoint.loadWithTokenizer(directory.path)
     var quantizedConfig = loaded.config
     if loaded.model.hasAdapters {  // an adapter checkpoint is quantized as its merged model
         loaded.model.mergeAdapters()
@@ -68,8 +68,9 @@ func runQuantizeCommand(_ args: [String]) throws {
     let weights = QuantizedWeights(quantizing: loaded.model, format: format, groupSize: groupSize, embeddings: embeddings)
     try QuantizedCheckpoint.save(weights, config: quantizedConfig, tokenizerJSON: loaded.tokenizerJSON,
                                  extraFiles: Checkpoint.chatTemplateFiles(try Checkpoint.chatTemplate(in: loaded.directory)), to: URL(fileURLWithPath: out))
-    let floatBytes = QuantizedCheckpoint.weightBytesPerToken(loaded.config.model, format: nil, groupSize: groupSize, embeddings: embeddings)
-    let bytes = QuantizedCheckpoint.weightBytesPerToken(loaded.config.model, format: format, groupSize: groupSize, embeddings: embeddings)
+    let cost = ModelCost(loaded.config.model)
+    let floatBytes = cost.weightBytesPerToken()
+    let bytes = cost.weightBytesPerToken(format: format, groupSize: groupSize, embeddings: embeddings)
     printError(String(format: "wrote %@ (%@, groups of %d%@): weights per token %.2f MB, float32 %.2f MB (%.2f×)", out, format.rawValue,
                       groupSize, embeddings ? "" : ", float embeddings", Double(bytes) / 1e6, Double(floatBytes) / 1e6,
                       Double(bytes) / Double(floatBytes)))
@@ -82,7 +83,7 @@ func writeHalfCheckpoint(_ checkpoint: String, out: String, dtype: SafeTensorsDT
         throw CLIError("\(directory.path) is quantized (\(q)); store the float checkpoint it was made from in \(dtype.rawValue)")
     }
     try OutputDirectory.check(out, force: force, sources: [checkpoint, directory.path], note: { printError("tinygpt: note: \($0)") })
-    let (loaded, _) = try loadCheckpointWithTokenizer(directory.path)
+    let (loaded, _) = try Checkpoint.loadWithTokenizer(directory.path)
     var config = loaded.config
     if loaded.model.hasAdapters {  // an adapter checkpoint is stored as its merged model
         loaded.model.mergeAdapters()
@@ -96,29 +97,6 @@ func writeHalfCheckpoint(_ checkpoint: String, out: String, dtype: SafeTensorsDT
                       Double(2 * count) / 1e6, Double(4 * count) / 1e6))
 }
 
-/// A quantized checkpoint with its tokenizer, or nil when `path` holds a
-/// float one (read only the weights header to tell).
-func loadQuantizedCheckpoint(_ path: String) throws -> (checkpoint: QuantizedCheckpoint.Loaded, tokenizer: any Tokenizer)? {
-    let directory = try Checkpoint.resolve(path)
-    guard QuantizedCheckpoint.isQuantizedCheckpoint(directory) else { return nil }
-    let loaded = try QuantizedCheckpoint.load(from: directory)
-    for note in loaded.notes { printError("tinygpt: note: " + note) }
-    let tokenizer = try TokenizerFile.load(data: loaded.tokenizerJSON, name: directory.appendingPathComponent(Checkpoint.tokenizerFile).path)
-    try Checkpoint.checkVocabulary(tokenizer: tokenizer.vocabSize, model: loaded.config.model.vocabSize!, source: directory.path)
-    return (loaded, tokenizer)
-}
-
-/// The per-token model factory for a quantized checkpoint under the
-/// command's model settings (only the context may grow, as for float ones).
-func quantizedRows(_ loaded: QuantizedCheckpoint.Loaded, model newModel: ModelConfig, context: Int?) throws -> InferenceRows {
-    guard newModel == loaded.config.model else {
-        throw CLIError("--set model.*: a quantized checkpoint runs with its own model settings (rope_scaling needs the float checkpoint)")
-    }
-    let window = try contextWindow(context, for: newModel, batch: 1) ?? newModel.contextLength
-    let weights = loaded.weights
-    return InferenceRows { InferenceModel(quantized: weights, config: newModel, contextWindow: window) }
-}
-
 /// A checkpoint's quantization as its weights header states it (nil: float32).
 func quantizationInfo(_ directory: URL) throws -> (format: QuantizedFormat, groupSize: Int, embeddings: Bool)? {
     let url = directory.appendingPathComponent(Checkpoint.weightsFile)
@@ -128,17 +106,18 @@ func quantizationInfo(_ directory: URL) throws -> (format: QuantizedFormat, grou
 }
 
 /// `info`'s lines on decoding cost: weight bytes one token streams, and KV-cache bytes per token.
-func printPerTokenBytes(_ m: ModelConfig, quantization q: (format: QuantizedFormat, groupSize: Int, embeddings: Bool)?) {
-    let float = QuantizedCheckpoint.weightBytesPerToken(m, format: nil, groupSize: 1, embeddings: true)
-    let kv = 2 * m.nLayer * m.kvHeads * m.headSize * 4
+func printPerTokenBytes(_ cost: ModelCost, quantization q: (format: QuantizedFormat, groupSize: Int, embeddings: Bool)?) {
+    let m = cost.model
+    let float = cost.weightBytesPerToken()
+    let kv = cost.kvCacheBytesPerToken
     if let q {
-        let bytes = QuantizedCheckpoint.weightBytesPerToken(m, format: q.format, groupSize: q.groupSize, embeddings: q.embeddings)
+        let bytes = cost.weightBytesPerToken(format: q.format, groupSize: q.groupSize, embeddings: q.embeddings)
         print(String(format: "quantized: %@, groups of %d%@; weights read per token %.2f MB (float32 %.2f MB, %.2f×)", q.format.rawValue,
                      q.groupSize, q.embeddings ? "" : ", float embeddings", Double(bytes) / 1e6, Double(float) / 1e6, Double(bytes) / Double(float)))
     } else {
         // What `quantize` would write with its defaults.
         let group = QuantizedCheckpoint.defaultGroupSize(m, format: .int8, embeddings: true)
-        let int8 = QuantizedCheckpoint.weightBytesPerToken(m, format: .int8, groupSize: group, embeddings: true)
+        let int8 = cost.weightBytesPerToken(format: .int8, groupSize: group, embeddings: true)
         print(String(format: "weights read per token: %.2f MB float32 (int8 groups of %d: %.2f MB)", Double(float) / 1e6, group, Double(int8) / 1e6))
     }
     print(String(format: "KV cache per token: %d bytes (float32 keys and values, %d layers), %.2f MB at context %d", kv, m.nLayer,

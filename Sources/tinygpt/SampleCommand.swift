@@ -52,10 +52,8 @@ func runSampleCommand(_ args: [String]) throws {
     }
 
     let sequences = s.strategy == .beam ? s.beamWidth : s.numSamples
-    var windowed = run.model
-    windowed.contextLength = generator.contextWindow  // the KV caches are sized by the window
-    let needed = Generator.estimatedBytes(config: windowed, sequences: sequences, promptLength: prompt.count,
-                                          maxNewTokens: s.maxNewTokens)
+    let needed = ModelCost(run.model).generationBytes(sequences: sequences, promptLength: prompt.count, maxNewTokens: s.maxNewTokens,
+                                                      window: generator.contextWindow)  // the KV caches are sized by the window
     let available = Double(ProcessInfo.processInfo.physicalMemory)
     guard needed <= available else {
         throw CLIError(String(format: "generating %d sequence%@ of this model needs about %.1f GB (KV caches, logits, weights), more than this machine's %.1f GB; lower --%@",

@@ -64,50 +64,25 @@ struct SamplingOptions {
     }
 }
 
-/// A checkpoint (float or quantized; a run directory gives its best/, else latest/) opened for
-/// generation: its run config with the options applied, its tokenizer, and a generator that
-/// stops at the model's end tokens. One sequence takes the per-token path when the model allows it.
+/// A checkpoint opened for generation with the sampling options applied: the
+/// model, its run config (the sample section as asked), and a generator that
+/// stops at the model's end tokens. One sequence takes the per-token path
+/// where the model allows it (`LanguageModel`).
 struct OpenedForGeneration {
+    let model: LanguageModel
     let run: RunConfig
-    let tokenizer: any Tokenizer
     let generator: Generator
-    let directory: URL
+    var tokenizer: any Tokenizer { model.tokenizer }
 
     init(_ checkpointPath: String, options: SamplingOptions, adjust: (inout RunConfig) -> Void = { _ in }) throws {
         if let threads = options.threads { Parallel.threads = threads }
-        let quantized = try loadQuantizedCheckpoint(checkpointPath)
-        let stored = try quantized?.checkpoint.config ?? Checkpoint.loadConfig(from: try Checkpoint.resolve(checkpointPath))
-        var run = try options.apply(to: stored)
+        model = try LanguageModel(checkpointPath, note: { printError("tinygpt: note: " + $0) })
+        var run = try options.apply(to: model.config)
         adjust(&run)
         try run.validate()
         try options.checkEffect(run.sample)
-        let s = run.sample
-        let ends = run.tokenizer.eosTokenIds, begin = run.tokenizer.bosTokenId
-        let sequences = s.strategy == .beam ? s.beamWidth : s.numSamples
-        if let quantized {
-            tokenizer = quantized.tokenizer
-            generator = Generator(rows: try quantizedRows(quantized.checkpoint, model: run.model, context: options.context), tokenizer: tokenizer,
-                                  endTokenIds: ends, beginTokenId: begin)
-            directory = quantized.checkpoint.directory
-        } else if sequences == 1 && run.model == stored.model && stored.lora == nil && InferenceModel.supports(run.model) {
-            // One sequence of the stored model: the per-token path over the mapped weights (no copy, no autograd).
-            let mapped: Checkpoint.Mapped
-            (mapped, tokenizer) = try mapCheckpointWithTokenizer(checkpointPath)
-            let window = try contextWindow(options.context, for: run.model, batch: 1) ?? run.model.contextLength
-            let model = run.model
-            generator = Generator(rows: InferenceRows { InferenceModel(float: mapped.weights, config: model, contextWindow: window) },
-                                  tokenizer: tokenizer, endTokenIds: ends, beginTokenId: begin)
-            directory = mapped.directory
-        } else {
-            let loaded: Checkpoint.Loaded
-            (loaded, tokenizer) = try loadCheckpointWithTokenizer(checkpointPath)
-            let model = try inferenceModel(loaded, model: run.model, overrides: options.overrides, context: options.context, batch: sequences)
-            // One sequence: the per-token path (no autograd, faster at batch 1); several: one batched forward per step.
-            generator = sequences == 1 && InferenceModel.supports(model.config)
-                ? Generator(rows: InferenceRows { InferenceModel(model: model) }, tokenizer: tokenizer, endTokenIds: ends, beginTokenId: begin)
-                : Generator(model: model, tokenizer: tokenizer, endTokenIds: ends, beginTokenId: begin)
-            directory = loaded.directory
-        }
+        let sequences = run.sample.strategy == .beam ? run.sample.beamWidth : run.sample.numSamples
+        generator = try model.generator(model: run.model, context: options.context, sequences: sequences)
         self.run = run
     }
 }

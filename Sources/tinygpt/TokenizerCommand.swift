@@ -8,12 +8,12 @@ import Glibc
 
 let tokenizerUsage = """
     usage:
-      tinygpt tokenizer train --data FILE --vocab-size N --out tokenizer.json [--special TOKEN ...] [--type bpe|char] [--force]
+      tinygpt tokenizer train --data FILE --vocab-size N --out tokenizer.json [--special TOKEN ...] [--type bpe|wordpiece|unigram|char] [--force]
       tinygpt tokenizer encode --tokenizer T (--text S | --file F) [--json] [--threads N] [--repeat N]
       tinygpt tokenizer decode --tokenizer T (--ids "1 2 3" | --file F)
 
-    train   learns a byte-level BPE (default) or char vocabulary; --vocab-size counts specials
-            (optional for char: the vocabulary is the training text's distinct characters)
+    train   learns a byte-level BPE (default), WordPiece, Unigram or char vocabulary; --vocab-size
+            counts specials (optional for char: the vocabulary is the training text's distinct characters)
     encode  prints the ids separated by spaces, or a JSON array with --json; with TINYGPT_TIMING=1
             in the environment, the best encode time of --repeat runs goes to stderr
     decode  prints the text (exactly, no newline added); ids may be separated by spaces,
@@ -52,6 +52,8 @@ private func tokenizerTrain(_ a: inout Arguments) throws {
     let vocabText = try a.option("vocab-size")
     let force = a.flag("force")
     try a.finish()
+    let types = ["bpe", "wordpiece", "unigram", "char"]
+    guard types.contains(type) else { throw CLIError("--type must be bpe, wordpiece, unigram or char, got '\(type)'") }
     var vocabSize: Int?
     if let vocabText {
         guard let v = Int(vocabText), v >= 1, v <= 1 << 20 else {
@@ -83,6 +85,26 @@ private func tokenizerTrain(_ a: inout Arguments) throws {
             printError("tinygpt: note: the corpus has no more pairs to merge; stopped at vocab \(bpe.vocabSize) (\(bpe.merges.count) merges) instead of \(vocabSize)")
         }
         tokenizer = bpe
+    case "wordpiece", "unigram":
+        guard let vocabSize else { throw CLIError("--vocab-size N is required for \(type)") }
+        let tty = isatty(2) != 0
+        var lastShown = Date.distantPast
+        let show = { (done: Int, total: Int) in
+            guard tty, Date().timeIntervalSince(lastShown) > 0.1 || done == total else { return }
+            lastShown = Date()
+            fputs("\rtraining: \(type == "unigram" ? "EM round" : "vocab") \(done)/\(total)", stderr)
+        }
+        do {
+            tokenizer = type == "wordpiece"
+                ? try WordPieceTokenizer.train(text: text, vocabSize: vocabSize, specialTokens: specials, progress: show)
+                : try UnigramTokenizer.train(text: text, vocabSize: vocabSize, specialTokens: specials, progress: show)
+        } catch let e as TokenizerError where e.neededVocabulary != nil {
+            throw CLIError("--vocab-size \(vocabSize) is too small for \(type) on '\(data)'; allowed: at least \(e.neededVocabulary!) (\(e.description))")
+        }
+        if tty { fputs("\n", stderr) }
+        if tokenizer.vocabSize < vocabSize {
+            printError("tinygpt: note: the corpus gives no more \(type == "wordpiece" ? "pairs to merge" : "pieces"); stopped at vocab \(tokenizer.vocabSize) instead of \(vocabSize)")
+        }
     case "char":
         let ct = try CharTokenizer(trainingText: text, specialTokens: specials)
         if let vocabSize, vocabSize < ct.vocabSize {
@@ -90,7 +112,7 @@ private func tokenizerTrain(_ a: inout Arguments) throws {
         }
         tokenizer = ct
     default:
-        throw CLIError("--type must be bpe or char, got '\(type)'")
+        throw CLIError("--type must be \(types.joined(separator: ", ")), got '\(type)'")
     }
     let seconds = Date().timeIntervalSince(start)
     // As train and export do, a missing parent directory is made (runs/tok.json on a fresh clone).

@@ -79,6 +79,13 @@ final class ReliabilityTests: CommandLineTestCase {
         XCTAssertTrue(exists("shared/latest/model.safetensors"))
     }
 
+    // A full device (Linux has /dev/full, macOS none) and a closed descriptor.
+    #if os(Linux)
+    static let failingStdoutRedirects = ["> /dev/full", ">&-"]
+    #else
+    static let failingStdoutRedirects = [">&-"]
+    #endif
+
     // 3 and 6. A failed write to standard output is an error, never a success or a trap.
     func testFailedStandardOutputIsAnError() throws {
         try trainTinyRun("run")
@@ -94,7 +101,7 @@ final class ReliabilityTests: CommandLineTestCase {
             ["train", "--data", "text.txt", "--out", "viafull"] + tiny,
         ]
         for command in commands {
-            for (n, redirect) in ["> /dev/full", ">&-"].enumerated() {
+            for (n, redirect) in Self.failingStdoutRedirects.enumerated() {
                 // A run stopped by its output saves latest/ first, so each redirect trains into its own directory.
                 let command = command.map { $0 == "viafull" ? "viafull\(n)" : $0 }
                 let result = try tinygpt(command, stdoutRedirect: redirect)

@@ -26,7 +26,13 @@ class CommandLineTestCase: XCTestCase {
 
     /// The executable SwiftPM built beside this test bundle.
     var executable: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tinygpt")
+        #if os(macOS)
+        // Xcode's xctest runner loads the bundle, so the bundle, not argument 0, is in the build folder.
+        let bundle = Bundle(for: CommandLineTestCase.self).bundleURL
+        #else
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0])
+        #endif
+        return bundle.deletingLastPathComponent().appendingPathComponent("tinygpt")
     }
 
     typealias Result = (status: Int32, stdout: String, stderr: String)

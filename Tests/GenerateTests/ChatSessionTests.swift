@@ -29,9 +29,9 @@ final class ChatSessionTests: XCTestCase {
         let tok = try tokenizer()
         let gpt = model(tok.vocabSize, context: 256)
         let template = try ChatTemplate(chatML)
-        let perToken = try ChatSession(generator: Generator(rows: InferenceRows { InferenceModel(model: gpt) }, tokenizer: tok),
+        let perToken = try ChatSession(generator: Generator(source: InferenceRows { InferenceModel(model: gpt) }, tokenizer: tok),
                                        template: template, specialTokens: [:], system: "be brief.")
-        let batched = try ChatSession(generator: Generator(model: gpt, tokenizer: tok), template: template, specialTokens: [:], system: "be brief.")
+        let batched = try ChatSession(generator: Generator(source: BatchedModel(gpt), tokenizer: tok), template: template, specialTokens: [:], system: "be brief.")
         for (turn, message) in ["hi there", "who are you?", "bye."].enumerated() {
             let a = try perToken.reply(to: message, maxNewTokens: 6, settings: greedy, seed: 1)
             let b = try batched.reply(to: message, maxNewTokens: 6, settings: greedy, seed: 1)
@@ -41,7 +41,7 @@ final class ChatSessionTests: XCTestCase {
             let history = Array(perToken.messages.dropLast())
             let prompt = try tok.encode(try template.render(history, addGenerationPrompt: true)).map { Int32($0) }
             XCTAssertEqual(a.promptTokens, prompt.count)
-            let fresh = Generator(rows: InferenceRows { InferenceModel(model: gpt) }, tokenizer: tok)
+            let fresh = Generator(source: InferenceRows { InferenceModel(model: gpt) }, tokenizer: tok)
             XCTAssertEqual(fresh.sample(prompt: prompt, count: 1, maxNewTokens: 6, settings: greedy, seed: 1)[0].tokens, a.tokens, "turn \(turn)")
             if turn > 0 {
                 XCTAssertGreaterThan(a.reusedTokens, 20, "turn \(turn): the earlier turns stay in the cache")
@@ -56,15 +56,15 @@ final class ChatSessionTests: XCTestCase {
         let tok = try tokenizer()
         let gpt = model(tok.vocabSize)
         let template = try ChatTemplate(chatML)
-        let free = try ChatSession(generator: Generator(model: gpt, tokenizer: tok), template: template, specialTokens: [:], system: nil)
+        let free = try ChatSession(generator: Generator(source: BatchedModel(gpt), tokenizer: tok), template: template, specialTokens: [:], system: nil)
             .reply(to: "hi", maxNewTokens: 8, settings: greedy, seed: 1)
         let end = free.tokens[0]
-        let ended = try ChatSession(generator: Generator(rows: InferenceRows { InferenceModel(model: gpt) }, tokenizer: tok, endTokenIds: [Int(end)]),
+        let ended = try ChatSession(generator: Generator(source: InferenceRows { InferenceModel(model: gpt) }, tokenizer: tok, endTokenIds: [Int(end)]),
                                     template: template, specialTokens: [:], system: nil).reply(to: "hi", maxNewTokens: 8, settings: greedy, seed: 1)
         XCTAssertEqual(ended.ending, .endToken)
         XCTAssertEqual(ended.tokens, [])
 
-        let session = try ChatSession(generator: Generator(rows: InferenceRows { InferenceModel(model: gpt) }, tokenizer: tok),
+        let session = try ChatSession(generator: Generator(source: InferenceRows { InferenceModel(model: gpt) }, tokenizer: tok),
                                       template: template, specialTokens: [:], system: nil)
         var asked = 0
         var streamed = ""
@@ -76,7 +76,7 @@ final class ChatSessionTests: XCTestCase {
         XCTAssertEqual(session.messages.last?.content, cut.text, "what was said stays in the conversation")
 
         let stop = String(free.text.dropFirst(2))
-        let stopped = try ChatSession(generator: Generator(model: gpt, tokenizer: tok), template: template, specialTokens: [:], system: nil)
+        let stopped = try ChatSession(generator: Generator(source: BatchedModel(gpt), tokenizer: tok), template: template, specialTokens: [:], system: nil)
             .reply(to: "hi", maxNewTokens: 8, settings: greedy, seed: 1, stop: [stop])
         XCTAssertEqual(stopped.ending, .stopString)
         XCTAssertEqual(stopped.text, String(free.text[..<free.text.range(of: stop)!.lowerBound]), "cut where the stop string begins")
@@ -85,7 +85,7 @@ final class ChatSessionTests: XCTestCase {
     func testConversationsAreFittedToTheContextWindow() throws {
         let tok = try tokenizer()
         let gpt = model(tok.vocabSize, context: 64)
-        let session = try ChatSession(generator: Generator(rows: InferenceRows { InferenceModel(model: gpt) }, tokenizer: tok),
+        let session = try ChatSession(generator: Generator(source: InferenceRows { InferenceModel(model: gpt) }, tokenizer: tok),
                                       template: try ChatTemplate(chatML), specialTokens: [:], system: "hi")
         var dropped = 0
         for _ in 0..<4 {
@@ -106,7 +106,7 @@ final class ChatSessionTests: XCTestCase {
     func testTemplatesThatRefuseAreCaughtBeforeTheFirstTurn() throws {
         let tok = try tokenizer()
         let noSystem = try ChatTemplate("{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}x")
-        let generator = Generator(model: model(tok.vocabSize), tokenizer: tok)
+        let generator = Generator(source: BatchedModel(model(tok.vocabSize)), tokenizer: tok)
         XCTAssertThrowsError(try ChatSession(generator: generator, template: noSystem, specialTokens: [:], system: "be brief")) {
             XCTAssertEqual(($0 as? TemplateError)?.message, "System role not supported")
         }

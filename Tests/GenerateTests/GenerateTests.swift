@@ -52,7 +52,7 @@ final class GenerateTests: XCTestCase {
         // Whole generations: temperature 0, top-k 1, top-p → 0 and beam width 1 all equal greedy.
         let gpt = model()
         let tokenizer = try! CharTokenizer(trainingText: "abcdefghijklm")
-        let generator = Generator(model: gpt, tokenizer: tokenizer)
+        let generator = Generator(source: BatchedModel(gpt), tokenizer: tokenizer)
         var g = DecodingSettings(); g.greedy = true
         let reference = generator.sample(prompt: [1, 2], count: 1, maxNewTokens: 20, settings: g, seed: 1)[0].tokens
         var k1 = DecodingSettings(); k1.topK = 1
@@ -70,15 +70,15 @@ final class GenerateTests: XCTestCase {
         let gpt = model()
         let tokenizer = try CharTokenizer(trainingText: "abcdefghijklm")
         var greedy = DecodingSettings(); greedy.greedy = true
-        let free = Generator(model: gpt, tokenizer: tokenizer).sample(prompt: [1, 2], count: 1, maxNewTokens: 12, settings: greedy, seed: 1)[0].tokens
+        let free = Generator(source: BatchedModel(gpt), tokenizer: tokenizer).sample(prompt: [1, 2], count: 1, maxNewTokens: 12, settings: greedy, seed: 1)[0].tokens
         XCTAssertEqual(free.count, 12)
-        XCTAssertTrue(Generator(model: gpt, tokenizer: tokenizer).endTokens.isEmpty, "a char tokenizer has no end-of-text special")
+        XCTAssertTrue(Generator(source: BatchedModel(gpt), tokenizer: tokenizer).endTokens.isEmpty, "a char tokenizer has no end-of-text special")
         // The first token that is new after a few ends it; an unrelated second id changes nothing before it.
         let k = try XCTUnwrap((1..<free.count).first { !free.prefix($0).contains(free[$0]) })
         let end = free[k]
         let unrelated = Int((0..<13).first { t in !free.prefix(k + 1).contains(Int32(t)) }!)
-        for generator in [Generator(model: gpt, tokenizer: tokenizer, endTokenIds: [unrelated, Int(end)]),
-                          Generator(rows: InferenceRows { InferenceModel(model: gpt) }, tokenizer: tokenizer, endTokenIds: [Int(end), unrelated])] {
+        for generator in [Generator(source: BatchedModel(gpt), tokenizer: tokenizer, endTokenIds: [unrelated, Int(end)]),
+                          Generator(source: InferenceRows { InferenceModel(model: gpt) }, tokenizer: tokenizer, endTokenIds: [Int(end), unrelated])] {
             XCTAssertEqual(generator.endTokens, [end, Int32(unrelated)])
             let out = generator.sample(prompt: [1, 2], count: 1, maxNewTokens: 12, settings: greedy, seed: 1)[0]
             XCTAssertEqual(out.tokens, Array(free.prefix(k)), "stops at the end id, which is not part of the output")
@@ -88,10 +88,10 @@ final class GenerateTests: XCTestCase {
         }
         // The name rule: a tokenizer with an end-of-text special and no declared ids.
         let named = try CharTokenizer(trainingText: "abc", specialTokens: ["<|endoftext|>"])
-        XCTAssertEqual(Generator(model: gpt, tokenizer: named).endTokens, [Int32(named.id(ofSpecial: "<|endoftext|>")!)])
-        XCTAssertEqual(Generator(model: gpt, tokenizer: named, endTokenIds: [5, 7]).endTokens, [5, 7], "declared ids replace the name rule")
-        XCTAssertEqual(Generator(model: gpt, tokenizer: named, beginTokenId: 4).startToken(), 4)
-        XCTAssertEqual(Generator(model: gpt, tokenizer: named).startToken(), Int32(named.id(ofSpecial: "<|endoftext|>")!))
+        XCTAssertEqual(Generator(source: BatchedModel(gpt), tokenizer: named).endTokens, [Int32(named.id(ofSpecial: "<|endoftext|>")!)])
+        XCTAssertEqual(Generator(source: BatchedModel(gpt), tokenizer: named, endTokenIds: [5, 7]).endTokens, [5, 7], "declared ids replace the name rule")
+        XCTAssertEqual(Generator(source: BatchedModel(gpt), tokenizer: named, beginTokenId: 4).startToken(), 4)
+        XCTAssertEqual(Generator(source: BatchedModel(gpt), tokenizer: named).startToken(), Int32(named.id(ofSpecial: "<|endoftext|>")!))
     }
 
     /// A hand-built distribution: after the prompt, token 1 (p 0.6) or 2 (p 0.4);
@@ -177,7 +177,7 @@ final class GenerateTests: XCTestCase {
         XCTAssertEqual(bannedTokens(history: [5, 6, 7, 5, 6], n: 3), [7])
         XCTAssertEqual(bannedTokens(history: [5, 6, 7, 5, 6], n: 1), [5, 6, 7])
         // Logits of ±1e4 stay finite and exact.
-        let extreme = filteredProbabilities([1e4, -1e4, 1e4 - 1], temperature: 1, topK: 0, topP: 1, minP: 0)
+        let extreme = filteredProbabilities([1e4, -1e4, 1e4 - 1] as [Float], temperature: 1, topK: 0, topP: 1, minP: 0)
         XCTAssertEqual(extreme[0], 1 / (1 + exp(-1)), accuracy: 1e-12)
         XCTAssertEqual(extreme[1], 0)
     }
@@ -245,7 +245,7 @@ final class GenerateTests: XCTestCase {
     }
 
     func testFixedSeedGivesIdenticalOutputAndSamplesDiffer() {
-        let generator = Generator(model: model(), tokenizer: try! CharTokenizer(trainingText: "abcdefghijklm"))
+        let generator = Generator(source: BatchedModel(model()), tokenizer: try! CharTokenizer(trainingText: "abcdefghijklm"))
         var s = DecodingSettings(); s.temperature = 1.5
         let a = generator.sample(prompt: [0], count: 3, maxNewTokens: 15, settings: s, seed: 42)
         let b = generator.sample(prompt: [0], count: 3, maxNewTokens: 15, settings: s, seed: 42)

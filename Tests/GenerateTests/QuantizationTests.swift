@@ -160,8 +160,8 @@ final class QuantizationTests: XCTestCase {
         for position in [PositionEncoding.rope, .alibi] {
             let gpt = model { $0.position = position; $0.nKVHead = 2; $0.contextLength = 24 }
             let tokenizer = try! CharTokenizer(trainingText: "abcdefghijklm")
-            let batched = Generator(model: gpt, tokenizer: tokenizer)
-            let perToken = Generator(rows: InferenceRows { InferenceModel(model: gpt) }, tokenizer: tokenizer)
+            let batched = Generator(source: BatchedModel(gpt), tokenizer: tokenizer)
+            let perToken = Generator(source: InferenceRows { InferenceModel(model: gpt) }, tokenizer: tokenizer)
             let a = batched.beamSearch(prompt: [1, 2], width: 3, count: 3, maxNewTokens: 30, lengthPenalty: 1, settings: DecodingSettings())
             let b = perToken.beamSearch(prompt: [1, 2], width: 3, count: 3, maxNewTokens: 30, lengthPenalty: 1, settings: DecodingSettings())
             XCTAssertEqual(a.map(\.tokens), b.map(\.tokens), "\(position)")
@@ -248,7 +248,7 @@ final class QuantizationTests: XCTestCase {
             var outputs: [[Int32]] = []
             for threads in [1, 2] {
                 Parallel.threads = threads
-                let generator = Generator(rows: InferenceRows { InferenceModel(quantized: w, config: gpt.config) }, tokenizer: tokenizer)
+                let generator = Generator(source: InferenceRows { InferenceModel(quantized: w, config: gpt.config) }, tokenizer: tokenizer)
                 outputs.append(generator.sample(prompt: [1], count: 1, maxNewTokens: 80, settings: settings, seed: 1)[0].tokens)
             }
             XCTAssertEqual(outputs[0], outputs[1], "\(format)")
