@@ -113,7 +113,9 @@ public enum Pruning {
     /// one backward pass per window, no change to the model. (layer, head).
     public static func headImportance(_ model: GPT, windows: [[Int32]]) -> [[Double]] {
         let c = model.config, d = c.headSize, width = c.dModel
-        let outs = (0..<c.nLayer).map { l in model.parameters.first { $0.name == "blocks.\(l).attn.out.weight" }!.tensor }
+        let byName = Dictionary(model.parameters.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
+        let outs = (0..<c.nLayer).compactMap { byName["blocks.\($0).attn.out.weight"] }
+        require(outs.count == c.nLayer, "headImportance: every block has an attention output projection")
         var importance = [[Double]](repeating: [Double](repeating: 0, count: c.nHead), count: c.nLayer)
         for window in windows {
             for p in model.parameters { p.tensor.grad = nil }
@@ -248,7 +250,7 @@ public struct PruningSource {
 
     /// A copy of the model pruned as `request` asks (heads ranked by
     /// `importance`), its mask (combined with the checkpoint's own), and the heads pruned.
-    public func pruned(_ request: PruningRequest, importance: [[Double]]?) -> (model: GPT, mask: PruningMask, heads: [[Int]]?) {
+    public func pruned(_ request: PruningRequest, importance: [[Double]]?) throws -> (model: GPT, mask: PruningMask, heads: [[Int]]?) {
         let model = GPT(config: config.model, seed: 0)
         for (mine, theirs) in zip(model.parameters, loaded.model.parameters) { mine.tensor.copy(from: theirs.tensor) }
         var mask: PruningMask, heads: [[Int]]? = nil
@@ -257,7 +259,8 @@ public struct PruningSource {
         case .magnitude:
             mask = Pruning.magnitudeMask(model, sparsity: request.sparsity, scope: request.scope)
         case .heads:
-            let chosen = Pruning.headsToPrune(importance: importance!, sparsity: request.sparsity, scope: request.scope)
+            guard let importance else { throw TrainingError("--method heads needs the heads' importance, measured on a text (--data FILE)") }
+            let chosen = Pruning.headsToPrune(importance: importance, sparsity: request.sparsity, scope: request.scope)
             mask = Pruning.headMask(config.model, heads: chosen)
             heads = chosen
             metadata["heads"] = chosen.enumerated().filter { !$0.element.isEmpty }
@@ -324,7 +327,7 @@ public enum PruneRun {
             if let data = r.dataPath, !FileManager.default.fileExists(atPath: data) { throw TrainingError("data file '\(data)' does not exist") }
         }
         let importance = try r.dataPath.map { source.headImportance(try source.tokens(ofText: $0), windows: r.windows) }
-        let (model, mask, heads) = source.pruned(r.pruning, importance: importance)
+        let (model, mask, heads) = try source.pruned(r.pruning, importance: importance)
         try source.save(model, mask: mask, to: URL(fileURLWithPath: r.out))
         return Result(masked: mask.count, pruned: mask.prunedCount, heads: heads, importance: importance)
     }

@@ -101,7 +101,7 @@ public enum PruningSweep {
                         rows.append(Row(method: method, scope: scope, sparsity: s, prunedShare: .nan, zeroShare: .nan, perplexity: nil))
                         continue
                     }
-                    let (model, mask, heads) = source.pruned(request, importance: importance)
+                    let (model, mask, heads) = try source.pruned(request, importance: importance)
                     let m = source.config.model
                     let share = heads.map { Double($0.reduce(0) { $0 + $1.count }) / Double(m.nLayer * m.nHead) }
                         ?? Double(mask.prunedCount) / Double(max(mask.count, 1))
