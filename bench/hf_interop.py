@@ -1,6 +1,7 @@
 """Proof that tinygpt models cross to and from Hugging Face transformers.
 
-For each preset (gpt2-style, llama-style, and a GQA/untied llama variant):
+For each preset (gpt2-style, llama-style, a GQA/untied llama variant, and the
+sigmoid, tanh and GLU feed-forwards):
 train a few steps with tinygpt, export with `tinygpt export --format hf`, load
 with AutoModelForCausalLM / AutoTokenizer, and compare logits on random token
 sequences (max relative error) and greedy continuations (identical tokens).
@@ -130,7 +131,11 @@ def main():
     presets = [("gpt2-style", ["--set", "model.n_head=4", "--set", "model.n_kv_head=4", "--set", "model.d_ff=96"]),
                ("llama-style", ["--set", "model.n_head=4", "--set", "model.n_kv_head=2", "--set", "model.d_ff=96"]),
                ("llama-style", ["--set", "model.n_head=4", "--set", "model.n_kv_head=1", "--set", "model.d_ff=96",
-                                "--set", "model.tie_embeddings=false", "--set", "model.rope_theta=500"])]
+                                "--set", "model.tie_embeddings=false", "--set", "model.rope_theta=500"]),
+               # The activations transformers names too: GPT-2's sigmoid and tanh, LLaMA's sigmoid gate (GLU).
+               ("gpt2-style", ["--set", "model.n_head=4", "--set", "model.n_kv_head=4", "--set", "model.d_ff=96", "--set", "model.activation=sigmoid"]),
+               ("gpt2-style", ["--set", "model.n_head=4", "--set", "model.n_kv_head=4", "--set", "model.d_ff=96", "--set", "model.activation=tanh"]),
+               ("llama-style", ["--set", "model.n_head=4", "--set", "model.n_kv_head=2", "--set", "model.d_ff=96", "--set", "model.activation=glu"])]
     with tempfile.TemporaryDirectory() as tmp:
         for k, (preset, extra) in enumerate(presets):
             run_dir, out = f"{tmp}/run{k}", f"{tmp}/hf{k}"
@@ -146,17 +151,23 @@ def main():
             ok &= compare(f"export {preset}", binary, run_dir, model, model.config.vocab_size, 32)
 
         # The reverse: tiny random models saved by transformers.
+        # No bos/eos: GPT2Config's defaults (50256) are not ids of a 300-token vocabulary, which import refuses.
         gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=300, n_positions=32, n_embd=48, n_layer=2, n_head=4, n_inner=80,
-                                          activation_function="gelu_new")).eval()
+                                          activation_function="gelu_new", bos_token_id=None, eos_token_id=None)).eval()
         llama = LlamaForCausalLM(LlamaConfig(vocab_size=300, hidden_size=48, intermediate_size=80, num_hidden_layers=2,
                                              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32,
                                              rope_theta=10000.0, tie_word_embeddings=False)).eval()
+        gpt2_tanh = GPT2LMHeadModel(GPT2Config(vocab_size=300, n_positions=32, n_embd=48, n_layer=2, n_head=4, n_inner=80,
+                                               activation_function="tanh", bos_token_id=None, eos_token_id=None)).eval()
+        llama_glu = LlamaForCausalLM(LlamaConfig(vocab_size=300, hidden_size=48, intermediate_size=80, num_hidden_layers=2,
+                                                 num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32,
+                                                 rope_theta=10000.0, tie_word_embeddings=False, hidden_act="sigmoid")).eval()
         tokenizer_json = f"{tmp}/run0/latest/tokenizer.json"
-        for name, model in [("gpt2", gpt2), ("llama", llama)]:
+        for name, model in [("gpt2", gpt2), ("llama", llama), ("gpt2 tanh", gpt2_tanh), ("llama glu", llama_glu)]:
             with torch.no_grad():  # larger weights than the default init, so errors show
                 for p in model.parameters():
                     p.normal_(0, 0.2)
-            src, ckpt = f"{tmp}/src-{name}", f"{tmp}/ckpt-{name}"
+            src, ckpt = f"{tmp}/src-{name.replace(' ', '-')}", f"{tmp}/ckpt-{name.replace(' ', '-')}"
             model.save_pretrained(src, safe_serialization=True)
             with open(tokenizer_json) as f, open(f"{src}/tokenizer.json", "w") as g:
                 g.write(f.read())

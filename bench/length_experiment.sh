@@ -7,7 +7,8 @@
 #   bench/length_experiment.sh [train|eval|all]   (default all)
 #
 # Environment: TINYGPT (binary, default .build/release/tinygpt), OUT (default
-# runs/length), STEPS (default 2000), THREADS (default 1).
+# runs/length), STEPS (default 2000), THREADS (default 1), POSITIONS (default
+# "learned sinusoidal rope alibi t5 none").
 set -euo pipefail
 stage=${1:-all}
 TINYGPT=${TINYGPT:-.build/release/tinygpt}
@@ -33,7 +34,7 @@ common=(--data "$DATA" --set tokenizer.type=char
         --set train.threads="$THREADS" --set train.seed=1337)
 
 if [[ $stage == train || $stage == all ]]; then
-  for position in learned sinusoidal rope alibi none; do
+  for position in ${POSITIONS:-learned sinusoidal rope alibi t5 none}; do
     [[ -d $OUT/$position/best ]] && continue
     nice -n 19 "$TINYGPT" train "${common[@]}" --set model.position=$position --out "$OUT/$position" > "$OUT/$position.train.log" 2>&1
     tail -1 "$OUT/$position.train.log" >&2 || true
@@ -52,7 +53,7 @@ if [[ $stage == eval || $stage == all ]]; then
     echo "$name @ $context: $json" | cut -c1-160 >&2
   }
   for context in 64 128 256 512; do
-    for position in learned sinusoidal rope alibi none; do
+    for position in ${POSITIONS:-learned sinusoidal rope alibi t5 none}; do
       score "$position" "$OUT/$position" "$context"
     done
     factor=$((context / 64))

@@ -9,8 +9,16 @@ import NN
 // validation, encoding and docs. docs/config.md shows the same tables (a test keeps them in sync).
 
 public enum NormPosition: String, CaseIterable, Sendable { case pre, post, deepnorm }
-public enum PositionEncoding: String, CaseIterable, Sendable { case learned, sinusoidal, rope, alibi, none }
-public enum ActivationKind: String, CaseIterable, Sendable { case relu, gelu, gelu_tanh, swish, swiglu, geglu, reglu }
+public enum PositionEncoding: String, CaseIterable, Sendable { case learned, sinusoidal, rope, alibi, t5, none }
+public enum ActivationKind: String, CaseIterable, Sendable { case relu, gelu, gelu_tanh, swish, sigmoid, tanh, swiglu, geglu, reglu, glu }
+/// Which keys a query sees: the earlier positions (causal), or also the whole
+/// prompt of a prompt–completion example (prefix_lm: bidirectional over the prompt).
+public enum AttentionKind: String, CaseIterable, Sendable { case causal, prefix_lm }
+/// Swish's β in x·σ(βx): a fixed number, or learned (one per hidden unit of each feed-forward, from 1).
+public enum SwishBeta: Equatable, Sendable {
+    case fixed(Double)
+    case learnable
+}
 public enum InitScheme: String, CaseIterable, Sendable { case gpt2, xavier, kaiming }
 public enum TokenizerKind: String, CaseIterable, Sendable { case char, bpe, wordpiece, unigram }
 public enum SamplingStrategy: String, CaseIterable, Sendable { case greedy, sample, beam }
@@ -49,12 +57,19 @@ public struct ModelConfig: Equatable, Sendable, ConfigSection {
     public var ropeTheta = 10000.0
     /// nil: plain RoPE. Settable after training (eval, sample, logits, export): it changes no parameter.
     public var ropeScaling: RopeScaling? = nil
+    /// T5's relative position buckets and the distance from which they stop growing (position = t5).
+    public var relativeAttentionNumBuckets = 32
+    public var relativeAttentionMaxDistance = 128
+    public var attention = AttentionKind.causal
     public var activation = ActivationKind.gelu
+    public var swishBeta = SwishBeta.fixed(1)
     public var bias = true
     public var dropout = 0.0
     public var tieEmbeddings = true
     /// nil: gpt2, or xavier with deepnorm (the DeepNet paper's). Use `initScheme` for the resolved value.
     public var initialization: InitScheme? = nil
+    /// Start every residual branch's output projection (attn.out, ffn.down) at zero, whatever `initialization` draws.
+    public var zeroInitOutput = false
 
     public init() {}
 
@@ -75,14 +90,19 @@ public struct ModelConfig: Equatable, Sendable, ConfigSection {
         .choice("norm", \.norm, "Normalization layer."),
         .choice("norm_position", \.normPosition, "Normalize before (pre) or after (post) each sublayer; deepnorm = post-norm LN(α·x + f(x)) with α = (2N)^(1/4) and value, output and feed-forward weights initialised × (8N)^(−1/4) (DeepNet, Wang et al. 2022)."),
         .number("norm_eps", \.normEps, .greaterThan(0), "Epsilon added inside the normalization."),
-        .choice("position", \.position, "Position information: learned table, fixed sinusoids (added to token embeddings × √d_model, as in Vaswani et al.), rotary (rope), ALiBi biases, or none."),
+        .choice("position", \.position, "Position information: learned table, fixed sinusoids (added to token embeddings × √d_model, as in Vaswani et al.), rotary (rope), ALiBi biases, T5's learned relative position bias (t5: one bias per head per distance bucket, shared by every layer), or none."),
         .number("rope_theta", \.ropeTheta, .greaterThan(0), "RoPE base frequency (used when position = rope)."),
         .ropeScaling("rope_scaling", \.ropeScaling, "RoPE scaling as in transformers: linear (position interpolation), dynamic (NTK-aware, grows past context_length) or yarn (with beta_fast, beta_slow, attention_factor, mscale, mscale_all_dim, original_max_position_embeddings, truncate); null = none. See docs/config.md."),
-        .choice("activation", \.activation, "Feed-forward activation; swiglu, geglu and reglu are gated (GLU) variants."),
+        .int("relative_attention_num_buckets", \.relativeAttentionNumBuckets, .between(2, 4096), "T5 relative positions (position = t5): buckets of distances; half hold one distance each (0, 1, …), half grow logarithmically up to relative_attention_max_distance (transformers' T5Config name)."),
+        .int("relative_attention_max_distance", \.relativeAttentionMaxDistance, .atLeast(2), "T5 relative positions (position = t5): every distance from this one on shares the last bucket; must exceed relative_attention_num_buckets / 2."),
+        .choice("attention", \.attention, "causal: each position sees itself and earlier ones; prefix_lm: the prompt of a prompt–completion example is also seen in full by every position (bidirectional over the prompt, causal over the completion); needs train.objective sft or dpo."),
+        .choice("activation", \.activation, "Feed-forward activation; swiglu, geglu, reglu and glu (sigmoid gate, Dauphin et al. 2017) are gated (GLU) variants."),
+        .swishBeta("swish_beta", \.swishBeta, "β of Swish x·σ(βx) in activation swish and swiglu (ignored by others): a number > 0 (1 = SiLU), or \"learnable\": one β per hidden unit of each feed-forward, trained from 1."),
         .bool("bias", \.bias, "Biases in linear layers and norms."),
         .number("dropout", \.dropout, .halfOpen(0, 1), "Dropout probability during training."),
         .bool("tie_embeddings", \.tieEmbeddings, "Share the token embedding with the output projection."),
         .optionalChoice("init", \.initialization, "Weight init; gpt2 = normal(0, 0.02) with residual output projections scaled by 1/sqrt(2 · n_layer); null = gpt2, or xavier with norm_position = deepnorm."),
+        .bool("zero_init_output", \.zeroInitOutput, "Initialise each block's residual output projections (attn.out, ffn.down) to zero, whatever init draws for the rest: every block starts as the identity."),
     ]
 
     func checkCombinations() throws {
@@ -94,6 +114,12 @@ public struct ModelConfig: Equatable, Sendable, ConfigSection {
         }
         if position == .rope, headSize % 2 != 0 {
             throw ConfigError("model.position = rope needs an even head size; d_model / n_head = \(dModel) / \(nHead) = \(headSize)")
+        }
+        if position == .t5, 2 * relativeAttentionMaxDistance <= relativeAttentionNumBuckets {
+            throw ConfigError("model.relative_attention_max_distance (\(relativeAttentionMaxDistance)) must exceed model.relative_attention_num_buckets / 2 (\(relativeAttentionNumBuckets) / 2): the logarithmic buckets span the distances between them")
+        }
+        if case .fixed(let beta) = swishBeta, beta <= 0, [.swish, .swiglu].contains(activation) {
+            throw ConfigError("model.swish_beta must be > 0 or \"learnable\" with activation \(activation.rawValue), got \(beta)")
         }
         if normPosition == .deepnorm, initialization == .gpt2 {
             throw ConfigError("model.norm_position = deepnorm sets its own init gain β = (8·n_layer)^(−1/4); model.init = gpt2 adds the pre-norm rule 1/√(2·n_layer) on residual outputs: use init xavier (the paper's, and the default with deepnorm) or kaiming")
@@ -163,6 +189,7 @@ public struct TrainConfig: Equatable, Sendable, ConfigSection {
     public var threads = 0
     public var objective = TrainingObjective.lm
     public var dpoBeta = 0.1
+    public var labelSmoothing = 0.0
 
     public init() {}
 
@@ -179,7 +206,7 @@ public struct TrainConfig: Equatable, Sendable, ConfigSection {
         .number("beta1", \.beta1, .halfOpen(0, 1), "Adam first-moment decay."),
         .number("beta2", \.beta2, .halfOpen(0, 1), "Adam second-moment decay."),
         .number("eps", \.eps, .greaterThan(0), "Adam denominator epsilon."),
-        .number("weight_decay", \.weightDecay, .atLeast(0), "Weight decay of matrices and embeddings: decoupled (w ← w − lr·λ·w) with adamw; coupled, added to the gradient as λ·w, with adam and sgd."),
+        .number("weight_decay", \.weightDecay, .atLeast(0), "Weight decay of matrices and embeddings: decoupled (w ← w − lr·λ·w, lr the scheduled rate, as PyTorch's AdamW; Loshchilov & Hutter's paper scales λ·w by the schedule multiplier η_t alone, so its λ is lr_peak·λ here) with adamw; coupled, added to the gradient as λ·w, with adam and sgd."),
         .number("momentum", \.momentum, .halfOpen(0, 1), "SGD momentum (sgd only)."),
         .number("l1", \.l1, .atLeast(0), "L1 penalty: λ₁·sign(w) added to the gradient of matrices and embeddings, after clipping."),
         .number("l2", \.l2, .atLeast(0), "L2 penalty: 2·λ₂·w added to the gradient of matrices and embeddings, after clipping."),
@@ -191,10 +218,14 @@ public struct TrainConfig: Equatable, Sendable, ConfigSection {
         .int("threads", \.threads, .between(0, 1024), "Worker threads; 0 = all cores."),
         .choice("objective", \.objective, "lm: next-token loss on plain text; sft: loss on completion tokens only, on prompt–completion JSON Lines; dpo: DPO loss on preference JSON Lines against the frozen --init-from model (docs/fine-tuning.md)."),
         .number("dpo_beta", \.dpoBeta, .greaterThan(0), "DPO's β: how strongly the policy is held to the reference (TRL's beta); dpo only."),
+        .number("label_smoothing", \.labelSmoothing, .halfOpen(0, 1), "Label smoothing ε of the training loss (lm, sft), as PyTorch's CrossEntropyLoss(label_smoothing=ε): each target becomes (1 − ε)·one-hot + ε·uniform over the vocabulary; evaluation reports the plain cross-entropy. 0 = off."),
     ]
 
     func checkCombinations() throws {
         guard minLR <= lr else { throw ConfigError("train.min_lr (\(minLR)) must be in [0, train.lr] = [0, \(lr)]") }
+        if objective == .dpo && labelSmoothing > 0 {
+            throw ConfigError("train.label_smoothing (\(labelSmoothing)) smooths a cross-entropy; train.objective dpo has none: use 0")
+        }
         // A warmup longer than max_steps is allowed: a run shortens it (RunConfig.shortenWarmupToRun).
     }
 }
@@ -202,6 +233,7 @@ public struct TrainConfig: Equatable, Sendable, ConfigSection {
 public struct SampleConfig: Equatable, Sendable, ConfigSection {
     public var strategy = SamplingStrategy.sample
     public var maxNewTokens = 200
+    public var minNewTokens = 0
     public var temperature = 0.8
     public var topK = 0
     public var topP = 1.0
@@ -223,6 +255,7 @@ public struct SampleConfig: Equatable, Sendable, ConfigSection {
     static let fields: [ConfigField<SampleConfig>] = [
         .choice("strategy", \.strategy, "greedy: argmax; sample: draw from the filtered distribution; beam: beam search."),
         .int("max_new_tokens", \.maxNewTokens, .between(0, 1_000_000), "Tokens to generate after the prompt."),
+        .int("min_new_tokens", \.minNewTokens, .between(0, 1_000_000), "End tokens are banned until this many tokens are generated (transformers' min_new_tokens); stop strings still stop. At most max_new_tokens."),
         .number("temperature", \.temperature, .atLeast(0), "Divide logits by this; 0 = greedy."),
         .int("top_k", \.topK, .atLeast(0), "Keep only the k most likely tokens; 0 = off."),
         .number("top_p", \.topP, .leftOpen(0, 1), "Nucleus sampling: keep the smallest set with probability ≥ top_p; 1 = off."),
@@ -398,6 +431,9 @@ public struct RunConfig: Equatable, Sendable {
     /// Every command that reads a config runs this one check (train, info, compare, sample, …).
     public func validate() throws {
         for slot in RunConfig.sections { try slot.validate(self) }
+        if model.attention == .prefix_lm && train.objective == .lm {
+            throw ConfigError("model.attention = prefix_lm needs examples split into prompt and completion (train.objective sft or dpo, on JSON Lines); train.objective is lm")
+        }
         if let v = model.vocabSize {
             // The declared special ids must be tokens of this model.
             if let bad = tokenizer.eosTokenIds.first(where: { $0 >= v }) {
@@ -490,6 +526,9 @@ extension SampleConfig {
     }
 
     func checkCombinations() throws {
+        if minNewTokens > maxNewTokens {
+            throw ConfigError("sample.min_new_tokens (\(minNewTokens)) must not exceed sample.max_new_tokens (\(maxNewTokens))")
+        }
         if strategy == .beam && numSamples > beamWidth {
             throw ConfigError("sample.num_samples (\(numSamples)) must not exceed sample.beam_width (\(beamWidth)) with beam search: it returns the best num_samples of its beam_width beams")
         }
@@ -520,9 +559,25 @@ extension ActivationKind {
         case .gelu: return (.gelu, false)
         case .gelu_tanh: return (.geluTanh, false)
         case .swish: return (.swish(beta: 1), false)
+        case .sigmoid: return (.sigmoid, false)
+        case .tanh: return (.tanh, false)
         case .swiglu: return (.swish(beta: 1), true)
         case .geglu: return (.gelu, true)
         case .reglu: return (.relu, true)
+        case .glu: return (.sigmoid, true)
+        }
+    }
+}
+
+extension ModelConfig {
+    /// The feed-forward's pointwise function with this config's Swish β, and
+    /// whether it is gated; `learnedBeta` when β is a parameter (the function's β is then its start, 1).
+    public var feedForwardActivation: (activation: Activation, gated: Bool, learnedBeta: Bool) {
+        var (f, gated) = activation.feedForward
+        guard case .swish = f else { return (f, gated, false) }
+        switch swishBeta {
+        case .fixed(let beta): f = .swish(beta: Float(beta)); return (f, gated, false)
+        case .learnable: return (f, gated, true)
         }
     }
 }

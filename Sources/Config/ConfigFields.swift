@@ -205,6 +205,36 @@ extension ConfigField {
             })
     }
 
+    /// Swish's β: a number, or the word "learnable". Its range depends on the
+    /// activation, so the section's combination check applies it.
+    static func swishBeta(_ name: String, _ path: WritableKeyPath<Section, SwishBeta>, _ doc: String) -> ConfigField {
+        ConfigField(
+            name: name, type: "number or \"learnable\"", allowed: "> 0 | learnable", doc: doc,
+            get: { section in
+                switch section[keyPath: path] {
+                case .fixed(let beta): return .double(beta)
+                case .learnable: return .string("learnable")
+                }
+            },
+            set: { section, value, key in
+                switch value {
+                case .int(let i): section[keyPath: path] = .fixed(Double(i))
+                case .double(let d): section[keyPath: path] = .fixed(d)
+                case .string("learnable"): section[keyPath: path] = .learnable
+                default: throw typeError(key, "a number or \"learnable\"", value)
+                }
+            },
+            parseText: { text in
+                if text == "learnable" { return .string(text) }
+                return isDecimalNumber(text) ? Double(text).flatMap { $0.isFinite ? JSONValue.double($0) : nil } : nil
+            },
+            check: { section, key in
+                if case .fixed(let beta) = section[keyPath: path], !beta.isFinite {
+                    throw ConfigError("\(key) must be a finite number or \"learnable\", got \(beta)")
+                }
+            })
+    }
+
     /// A choice that may be null: unset, its value follows from other fields (the section says how).
     static func optionalChoice<E: RawRepresentable & CaseIterable>(_ name: String, _ path: WritableKeyPath<Section, E?>, _ doc: String) -> ConfigField where E.RawValue == String {
         let names = E.allCases.map(\.rawValue)

@@ -53,7 +53,7 @@ public struct LoRAConfig: Equatable, Sendable, ConfigSection {
         .int("rank", \.rank, .between(1, maxWidth), "Adapter rank r (PEFT's r); at most the smaller side of every targeted projection."),
         .number("alpha", \.alpha, .greaterThan(0), "Scaling numerator: the adapter adds (alpha / rank) · B·A (PEFT's lora_alpha)."),
         .number("dropout", \.dropout, .halfOpen(0, 1), "Dropout on the adapter's input during training (PEFT's lora_dropout)."),
-        .strings("targets", \.targets, "Projections to adapt in every block: q, k, v, o (attention) and gate, up, down (feed-forward; gate only with swiglu/geglu/reglu). LLaMA names q_proj … down_proj are accepted."),
+        .strings("targets", \.targets, "Projections to adapt in every block: q, k, v, o (attention) and gate, up, down (feed-forward; gate only with swiglu/geglu/reglu/glu). LLaMA names q_proj … down_proj are accepted."),
     ]
 
     func checkCombinations() throws {
@@ -73,8 +73,8 @@ public struct LoRAConfig: Equatable, Sendable, ConfigSection {
     /// `RunConfig.validate` runs them (with --init-from, once the checkpoint's model is in place).
     public func check(model: ModelConfig) throws {
         let kinds = targetKinds
-        if kinds.contains(.gate), !["swiglu", "geglu", "reglu"].contains(model.activation.rawValue) {
-            throw ConfigError("lora.targets: 'gate' needs a gated feed-forward (model.activation swiglu, geglu or reglu), not \(model.activation.rawValue)")
+        if kinds.contains(.gate), !model.activation.feedForward.gated {
+            throw ConfigError("lora.targets: 'gate' needs a gated feed-forward (model.activation swiglu, geglu, reglu or glu), not \(model.activation.rawValue)")
         }
         for target in kinds {
             let (out, inputs) = model.projectionShape(target)

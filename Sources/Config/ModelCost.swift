@@ -29,7 +29,7 @@ public struct ModelCost {
 
     public static func component(of p: ParameterShape) -> Component {
         if p.name.hasPrefix("token_embedding") { return .tokenEmbedding }
-        if p.name.hasPrefix("position_embedding") { return .positionEmbedding }
+        if p.name.hasPrefix("position_embedding") || p.name.hasPrefix("relative_attention_bias") { return .positionEmbedding }
         if p.name.contains("norm") { return .norms }
         if p.name.contains(".attn.") { return .attention }
         if p.name.contains(".ffn.") { return .feedForward }
@@ -66,10 +66,11 @@ public struct ModelCost {
     // MARK: decoding
 
     /// Which parameters quantization stores as integers: every linear weight of
-    /// the blocks, and the token embedding and output head unless `embeddings` is false.
+    /// the blocks, and the token embedding and output head unless `embeddings` is false
+    /// (position tables, learned or T5's bias, stay float32).
     public static func isQuantized(_ p: ParameterShape, embeddings: Bool) -> Bool {
         guard p.shape.count == 2 else { return false }
-        if p.name == "position_embedding.weight" { return false }
+        if p.name == "position_embedding.weight" || p.name == "relative_attention_bias.weight" { return false }
         if p.name == "token_embedding.weight" || p.name == "lm_head.weight" { return embeddings }
         return true
     }

@@ -27,7 +27,8 @@ extension ModelConfig {
         }
         add("token_embedding.weight", [vocab, d])
         if position == .learned { add("position_embedding.weight", [contextLength, d]) }
-        let gated = activation.feedForward.gated
+        if position == .t5 { add("relative_attention_bias.weight", [relativeAttentionNumBuckets, nHead]) }
+        let (_, gated, learnedBeta) = feedForwardActivation
         for i in 0..<nLayer {
             let block = "blocks.\(i)"
             norm(block + ".attn_norm")
@@ -39,6 +40,7 @@ extension ModelConfig {
             if gated { linear(block + ".ffn.gate", d, hidden, bias: bias) }
             linear(block + ".ffn.up", d, hidden, bias: bias)
             linear(block + ".ffn.down", hidden, d, bias: bias)
+            if learnedBeta { add(block + ".ffn.swish_beta", [hidden]) }
         }
         if normPosition == .pre { norm("final_norm") }
         if !tieEmbeddings { add("lm_head.weight", [vocab, d]) }

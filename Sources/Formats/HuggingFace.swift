@@ -11,10 +11,12 @@ import Tokenizer
 /// two families that can represent a tinygpt model exactly:
 ///
 /// - GPT-2 (`GPT2LMHeadModel`): pre-LayerNorm, learned positions, MHA, a plain
-///   feed-forward. GPT-2's linear layers are `Conv1D`, whose weights are
+///   feed-forward (activation_function gelu_new, gelu, relu, silu, sigmoid or
+///   tanh). GPT-2's linear layers are `Conv1D`, whose weights are
 ///   stored (in, out): the transpose of ours; q, k and v are one `c_attn`.
 ///   A config without biases exports zero biases (the same function).
-/// - LLaMA (`LlamaForCausalLM`): pre-RMSNorm, RoPE, SwiGLU, MHA/GQA/MQA.
+/// - LLaMA (`LlamaForCausalLM`): pre-RMSNorm, RoPE, SwiGLU (hidden_act silu) or
+///   GLU (hidden_act sigmoid), MHA/GQA/MQA.
 ///   transformers rotates feature i with feature i + D/2 of each head; tinygpt
 ///   (as the RoFormer paper) rotates the pairs (2i, 2i+1) by the same angles.
 ///   So the q and k projection rows of each head are permuted on the way out
@@ -28,10 +30,18 @@ public enum HuggingFace {
         if m.norm != .layerNorm { gpt2.append("norm layernorm (got \(m.norm.rawValue))") }
         if m.position != .learned { gpt2.append("position learned (got \(m.position.rawValue))") }
         if m.kvHeads != m.nHead { gpt2.append("n_kv_head = n_head (got \(m.kvHeads) of \(m.nHead))") }
-        if ![.relu, .gelu, .gelu_tanh, .swish].contains(m.activation) { gpt2.append("a plain activation (got \(m.activation.rawValue))") }
+        if ![.relu, .gelu, .gelu_tanh, .swish, .sigmoid, .tanh].contains(m.activation) { gpt2.append("a plain activation (got \(m.activation.rawValue))") }
         if m.norm != .rmsNorm { llama.append("norm rmsnorm (got \(m.norm.rawValue))") }
         if m.position != .rope { llama.append("position rope (got \(m.position.rawValue))") }
-        if m.activation != .swiglu { llama.append("activation swiglu (got \(m.activation.rawValue))") }
+        if ![.swiglu, .glu].contains(m.activation) { llama.append("activation swiglu or glu (got \(m.activation.rawValue))") }
+        if m.attention == .prefix_lm {
+            throw FormatError("model.attention = prefix_lm cannot be exported: transformers' GPT-2 and LLaMA attend causally at every position and have no prompt seen bidirectionally, so no config.json reproduces it")
+        }
+        if [.swish, .swiglu].contains(m.activation), m.swishBeta != .fixed(1) {
+            var beta = "learnable"
+            if case .fixed(let b) = m.swishBeta { beta = "\(b)" }
+            throw FormatError("model.swish_beta = \(beta) cannot be exported: transformers' silu is Swish with β = 1 and no config.json sets another β")
+        }
         if m.normPosition == .deepnorm {
             // Neither family has a post-norm block, let alone DeepNorm's α·x residual.
             throw FormatError("model.norm_position = deepnorm cannot be exported: transformers' GPT-2 and LLaMA are pre-norm and have no post-norm residual LN(α·x + f(x)) (α = (2N)^(1/4)), so no config.json reproduces it")
@@ -93,6 +103,7 @@ public enum HuggingFace {
             generation.set("early_stopping", s.earlyStopping == .never ? "never" : .bool(s.earlyStopping == .onceWidthFinished))
         }
         if s.noRepeatNgram > 0 { generation.set("no_repeat_ngram_size", .int(s.noRepeatNgram)) }
+        if s.minNewTokens > 0 { generation.set("min_new_tokens", .int(s.minNewTokens)) }
         if !endIds.isEmpty { generation.set("eos_token_id", endValue) }
         if let startId { generation.set("bos_token_id", .int(startId)) }
         try Checkpoint.replaceDirectoryAtomically(directory) { temporary in
@@ -111,6 +122,8 @@ public enum HuggingFace {
         case .gelu_tanh: activation = "gelu_new"
         case .gelu: activation = "gelu"
         case .relu: activation = "relu"
+        case .sigmoid: activation = "sigmoid"
+        case .tanh: activation = "tanh"
         default: activation = "silu"
         }
         return ["architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": .int(m.vocabSize!),
@@ -161,7 +174,7 @@ public enum HuggingFace {
          "hidden_size": .int(m.dModel), "intermediate_size": .int(m.feedForwardSize), "num_hidden_layers": .int(m.nLayer),
          "num_attention_heads": .int(m.nHead), "num_key_value_heads": .int(m.kvHeads), "head_dim": .int(m.headSize),
          "max_position_embeddings": .int(m.contextLength), "rms_norm_eps": .number(m.normEps), "rope_theta": .number(m.ropeTheta),
-         "hidden_act": "silu", "tie_word_embeddings": .bool(m.tieEmbeddings), "attention_bias": .bool(m.bias), "mlp_bias": .bool(m.bias),
+         "hidden_act": m.activation == .glu ? "sigmoid" : "silu", "tie_word_embeddings": .bool(m.tieEmbeddings), "attention_bias": .bool(m.bias), "mlp_bias": .bool(m.bias),
          "attention_dropout": 0.0, "initializer_range": 0.02, "torch_dtype": "float32", "use_cache": true]
     }
 
@@ -361,7 +374,9 @@ public enum HuggingFace {
             case "gelu": m.activation = .gelu
             case "relu": m.activation = .relu
             case "silu", "swish": m.activation = .swish
-            case let other: throw FormatError("\(path)/config.json: activation_function '\(other)' is not supported (gelu_new, gelu, relu, silu)")
+            case "sigmoid": m.activation = .sigmoid
+            case "tanh": m.activation = .tanh
+            case let other: throw FormatError("\(path)/config.json: activation_function '\(other)' is not supported (gelu_new, gelu, relu, silu, sigmoid, tanh)")
             }
             m.bias = true
             m.tieEmbeddings = hf["tie_word_embeddings"] as? Bool ?? true
@@ -373,8 +388,12 @@ public enum HuggingFace {
             if let headDim = hf["head_dim"] as? Int, headDim * m.nHead != m.dModel {
                 throw FormatError("\(path)/config.json: head_dim \(headDim) × \(m.nHead) heads ≠ hidden_size \(m.dModel); tinygpt needs d_model = n_head · head size")
             }
-            if let act = hf["hidden_act"] as? String, act != "silu" { throw FormatError("\(path)/config.json: hidden_act '\(act)' is not supported (silu)") }
-            m.norm = .rmsNorm; m.position = .rope; m.activation = .swiglu
+            switch hf["hidden_act"] as? String ?? "silu" {
+            case "silu": m.activation = .swiglu
+            case "sigmoid": m.activation = .glu
+            case let act: throw FormatError("\(path)/config.json: hidden_act '\(act)' is not supported (silu, sigmoid)")
+            }
+            m.norm = .rmsNorm; m.position = .rope
             m.normEps = number("rms_norm_eps", 1e-6); m.ropeTheta = number("rope_theta", 10_000)
             m.ropeScaling = try ropeScaling(from: hf, path: path, theta: &m.ropeTheta)
             m.bias = (hf["attention_bias"] as? Bool ?? false) || (hf["mlp_bias"] as? Bool ?? false)

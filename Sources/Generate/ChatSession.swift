@@ -78,6 +78,7 @@ public final class ChatSession {
         var random = RandomGenerator(seed: seed &+ UInt64(turns))
         turns += 1
         let reused = generator.source.reusesCache ? min(commonPrefixLength(cached, prompt), prompt.count - 1) : 0
+        generator.source.promptLength = prompt.count  // the conversation so far: a prefix LM's prefix
         var logits = generator.source.extend(prompt, reusing: reused)
         cached = prompt
         var scanner = StopScanner(stop: stop)
@@ -86,6 +87,7 @@ public final class ChatSession {
         var ending = budget < maxNewTokens ? Ending.contextFull : .maxNewTokens
         while tokens.count < budget {
             if interrupted() { ending = .interrupted; break }
+            banEndTokens(&logits, endTokens: generator.endTokens, generated: tokens.count, minimum: settings.minNewTokens)
             let token = Int32(chooseToken(logits, history: prompt + tokens, settings: settings, u: random.uniformDouble()))
             if generator.endTokens.contains(token) { ending = .endToken; break }
             tokens.append(token)

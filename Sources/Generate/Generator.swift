@@ -10,6 +10,9 @@ import Tokenizer
 /// work. The sequences of a batch (several samples, or the beams) advance
 /// together through one `LogitsSource` (per-token or batched; see there for
 /// how the window slides at the context length).
+///
+/// A prefix LM (model.attention = prefix_lm) reads the prompt as its prefix,
+/// bidirectionally; each generated token is causal (the batched path serves it).
 public final class Generator {
     public let source: any LogitsSource
     public var contextWindow: Int { source.contextWindow }
@@ -18,6 +21,11 @@ public final class Generator {
     public let endTokens: Set<Int32>
     /// The id a sequence begins with, if the model has one (`beginToken(declared:tokenizer:)`).
     public let beginToken: Int32?
+    /// false: each new token recomputes the window (`LogitsSource.usesKeyValueCache`).
+    public var usesKeyValueCache: Bool {
+        get { source.usesKeyValueCache }
+        set { source.usesKeyValueCache = newValue }
+    }
 
     /// `endTokenIds` and `beginTokenId` are the ids the model declares (config
     /// tokenizer.eos_token_ids and tokenizer.bos_token_id); without them the
@@ -69,6 +77,7 @@ public final class Generator {
         var generated = [[Int32]](repeating: [], count: count)
         var finished = [Bool](repeating: false, count: count)
         var streams = (0..<count).map { _ in StopScanner(stop: stop) }
+        source.promptLength = prompt.count
         var logits = source.prefill(sequences)
         var step = 0
         while step < maxNewTokens && finished.contains(false) {
@@ -76,6 +85,7 @@ public final class Generator {
             for row in 0..<count {
                 let u = generator.uniformDouble()  // drawn for every row: the numbers do not depend on which rows finished
                 guard !finished[row] else { next[row] = sequences[row].last!; continue }
+                banEndTokens(&logits[row], endTokens: endTokens, generated: step, minimum: settings.minNewTokens)
                 let token = Int32(chooseToken(logits[row], history: sequences[row], settings: settings, u: u))
                 next[row] = token
                 if endTokens.contains(token) { finished[row] = true; continue }
@@ -175,7 +185,10 @@ public protocol NextTokenModel {
 /// A logits source as beam search sees it: rows reordered by parent, then fed one token.
 struct CachedModelStepper: NextTokenModel {
     let source: any LogitsSource
-    mutating func start(prompt: [Int32]) -> [Float] { source.prefill([prompt])[0] }
+    mutating func start(prompt: [Int32]) -> [Float] {
+        source.promptLength = prompt.count
+        return source.prefill([prompt])[0]
+    }
     mutating func advance(_ sequences: [[Int32]], parents: [Int]) -> [[Float]] {
         source.reorder(parents)
         return source.advance(sequences)
@@ -220,6 +233,7 @@ public func beamSearch(_ model: inout some NextTokenModel, prompt: [Int32], widt
             var scores = l.map { Float(Double($0) - lse) }
             let history = prompt + beam.tokens
             applyRepetitionPenalty(&scores, history: history, penalty: settings.repetitionPenalty)
+            banEndTokens(&scores, endTokens: endTokens, generated: beam.tokens.count, minimum: settings.minNewTokens)
             for t in bannedTokens(history: history, n: settings.noRepeatNgram) { scores[Int(t)] = -.infinity }
             let order = scores.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }
             for t in order.prefix(kept) where scores[t] > -.infinity {

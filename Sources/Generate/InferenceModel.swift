@@ -13,8 +13,9 @@ import Config
 /// or group-wise int8/int4 (`QuantizedMatrix`), whose products quantize the
 /// input vector per group on the fly and multiply-add in integer lanes.
 ///
-/// Covers every model the config allows except scaled RoPE (`rope_scaling`);
-/// `supports(_:)` says so, and callers use `GPT` for that case.
+/// Covers every model the config allows except scaled RoPE (`rope_scaling`)
+/// and prefix-LM attention (its prompt is read bidirectionally, not token by
+/// token); `supports(_:)` says so, and callers use `GPT` for those cases.
 public final class InferenceModel {
     public let config: ModelConfig
     public let vocabSize: Int
@@ -44,6 +45,9 @@ public final class InferenceModel {
     let headSize: Int, heads: Int, kvHeads: Int, hidden: Int, d: Int
     let ropeTable: [Float]                     // (window, headSize/2) × (cos, sin), or empty
     let slopes: [Float]                        // ALiBi
+    let relativeBias: UnsafePointer<Float>?    // T5: (buckets, heads)
+    let relativeBuckets: [Int]                 // T5: the bucket of each distance 0..<window
+    let swishBetas: [UnsafePointer<Float>?]    // per layer, a learned Swish β per hidden unit
     /// Keeps the float storage the pointers point into alive.
     let owners: [AnyObject]
 
@@ -59,8 +63,8 @@ public final class InferenceModel {
     /// Positions in the cache.
     public internal(set) var length = 0
 
-    /// Whether this path covers a config (every one but scaled RoPE).
-    public static func supports(_ config: ModelConfig) -> Bool { config.ropeScaling == nil }
+    /// Whether this path covers a config (every one but scaled RoPE and prefix-LM attention).
+    public static func supports(_ config: ModelConfig) -> Bool { config.ropeScaling == nil && config.attention == .causal }
 
     /// A float32 model over a GPT's weights (shared, not copied). Packs the
     /// GPT's parameters into one block first (`Tensor.pack`), in the order a
@@ -92,7 +96,7 @@ public final class InferenceModel {
 
     init(config: ModelConfig, contextWindow window: Int, quantization: QuantizedFormat?, owners: [AnyObject],
          matrix: (String, Int, Int) -> MatVecJob.Weights, vector: (String) -> UnsafePointer<Float>?) {
-        require(Self.supports(config), "InferenceModel: rope_scaling is not supported on this path")
+        require(Self.supports(config), "InferenceModel: rope_scaling and prefix_lm attention are not supported on this path")
         let vocab = config.vocabSize!
         self.config = config; vocabSize = vocab; contextWindow = window; self.quantization = quantization
         let d = config.dModel, hidden = config.feedForwardSize, headSize = config.headSize
@@ -128,7 +132,8 @@ public final class InferenceModel {
         self.owners = owned
         finalNorm = config.normPosition == .pre ? norm("final_norm") : nil
         head = config.tieEmbeddings ? Linear(weights: tokenEmbedding, rows: vocab, cols: d, bias: nil) : linear("lm_head", d, vocab)
-        activation = config.activation.feedForward.0
+        activation = config.feedForwardActivation.activation
+        swishBetas = (0..<config.nLayer).map { vector("blocks.\($0).ffn.swish_beta") }
         switch config.normPosition {
         case .pre: residualScale = nil
         case .post: residualScale = 1
@@ -142,6 +147,10 @@ public final class InferenceModel {
         }
         ropeTable = table
         slopes = config.position == .alibi ? Positions.alibiSlopes(heads: heads) : []
+        relativeBias = config.position == .t5 ? vector("relative_attention_bias.weight") : nil
+        relativeBuckets = config.position == .t5
+            ? (0..<window).map { Positions.t5Bucket(distance: $0, buckets: config.relativeAttentionNumBuckets,
+                                                      maxDistance: config.relativeAttentionMaxDistance) } : []
         keys = (0..<config.nLayer).map { _ in .allocate(capacity: window * kvDim) }
         values = (0..<config.nLayer).map { _ in .allocate(capacity: window * kvDim) }
         func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
@@ -152,7 +161,7 @@ public final class InferenceModel {
         x = buffer(d); normed = buffer(d); attended = buffer(d); branch = buffer(d)
         q = buffer(d); k = buffer(kvDim); v = buffer(kvDim)
         gateOut = buffer(hidden); upOut = buffer(hidden); logitsBuffer = buffer(vocab)
-        alibiBias = buffer(config.position == .alibi ? heads * window : 1); logSumExp = buffer(heads)
+        alibiBias = buffer(config.position == .alibi || config.position == .t5 ? heads * window : 1); logSumExp = buffer(heads)
         statistics = buffer(2)
         activations = QuantizedActivations(capacity: max(d, hidden))
         // Inputs: post-norm and DeepNorm feed x itself to each branch, pre-norm its normalised copy.
@@ -284,8 +293,14 @@ public final class InferenceModel {
             for h in 0..<heads {
                 for t in 0..<keyLength { alibiBias[h * keyLength + t] = -slopes[h] * Float(pos - t) }
             }
+        } else if let relativeBias {
+            // T5: the learned bias of the distance's bucket, in the same layout.
+            for h in 0..<heads {
+                for t in 0..<keyLength { alibiBias[h * keyLength + t] = relativeBias[relativeBuckets[pos - t] * heads + h] }
+            }
         }
-        attentionForward(q, keys[layer], values[layer], bias: slopes.isEmpty ? nil : alibiBias, attended, logSumExp: logSumExp,
+        let positionBias = slopes.isEmpty && relativeBias == nil ? nil : alibiBias
+        attentionForward(q, keys[layer], values[layer], bias: positionBias, attended, logSumExp: logSumExp,
                          shape: AttentionShape(batch: 1, heads: heads, kvHeads: kvHeads, queryLength: 1, keyLength: keyLength,
                                                headSize: headSize, causal: true, keyCapacity: contextWindow))
         run(layerJobs[layer].out, input: attended, count: d)
@@ -294,7 +309,12 @@ public final class InferenceModel {
     /// The feed-forward of `input`; result in `branch`.
     func feedForward(layer: Int, input: UnsafeMutablePointer<Float>) {
         run(layerJobs[layer].up, input: input, count: d)
-        activationForward(activation, gateOut, gateOut, hidden)
+        if let beta = swishBetas[layer] {
+            // Swish with a learned β per hidden unit: x·σ(β·x).
+            for i in 0..<hidden { gateOut[i] *= Activation.sigmoid.value(beta[i] * gateOut[i]) }
+        } else {
+            activationForward(activation, gateOut, gateOut, hidden)
+        }
         if blocks[layer].gate != nil { for i in 0..<hidden { gateOut[i] *= upOut[i] } }
         run(layerJobs[layer].down, input: gateOut, count: hidden)
     }

@@ -41,7 +41,7 @@ extension InferenceModel {
         let t = tokens.count, pos = length
         for token in tokens { require(token >= 0 && Int(token) < vocabSize, "InferenceModel: token \(token) is not in 0..<\(vocabSize)") }
         let kvDim = kvHeads * headSize
-        let b = PrefillBuffers(tokens: t, d: d, kvDim: kvDim, hidden: hidden, heads: heads, keys: pos + t, alibi: !slopes.isEmpty)
+        let b = PrefillBuffers(tokens: t, d: d, kvDim: kvDim, hidden: hidden, heads: heads, keys: pos + t, alibi: !slopes.isEmpty || relativeBias != nil)
         for (i, token) in tokens.enumerated() { embed(Int(token), at: pos + i, into: b.x + i * d) }
         for (layer, block) in blocks.enumerated() {
             if let alpha = residualScale {
@@ -49,7 +49,7 @@ extension InferenceModel {
                 attention(layer: layer, block: block, input: b.x, at: pos, b)
                 for i in 0..<(t * d) { b.branch[i] += alpha * b.x[i] }
                 normalize(b.branch, block.attentionNorm, into: b.x, rows: t, statistics: b.statistics)
-                feedForward(block: block, input: b.x, b)
+                feedForward(layer: layer, block: block, input: b.x, b)
                 for i in 0..<(t * d) { b.branch[i] += alpha * b.x[i] }
                 normalize(b.branch, block.feedForwardNorm, into: b.x, rows: t, statistics: b.statistics)
             } else {
@@ -58,7 +58,7 @@ extension InferenceModel {
                 attention(layer: layer, block: block, input: b.normed, at: pos, b)
                 for i in 0..<(t * d) { b.x[i] += b.branch[i] }
                 normalize(b.x, block.feedForwardNorm, into: b.normed, rows: t, statistics: b.statistics)
-                feedForward(block: block, input: b.normed, b)
+                feedForward(layer: layer, block: block, input: b.normed, b)
                 for i in 0..<(t * d) { b.x[i] += b.branch[i] }
             }
         }
@@ -105,11 +105,21 @@ extension InferenceModel {
             for h in 0..<heads { (b.headQueries + (h * t + i) * headSize).update(from: b.q + (i * heads + h) * headSize, count: headSize) }
         }
         let keyLength = pos + t
-        if let bias = b.alibiBias {
+        if let bias = b.alibiBias, !slopes.isEmpty {
             // ALiBi: −slope·distance, laid out (heads, t, keys) as the kernel reads it.
             for h in 0..<heads {
                 for i in 0..<t {
                     for j in 0..<keyLength { bias[(h * t + i) * keyLength + j] = -slopes[h] * Float(pos + i - j) }
+                }
+            }
+        } else if let bias = b.alibiBias, let relativeBias {
+            // T5: the learned bias of the distance's bucket, in the same layout (later keys are masked).
+            for h in 0..<heads {
+                for i in 0..<t {
+                    for j in 0..<keyLength {
+                        let distance = pos + i - j
+                        bias[(h * t + i) * keyLength + j] = distance >= 0 ? relativeBias[relativeBuckets[distance] * heads + h] : 0
+                    }
                 }
             }
         }
@@ -123,17 +133,24 @@ extension InferenceModel {
     }
 
     /// The feed-forward of the chunk's rows; result in `b.branch`.
-    private func feedForward(block: Block, input: UnsafePointer<Float>, _ b: PrefillBuffers) {
+    private func feedForward(layer: Int, block: Block, input: UnsafePointer<Float>, _ b: PrefillBuffers) {
         let t = b.tokens
         if let gate = block.gate {
             linear(gate, input, b.gate, tokens: t)
             linear(block.up, input, b.up, tokens: t)
-            activationForward(activation, b.gate, b.gate, t * hidden)
-            vectorMultiply(b.gate, b.up, b.gate, t * hidden)
         } else {
             linear(block.up, input, b.gate, tokens: t)
+        }
+        if let beta = swishBetas[layer] {
+            // Swish with a learned β per hidden unit: x·σ(β·x).
+            for i in 0..<t {
+                let row = b.gate + i * hidden
+                for u in 0..<hidden { row[u] *= Activation.sigmoid.value(beta[u] * row[u]) }
+            }
+        } else {
             activationForward(activation, b.gate, b.gate, t * hidden)
         }
+        if block.gate != nil { vectorMultiply(b.gate, b.up, b.gate, t * hidden) }
         linear(block.down, b.gate, b.branch, tokens: t)
     }
 }

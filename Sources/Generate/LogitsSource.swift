@@ -27,17 +27,35 @@ public protocol LogitsSource: AnyObject {
     /// prefix (`reusesCache` false) the whole sequence is read again.
     func extend(_ sequence: [Int32], reusing reused: Int) -> [Float]
     var reusesCache: Bool { get }
+    /// false: no KV cache is kept between tokens; each new token recomputes
+    /// the window the cache would hold (and itself) from scratch. The same
+    /// tokens come out; the cost grows with the window instead of staying flat
+    /// (`sample --no-kv-cache`).
+    var usesKeyValueCache: Bool { get set }
+    /// The first `promptLength` tokens of each sequence are its prompt: a
+    /// prefix LM (model.attention = prefix_lm) reads them bidirectionally, as
+    /// far as they are still in the window.
+    var promptLength: Int { get set }
+}
+
+extension LogitsSource {
+    /// The window a cache holding `held` positions would hold after one more token:
+    /// one more, or its last half once full.
+    func recomputedWindow(held: Int) -> Int { held >= contextWindow ? max(1, contextWindow / 2) : held + 1 }
 }
 
 /// The per-token path: one `InferenceModel` per sequence (llama2.c's
-/// `forward(token, pos)`), made on demand and kept for reuse.
+/// `forward(token, pos)`), made on demand and kept for reuse. It does not
+/// serve prefix LMs (`InferenceModel.supports`), so `promptLength` changes nothing.
 public final class InferenceRows: LogitsSource {
     let make: () -> InferenceModel
     var rows: [InferenceModel] = []
     var spare: [InferenceModel] = []
     public let contextWindow: Int
     public let vocabSize: Int
-    public var reusesCache: Bool { true }
+    public var reusesCache: Bool { usesKeyValueCache }
+    public var usesKeyValueCache = true
+    public var promptLength = 0
 
     public init(_ make: @escaping () -> InferenceModel) {
         self.make = make
@@ -59,6 +77,7 @@ public final class InferenceRows: LogitsSource {
     }
 
     public func advance(_ sequences: [[Int32]]) -> [[Float]] {
+        if !usesKeyValueCache { return prefill(sequences.map { Array($0.suffix(recomputedWindow(held: rows[0].length))) }) }
         if rows[0].length >= contextWindow { return prefill(sequences.map { Array($0.suffix(max(1, contextWindow / 2))) }) }
         return zip(rows, sequences).map { Array($0.next($1.last!)) }
     }
@@ -90,6 +109,8 @@ public final class BatchedModel: LogitsSource {
     public var vocabSize: Int { model.vocabSize }
     public var contextWindow: Int { model.contextWindow }
     public var reusesCache: Bool { false }
+    public var usesKeyValueCache = true
+    public var promptLength = 0
 
     public init(_ model: GPT) {
         self.model = model
@@ -100,13 +121,17 @@ public final class BatchedModel: LogitsSource {
         for c in caches { c.clear() }
         let window = sequences.map { Array($0.suffix(contextWindow)) }
         let length = window[0].count
+        let prefixes = model.config.attention == .prefix_lm
+            ? zip(sequences, window).map { max(0, promptLength - ($0.count - $1.count)) } : nil
         return Autograd.noGrad {
-            lastPositions(model(window.flatMap { $0 }, batch: window.count, length: length, offset: 0, caches: caches),
+            lastPositions(model(window.flatMap { $0 }, batch: window.count, length: length, offset: 0, caches: caches,
+                                prefixLengths: prefixes),
                           batch: window.count, length: length)
         }
     }
 
     public func advance(_ sequences: [[Int32]]) -> [[Float]] {
+        if !usesKeyValueCache { return prefill(sequences.map { Array($0.suffix(recomputedWindow(held: caches[0].length))) }) }
         let cached = caches[0].length
         if cached >= contextWindow { return prefill(sequences.map { Array($0.suffix(max(1, contextWindow / 2))) }) }
         return Autograd.noGrad {

@@ -3,12 +3,14 @@ import Config
 
 // Decoding rules as pure functions of the logits (and, for a draw, of a
 // uniform random number passed in), so each is easy to read and to test.
-// The order, as documented in docs/sampling.md: repetition penalty and
-// n-gram bans on the logits; then temperature; top-k; top-p over the
-// renormalised distribution; min-p; then a draw.
+// The order, as documented in docs/sampling.md: repetition penalty,
+// n-gram bans and the minimum length's end-token ban on the logits; then
+// temperature; top-k; top-p over the renormalised distribution; min-p; then a draw.
 
-/// CTRL's repetition penalty (Keskar et al. 2019): for every token already
-/// in the sequence, divide its logit by `penalty` if positive, multiply if negative.
+/// The repetition penalty as transformers' RepetitionPenaltyLogitsProcessor
+/// applies it: for every token already in the sequence, divide its logit by
+/// `penalty` if positive, multiply if negative. (CTRL, Keskar et al. 2019,
+/// divides the logits of generated tokens whatever their sign.)
 public func applyRepetitionPenalty(_ logits: inout [Float], history: [Int32], penalty: Float) {
     guard penalty != 1 else { return }
     var seen = Set<Int32>()
@@ -16,6 +18,14 @@ public func applyRepetitionPenalty(_ logits: inout [Float], history: [Int32], pe
         let i = Int(t)
         logits[i] = logits[i] > 0 ? logits[i] / penalty : logits[i] * penalty
     }
+}
+
+/// transformers' MinNewTokensLengthLogitsProcessor: while fewer than
+/// `minimum` tokens have been generated, no end token can be chosen (their
+/// logits become −∞). Stop strings are not affected.
+public func banEndTokens(_ logits: inout [Float], endTokens: Set<Int32>, generated: Int, minimum: Int) {
+    guard generated < minimum else { return }
+    for t in endTokens where t >= 0 && Int(t) < logits.count { logits[Int(t)] = -.infinity }
 }
 
 /// Tokens that would repeat an n-gram already in `history` (no-repeat-ngram):
@@ -156,6 +166,8 @@ public struct DecodingSettings: Equatable, Sendable {
     public var minP: Double = 0
     public var repetitionPenalty: Float = 1
     public var noRepeatNgram = 0
+    /// End tokens are banned until this many tokens are generated (`banEndTokens`).
+    public var minNewTokens = 0
     /// Greedy: strategy greedy, or temperature 0.
     public var greedy = false
     public init() {}
@@ -165,6 +177,7 @@ public struct DecodingSettings: Equatable, Sendable {
         temperature = s.temperature
         topK = s.topK; topP = s.topP; minP = s.minP
         repetitionPenalty = Float(s.repetitionPenalty); noRepeatNgram = s.noRepeatNgram
+        minNewTokens = s.minNewTokens
         greedy = s.isGreedy
     }
 }

@@ -22,8 +22,10 @@ public enum HeadLayout: Sendable {
 /// Query head h reads K/V head h / (H/Hkv): MHA when Hkv = H, MQA when Hkv = 1,
 /// GQA in between. With `causal`, query row i sits at absolute position
 /// i + (Tk − Tq) (so a KV cache of earlier positions just works) and sees keys
-/// at positions ≤ its own. `bias` (H, Tq, Tk), if given, is added to the
-/// scaled scores (ALiBi). K and V rows may be `keyCapacity` positions apart
+/// at positions ≤ its own; with `prefixLengths` (one per batch row, a
+/// prefix LM), every query also sees the keys before its row's prefix length
+/// (the prompt, attended bidirectionally). `bias` (H, Tq, Tk), if given, is
+/// added to the scaled scores (ALiBi, T5). K and V rows may be `keyCapacity` positions apart
 /// (a preallocated KV cache) with only the first `keyLength` in use.
 /// The row path holds the scores of four query rows per thread at a time:
 /// the forward saves each row's logsumexp and the backward recomputes the
@@ -34,12 +36,16 @@ public struct AttentionShape: Sendable {
     /// Positions between one (batch, K/V head)'s keys and the next's (≥ keyLength).
     public var keyCapacity: Int
     public var layout: HeadLayout
+    /// Per batch row, the keys every query of that row sees (a prefix LM's
+    /// prompt); empty: none (plain causal attention).
+    public var prefixLengths: [Int]
     public init(batch: Int, heads: Int, kvHeads: Int, queryLength: Int, keyLength: Int, headSize: Int, causal: Bool,
-                keyCapacity: Int? = nil, layout: HeadLayout = .headMajor) {
+                keyCapacity: Int? = nil, layout: HeadLayout = .headMajor, prefixLengths: [Int] = []) {
         self.batch = batch; self.heads = heads; self.kvHeads = kvHeads
         self.queryLength = queryLength; self.keyLength = keyLength; self.headSize = headSize; self.causal = causal
         self.keyCapacity = keyCapacity ?? keyLength
         self.layout = layout
+        self.prefixLengths = prefixLengths
     }
     /// Floats between consecutive rows of one head in q, out, dq and dout.
     var queryRowStride: Int { layout == .tokenMajor ? heads * headSize : headSize }
@@ -56,8 +62,13 @@ public struct AttentionShape: Sendable {
     var group: Int { heads / kvHeads }
     var offset: Int { keyLength - queryLength }
     var scale: Float { 1 / Float(headSize).squareRoot() }
-    /// Number of keys query row i may see.
-    @inlinable func visibleKeys(_ i: Int) -> Int { causal ? min(keyLength, i + keyLength - queryLength + 1) : keyLength }
+    /// The keys every query of batch row b sees, whatever its position.
+    @inlinable func prefix(_ b: Int) -> Int { prefixLengths.isEmpty ? 0 : min(prefixLengths[b], keyLength) }
+    /// Number of keys query row i may see (the first ones), given its batch row's prefix;
+    /// never decreasing in i.
+    @inlinable func visibleKeys(_ i: Int, prefix: Int = 0) -> Int {
+        causal ? max(prefix, min(keyLength, i + keyLength - queryLength + 1)) : keyLength
+    }
 }
 
 public func attentionForward(
@@ -73,7 +84,7 @@ public func attentionForward(
     let scale = s.scale
     Parallel.forEach(s.batch * s.heads) { bh in
         let b = bh / s.heads, h = bh % s.heads
-        let kvh = h / s.group
+        let kvh = h / s.group, prefix = s.prefix(b)
         let qBase = q + s.queryStart(b, h), oBase = out + s.queryStart(b, h)
         let kBase = k + s.keyStart(b, kvh), vBase = v + s.keyStart(b, kvh)
         let scratch = Scratch(d * tkPad, rowBlock * tkPad, d == dPad ? 0 : tk * dPad)
@@ -84,12 +95,12 @@ public func attentionForward(
         var i0 = 0
         while i0 < tq {
             let rows = min(rowBlock, tq - i0)
-            let widest = s.visibleKeys(i0 + rows - 1)
+            let widest = s.visibleKeys(i0 + rows - 1, prefix: prefix)
             rowsTimesTransposed(qBase + i0 * qs, rowStride: qs, rows: rows, kT, depth: d, stride: tkPad, count: widest,
                                 scale: scale, into: scores)
             var inverseSums = SIMD4<Float>()
             for r in 0..<rows {
-                let row = scores + r * tkPad, n = s.visibleKeys(i0 + r)
+                let row = scores + r * tkPad, n = s.visibleKeys(i0 + r, prefix: prefix)
                 if let bias { vectorAdd(row, bias + (h * tq + i0 + r) * tk, row, n) }
                 let m = vectorMax(row, n)
                 let sum = sumExpShifted(row, n, shift: m, storingTo: row)
@@ -116,10 +127,9 @@ func attentionForwardOneQuery(
     let (tk, d) = (s.keyLength, s.headSize)
     let ks = s.keyRowStride
     let scale = s.scale
-    let n = s.visibleKeys(0)
     Parallel.forEach(s.batch * s.heads) { bh in
         let b = bh / s.heads, h = bh % s.heads
-        let kvh = h / s.group
+        let kvh = h / s.group, n = s.visibleKeys(0, prefix: s.prefix(b))
         let qRow = q + s.queryStart(b, h), oRow = out + s.queryStart(b, h)
         let kBase = k + s.keyStart(b, kvh), vBase = v + s.keyStart(b, kvh)
         withUnsafeTemporaryAllocation(of: Float.self, capacity: max(n, 1)) { buffer in
@@ -154,16 +164,19 @@ func attentionForwardOneQuery(
 /// Accumulates dq, dk, dv (or overwrites those whose `accumulate` flag is
 /// false; dk and dv then only for their first `keyLength` rows). Work is split
 /// over (batch, K/V head) so the query heads that share a K/V head never
-/// write its gradient concurrently.
+/// write its gradient concurrently. With `biasGradient` (B, H, Tq, Tk), the
+/// gradient of the scores before scaling, P ⊙ (dP − rowsum(dO ⊙ O)), is
+/// written there for every (batch, head) (0 where a key is not seen): a
+/// learned bias's gradient is its sum over the batch.
 public func attentionBackward(
     _ q: ConstFloatPointer, _ k: ConstFloatPointer, _ v: ConstFloatPointer, bias: ConstFloatPointer?,
     _ out: ConstFloatPointer, logSumExp: ConstFloatPointer, _ dout: ConstFloatPointer,
-    dq: FloatPointer, dk: FloatPointer, dv: FloatPointer, shape s: AttentionShape,
+    dq: FloatPointer, dk: FloatPointer, dv: FloatPointer, biasGradient: FloatPointer? = nil, shape s: AttentionShape,
     accumulate: (q: Bool, k: Bool, v: Bool) = (true, true, true)
 ) {
     if s.queryLength >= blockedAttentionMinimumQueries {
-        return attentionBackwardBlocked(q, k, v, bias: bias, out, logSumExp: logSumExp, dout, dq: dq, dk: dk, dv: dv, shape: s,
-                                        accumulate: accumulate)
+        return attentionBackwardBlocked(q, k, v, bias: bias, out, logSumExp: logSumExp, dout, dq: dq, dk: dk, dv: dv,
+                                        biasGradient: biasGradient, shape: s, accumulate: accumulate)
     }
     let (tq, tk, d) = (s.queryLength, s.keyLength, s.headSize)
     let (tkPad, dPad) = (roundUp(tk, 16), roundUp(d, 16))
@@ -171,7 +184,7 @@ public func attentionBackward(
     let (qs, ks) = (s.queryRowStride, s.keyRowStride)
     let scale = s.scale
     Parallel.forEach(s.batch * s.kvHeads) { bkv in
-        let b = bkv / s.kvHeads, kvh = bkv % s.kvHeads
+        let b = bkv / s.kvHeads, kvh = bkv % s.kvHeads, prefix = s.prefix(b)
         let kBase = k + s.keyStart(b, kvh), vBase = v + s.keyStart(b, kvh)
         let dkBase = dk + s.keyStart(b, kvh), dvBase = dv + s.keyStart(b, kvh)
         // Kᵀ and Vᵀ give a block of rows' scores (and dO·Vᵀ) 16 keys at a time;
@@ -193,13 +206,13 @@ public func attentionBackward(
             var i0 = 0
             while i0 < tq {
                 let rows = min(rowBlock, tq - i0)
-                let widest = s.visibleKeys(i0 + rows - 1)
+                let widest = s.visibleKeys(i0 + rows - 1, prefix: prefix)
                 rowsTimesTransposed(qBase + i0 * qs, rowStride: qs, rows: rows, kT, depth: d, stride: tkPad, count: widest,
                                     scale: scale, into: p)
                 rowsTimesTransposed(doBase + i0 * qs, rowStride: qs, rows: rows, vT, depth: d, stride: tkPad, count: widest,
                                     scale: 1, into: ds)  // dP = dO·Vᵀ
                 for r in 0..<rows {
-                    let i = i0 + r, n = s.visibleKeys(i)
+                    let i = i0 + r, n = s.visibleKeys(i, prefix: prefix)
                     let pr = p + r * tkPad, dr = ds + r * tkPad
                     let rowDot = dot(doBase + i * qs, oBase + i * qs, d)
                     if let bias { vectorAdd(pr, bias + (h * tq + i) * tk, pr, n) }
@@ -207,9 +220,20 @@ public func attentionBackward(
                     // dS = P ⊙ (dP − rowDot) · scale, in whole chunks (rows are tkPad long;
                     // lanes past n are cleared just after).
                     var j = 0
-                    while j < n {
-                        store16(load16(pr + j) * (load16(dr + j) - rowDot) * scale, dr + j)
-                        j += 16
+                    if let biasGradient {
+                        let g = biasGradient + (bh * tq + i) * tk
+                        while j < n {
+                            let unscaled = load16(pr + j) * (load16(dr + j) - rowDot)
+                            store16Padded(unscaled, g, j, min(16, n - j))
+                            store16(unscaled * scale, dr + j)
+                            j += 16
+                        }
+                        (g + n).update(repeating: 0, count: tk - n)
+                    } else {
+                        while j < n {
+                            store16(load16(pr + j) * (load16(dr + j) - rowDot) * scale, dr + j)
+                            j += 16
+                        }
                     }
                     (pr + n).update(repeating: 0, count: widest - n)
                     (dr + n).update(repeating: 0, count: widest - n)
@@ -247,15 +271,15 @@ public func attentionBackward(
                 i0 += rows
             }
             // dK[j] += Σ_i dS[i, j]·Q[i], dV[j] += Σ_i P[i, j]·dO[i], over the
-            // queries that see key j (all of them without a causal mask); the
-            // entries of queries that do not see a key are zero.
+            // queries that see key j (all of them without a causal mask, or for
+            // a key in the prefix); the entries of queries that do not see a key are zero.
             let (qRows, qStride) = paddedRows(qBase, rows: tq, cols: d, rowStride: qs, paddedCols: dPad, scratch: scratch[7])
             let (doRows, doStride) = paddedRows(doBase, rows: tq, cols: d, rowStride: qs, paddedCols: dPad, scratch: scratch[8])
             var j0 = 0
             while j0 < tk {
                 let keys = min(rowBlock, tk - j0)
                 defer { j0 += keys }
-                let first = s.causal ? max(0, j0 - s.offset) : 0
+                let first = s.causal && j0 >= prefix ? max(0, j0 - s.offset) : 0
                 if first >= tq {  // no query sees these keys
                     for j in j0..<(j0 + keys) {
                         if !addK { (dkBase + j * ks).update(repeating: 0, count: d) }

@@ -20,10 +20,10 @@ nonisolated(unsafe) public var blockedAttentionMinimumQueries = 512
 /// keys row i may see, 0 beyond: the probabilities of the forward, recomputed.
 @inline(__always)
 func recomputeProbabilities(_ scores: FloatPointer, rows tq: Int, cols tk: Int, scale: Float, bias: ConstFloatPointer?,
-                            shape s: AttentionShape, logSumExp: ConstFloatPointer) {
+                            shape s: AttentionShape, prefix: Int, logSumExp: ConstFloatPointer) {
     for i in 0..<tq {
         let row = scores + i * tk
-        let n = s.visibleKeys(i)
+        let n = s.visibleKeys(i, prefix: prefix)
         vectorScale(row, scale, row, n)
         if let bias { vectorAdd(row, bias + i * tk, row, n) }
         _ = sumExpShifted(row, n, shift: logSumExp[i], storingTo: row)
@@ -34,7 +34,7 @@ func recomputeProbabilities(_ scores: FloatPointer, rows tq: Int, cols tk: Int, 
 func attentionBackwardBlocked(
     _ q: ConstFloatPointer, _ k: ConstFloatPointer, _ v: ConstFloatPointer, bias: ConstFloatPointer?,
     _ out: ConstFloatPointer, logSumExp: ConstFloatPointer, _ dout: ConstFloatPointer,
-    dq: FloatPointer, dk: FloatPointer, dv: FloatPointer, shape s: AttentionShape,
+    dq: FloatPointer, dk: FloatPointer, dv: FloatPointer, biasGradient: FloatPointer?, shape s: AttentionShape,
     accumulate: (q: Bool, k: Bool, v: Bool)
 ) {
     let (tq, tk, d) = (s.queryLength, s.keyLength, s.headSize)
@@ -62,20 +62,29 @@ func attentionBackwardBlocked(
             let doBase = contiguousRows(dout + start, rows: tq, cols: d, rowStride: qs, scratch: scratch[8])
             matmul(qBase, kBase, p, m: tq, n: tk, k: d, transposeB: true)
             recomputeProbabilities(p, rows: tq, cols: tk, scale: scale, bias: bias.map { $0 + h * tq * tk }, shape: s,
-                                   logSumExp: logSumExp + bh * tq)
+                                   prefix: s.prefix(b), logSumExp: logSumExp + bh * tq)
             matmul(doBase, vBase, ds, m: tq, n: tk, k: d, transposeB: true)               // dP (Tq, Tk)
             for i in 0..<tq {
                 let rowDot = dot(doBase + i * d, oBase + i * d, d)
                 let pr = p + i * tk, dr = ds + i * tk
+                // The unscaled dS (P is 0 where a key is not seen, so is this), for a learned bias.
+                let g = biasGradient.map { $0 + (bh * tq + i) * tk }
                 var j = 0
                 let shift = SIMD16<Float>(repeating: rowDot), sc = SIMD16<Float>(repeating: scale)
                 while j + 16 <= tk {
                     let pv = UnsafeRawPointer(pr + j).loadUnaligned(as: SIMD16<Float>.self)
                     let dv = UnsafeRawPointer(dr + j).loadUnaligned(as: SIMD16<Float>.self)
-                    UnsafeMutableRawPointer(dr + j).storeBytes(of: pv * (dv - shift) * sc, as: SIMD16<Float>.self)
+                    let unscaled = pv * (dv - shift)
+                    if let g { UnsafeMutableRawPointer(g + j).storeBytes(of: unscaled, as: SIMD16<Float>.self) }
+                    UnsafeMutableRawPointer(dr + j).storeBytes(of: unscaled * sc, as: SIMD16<Float>.self)
                     j += 16
                 }
-                while j < tk { dr[j] = pr[j] * (dr[j] - rowDot) * scale; j += 1 }
+                while j < tk {
+                    let unscaled = pr[j] * (dr[j] - rowDot)
+                    g?[j] = unscaled
+                    dr[j] = unscaled * scale
+                    j += 1
+                }
             }
             // The first query head of a group writes dK and dV (unless adding); the others add.
             let later = h > kvh * s.group

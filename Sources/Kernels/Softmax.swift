@@ -88,17 +88,45 @@ public func crossEntropyForward(
     return (sum, count)
 }
 
-/// dlogits += scale · (softmax(logits) − onehot(target)) for counted rows.
+/// Σ over counted rows of −(1/C)·Σ_c log p_c: the cross-entropy against the
+/// uniform distribution over the C classes, label smoothing's term. Reads the
+/// row max and log-sum saved by `crossEntropyForward`:
+/// −Σ_c log p_c = C·logSum + Σ_c (max − x_c), a sum of non-negative terms
+/// (no cancellation at large logits).
+public func uniformCrossEntropySum(
+    _ logits: ConstFloatPointer, targets: UnsafePointer<Int32>, rows: Int, cols: Int, ignoreIndex: Int32,
+    rowMax: ConstFloatPointer, rowLogSum: ConstFloatPointer
+) -> Double {
+    var sum = 0.0
+    for r in 0..<rows where targets[r] != ignoreIndex {  // in order: deterministic
+        let xr = logits + r * cols, m = rowMax[r]
+        var below = Float16Lanes()
+        var j = 0
+        while j + 16 <= cols { below += Float16Lanes(repeating: m) - load16(xr + j); j += 16 }
+        var gap = Double(horizontalSum(below))
+        while j < cols { gap += Double(m - xr[j]); j += 1 }
+        sum += Double(rowLogSum[r]) + gap / Double(cols)
+    }
+    return sum
+}
+
+/// dlogits += scale · (softmax(logits) − (1 − ε)·onehot(target) − ε/C) for
+/// counted rows; ε = `labelSmoothing` (0: plain cross-entropy).
 public func crossEntropyBackward(
     _ logits: ConstFloatPointer, targets: UnsafePointer<Int32>, rowMax: ConstFloatPointer, rowLogSum: ConstFloatPointer,
-    rows: Int, cols: Int, ignoreIndex: Int32, scale: Float, dlogits: FloatPointer
+    rows: Int, cols: Int, ignoreIndex: Int32, scale: Float, labelSmoothing: Float = 0, dlogits: FloatPointer
 ) {
+    let uniform = scale * labelSmoothing / Float(cols)
     forRows(rows, cols: cols) { r in
         let t = targets[r]
         if t == ignoreIndex { return }
         let xr = logits + r * cols, dr = dlogits + r * cols
         let m = rowMax[r], logSum = rowLogSum[r]
-        accumulate16(xr, xr, dr, 0, cols) { x, _ in scale * vexp((x - m) - logSum) }
-        dr[Int(t)] -= scale
+        if labelSmoothing == 0 {
+            accumulate16(xr, xr, dr, 0, cols) { x, _ in scale * vexp((x - m) - logSum) }
+        } else {
+            accumulate16(xr, xr, dr, 0, cols) { x, _ in scale * vexp((x - m) - logSum) - uniform }
+        }
+        dr[Int(t)] -= scale * (1 - labelSmoothing)
     }
 }

@@ -11,7 +11,9 @@ import Config
 ///       → final norm (pre-norm only) → output projection (tied or not) → logits (B, T, V)
 ///
 /// `contextWindow` (≥ context_length) lets positions that need no trained
-/// table (sinusoidal, RoPE, ALiBi, none) run past the trained length.
+/// table (sinusoidal, RoPE, ALiBi, T5, none) run past the trained length.
+/// T5's relative position bias is one table (buckets, heads), looked up once
+/// per forward pass and added to the scores of every layer.
 ///
 /// Dropout (when training) follows the embeddings and each residual branch,
 /// as in nanoGPT; attention probabilities are not dropped (the attention op
@@ -24,6 +26,8 @@ public final class GPT {
     let tokenEmbedding: Embedding
     let positionEmbedding: Embedding?
     let sinusoidalTable: Tensor?
+    /// T5's learned bias per (distance bucket, head).
+    let relativePositionBias: Embedding?
     let blocks: [TransformerBlock]
     let finalNorm: Norm?
     let head: Linear?
@@ -47,7 +51,9 @@ public final class GPT {
         tokenEmbedding = Embedding(vocab, d, generator: &generator)
         positionEmbedding = config.position == .learned ? Embedding(config.contextLength, d, generator: &generator) : nil
         sinusoidalTable = config.position == .sinusoidal ? Positions.sinusoidal(length: window, dimension: d) : nil
-        let (activation, gated) = config.activation.feedForward
+        relativePositionBias = config.position == .t5
+            ? Embedding(config.relativeAttentionNumBuckets, config.nHead, generator: &generator) : nil
+        let (activation, gated, learnedBeta) = config.feedForwardActivation
         let attentionPositions: AttentionPositions
         switch config.position {
         case .rope:
@@ -69,14 +75,20 @@ public final class GPT {
                                          outputInitializer: outputInitializer, generator: &generator),
                 feedForwardNorm: Norm(config.norm, d, bias: config.bias, eps: Float(config.normEps)),
                 feedForward: FeedForward(modelSize: d, hiddenSize: config.feedForwardSize, activation: activation, gated: gated,
-                                         bias: config.bias, initializer: initializer, outputInitializer: outputInitializer,
-                                         generator: &generator),
+                                         learnedBeta: learnedBeta, bias: config.bias, initializer: initializer,
+                                         outputInitializer: outputInitializer, generator: &generator),
                 residual: config.normPosition.residual(layers: config.nLayer)))
         }
         if deepNorm {
             let beta = DeepNorm.initGain(layers: config.nLayer)
             for block in blocks {
                 for weight in block.deepNormScaledWeights { scaleInPlace(weight, beta) }
+            }
+        }
+        if config.zeroInitOutput {
+            // Drawn as usual, then zeroed: every other weight is the one the same seed gives without this option.
+            for block in blocks {
+                for weight in [block.attention.output.weight, block.feedForward.down.weight] { weight.data.update(repeating: 0, count: weight.count) }
             }
         }
         self.blocks = blocks
@@ -102,6 +114,7 @@ public final class GPT {
     public var parameters: [Parameter] {
         var all = tokenEmbedding.parameters(prefixed: "token_embedding")
         if let positionEmbedding { all += positionEmbedding.parameters(prefixed: "position_embedding") }
+        if let relativePositionBias { all += relativePositionBias.parameters(prefixed: "relative_attention_bias") }
         for (i, block) in blocks.enumerated() { all += block.parameters(prefixed: "blocks.\(i)") }
         if let finalNorm { all += finalNorm.parameters(prefixed: "final_norm") }
         if let head { all += head.parameters(prefixed: "lm_head") }
@@ -111,9 +124,12 @@ public final class GPT {
     /// Logits (B, T, V) for token ids laid out (B, T), at absolute positions
     /// offset..<offset+T. `caches` (one per layer) makes each call cost only
     /// its new positions; `dropout` is given only when training.
+    /// `prefixLengths` (one per batch row; attention prefix_lm) are the
+    /// prompts' lengths, attended bidirectionally; nil or 0 is causal.
     public func callAsFunction(_ ids: [Int32], batch: Int, length: Int, offset: Int = 0,
-                               caches: [KeyValueCache]? = nil, dropout: Dropout? = nil) -> Tensor {
+                               caches: [KeyValueCache]? = nil, dropout: Dropout? = nil, prefixLengths: [Int]? = nil) -> Tensor {
         require(ids.count == batch * length, "GPT: \(ids.count) ids do not fill (batch \(batch), length \(length))")
+        require(prefixLengths == nil || config.attention == .prefix_lm, "GPT: prefix lengths need model.attention = prefix_lm")
         require(offset >= 0 && offset + length <= contextWindow,
                 "GPT: positions \(offset)..<\(offset + length) exceed the context window \(contextWindow)")
         require(caches == nil || caches!.count == blocks.count, "GPT: need one cache per layer (\(blocks.count))")
@@ -125,8 +141,12 @@ public final class GPT {
         }
         var x = embed(ids, batch: batch, length: length, offset: offset)
         if let dropout { x = dropout(x) }
+        let positionBias = relativePositionBias.map {                                          // (H, T, offset + T)
+            Positions.t5Bias(table: $0.weight, queryLength: length, keyLength: offset + length,
+                             maxDistance: config.relativeAttentionMaxDistance)
+        }
         for (i, block) in blocks.enumerated() {
-            x = block(x, offset: offset, cache: caches?[i], dropout: dropout)
+            x = block(x, offset: offset, cache: caches?[i], dropout: dropout, bias: positionBias, prefixLengths: prefixLengths)
         }
         if let finalNorm { x = finalNorm(x) }
         return linear(x, weight: head?.weight ?? tokenEmbedding.weight)          // (B, T, V)
@@ -150,17 +170,19 @@ public final class GPT {
         return Tensor(out, shape: [batch, length, vocabSize])
     }
 
-    /// Mean next-token cross-entropy of `targets` (B·T) given `ids` (B, T).
-    public func loss(_ ids: [Int32], targets: [Int32], batch: Int, length: Int, dropout: Dropout? = nil) -> Tensor {
-        crossEntropy(self(ids, batch: batch, length: length, dropout: dropout), targets: targets)
+    /// Mean next-token cross-entropy of `targets` (B·T) given `ids` (B, T),
+    /// with `labelSmoothing` ε (train.label_smoothing) if given.
+    public func loss(_ ids: [Int32], targets: [Int32], batch: Int, length: Int, dropout: Dropout? = nil, labelSmoothing: Float = 0) -> Tensor {
+        crossEntropy(self(ids, batch: batch, length: length, dropout: dropout), targets: targets, labelSmoothing: labelSmoothing)
     }
 
     /// Fresh, empty KV caches, one per layer.
     public func makeCaches() -> [KeyValueCache] { blocks.map { _ in KeyValueCache(capacity: contextWindow) } }
 
     /// The same weights under another model config that changes no parameter
-    /// (today: rope_scaling) and/or a longer context window: how eval, sample,
-    /// logits and export apply inference-time position settings.
+    /// (rope_scaling, attention) and/or a longer context window: how eval, sample,
+    /// logits and export apply inference-time position settings, and how a
+    /// fine-tuning run reads its starting checkpoint as a prefix LM.
     public func withPositions(_ newConfig: ModelConfig, contextWindow window: Int? = nil) -> GPT {
         let model = GPT(config: newConfig, seed: 0, contextWindow: window)
         let old = parameters, new = model.parameters
@@ -174,7 +196,8 @@ public final class GPT {
 
 extension PositionEncoding {
     /// Whether the model can score sequences longer than it was trained on:
-    /// every kind but a learned table, which has no rows past context_length.
+    /// every kind but a learned table, which has no rows past context_length
+    /// (T5's buckets stop growing at relative_attention_max_distance).
     public var extrapolates: Bool { self != .learned }
 }
 
@@ -222,20 +245,25 @@ final class TransformerBlock: Layer {
         self.residual = residual
     }
 
-    func callAsFunction(_ x: Tensor, offset: Int, cache: KeyValueCache?, dropout: Dropout?) -> Tensor {
+    /// `bias` and `prefixLengths` go to attention (T5's shared bias; a prefix LM's prompts).
+    func callAsFunction(_ x: Tensor, offset: Int, cache: KeyValueCache?, dropout: Dropout?, bias: Tensor? = nil,
+                        prefixLengths: [Int]? = nil) -> Tensor {
         func branch(_ y: Tensor) -> Tensor { dropout.map { $0(y) } ?? y }
+        func attend(_ y: Tensor, adding residual: Tensor? = nil) -> Tensor {
+            attention(y, offset: offset, cache: cache, bias: bias, prefixLengths: prefixLengths, adding: residual)
+        }
         switch residual {
         case .pre:
             guard dropout == nil else {
-                let h = x + branch(attention(attentionNorm(x), offset: offset, cache: cache))
+                let h = x + branch(attend(attentionNorm(x)))
                 return h + branch(feedForward(feedForwardNorm(h)))
             }
             // Without dropout on the branches, each output projection adds the residual itself.
-            let h = attention(attentionNorm(x), offset: offset, cache: cache, adding: x)
+            let h = attend(attentionNorm(x), adding: x)
             return feedForward(feedForwardNorm(h), adding: h)
         case .post(let alpha):
             func kept(_ y: Tensor) -> Tensor { alpha == 1 ? y : y * alpha }
-            let h = attentionNorm(kept(x) + branch(attention(x, offset: offset, cache: cache)))
+            let h = attentionNorm(kept(x) + branch(attend(x)))
             return feedForwardNorm(kept(h) + branch(feedForward(h)))
         }
     }

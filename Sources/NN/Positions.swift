@@ -2,7 +2,8 @@ import Foundation
 import Autograd
 
 /// Fixed position tables and biases (the learned table is an `Embedding`,
-/// RoPE is an op applied to queries and keys inside attention).
+/// RoPE is an op applied to queries and keys inside attention), and T5's
+/// bucketed relative positions.
 public enum Positions {
     /// Sinusoidal encoding (Vaswani et al. 2017), positions offset..<offset+length:
     /// PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(p / 10000^(2i/d)).
@@ -44,5 +45,39 @@ public enum Positions {
             }
         }
         return Tensor(values, shape: [h, tq, tk])
+    }
+
+    /// T5's relative position bucket (Raffel et al. 2020, §2.1; transformers'
+    /// `T5Attention._relative_position_bucket` with bidirectional=False, a
+    /// decoder's): a key `distance` = query − key positions back (keys ahead, in
+    /// a prefix LM's prompt, count as 0). Half the buckets hold one distance each
+    /// (0 ..< B/2); the other half cover B/2 ..< maxDistance logarithmically,
+    /// and every farther distance shares the last bucket. Float32 arithmetic,
+    /// truncated, as transformers computes it.
+    public static func t5Bucket(distance: Int, buckets: Int, maxDistance: Int) -> Int {
+        let n = max(distance, 0), exact = buckets / 2
+        if n < exact { return n }
+        let logRatio = logf(Float(n) / Float(exact)) / Float(log(Double(maxDistance) / Double(exact)))
+        return min(exact + Int(logRatio * Float(buckets - exact)), buckets - 1)
+    }
+
+    /// The bucket of every (query, key) pair, (Tq·Tk) row-major, for queries
+    /// at absolute positions tk − tq ..< tk (after a cache of earlier keys) and keys 0 ..< tk.
+    public static func t5Buckets(queryLength tq: Int, keyLength tk: Int, buckets: Int, maxDistance: Int) -> [Int32] {
+        var ids = [Int32](repeating: 0, count: tq * tk)
+        for i in 0..<tq {
+            let position = i + tk - tq
+            for j in 0..<tk { ids[i * tk + j] = Int32(t5Bucket(distance: position - j, buckets: buckets, maxDistance: maxDistance)) }
+        }
+        return ids
+    }
+
+    /// T5's bias (H, Tq, Tk): row bucket(i − j) of the learned `table`
+    /// (buckets, H), one column per head; on the graph, so the table learns.
+    public static func t5Bias(table: Tensor, queryLength tq: Int, keyLength tk: Int, maxDistance: Int) -> Tensor {
+        let (buckets, heads) = (table.shape[0], table.shape[1])
+        let ids = t5Buckets(queryLength: tq, keyLength: tk, buckets: buckets, maxDistance: maxDistance)
+        return embedding(table, ids: ids, shape: [tq * tk])   // (Tq·Tk, H)
+            .transposed(0, 1).reshaped([heads, tq, tk])          // (H, Tq, Tk)
     }
 }

@@ -62,7 +62,7 @@ public final class KeyValueCache {
     }
 }
 
-/// Causal multi-head self-attention with grouped K/V heads
+/// Causal (or prefix-LM) multi-head self-attention with grouped K/V heads
 /// (MHA: kvHeads = heads; MQA: kvHeads = 1; GQA: in between).
 public final class SelfAttention: Layer {
     public let heads: Int, kvHeads: Int, headSize: Int
@@ -92,7 +92,10 @@ public final class SelfAttention: Layer {
     /// output in place, token-major, and its output feeds `output` as is; the
     /// cache keeps its head-major (B, Hkv, capacity, D) buffers. `residual`,
     /// if given, is added by the output projection (a pre-norm block's x + f(x)).
-    public func callAsFunction(_ x: Tensor, offset: Int = 0, cache: KeyValueCache? = nil, adding residual: Tensor? = nil) -> Tensor {
+    /// `bias` (H, T, keys) is added to the scores (T5's relative positions, computed once for every layer);
+    /// `prefixLengths` (one per batch row) makes a prefix LM's prompt visible to every query.
+    public func callAsFunction(_ x: Tensor, offset: Int = 0, cache: KeyValueCache? = nil, bias givenBias: Tensor? = nil,
+                               prefixLengths: [Int]? = nil, adding residual: Tensor? = nil) -> Tensor {
         let (batch, length) = (x.shape[0], x.shape[1])
         let layout: HeadLayout = cache == nil ? .tokenMajor : .headMajor
         func split(_ t: Tensor, _ n: Int) -> Tensor {
@@ -122,8 +125,8 @@ public final class SelfAttention: Layer {
             v = cache.values!
             keyLength = cache.length
         }
-        let bias = slopes.isEmpty ? nil : Positions.alibiBias(slopes: slopes, queryLength: length, keyLength: keyLength ?? length)
-        let y = attention(q, k, v, bias: bias, causal: true, keyLength: keyLength, layout: layout)
+        let bias = slopes.isEmpty ? givenBias : Positions.alibiBias(slopes: slopes, queryLength: length, keyLength: keyLength ?? length)
+        let y = attention(q, k, v, bias: bias, causal: true, prefixLengths: prefixLengths, keyLength: keyLength, layout: layout)
         return output(layout == .tokenMajor ? y.reshaped([batch, length, heads * headSize]) : y.mergeHeads(), adding: residual)  // (B, T, C)
     }
 

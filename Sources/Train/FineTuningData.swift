@@ -208,6 +208,8 @@ public struct SequenceBatch {
     public let length: Int
     /// Scored targets in the batch.
     public let scoredCount: Int
+    /// Each row's prompt length: the inputs a prefix LM attends bidirectionally.
+    public let promptLengths: [Int]
 
     public static let ignored: Int32 = -100
 
@@ -229,5 +231,6 @@ public struct SequenceBatch {
         }
         self.inputs = inputs; self.targets = targets
         rows = sequences.count; self.length = length; scoredCount = scored
+        promptLengths = sequences.map(\.promptLength)
     }
 }

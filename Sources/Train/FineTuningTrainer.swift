@@ -77,7 +77,7 @@ extension Trainer {
             let total = batches.map(\.scoredCount).reduce(0, +)
             var lossSum = 0.0
             for b in batches {
-                let loss = completionLoss(model: model, batch: b, dropout: dropout)
+                let loss = completionLoss(model: model, batch: b, dropout: dropout, labelSmoothing: Float(config.train.labelSmoothing))
                 guard loss.item.isFinite else { throw nonFinite("loss", loss.item) }
                 let weight = Float(b.scoredCount) / Float(max(total, 1))
                 lossSum += Double(loss.item) * Double(weight)

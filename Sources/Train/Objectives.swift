@@ -81,7 +81,7 @@ public struct ReferenceLogProbs: Equatable, Sendable {
 /// first), each (P).
 public func pairLogProbs(model: GPT, pairs: [TokenizedExample], dropout: Dropout?) -> (chosen: Tensor, rejected: Tensor) {
     let batch = SequenceBatch(pairs.map(\.chosen) + pairs.map { $0.rejected! })
-    let logits = model(batch.inputs, batch: batch.rows, length: batch.length, dropout: dropout)  // (2P, T, V)
+    let logits = batchLogits(model: model, batch: batch, dropout: dropout)                         // (2P, T, V)
     let scores = sequenceLogProbs(logits, targets: batch.targets)                                  // (2P)
     return (scores.slice(0, 0..<pairs.count), scores.slice(0, pairs.count..<(2 * pairs.count)))
 }
@@ -113,10 +113,18 @@ public func dpoLoss(policyChosen: Tensor, policyRejected: Tensor, referenceChose
     return (loss, stats)
 }
 
-/// Mean cross-entropy over the scored (completion) tokens of a batch: SFT's loss.
-public func completionLoss(model: GPT, batch: SequenceBatch, dropout: Dropout?) -> Tensor {
-    crossEntropy(model(batch.inputs, batch: batch.rows, length: batch.length, dropout: dropout), targets: batch.targets,
-                 ignoreIndex: SequenceBatch.ignored)
+/// Logits (rows, length, V) of a batch of examples; a prefix LM (model.attention
+/// = prefix_lm) sees each row's prompt whole.
+public func batchLogits(model: GPT, batch: SequenceBatch, dropout: Dropout?) -> Tensor {
+    model(batch.inputs, batch: batch.rows, length: batch.length, dropout: dropout,
+          prefixLengths: model.config.attention == .prefix_lm ? batch.promptLengths : nil)
+}
+
+/// Mean cross-entropy over the scored (completion) tokens of a batch: SFT's
+/// loss, with label smoothing ε when training asks for it.
+public func completionLoss(model: GPT, batch: SequenceBatch, dropout: Dropout?, labelSmoothing: Float = 0) -> Tensor {
+    crossEntropy(batchLogits(model: model, batch: batch, dropout: dropout), targets: batch.targets,
+                 ignoreIndex: SequenceBatch.ignored, labelSmoothing: labelSmoothing)
 }
 
 /// Completion-only loss over `examples` (prompt–completion), `batch` at a

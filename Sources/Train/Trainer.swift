@@ -116,7 +116,8 @@ public final class Trainer {
             }
             // An adapter checkpoint continues as the model it computes.
             if initialModel.hasAdapters { initialModel.mergeAdapters() }
-            model = initialModel
+            // The same weights under the run's settings that change no parameter (model.attention).
+            model = initialModel.config == config.model ? initialModel : initialModel.withPositions(config.model)
         } else {
             model = GPT(config: config.model, seed: seed)
         }
@@ -297,7 +298,8 @@ public final class Trainer {
             } else {
                 for _ in 0..<accumulation {
                     let (inputs, targets) = sampler.next(from: corpus.train, batch: batch, length: length)
-                    let loss = model.loss(inputs, targets: targets, batch: batch, length: length, dropout: dropout)
+                    let loss = model.loss(inputs, targets: targets, batch: batch, length: length, dropout: dropout,
+                                          labelSmoothing: Float(t.labelSmoothing))
                     guard loss.item.isFinite else { throw nonFinite("loss", loss.item) }
                     lossSum += loss.item
                     scale(loss, 1 / Float(accumulation)).backward()

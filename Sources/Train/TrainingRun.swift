@@ -219,7 +219,8 @@ public final class TrainingRun {
     /// rather than ignored.
     static func checkInitializedModel(_ config: RunConfig, checkpoint: RunConfig, source: String) throws {
         let changed = config.differingFields(from: checkpoint, sections: ["model", "tokenizer"])
-        let allowed = ["model.context_length", "model.dropout", "model.rope_scaling"]
+        // model.attention changes no parameter: a causal base may be fine-tuned as a prefix LM.
+        let allowed = ["model.context_length", "model.dropout", "model.rope_scaling", "model.attention"]
         if let field = changed.first(where: { !allowed.contains($0) }) {
             let what = field.hasPrefix("tokenizer.") ? "the tokenizer comes" : "the model comes with its weights"
             throw TrainingError("\(field) cannot change under --init-from: \(what) from \(source); of the model only \(allowed.joined(separator: ", ")) may be set")

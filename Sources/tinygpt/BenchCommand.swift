@@ -45,7 +45,7 @@ private let benchUsage = [
         """,
     "sample": """
         usage: tinygpt bench sample [--checkpoint DIR] [--tokens N] [--prompt-tokens N] [--threads N] [--strategy greedy|top-p]
-                                    [--weights float32|int8|int4] [--group-size G] [--path token|batched] [--json] [--set model.field=value ...]
+                                    [--weights float32|int8|int4] [--group-size G] [--path token|batched] [--no-kv-cache] [--json] [--set model.field=value ...]
           prefill and decode tokens/s: a prompt of N token ids fed at once, then N tokens generated with the KV cache, from
           a random-weight model of llama2.c's stories15M shape (6 layers, d_model 288, 6 heads, SwiGLU 768, vocab 512;
           --set model.vocab_size=32000 for the full vocabulary), or from a checkpoint (float32 or quantized, read as sample reads it)
@@ -56,6 +56,7 @@ private let benchUsage = [
           --strategy S      greedy (default) or top-p sampling
           --weights W       float32 (default), or the random model quantized to int8 or int4 in groups of G (default as quantize)
           --path P          token (default: the per-token path) or batched (the autograd model; float32 only)
+          --no-kv-cache     recompute the whole window for every token (what the cache saves)
           --json            one JSON object instead of text
         """,
 ]

@@ -7,7 +7,7 @@ import Tokenizer
 import Generate
 
 /// `tinygpt bench sample [--checkpoint DIR] [--tokens N] [--prompt-tokens N] [--threads T] [--strategy greedy|top-p]
-///  [--weights float32|int8|int4] [--group-size G] [--path token|batched] [--json] [--set model.k=v ...]`:
+///  [--weights float32|int8|int4] [--group-size G] [--path token|batched] [--no-kv-cache] [--json] [--set model.k=v ...]`:
 /// prefill tokens/s of an N-token prompt and decode tokens/s of the N tokens
 /// generated after it, with a random-weight llama-style model (the shape of
 /// llama2.c's stories15M: 6 layers, d_model 288, 6 heads, SwiGLU d_ff 768,
@@ -15,6 +15,7 @@ import Generate
 /// milliseconds per token by position. --weights int8|int4 quantizes the
 /// random model first (groups of G, default as `quantize`); float32 runs the
 /// per-token path unless --path batched asks for the autograd one.
+/// --no-kv-cache recomputes the window for every token.
 func runSampleBench(_ args: [String]) throws {
     var a = Arguments(args)
     let checkpointPath = try a.option("checkpoint")
@@ -33,6 +34,7 @@ func runSampleBench(_ args: [String]) throws {
     if path == "batched" && format != nil { throw CLIError("--path batched runs float32 weights only") }
     let groupText = try a.option("group-size")
     let overrides = try a.options("set")
+    let noCache = a.flag("no-kv-cache")
     try a.finish()
     if checkpointPath != nil {
         if weightsOption != nil || groupText != nil || !overrides.isEmpty {
@@ -83,6 +85,7 @@ func runSampleBench(_ args: [String]) throws {
 
     let tokenizer = OneByteTokenizer(vocabSize: vocab)
     let generator = Generator(source: source, tokenizer: tokenizer)
+    generator.usesKeyValueCache = !noCache
     var settings = DecodingSettings()
     if strategy == "greedy" { settings.greedy = true } else { settings.temperature = 1; settings.topP = 0.9 }
     // Fixed ids spread over the vocabulary (the speed does not depend on which).
@@ -113,12 +116,12 @@ func runSampleBench(_ args: [String]) throws {
     let weightsLabel = format?.rawValue ?? "float32"
     let pathLabel = source is BatchedModel ? "batched" : "token"
     if json {
-        print("{\"op\":\"sample\",\"weights\":\"\(weightsLabel)\",\"path\":\"\(pathLabel)\",\"strategy\":\"\(strategy)\",\"tokens\":\(tokens),"
+        print("{\"op\":\"sample\",\"weights\":\"\(weightsLabel)\",\"path\":\"\(pathLabel)\",\"strategy\":\"\(strategy)\",\"kv_cache\":\(!noCache),\"tokens\":\(tokens),"
               + "\"prompt_tokens\":\(promptTokens),\"threads\":\(threads),\"prefill_tokens_per_s\":\(String(format: "%.1f", prefillRate)),"
               + "\"tokens_per_s\":\(String(format: "%.1f", rate))}")
     } else {
-        print(String(format: "sample (%@ %@, %@, %d thread%@): prefill %d tokens in %.3f s = %.1f tokens/s; decode %d tokens at %.1f tokens/s",
-                     weightsLabel, pathLabel, strategy, threads, threads == 1 ? "" : "s", promptTokens, prefillSeconds, prefillRate, tokens, rate))
+        print(String(format: "sample (%@ %@%@, %@, %d thread%@): prefill %d tokens in %.3f s = %.1f tokens/s; decode %d tokens at %.1f tokens/s",
+                     weightsLabel, pathLabel, noCache ? ", no KV cache" : "", strategy, threads, threads == 1 ? "" : "s", promptTokens, prefillSeconds, prefillRate, tokens, rate))
         print("ms per token by position (the first includes the prefill): " + buckets.joined(separator: ", "))
     }
 }

@@ -38,7 +38,8 @@ func runTrainBench(_ args: [String]) throws {
         phases.time("zero gradients") { optimizer.zeroGrad() }
         for _ in 0..<t.gradAccumSteps {
             OpProfiler.mark()
-            let loss = scale(model.loss(ids, targets: targets, batch: batch, length: length, dropout: dropout), 1 / Float(t.gradAccumSteps))
+            let loss = scale(model.loss(ids, targets: targets, batch: batch, length: length, dropout: dropout,
+                                        labelSmoothing: Float(t.labelSmoothing)), 1 / Float(t.gradAccumSteps))
             phases.time("backward (all ops)") { loss.backward() }
         }
         var factor: Float = 1

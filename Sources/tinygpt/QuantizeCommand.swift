@@ -12,7 +12,8 @@ let quantizeUsage = """
 
     Writes a copy of a checkpoint whose matrices are group-wise symmetric int8 (default) or int4: each group of
     N consecutive weights of a row keeps one float scale max|w|/127 (or /7). Norm gains, biases and a learned
-    position table stay float32; the token embedding and output head are quantized too unless --float-embeddings.
+    position table (or T5's bias table) stay float32; the token embedding and output head are quantized too unless
+    --float-embeddings. A prefix LM (model.attention = prefix_lm) is refused: quantized checkpoints run token by token.
     N defaults to \(QuantizedCheckpoint.preferredGroupSize), halved until it divides every row. sample, eval, logits, info and bench sample read the result
     directly; training and export need the float checkpoint. Layout: docs/formats.md.
 
@@ -49,6 +50,9 @@ func runQuantizeCommand(_ args: [String]) throws {
         throw CLIError("\(directory.path) is already quantized (\(q)); quantize the float checkpoint it was made from")
     }
     let config = try Checkpoint.loadConfig(from: directory)
+    if config.model.attention == .prefix_lm {
+        throw CLIError("\(directory.path) is a prefix LM (model.attention = prefix_lm), whose prompt is read in one bidirectional pass; quantized checkpoints run token by token: sample it as it is")
+    }
     let embeddings = !floatEmbeddings
     let groupSize: Int
     if let requestedGroup {

@@ -10,15 +10,16 @@ let sampleUsage = """
     usage: tinygpt sample --checkpoint DIR [--prompt TEXT | --prompt-file FILE] [--config sampling.json] [--set sample.field=value ...]
                           [--strategy greedy|sample|beam] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
                           [--min-p P] [--repetition-penalty R] [--no-repeat-ngram N] [--beam-width W] [--length-penalty L]
-                          [--early-stopping never|true|false] [--num-samples N] [--seed S] [--stop TEXT ...]
-                          [--stream | --no-stream] [--threads N] [--context N]
+                          [--early-stopping never|true|false] [--min-new-tokens N] [--num-samples N] [--seed S] [--stop TEXT ...]
+                          [--stream | --no-stream] [--threads N] [--context N] [--no-kv-cache]
 
     A setting given here (flag or --set) that the strategy does not use is an error: --temperature, --top-k,
     --top-p, --min-p and --seed shape a random draw (strategy sample); --beam-width, --length-penalty and
     --early-stopping belong to beam search.
 
     The window slides at the trained context length; --context N lets it grow to N tokens first (positions that
-    extrapolate only: sinusoidal, rope, alibi, none). --set model.rope_scaling={...} scales RoPE for this run.
+    extrapolate only: sinusoidal, rope, alibi, t5, none). --set model.rope_scaling={...} scales RoPE for this run.
+    --no-kv-cache recomputes the whole window for every new token (the same tokens, at the cost the cache saves).
 
     DIR is a checkpoint or a run directory (then best/, else latest/). Flags override --set, which overrides
     the sample section of --config (else the checkpoint's). Semantics: docs/sampling.md.
@@ -33,6 +34,7 @@ func runSampleCommand(_ args: [String]) throws {
     let options = try SamplingOptions(&a, command: "sample")
     let stream = a.flag("stream"), noStream = a.flag("no-stream")
     if stream && noStream { throw CLIError("--stream and --no-stream contradict each other") }
+    let noCache = a.flag("no-kv-cache")
     try a.finish()
     if promptText != nil && promptFile != nil { throw CLIError("give --prompt or --prompt-file, not both") }
 
@@ -40,6 +42,7 @@ func runSampleCommand(_ args: [String]) throws {
         if stream || noStream { run.sample.stream = stream }
     }
     let (run, tokenizer, generator) = (opened.run, opened.tokenizer, opened.generator)
+    if noCache { generator.usesKeyValueCache = false }
     let s = run.sample
     let text = try promptFile.map { try TextFile.read($0, what: "prompt file") } ?? promptText ?? s.prompt
     // A prompt gets what the tokenizer's post-processor adds (a BOS), as transformers and llama.cpp do.

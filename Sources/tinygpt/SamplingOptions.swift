@@ -13,7 +13,8 @@ struct SamplingOptions {
     static let fieldFlags = ["strategy": "strategy", "max-new-tokens": "max_new_tokens", "temperature": "temperature",
                              "top-k": "top_k", "top-p": "top_p", "min-p": "min_p", "repetition-penalty": "repetition_penalty",
                              "no-repeat-ngram": "no_repeat_ngram", "beam-width": "beam_width", "length-penalty": "length_penalty",
-                             "early-stopping": "early_stopping", "num-samples": "num_samples", "seed": "seed"]
+                             "early-stopping": "early_stopping", "min-new-tokens": "min_new_tokens",
+                             "num-samples": "num_samples", "seed": "seed"]
 
     var configPath: String?
     /// `--set` assignments, then one per field flag.

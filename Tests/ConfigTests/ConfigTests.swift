@@ -291,7 +291,7 @@ final class ConfigTests: XCTestCase {
         assertConfigError("--set model.n_layer=six", "integer", "'six'") { _ = try parse("{}", overrides: ["model.n_layer=six"]) }
         assertConfigError("--set train.lr=fast", "number") { _ = try parse("{}", overrides: ["train.lr=fast"]) }
         assertConfigError("--set model.bias=yes", "boolean") { _ = try parse("{}", overrides: ["model.bias=yes"]) }
-        assertConfigError("model.activation must be one of") { _ = try parse("{}", overrides: ["model.activation=tanh"]) }
+        assertConfigError("model.activation must be one of") { _ = try parse("{}", overrides: ["model.activation=softplus"]) }
         assertConfigError("--set sample.stop=[1", "list of strings") { _ = try parse("{}", overrides: ["sample.stop=[1"]) }
         assertConfigError("sample.stop must be a list of strings") { _ = try parse("{}", overrides: ["sample.stop=[1]"]) }
         assertConfigError("must look like section.field=value") { _ = try parse("{}", overrides: ["model.n_layer"]) }
@@ -344,9 +344,9 @@ final class ConfigTests: XCTestCase {
     func testFieldTableIsDocumented() throws {
         let fields = RunConfig.documentedFields
         XCTAssertEqual(Set(fields.map(\.key)).count, fields.count)
-        XCTAssertEqual(fields.filter { $0.section == "model" }.count, 18)
-        XCTAssertEqual(fields.filter { $0.section == "train" }.count, 23)
-        XCTAssertEqual(fields.filter { $0.section == "sample" }.count, 16)
+        XCTAssertEqual(fields.filter { $0.section == "model" }.count, 23)
+        XCTAssertEqual(fields.filter { $0.section == "train" }.count, 24)
+        XCTAssertEqual(fields.filter { $0.section == "sample" }.count, 17)
         for field in fields { XCTAssertFalse(field.doc.isEmpty, field.key) }
 
         let docs = try String(contentsOf: repoRoot.appendingPathComponent("docs/config.md"), encoding: .utf8)
@@ -354,5 +354,62 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(docs.contains(reference),
                       "docs/config.md is out of date with the field table; paste this reference in:\n\n\(reference)")
         for field in fields { XCTAssertTrue(docs.contains("| `\(field.name)` |"), field.key) }
+    }
+
+    /// Issue 28's options: each bad value is one line naming the field, the value and what is allowed.
+    func testCurriculumOptionsRefuseBadValues() {
+        assertConfigError("train.label_smoothing must be in [0, 1), got 1.0") { _ = try parse("{}", overrides: ["train.label_smoothing=1"]) }
+        assertConfigError("train.label_smoothing must be in [0, 1), got -0.1") { _ = try parse("{}", overrides: ["train.label_smoothing=-0.1"]) }
+        assertConfigError("train.label_smoothing (0.1)", "dpo") {
+            _ = try parse("{}", overrides: ["train.label_smoothing=0.1", "train.objective=dpo"])
+        }
+        assertConfigError("model.attention = prefix_lm", "sft or dpo", "train.objective is lm") {
+            _ = try parse("{}", overrides: ["model.attention=prefix_lm"])
+        }
+        assertConfigError("model.attention must be one of causal, prefix_lm; got 'prefix'") { _ = try parse("{}", overrides: ["model.attention=prefix"]) }
+        assertConfigError("model.swish_beta must be > 0 or \"learnable\" with activation swish, got 0.0") {
+            _ = try parse("{}", overrides: ["model.activation=swish", "model.swish_beta=0"])
+        }
+        assertConfigError("model.swish_beta", "swiglu, got -1.0") { _ = try parse("{}", overrides: ["model.activation=swiglu", "model.swish_beta=-1"]) }
+        assertConfigError("--set model.swish_beta=fast: expected number or \"learnable\"") { _ = try parse("{}", overrides: ["model.swish_beta=fast"]) }
+        assertConfigError("model.swish_beta must be a number or \"learnable\", got") { _ = try parse(#"{"model": {"swish_beta": "fast"}}"#) }
+        assertConfigError("sample.min_new_tokens (300) must not exceed sample.max_new_tokens (200)") {
+            _ = try parse("{}", overrides: ["sample.min_new_tokens=300"])
+        }
+        assertConfigError("sample.min_new_tokens must be in [0, 1000000], got -1") { _ = try parse("{}", overrides: ["sample.min_new_tokens=-1"]) }
+        assertConfigError("model.relative_attention_max_distance (16) must exceed model.relative_attention_num_buckets / 2 (32 / 2)") {
+            _ = try parse("{}", overrides: ["model.position=t5", "model.relative_attention_max_distance=16"])
+        }
+        assertConfigError("model.relative_attention_num_buckets must be in [2, 4096], got 1") {
+            _ = try parse("{}", overrides: ["model.relative_attention_num_buckets=1"])
+        }
+        // Allowed: the boundaries, β where it does not apply, prefix-LM with a split, and the options together.
+        XCTAssertNoThrow(try parse("{}", overrides: ["train.label_smoothing=0.999", "sample.min_new_tokens=200", "model.swish_beta=-1"]))
+        XCTAssertNoThrow(try parse("{}", overrides: ["model.attention=prefix_lm", "train.objective=sft", "model.position=t5",
+                                                     "model.activation=swiglu", "model.swish_beta=learnable", "model.zero_init_output=true"]))
+        XCTAssertNoThrow(try parse("{}", overrides: ["model.attention=prefix_lm", "train.objective=dpo"]))
+    }
+
+    /// The options default to what tinygpt did before them, and round-trip through the resolved config.
+    func testCurriculumOptionsDefaultToNothingAndRoundTrip() throws {
+        let defaults = try parse("{}")
+        XCTAssertEqual(defaults.model.attention, .causal)
+        XCTAssertEqual(defaults.model.swishBeta, .fixed(1))
+        XCTAssertFalse(defaults.model.zeroInitOutput)
+        XCTAssertEqual(defaults.train.labelSmoothing, 0)
+        XCTAssertEqual(defaults.sample.minNewTokens, 0)
+        XCTAssertEqual(defaults.model.feedForwardActivation.activation, .gelu)
+        for overrides in [["model.swish_beta=learnable", "model.activation=swiglu"], ["model.swish_beta=1.5", "model.activation=swish"],
+                          ["model.position=t5", "model.relative_attention_num_buckets=8", "model.relative_attention_max_distance=20"],
+                          ["model.attention=prefix_lm", "train.objective=sft", "train.label_smoothing=0.1"],
+                          ["model.zero_init_output=true", "model.activation=glu"], ["sample.min_new_tokens=5"]] {
+            let config = try parse("{}", overrides: overrides)
+            XCTAssertEqual(try RunConfig.parse(json: config.jsonData(), source: "resolved"), config.resolved(), "\(overrides)")
+        }
+        let learned = try parse("{}", overrides: ["model.swish_beta=learnable", "model.activation=swiglu"])
+        XCTAssertTrue(String(decoding: try learned.jsonData(), as: UTF8.self).contains(#""swish_beta": "learnable""#))
+        XCTAssertEqual(learned.model.feedForwardActivation.learnedBeta, true)
+        XCTAssertEqual(try parse("{}", overrides: ["model.swish_beta=2", "model.activation=swiglu"]).model.feedForwardActivation.activation,
+                       .swish(beta: 2))
     }
 }

@@ -24,6 +24,14 @@ final class ParameterShapesTests: XCTestCase {
                 }
             }
         }
+        // Learned Swish β (one vector per feed-forward), T5's table with other bucket counts.
+        for (activation, position) in [(ActivationKind.swish, PositionEncoding.t5), (.swiglu, .rope), (.gelu, .t5)] {
+            var m = ModelConfig()
+            m.nLayer = 2; m.dModel = 12; m.nHead = 3; m.contextLength = 7; m.vocabSize = 11; m.dFF = 10
+            m.activation = activation; m.position = position; m.swishBeta = .learnable; m.relativeAttentionNumBuckets = 6
+            m.relativeAttentionMaxDistance = 9
+            configs.append(m)
+        }
         for config in configs {
             let built = GPT(config: config, seed: 0).parameters.map { ParameterShape(name: $0.name, shape: $0.tensor.shape) }
             XCTAssertEqual(config.parameterShapes, built, "\(config)")

@@ -30,6 +30,12 @@ final class GPTTests: XCTestCase {
         for activation in ActivationKind.allCases { list.append(("\(activation)", tinyConfig { $0.activation = activation })) }
         list.append(("untied, no bias", tinyConfig { $0.tieEmbeddings = false; $0.bias = false }))
         for scheme in InitScheme.allCases { list.append(("init \(scheme)", tinyConfig { $0.initialization = scheme })) }
+        list.append(("swish, learned β", tinyConfig { $0.activation = .swish; $0.swishBeta = .learnable }))
+        list.append(("swiglu, learned β", tinyConfig { $0.activation = .swiglu; $0.swishBeta = .learnable }))
+        list.append(("swiglu, β 2", tinyConfig { $0.activation = .swiglu; $0.swishBeta = .fixed(2) }))
+        list.append(("zero-init outputs", tinyConfig { $0.zeroInitOutput = true }))
+        // 4 buckets up to distance 3: the logarithmic buckets and the last one within 5 positions.
+        list.append(("t5, 4 buckets", tinyConfig { $0.position = .t5; $0.relativeAttentionNumBuckets = 4; $0.relativeAttentionMaxDistance = 3 }))
         return list
     }
 

@@ -10,13 +10,15 @@ import Kernels
 ///
 ///     q: (B, Tq, H, D)   k, v: (B, Tk, Hkv, D)   → (B, Tq, H, D)
 ///
-/// `bias` (H, Tq, Tk) is a constant added to the scores (ALiBi); it receives
-/// no gradient. With `causal`, query i is at position i + Tk − Tq, so keys
-/// from a KV cache of earlier positions line up. With `keyLength`, k and v
-/// are (B, Hkv, capacity, D) buffers of which the first `keyLength` positions
-/// are used (a preallocated cache; head-major only).
-public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor? = nil, causal: Bool = true, keyLength: Int? = nil,
-                      layout: HeadLayout = .headMajor) -> Tensor {
+/// `bias` (H, Tq, Tk) is added to the scores: a constant (ALiBi), or learned
+/// (T5's relative positions), when it receives the sum over the batch of the
+/// scores' gradient. With `causal`, query i is at position i + Tk − Tq, so keys
+/// from a KV cache of earlier positions line up; `prefixLengths` (one per
+/// batch row, a prefix LM) lets every query of a row also see its first keys.
+/// With `keyLength`, k and v are (B, Hkv, capacity, D) buffers of which the
+/// first `keyLength` positions are used (a preallocated cache; head-major only).
+public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor? = nil, causal: Bool = true, prefixLengths: [Int]? = nil,
+                      keyLength: Int? = nil, layout: HeadLayout = .headMajor) -> Tensor {
     let tokenMajor = layout == .tokenMajor
     require(q.rank == 4 && k.rank == 4 && v.rank == 4,
                  "attention: q, k, v must be \(tokenMajor ? "(B, T, H, D)" : "(B, H, T, D)"), got \(describe(q.shape)), \(describe(k.shape)), \(describe(v.shape))")
@@ -30,12 +32,18 @@ public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor? = nil
     require(hkv > 0 && h % hkv == 0, "attention: \(hkv) K/V heads must divide \(h) query heads")
     require(!causal || tq <= tk, "attention: causal attention needs at least as many keys (\(tk)) as queries (\(tq))")
     if let bias { require(bias.shape == [h, tq, tk], "attention: bias \(describe(bias.shape)) must be (\(h), \(tq), \(tk))") }
+    if let prefixLengths {
+        require(causal, "attention: prefix lengths apply to causal attention")
+        require(prefixLengths.count == b && prefixLengths.allSatisfy { $0 >= 0 },
+                "attention: need one prefix length ≥ 0 per batch row (\(b)), got \(prefixLengths)")
+    }
     let shape = AttentionShape(batch: b, heads: h, kvHeads: hkv, queryLength: tq, keyLength: tk, headSize: d, causal: causal,
-                               keyCapacity: capacity, layout: layout)
+                               keyCapacity: capacity, layout: layout, prefixLengths: prefixLengths ?? [])
     let out = Tensor(uninitialized: q.shape)
     let lse = Tensor(uninitialized: [b, h, tq])
     attentionForward(q.data, k.data, v.data, bias: bias?.data, out.data, logSumExp: lse.data, shape: shape)
-    return out.recordOp([q, k, v]) { out in
+    let learnedBias = bias.flatMap { $0.needsGrad ? $0 : nil }
+    return out.recordOp([q, k, v] + (learnedBias.map { [$0] } ?? [])) { out in
         // The kernel writes all three gradients (the first time it reaches one,
         // outright); scratch buffers for those not needed. K/V buffers with
         // unused capacity take the zero-filled gradient, as the kernel writes
@@ -49,8 +57,14 @@ public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor? = nil
         }
         let (dq, addQ) = target(q, wholeWrite: true)
         let (dk, addK) = target(k, wholeWrite: tk == capacity), (dv, addV) = target(v, wholeWrite: tk == capacity)
+        // Per (batch, head), so that no two workers write one entry; summed over the batch in order after.
+        let perRow = learnedBias.map { _ in Tensor(uninitialized: [b, h, tq, tk]) }
         attentionBackward(q.data, k.data, v.data, bias: bias?.data, out.data, logSumExp: lse.data, out.grad!.data,
-                          dq: dq, dk: dk, dv: dv, shape: shape, accumulate: (addQ, addK, addV))
+                          dq: dq, dk: dk, dv: dv, biasGradient: perRow?.data, shape: shape, accumulate: (addQ, addK, addV))
+        if let learnedBias, let perRow, let dBias = learnedBias.gradientTarget {
+            let n = h * tq * tk
+            for row in 0..<b { vectorAccumulate(dBias, perRow.data + row * n, n) }
+        }
         withExtendedLifetime(scratch) {}
     }
 }

@@ -25,7 +25,12 @@ public func logSoftmax(_ x: Tensor) -> Tensor {
 /// Mean cross-entropy of logits (…, V) against integer targets (one per row),
 /// fused with log-softmax. Targets equal to `ignoreIndex` are skipped and not
 /// counted in the mean. If every target is ignored the loss is 0 (not NaN).
-public func crossEntropy(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32 = -100) -> Tensor {
+///
+/// With label smoothing ε (in [0, 1)), each target is the mixture
+/// (1 − ε)·onehot + ε·uniform, as PyTorch's `CrossEntropyLoss(label_smoothing=ε)`:
+/// (1 − ε)·mean(−log p_target) + ε·mean(−(1/V)·Σ_c log p_c), both means over counted rows.
+public func crossEntropy(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32 = -100, labelSmoothing: Float = 0) -> Tensor {
+    require(labelSmoothing >= 0 && labelSmoothing < 1, "crossEntropy: label smoothing \(labelSmoothing) outside [0, 1)")
     require(logits.rank >= 1, "crossEntropy: logits need a class dimension")
     let cols = logits.shape.last!, rows = cols == 0 ? 0 : logits.count / cols
     require(targets.count == rows, "crossEntropy: \(targets.count) targets for \(rows) rows of logits \(describe(logits.shape))")
@@ -33,9 +38,16 @@ public func crossEntropy(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32 
         require(t >= 0 && Int(t) < cols, "crossEntropy: target \(t) out of range 0..<\(cols)")
     }
     let maxes = Tensor(uninitialized: [rows]), logSums = Tensor(uninitialized: [rows])
-    let (total, counted) = targets.withUnsafeBufferPointer { tp in
+    var (total, counted) = targets.withUnsafeBufferPointer { tp in
         crossEntropyForward(logits.data, targets: tp.baseAddress!, rows: rows, cols: cols, ignoreIndex: ignoreIndex,
                             rowMax: maxes.data, rowLogSum: logSums.data)
+    }
+    if labelSmoothing > 0 {
+        let uniform = targets.withUnsafeBufferPointer { tp in
+            uniformCrossEntropySum(logits.data, targets: tp.baseAddress!, rows: rows, cols: cols, ignoreIndex: ignoreIndex,
+                                   rowMax: maxes.data, rowLogSum: logSums.data)
+        }
+        total = (1 - Double(labelSmoothing)) * total + Double(labelSmoothing) * uniform
     }
     let out = Tensor(scalar: counted == 0 ? 0 : Float(total / Double(counted)))
     return out.recordOp([logits]) { out in
@@ -43,7 +55,7 @@ public func crossEntropy(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32 
         let scale = out.grad!.data[0] / Float(counted)
         targets.withUnsafeBufferPointer { tp in
             crossEntropyBackward(logits.data, targets: tp.baseAddress!, rowMax: maxes.data, rowLogSum: logSums.data, rows: rows, cols: cols,
-                                 ignoreIndex: ignoreIndex, scale: scale, dlogits: dx)
+                                 ignoreIndex: ignoreIndex, scale: scale, labelSmoothing: labelSmoothing, dlogits: dx)
         }
     }
 }
