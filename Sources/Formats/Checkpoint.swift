@@ -9,7 +9,7 @@ import Tokenizer
 
 /// A checkpoint is a directory:
 ///
-///     model.safetensors   the weights, F32, named as `GPT.parameters`
+///     model.safetensors   the weights, F32 (or F16/BF16: a half checkpoint), named as `GPT.parameters`
 ///     config.json         the resolved run config
 ///     tokenizer.json      the tokenizer (Hugging Face format), kept as bytes
 ///     chat_template.jinja the chat template, for models that have one (optional)
@@ -58,11 +58,16 @@ public enum Checkpoint {
     /// Writes `model`, `config` and the tokenizer to `directory`, with any
     /// `extraFiles` (name → bytes) and `extraTensors` (name → safetensors
     /// contents), and whole checkpoints in subdirectories (`inner`, by name:
-    /// a PPO run keeps its reward and value models there).
+    /// a PPO run keeps its reward and value models there). `dtype` stores the
+    /// weights as F32, or as F16/BF16 (a half checkpoint, rounded to nearest
+    /// even; `checkRepresentable` first); `mask` adds a pruned model's mask.
     public static func save(model: GPT, config: RunConfig, tokenizerJSON: Data,
                             extraFiles: [String: Data] = [:], extraTensors: [String: [SafeTensor]] = [:],
-                            inner: [String: InnerCheckpoint] = [:], to directory: URL) throws {
-        let outer = InnerCheckpoint(model: model, config: config, tokenizerJSON: tokenizerJSON, extraFiles: extraFiles, extraTensors: extraTensors)
+                            inner: [String: InnerCheckpoint] = [:], dtype: SafeTensorsDType = .f32, mask: PruningMask? = nil,
+                            to directory: URL) throws {
+        var outer = InnerCheckpoint(model: model, config: config, tokenizerJSON: tokenizerJSON, extraFiles: extraFiles, extraTensors: extraTensors)
+        outer.dtype = dtype
+        outer.mask = mask
         for checkpoint in [outer] + inner.values { _ = try checkpoint.config.jsonData() }  // every config valid before anything is written
         try replaceDirectoryAtomically(directory) { temporary in
             try outer.write(into: temporary)
@@ -81,6 +86,8 @@ public enum Checkpoint {
         public var tokenizerJSON: Data
         public var extraFiles: [String: Data] = [:]
         public var extraTensors: [String: [SafeTensor]] = [:]
+        public var dtype: SafeTensorsDType = .f32
+        public var mask: PruningMask?
 
         public init(model: GPT, config: RunConfig, tokenizerJSON: Data, extraFiles: [String: Data] = [:], extraTensors: [String: [SafeTensor]] = [:]) {
             self.model = model; self.config = config; self.tokenizerJSON = tokenizerJSON
@@ -88,8 +95,9 @@ public enum Checkpoint {
         }
 
         func write(into directory: URL) throws {
-            let weights = model.parameters.map { SafeTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.toArray()) }
+            let weights = model.parameters.map { SafeTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.toArray(), dtype: dtype) }
             try SafeTensors.write(weights, metadata: formatMetadata, to: directory.appendingPathComponent(weightsFile))
+            try mask?.write(into: directory, order: config.model.parameterShapes)
             if model.hasAdapters { try SafeTensors.write(adapterTensors(model), metadata: formatMetadata, to: directory.appendingPathComponent(adapterFile)) }
             try config.jsonData().write(to: directory.appendingPathComponent(configFile))
             try tokenizerJSON.write(to: directory.appendingPathComponent(tokenizerFile))
@@ -106,9 +114,25 @@ public enum Checkpoint {
     /// imported model, float or quantized), in order, with `metadata`.
     public static func save(tensors: [SafeTensor], metadata: [String: String], config: RunConfig, tokenizerJSON: Data,
                             extraFiles: [String: Data] = [:], to directory: URL) throws {
+        try save(layouts: tensors.map(\.layout), metadata: metadata, config: config, tokenizerJSON: tokenizerJSON, extraFiles: extraFiles,
+                 to: directory) { weightsURL in try SafeTensors.write(tensors, metadata: metadata, to: weightsURL) }
+    }
+
+    /// Writes a checkpoint whose tensors are produced one at a time, in their
+    /// stored form (`SafeTensors.write(layouts:…)`): an import that never holds the whole model.
+    public static func save(layouts: [SafeTensorLayout], metadata: [String: String], config: RunConfig, tokenizerJSON: Data,
+                            extraFiles: [String: Data] = [:], to directory: URL,
+                            data: @escaping (Int, (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        try save(layouts: layouts, metadata: metadata, config: config, tokenizerJSON: tokenizerJSON, extraFiles: extraFiles, to: directory) { weightsURL in
+            try SafeTensors.write(layouts: layouts, metadata: metadata, to: weightsURL, data: data)
+        }
+    }
+
+    private static func save(layouts: [SafeTensorLayout], metadata: [String: String], config: RunConfig, tokenizerJSON: Data,
+                             extraFiles: [String: Data], to directory: URL, weights: (URL) throws -> Void) throws {
         let configJSON = try config.jsonData()
         try replaceDirectoryAtomically(directory) { temporary in
-            try SafeTensors.write(tensors, metadata: metadata, to: temporary.appendingPathComponent(weightsFile))
+            try weights(temporary.appendingPathComponent(weightsFile))
             try configJSON.write(to: temporary.appendingPathComponent(configFile))
             try tokenizerJSON.write(to: temporary.appendingPathComponent(tokenizerFile))
             for (name, data) in extraFiles.sorted(by: { $0.key < $1.key }) {
@@ -123,6 +147,32 @@ public enum Checkpoint {
         public let config: RunConfig
         public let tokenizerJSON: Data
         public let directory: URL
+        /// How the weights are stored: F32, or F16/BF16 for a half checkpoint (read as float32).
+        public var storage: SafeTensorsDType = .f32
+        /// A pruned model's mask (`mask.safetensors`), checked against the weights.
+        public var mask: PruningMask? = nil
+    }
+
+    /// A half checkpoint's dtype when every one of `dtypes` is that one half
+    /// format; F32 otherwise (a checkpoint tinygpt writes uses one dtype).
+    public static func storageDType(_ dtypes: [SafeTensorsDType]) -> SafeTensorsDType {
+        guard let first = dtypes.first, first.halfFloat != nil, dtypes.allSatisfy({ $0 == first }) else { return .f32 }
+        return first
+    }
+
+    /// Refuses a model whose weights `dtype` cannot hold (beyond f16's ±65504,
+    /// which would become infinities), naming the first such weight, before anything is written.
+    public static func checkRepresentable(_ model: GPT, as dtype: SafeTensorsDType) throws {
+        guard let half = dtype.halfFloat else { return }
+        let limit = half.greatestFiniteMagnitude
+        for p in model.parameters {
+            let values = UnsafeBufferPointer(start: p.tensor.data, count: p.tensor.count)
+            // Values that round down to the largest finite half are kept; the rest would be infinite.
+            if let bad = values.firstIndex(where: { abs($0) > limit && half.isNonFinite(half.bits($0)) }) {
+                throw FormatError("tensor '\(p.name)' holds \(values[bad]) at flat index \(bad), beyond \(half.rawValue)'s largest finite value \(limit); "
+                                      + (half == .f16 ? "bf16 keeps float32's range (with 8 bits of precision)" : "keep float32"))
+            }
+        }
     }
 
     /// Loads a checkpoint directory, validating every tensor against the config.
@@ -144,8 +194,11 @@ public enum Checkpoint {
         }
         let model = GPT(config: config.model, seed: 0)
         try assign(file, to: model, source: directory.appendingPathComponent(weightsFile).path)
+        let values = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, UnsafeBufferPointer(start: UnsafePointer($0.tensor.data), count: $0.tensor.count)) })
+        let mask = try PruningMask.load(from: directory, parameters: config.model.parameterShapes, values: values)
         if let lora = config.lora { try loadAdapters(into: model, lora: lora, directory: directory) }
-        return Loaded(model: model, config: config, tokenizerJSON: tokenizerJSON, directory: directory)
+        return Loaded(model: model, config: config, tokenizerJSON: tokenizerJSON, directory: directory,
+                      storage: storageDType(file.tensors.map(\.dtype)), mask: mask)
     }
 
     /// A float checkpoint opened for inference: its weights read in place from
@@ -158,10 +211,12 @@ public enum Checkpoint {
         public let directory: URL
         /// Notes for the user about how the weights were read (a copy of misaligned data).
         public let notes: [String]
+        /// How the weights are stored: F32, or F16/BF16 (converted to float32 once, on opening).
+        public var storage: SafeTensorsDType = .f32
     }
 
     /// Opens a float checkpoint for inference, with the checks `load` makes
-    /// (every tensor present, none extra, F32, shapes, finite values). An
+    /// (every tensor present, none extra, F32, F16 or BF16, shapes, finite values). An
     /// adapter checkpoint (a `lora` section) needs its adapters merged: `load` it.
     public static func map(from directory: URL) throws -> Mapped {
         let config = try loadConfig(from: directory)
@@ -193,8 +248,8 @@ public enum Checkpoint {
             guard let entry = file[p.name] else {
                 throw FormatError("\(source): missing tensor '\(p.name)' (the config needs shape \(describeShape(p.shape)))")
             }
-            guard entry.dtype == .f32 else {
-                throw FormatError("\(source): tensor '\(p.name)' is \(entry.dtype.rawValue); tinygpt checkpoints store F32")
+            guard entry.dtype.isFloat else {
+                throw FormatError("\(source): tensor '\(p.name)' is \(entry.dtype.rawValue); tinygpt checkpoints store F32, F16 or BF16")
             }
             guard entry.shape == p.shape else {
                 throw FormatError("\(source): tensor '\(p.name)' has shape \(describeShape(entry.shape)) but the config needs \(describeShape(p.shape))")
@@ -209,7 +264,7 @@ public enum Checkpoint {
             throw FormatError("\(source): tensor '\(name)' holds a non-finite value (\(values[bad]) at flat index \(bad)); the checkpoint is damaged or came from a diverged run")
         }
         return Mapped(weights: FloatWeights(tensors: tensors, owner: file), config: config, tokenizerJSON: tokenizerJSON,
-                      directory: directory, notes: file.notes)
+                      directory: directory, notes: file.notes, storage: storageDType(expected.compactMap { file[$0.name]?.dtype }))
     }
 
     /// The config stored in a checkpoint directory.
@@ -244,8 +299,8 @@ public enum Checkpoint {
             guard let entry = file[p.name] else {
                 throw FormatError("\(source): missing tensor '\(p.name)' (the config needs shape \(describeShape(p.tensor.shape)))")
             }
-            guard entry.dtype == .f32 else {
-                throw FormatError("\(source): tensor '\(p.name)' is \(entry.dtype.rawValue); tinygpt checkpoints store F32")
+            guard entry.dtype.isFloat else {
+                throw FormatError("\(source): tensor '\(p.name)' is \(entry.dtype.rawValue); tinygpt checkpoints store F32, F16 or BF16")
             }
             guard entry.shape == p.tensor.shape else {
                 throw FormatError("\(source): tensor '\(p.name)' has shape \(describeShape(entry.shape)) but the config needs \(describeShape(p.tensor.shape))")

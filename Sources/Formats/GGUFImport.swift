@@ -308,7 +308,7 @@ public enum GGUFImport {
             let bytes = file.bytes(of: info)
             for b in 0..<(info.byteCount / GGMLBlocks.q8_0Bytes) {
                 let block = b * GGMLBlocks.q8_0Bytes
-                let d = GGMLBlocks.float(half: UInt16(bytes[block]) | UInt16(bytes[block + 1]) << 8)
+                let d = HalfFloat.float(half: UInt16(bytes[block]) | UInt16(bytes[block + 1]) << 8)
                 if !d.isFinite || d < 0 {
                     return ("tensor '\(info.name)' has a Q8_0 scale of \(d) (block \(b)); tinygpt's int8 scales are finite and ≥ 0", false)
                 }
@@ -351,7 +351,7 @@ public enum GGUFImport {
                     data.reserveCapacity(rows * cols); scales.reserveCapacity(rows * cols / 32)
                     for b in (start * rowBytes / GGMLBlocks.q8_0Bytes)..<((start + rows) * rowBytes / GGMLBlocks.q8_0Bytes) {
                         let block = b * GGMLBlocks.q8_0Bytes
-                        scales.append(GGMLBlocks.float(half: UInt16(bytes[block]) | UInt16(bytes[block + 1]) << 8))
+                        scales.append(HalfFloat.float(half: UInt16(bytes[block]) | UInt16(bytes[block + 1]) << 8))
                         data += bytes[(block + 2)..<(block + GGMLBlocks.q8_0Bytes)]
                     }
                     matrices[name] = QuantizedMatrix(format: .int8, rows: rows, cols: cols, groupSize: 32, data: data, scales: scales)

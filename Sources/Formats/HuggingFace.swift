@@ -67,14 +67,17 @@ public enum HuggingFace {
     /// `GPT2ForSequenceClassification` / `LlamaForSequenceClassification` with
     /// one label: the base's weights and `score.weight` instead of the output
     /// projection, for `AutoModelForSequenceClassification`.
+    /// `dtype` F16 or BF16 writes the weights in that format (a half checkpoint's own), and says so in config.json's torch_dtype.
     public static func export(model: GPT, config: RunConfig, tokenizerJSON: Data, specialTokens: [String: Int], chatTemplate: String? = nil,
-                              scoreHead: [Float]? = nil, to directory: URL) throws {
+                              scoreHead: [Float]? = nil, dtype: SafeTensorsDType = .f32, to directory: URL) throws {
         let m = config.model
         let family = try family(for: m)
-        var weights = theirTensors(model, family: family)
+        try Checkpoint.checkRepresentable(model, as: dtype)
+        var weights = theirTensors(model, family: family, dtype: dtype)
         var hfConfig = family == .gpt2 ? gpt2Config(m) : llamaConfig(m)
+        hfConfig.set("torch_dtype", .string(dtype == .f16 ? "float16" : dtype == .bf16 ? "bfloat16" : "float32"))
         if let scoreHead {
-            weights = weights.filter { $0.name != "lm_head.weight" } + [SafeTensor(name: "score.weight", shape: [1, m.dModel], values: scoreHead)]
+            weights = weights.filter { $0.name != "lm_head.weight" } + [SafeTensor(name: "score.weight", shape: [1, m.dModel], values: scoreHead, dtype: dtype)]
             hfConfig.set("architectures", [.string(sequenceClassificationName(family))])
             hfConfig.set("id2label", ["0": "LABEL_0"])
             hfConfig.set("label2id", ["LABEL_0": 0])
@@ -219,23 +222,7 @@ public enum HuggingFace {
             switch layout {
             case .same: return values
             case .transposed: return HuggingFace.transposed(values, rows: rows.reduce(0, +), cols: cols ?? 1)
-            case .rotaryRows(let heads): return HuggingFace.permuteRows(values, heads: heads, headSize: rows[0] / heads, cols: cols ?? 1, inverse: false)
-            }
-        }
-
-        /// Their values as ours, split by rows.
-        func toOurs(_ values: [Float]) -> [(name: String, shape: [Int], values: [Float])] {
-            let stacked: [Float]
-            switch layout {
-            case .same: stacked = values
-            case .transposed: stacked = HuggingFace.transposed(values, rows: cols ?? 1, cols: rows.reduce(0, +))
-            case .rotaryRows(let heads): stacked = HuggingFace.permuteRows(values, heads: heads, headSize: rows[0] / heads, cols: cols ?? 1, inverse: true)
-            }
-            var start = 0
-            return zip(ours, rows).map { name, r in
-                let count = r * (cols ?? 1)
-                defer { start += count }
-                return (name, cols.map { [r, $0] } ?? [r], Array(stacked[start..<(start + count)]))
+            case .rotaryRows(let heads): return HuggingFace.permuteRows(values, heads: heads, headSize: rows[0] / heads, cols: cols ?? 1)
             }
         }
     }
@@ -298,13 +285,13 @@ public enum HuggingFace {
     }
 
     /// The model's parameters under their names, in their layout.
-    static func theirTensors(_ model: GPT, family: Family) -> [SafeTensor] {
+    static func theirTensors(_ model: GPT, family: Family, dtype: SafeTensorsDType = .f32) -> [SafeTensor] {
         let ours = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0.tensor) })
         return tensorMappings(family, model.config).map { t in
             let stacked = zip(t.ours, t.rows).flatMap { name, r in
                 ours[name]?.toArray() ?? [Float](repeating: 0, count: r * (t.cols ?? 1))
             }
-            return SafeTensor(name: t.theirs, shape: t.theirShape, values: t.toTheirs(stacked))
+            return SafeTensor(name: t.theirs, shape: t.theirShape, values: t.toTheirs(stacked), dtype: dtype)
         }
     }
 
@@ -320,13 +307,12 @@ public enum HuggingFace {
     }
 
     /// Reorders rows (each `cols` wide) head by head: out row h·D + j = in row h·D + perm[j].
-    static func permuteRows(_ values: [Float], heads: Int, headSize d: Int, cols: Int, inverse: Bool) -> [Float] {
+    static func permuteRows(_ values: [Float], heads: Int, headSize d: Int, cols: Int) -> [Float] {
         let perm = rotaryRowPermutation(headSize: d)
         var out = values
         for h in 0..<heads {
             for j in 0..<d {
-                let (to, from) = inverse ? (h * d + perm[j], h * d + j) : (h * d + j, h * d + perm[j])
-                for c in 0..<cols { out[to * cols + c] = values[from * cols + c] }
+                for c in 0..<cols { out[(h * d + j) * cols + c] = values[(h * d + perm[j]) * cols + c] }
             }
         }
         return out
@@ -334,9 +320,33 @@ public enum HuggingFace {
 
     // MARK: import
 
-    /// Reads a transformers directory (GPT-2 or LLaMA, one model.safetensors,
-    /// a tokenizer.json) into a model, its config, and the tokenizer's JSON.
+    /// A transformers directory (GPT-2 or LLaMA, one model.safetensors, a
+    /// tokenizer.json) opened for import: its config as tinygpt's, and its
+    /// weights file mapped and checked against that config (every tensor
+    /// present with its shape and a float dtype, none unused), so that each of
+    /// our tensors can then be produced one at a time, in its stored dtype.
+    struct Source {
+        let config: RunConfig
+        let tokenizerJSON: Data
+        let file: MappedSafeTensors
+        /// Our tensors in parameter order: the mapping that holds each, and which of its parts it is.
+        let tensors: [(mapping: TensorMapping, part: Int, entry: MappedSafeTensors.Entry)]
+        /// F16 or BF16 when every weight used is stored so, else F32.
+        let dtype: SafeTensorsDType
+    }
+
+    /// Reads a transformers directory into a model, its config, and the tokenizer's JSON.
     public static func load(from directory: URL) throws -> (model: GPT, config: RunConfig, tokenizerJSON: Data) {
+        let source = try open(directory)
+        let model = GPT(config: source.config.model, seed: 0)
+        for (p, t) in zip(model.parameters, source.tensors) {
+            let stored = try source.stored(t, as: t.entry.dtype)
+            stored.withUnsafeBytes { SafeTensors.decode($0.baseAddress!, count: p.tensor.count, dtype: t.entry.dtype, into: p.tensor.data) }
+        }
+        return (model, source.config, source.tokenizerJSON)
+    }
+
+    static func open(_ directory: URL) throws -> Source {
         let fm = FileManager.default
         let path = directory.path
         var isDirectory: ObjCBool = false
@@ -418,37 +428,40 @@ public enum HuggingFace {
         (run.tokenizer.eosTokenIds, run.tokenizer.bosTokenId) = try declaredIds(in: directory, vocabulary: m.vocabSize!)
         do { try run.validate() } catch { throw FormatError("\(path)/config.json gives an invalid tinygpt config: \(error)") }
 
-        let file = try SafeTensors.read(from: weightsURL)
-        let model = GPT(config: run.model, seed: 0)
-        let converted = try ourTensors(file, family: modelType == "gpt2" ? .gpt2 : .llama, config: run.model, source: weightsURL.path)
-        try Checkpoint.assign(converted, to: model, source: weightsURL.path)
-        return (model, run.resolved(), tokenizerJSON)
+        let resolved = run.resolved()
+        let file = try MappedSafeTensors(contentsOf: weightsURL)
+        let tensors = try ourTensors(file, family: modelType == "gpt2" ? .gpt2 : .llama, config: resolved.model)
+        return Source(config: resolved, tokenizerJSON: tokenizerJSON, file: file, tensors: tensors,
+                      dtype: Checkpoint.storageDType(tensors.map(\.entry.dtype)))
     }
 
-    static func entry(_ file: SafeTensorsFile, _ name: String, _ shape: [Int], _ source: String) throws -> [Float] {
-        guard let e = file[name] else { throw FormatError("\(source): missing tensor '\(name)' (shape \(describeShape(shape)) expected from config.json)") }
-        guard e.shape == shape else {
-            throw FormatError("\(source): tensor '\(name)' has shape \(describeShape(e.shape)) but config.json implies \(describeShape(shape))")
-        }
-        guard e.dtype.byteCount > 1 else { throw FormatError("\(source): tensor '\(name)' is \(e.dtype.rawValue); only F32, F16 and BF16 weights can be imported") }
-        return e.values
-    }
 
-    /// A `family` file's tensors under our names, in our layout.
-    static func ourTensors(_ file: SafeTensorsFile, family: Family, config m: ModelConfig, source: String) throws -> SafeTensorsFile {
-        var out: [SafeTensorsFile.Entry] = []
+    /// Each of our tensors (in parameter order) with the mapping and source tensor that hold it.
+    static func ourTensors(_ file: MappedSafeTensors, family: Family, config m: ModelConfig)
+        throws -> [(mapping: TensorMapping, part: Int, entry: MappedSafeTensors.Entry)] {
+        var byName: [String: (TensorMapping, Int, MappedSafeTensors.Entry)] = [:]
         var used = Set<String>()
         for t in tensorMappings(family, m) {
             // Some GPT-2 files name tensors without the "transformer." prefix.
             let unprefixed = t.theirs.hasPrefix("transformer.") ? String(t.theirs.dropFirst("transformer.".count)) : t.theirs
             let name = file[t.theirs] == nil && file[unprefixed] != nil ? unprefixed : t.theirs
-            used.insert(name)
-            for our in t.toOurs(try entry(file, name, t.theirShape, source)) {
-                out.append(.init(name: our.name, dtype: .f32, shape: our.shape, values: our.values))
+            guard let e = file[name] else {
+                throw FormatError("\(file.source): missing tensor '\(name)' (shape \(describeShape(t.theirShape)) expected from config.json)")
             }
+            guard e.shape == t.theirShape else {
+                throw FormatError("\(file.source): tensor '\(name)' has shape \(describeShape(e.shape)) but config.json implies \(describeShape(t.theirShape))")
+            }
+            guard e.dtype.isFloat else {
+                throw FormatError("\(file.source): tensor '\(name)' is \(e.dtype.rawValue); only F32, F16 and BF16 weights can be imported")
+            }
+            used.insert(name)
+            for (part, our) in t.ours.enumerated() { byName[our] = (t, part, e) }
         }
-        try checkEveryTensorUsed(file, used: used, config: m, source: source)
-        return SafeTensorsFile(metadata: [:], tensors: out)
+        try checkEveryTensorUsed(file, used: used, config: m)
+        return m.parameterShapes.map { p in
+            let (mapping, part, entry) = byName[p.name]!
+            return (mapping, part, entry)
+        }
     }
 
     /// A weight the model of config.json does not use is an error (a config
@@ -456,18 +469,68 @@ public enum HuggingFace {
     /// weights: GPT-2's causal-mask buffers (`attn.bias`, `attn.masked_bias`)
     /// and LLaMA's `rotary_emb.inv_freq`, which transformers recomputes; and
     /// an `lm_head.weight` equal to the embedding it is tied to.
-    static func checkEveryTensorUsed(_ file: SafeTensorsFile, used: Set<String>, config m: ModelConfig, source: String) throws {
+    static func checkEveryTensorUsed(_ file: MappedSafeTensors, used: Set<String>, config m: ModelConfig) throws {
         let buffers = [".attn.bias", ".attn.masked_bias", ".rotary_emb.inv_freq"]
         var unused = file.tensors.filter { !used.contains($0.name) && !buffers.contains(where: $0.name.hasSuffix) }
         if m.tieEmbeddings, let head = unused.firstIndex(where: { $0.name == "lm_head.weight" }),
            let embedding = ["transformer.wte.weight", "wte.weight", "model.embed_tokens.weight"].lazy.compactMap({ file[$0] }).first,
-           embedding.values == unused[head].values {
+           embedding.shape == unused[head].shape, embedding.dtype.isFloat, unused[head].dtype.isFloat,
+           embedding.dtype == unused[head].dtype ? file.bytes(embedding).elementsEqual(file.bytes(unused[head]))
+                                                 : SafeTensors.floats(file.bytes(embedding), from: 0, count: embedding.count, dtype: embedding.dtype)
+                                                   == SafeTensors.floats(file.bytes(unused[head]), from: 0, count: embedding.count, dtype: unused[head].dtype) {
             unused.remove(at: head)
         }
         guard let first = unused.first else { return }
         let more = unused.count > 1 ? " and \(unused.count - 1) more (\(unused.dropFirst().prefix(3).map { "'\($0.name)'" }.joined(separator: ", "))\(unused.count > 4 ? ", …" : ""))" : ""
-        throw FormatError("\(source): tensor '\(first.name)' \(describeShape(first.shape))\(more) \(unused.count > 1 ? "are" : "is") not used by the model config.json describes "
+        throw FormatError("\(file.source): tensor '\(first.name)' \(describeShape(first.shape))\(more) \(unused.count > 1 ? "are" : "is") not used by the model config.json describes "
                               + "(\(m.nLayer) layers, d_model \(m.dModel)\(m.tieEmbeddings ? ", tied embeddings" : "")); config.json and the weights disagree")
+    }
+}
+
+extension HuggingFace.Source {
+    /// One of our tensors in `dtype`, gathered from its source tensor in the
+    /// mapped file (split, transposed or row-permuted as the mapping says)
+    /// without converting when the dtypes agree; refuses a non-finite value.
+    /// The source tensor's pages leave memory afterwards (they reload if read again).
+    func stored(_ t: (mapping: HuggingFace.TensorMapping, part: Int, entry: MappedSafeTensors.Entry), as dtype: SafeTensorsDType) throws -> [UInt8] {
+        let m = t.mapping, rows = m.rows[t.part], cols = m.cols ?? 1
+        let rowOffset = m.rows[..<t.part].reduce(0, +), stackedRows = m.rows.reduce(0, +)
+        // Source element of our (r, c), as a flat index of their tensor.
+        var sourceRow: [Int] = Array(rowOffset..<(rowOffset + rows))
+        if case .rotaryRows(let heads) = m.layout {
+            // Our row h·D + perm[j] is their row h·D + j.
+            let d = rows / heads, perm = HuggingFace.rotaryRowPermutation(headSize: d)
+            for h in 0..<heads { for j in 0..<d { sourceRow[h * d + perm[j]] = h * d + j } }
+        }
+        let transposed: Bool
+        if case .transposed = m.layout { transposed = true } else { transposed = false }
+        let source = file.bytes(t.entry).baseAddress!, size = t.entry.dtype.byteCount, count = rows * cols
+        var gathered = [UInt8](repeating: 0, count: count * size)
+        gathered.withUnsafeMutableBytes { out in
+            let out = out.baseAddress!
+            for r in 0..<rows {
+                if transposed {
+                    for c in 0..<cols { (out + (r * cols + c) * size).copyMemory(from: source + (c * stackedRows + sourceRow[r]) * size, byteCount: size) }
+                } else {
+                    (out + r * cols * size).copyMemory(from: source + sourceRow[r] * cols * size, byteCount: cols * size)
+                }
+            }
+        }
+        file.release(t.entry)
+        let floats = gathered.withUnsafeBytes { SafeTensors.floats($0, from: 0, count: count, dtype: t.entry.dtype) }
+        if let bad = floats.firstIndex(where: { !$0.isFinite }) {
+            throw FormatError("\(file.source): tensor '\(t.entry.name)' (our '\(t.mapping.ours[t.part])') holds a non-finite value (\(floats[bad]) at our flat index \(bad)); the checkpoint is damaged or came from a diverged run")
+        }
+        if dtype == t.entry.dtype { return gathered }
+        return floats.withUnsafeBufferPointer { x in
+            [UInt8](unsafeUninitializedCapacity: count * dtype.byteCount) { o, initialized in
+                if count > 0 {
+                    if let half = dtype.halfFloat { half.encode(x.baseAddress!, count: count, into: o.baseAddress!) }
+                    else { UnsafeMutableRawPointer(o.baseAddress!).copyMemory(from: x.baseAddress!, byteCount: 4 * count) }
+                }
+                initialized = count * dtype.byteCount
+            }
+        }
     }
 }
 

@@ -112,15 +112,22 @@ extension HuggingFace {
         let tokenizer = try TokenizerFile.load(data: tokenizerJSON, name: source)
         let (template, note) = try chatTemplate(in: directory)
         let named = try namedIds(in: directory, tokenizer: tokenizer)
-        let (model, loadedConfig, _) = try load(from: directory)
-        let parameters = model.parameters.map(\.tensor.count).reduce(0, +)
-        var config = loadedConfig
-        try Checkpoint.checkVocabulary(tokenizer: tokenizer.vocabSize, model: model.vocabSize, source: directory.path)
+        let weights = try open(directory)
+        var config = weights.config
+        let shapes = config.model.parameterShapes
+        try Checkpoint.checkVocabulary(tokenizer: tokenizer.vocabSize, model: config.model.vocabSize!, source: directory.path)
         if let end = named.end, !config.tokenizer.eosTokenIds.contains(end) { config.tokenizer.eosTokenIds.append(end) }
         if config.tokenizer.bosTokenId == nil { config.tokenizer.bosTokenId = named.begin }
-        try Checkpoint.save(model: model, config: config, tokenizerJSON: tokenizerJSON,
-                            extraFiles: Checkpoint.chatTemplateFiles(template), to: out)
-        return (parameters, note.map { [$0] } ?? [])
+        // Streamed: one tensor at a time from the mapped file to the new one, in the file's
+        // dtype when all its weights share a half format (so a bf16 model stays bf16).
+        let dtype = weights.dtype
+        try Checkpoint.save(layouts: shapes.map { SafeTensorLayout(name: $0.name, shape: $0.shape, dtype: dtype) }, metadata: Checkpoint.formatMetadata,
+                            config: config, tokenizerJSON: tokenizerJSON, extraFiles: Checkpoint.chatTemplateFiles(template), to: out) { i, emit in
+            try weights.stored(weights.tensors[i], as: dtype).withUnsafeBytes(emit)
+        }
+        var notes = note.map { [$0] } ?? []
+        if dtype != .f32 { notes.append("the weights stay \(dtype.rawValue.lowercased()), as the file stores them (a half checkpoint: docs/formats.md)") }
+        return (shapes.map(\.count).reduce(0, +), notes)
     }
 
     static func jsonObject(_ url: URL) throws -> [(key: String, value: JSONValue)]? {

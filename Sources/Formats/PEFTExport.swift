@@ -58,8 +58,8 @@ extension HuggingFace {
                     guard let adapter = adapter(target) else { continue }
                     let module = "model.layers.\(i).\([.gate, .up, .down].contains(target) ? "mlp" : "self_attn").\(target.llamaName)"
                     var b = adapter.b.toArray()
-                    if target == .q { b = permuteRows(b, heads: m.nHead, headSize: m.headSize, cols: r, inverse: false) }
-                    if target == .k { b = permuteRows(b, heads: m.kvHeads, headSize: m.headSize, cols: r, inverse: false) }
+                    if target == .q { b = permuteRows(b, heads: m.nHead, headSize: m.headSize, cols: r) }
+                    if target == .k { b = permuteRows(b, heads: m.kvHeads, headSize: m.headSize, cols: r) }
                     add(module, a: adapter.a.toArray(), aShape: adapter.a.shape, b: b, bShape: adapter.b.shape)
                     if i == 0 { modules.append(target.llamaName) }
                 }

@@ -12,30 +12,45 @@ import Darwin
 // then the tensors' little-endian bytes. Offsets are relative to the data section.
 // See docs/formats.md for what we write, read and refuse.
 
-/// A tensor to write: row-major F32 values of the given shape ([] is a scalar),
-/// or raw bytes of an I8/U8 tensor (quantized checkpoints).
+/// A tensor to write: row-major values of the given shape ([] is a scalar),
+/// as float32 `values` stored in `dtype` (F32, or F16/BF16 rounded to nearest
+/// even when written), or as the raw little-endian `bytes` of any dtype
+/// (I8/U8 of quantized checkpoints; F16/BF16 copied from another file).
 public struct SafeTensor: Equatable, Sendable {
     public var name: String
     public var shape: [Int]
     public var values: [Float]
-    /// F32 (then `values`), or I8/U8 (then `bytes`).
     public var dtype: SafeTensorsDType = .f32
     public var bytes: [UInt8] = []
 
-    public init(name: String, shape: [Int], values: [Float]) {
+    public init(name: String, shape: [Int], values: [Float], dtype: SafeTensorsDType = .f32) {
+        require(dtype.isFloat, "SafeTensor: float values are stored as F32, F16 or BF16, not \(dtype.rawValue)")
         self.name = name
         self.shape = shape
         self.values = values
+        self.dtype = dtype
     }
 
     public init(name: String, shape: [Int], bytes: [UInt8], dtype: SafeTensorsDType) {
-        require(dtype.byteCount == 1, "SafeTensor: raw bytes are I8 or U8, got \(dtype.rawValue)")
         self.name = name
         self.shape = shape
         self.values = []
         self.dtype = dtype
         self.bytes = bytes
     }
+
+    /// Whether `bytes` holds the stored form (else `values` is converted on writing).
+    var isRaw: Bool { dtype.byteCount == 1 || !bytes.isEmpty }
+
+    public var layout: SafeTensorLayout { SafeTensorLayout(name: name, shape: shape, dtype: dtype) }
+}
+
+/// Where a tensor goes in a file being written: its name, shape and stored dtype.
+public struct SafeTensorLayout: Equatable, Sendable {
+    public var name: String
+    public var shape: [Int]
+    public var dtype: SafeTensorsDType
+    public init(name: String, shape: [Int], dtype: SafeTensorsDType) { self.name = name; self.shape = shape; self.dtype = dtype }
 }
 
 /// Element types the reader converts to Float.
@@ -51,6 +66,14 @@ public enum SafeTensorsDType: String, CaseIterable, Sendable {
         case .i8, .u8: return 1
         }
     }
+
+    /// F32, F16 or BF16: values read as Float.
+    public var isFloat: Bool { byteCount > 1 }
+
+    /// The 16-bit float format of F16 and BF16, nil for the others.
+    public var halfFloat: HalfFloat? { self == .f16 ? .f16 : self == .bf16 ? .bf16 : nil }
+
+    public init(_ half: HalfFloat) { self = half == .f16 ? .f16 : .bf16 }
 }
 
 /// A safetensors file as read: tensors in data-offset order, values converted to Float.
@@ -81,27 +104,59 @@ public enum SafeTensors {
 
     // MARK: Writing
 
-    /// Writes F32 tensors in the given order, header padded with spaces so the data
+    /// Writes tensors in the given order, header padded with spaces so the data
     /// starts 64-byte aligned. Atomic: a temporary file in the same directory is
     /// renamed over `url`, so readers see the old file or the complete new one.
     public static func write(_ tensors: [SafeTensor], metadata: [String: String] = [:], to url: URL) throws {
-        let header = try headerBytes(for: tensors, metadata: metadata, source: url.path)
+        for tensor in tensors {
+            let stored = tensor.isRaw ? tensor.bytes.count : tensor.values.count
+            let needed = elementCount(tensor.shape).map { tensor.isRaw ? $0 * tensor.dtype.byteCount : $0 }
+            if let needed, needed != stored {  // an invalid shape is the header's to name
+                throw FormatError("\(url.path): tensor '\(tensor.name)': shape \(tensor.shape) needs \(needed) \(tensor.isRaw ? "bytes" : "values"), got \(stored)")
+            }
+        }
+        try write(layouts: tensors.map(\.layout), metadata: metadata, to: url) { i, emit in
+            let tensor = tensors[i]
+            if tensor.isRaw {
+                try tensor.bytes.withUnsafeBytes(emit)
+            } else if let half = tensor.dtype.halfFloat {
+                var stored = [UInt8](repeating: 0, count: 2 * tensor.values.count)
+                tensor.values.withUnsafeBufferPointer { values in
+                    stored.withUnsafeMutableBytes { if let out = $0.baseAddress, let x = values.baseAddress { half.encode(x, count: values.count, into: out) } }
+                }
+                try stored.withUnsafeBytes(emit)
+            } else if 1.littleEndian == 1 {
+                try tensor.values.withUnsafeBytes(emit)
+            } else {
+                let swapped = tensor.values.map { $0.bitPattern.littleEndian }
+                try swapped.withUnsafeBytes(emit)
+            }
+        }
+    }
+
+    /// Writes tensors whose stored bytes `data(i, emit)` produces one tensor at
+    /// a time (in one or more `emit` calls, together exactly the tensor's byte
+    /// count), so a file can be written without holding all its tensors.
+    public static func write(layouts: [SafeTensorLayout], metadata: [String: String] = [:], to url: URL,
+                             data: (Int, (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        let header = try headerBytes(for: layouts, metadata: metadata, source: url.path)
         try AtomicFile.write(to: url) { fd in
             try header.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: url.path) }
-            for tensor in tensors {
-                if tensor.dtype.byteCount == 1 {
-                    try tensor.bytes.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: url.path) }
-                } else if 1.littleEndian == 1 {
-                    try tensor.values.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: url.path) }
-                } else {
-                    let swapped = tensor.values.map { $0.bitPattern.littleEndian }
-                    try swapped.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: url.path) }
+            for (i, layout) in layouts.enumerated() {
+                var written = 0
+                try data(i) { chunk in
+                    try AtomicFile.writeAll(fd, chunk, path: url.path)
+                    written += chunk.count
+                }
+                let expected = elementCount(layout.shape)! * layout.dtype.byteCount
+                guard written == expected else {
+                    throw FormatError("\(url.path): tensor '\(layout.name)': \(written) bytes were written where its shape \(layout.shape) of \(layout.dtype.rawValue) needs \(expected)")
                 }
             }
         }
     }
 
-    private static func headerBytes(for tensors: [SafeTensor], metadata: [String: String], source: String) throws -> [UInt8] {
+    private static func headerBytes(for tensors: [SafeTensorLayout], metadata: [String: String], source: String) throws -> [UInt8] {
         var members: [(key: String, value: JSONValue)] = []
         if !metadata.isEmpty {
             members.append((metadataKey, .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
@@ -115,10 +170,6 @@ public enum SafeTensors {
             guard tensor.name != metadataKey else { throw fail("the name \(metadataKey) is reserved for metadata") }
             guard seen.insert(tensor.name).inserted else { throw fail("duplicate tensor name") }
             guard let count = elementCount(tensor.shape) else { throw fail("invalid shape \(tensor.shape)") }
-            let stored = tensor.dtype.byteCount == 1 ? tensor.bytes.count : tensor.values.count
-            guard count == stored else {
-                throw fail("shape \(tensor.shape) needs \(count) values, got \(stored)")
-            }
             let end = offset + tensor.dtype.byteCount * count
             members.append((tensor.name, .object([
                 ("dtype", .string(tensor.dtype.rawValue)),
@@ -311,35 +362,22 @@ public enum SafeTensors {
     }
 
     static func floats(_ raw: UnsafeRawBufferPointer, from start: Int, count: Int, dtype: SafeTensorsDType) -> [Float] {
-        (0..<count).map { i -> Float in
-            switch dtype {
-            case .f32:
-                return Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self)))
-            case .f16:
-                return floatFromHalf(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: start + 2 * i, as: UInt16.self)))
-            case .bf16:
-                // bfloat16 is the top half of a float32.
-                return Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: start + 2 * i, as: UInt16.self))) << 16)
-            case .i8, .u8:
-                preconditionFailure("SafeTensors: integer tensors are kept as bytes")
-            }
+        [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if let out = buffer.baseAddress { decode(raw.baseAddress! + start, count: count, dtype: dtype, into: out) }
+            initialized = count
         }
     }
 
-    /// IEEE 754 binary16 → binary32, exact for every input (subnormals, infinities, NaN payloads).
-    static func floatFromHalf(_ bits: UInt16) -> Float {
-        let sign = UInt32(bits & 0x8000) << 16
-        let exponent = UInt32(bits >> 10) & 0x1F
-        let mantissa = UInt32(bits & 0x3FF)
-        switch exponent {
-        case 0:
-            // Zero or subnormal: mantissa × 2^-24, exactly representable in Float.
-            let magnitude = Float(mantissa) * 0x1p-24
-            return sign != 0 ? -magnitude : magnitude
-        case 0x1F:
-            return Float(bitPattern: sign | 0x7F80_0000 | mantissa << 13)
-        default:
-            return Float(bitPattern: sign | (exponent + 127 - 15) << 23 | mantissa << 13)
+    /// Stored little-endian values of a float dtype → float32 (exact for every dtype read).
+    static func decode(_ source: UnsafeRawPointer, count: Int, dtype: SafeTensorsDType, into out: UnsafeMutablePointer<Float>) {
+        switch dtype {
+        case .f32:
+            if 1.littleEndian == 1 { UnsafeMutableRawPointer(out).copyMemory(from: source, byteCount: 4 * count) }
+            else { GGMLBlocks.decodeF32(source, count: count, into: out) }
+        case .f16: HalfFloat.f16.decode(source, count: count, into: out)
+        case .bf16: HalfFloat.bf16.decode(source, count: count, into: out)
+        case .i8, .u8: preconditionFailure("SafeTensors: integer tensors are kept as bytes")
         }
     }
+
 }

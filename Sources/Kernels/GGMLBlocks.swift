@@ -22,60 +22,11 @@ public enum GGMLBlocks {
     /// Values per block: 32 for the legacy types, 256 (QK_K) for the K-quants.
     public static let legacyBlockValues = 32, kBlockValues = 256
 
-    // MARK: scalars
-
-    /// IEEE binary16 → binary32, exact for every input (subnormals, infinities, NaN payloads).
-    @inlinable
-    public static func float(half bits: UInt16) -> Float {
-        let sign = UInt32(bits & 0x8000) << 16
-        let exponent = UInt32(bits >> 10) & 0x1F
-        let mantissa = UInt32(bits & 0x3FF)
-        switch exponent {
-        case 0:
-            let magnitude = Float(mantissa) * 0x1p-24  // zero or subnormal: exact in Float
-            return sign != 0 ? -magnitude : magnitude
-        case 0x1F:
-            return Float(bitPattern: sign | 0x7F80_0000 | mantissa << 13)
-        default:
-            return Float(bitPattern: sign | (exponent + 127 - 15) << 23 | mantissa << 13)
-        }
-    }
-
-    /// binary32 → binary16, rounded to nearest, ties to even (as F16C's `vcvtps2ph`
-    /// and numpy's `astype(float16)`): overflow gives ±inf, NaN stays NaN.
-    @inlinable
-    public static func half(_ value: Float) -> UInt16 {
-        let x = value.bitPattern
-        let sign = UInt16(truncatingIfNeeded: (x >> 16) & 0x8000)
-        let exponent = Int((x >> 23) & 0xFF)
-        let mantissa = x & 0x7F_FFFF
-        if exponent == 0xFF { return sign | 0x7C00 | (mantissa != 0 ? UInt16(0x200 | (mantissa >> 13)) : 0) }
-        let e = exponent - 127 + 15
-        if e >= 0x1F { return sign | 0x7C00 }
-        if e <= 0 {
-            // A subnormal half (or zero): the value in units of 2^-24, rounded.
-            if e < -10 { return sign }
-            let m = mantissa | 0x80_0000
-            let shift = UInt32(14 - e)
-            var h = m >> shift
-            let rest = m & ((1 << shift) - 1), halfway = UInt32(1) << (shift - 1)
-            if rest > halfway || (rest == halfway && h & 1 == 1) { h += 1 }
-            return sign | UInt16(h)
-        }
-        var h = UInt32(e) << 10 | mantissa >> 13
-        let rest = mantissa & 0x1FFF
-        // A carry out of the mantissa steps the exponent, up to infinity: still the rounded value.
-        if rest > 0x1000 || (rest == 0x1000 && h & 1 == 1) { h += 1 }
-        return sign | UInt16(h)
-    }
-
-    /// bfloat16 is the top half of a float32.
-    @inlinable
-    public static func float(bfloat16 bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
+    // MARK: scalars (the conversions themselves: HalfFloat)
 
     @inlinable
     static func halfAt(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
-        float(half: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+        HalfFloat.float(half: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
     }
 
     // MARK: plain floats
@@ -85,11 +36,11 @@ public enum GGMLBlocks {
     }
 
     public static func decodeF16(_ source: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
-        for i in 0..<count { out[i] = halfAt(source, 2 * i) }
+        HalfFloat.f16.decode(source, count: count, into: out)
     }
 
     public static func decodeBF16(_ source: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
-        for i in 0..<count { out[i] = float(bfloat16: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+        HalfFloat.bf16.decode(source, count: count, into: out)
     }
 
     // MARK: legacy blocks of 32
@@ -205,7 +156,7 @@ public enum GGMLBlocks {
 
     /// float32 → F16 values, rounded to nearest even.
     public static func encodeF16(_ x: UnsafePointer<Float>, count: Int, into out: UnsafeMutableRawPointer) {
-        for i in 0..<count { out.storeBytes(of: half(x[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+        HalfFloat.f16.encode(x, count: count, into: out)
     }
 
     /// float32 → Q8_0 blocks (`count` a multiple of 32), as ggml's reference
@@ -219,7 +170,7 @@ public enum GGMLBlocks {
             for j in 0..<32 { largest = max(largest, abs(v[j])) }
             let d = largest / 127
             let inverse: Float = d != 0 ? 1 / d : 0
-            block.storeBytes(of: half(d).littleEndian, as: UInt16.self)
+            block.storeBytes(of: HalfFloat.half(d).littleEndian, as: UInt16.self)
             for j in 0..<32 {
                 block.storeBytes(of: Int8((v[j] * inverse).rounded()), toByteOffset: 2 + j, as: Int8.self)
             }

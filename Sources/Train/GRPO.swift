@@ -67,6 +67,7 @@ extension Trainer {
                                        entropies: entropies!.toArray(), mask: batch.mask, epsilon: g.epsilon)
                 loss.backward()
             }
+            mask?.maskGradients(of: model.parameters)  // a pruned policy keeps its zeros
             var norm: Float = 0
             try timed("gradient norm") { norm = gradientNorm(optimizer.parameters) }
             guard norm.isFinite else { throw nonFinite("gradient norm", norm) }

@@ -112,6 +112,7 @@ extension Trainer {
                               ("policy/entropy_avg", Double(entropy.item))]
                     loss.backward()
                 }
+                mask?.maskGradients(of: model.parameters)  // a pruned policy keeps its zeros
                 var norm: Float = 0
                 try timed("gradient norm") { norm = gradientNorm(optimizer.parameters) }
                 guard norm.isFinite else { throw nonFinite("gradient norm", norm) }

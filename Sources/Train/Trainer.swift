@@ -99,6 +99,9 @@ public final class Trainer {
     var intervalPolicy = FigureMeans()
     /// The losses of a PPO or GRPO step's first update, for rollouts.jsonl.
     var firstMinibatch: JSONValue?
+    /// A pruned model's mask: its pruned weights get zero gradients, so they
+    /// stay exactly zero, and every checkpoint carries it on.
+    public private(set) var mask: PruningMask?
     public internal(set) var step = 0
     public private(set) var bestValidationLoss = Double.infinity
     /// The loss of every step taken by this trainer, in order (for tests and benchmarks).
@@ -114,7 +117,9 @@ public final class Trainer {
     /// `initialModel` (fine-tuning: a loaded checkpoint's model) is trained
     /// as it is, instead of a freshly initialised one. `reward`: the reward
     /// model a fresh PPO or GRPO run scores with (a resumed one has its own copy).
-    public init(config: RunConfig, corpus: Corpus, options: TrainerOptions, initialModel: GPT? = nil, reward: RewardCheckpoint? = nil) throws {
+    /// `mask` (a pruned checkpoint's) keeps its pruned weights at zero; a resumed run takes the mask from its checkpoint.
+    public init(config: RunConfig, corpus: Corpus, options: TrainerOptions, initialModel: GPT? = nil, reward: RewardCheckpoint? = nil,
+                mask: PruningMask? = nil) throws {
         let config = try Trainer.checked(config, for: corpus, initialized: initialModel != nil)
         let t = config.train
         self.config = config
@@ -142,6 +147,8 @@ public final class Trainer {
         if t.objective == .reward {
             scoreModel = ScoreModel(base: model, seed: seed &+ 0x5C0_4E)
         }
+        try Trainer.checkMask(mask, lora: config.lora)
+        self.mask = mask
         if t.objective == .dpo, !options.resume {
             guard let examples = corpus.examples else { throw TrainingError("train.objective dpo needs preference examples") }
             // The policy starts as the reference, so the reference's scores are today's model's.
@@ -168,6 +175,8 @@ public final class Trainer {
         if options.resume {
             try Trainer.checkSameRun(config, checkpoint: latest)
             let loaded = try Checkpoint.load(from: latest)
+            try Trainer.checkMask(loaded.mask, lora: config.lora)
+            self.mask = loaded.mask
             for (mine, theirs) in zip(model.parameters + model.adapterParameters, loaded.model.parameters + loaded.model.adapterParameters) {
                 mine.tensor.copy(from: theirs.tensor)
             }
@@ -367,6 +376,7 @@ public final class Trainer {
             }
         }
         model.setAdapterDropout(nil)
+        mask?.maskGradients(of: model.parameters)
         let loss = lossSum / Float(accumulation)
         var gradNorm: Float = 0
         try timed("gradient norm") { gradNorm = gradientNorm(optimizer.parameters) }
@@ -578,7 +588,13 @@ public final class Trainer {
         try Checkpoint.save(model: model, config: config, tokenizerJSON: tokenizerJSON,
                             extraFiles: Checkpoint.chatTemplateFiles(options.chatTemplate).merging([Trainer.stateFile: try state.jsonData()]) { $1 },
                             extraTensors: tensors, inner: policyOptimization?.innerCheckpoints(config: config, tokenizerJSON: tokenizerJSON) ?? [:],
-                            to: directory)
+                            mask: mask, to: directory)
+    }
+
+    /// Refuses LoRA adapters on a pruned model: merged, they would fill the pruned weights in.
+    public static func checkMask(_ mask: PruningMask?, lora: LoRAConfig?) throws {
+        guard let mask, lora != nil else { return }
+        throw TrainingError("a lora section trains adapters whose merge would fill in the \(mask.prunedCount) pruned weights of a pruned checkpoint; fine-tune a pruned model without lora (its mask keeps the pruned weights at zero)")
     }
 
     /// Refuses to resume with a config that differs from the checkpoint's,

@@ -123,6 +123,7 @@ public final class TrainingRun {
         }
         try config.validate()
         if let initial { try checkInitializedModel(config, checkpoint: initial.config, source: initial.directory.path) }
+        try Trainer.checkMask(initial?.mask, lora: config.lora)
         if let saved, request.dataPath == nil { config.data.path = saved.data.path }  // the run's own text
         if let dataPath = request.dataPath { config.data.path = dataPath }
         config.data.path = absolutePath(config.data.path)  // so --resume works from any directory
@@ -209,7 +210,7 @@ public final class TrainingRun {
         configure(&options)
         // A setting --init-from allows to change (context_length, dropout, rope_scaling) gives the same weights another config.
         let initialModel = initial.map { $0.model.config == checked.model ? $0.model : $0.model.withPositions(checked.model) }
-        let trainer = try Trainer(config: config, corpus: corpus, options: options, initialModel: initialModel, reward: reward)
+        let trainer = try Trainer(config: config, corpus: corpus, options: options, initialModel: initialModel, reward: reward, mask: initial?.mask)
         // The cache is written only by a fresh run whose tokenizer was built
         // from the settings: a later --force trusts it as exactly that. A
         // resume without a cache re-encodes with the checkpoint's tokenizer instead.

@@ -23,6 +23,7 @@ func runInfoCommand(_ args: [String]) throws {
     var config: RunConfig
     var note: String?
     var quantization: (format: QuantizedFormat, groupSize: Int, embeddings: Bool)?
+    var stored: (count: WeightCount, mask: PruningMask?)?
     if let checkpoint {
         let extraSets = try a.options("set"), extraConfig = try a.option("config")
         if !extraSets.isEmpty || extraConfig != nil {
@@ -31,6 +32,8 @@ func runInfoCommand(_ args: [String]) throws {
         let directory = try Checkpoint.resolve(checkpoint)
         config = try Checkpoint.loadConfig(from: directory)
         quantization = try quantizationInfo(directory)
+        stored = (try WeightCount.count(checkpoint: directory, config: config.model),
+                  try PruningMask.load(from: directory, parameters: config.model.parameterShapes))
     } else {
         config = try readConfig(&a)
     }
@@ -72,6 +75,7 @@ func runInfoCommand(_ args: [String]) throws {
     print("FLOPs per token: forward \(grouped(forward)), training ≈ \(grouped(3 * forward)) (forward + backward, at context \(m.contextLength))")
     let state = cost.trainingStateBytes(optimizer: config.train.optimizer)
     print("memory: weights \(megabytes(state.weights)), gradients \(megabytes(state.gradients)), \(config.train.optimizer.rawValue) state \(megabytes(state.optimizer)), total \(megabytes(state.weights + state.gradients + state.optimizer)) before activations")
+    if let stored { printStoredWeights(stored.count, mask: stored.mask) }
     printPerTokenBytes(cost, quantization: quantization)
     print("resolved config:")
     print(String(decoding: resolvedConfig, as: UTF8.self), terminator: "")
@@ -79,4 +83,18 @@ func runInfoCommand(_ args: [String]) throws {
 
 extension String {
     func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}
+
+/// `info --checkpoint`: the weights as the file stores them (dtype, non-zero count) and a pruning mask.
+func printStoredWeights(_ w: WeightCount, mask: PruningMask?) {
+    func share(_ n: Int, of total: Int) -> String { String(format: "%.1f%%", 100 * Double(n) / Double(max(total, 1))) }
+    if w.storage != .f32 {
+        print("stored as \(w.storage.rawValue.lowercased()): weights \(String(format: "%.2f MB", Double(2 * w.parameters) / 1e6)) on disk, float32 once opened")
+    }
+    print("non-zero parameters: \(grouped(w.nonZeroParameters)) of \(grouped(w.parameters)) (\(share(w.parameters - w.nonZeroParameters, of: w.parameters)) zero); "
+          + "in the blocks' matrices \(grouped(w.nonZeroPrunable)) of \(grouped(w.prunable)) (\(share(w.prunable - w.nonZeroPrunable, of: w.prunable)) zero)")
+    if let mask {
+        let how = mask.metadata.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        print("pruning mask: \(grouped(mask.prunedCount)) of \(grouped(mask.count)) weights pruned and kept at zero by training\(how.isEmpty ? "" : " (\(how))")")
+    }
 }

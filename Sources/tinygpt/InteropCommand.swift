@@ -84,13 +84,15 @@ func runExportCommand(_ args: [String]) throws {
     if merged { model.mergeAdapters() }  // W + (alpha/r)·B·A: a plain transformers model
     let scoreHead = try Checkpoint.scoreHead(in: loaded.directory)
     try HuggingFace.export(model: model, config: run, tokenizerJSON: loaded.tokenizerJSON, specialTokens: tokenizer.specialTokens,
-                           chatTemplate: try Checkpoint.chatTemplate(in: loaded.directory), scoreHead: scoreHead, to: URL(fileURLWithPath: out))
+                           chatTemplate: try Checkpoint.chatTemplate(in: loaded.directory), scoreHead: scoreHead, dtype: loaded.storage,
+                           to: URL(fileURLWithPath: out))
+    let half = loaded.storage == .f32 ? "" : ", \(loaded.storage.rawValue.lowercased()) weights"
     if scoreHead != nil {
         let name = HuggingFace.sequenceClassificationName(family)
-        printError("wrote \(out) (\(name), one label: a reward model\(merged ? ", LoRA adapters merged" : "")); load it with AutoModelForSequenceClassification.from_pretrained(\"\(out)\") and score one sequence at a time (no pad_token_id)")
+        printError("wrote \(out) (\(name), one label: a reward model\(merged ? ", LoRA adapters merged" : "")\(half)); load it with AutoModelForSequenceClassification.from_pretrained(\"\(out)\") and score one sequence at a time (no pad_token_id)")
         return
     }
-    printError("wrote \(out) (\(family == .gpt2 ? "GPT2LMHeadModel" : "LlamaForCausalLM")\(merged ? ", LoRA adapters merged" : "")); load it with AutoModelForCausalLM.from_pretrained(\"\(out)\")")
+    printError("wrote \(out) (\(family == .gpt2 ? "GPT2LMHeadModel" : "LlamaForCausalLM")\(merged ? ", LoRA adapters merged" : "")\(half)); load it with AutoModelForCausalLM.from_pretrained(\"\(out)\")")
 }
 
 /// `tinygpt import`: a Hugging Face transformers directory or a GGUF file as a tinygpt checkpoint.

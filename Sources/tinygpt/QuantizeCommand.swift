@@ -8,6 +8,7 @@ import Generate
 
 let quantizeUsage = """
     usage: tinygpt quantize --checkpoint DIR --out DIR [--format int8|int4] [--group-size N] [--float-embeddings] [--force]
+           tinygpt quantize --checkpoint DIR --out DIR --format f16|bf16 [--force]
 
     Writes a copy of a checkpoint whose matrices are group-wise symmetric int8 (default) or int4: each group of
     N consecutive weights of a row keeps one float scale max|w|/127 (or /7). Norm gains, biases and a learned
@@ -15,6 +16,10 @@ let quantizeUsage = """
     --float-embeddings. A prefix LM (model.attention = prefix_lm) is refused: quantized checkpoints run token by token.
     N defaults to \(QuantizedCheckpoint.preferredGroupSize), halved until it divides every row. sample, eval, logits, info and bench sample read the result
     directly; training and export need the float checkpoint. Layout: docs/formats.md.
+
+    --format f16|bf16 stores every weight in 16 bits (IEEE half, or bfloat16), rounded to nearest even: half the
+    file, computed in float32 once opened. Every command reads it as a float checkpoint (train --init-from too),
+    and export --format hf writes the same dtype.
     example: tinygpt quantize --checkpoint runs/default-20261123-120000 --out runs/default-int8
     """
 
@@ -24,11 +29,18 @@ func runQuantizeCommand(_ args: [String]) throws {
     guard let checkpoint = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required (tinygpt quantize --help)") }
     guard let out = try a.option("out") else { throw CLIError("--out DIR is required (tinygpt quantize --help)") }
     let formatName = try a.option("format") ?? "int8"
-    guard let format = QuantizedFormat(rawValue: formatName) else { throw CLIError("--format must be int8 or int4, got '\(formatName)'") }
     let groupText = try a.option("group-size")
     let floatEmbeddings = a.flag("float-embeddings")
     let force = a.flag("force")
     try a.finish()
+    if let half = HalfFloat(rawValue: formatName) {
+        if let option = [("--group-size", groupText != nil), ("--float-embeddings", floatEmbeddings)].first(where: \.1) {
+            throw CLIError("\(option.0) applies to int8 and int4; --format \(half.rawValue) stores every weight in 16 bits")
+        }
+        try writeHalfCheckpoint(checkpoint, out: out, dtype: SafeTensorsDType(half), force: force)
+        return
+    }
+    guard let format = QuantizedFormat(rawValue: formatName) else { throw CLIError("--format must be int8, int4, f16 or bf16, got '\(formatName)'") }
     let requestedGroup = try groupText.map { text -> Int in
         guard let g = Int(text) else { throw CLIError("--group-size must be an integer ≥ 1, got '\(text)'") }
         return g
@@ -66,6 +78,27 @@ func runQuantizeCommand(_ args: [String]) throws {
     printError(String(format: "wrote %@ (%@, groups of %d%@): weights per token %.2f MB, float32 %.2f MB (%.2f×)", out, format.rawValue,
                       groupSize, embeddings ? "" : ", float embeddings", Double(bytes) / 1e6, Double(floatBytes) / 1e6,
                       Double(bytes) / Double(floatBytes)))
+}
+
+/// `quantize --format f16|bf16`: the checkpoint with its weights stored in 16 bits.
+func writeHalfCheckpoint(_ checkpoint: String, out: String, dtype: SafeTensorsDType, force: Bool) throws {
+    let directory = try Checkpoint.resolve(checkpoint)
+    if let q = QuantizedCheckpoint.quantization(ofWeightsAt: directory.appendingPathComponent(Checkpoint.weightsFile)) {
+        throw CLIError("\(directory.path) is quantized (\(q)); store the float checkpoint it was made from in \(dtype.rawValue)")
+    }
+    try OutputDirectory.check(out, force: force, sources: [checkpoint, directory.path], note: { printError("tinygpt: note: \($0)") })
+    let (loaded, _) = try Checkpoint.loadWithTokenizer(directory.path)
+    var config = loaded.config
+    if loaded.model.hasAdapters {  // an adapter checkpoint is stored as its merged model
+        loaded.model.mergeAdapters()
+        config.lora = nil
+    }
+    try Checkpoint.checkRepresentable(loaded.model, as: dtype)
+    try Checkpoint.save(model: loaded.model, config: config, tokenizerJSON: loaded.tokenizerJSON,
+                        extraFiles: Checkpoint.chatTemplateFiles(try Checkpoint.chatTemplate(in: loaded.directory)), dtype: dtype, mask: loaded.mask, to: URL(fileURLWithPath: out))
+    let count = loaded.model.parameters.map(\.tensor.count).reduce(0, +)
+    printError(String(format: "wrote %@ (%@): weights %.2f MB, float32 %.2f MB; computed in float32 once opened", out, dtype.rawValue.lowercased(),
+                      Double(2 * count) / 1e6, Double(4 * count) / 1e6))
 }
 
 /// A checkpoint's quantization as its weights header states it (nil: float32).

@@ -15,7 +15,8 @@ let usage = """
       export --format hf|gguf         a checkpoint as a Hugging Face transformers model or a llama.cpp GGUF file
       import --format hf|gguf         a Hugging Face or GGUF model (GPT-2 or LLaMA family) as a checkpoint
       logits                          a checkpoint's logits for given token ids, as JSON
-      quantize                        a checkpoint with int8 or int4 weights, for sample, eval and logits
+      quantize                        a checkpoint with int8, int4, f16 or bf16 weights, for sample, eval and logits
+      prune --method magnitude|heads  a checkpoint with weights or attention heads set to zero, kept so by train
       info                            parameters, FLOPs and memory of a config or checkpoint
       tokenizer train|encode|decode   byte-level BPE and char tokenizers
       bench NAME                      benchmarks: matmul, memory, train, sample (build with -c release)
@@ -38,6 +39,7 @@ func run(_ args: [String]) throws {
     case "compare": try runCompareCommand(rest)
     case "info": try runInfoCommand(rest)
     case "quantize": try runQuantizeCommand(rest)
+    case "prune": try runPruneCommand(rest)
     case "export": try runExportCommand(rest)
     case "import": try runImportCommand(rest)
     case "logits": try runLogitsCommand(rest)
@@ -45,7 +47,7 @@ func run(_ args: [String]) throws {
     case "bench": try runBenchCommand(rest)
     case "help", "--help", "-h": print(usage)
     default:
-        throw CLIError("unknown command '\(command)'; expected one of: train, sample, chat, eval, compare, info, quantize, export, import, logits, tokenizer, bench, help")
+        throw CLIError("unknown command '\(command)'; expected one of: train, sample, chat, eval, compare, info, quantize, prune, export, import, logits, tokenizer, bench, help")
     }
 }
 

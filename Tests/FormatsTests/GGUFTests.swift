@@ -63,10 +63,10 @@ final class GGUFTests: XCTestCase {
         for _ in 0..<200_000 { patterns.append(UInt32(truncatingIfNeeded: generator.next())) }
         for p in patterns {
             let x = Float(bitPattern: p)
-            let ours = GGMLBlocks.half(x), theirs = Float16(x).bitPattern
-            if x.isNaN { XCTAssertTrue(GGMLBlocks.float(half: ours).isNaN); continue }
+            let ours = HalfFloat.half(x), theirs = Float16(x).bitPattern
+            if x.isNaN { XCTAssertTrue(HalfFloat.float(half: ours).isNaN); continue }
             XCTAssertEqual(ours, theirs, "\(x) (bits \(String(p, radix: 16)))")
-            XCTAssertEqual(GGMLBlocks.float(half: ours).bitPattern, Float(Float16(bitPattern: ours)).bitPattern)
+            XCTAssertEqual(HalfFloat.float(half: ours).bitPattern, Float(Float16(bitPattern: ours)).bitPattern)
         }
     }
     #endif

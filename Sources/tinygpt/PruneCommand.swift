@@ -1,0 +1,88 @@
+import Foundation
+import Files
+import Formats
+import Train
+
+let pruneUsage = """
+    usage: tinygpt prune --checkpoint DIR --out DIR --method magnitude|heads --sparsity S [--scope global|layer]
+                         [--data FILE] [--windows N] [--force]
+           tinygpt prune --checkpoint DIR --sweep S1,S2,... --data FILE [--svg FILE] [--windows N]
+
+    Writes a copy of a float checkpoint with weights set to zero, and the mask that keeps them at zero when the
+    copy is fine-tuned (train --init-from OUT). S is the share pruned, in [0, 1).
+      --method magnitude  the weights of smallest |w| among the blocks' matrices (q, k, v, out, feed-forward);
+                          embeddings, output head, norms and biases are kept
+      --method heads      whole attention heads, least important first (Michel et al. 2019): a head's importance is
+                          the mean |∂loss/∂ξ| over windows of --data FILE, ξ a gate on the head's output; S is the
+                          share of all heads, and every layer keeps at least one
+      --scope global      one ranking over the whole model (default); layer: each matrix, or each layer's heads,
+                          loses the same share
+      --data FILE         plain text whose loss ranks the heads (heads only)
+      --windows N         windows of the context length that importance averages over (default 32)
+      --force             replace an existing --out
+    --sweep S1,S2,...     writes no checkpoint: prunes with every method and scope at each sparsity and prints
+                          a Markdown table of validation perplexity (heads ranked on FILE's training split, every
+                          model scored on its validation split, the checkpoint's data.val_fraction); --svg FILE
+                          plots it (an existing .svg file there is replaced)
+    info --checkpoint OUT prints the non-zero count and the mask. More: docs/pruning.md.
+    example: tinygpt prune --checkpoint runs/small/best --out runs/small-pruned --method magnitude --sparsity 0.5
+    """
+
+func runPruneCommand(_ args: [String]) throws {
+    var a = Arguments(args)
+    if a.flag("help") { print(pruneUsage); return }
+    guard let checkpoint = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required (tinygpt prune --help)") }
+    if a.has("sweep") { try runPruneSweep(checkpoint, &a); return }
+    guard let out = try a.option("out") else { throw CLIError("--out DIR is required (tinygpt prune --help)") }
+    guard let methodName = try a.option("method") else { throw CLIError("--method magnitude|heads is required (tinygpt prune --help)") }
+    guard let method = PruningMethod(rawValue: methodName) else { throw CLIError("--method must be magnitude or heads, got '\(methodName)'") }
+    guard let sparsityText = try a.option("sparsity") else { throw CLIError("--sparsity S is required: the share pruned, in [0, 1) (tinygpt prune --help)") }
+    guard let sparsity = Double(sparsityText) else { throw CLIError("--sparsity must be a number in [0, 1), got '\(sparsityText)'") }
+    let scopeName = try a.option("scope") ?? PruningScope.global.rawValue
+    guard let scope = PruningScope(rawValue: scopeName) else { throw CLIError("--scope must be global or layer, got '\(scopeName)'") }
+    var request = PruneRun.Request(checkpoint: checkpoint, out: out, pruning: PruningRequest(method: method, scope: scope, sparsity: sparsity))
+    request.dataPath = try a.option("data")
+    request.windows = try a.int("windows", default: request.windows, in: 1...1_000_000)
+    request.force = a.flag("force")
+    try a.finish()
+    let result = try PruneRun.run(request, note: { printError("tinygpt: note: \($0)") })
+    if let heads = result.heads, let importance = result.importance {
+        for (layer, scores) in importance.enumerated() {
+            let line = scores.enumerated().map { h, s in String(format: "%@%.4g", heads[layer].contains(h) ? "×" : "", s) }
+            printError("layer \(layer) head importance: " + line.joined(separator: " "))
+        }
+        let total = heads.reduce(0) { $0 + $1.count }
+        printError("pruned \(total) of \(importance.count * (importance.first?.count ?? 0)) heads (× above)")
+    }
+    printError(String(format: "wrote %@: %@ of %@ weights under the mask pruned (%.1f%%)", out, grouped(result.pruned), grouped(result.masked),
+                      100 * Double(result.pruned) / Double(max(result.masked, 1))))
+}
+
+/// `prune --sweep`: the table on stdout, progress on stderr, the plot to --svg.
+func runPruneSweep(_ checkpoint: String, _ a: inout Arguments) throws {
+    let list = try a.option("sweep") ?? ""
+    let sparsities = try list.split(separator: ",", omittingEmptySubsequences: false).map { item -> Double in
+        guard let s = Double(item.trimmingCharacters(in: .whitespaces)) else {
+            throw CLIError("--sweep takes sparsities separated by commas, e.g. 0,0.2,0.4; '\(item)' is not a number")
+        }
+        return s
+    }
+    for option in ["out", "method", "scope", "sparsity", "force"] where a.has(option) {
+        throw CLIError("--\(option) does not apply to --sweep, which prunes with every method and scope and writes no checkpoint")
+    }
+    guard let data = try a.option("data") else { throw CLIError("--sweep needs --data FILE: the text whose validation split scores each pruned model") }
+    var request = PruningSweep.Request(checkpoint: checkpoint, dataPath: data, sparsities: sparsities)
+    request.windows = try a.int("windows", default: request.windows, in: 1...1_000_000)
+    let svg = try a.option("svg")
+    try a.finish()
+    if let svg { try checkPlotPath(svg) }
+    let result = try PruningSweep.run(request, progress: { printError($0) })
+    print(result.table)
+    if let svg {
+        let plot = result.svg(title: "pruning \(checkpoint): validation perplexity (\(result.validationTokens) tokens) against sparsity")
+        do { try AtomicFile.write(Data(plot.utf8), to: URL(fileURLWithPath: svg)) } catch {
+            throw CLIError("cannot write --svg '\(svg)': \((error as NSError).localizedDescription)")
+        }
+        printError("plot: \(svg)")
+    }
+}
