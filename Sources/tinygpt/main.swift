@@ -18,7 +18,7 @@ let usage = """
       quantize                        a checkpoint with int8, int4, f16 or bf16 weights, for sample, eval and logits
       prune --method magnitude|heads  a checkpoint with weights or attention heads set to zero, kept so by train
       info                            parameters, FLOPs and memory of a config or checkpoint
-      tokenizer train|encode|decode   byte-level BPE and char tokenizers
+      tokenizer train|encode|decode   BPE, WordPiece, Unigram and char tokenizers
       bench NAME                      benchmarks: matmul, memory, train, sample (build with -c release)
 
     Run `tinygpt <command> --help` for a command's options.
