@@ -79,7 +79,7 @@ public enum OutputDirectory {
         let config = url.appendingPathComponent(Checkpoint.configFile)
         if fm.fileExists(atPath: url.appendingPathComponent(Checkpoint.weightsFile).path),
            let data = fm.contents(atPath: config.path),
-           let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], object["model"] is [String: Any] {
+           case .object? = (try? JSONParser.parse(Array(data)))?["model"] {
             return "checkpoint"
         }
         return nil
