@@ -43,19 +43,27 @@ public final class SequenceDecoder {
     /// The text decoded so far (up to a stop string).
     public var text: String { scanner.text }
 
+    /// Whether the prompt is still to be read (the first step).
+    public var needsPrefill: Bool { !started }
+    /// The prompt and the tokens generated so far.
+    public var tokens: [Int32] { sequence }
+
     /// Reads the prompt (first step) or the newest token, and chooses the next token.
     /// Returns the text that became printable (complete characters, held back while
     /// they could begin a stop string; the rest once the sequence ends).
     public func step() -> String {
         guard ending == nil else { return "" }
-        let logits: [Float]
-        if started {
-            logits = source.advance([sequence])[0]
-        } else {
-            started = true
-            source.promptLength = prompt.count
-            logits = source.prefill([sequence])[0]
-        }
+        if started { return step(logits: source.advance([sequence])[0]) }
+        started = true
+        source.promptLength = prompt.count
+        return step(logits: source.prefill([sequence])[0])
+    }
+
+    /// Chooses the next token from `logits`, the source's logits after `tokens`
+    /// (computed by the caller: several sequences advanced in one batch).
+    public func step(logits: [Float]) -> String {
+        guard ending == nil else { return "" }
+        started = true
         var l = logits
         let u = random.uniformDouble()
         banEndTokens(&l, endTokens: endTokens, generated: generated.count, minimum: settings.minNewTokens)

@@ -51,8 +51,9 @@ public final class GenerationTicket: @unchecked Sendable {
 /// The server's decoding slots: `parallel` logits sources, each holding one
 /// sequence's KV cache, and a queue of sequences waiting for one (first come,
 /// first served). One thread decodes: each round gives every busy slot one
-/// step (one token), so the sequences in flight advance together and a new
-/// one starts as soon as a slot frees. A cancelled sequence leaves its slot
+/// step (one token), so the sequences in flight advance together (in one
+/// batched pass over the weights where `SlotStepper` can) and a new one starts
+/// as soon as a slot frees; a new sequence's prompt is read on its own. A cancelled sequence leaves its slot
 /// before the next step. Each sequence has its own cache and random numbers,
 /// so its tokens do not depend on what else is running.
 public final class SlotScheduler: @unchecked Sendable {
@@ -69,6 +70,7 @@ public final class SlotScheduler: @unchecked Sendable {
 
     let model: ServedModel
     let sources: [any LogitsSource]
+    let stepper: SlotStepper
     /// Sequences that may wait for a slot; more are refused (the server is busy).
     public let queueLimit: Int
     let condition = NSCondition()
@@ -80,11 +82,14 @@ public final class SlotScheduler: @unchecked Sendable {
     public init(model: ServedModel, parallel: Int, queueLimit: Int = 1024) throws {
         self.model = model
         sources = try (0..<parallel).map { _ in try model.makeSource() }
+        stepper = SlotStepper(sources: sources)
         running = Array(repeating: nil, count: parallel)
         self.queueLimit = queueLimit
     }
 
     public var parallel: Int { sources.count }
+    /// Whether busy slots decode in one batched step (else one after another).
+    public var batches: Bool { stepper.batches }
 
     /// Busy slots and queued sequences, now.
     public var load: (busy: Int, queued: Int) {
@@ -143,17 +148,25 @@ public final class SlotScheduler: @unchecked Sendable {
             let round = running
             condition.unlock()
 
-            // One step for every busy slot.
+            // One step for every busy slot: new sequences read their prompts one by one,
+            // the others advance together.
             var freed: [Int] = []
-            for (slot, entry) in round.enumerated() {
-                guard let entry else { continue }
-                if entry.ticket.cancelled { freed.append(slot); continue }
-                let text = entry.decoder.step()
+            var decoding: [(slot: Int, entry: Running)] = []
+            func report(_ slot: Int, _ entry: Running, _ text: String) {
                 if !text.isEmpty { entry.ticket.post(.text(choice: entry.choice, text)) }
                 if let ending = entry.decoder.ending {
                     entry.ticket.post(.finished(choice: entry.choice, ending: ending, completionTokens: entry.decoder.generated.count))
                     freed.append(slot)
                 }
+            }
+            for (slot, entry) in round.enumerated() {
+                guard let entry else { continue }
+                if entry.ticket.cancelled { freed.append(slot); continue }
+                if entry.decoder.needsPrefill { report(slot, entry, entry.decoder.step()) } else { decoding.append((slot, entry)) }
+            }
+            if !decoding.isEmpty {
+                let logits = stepper.advance(decoding.map { sources[$0.slot] }, decoding.map { $0.entry.decoder.tokens })
+                for (i, d) in decoding.enumerated() { report(d.slot, d.entry, d.entry.decoder.step(logits: logits[i])) }
             }
             if !freed.isEmpty {
                 condition.lock()

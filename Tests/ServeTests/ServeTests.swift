@@ -265,6 +265,7 @@ final class ServeTests: XCTestCase {
 
     func testConcurrentRequestsGiveTheTokensOfSequentialOnes() throws {
         let server = try startServer(parallel: 3)
+        XCTAssertTrue(server.scheduler.batches, "busy slots decode in one batched step")
         let seeds = Array(1...7)
         func body(_ seed: Int) -> String { #"{"messages": [{"role": "user", "content": "who are you?"}], "max_tokens": 12, "seed": \#(seed)}"# }
         let sequential = try seeds.map { try request(server.port, "POST", "/v1/chat/completions", json: body($0)).body }
@@ -288,7 +289,9 @@ final class ServeTests: XCTestCase {
         write(fd, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body)
         var buffer = [UInt8](repeating: 0, count: 512)
         XCTAssertGreaterThan(recv(fd, &buffer, buffer.count, 0), 0, "the stream starts")
-        XCTAssertEqual(server.scheduler.load.busy, 1)
+        let started = Date(timeIntervalSinceNow: 5)
+        while server.scheduler.load.busy == 0 && Date() < started { usleep(1000) }
+        XCTAssertEqual(server.scheduler.load.busy, 1, "the sequence decodes")
         close(fd)
         // The only slot frees long before the 200 or so tokens the window allows.
         let deadline = Date(timeIntervalSinceNow: 5)
