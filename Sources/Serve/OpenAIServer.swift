@@ -158,7 +158,11 @@ public final class OpenAIServer: @unchecked Sendable {
         }
         while finished.contains(where: { $0 == nil }) {
             let events = ticket.take(timeout: 0.1)
-            if ticket.cancelled { return }  // the server stopped decoding: the connection closes unanswered
+            if ticket.cancelled {
+                // The server stopped decoding before this request finished.
+                if request.stream { connection.endStream(); return }
+                throw APIError(status: 503, "the server is stopping; the request was not finished", code: "server_stopping")
+            }
             if connection.peerClosed { ticket.cancel(); return }
             for event in events {
                 switch event {
