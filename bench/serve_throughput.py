@@ -2,13 +2,16 @@
 
     python3 bench/serve_throughput.py .build/release/tinygpt CHECKPOINT MODEL.gguf [--streams 1 2 4 8] [--tokens 64]
 
-For each server (tinygpt serve --parallel 8 on CHECKPOINT; `python3 -m llama_cpp.server` on MODEL.gguf,
-n_ctx 2048, threads = cores, interrupt_requests off; it answers one request at a time) and each count k of concurrent streams: k clients each stream one
-/v1/completions reply of --tokens tokens (temperature 0.8, min_tokens for tinygpt so every reply has its
-full length; for llama.cpp, a logit_bias of -100 on the checkpoint's end tokens does the same; only
-tokens received are counted) at once, after a
-warm-up request. Reports tokens received / wall time from the first request to the last [DONE], and the
-time to the first token. The machine should be quiet: figures taken while other jobs run are indicative.
+For each server and each count k of concurrent streams (1, 2, 4, 8): k clients each stream one
+/v1/completions reply of --tokens tokens at once (temperature 0.8), after a warm-up. The servers:
+  tinygpt      tinygpt serve --parallel 8 on CHECKPOINT: the streams decode in one batched step
+  tinygpt-p1   tinygpt serve --parallel 1: the streams queue and decode one after another
+  llama.cpp    python3 -m llama_cpp.server on MODEL.gguf (n_ctx 2048, threads = cores,
+               interrupt_requests off, else a new request cuts the stream in progress)
+Every reply runs its full length: min_tokens for tinygpt, a logit_bias of -100 on the checkpoint's
+end tokens for llama.cpp; only tokens received are counted. Reports tokens / wall time from the first
+request to the last [DONE], and the mean time to the first token. The machine should be quiet:
+figures taken while other jobs run are indicative.
 
 A benchmark tool, not a dependency:  pip install 'llama-cpp-python[server]'
 """
@@ -69,13 +72,16 @@ def main():
     p.add_argument("gguf")
     p.add_argument("--streams", type=int, nargs="+", default=[1, 2, 4, 8])
     p.add_argument("--tokens", type=int, default=64)
-    p.add_argument("--only", choices=["tinygpt", "llama.cpp"])
+    p.add_argument("--only", choices=["tinygpt", "tinygpt-p1", "llama.cpp"])
     args = p.parse_args()
     cores = os.cpu_count()
     config = json.load(open(os.path.join(args.checkpoint, "config.json")))
     ends = (config.get("tokenizer") or {}).get("eos_token_ids") or []
     servers = [("tinygpt", lambda port: [args.binary, "serve", "--checkpoint", args.checkpoint, "--port", str(port),
                                          "--parallel", str(max(args.streams))], {"min_tokens": args.tokens}),
+               # One slot: the streams queue and decode one after another (what batching is measured against).
+               ("tinygpt-p1", lambda port: [args.binary, "serve", "--checkpoint", args.checkpoint, "--port", str(port),
+                                            "--parallel", "1"], {"min_tokens": args.tokens}),
                ("llama.cpp", lambda port: [sys.executable, "-m", "llama_cpp.server", "--model", args.gguf, "--port", str(port),
                                            "--n_ctx", "2048", "--n_threads", str(cores), "--n_threads_batch", str(cores),
                                            "--interrupt_requests", "False"],  # else a new request cuts the stream in progress

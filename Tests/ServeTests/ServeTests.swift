@@ -3,6 +3,11 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Files
 import Model
 import Config
@@ -69,8 +74,13 @@ final class ServeTests: XCTestCase {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let status = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            Foundation.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let status = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { address -> Int32 in
+            #if canImport(Glibc)
+            return Glibc.connect(fd, address, socklen_t(MemoryLayout<sockaddr_in>.size))
+            #else
+            return Darwin.connect(fd, address, socklen_t(MemoryLayout<sockaddr_in>.size))
+            #endif
+        } }
         guard status == 0 else { throw ServeError("connect failed: \(errno)") }
         return fd
     }
