@@ -251,6 +251,28 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(usage["prompt_tokens"]?.int, whole.json?["usage"]?["prompt_tokens"]?.int)
     }
 
+    func testStreamedChoicesAndKeepAliveAfterAStream() throws {
+        let server = try startServer()
+        let body = #"{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, "n": 2, "seed": 3, "stream": true}"#
+        let whole = try chat(server.port, #", "max_tokens": 5, "n": 2, "seed": 3"#).json?["choices"]?.array ?? []
+        // Two requests on one connection: a stream (chunked), then a health check.
+        let fd = try connect(server.port)
+        defer { close(fd) }
+        write(fd, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+              + "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let both = String(decoding: readAll(fd), as: UTF8.self)
+        let second = try XCTUnwrap(both.range(of: "HTTP/1.1 200 OK", range: both.index(after: both.startIndex)..<both.endIndex), both)
+        XCTAssertTrue(both[second.lowerBound...].contains(#""status":"ok""#))
+        let stream = parse(Array(both[..<second.lowerBound].utf8))
+        let chunks = events(stream.body).dropLast().compactMap { try? JSONParser.parse(Array($0.utf8)) }
+        for i in 0..<2 {
+            let mine = chunks.compactMap { $0["choices"]?.array?.first }.filter { $0["index"]?.int == i }
+            XCTAssertEqual(mine.first?["delta"]?["role"]?.string, "assistant", "choice \(i) starts with its role")
+            XCTAssertEqual(mine.compactMap { $0["finish_reason"]?.string }, ["length"], "choice \(i) finishes once")
+            XCTAssertEqual(mine.compactMap { $0["delta"]?["content"]?.string }.joined(), whole[i]["message"]?["content"]?.string)
+        }
+    }
+
     func testCompletionsWithSeveralChoicesAndStops() throws {
         let server = try startServer(parallel: 1)
         let reply = try request(server.port, "POST", "/v1/completions", json: #"{"model": "tiny", "prompt": "a cat", "max_tokens": 6, "n": 3, "seed": 2}"#)
