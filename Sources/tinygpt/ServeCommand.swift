@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import Config
 import Generate
 import Serve
 
@@ -55,6 +56,15 @@ func runServeCommand(_ args: [String]) throws {
     if given.contains("sample.seed") { defaults.seed = UInt64(bitPattern: Int64(s.seed)) }
     settings.defaults = defaults
 
+    _ = try language.checkedWindow(run.model, context: options.context, batch: settings.parallel)
+    // Every slot holds a KV cache for the whole window.
+    let window = max(options.context ?? 0, run.model.contextLength)
+    let needed = ModelCost(run.model).generationBytes(sequences: settings.parallel, promptLength: 1, maxNewTokens: window, window: window)
+    let available = Double(ProcessInfo.processInfo.physicalMemory)
+    guard needed <= available else {
+        throw CLIError(String(format: "--parallel %d: %d slots of this model with a %d-token window need about %.1f GB (KV caches, logits, weights), more than this machine's %.1f GB; lower --parallel",
+                              settings.parallel, settings.parallel, window, needed / 1e9, available / 1e9))
+    }
     let model = try ServedModel(language, model: run.model, context: options.context, name: name)
     let server = try OpenAIServer(model: model, settings: settings)
 

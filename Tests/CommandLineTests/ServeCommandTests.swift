@@ -15,6 +15,7 @@ final class ServeCommandTests: CommandLineTestCase {
         assertRefused(try tinygpt(["serve", "--checkpoint", "run", "--strategy", "beam"]), mentioning: "beam")
         assertRefused(try tinygpt(["serve", "--checkpoint", "run", "--host", "no.such.host.invalid"]), mentioning: "--host")
         assertRefused(try tinygpt(["serve", "--checkpoint", "missing"]), mentioning: "missing")
+        assertRefused(try tinygpt(["serve", "--checkpoint", "run", "--context", "100"]), mentioning: "learned positions")
     }
 
     func testServesACompletionAndStopsOnInterrupt() throws {
