@@ -164,6 +164,7 @@ public final class HTTPConnection {
         let idleUntil = Date(timeIntervalSinceNow: limits.readTimeout)
         var head: (request: HTTPRequest, bodyLength: Int)?
         var headEnd = 0
+        var continued = false
         while true {
             if head == nil, let end = headTerminator() {
                 guard end <= limits.headerBytes else { throw HTTPFailure(status: 431, message: "the request head is over \(limits.headerBytes) bytes") }
@@ -178,6 +179,11 @@ public final class HTTPConnection {
                 r.body = Array(buffer[headEnd..<(headEnd + length)])
                 buffer.removeSubrange(0..<(headEnd + length))
                 return r
+            }
+            // A client that asks (curl does for bodies over 1 KiB) is told to send the body now.
+            if let (request, length) = head, length > 0, !continued, request.header("expect")?.lowercased() == "100-continue" {
+                continued = true
+                send(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
             }
             // Wait for more bytes, in slices so that a stopping server closes idle connections.
             let limit = deadline ?? idleUntil

@@ -379,6 +379,16 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(huge.json?["choices"]?.array?.first?["finish_reason"]?.string, "length")
         let used = (huge.json?["usage"]?["prompt_tokens"]?.int ?? 0) + (huge.json?["usage"]?["completion_tokens"]?.int ?? 0)
         XCTAssertEqual(used, 256, "prompt and reply fill the context window")
+        // Expect: 100-continue is answered before the body is sent.
+        let asking = try connect(port)
+        let body = #"{"prompt": "a", "max_tokens": 2}"#
+        write(asking, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\nContent-Length: \(body.utf8.count)\r\n\r\n")
+        var interim = [UInt8](repeating: 0, count: 64)
+        let n = recv(asking, &interim, interim.count, 0)
+        XCTAssertEqual(String(decoding: interim.prefix(max(n, 0)), as: UTF8.self), "HTTP/1.1 100 Continue\r\n\r\n")
+        write(asking, body)
+        XCTAssertEqual(parse(readAll(asking)).status, 200)
+        close(asking)
         // After all that, the server still answers, on a keep-alive connection too.
         let fd = try connect(port)
         defer { close(fd) }
