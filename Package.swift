@@ -42,7 +42,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "tinygpt", targets: ["tinygpt"]),
-        .library(name: "TinyGPT", targets: ["Files", "Kernels", "Autograd", "NN", "Config", "Model", "Formats", "Tokenizer", "Train", "Generate"]),
+        .library(name: "TinyGPT", targets: ["Files", "Kernels", "Autograd", "NN", "Config", "Model", "Formats", "Tokenizer", "Train", "Generate", "Serve"]),
     ],
     targets: [
         .target(name: "Files"),
@@ -60,7 +60,9 @@ let package = Package(
         .target(name: "Generate", dependencies: ["Model", "Config", "Formats", "NN", "Autograd", "Kernels", "Tokenizer", "ChatTemplate"], swiftSettings: nativeCPU),
         // Chat templates: the Jinja subset models' templates are written in.
         .target(name: "ChatTemplate", dependencies: ["Files"]),
-        .executableTarget(name: "tinygpt", dependencies: ["Files", "Kernels", "Autograd", "NN", "Config", "Model", "Formats", "Tokenizer", "Train", "Generate"], swiftSettings: nativeCPU),
+        // The OpenAI-compatible HTTP server (`tinygpt serve`) on the system's sockets.
+        .target(name: "Serve", dependencies: ["Generate", "Config", "Tokenizer", "ChatTemplate", "Files"], swiftSettings: nativeCPU),
+        .executableTarget(name: "tinygpt", dependencies: ["Files", "Kernels", "Autograd", "NN", "Config", "Model", "Formats", "Tokenizer", "Train", "Generate", "Serve"], swiftSettings: nativeCPU),
         // Shared test helpers (scratch directories); no XCTest, so `swift build` builds it too.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "FilesTests", dependencies: ["Files"]),
@@ -73,6 +75,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainTests", dependencies: ["TestSupport", "Train", "Formats", "Config", "Model", "NN", "Autograd", "Kernels", "Tokenizer", "Files", "Generate"]),
         .testTarget(name: "GenerateTests", dependencies: ["Generate", "Config", "Model", "Formats", "NN", "Autograd", "Kernels", "Tokenizer", "ChatTemplate"]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "Generate", "Config", "Model", "Tokenizer", "ChatTemplate", "Files"]),
         .testTarget(name: "ChatTemplateTests", dependencies: ["ChatTemplate", "Files"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "Tokenizer"], resources: [.copy("Fixtures")]),
         // Runs the built executable; the dependency makes `swift test` build it first.

@@ -10,6 +10,7 @@ let usage = """
       train                           train a model (no arguments: the default config on data/corpus.txt)
       sample                          generate text from a checkpoint (greedy, sampling, beam search)
       chat                            talk to a model through its chat template (imported instruct models)
+      serve                           an OpenAI-compatible HTTP server and a chat page for a checkpoint
       eval                            perplexity and bits per byte of a checkpoint on a text
       compare --vary FIELD=a,b        train variants side by side: one table, one picture
       export --format hf|gguf         a checkpoint as a Hugging Face transformers model or a llama.cpp GGUF file
@@ -35,6 +36,7 @@ func run(_ args: [String]) throws {
     case "train": try runTrainCommand(rest)
     case "sample": try runSampleCommand(rest)
     case "chat": try runChatCommand(rest)
+    case "serve": try runServeCommand(rest)
     case "eval": try runEvalCommand(rest)
     case "compare": try runCompareCommand(rest)
     case "info": try runInfoCommand(rest)
@@ -47,7 +49,7 @@ func run(_ args: [String]) throws {
     case "bench": try runBenchCommand(rest)
     case "help", "--help", "-h": print(usage)
     default:
-        throw CLIError("unknown command '\(command)'; expected one of: train, sample, chat, eval, compare, info, quantize, prune, export, import, logits, tokenizer, bench, help")
+        throw CLIError("unknown command '\(command)'; expected one of: train, sample, chat, serve, eval, compare, info, quantize, prune, export, import, logits, tokenizer, bench, help")
     }
 }
 

@@ -4,7 +4,7 @@ import XCTest
 /// usage on stdout and exits 0, without touching any file.
 final class HelpTests: CommandLineTestCase {
     func testEveryCommandTakesHelp() throws {
-        let commands = [["train"], ["sample"], ["chat"], ["eval"], ["compare"], ["export"], ["import"], ["logits"], ["info"], ["quantize"], ["prune"],
+        let commands = [["train"], ["sample"], ["chat"], ["serve"], ["eval"], ["compare"], ["export"], ["import"], ["logits"], ["info"], ["quantize"], ["prune"],
                         ["tokenizer", "train"], ["tokenizer", "encode"], ["tokenizer", "decode"], ["tokenizer"],
                         ["bench"], ["bench", "matmul"], ["bench", "memory"], ["bench", "train"], ["bench", "sample"]]
         let before = try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted()
