@@ -27,7 +27,8 @@ echo "building and testing in $root ($(nproc) cores; log: $log)"
 # README's test command, split in two so that each half is timed: everything
 # it builds (the library, tinygpt and the tests) is built once, then run.
 start=$(date +%s)
-in_chroot "swift --version && swift build -c release --build-tests" 2>&1 | tee "$log" ||
+# -enable-testing: what `swift test` itself adds, for the test targets' @testable imports.
+in_chroot "swift --version && swift build -c release --build-tests -Xswiftc -enable-testing" 2>&1 | tee "$log" ||
     fail "swift build -c release --build-tests failed in $root: see $log"
 build_time=$(elapsed "$start")
 start=$(date +%s)
