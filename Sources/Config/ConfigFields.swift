@@ -211,7 +211,9 @@ extension ConfigField {
         ConfigField(
             name: name, type: "number or \"learnable\"", allowed: "> 0 | learnable", doc: doc,
             get: { section in
-                switch section[keyPath: path] {
+                // Bound first: Swift 6.0's type checker crashes on a pattern match against a key-path subscript.
+                let value: SwishBeta = section[keyPath: path]
+                switch value {
                 case .fixed(let beta): return .double(beta)
                 case .learnable: return .string("learnable")
                 }
@@ -229,7 +231,8 @@ extension ConfigField {
                 return isDecimalNumber(text) ? Double(text).flatMap { $0.isFinite ? JSONValue.double($0) : nil } : nil
             },
             check: { section, key in
-                if case .fixed(let beta) = section[keyPath: path], !beta.isFinite {
+                let value: SwishBeta = section[keyPath: path]
+                if case .fixed(let beta) = value, !beta.isFinite {
                     throw ConfigError("\(key) must be a finite number or \"learnable\", got \(beta)")
                 }
             })
