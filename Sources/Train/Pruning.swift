@@ -179,7 +179,12 @@ public enum Pruning {
         for (l, pruned) in heads.enumerated() where !pruned.isEmpty {
             let b = "blocks.\(l).attn."
             let queryRows = pruned.map { ($0 * d)..<(($0 + 1) * d) }
-            let kvRows = (0..<m.kvHeads).filter { g in (g * group..<(g + 1) * group).allSatisfy(pruned.contains) }.map { ($0 * d)..<(($0 + 1) * d) }
+            // A key/value head goes once every query head reading it is pruned.
+            let emptiedGroups: [Int] = (0..<m.kvHeads).filter { (g: Int) -> Bool in
+                let readers: Range<Int> = (g * group)..<((g + 1) * group)
+                return readers.allSatisfy { pruned.contains($0) }
+            }
+            let kvRows: [Range<Int>] = emptiedGroups.map { (g: Int) -> Range<Int> in (g * d)..<((g + 1) * d) }
             rows(b + "q.weight", width, cols: width, queryRows)
             var out = [UInt8](repeating: 1, count: width * width)
             for row in 0..<width { for r in queryRows { for j in r { out[row * width + j] = 0 } } }

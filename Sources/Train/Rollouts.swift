@@ -103,7 +103,10 @@ struct RolloutBatch {
 
     /// Per-row response values from a (rows · length) layout.
     func responses(_ flat: [Float]) -> [[Float]] {
-        (0..<rows).map { r in Array(flat[(r * length + responseStart[r])..<(r * length + responseStart[r] + responseLength[r])]) }
+        (0..<rows).map { (r: Int) -> [Float] in
+            let start: Int = r * length + responseStart[r]
+            return Array(flat[start..<(start + responseLength[r])])
+        }
     }
 
     /// Per-row response values laid out (rows · length), 0 elsewhere.
