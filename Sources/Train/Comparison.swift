@@ -133,9 +133,9 @@ public enum ComparisonReport {
         let panels = [false, true].map { bySeconds -> String in
             let series = summaries.enumerated().map { i, s -> LinePlot.Series in
                 // Points of the mean curve: the evaluations all seeds share (same steps).
-                let count = s.runs.map(\.validationCurve.count).min() ?? 0
+                let sharedCount = s.runs.map(\.validationCurve.count).min() ?? 0
                 var mean: [(x: Double, y: Double)] = [], low: [(x: Double, y: Double)] = [], high: [(x: Double, y: Double)] = []
-                for k in 0..<count {
+                for k in 0..<sharedCount {
                     let points = s.runs.map { $0.validationCurve[k] }
                     let x = points.map { bySeconds ? $0.seconds : Double($0.step) }.reduce(0, +) / Double(points.count)
                     let losses = points.map(\.loss).filter(\.isFinite)
