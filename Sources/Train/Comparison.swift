@@ -143,8 +143,7 @@ public enum ComparisonReport {
                     mean.append((x, losses.reduce(0, +) / Double(losses.count)))
                     low.append((x, losses.min()!)); high.append((x, losses.max()!))
                 }
-                let palette: [String] = LinePlot.palette
-                return .init(s.variant, color: palette[i % palette.count], points: mean,
+                return .init(s.variant, color: LinePlot.color(i), points: mean,
                              band: s.runs.count > 1 ? (low, high) : nil)
             }
             var plot = LinePlot(title: bySeconds ? "against training seconds" : title, xLabel: bySeconds ? "training seconds" : "step",

@@ -23,6 +23,8 @@ public struct LinePlot {
 
     /// Colours for series that have no colour of their own meaning.
     public static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+    /// The palette's colour for series `i`, round again past its end.
+    public static func color(_ i: Int) -> String { palette[i % palette.count] }
 
     public var title: String
     public var xLabel: String
