@@ -323,7 +323,9 @@ final class ServeTests: XCTestCase {
         XCTAssertGreaterThan(recv(fd, &buffer, buffer.count, 0), 0, "the stream starts")
         let started = Date(timeIntervalSinceNow: 5)
         while server.scheduler.load.busy == 0 && Date() < started { usleep(1000) }
-        XCTAssertEqual(server.scheduler.load.busy, 1, "the sequence decodes")
+        // On a busy machine the tiny model may finish the whole window before this thread looks; the slot
+        // must be free either way, and the next request must be served.
+        XCTAssertLessThanOrEqual(server.scheduler.load.busy, 1, "one slot")
         close(fd)
         // The only slot frees long before the 200 or so tokens the window allows.
         let deadline = Date(timeIntervalSinceNow: 5)
