@@ -130,8 +130,8 @@ public enum ComparisonReport {
     /// (right): one colour per variant, the mean over seeds as a line and,
     /// with several seeds, their range as a band.
     public static func curvesSVG(_ summaries: [VariantSummary], title: String) -> String {
-        let panels = [false, true].map { bySeconds -> String in
-            let series = summaries.enumerated().map { i, s -> LinePlot.Series in
+        let panels: [String] = [false, true].map { (bySeconds: Bool) -> String in
+            let series: [LinePlot.Series] = summaries.enumerated().map { (i: Int, s: VariantSummary) -> LinePlot.Series in
                 // Points of the mean curve: the evaluations all seeds share (same steps).
                 let sharedCount = s.runs.map(\.validationCurve.count).min() ?? 0
                 var mean: [(x: Double, y: Double)] = [], low: [(x: Double, y: Double)] = [], high: [(x: Double, y: Double)] = []
