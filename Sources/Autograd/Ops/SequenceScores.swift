@@ -8,20 +8,8 @@ import Kernels
 /// logits (S, T, V), targets S·T (`ignoreIndex` where a position is not
 /// scored: prompt, padding) → (S). Fused with the log-softmax, like `crossEntropy`.
 public func sequenceLogProbs(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32 = -100) -> Tensor {
-    require(logits.rank == 3, "sequenceLogProbs: logits must be (sequences, length, vocabulary), got \(describe(logits.shape))")
-    let (sequences, length, cols) = (logits.shape[0], logits.shape[1], logits.shape[2])
+    let (sequences, length, cols, maxes, logSums, perRow) = scoredRows(logits, targets: targets, ignoreIndex: ignoreIndex, op: "sequenceLogProbs")
     let rows = sequences * length
-    require(targets.count == rows, "sequenceLogProbs: \(targets.count) targets for \(rows) rows of logits \(describe(logits.shape))")
-    for t in targets where t != ignoreIndex {
-        require(t >= 0 && Int(t) < cols, "sequenceLogProbs: target \(t) out of range 0..<\(cols)")
-    }
-    let maxes = Tensor(uninitialized: [rows]), logSums = Tensor(uninitialized: [rows])
-    let perRow = UnsafeMutablePointer<Double>.allocate(capacity: max(rows, 1))
-    defer { perRow.deallocate() }
-    targets.withUnsafeBufferPointer { tp in
-        tokenLogProbsForward(logits.data, targets: tp.baseAddress!, rows: rows, cols: cols, ignoreIndex: ignoreIndex,
-                             rowMax: maxes.data, rowLogSum: logSums.data, out: perRow)
-    }
     let out = Tensor(uninitialized: [sequences])
     for s in 0..<sequences {  // in order, in Double: deterministic
         var total = 0.0
@@ -42,6 +30,29 @@ public func sequenceLogProbs(_ logits: Tensor, targets: [Int32], ignoreIndex: In
     }
 }
 
+/// The forward both ops share: shapes and targets checked, then each row's
+/// log softmax at its target (0 where ignored), in Double, with the row maxima
+/// and log-sums the backward pass reads.
+private func scoredRows(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32, op: String)
+    -> (sequences: Int, length: Int, cols: Int, maxes: Tensor, logSums: Tensor, perRow: [Double]) {
+    require(logits.rank == 3, "\(op): logits must be (sequences, length, vocabulary), got \(describe(logits.shape))")
+    let (sequences, length, cols) = (logits.shape[0], logits.shape[1], logits.shape[2])
+    let rows = sequences * length
+    require(targets.count == rows, "\(op): \(targets.count) targets for \(rows) rows of logits \(describe(logits.shape))")
+    for t in targets where t != ignoreIndex {
+        require(t >= 0 && Int(t) < cols, "\(op): target \(t) out of range 0..<\(cols)")
+    }
+    let maxes = Tensor(uninitialized: [rows]), logSums = Tensor(uninitialized: [rows])
+    var perRow = [Double](repeating: 0, count: max(rows, 1))  // never empty: its base address is passed
+    targets.withUnsafeBufferPointer { tp in
+        perRow.withUnsafeMutableBufferPointer { out in
+            tokenLogProbsForward(logits.data, targets: tp.baseAddress!, rows: rows, cols: cols, ignoreIndex: ignoreIndex,
+                                 rowMax: maxes.data, rowLogSum: logSums.data, out: out.baseAddress!)
+        }
+    }
+    return (sequences, length, cols, maxes, logSums, perRow)
+}
+
 /// log σ(x) elementwise, stable for any finite x (no exp overflow, no log 0).
 public func logSigmoid(_ x: Tensor) -> Tensor {
     let out = Tensor(uninitialized: x.shape)
@@ -56,20 +67,8 @@ public func logSigmoid(_ x: Tensor) -> Tensor {
 /// S·T (`ignoreIndex` where a position is not scored) → (S, T), 0 where
 /// ignored. What PPO and GRPO read per token; fused like `sequenceLogProbs`.
 public func tokenLogProbs(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32 = -100) -> Tensor {
-    require(logits.rank == 3, "tokenLogProbs: logits must be (sequences, length, vocabulary), got \(describe(logits.shape))")
-    let (sequences, length, cols) = (logits.shape[0], logits.shape[1], logits.shape[2])
+    let (sequences, length, cols, maxes, logSums, perRow) = scoredRows(logits, targets: targets, ignoreIndex: ignoreIndex, op: "tokenLogProbs")
     let rows = sequences * length
-    require(targets.count == rows, "tokenLogProbs: \(targets.count) targets for \(rows) rows of logits \(describe(logits.shape))")
-    for t in targets where t != ignoreIndex {
-        require(t >= 0 && Int(t) < cols, "tokenLogProbs: target \(t) out of range 0..<\(cols)")
-    }
-    let maxes = Tensor(uninitialized: [rows]), logSums = Tensor(uninitialized: [rows])
-    let perRow = UnsafeMutablePointer<Double>.allocate(capacity: max(rows, 1))
-    defer { perRow.deallocate() }
-    targets.withUnsafeBufferPointer { tp in
-        tokenLogProbsForward(logits.data, targets: tp.baseAddress!, rows: rows, cols: cols, ignoreIndex: ignoreIndex,
-                             rowMax: maxes.data, rowLogSum: logSums.data, out: perRow)
-    }
     let out = Tensor(uninitialized: [sequences, length])
     for r in 0..<rows { out.data[r] = Float(perRow[r]) }
     return out.recordOp([logits]) { out in
