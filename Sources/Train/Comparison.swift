@@ -130,28 +130,39 @@ public enum ComparisonReport {
     /// (right): one colour per variant, the mean over seeds as a line and,
     /// with several seeds, their range as a band.
     public static func curvesSVG(_ summaries: [VariantSummary], title: String) -> String {
-        let panels: [String] = [false, true].map { (bySeconds: Bool) -> String in
-            let series: [LinePlot.Series] = summaries.enumerated().map { (i: Int, s: VariantSummary) -> LinePlot.Series in
-                // Points of the mean curve: the evaluations all seeds share (same steps).
-                let sharedCount = s.runs.map(\.validationCurve.count).min() ?? 0
-                var mean: [(x: Double, y: Double)] = [], low: [(x: Double, y: Double)] = [], high: [(x: Double, y: Double)] = []
-                for k in 0..<sharedCount {
-                    let points = s.runs.map { $0.validationCurve[k] }
-                    let x = points.map { bySeconds ? $0.seconds : Double($0.step) }.reduce(0, +) / Double(points.count)
-                    let losses = points.map(\.loss).filter(\.isFinite)
-                    guard !losses.isEmpty else { continue }
-                    mean.append((x, losses.reduce(0, +) / Double(losses.count)))
-                    low.append((x, losses.min()!)); high.append((x, losses.max()!))
-                }
-                return .init(s.variant, color: LinePlot.color(i), points: mean,
-                             band: s.runs.count > 1 ? (low, high) : nil)
+        var panels: [String] = []
+        for bySeconds in [false, true] {
+            var series: [LinePlot.Series] = []
+            for (i, summary) in summaries.enumerated() {
+                series.append(meanCurve(summary, color: LinePlot.color(i), bySeconds: bySeconds))
             }
             var plot = LinePlot(title: bySeconds ? "against training seconds" : title, xLabel: bySeconds ? "training seconds" : "step",
                                 yLabel: "validation loss", series: series)
             plot.width = 460
             plot.legend = bySeconds ? .none : .below
-            return plot.svg()
+            panels.append(plot.svg())
         }
         return arrangedSVG(panels, horizontal: true)
+    }
+
+    /// One variant's mean validation curve over its seeds (the evaluations
+    /// all seeds share), with the seeds' range as a band when there are several.
+    private static func meanCurve(_ summary: VariantSummary, color: String, bySeconds: Bool) -> LinePlot.Series {
+        let sharedCount = summary.runs.map { (run: RunMeasurement) -> Int in run.validationCurve.count }.min() ?? 0
+        var mean: [(x: Double, y: Double)] = [], low: [(x: Double, y: Double)] = [], high: [(x: Double, y: Double)] = []
+        for k in 0..<sharedCount {
+            var xSum = 0.0
+            var losses: [Double] = []
+            for run in summary.runs {
+                let point = run.validationCurve[k]
+                xSum += bySeconds ? point.seconds : Double(point.step)
+                if point.loss.isFinite { losses.append(point.loss) }
+            }
+            guard let lowest = losses.min(), let highest = losses.max() else { continue }
+            let x = xSum / Double(summary.runs.count)
+            mean.append((x, losses.reduce(0, +) / Double(losses.count)))
+            low.append((x, lowest)); high.append((x, highest))
+        }
+        return LinePlot.Series(summary.variant, color: color, points: mean, band: summary.runs.count > 1 ? (low, high) : nil)
     }
 }
