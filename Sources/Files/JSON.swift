@@ -112,17 +112,24 @@ public enum JSONValue: Sendable {
 }
 
 /// A strict RFC 8259 parser over UTF-8 bytes. Errors (FileError) carry line and column;
-/// callers prefix the file's name.
+/// callers prefix the file's name. It scans raw bytes: a string without escapes becomes a
+/// String in one copy, an integer is read digit by digit, and only large objects hash their keys.
 public struct JSONParser {
-    private let bytes: [UInt8]
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private let maxDepth = 64
 
     /// Parses one complete JSON document; trailing whitespace is allowed, anything else is not.
     public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
-        guard String(validating: bytes, as: UTF8.self) != nil else {
-            throw FileError("not valid UTF-8")
-        }
+        try bytes.withUnsafeBufferPointer { try parse($0) }
+    }
+
+    public static func parse(_ data: Data) throws -> JSONValue {
+        try data.withUnsafeBytes { try parse($0.bindMemory(to: UInt8.self)) }
+    }
+
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws -> JSONValue {
+        guard JSONParser.isValidUTF8(bytes) else { throw FileError("not valid UTF-8") }
         var parser = JSONParser(bytes: bytes)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
@@ -131,7 +138,37 @@ public struct JSONParser {
         return value
     }
 
-    private init(bytes: [UInt8]) { self.bytes = bytes }
+    /// Whole-buffer UTF-8 check; ASCII runs are skipped eight bytes at a time.
+    static func isValidUTF8(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = b.baseAddress else { return true }
+        let n = b.count
+        var i = 0
+        while i < n {
+            if i + 8 <= n, UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i += 8; continue }
+            let c = base[i]
+            if c < 0x80 { i += 1; continue }
+            let length: Int, minimum: UInt32
+            var code: UInt32
+            switch c {
+            case 0xC2...0xDF: length = 2; code = UInt32(c & 0x1F); minimum = 0x80
+            case 0xE0...0xEF: length = 3; code = UInt32(c & 0x0F); minimum = 0x800
+            case 0xF0...0xF4: length = 4; code = UInt32(c & 0x07); minimum = 0x10000
+            default: return false
+            }
+            guard i + length <= n else { return false }
+            for k in 1..<length {
+                let cont = base[i + k]
+                guard cont & 0xC0 == 0x80 else { return false }
+                code = code << 6 | UInt32(cont & 0x3F)
+            }
+            // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8.
+            if code < minimum || (0xD800...0xDFFF).contains(code) || code > 0x10FFFF { return false }
+            i += length
+        }
+        return true
+    }
+
+    private init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     private func failure(_ message: String) -> FileError {
         var line = 1, column = 1
@@ -144,7 +181,11 @@ public struct JSONParser {
     private var current: UInt8? { index < bytes.count ? bytes[index] : nil }
 
     private mutating func skipWhitespace() {
-        while let b = current, b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D { index += 1 }
+        while index < bytes.count {
+            let b = bytes[index]
+            guard b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D else { return }
+            index += 1
+        }
     }
 
     private mutating func expect(_ literal: String, _ value: JSONValue) throws -> JSONValue {
@@ -170,10 +211,22 @@ public struct JSONParser {
         }
     }
 
+    /// A key compared and hashed by its UTF-8 bytes: "é" and "e\u{301}" are equal Strings but distinct keys.
+    private struct ByteKey: Hashable {
+        let string: String
+        static func == (a: ByteKey, b: ByteKey) -> Bool { a.string.utf8.elementsEqual(b.string.utf8) }
+        func hash(into hasher: inout Hasher) {
+            var s = string
+            s.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        }
+    }
+
     private mutating func parseObject(depth: Int) throws -> JSONValue {
         index += 1
         var members: [(key: String, value: JSONValue)] = []
-        var seen = Set<[UInt8]>()  // by bytes: "é" and "e\u{301}" are equal Strings but distinct keys
+        // Small objects look for a repeated key by scanning; large ones (vocabularies) by hashing.
+        let scanned = 16
+        var seen = Set<ByteKey>()
         skipWhitespace()
         if current == UInt8(ascii: "}") { index += 1; return .object(members) }
         while true {
@@ -181,7 +234,14 @@ public struct JSONParser {
             guard current == UInt8(ascii: "\"") else { throw failure("expected a string key") }
             let keyStart = index
             let key = try parseString()
-            guard seen.insert(Array(key.utf8)).inserted else {
+            let repeated: Bool
+            if members.count < scanned {
+                repeated = members.contains { $0.key.utf8.elementsEqual(key.utf8) }
+            } else {
+                if seen.isEmpty { for m in members { seen.insert(ByteKey(string: m.key)) } }
+                repeated = !seen.insert(ByteKey(string: key)).inserted
+            }
+            if repeated {
                 index = keyStart
                 throw failure("duplicate key '\(key)'")
             }
@@ -219,8 +279,12 @@ public struct JSONParser {
     private mutating func parseHex4() throws -> UInt32 {
         var value: UInt32 = 0
         for _ in 0..<4 {
-            guard let b = current, let digit = Int(String(Unicode.Scalar(b)), radix: 16) else {
-                throw failure("invalid \\u escape")
+            let digit: UInt8
+            switch current {
+            case let c? where (0x30...0x39).contains(c): digit = c - 0x30
+            case let c? where (0x41...0x46).contains(c): digit = c - 0x41 + 10
+            case let c? where (0x61...0x66).contains(c): digit = c - 0x61 + 10
+            default: throw failure("invalid \\u escape")
             }
             value = value << 4 | UInt32(digit)
             index += 1
@@ -230,7 +294,19 @@ public struct JSONParser {
 
     private mutating func parseString() throws -> String {
         index += 1
-        var out: [UInt8] = []
+        // The common case: no escape before the closing quote, one copy into the String.
+        let start = index
+        while index < bytes.count {
+            let b = bytes[index]
+            if b == UInt8(ascii: "\"") {
+                let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                index += 1
+                return s
+            }
+            if b == UInt8(ascii: "\\") || b < 0x20 { break }
+            index += 1
+        }
+        var out = [UInt8](UnsafeBufferPointer(rebasing: bytes[start..<index]))
         while true {
             guard let b = current else { throw failure("unterminated string") }
             index += 1
@@ -278,12 +354,15 @@ public struct JSONParser {
             while let b = current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) { index += 1 }
             return index - from
         }
-        if current == UInt8(ascii: "-") { index += 1 }
+        let negative = current == UInt8(ascii: "-")
+        if negative { index += 1 }
+        let integerStart = index
         if current == UInt8(ascii: "0") {
             index += 1
         } else if digits() == 0 {
             throw failure("invalid number")
         }
+        let integerEnd = index
         if current == UInt8(ascii: ".") {
             isInteger = false
             index += 1
@@ -295,7 +374,13 @@ public struct JSONParser {
             if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { index += 1 }
             guard digits() > 0 else { throw failure("invalid number: digits expected in exponent") }
         }
-        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        // Up to 18 digits always fit an Int; longer integers go through the text.
+        if isInteger && integerEnd - integerStart <= 18 {
+            var value = 0
+            for k in integerStart..<integerEnd { value = value * 10 + Int(bytes[k] - 0x30) }
+            return .int(negative ? -value : value)
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         if isInteger, let i = Int(text) { return .int(i) }
         guard let d = Double(text), d.isFinite else {
             index = start

@@ -28,9 +28,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
 
     /// Ids of the 256 bytes (-1 if a file lacks one: such bytes are dropped, as `tokenizers` does).
     let byteToId: [Int32]
-    /// (left << 32 | right) → (rank << 32 | merged id).
-    let mergeTable: [UInt64: UInt64]
-    /// The same as a raw-memory table for the hot path.
+    /// (left << 32 | right) → (rank << 32 | merged id), in raw memory for the hot path.
     let pairTable: PairTable
     /// Added tokens cut out of the original text: all of them without normalizers, else those not normalized.
     let specialMatcher: SpecialMatcher
@@ -76,27 +74,33 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         self.pipeline = pipeline
         self.idStrings = idStrings
         let byteLevel = pipeline.isByteLevel
-        var byBytes: [[UInt8]: Int32] = [:]
-        byBytes.reserveCapacity(tokenBytes.count)
+        // Token bytes → the first id with them, keys in one arena (no array per entry).
+        var byBytes = ByteKeyMap(capacity: tokenBytes.count)
         for (id, b) in tokenBytes.enumerated() where !b.isEmpty && (idStrings[id] == nil || !byteLevel) {
-            if byBytes[b] == nil { byBytes[b] = Int32(id) }
+            b.withUnsafeBufferPointer { p in if byBytes.get(p.baseAddress!, p.count) == nil { byBytes.set(p.baseAddress!, p.count, id) } }
+        }
+        func idOf(_ b: [UInt8]) -> Int32? {
+            b.isEmpty ? nil : b.withUnsafeBufferPointer { p in byBytes.get(p.baseAddress!, p.count).map(Int32.init) }
         }
         var b2i = [Int32](repeating: -1, count: 256)
-        if byteLevel { for b in 0..<256 { b2i[b] = byBytes[[UInt8(b)]] ?? -1 } }
+        if byteLevel { for b in 0..<256 { b2i[b] = idOf([UInt8(b)]) ?? -1 } }
         byteToId = b2i
-        var table: [UInt64: UInt64] = [:]
-        table.reserveCapacity(merges.count)
+        var table = PairTable(capacity: merges.count)
+        var pair: [UInt8] = []
         for (rank, (a, b)) in merges.enumerated() {
-            guard let merged = byBytes[tokenBytes[a] + tokenBytes[b]] else {
+            pair.removeAll(keepingCapacity: true)
+            pair.append(contentsOf: tokenBytes[a]); pair.append(contentsOf: tokenBytes[b])
+            guard let merged = idOf(pair) else {
                 let show = { (id: Int) in byteLevel ? ByteLevel.encode(tokenBytes[id]) : String(decoding: tokenBytes[id], as: UTF8.self) }
                 throw TokenizerError("merge \(rank) ('\(show(a))' '\(show(b))') makes a token that is not in the vocabulary")
             }
             // A repeated pair: the later rank wins, as in `tokenizers` (its map keeps the last).
-            table[UInt64(a) << 32 | UInt64(b)] = UInt64(rank) << 32 | UInt64(merged)
+            table.set(UInt64(a) << 32 | UInt64(b), UInt64(rank) << 32 | UInt64(merged))
         }
-        mergeTable = table
-        pairTable = PairTable(table)
-        wholeVocab = pipeline.ignoreMerges ? byBytes : [:]
+        pairTable = table
+        var whole: [[UInt8]: Int32] = [:]
+        if pipeline.ignoreMerges { byBytes.forEach { key, id in whole[Array(key)] = Int32(id) } }
+        wholeVocab = whole
 
         var raw = specialTokens, normalized: [String: Int] = [:]
         for t in self.normalizedTokens { if let id = raw.removeValue(forKey: t) { normalized[pipeline.normalize(t)] = id } }
@@ -109,18 +113,19 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         var chars = ByteKeyMap(capacity: byteLevel ? 16 : 1024)
         var byteTokens = [Int32](repeating: -1, count: 256)
         if !byteLevel {
-            for (b, id) in byBytes {
+            byBytes.forEach { key, id in
+                let b = Array(key)
                 if let scalars = String(validating: b, as: UTF8.self)?.unicodeScalars, scalars.count == 1 {
                     b.withUnsafeBufferPointer { chars.set($0.baseAddress!, $0.count, Int(id)) }
                 } else if let byte = BPETokenizer.fallbackByte(b) {
-                    byteTokens[Int(byte)] = id
+                    byteTokens[Int(byte)] = Int32(id)
                 }
             }
         }
         charIds = chars
         byteTokenIds = byteTokens
         if let unk = pipeline.unknownToken {
-            guard let id = byBytes[Array(unk.utf8)] ?? specialTokens[unk].map(Int32.init) else {
+            guard let id = idOf(Array(unk.utf8)) ?? specialTokens[unk].map(Int32.init) else {
                 throw TokenizerError("model.unk_token \(JSONValue.quote(unk)) is not in model.vocab")
             }
             unknownId = id

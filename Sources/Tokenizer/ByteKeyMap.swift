@@ -134,20 +134,23 @@ struct PairTable {
     private let mask: Int
     private static let empty = UInt64.max  // (0xFFFFFFFF, 0xFFFFFFFF) is never a real pair
 
-    init(_ entries: [UInt64: UInt64]) {
+    /// An empty table with room for `capacity` pairs; fill it with `set` before sharing it.
+    init(capacity: Int) {
         var c = 16
-        while c < entries.count * 2 { c <<= 1 }
+        while c < capacity * 2 { c <<= 1 }
         keys = .allocate(capacity: c)
         keys.initialize(repeating: PairTable.empty, count: c)
         values = .allocate(capacity: c)
         values.initialize(repeating: 0, count: c)
         mask = c - 1
-        for (k, v) in entries {
-            var s = PairTable.slot(k, mask)
-            while keys[s] != PairTable.empty { s = (s + 1) & mask }
-            keys[s] = k
-            values[s] = v
-        }
+    }
+
+    /// Sets a pair's value, replacing an earlier one. At most `capacity` distinct pairs.
+    mutating func set(_ k: UInt64, _ v: UInt64) {
+        var s = PairTable.slot(k, mask)
+        while keys[s] != PairTable.empty && keys[s] != k { s = (s + 1) & mask }
+        keys[s] = k
+        values[s] = v
     }
 
     @inline(__always) private static func slot(_ k: UInt64, _ mask: Int) -> Int {

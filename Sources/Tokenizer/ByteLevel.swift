@@ -16,10 +16,11 @@ enum ByteLevel {
         return table
     }()
 
-    static let scalarToByte: [UInt32: UInt8] = {
-        var map: [UInt32: UInt8] = [:]
-        for b in 0..<256 { map[byteToScalar[b]] = UInt8(b) }
-        return map
+    /// Scalar → byte + 1 for the 324 scalars below U+0144 (0: not in the table).
+    static let scalarToByte: [UInt16] = {
+        var table = [UInt16](repeating: 0, count: 0x144)
+        for b in 0..<256 { table[Int(byteToScalar[b])] = UInt16(b) + 1 }
+        return table
     }()
 
     /// Bytes → the stored vocabulary string.
@@ -32,10 +33,10 @@ enum ByteLevel {
     /// The stored string → bytes, or nil if some character is not in the table.
     static func decode(_ string: String) -> [UInt8]? {
         var out: [UInt8] = []
-        out.reserveCapacity(string.unicodeScalars.count)
+        out.reserveCapacity(string.utf8.count)
         for s in string.unicodeScalars {
-            guard let b = scalarToByte[s.value] else { return nil }
-            out.append(b)
+            guard s.value < 0x144, case let b = scalarToByte[Int(s.value)], b != 0 else { return nil }
+            out.append(UInt8(b - 1))
         }
         return out
     }

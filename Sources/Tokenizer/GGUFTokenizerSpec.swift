@@ -239,6 +239,6 @@ extension TokenizerFile {
 extension BPETokenizer {
     /// The id a merge of (a, b) makes, if the pair is a merge.
     func pairTableMergedId(_ a: Int, _ b: Int) -> Int? {
-        mergeTable[UInt64(a) << 32 | UInt64(b)].map { Int($0 & 0xFFFF_FFFF) }
+        pairTable.get(UInt64(a) << 32 | UInt64(b)).map { Int($0 & 0xFFFF_FFFF) }
     }
 }

@@ -19,16 +19,14 @@ public enum TokenizerFile {
 
     /// Loads from the bytes of a tokenizer.json; `name` is used in error messages.
     public static func load(data: Data, name: String = "tokenizer.json") throws -> any Tokenizer {
-        let root: [String: Any]
+        let root: JSONValue
         do {
-            guard let obj = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw TokenizerError("\(name): the top level must be a JSON object")
-            }
-            root = obj
-        } catch let e as TokenizerError { throw e } catch {
-            throw TokenizerError("\(name): not valid JSON (truncated or malformed): \(reason(error))")
+            root = try JSONParser.parse(data)
+        } catch let e as FileError {
+            throw TokenizerError("\(name): not valid JSON (truncated or malformed): \(e.description)")
         }
-        var r = Reader(name: name, data: data)
+        guard root.members != nil else { throw TokenizerError("\(name): the top level must be a JSON object") }
+        var r = Reader(name: name)
         return try r.tokenizer(root)
     }
 
@@ -36,12 +34,6 @@ public enum TokenizerFile {
     /// that starts with a combining mark would join the space into one Character).
     static func mergeParts(_ line: String) -> [String] {
         line.unicodeScalars.split(separator: " ", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
-    }
-
-    static func reason(_ error: Error) -> String {
-        let ns = error as NSError
-        if let d = ns.userInfo[NSDebugDescriptionErrorKey] as? String { return d }
-        return ns.localizedDescription
     }
 
     // MARK: Writing

@@ -4,54 +4,51 @@ import Files
 /// Validates a parsed tokenizer.json against the supported subset, naming any field it refuses.
 struct Reader {
     let name: String
-    /// The file's bytes, to read `model.vocab` again where Foundation's dictionary would merge
-    /// keys (see `vocab`).
-    var data: Data? = nil
 
     func fail(_ msg: String) -> TokenizerError { TokenizerError("\(name): \(msg)") }
 
-    func isNull(_ v: Any?) -> Bool { v == nil || v is NSNull }
+    func isNull(_ v: JSONValue?) -> Bool { v?.isNull ?? true }
 
-    func object(_ v: Any?, _ field: String) throws -> [String: Any] {
+    /// An object (checked to be one), whose members `o[key]` reads.
+    func object(_ v: JSONValue?, _ field: String) throws -> JSONValue {
         guard let v else { throw fail("missing field '\(field)'") }
-        guard let o = v as? [String: Any] else { throw fail("field '\(field)' must be an object") }
-        return o
+        guard v.members != nil else { throw fail("field '\(field)' must be an object") }
+        return v
     }
 
-    func string(_ v: Any?, _ field: String) throws -> String {
+    func string(_ v: JSONValue?, _ field: String) throws -> String {
         guard let v else { throw fail("missing field '\(field)'") }
-        guard let s = v as? String else { throw fail("field '\(field)' must be a string") }
+        guard let s = v.string else { throw fail("field '\(field)' must be a string") }
         return s
     }
 
-    func bool(_ v: Any?, _ field: String, default d: Bool) throws -> Bool {
+    func bool(_ v: JSONValue?, _ field: String, default d: Bool) throws -> Bool {
         if isNull(v) { return d }
-        if let b = v as? Bool { return b }
+        if let b = v?.bool { return b }
         throw fail("field '\(field)' must be true or false")
     }
 
-    func int(_ v: Any?, _ field: String) throws -> Int {
+    /// A non-negative integer below 2^31, written as an integer or as a float with no fraction (3.0).
+    func int(_ v: JSONValue?, _ field: String) throws -> Int {
         guard let v else { throw fail("missing field '\(field)'") }
-        if let n = v as? NSNumber, let i = Int(exactly: n.doubleValue), i >= 0, i < 1 << 31 { return i }
-        if let i = v as? Int, i >= 0, i < 1 << 31 { return i }
-        if let d = v as? Double, let i = Int(exactly: d), i >= 0, i < 1 << 31 { return i }
+        if let d = v.double, let i = Int(exactly: d), i >= 0, i < 1 << 31 { return i }
         throw fail("field '\(field)' must be a non-negative integer")
     }
 
-    func onlyKeys(_ o: [String: Any], _ allowed: Set<String>, _ path: String) throws {
-        if let k = o.keys.sorted().first(where: { !allowed.contains($0) }) {
+    func onlyKeys(_ o: JSONValue, _ allowed: Set<String>, _ path: String) throws {
+        if let k = (o.members ?? []).map(\.key).sorted().first(where: { !allowed.contains($0) }) {
             throw fail("unsupported field '\(path)\(k)'")
         }
     }
 
-    func mustBe(_ o: [String: Any], _ key: String, _ path: String, null: Bool = true, falseOK: Bool = false) throws {
+    func mustBe(_ o: JSONValue, _ key: String, _ path: String, null: Bool = true, falseOK: Bool = false) throws {
         let v = o[key]
         if isNull(v) { return }
-        if falseOK, (try? bool(v, key, default: false)) == false { return }
+        if falseOK, v?.bool == false { return }
         throw fail("unsupported value of '\(path)\(key)' (only \(falseOK ? "false or null" : "null") is supported)")
     }
 
-    mutating func tokenizer(_ root: [String: Any]) throws -> any Tokenizer {
+    mutating func tokenizer(_ root: JSONValue) throws -> any Tokenizer {
         try onlyKeys(root, ["version", "truncation", "padding", "added_tokens", "normalizer", "pre_tokenizer", "post_processor", "decoder", "model"], "")
         for k in ["truncation", "padding"] { try mustBe(root, k, "") }
         let model = try object(root["model"], "model")
@@ -60,7 +57,7 @@ struct Reader {
         // added_tokens: split out of the text before pre-tokenization.
         var added = AddedTokens()
         if let raw = root["added_tokens"], !isNull(raw) {
-            guard let list = raw as? [Any] else { throw fail("field 'added_tokens' must be an array") }
+            guard let list = raw.array else { throw fail("field 'added_tokens' must be an array") }
             for (k, item) in list.enumerated() {
                 let p = "added_tokens[\(k)]."
                 let t = try object(item, "added_tokens[\(k)]")
@@ -88,26 +85,26 @@ struct Reader {
     }
 
     /// The steps of a component, flattening a `Sequence` (whose list is under `listKey`).
-    func steps(_ v: Any?, _ field: String, listKey: String) throws -> [(path: String, object: [String: Any])] {
+    func steps(_ v: JSONValue?, _ field: String, listKey: String) throws -> [(path: String, object: JSONValue)] {
         if isNull(v) { return [] }
         let o = try object(v, field)
-        guard (o["type"] as? String) == "Sequence" else { return [(field, o)] }
-        guard let list = o[listKey] as? [Any] else { throw fail("field '\(field).\(listKey)' must be an array") }
-        var out: [(String, [String: Any])] = []
+        guard (o["type"]?.string) == "Sequence" else { return [(field, o)] }
+        guard let list = o[listKey]?.array else { throw fail("field '\(field).\(listKey)' must be an array") }
+        var out: [(String, JSONValue)] = []
         for (k, item) in list.enumerated() { out += try steps(item, "\(field).\(listKey)[\(k)]", listKey: listKey) }
         return out
     }
 
-    func type(_ o: [String: Any], _ path: String) throws -> String { try string(o["type"], path + ".type") }
+    func type(_ o: JSONValue, _ path: String) throws -> String { try string(o["type"], path + ".type") }
 
     /// A literal pattern (`{"String": s}`); a regex pattern is refused.
-    func literal(_ o: [String: Any], _ path: String) throws -> String {
+    func literal(_ o: JSONValue, _ path: String) throws -> String {
         let pattern = try object(o["pattern"], path + ".pattern")
-        if let s = pattern["String"] as? String { return s }
+        if let s = pattern["String"]?.string { return s }
         throw fail("unsupported '\(path).pattern' (only a literal {\"String\": ...} is supported here, or {\"Regex\": \" {2,}\"} in a normalizer)")
     }
 
-    func normalizers(_ v: Any?) throws -> [NormalizerStep] {
+    func normalizers(_ v: JSONValue?) throws -> [NormalizerStep] {
         try steps(v, "normalizer", listKey: "normalizers").map { path, o in
             switch try type(o, path) {
             case "NFC": return .nfc
@@ -120,7 +117,7 @@ struct Reader {
             case "Replace":
                 let content = try string(o["content"], path + ".content")
                 let pattern = try object(o["pattern"], path + ".pattern")
-                if let regex = pattern["Regex"] as? String, regex == Normalization.spaceRunsRegex { return .replaceSpaceRuns(with: content) }
+                if let regex = pattern["Regex"]?.string, regex == Normalization.spaceRunsRegex { return .replaceSpaceRuns(with: content) }
                 return .replace(try literal(o, path), with: content)
             case "BertNormalizer":
                 try onlyKeys(o, ["type", "clean_text", "handle_chinese_chars", "strip_accents", "lowercase"], path + ".")
@@ -133,8 +130,8 @@ struct Reader {
         }
     }
 
-    func prependScheme(_ o: [String: Any], _ path: String) throws -> PrependScheme {
-        if let s = o["prepend_scheme"] as? String {
+    func prependScheme(_ o: JSONValue, _ path: String) throws -> PrependScheme {
+        if let s = o["prepend_scheme"]?.string {
             guard let scheme = PrependScheme(rawValue: s) else {
                 throw fail("unsupported value '\(s)' of '\(path).prepend_scheme'; supported: first, always, never")
             }
@@ -144,7 +141,7 @@ struct Reader {
         return try bool(o["add_prefix_space"], path + ".add_prefix_space", default: true) ? .always : .never
     }
 
-    func preTokenizers(_ v: Any?) throws -> [PreTokenizerStep] {
+    func preTokenizers(_ v: JSONValue?) throws -> [PreTokenizerStep] {
         try steps(v, "pre_tokenizer", listKey: "pretokenizers").map { path, o in
             switch try type(o, path) {
             case "ByteLevel":
@@ -156,13 +153,13 @@ struct Reader {
             case "Split":
                 try onlyKeys(o, ["type", "pattern", "behavior", "invert"], path + ".")
                 let pattern = try object(o["pattern"], path + ".pattern")
-                guard let regex = pattern["Regex"] as? String else {
+                guard let regex = pattern["Regex"]?.string else {
                     throw fail("unsupported '\(path).pattern' (only the Regex patterns in docs/tokenizer.md are supported)")
                 }
                 guard let known = SplitPattern(regex: regex) else {
                     throw fail("unsupported regex \(JSONValue.quote(regex)) in '\(path).pattern.Regex'; supported: the patterns of \(SplitPattern.allCases.map(\.rawValue).joined(separator: ", ")) (docs/tokenizer.md)")
                 }
-                guard (o["behavior"] as? String) == "Isolated" else {
+                guard (o["behavior"]?.string) == "Isolated" else {
                     throw fail("unsupported value of '\(path).behavior' (only Isolated is supported)")
                 }
                 if try bool(o["invert"], path + ".invert", default: false) { throw fail("unsupported value of '\(path).invert' (only false is supported)") }
@@ -183,7 +180,7 @@ struct Reader {
         }
     }
 
-    func decoders(_ v: Any?) throws -> [DecoderStep] {
+    func decoders(_ v: JSONValue?) throws -> [DecoderStep] {
         if isNull(v) { throw fail("missing field 'decoder'") }
         return try steps(v, "decoder", listKey: "decoders").map { path, o in
             switch try type(o, path) {
@@ -208,7 +205,7 @@ struct Reader {
     }
 
     /// What the post-processor adds before a single text. Offsets-only processors add nothing.
-    func prefix(_ v: Any?) throws -> [TemplateToken] {
+    func prefix(_ v: JSONValue?) throws -> [TemplateToken] {
         var out: [TemplateToken] = []
         var templates = 0
         for (path, o) in try steps(v, "post_processor", listKey: "processors") {
@@ -216,22 +213,22 @@ struct Reader {
             case "ByteLevel": continue  // only adjusts offsets, which tinygpt does not report
             case "TemplateProcessing":
                 templates += 1
-                guard let single = o["single"] as? [Any] else { throw fail("field '\(path).single' must be an array") }
-                let specials = try object(o["special_tokens"] ?? [String: Any](), path + ".special_tokens")
+                guard let single = o["single"]?.array else { throw fail("field '\(path).single' must be an array") }
+                let specials = try object(o["special_tokens"] ?? .object([]), path + ".special_tokens")
                 var sawSequence = false
                 for (k, item) in single.enumerated() {
                     let ip = "\(path).single[\(k)]"
                     let piece = try object(item, ip)
-                    if let seq = piece["Sequence"] as? [String: Any] {
-                        guard (seq["id"] as? String) == "A", !sawSequence else { throw fail("unsupported '\(ip)' (a single template has one $A)") }
+                    if let seq = piece["Sequence"], seq.members != nil {
+                        guard (seq["id"]?.string) == "A", !sawSequence else { throw fail("unsupported '\(ip)' (a single template has one $A)") }
                         sawSequence = true
-                    } else if let sp = piece["SpecialToken"] as? [String: Any] {
+                    } else if let sp = piece["SpecialToken"], sp.members != nil {
                         if sawSequence {
                             throw fail("unsupported '\(ip)': the template adds a token after the text (e.g. EOS); tinygpt supports only tokens before it (BOS)")
                         }
                         let name = try string(sp["id"], ip + ".SpecialToken.id")
                         let entry = try object(specials[name], "\(path).special_tokens[\(JSONValue.quote(name))]")
-                        guard let ids = entry["ids"] as? [Any] else { throw fail("field '\(path).special_tokens[\(JSONValue.quote(name))].ids' must be an array") }
+                        guard let ids = entry["ids"]?.array else { throw fail("field '\(path).special_tokens[\(JSONValue.quote(name))].ids' must be an array") }
                         out.append(TemplateToken(name: name, ids: try ids.map { try int($0, "\(path).special_tokens[\(JSONValue.quote(name))].ids") }))
                     } else {
                         throw fail("unsupported '\(ip)' (expected Sequence or SpecialToken)")
@@ -247,7 +244,7 @@ struct Reader {
     }
 
     /// The pipeline of a BPE file, checked to be one tinygpt runs exactly.
-    func pipeline(_ root: [String: Any], _ model: [String: Any]) throws -> BPETokenizer.Pipeline {
+    func pipeline(_ root: JSONValue, _ model: JSONValue) throws -> BPETokenizer.Pipeline {
         var pl = BPETokenizer.Pipeline()
         pl.ignoreMerges = try bool(model["ignore_merges"], "model.ignore_merges", default: false)
         pl.byteFallback = try bool(model["byte_fallback"], "model.byte_fallback", default: false)
@@ -281,59 +278,48 @@ struct Reader {
         return pl
     }
 
-    /// `model.vocab` as (token, id). Swift strings compare by canonical equivalence, so a
-    /// dictionary from Foundation keeps one of two tokens that differ only in Unicode composition
-    /// ("é" and "e\u{301}"), which SentencePiece vocabularies can hold; for those (`exact`) the
-    /// entries are read again from the file's bytes, token by token.
-    func vocab(_ model: [String: Any], exact: Bool = false) throws -> [(String, Int)] {
-        let v = try object(model["vocab"], "model.vocab")
+    /// `model.vocab` as (token, id), in file order. Keys are kept as written: tokens that differ
+    /// only in Unicode composition ("é" and "e\u{301}"), which SentencePiece vocabularies can
+    /// hold, stay two entries.
+    func vocab(_ model: JSONValue) throws -> [(String, Int)] {
+        let members = try object(model["vocab"], "model.vocab").members ?? []
         var out: [(String, Int)] = []
-        out.reserveCapacity(v.count)
-        if exact, let data, let entries = rawVocab(data) {
-            for (s, id) in entries { out.append((s, try int(id, "model.vocab[\(JSONValue.quote(s))]"))) }
-        } else {
-            for (s, id) in v { out.append((s, try int(id, "model.vocab[\(JSONValue.quote(s))]"))) }
+        out.reserveCapacity(members.count)
+        for (s, value) in members {
+            // The field's name is spelled out only for an entry that fails.
+            if case .int(let id) = value, id >= 0, id < 1 << 31 { out.append((s, id)); continue }
+            out.append((s, try int(value, "model.vocab[\(JSONValue.quote(s))]")))
         }
-        var seen = Set<Int>()
-        for (s, id) in out where !seen.insert(id).inserted { throw fail("id \(id) is used twice in model.vocab (again by \(JSONValue.quote(s)))") }
+        var seen = [Bool](repeating: false, count: (out.map { $0.1 }.max() ?? -1) + 1)
+        for (s, id) in out {
+            if seen[id] { throw fail("id \(id) is used twice in model.vocab (again by \(JSONValue.quote(s)))") }
+            seen[id] = true
+        }
         return out
     }
 
-    /// The entries of `model.vocab`, in file order, by tinygpt's own parser (which keeps keys as written).
-    func rawVocab(_ data: Data) -> [(String, Any)]? {
-        guard case .object(let root)? = try? JSONParser.parse([UInt8](data)),
-              case .object(let model)? = root.last(where: { $0.key == "model" })?.value,
-              case .object(let vocab)? = model.last(where: { $0.key == "vocab" })?.value else { return nil }
-        return vocab.map { entry -> (String, Any) in
-            switch entry.value {
-            case .int(let i): return (entry.key, i)
-            case .double(let d): return (entry.key, d)
-            default: return (entry.key, "not a number")
-            }
-        }
-    }
-
-    func bpe(_ root: [String: Any], _ model: [String: Any], _ added: AddedTokens) throws -> BPETokenizer {
+    func bpe(_ root: JSONValue, _ model: JSONValue, _ added: AddedTokens) throws -> BPETokenizer {
         try onlyKeys(model, ["type", "dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", "byte_fallback", "ignore_merges", "vocab", "merges"], "model.")
-        if let d = model["dropout"], !isNull(d), (d as? NSNumber)?.doubleValue != 0 {
+        if let d = model["dropout"], !isNull(d), d.double != 0 {
             throw fail("unsupported value of 'model.dropout' (only null or 0 is supported)")
         }
         // "" and null mean the same: no prefix or suffix.
-        for k in ["continuing_subword_prefix", "end_of_word_suffix"] where !isNull(model[k]) && (model[k] as? String) != "" {
+        for k in ["continuing_subword_prefix", "end_of_word_suffix"] where !isNull(model[k]) && model[k]?.string != "" {
             throw fail("unsupported value of 'model.\(k)' (only null or \"\" is supported)")
         }
         let pl = try pipeline(root, model)
         let byteLevel = pl.isByteLevel
         let specials = added.ids
 
-        let entries = try vocab(model, exact: !byteLevel)
+        let entries = try vocab(model)
         let size = max((entries.map { $0.1 }.max() ?? -1), (specials.values.max() ?? -1)) + 1
         var tokenBytes = [[UInt8]](repeating: [], count: size)
         var idStrings: [Int: String] = [:]
-        var idOf: [[UInt8]: Int] = [:]  // by bytes: distinct tokens may be canonically equivalent strings
-        idOf.reserveCapacity(entries.count)
+        // By bytes (distinct tokens may be canonically equivalent strings), without a key array per entry.
+        var idOf = ByteKeyMap(capacity: entries.count)
         for (s, id) in entries {
-            idOf[Array(s.utf8)] = id
+            var key = s
+            key.withUTF8 { idOf.set($0.baseAddress!, $0.count, id) }
             if specials[s] == id { continue }
             if !byteLevel {
                 tokenBytes[id] = Array(s.utf8)
@@ -344,29 +330,31 @@ struct Reader {
                 tokenBytes[id] = Array(s.utf8); idStrings[id] = s
             }
         }
+        func vocabId(_ s: String) -> Int? {
+            var key = s
+            return key.withUTF8 { idOf.get($0.baseAddress!, $0.count) }
+        }
         for (s, id) in specials {
-            if let other = idOf[Array(s.utf8)], other != id { throw fail("added token \(JSONValue.quote(s)) has id \(id) but model.vocab gives \(other)") }
+            if let other = vocabId(s), other != id { throw fail("added token \(JSONValue.quote(s)) has id \(id) but model.vocab gives \(other)") }
             tokenBytes[id] = Array(s.utf8)
             if byteLevel { idStrings[id] = s }
         }
         for t in pl.prefix { for id in t.ids where id >= size { throw fail("post_processor token \(JSONValue.quote(t.name)) has id \(id), outside the vocabulary of \(size)") } }
 
         guard let rawMerges = model["merges"] else { throw fail("missing field 'model.merges'") }
-        guard let list = rawMerges as? [Any] else { throw fail("field 'model.merges' must be an array") }
+        guard let list = rawMerges.array else { throw fail("field 'model.merges' must be an array") }
         var merges: [(Int, Int)] = []
         merges.reserveCapacity(list.count)
         for (k, m) in list.enumerated() {
             let parts: [String]
-            if let s = m as? String {
-                parts = TokenizerFile.mergeParts(s)
-            } else if let a = m as? [Any], a.allSatisfy({ $0 is String }) {
-                parts = a.map { $0 as! String }
-            } else {
-                throw fail("model.merges[\(k)] must be \"a b\" or [\"a\", \"b\"]")
+            switch m {
+            case .string(let s): parts = TokenizerFile.mergeParts(s)
+            case .array(let a) where a.allSatisfy({ $0.string != nil }): parts = a.compactMap(\.string)
+            default: throw fail("model.merges[\(k)] must be \"a b\" or [\"a\", \"b\"]")
             }
             guard parts.count == 2 else { throw fail("model.merges[\(k)] must have exactly 2 tokens, got \(parts.count)") }
-            guard let a = idOf[Array(parts[0].utf8)], let b = idOf[Array(parts[1].utf8)] else {
-                throw fail("model.merges[\(k)] uses token \(JSONValue.quote(idOf[Array(parts[0].utf8)] == nil ? parts[0] : parts[1])) that is not in model.vocab")
+            guard let a = vocabId(parts[0]), let b = vocabId(parts[1]) else {
+                throw fail("model.merges[\(k)] uses token \(JSONValue.quote(vocabId(parts[0]) == nil ? parts[0] : parts[1])) that is not in model.vocab")
             }
             merges.append((a, b))
         }
@@ -384,23 +372,23 @@ struct Reader {
     }
 
     /// The pipeline of a WordPiece or Unigram file: its steps, none of them byte-level.
-    func textPipeline(_ root: [String: Any]) throws -> TextPipeline {
+    func textPipeline(_ root: JSONValue) throws -> TextPipeline {
         var pl = TextPipeline()
         pl.normalizers = try normalizers(root["normalizer"])
         pl.preTokenizers = try preTokenizers(root["pre_tokenizer"])
         pl.decoders = try decoders(root["decoder"])
         pl.prefix = try prefix(root["post_processor"])
         if pl.preTokenizers.contains(where: { if case .byteLevel = $0 { return true } else { return false } }) {
-            throw fail("unsupported pre_tokenizer ByteLevel with a \(try string((root["model"] as? [String: Any])?["type"], "model.type")) model; ByteLevel goes with BPE")
+            throw fail("unsupported pre_tokenizer ByteLevel with a \(try string(root["model"]?["type"], "model.type")) model; ByteLevel goes with BPE")
         }
         if pl.decoders.contains(.byteLevel) { throw fail("unsupported decoder ByteLevel without a ByteLevel pre_tokenizer") }
         return pl
     }
 
-    func wordPiece(_ root: [String: Any], _ model: [String: Any], _ added: AddedTokens) throws -> WordPieceTokenizer {
+    func wordPiece(_ root: JSONValue, _ model: JSONValue, _ added: AddedTokens) throws -> WordPieceTokenizer {
         try onlyKeys(model, ["type", "unk_token", "continuing_subword_prefix", "max_input_chars_per_word", "vocab"], "model.")
         let pl = try textPipeline(root)
-        let entries = try vocab(model, exact: true)
+        let entries = try vocab(model)
         var strings = [String?](repeating: nil, count: (entries.map { $0.1 }.max() ?? -1) + 1)
         for (s, id) in entries { strings[id] = s }
         let unk = try model["unk_token"].map { try string($0, "model.unk_token") } ?? "[UNK]"
@@ -417,18 +405,11 @@ struct Reader {
         }
     }
 
-    func unigram(_ root: [String: Any], _ model: [String: Any], _ added: AddedTokens) throws -> UnigramTokenizer {
+    func unigram(_ root: JSONValue, _ model: JSONValue, _ added: AddedTokens) throws -> UnigramTokenizer {
         try onlyKeys(model, ["type", "unk_id", "vocab", "byte_fallback"], "model.")
         let pl = try textPipeline(root)
         guard let raw = model["vocab"] else { throw fail("missing field 'model.vocab'") }
-        guard raw is [Any] else { throw fail("field 'model.vocab' must be an array of [piece, score] pairs") }
-        // Scores are read again by tinygpt's parser, which rounds decimal text to the nearest
-        // Double (Foundation's may miss by one unit in the last place, and a tie may hang on it).
-        guard let data, case .object(let r)? = try? JSONParser.parse([UInt8](data)),
-              case .object(let m)? = r.last(where: { $0.key == "model" })?.value,
-              case .array(let list)? = m.last(where: { $0.key == "vocab" })?.value else {
-            throw fail("field 'model.vocab' must be an array of [piece, score] pairs")
-        }
+        guard let list = raw.array else { throw fail("field 'model.vocab' must be an array of [piece, score] pairs") }
         var pieces: [String] = [], scores: [Double] = []
         pieces.reserveCapacity(list.count); scores.reserveCapacity(list.count)
         for (k, item) in list.enumerated() {
@@ -450,16 +431,16 @@ struct Reader {
         }
     }
 
-    func char(_ root: [String: Any], _ model: [String: Any], _ specials: [String: Int]) throws -> CharTokenizer {
+    func char(_ root: JSONValue, _ model: JSONValue, _ specials: [String: Int]) throws -> CharTokenizer {
         try onlyKeys(model, ["type", "vocab", "unk_token"], "model.")
         let pre = try object(root["pre_tokenizer"], "pre_tokenizer")
-        let pattern = (pre["pattern"] as? [String: Any])?["Regex"] as? String
-        guard (pre["type"] as? String) == "Split", pattern == "[\\s\\S]", (pre["behavior"] as? String) == "Isolated",
+        let pattern = pre["pattern"]?["Regex"]?.string
+        guard (pre["type"]?.string) == "Split", pattern == "[\\s\\S]", (pre["behavior"]?.string) == "Isolated",
               (try? bool(pre["invert"], "invert", default: false)) == false else {
             throw fail("unsupported pre_tokenizer for WordLevel; only tinygpt's char layout (Split on \"[\\\\s\\\\S]\", Isolated) is supported")
         }
         let dec = try object(root["decoder"], "decoder")
-        guard (dec["type"] as? String) == "Fuse" else { throw fail("unsupported decoder.type '\(dec["type"] ?? "null")'; only Fuse is supported with WordLevel") }
+        guard (dec["type"]?.string) == "Fuse" else { throw fail("unsupported decoder.type '\(dec["type"] ?? "null")'; only Fuse is supported with WordLevel") }
         try mustBe(root, "post_processor", "")
         var chars: [(Int, Unicode.Scalar)] = []
         for (s, id) in try vocab(model) {

@@ -91,3 +91,57 @@ final class QuantizedMatmulTests: XCTestCase {
         }
     }
 }
+
+/// Prompt processing's int4 products in integer form: every lane shape gives
+/// the twin's bits for any thread count, and the twin is the scaled integer
+/// dot product of the int8-quantized token rows.
+final class Int4MatmulTests: XCTestCase {
+    func testEveryShapeGivesTheReferenceBits() {
+        var g = RandomGenerator(seed: 11)
+        // Rows not a multiple of six or of a panel, tokens not a multiple of any lane count, groups of 16 to 128.
+        for (rows, cols, groupSize) in [(150, 64, 32), (70, 96, 16), (9, 128, 64), (53, 384, 128), (5, 32, 32)] {
+            let w = (0..<(rows * cols)).map { _ in Float(g.uniformDouble() * 2 - 1) }
+            let m = QuantizedMatrix(quantizing: w, rows: rows, cols: cols, groupSize: groupSize, format: .int4)
+            for t in [1, 7, 20, 33] {
+                let x = (0..<(t * cols)).map { _ in Float(g.uniformDouble() * 2 - 1) * (g.uniformDouble() < 0.05 ? 6 : 1) }
+                var expected = [Float](repeating: .nan, count: t * rows)
+                x.withUnsafeBufferPointer { xp in expected.withUnsafeMutableBufferPointer { int4MatmulReference(xp.baseAddress!, m, $0.baseAddress!, tokens: t) } }
+                for kernel in MatmulKernel.allCases {
+                    for threads in [1, 2, 3] {
+                        let saved = Parallel.threads
+                        defer { Parallel.threads = saved }
+                        Parallel.threads = threads
+                        var got = [Float](repeating: .nan, count: t * rows)
+                        x.withUnsafeBufferPointer { xp in
+                            got.withUnsafeMutableBufferPointer { int4Matmul(xp.baseAddress!, m, $0.baseAddress!, tokens: t, kernel: kernel) }
+                        }
+                        XCTAssertEqual(got.map(\.bitPattern), expected.map(\.bitPattern), "\(kernel), \(threads) threads, (\(rows), \(cols)) g\(groupSize) t \(t)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testReferenceIsTheScaledIntegerDotProduct() {
+        var g = RandomGenerator(seed: 12)
+        let (rows, cols, groupSize, t) = (7, 96, 32, 3)
+        let m = QuantizedMatrix(quantizing: (0..<(rows * cols)).map { _ in Float(g.uniformDouble() * 2 - 1) }, rows: rows, cols: cols,
+                                groupSize: groupSize, format: .int4)
+        let x = (0..<(t * cols)).map { _ in Float(g.uniformDouble() * 2 - 1) }
+        var out = [Float](repeating: 0, count: t * rows)
+        x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { int4MatmulReference(xp.baseAddress!, m, $0.baseAddress!, tokens: t) } }
+        let activations = QuantizedActivations(capacity: cols)
+        for c in 0..<t {
+            x.withUnsafeBufferPointer { activations.quantize($0.baseAddress! + c * cols, count: cols, groupSize: groupSize) }
+            for r in 0..<rows {
+                var expected: Double = 0
+                for G in 0..<(cols / groupSize) {
+                    var sum = 0
+                    for k in (G * groupSize)..<((G + 1) * groupSize) { sum += m.level(r, k) * Int(activations.levels[k]) }
+                    expected += Double(sum) * Double(m.scales[r * (cols / groupSize) + G] * activations.scales[G])
+                }
+                XCTAssertEqual(Double(out[c * rows + r]), expected, accuracy: 1e-5 * max(1, abs(expected)), "token \(c) row \(r)")
+            }
+        }
+    }
+}
