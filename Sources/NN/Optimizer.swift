@@ -53,7 +53,9 @@ public final class Optimizer {
         self.settings = settings
         orthogonalized = parameters.map { settings.kind == .muon && $0.isHiddenMatrix }
         first = parameters.map { Tensor(zeros: $0.tensor.shape) }
-        second = zip(parameters, orthogonalized).map { p, muon in settings.kind == .sgd || muon ? nil : Tensor(zeros: p.tensor.shape) }
+        second = zip(parameters, orthogonalized).map { (p: Parameter, muon: Bool) -> Tensor? in
+            settings.kind == .sgd || muon ? nil : Tensor(zeros: p.tensor.shape)
+        }
     }
 
     /// Drops the gradients, as PyTorch's `zero_grad()` (set_to_none) does: the
