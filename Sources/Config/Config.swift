@@ -10,7 +10,7 @@ import NN
 
 public enum NormPosition: String, CaseIterable, Sendable { case pre, post, deepnorm }
 public enum PositionEncoding: String, CaseIterable, Sendable { case learned, sinusoidal, rope, alibi, t5, none }
-public enum ActivationKind: String, CaseIterable, Sendable { case relu, gelu, gelu_tanh, swish, sigmoid, tanh, swiglu, geglu, reglu, glu }
+public enum ActivationKind: String, CaseIterable, Sendable { case relu, gelu, gelu_tanh, swish, sigmoid, tanh, swiglu, geglu, reglu, glu, relu2 }
 /// Which keys a query sees: the earlier positions (causal), or also the whole
 /// prompt of a prompt–completion example (prefix_lm: bidirectional over the prompt).
 public enum AttentionKind: String, CaseIterable, Sendable { case causal, prefix_lm }
@@ -76,6 +76,12 @@ public struct ModelConfig: Equatable, Sendable, ConfigSection {
     public var initialization: InitScheme? = nil
     /// Start every residual branch's output projection (attn.out, ffn.down) at zero, whatever `initialization` draws.
     public var zeroInitOutput = false
+    /// RMSNorm (no gain) on each head's queries and keys before RoPE and the scores.
+    public var qkNorm = false
+    /// nil: plain logits; c: c·tanh(logits/c).
+    public var logitSoftcap: Double? = nil
+    /// Start the untied output head at zero.
+    public var zeroInitHead = false
 
     public init() {}
 
@@ -102,13 +108,16 @@ public struct ModelConfig: Equatable, Sendable, ConfigSection {
         .int("relative_attention_num_buckets", \.relativeAttentionNumBuckets, .between(2, 4096), "T5 relative positions (position = t5): buckets of distances; half hold one distance each (0, 1, …), half grow logarithmically up to relative_attention_max_distance (transformers' T5Config name)."),
         .int("relative_attention_max_distance", \.relativeAttentionMaxDistance, .atLeast(2), "T5 relative positions (position = t5): every distance from this one on shares the last bucket; must exceed relative_attention_num_buckets / 2."),
         .choice("attention", \.attention, "causal: each position sees itself and earlier ones; prefix_lm: the prompt of a prompt–completion example is also seen in full by every position (bidirectional over the prompt, causal over the completion); needs train.objective sft or dpo."),
-        .choice("activation", \.activation, "Feed-forward activation; swiglu, geglu, reglu and glu (sigmoid gate, Dauphin et al. 2017) are gated (GLU) variants."),
+        .choice("activation", \.activation, "Feed-forward activation; relu2 is squared ReLU max(0, x)² (Primer, So et al. 2021); swiglu, geglu, reglu and glu (sigmoid gate, Dauphin et al. 2017) are gated (GLU) variants."),
         .swishBeta("swish_beta", \.swishBeta, "β of Swish x·σ(βx) in activation swish and swiglu (ignored by others): a number > 0 (1 = SiLU), or \"learnable\": one β per hidden unit of each feed-forward, trained from 1."),
         .bool("bias", \.bias, "Biases in linear layers and norms."),
         .number("dropout", \.dropout, .halfOpen(0, 1), "Dropout probability during training."),
         .bool("tie_embeddings", \.tieEmbeddings, "Share the token embedding with the output projection."),
         .optionalChoice("init", \.initialization, "Weight init; gpt2 = normal(0, 0.02) with residual output projections scaled by 1/sqrt(2 · n_layer); null = gpt2, or xavier with norm_position = deepnorm."),
         .bool("zero_init_output", \.zeroInitOutput, "Initialise each block's residual output projections (attn.out, ffn.down) to zero, whatever init draws for the rest: every block starts as the identity."),
+        .bool("qk_norm", \.qkNorm, "QK-norm: RMSNorm without a gain over each head's query and key vectors, before RoPE (as the modded-nanogpt speed-run; Dehghani et al. 2023 normalise queries and keys too): bounded scores at any learning rate."),
+        .optionalNumber("logit_softcap", \.logitSoftcap, .greaterThan(0), "Logit soft-capping c: logits become c·tanh(logits/c), smoothly bounded in (−c, c) (Gemma 2's final_logit_softcapping; the modded-nanogpt speed-run); null = off."),
+        .bool("zero_init_head", \.zeroInitHead, "Start the output head at zero (needs tie_embeddings false), as the modded-nanogpt speed-run: every token starts equally likely."),
     ]
 
     func checkCombinations() throws {
@@ -129,6 +138,9 @@ public struct ModelConfig: Equatable, Sendable, ConfigSection {
         }
         if normPosition == .deepnorm, initialization == .gpt2 {
             throw ConfigError("model.norm_position = deepnorm sets its own init gain β = (8·n_layer)^(−1/4); model.init = gpt2 adds the pre-norm rule 1/√(2·n_layer) on residual outputs: use init xavier (the paper's, and the default with deepnorm) or kaiming")
+        }
+        if zeroInitHead && tieEmbeddings {
+            throw ConfigError("model.zero_init_head = true needs model.tie_embeddings = false: a tied head is the token embedding, which would start at zero too")
         }
         try ropeScaling?.validate(key: "model.rope_scaling", position: position.rawValue, headSize: headSize)
     }
@@ -185,6 +197,9 @@ public struct TrainConfig: Equatable, Sendable, ConfigSection {
     public var eps = 1e-8
     public var weightDecay = 0.1
     public var momentum = 0.9
+    public var muonLR = 0.02
+    public var muonMomentum = 0.95
+    public var muonNesterov = true
     public var l1 = 0.0
     public var l2 = 0.0
     public var gradClip = 1.0
@@ -204,7 +219,7 @@ public struct TrainConfig: Equatable, Sendable, ConfigSection {
         .int("batch_size", \.batchSize, .between(1, maxWidth), "Sequences per micro-batch."),
         .int("grad_accum_steps", \.gradAccumSteps, .between(1, maxWidth), "Micro-batches whose gradients are summed per optimizer step."),
         .int("max_steps", \.maxSteps, .atLeast(1), "Optimizer steps to train."),
-        .choice("optimizer", \.optimizer, "Optimizer: adamw (decoupled weight decay), adam, or sgd with momentum."),
+        .choice("optimizer", \.optimizer, "Optimizer: adamw (decoupled weight decay), adam, sgd with momentum, or muon (Keller Jordan 2024: momentum, then Newton–Schulz orthogonalisation of each 2-D block weight's update, at muon_lr; AdamW at lr for embeddings, head, norms and biases)."),
         .number("lr", \.lr, .greaterThan(0), "Peak learning rate."),
         .number("min_lr", \.minLR, .atLeast(0), "Final learning rate of the schedule; must be ≤ lr."),
         .int("warmup_steps", \.warmupSteps, .atLeast(0), "Linear warmup steps from 0 to lr; a warmup longer than max_steps is shortened to it, with a note."),
@@ -214,6 +229,9 @@ public struct TrainConfig: Equatable, Sendable, ConfigSection {
         .number("eps", \.eps, .greaterThan(0), "Adam denominator epsilon."),
         .number("weight_decay", \.weightDecay, .atLeast(0), "Weight decay of matrices and embeddings: decoupled (w ← w − lr·λ·w, lr the scheduled rate, as PyTorch's AdamW; Loshchilov & Hutter's paper scales λ·w by the schedule multiplier η_t alone, so its λ is lr_peak·λ here) with adamw; coupled, added to the gradient as λ·w, with adam and sgd."),
         .number("momentum", \.momentum, .halfOpen(0, 1), "SGD momentum (sgd only)."),
+        .number("muon_lr", \.muonLR, .greaterThan(0), "Muon's peak learning rate for the blocks' 2-D weights (optimizer muon); it follows lr's schedule (× lr_t / lr). 0.02 as in modded-nanogpt."),
+        .number("muon_momentum", \.muonMomentum, .halfOpen(0, 1), "Muon's momentum μ (optimizer muon): buf ← μ·buf + g. 0.95 as published."),
+        .bool("muon_nesterov", \.muonNesterov, "Muon orthogonalises g + μ·buf (Nesterov, as published) instead of buf (optimizer muon)."),
         .number("l1", \.l1, .atLeast(0), "L1 penalty: λ₁·sign(w) added to the gradient of matrices and embeddings, after clipping."),
         .number("l2", \.l2, .atLeast(0), "L2 penalty: 2·λ₂·w added to the gradient of matrices and embeddings, after clipping."),
         .number("grad_clip", \.gradClip, .atLeast(0), "Clip the global gradient norm to this value; 0 = off."),
@@ -456,6 +474,9 @@ public struct RunConfig: Equatable, Sendable {
         }
         // Across sections: the adapters must fit the model they attach to.
         try lora?.check(model: model)
+        if train.optimizer == .muon, lora != nil {
+            throw ConfigError("train.optimizer = muon orthogonalises the updates of the blocks' 2-D weights, and with a lora section those are frozen (only the adapters train): use adamw")
+        }
         try checkPolicyOptimization()
     }
 
@@ -580,6 +601,7 @@ extension ActivationKind {
         case .geglu: return (.gelu, true)
         case .reglu: return (.relu, true)
         case .glu: return (.sigmoid, true)
+        case .relu2: return (.reluSquared, false)
         }
     }
 }

@@ -135,6 +135,30 @@ extension ConfigField {
             })
     }
 
+    /// A number that may be null (off); `bounds` applies only when set.
+    static func optionalNumber(_ name: String, _ path: WritableKeyPath<Section, Double?>, _ bounds: Bounds, _ doc: String) -> ConfigField {
+        ConfigField(
+            name: name, type: "number or null", allowed: bounds.text, doc: doc,
+            get: { $0[keyPath: path].map(JSONValue.double) ?? .null },
+            set: { section, value, key in
+                switch value {
+                case .null: section[keyPath: path] = nil
+                case .int(let i): section[keyPath: path] = Double(i)
+                case .double(let d): section[keyPath: path] = d
+                default: throw typeError(key, "a number or null", value)
+                }
+            },
+            parseText: { text in
+                if text == "null" { return .null }
+                return isDecimalNumber(text) ? Double(text).flatMap { $0.isFinite ? JSONValue.double($0) : nil } : nil
+            },
+            check: { section, key in
+                guard let v = section[keyPath: path] else { return }
+                guard v.isFinite else { throw ConfigError("\(key) must be a finite number or null, got \(v)") }
+                guard bounds.contains(v) else { throw ConfigError("\(key) must be \(bounds.text) or null (off), got \(v)") }
+            })
+    }
+
     static func bool(_ name: String, _ path: WritableKeyPath<Section, Bool>, _ doc: String) -> ConfigField {
         ConfigField(
             name: name, type: "boolean", allowed: "true | false", doc: doc,

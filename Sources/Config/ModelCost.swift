@@ -60,7 +60,7 @@ public struct ModelCost {
         return 2 * multiplyAdds + 4 * model.nLayer * model.contextLength * model.dModel
     }
 
-    /// Floats per parameter an optimizer keeps: SGD's momentum, Adam's two moments.
+    /// Floats per parameter an optimizer keeps: SGD's momentum, Adam's two moments (Muon: two, one for the blocks' matrices).
     public static func optimizerFloatsPerParameter(_ optimizer: OptimizerKind) -> Int { optimizer == .sgd ? 1 : 2 }
 
     // MARK: decoding
@@ -145,7 +145,9 @@ public struct ModelCost {
 
     /// Weights, gradients and optimizer state in bytes, before activations: what `info` prints.
     public func trainingStateBytes(optimizer: OptimizerKind) -> (weights: Int, gradients: Int, optimizer: Int) {
-        (4 * parameters, 4 * parameters, 4 * ModelCost.optimizerFloatsPerParameter(optimizer) * parameters)
+        // Muon keeps one momentum buffer for the blocks' matrices and AdamW's two moments for the rest.
+        let hidden = optimizer == .muon ? shapes.filter { Parameter.isHiddenMatrix(name: $0.name, rank: $0.shape.count) }.map(\.count).reduce(0, +) : 0
+        return (4 * parameters, 4 * parameters, 4 * (ModelCost.optimizerFloatsPerParameter(optimizer) * parameters - hidden))
     }
 }
 

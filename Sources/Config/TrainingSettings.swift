@@ -9,6 +9,7 @@ extension OptimizerSettings {
         beta1 = Float(t.beta1); beta2 = Float(t.beta2); eps = Float(t.eps)
         weightDecay = Float(t.weightDecay); momentum = Float(t.momentum)
         l1 = Float(t.l1); l2 = Float(t.l2)
+        muonLearningRateRatio = Float(t.muonLR / t.lr); muonMomentum = Float(t.muonMomentum); muonNesterov = t.muonNesterov
     }
 }
 

@@ -42,6 +42,12 @@ public enum HuggingFace {
             if case .fixed(let b) = m.swishBeta { beta = "\(b)" }
             throw FormatError("model.swish_beta = \(beta) cannot be exported: transformers' silu is Swish with β = 1 and no config.json sets another β")
         }
+        if m.qkNorm {
+            throw FormatError("model.qk_norm cannot be exported: transformers' GPT-2 and LLaMA do not normalise queries and keys (families that do, such as OLMo-2 and Qwen3, train a gain tinygpt's gain-free QK-norm does not have), so no config.json reproduces it")
+        }
+        if let cap = m.logitSoftcap {
+            throw FormatError("model.logit_softcap = \(cap) cannot be exported: transformers' GPT-2 and LLaMA return the head's logits uncapped (only Gemma 2's final_logit_softcapping caps them, and Gemma 2's block differs from both), so no config.json reproduces it")
+        }
         if m.normPosition == .deepnorm {
             // Neither family has a post-norm block, let alone DeepNorm's α·x residual.
             throw FormatError("model.norm_position = deepnorm cannot be exported: transformers' GPT-2 and LLaMA are pre-norm and have no post-norm residual LN(α·x + f(x)) (α = (2N)^(1/4)), so no config.json reproduces it")

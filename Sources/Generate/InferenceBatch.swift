@@ -63,6 +63,7 @@ public final class InferenceBatch {
             for (b, model) in models.enumerated() {
                 let pos = model.length, window = model.contextWindow
                 let qb = q + b * d, kb = k + b * kvDim, vb = v + b * kvDim
+                m.normalizeQueriesAndKeys(qb, kb, tokens: 1)
                 if !m.ropeTable.isEmpty {
                     m.ropeTable.withUnsafeBufferPointer { table in
                         let row = table.baseAddress! + pos * headSize
@@ -104,6 +105,7 @@ public final class InferenceBatch {
             last = normed
         }
         matVecBatched([product(m.head, last, logits)], batch: n)
+        m.capLogits(logits, rows: n)
         for model in models { model.length += 1 }
         return (0..<n).map { Array(UnsafeBufferPointer(start: logits + $0 * vocab, count: vocab)) }
     }

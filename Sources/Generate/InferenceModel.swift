@@ -48,6 +48,8 @@ public final class InferenceModel {
     let relativeBias: UnsafePointer<Float>?    // T5: (buckets, heads)
     let relativeBuckets: [Int]                 // T5: the bucket of each distance 0..<window
     let swishBetas: [UnsafePointer<Float>?]    // per layer, a learned Swish β per hidden unit
+    let queryKeyNormEps: Float?                // QK-norm: RMS-normalise each head's query and key
+    let logitSoftcap: Float?                   // logits ← c·tanh(logits/c)
     /// Keeps the float storage the pointers point into alive.
     let owners: [AnyObject]
 
@@ -134,6 +136,8 @@ public final class InferenceModel {
         head = config.tieEmbeddings ? Linear(weights: tokenEmbedding, rows: vocab, cols: d, bias: nil) : linear("lm_head", d, vocab)
         activation = config.feedForwardActivation.activation
         swishBetas = (0..<config.nLayer).map { vector("blocks.\($0).ffn.swish_beta") }
+        queryKeyNormEps = config.qkNorm ? Float(config.normEps) : nil
+        logitSoftcap = config.logitSoftcap.map { Float($0) }
         switch config.normPosition {
         case .pre: residualScale = nil
         case .post: residualScale = 1
@@ -220,6 +224,7 @@ public final class InferenceModel {
         var last = UnsafePointer(x)
         if let finalNorm { normalize(x, finalNorm, into: normed); last = UnsafePointer(normed) }
         run(headJobs, input: last, count: d)
+        capLogits(logitsBuffer, rows: 1)
         length += 1
         return UnsafeBufferPointer(start: logitsBuffer, count: vocabSize)
     }
@@ -273,9 +278,23 @@ public final class InferenceModel {
         matVec(jobs)
     }
 
+    /// QK-norm on `tokens` rows of queries (heads each) and keys (kvHeads each), before RoPE.
+    func normalizeQueriesAndKeys(_ q: UnsafeMutablePointer<Float>, _ k: UnsafeMutablePointer<Float>, tokens: Int) {
+        guard let eps = queryKeyNormEps else { return }
+        rmsNormalizeInPlace(q, rows: tokens * heads, cols: headSize, eps: eps)
+        rmsNormalizeInPlace(k, rows: tokens * kvHeads, cols: headSize, eps: eps)
+    }
+
+    /// Logit soft-capping of `rows` rows of logits in place, if the model has it.
+    func capLogits(_ logits: UnsafeMutablePointer<Float>, rows: Int) {
+        guard let logitSoftcap else { return }
+        softcapForward(logits, logits, rows * vocabSize, cap: logitSoftcap)
+    }
+
     /// Self-attention of the token at `pos` over the cache; result in `branch`.
     func attention(layer: Int, input: UnsafeMutablePointer<Float>, at pos: Int) {
         run(layerJobs[layer].attention, input: input, count: d)
+        normalizeQueriesAndKeys(q, k, tokens: 1)
         if !ropeTable.isEmpty {
             ropeTable.withUnsafeBufferPointer { table in
                 let row = table.baseAddress! + pos * headSize

@@ -69,6 +69,7 @@ extension InferenceModel {
         var last = UnsafePointer(x)
         if let finalNorm { normalize(x, finalNorm, into: normed); last = UnsafePointer(normed) }
         run(headJobs, input: last, count: d)
+        capLogits(logitsBuffer, rows: 1)
         length += t
     }
 
@@ -90,6 +91,7 @@ extension InferenceModel {
         linear(block.q, input, b.q, tokens: t)
         linear(block.k, input, b.k, tokens: t)
         linear(block.v, input, b.v, tokens: t)
+        normalizeQueriesAndKeys(b.q, b.k, tokens: t)
         if !ropeTable.isEmpty {
             ropeTable.withUnsafeBufferPointer { table in
                 let rows = table.baseAddress! + pos * headSize

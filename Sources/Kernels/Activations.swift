@@ -4,6 +4,8 @@ import Foundation
 /// dx += dy · f'(x). Each formula sits next to its derivative.
 public enum Activation: Equatable, Sendable {
     case relu
+    /// Squared ReLU: max(0, x)² (Primer, So et al. 2021).
+    case reluSquared
     /// GELU, exact: x·Φ(x) = ½x(1 + erf(x/√2)).
     case gelu
     /// GELU, tanh approximation: ½x(1 + tanh(√(2/π)(x + 0.044715x³))).
@@ -32,6 +34,7 @@ extension Activation {
     public func value(_ x: Float) -> Float {
         switch self {
         case .relu: return x > 0 ? x : 0
+        case .reluSquared: return x > 0 ? x * x : 0
         case .gelu: return 0.5 * x * (1 + erff(x * 0.70710678118654752))
         case .geluTanh:
             return 0.5 * x * (1 + tanhf(0.79788456080286536 * (x + 0.044715 * x * x * x)))
@@ -45,6 +48,7 @@ extension Activation {
     public func derivative(_ x: Float) -> Float {
         switch self {
         case .relu: return x > 0 ? 1 : 0
+        case .reluSquared: return x > 0 ? 2 * x : 0
         case .gelu:
             // Φ(x) + x·φ(x)
             return 0.5 * (1 + erff(x * 0.70710678118654752)) + x * 0.39894228040143268 * expf(-0.5 * x * x)
@@ -71,6 +75,8 @@ public func activationForward(_ f: Activation, _ x: ConstFloatPointer, _ out: Fl
         switch f {
         case .relu:
             map16(x, out, lo, hi) { x in x.replacing(with: 0, where: x .< 0) }  // (pointwiseMax may not vectorise)
+        case .reluSquared:
+            map16(x, out, lo, hi) { x in (x * x).replacing(with: 0, where: x .< 0) }
         case .gelu:
             map16(x, out, lo, hi) { x in x * vnormalCDF(x, gaussian: vexp(-0.5 * x * x)) }
         case .geluTanh:
@@ -94,6 +100,8 @@ public func activationBackward(_ f: Activation, _ x: ConstFloatPointer, _ dy: Co
         switch f {
         case .relu:
             accumulate16(x, dy, dx, lo, hi, accumulate: accumulate) { x, dy in dy.replacing(with: 0, where: x .<= 0) }
+        case .reluSquared:
+            accumulate16(x, dy, dx, lo, hi, accumulate: accumulate) { x, dy in (2 * x * dy).replacing(with: 0, where: x .<= 0) }
         case .gelu:
             accumulate16(x, dy, dx, lo, hi, accumulate: accumulate) { x, dy in
                 // Φ(x) + x·φ(x), sharing e^(−x²/2) between the two terms.
@@ -122,6 +130,27 @@ public func activationBackward(_ f: Activation, _ x: ConstFloatPointer, _ dy: Co
                 let t = vtanh(x)
                 return dy * (1 - t * t)
             }
+        }
+    }
+}
+
+/// Logit soft-capping, out[i] = c·tanh(x[i]/c) (Gemma 2): every value is
+/// squashed smoothly into (−c, c), near the identity while |x| ≪ c.
+public func softcapForward(_ x: ConstFloatPointer, _ out: FloatPointer, _ n: Int, cap c: Float) {
+    let inverse = 1 / c
+    forChunks(n, grain: elementwiseGrain / 4) { lo, hi in
+        map16(x, out, lo, hi) { x in c * vtanh(x * inverse) }
+    }
+}
+
+/// dx[i] += dy[i] · (1 − tanh²(x[i]/c)), the derivative of c·tanh(x/c) (= when not `accumulate`).
+public func softcapBackward(_ x: ConstFloatPointer, _ dy: ConstFloatPointer, _ dx: FloatPointer, _ n: Int, cap c: Float,
+                            accumulate: Bool = true) {
+    let inverse = 1 / c
+    forChunks(n, grain: elementwiseGrain / 4) { lo, hi in
+        accumulate16(x, dy, dx, lo, hi, accumulate: accumulate) { x, dy in
+            let t = vtanh(x * inverse)
+            return dy * (1 - t * t)
         }
     }
 }

@@ -61,6 +61,16 @@ public func rmsNormForward(
     }
 }
 
+/// x ← x/√(mean(x²) + ε) per row of `cols`, in place: RMSNorm with a gain of
+/// ones (QK-norm at inference), the same arithmetic as `rmsNormForward`.
+public func rmsNormalizeInPlace(_ x: FloatPointer, rows: Int, cols: Int, eps: Float) {
+    for r in 0..<rows {
+        let xr = x + r * cols
+        let inv = 1 / (sumOfSquares(xr, cols) / Float(cols) + eps).squareRoot()
+        for j in 0..<cols { xr[j] *= inv }
+    }
+}
+
 /// dx += 1/rms · (ĝ − x̂·mean(ĝ⊙x̂)), with ĝ = dy⊙γ, x̂ = x/rms; dγ += Σ dy⊙x̂.
 /// dx is overwritten instead when not `accumulateDx`.
 public func rmsNormBackward(

@@ -9,6 +9,7 @@ import Config
 ///     ids (B, T) → token embedding (+ learned or sinusoidal positions)
 ///       → n_layer × [attention, feed-forward], pre-norm, post-norm or DeepNorm residuals
 ///       → final norm (pre-norm only) → output projection (tied or not) → logits (B, T, V)
+///       → c·tanh(logits/c) when logit_softcap is c
 ///
 /// `contextWindow` (≥ context_length) lets positions that need no trained
 /// table (sinusoidal, RoPE, ALiBi, T5, none) run past the trained length.
@@ -71,7 +72,8 @@ public final class GPT {
             blocks.append(TransformerBlock(
                 attentionNorm: Norm(config.norm, d, bias: config.bias, eps: Float(config.normEps)),
                 attention: SelfAttention(modelSize: d, heads: config.nHead, kvHeads: config.kvHeads, bias: config.bias,
-                                         positions: attentionPositions, initializer: initializer,
+                                         positions: attentionPositions, queryKeyNormEps: config.qkNorm ? Float(config.normEps) : nil,
+                                         initializer: initializer,
                                          outputInitializer: outputInitializer, generator: &generator),
                 feedForwardNorm: Norm(config.norm, d, bias: config.bias, eps: Float(config.normEps)),
                 feedForward: FeedForward(modelSize: d, hiddenSize: config.feedForwardSize, activation: activation, gated: gated,
@@ -94,6 +96,10 @@ public final class GPT {
         self.blocks = blocks
         finalNorm = config.normPosition == .pre ? Norm(config.norm, d, bias: config.bias, eps: Float(config.normEps)) : nil
         head = config.tieEmbeddings ? nil : Linear(d, vocab, bias: false, initializer: initializer, generator: &generator)
+        if config.zeroInitHead, let head {
+            // Drawn, then zeroed, as zero_init_output: the other weights stay those of the same seed.
+            head.weight.data.update(repeating: 0, count: head.weight.count)
+        }
     }
 
     /// The blocks' input (B, T, C): token embeddings plus learned or sinusoidal positions.
@@ -140,7 +146,8 @@ public final class GPT {
             caches[0].tokens = caches[0].tokens.isEmpty ? rows : zip(caches[0].tokens, rows).map { $0 + $1 }
         }
         let x = transformed(ids, batch: batch, length: length, offset: offset, caches: caches, dropout: dropout, prefixLengths: prefixLengths)
-        return linear(x, weight: head?.weight ?? tokenEmbedding.weight)          // (B, T, V)
+        let logits = linear(x, weight: head?.weight ?? tokenEmbedding.weight)   // (B, T, V)
+        return config.logitSoftcap.map { softcap(logits, cap: Float($0)) } ?? logits
     }
 
     /// The final hidden states (B, T, C), after the final norm: what the

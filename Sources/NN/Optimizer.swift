@@ -9,6 +9,10 @@ public enum OptimizerKind: String, CaseIterable, Sendable {
     case adam
     /// SGD with (heavy-ball) momentum, as torch.optim.SGD with dampening 0.
     case sgd
+    /// Muon (Keller Jordan 2024) on the blocks' 2-D weights: momentum, then
+    /// Newton–Schulz orthogonalisation of the update; AdamW for the rest
+    /// (embeddings, head, norms, biases), as modded-nanogpt pairs them.
+    case muon
 }
 
 public struct OptimizerSettings: Equatable, Sendable {
@@ -21,6 +25,12 @@ public struct OptimizerSettings: Equatable, Sendable {
     /// Extra penalty λ₁·Σ|w| + λ₂·Σw² on decaying parameters, added to the gradient.
     public var l1: Float = 0
     public var l2: Float = 0
+    /// Muon: its learning rate as a multiple of the AdamW one passed to `step`
+    /// (muon_lr / lr, so both follow one schedule), momentum, Nesterov or not.
+    public var muonLearningRateRatio: Float = 1
+    public var muonMomentum: Float = 0.95
+    public var muonNesterov = true
+    public var newtonSchulzSteps = 5
     public init() {}
 }
 
@@ -33,14 +43,19 @@ public final class Optimizer {
     public let settings: OptimizerSettings
     /// Number of updates taken.
     public private(set) var stepCount = 0
-    /// Adam's first and second moments, or SGD's momentum buffer (first only).
-    var first: [Tensor], second: [Tensor]
+    /// Adam's first and second moments, or SGD's or Muon's momentum buffer (first only, second nil).
+    var first: [Tensor], second: [Tensor?]
+    /// Which parameters Muon updates (the blocks' matrices); empty for the other kinds.
+    let orthogonalized: [Bool]
 
     public init(parameters: [Parameter], settings: OptimizerSettings) {
         self.parameters = parameters
         self.settings = settings
+        orthogonalized = parameters.map { settings.kind == .muon && $0.isHiddenMatrix }
         first = parameters.map { Tensor(zeros: $0.tensor.shape) }
-        second = settings.kind == .sgd ? [] : parameters.map { Tensor(zeros: $0.tensor.shape) }
+        second = zip(parameters, orthogonalized).map { (p: Parameter, muon: Bool) -> Tensor? in
+            settings.kind == .sgd || muon ? nil : Tensor(zeros: p.tensor.shape)
+        }
     }
 
     /// Drops the gradients, as PyTorch's `zero_grad()` (set_to_none) does: the
@@ -60,7 +75,7 @@ public final class Optimizer {
         // One dispatch for all tensors: fixed-size chunks of every tensor with a
         // gradient, each chunk owning its elements (no barrier per tensor).
         var chunks: [(index: Int, lo: Int, hi: Int)] = []
-        for (index, p) in parameters.enumerated() where p.tensor.grad != nil {
+        for (index, p) in parameters.enumerated() where p.tensor.grad != nil && !orthogonalized[index] {
             let n = p.tensor.count
             for lo in stride(from: 0, to: n, by: elementwiseGrain) { chunks.append((index, lo, min(n, lo + elementwiseGrain))) }
         }
@@ -72,12 +87,12 @@ public final class Optimizer {
             let decay = p.decays ? s.weightDecay : 0
             let (l1, l2) = p.decays ? (s.l1, s.l2) : (0, 0)
             switch s.kind {
-            case .adamw, .adam:
+            case .adamw, .adam, .muon:
                 let settings = AdamUpdate(
                     beta1: s.beta1, beta2: s.beta2, eps: s.eps, stepSize: stepSize, bias2Root: bias2Root,
-                    decoupled: s.kind == .adamw ? 1 - lr * decay : 1, coupled: s.kind == .adam ? decay : 0, l1: l1, l2: l2,
+                    decoupled: s.kind == .adam ? 1 : 1 - lr * decay, coupled: s.kind == .adam ? decay : 0, l1: l1, l2: l2,
                     gradientScale: gradientScale)
-                adamUpdate(weights: w, gradients: g, first: m, second: self.second[index].data + lo, count: hi - lo, settings)
+                adamUpdate(weights: w, gradients: g, first: m, second: self.second[index]!.data + lo, count: hi - lo, settings)
             case .sgd:
                 sgdUpdate(weights: w, gradients: g, momentumBuffer: m, count: hi - lo, lr: lr, weightDecay: decay,
                           momentum: s.momentum, firstStep: self.stepCount == 1, l1: l1, l2: l2, gradientScale: gradientScale)
@@ -85,6 +100,31 @@ public final class Optimizer {
         }
         let total = chunks.reduce(0) { $0 + $1.hi - $1.lo }
         if total > elementwiseGrain { Parallel.forEach(chunks.count) { update(chunks[$0]) } } else { chunks.forEach(update) }
+        if s.kind == .muon { muonStep(lr: lr * s.muonLearningRateRatio, gradientScale: gradientScale) }
+    }
+
+    /// Muon on each 2-D hidden weight W (rows, cols), one matrix per task, as
+    /// modded-nanogpt's Muon.step: buf ← μ·buf + g; u = g + μ·buf (Nesterov)
+    /// or buf; W ← W − lr·√max(1, rows/cols)·NewtonSchulz(u). No weight decay.
+    private func muonStep(lr: Float, gradientScale: Float) {
+        let indices = parameters.indices.filter { orthogonalized[$0] && parameters[$0].tensor.grad != nil }
+        let s = settings
+        Parallel.forEach(indices.count) { task in
+            let index = indices[task]
+            let p = parameters[index].tensor
+            let (rows, cols, n) = (p.shape[0], p.shape[1], p.count)
+            let g = p.grad!.data, w = p.data, buffer = first[index].data
+            let update = FloatPointer.allocate(capacity: n), orthogonal = FloatPointer.allocate(capacity: n)
+            defer { update.deallocate(); orthogonal.deallocate() }
+            for i in 0..<n {
+                let gradient = g[i] * gradientScale
+                buffer[i] = s.muonMomentum * buffer[i] + gradient
+                update[i] = s.muonNesterov ? gradient + s.muonMomentum * buffer[i] : buffer[i]
+            }
+            NewtonSchulz.orthogonalize(update, orthogonal, rows: rows, cols: cols, steps: s.newtonSchulzSteps)
+            let stepSize = lr * max(1, Float(rows) / Float(cols)).squareRoot()
+            for i in 0..<n { w[i] -= stepSize * orthogonal[i] }
+        }
     }
 
     /// Moments by parameter name ("m.<name>", "v.<name>") for checkpoints.
@@ -92,7 +132,7 @@ public final class Optimizer {
         var out: [(String, Tensor)] = []
         for (i, p) in parameters.enumerated() {
             out.append(("m." + p.name, first[i]))
-            if !second.isEmpty { out.append(("v." + p.name, second[i])) }
+            if let v = second[i] { out.append(("v." + p.name, v)) }
         }
         return out
     }

@@ -10,6 +10,10 @@ public struct Parameter {
     /// Matrices and embeddings decay; norm gains and biases do not (as in
     /// nanoGPT and the AdamW paper's practice).
     public var decays: Bool { tensor.rank >= 2 }
+    /// A 2-D weight inside the blocks (attention and feed-forward matrices):
+    /// what Muon orthogonalises. Embeddings, the head, norms and biases are not.
+    public var isHiddenMatrix: Bool { Parameter.isHiddenMatrix(name: name, rank: tensor.rank) }
+    public static func isHiddenMatrix(name: String, rank: Int) -> Bool { rank == 2 && name.hasPrefix("blocks.") }
 }
 
 /// Anything that owns parameters.

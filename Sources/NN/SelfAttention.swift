@@ -69,8 +69,11 @@ public final class SelfAttention: Layer {
     public let query: Linear, key: Linear, value: Linear, output: Linear
     public let positions: AttentionPositions
     let slopes: [Float]
+    /// QK-norm's ε, when queries and keys are RMS-normalised per head (a gain of ones, not trained).
+    public let queryKeyNormEps: Float?
+    let unitGain: Tensor?
 
-    public init(modelSize: Int, heads: Int, kvHeads: Int, bias: Bool, positions: AttentionPositions,
+    public init(modelSize: Int, heads: Int, kvHeads: Int, bias: Bool, positions: AttentionPositions, queryKeyNormEps: Float? = nil,
                 initializer: WeightInit, outputInitializer: WeightInit, generator: inout RandomGenerator) {
         require(heads > 0 && modelSize % heads == 0, "SelfAttention: \(heads) heads must divide model size \(modelSize)")
         require(kvHeads > 0 && heads % kvHeads == 0, "SelfAttention: \(kvHeads) K/V heads must divide \(heads) heads")
@@ -83,6 +86,8 @@ public final class SelfAttention: Layer {
         value = Linear(modelSize, kvHeads * headSize, bias: bias, initializer: initializer, generator: &generator)
         output = Linear(modelSize, modelSize, bias: bias, initializer: outputInitializer, generator: &generator)
         slopes = positions == .alibi ? Positions.alibiSlopes(heads: heads) : []
+        self.queryKeyNormEps = queryKeyNormEps
+        unitGain = queryKeyNormEps.map { _ in Tensor([Float](repeating: 1, count: modelSize / heads), shape: [modelSize / heads]) }
     }
 
     /// x (B, T, C) at absolute positions offset..<offset+T → (B, T, C).
@@ -104,6 +109,11 @@ public final class SelfAttention: Layer {
         var q = split(query(x), heads)      // (B, T, H, D) or (B, H, T, D)
         var k = split(key(x), kvHeads)      // (B, T, Hkv, D) or (B, Hkv, T, D)
         var v = split(value(x), kvHeads)
+        if let eps = queryKeyNormEps, let unitGain {
+            // QK-norm: each head's query and key vector to unit RMS, before RoPE.
+            q = rmsNorm(q, gain: unitGain, eps: eps)
+            k = rmsNorm(k, gain: unitGain, eps: eps)
+        }
         switch positions {
         case .rotary(let theta):
             q = rotaryEmbedding(q, offset: offset, theta: theta, layout: layout)

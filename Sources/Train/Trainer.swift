@@ -165,7 +165,11 @@ public final class Trainer {
             ? Dropout(probability: Float(config.lora!.dropout), generator: RandomGenerator(seed: seed &+ 0x10_4A_D809))
             : nil
         let extra = (scoreModel.map { [$0.headParameter] } ?? []) + (policyOptimization?.trainableParameters ?? [])
-        optimizer = Optimizer(parameters: (config.lora == nil ? model.parameters : model.adapterParameters) + extra, settings: OptimizerSettings(t))
+        let trained = (config.lora == nil ? model.parameters : model.adapterParameters) + extra
+        if t.optimizer == .muon, !trained.contains(where: \.isHiddenMatrix) {
+            throw TrainingError("train.optimizer = muon needs 2-D block weights to orthogonalise, and this run trains none (\(trained.count) parameters: embeddings, norms, biases or a head): use adamw")
+        }
+        optimizer = Optimizer(parameters: trained, settings: OptimizerSettings(t))
         schedule = LearningRateSchedule(t)
         sampler = BatchSampler(seed: seed)
         // The policy is scored as the reference was (DPO, PPO, GRPO), and a reward model as it will be used.

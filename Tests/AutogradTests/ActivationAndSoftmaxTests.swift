@@ -8,6 +8,7 @@ final class ActivationAndSoftmaxTests: XCTestCase {
     func reference(_ f: Activation, _ x: Double) -> Double {
         switch f {
         case .relu: return max(x, 0)
+        case .reluSquared: return max(x, 0) * max(x, 0)
         case .gelu: return 0.5 * x * (1 + erf(x / 2.0.squareRoot()))
         case .geluTanh: return 0.5 * x * (1 + Foundation.tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
         case .swish(let beta): return x / (1 + exp(-Double(beta) * x))
@@ -16,7 +17,7 @@ final class ActivationAndSoftmaxTests: XCTestCase {
         }
     }
 
-    let all: [Activation] = [.relu, .gelu, .geluTanh, .swish(beta: 1), .swish(beta: 1.7), .sigmoid, .tanh]
+    let all: [Activation] = [.relu, .reluSquared, .gelu, .geluTanh, .swish(beta: 1), .swish(beta: 1.7), .sigmoid, .tanh]
 
     func testActivationsForwardAndBackward() {
         // Keep inputs 0.05 away from ReLU's kink so finite differences are valid.
@@ -100,5 +101,35 @@ final class ActivationAndSoftmaxTests: XCTestCase {
         XCTAssertEqual(none.item, 0)
         none.backward()
         XCTAssertTrue((logits.grad?.toArray() ?? [0]).allSatisfy { $0 == 0 })
+    }
+}
+
+final class SpeedRunOpTests: XCTestCase {
+    /// ReLU² against finite differences away from the kink, on 37 values (two 16-lane blocks and a tail).
+    func testReLUSquaredGradient() {
+        var g = RandomGenerator(seed: 21)
+        let values = (0..<37).map { _ -> Float in let u = g.normal() * 2; return u < 0 ? u - 0.05 : u + 0.05 }
+        let x = Tensor(values, shape: [37])
+        assertClose(reluSquared(x).toArray(), values.map { $0 > 0 ? $0 * $0 : 0 }, tolerance: 1e-6, "relu2 forward")
+        assertGradients("relu2", [x]) { reluSquared(x) }
+    }
+
+    /// c·tanh(x/c) against finite differences at small, medium and saturating caps, on awkward shapes.
+    func testSoftcapGradient() {
+        for (cap, shape, scale) in [(Float(0.5), [3, 7], Float(1)), (15, [2, 37], 20), (3, [1, 1, 17], 4)] {
+            let x = randomTensor(shape, seed: 31, scale: scale)
+            let y = softcap(x, cap: cap).toArray()
+            // tanh's kernel is within 1.1e-7 of the exact value, and c multiplies that.
+            assertClose(y, x.toArray().map { cap * Foundation.tanh($0 / cap) }, tolerance: 2e-7 * max(1, cap), "softcap \(cap) forward")
+            XCTAssertTrue(y.allSatisfy { abs($0) <= cap })
+            assertGradients("softcap \(cap)", [x]) { softcap(x, cap: cap) }
+        }
+    }
+
+    /// QK-norm's op: RMSNorm over each head's last dimension of (B, T, H, D), with a fixed gain of ones.
+    func testPerHeadRMSNormGradient() {
+        let x = randomTensor([2, 3, 3, 5], seed: 41, scale: 2)
+        let ones = Tensor([Float](repeating: 1, count: 5), shape: [5])
+        assertGradients("per-head rmsnorm", [x]) { rmsNorm(x, gain: ones) }
     }
 }

@@ -21,6 +21,8 @@ final class GenerateTests: XCTestCase {
         variants.append(("gqa", model { $0.nKVHead = 2; $0.position = .rope }))
         variants.append(("mqa", model { $0.nKVHead = 1; $0.position = .alibi }))
         variants.append(("post-norm rmsnorm swiglu", model { $0.normPosition = .post; $0.norm = .rmsNorm; $0.activation = .swiglu }))
+        variants.append(("speed-run options", model { $0.qkNorm = true; $0.position = .rope; $0.activation = .relu2; $0.logitSoftcap = 1.5; $0.nKVHead = 2 }))
+        variants.append(("qk-norm alibi softcap", model { $0.qkNorm = true; $0.position = .alibi; $0.logitSoftcap = 0.5 }))
         let tokens: [Int32] = [3, 7, 1, 12, 0, 5, 5, 9, 2, 11]
         for (name, gpt) in variants {
             let caches = gpt.makeCaches()

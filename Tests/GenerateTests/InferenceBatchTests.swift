@@ -35,6 +35,10 @@ final class InferenceBatchTests: XCTestCase {
         check { $0.position = .rope; $0.norm = .rmsNorm; $0.activation = .swiglu; $0.nKVHead = 2 }
     }
 
+    func testSpeedRunOptions() {
+        check { $0.position = .rope; $0.qkNorm = true; $0.activation = .relu2; $0.logitSoftcap = 0.8; $0.tieEmbeddings = false }
+    }
+
     func testLearnedPositionsLayerNormGELU() {
         check { $0.position = .learned; $0.norm = .layerNorm; $0.activation = .gelu }
     }

@@ -94,6 +94,8 @@ final class QuantizationTests: XCTestCase {
         variants.append(("mqa alibi", model { $0.nKVHead = 1; $0.position = .alibi }))
         variants.append(("post-norm geglu untied", model { $0.normPosition = .post; $0.activation = .geglu; $0.tieEmbeddings = false }))
         variants.append(("deepnorm", model { $0.normPosition = .deepnorm }))
+        variants.append(("speed-run options", model { $0.qkNorm = true; $0.position = .rope; $0.activation = .relu2; $0.logitSoftcap = 1.5; $0.nKVHead = 2 }))
+        variants.append(("qk-norm alibi softcap", model { $0.qkNorm = true; $0.position = .alibi; $0.logitSoftcap = 0.5 }))
         let tokens: [Int32] = [3, 7, 1, 12, 0, 5, 5, 9, 2, 11, 4, 6]
         for (name, gpt) in variants {
             let full = Autograd.noGrad { gpt(tokens, batch: 1, length: tokens.count) }.toArray()
@@ -129,6 +131,9 @@ final class QuantizationTests: XCTestCase {
         variants.append(("mqa alibi", model { $0.nKVHead = 1; $0.position = .alibi; $0.contextLength = 40 }))
         variants.append(("post-norm geglu untied", model { $0.normPosition = .post; $0.activation = .geglu; $0.tieEmbeddings = false; $0.contextLength = 40 }))
         variants.append(("deepnorm", model { $0.normPosition = .deepnorm; $0.contextLength = 40 }))
+        variants.append(("speed-run options", model {
+            $0.qkNorm = true; $0.position = .rope; $0.activation = .relu2; $0.logitSoftcap = 1.5; $0.tieEmbeddings = false; $0.contextLength = 40
+        }))
         variants.append(("long", model { $0.position = .rope; $0.contextLength = 1100 }))
         var g = RandomGenerator(seed: 5)
         for (name, gpt) in variants {

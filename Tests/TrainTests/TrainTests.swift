@@ -41,21 +41,34 @@ final class TrainTests: XCTestCase {
     }
 
     func testResumeReproducesTheUninterruptedRunBitForBit() throws {
-        let config = tinyConfig()
-        let whole = try makeTrainer(config, run: directory.appendingPathComponent("whole"))
+        try checkResumeReproducesTheUninterruptedRun(tinyConfig(), name: "adamw")
+    }
+
+    /// Muon's momentum buffers (and AdamW's moments for the rest) survive a resume, with the speed-run's model options.
+    func testMuonResumeReproducesTheUninterruptedRun() throws {
+        try checkResumeReproducesTheUninterruptedRun(tinyConfig {
+            $0.train.optimizer = .muon; $0.model.position = .rope; $0.model.qkNorm = true; $0.model.activation = .relu2
+            $0.model.logitSoftcap = 15; $0.model.tieEmbeddings = false; $0.model.zeroInitHead = true
+        }, name: "muon")
+    }
+
+    func checkResumeReproducesTheUninterruptedRun(_ config: RunConfig, name: String) throws {
+        let whole = try makeTrainer(config, run: directory.appendingPathComponent("whole-\(name)"))
         try whole.run()
 
-        let split = directory.appendingPathComponent("split")
+        let split = directory.appendingPathComponent("split-\(name)")
         let first = try makeTrainer(config, stopAfter: 6, run: split)
         XCTAssertThrowsError(try first.run()) { XCTAssertTrue($0 is TrainingInterrupted) }
         // Evaluating at other steps on the way must not change the training numbers.
-        let second = try makeTrainer(tinyConfig { $0.train.evalInterval = 5 }, resume: true, run: split)
+        var evaluatingOften = config
+        evaluatingOften.train.evalInterval = 5
+        let second = try makeTrainer(evaluatingOften, resume: true, run: split)
         XCTAssertEqual(second.step, 6)
         try second.run()
 
         XCTAssertEqual(whole.stepLosses.count, 12)
-        XCTAssertEqual(first.stepLosses + second.stepLosses, whole.stepLosses, "every loss after the resume point is identical")
-        XCTAssertEqual(whole.model.parameters.map { $0.tensor.toArray() }, second.model.parameters.map { $0.tensor.toArray() })
+        XCTAssertEqual(first.stepLosses + second.stepLosses, whole.stepLosses, "\(name): every loss after the resume point is identical")
+        XCTAssertEqual(whole.model.parameters.map { $0.tensor.toArray() }, second.model.parameters.map { $0.tensor.toArray() }, name)
         // The metrics of the resumed run read as one run.
         let lines = try String(contentsOf: split.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
         let steps = lines.compactMap { line -> Int? in

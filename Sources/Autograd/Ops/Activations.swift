@@ -18,3 +18,15 @@ public func geluTanh(_ x: Tensor) -> Tensor { activate(x, .geluTanh) }
 public func swish(_ x: Tensor, beta: Float = 1) -> Tensor { activate(x, .swish(beta: beta)) }
 public func sigmoid(_ x: Tensor) -> Tensor { activate(x, .sigmoid) }
 public func tanh(_ x: Tensor) -> Tensor { activate(x, .tanh) }
+/// Squared ReLU, max(0, x)² (Primer).
+public func reluSquared(_ x: Tensor) -> Tensor { activate(x, .reluSquared) }
+
+/// Soft-capping c·tanh(x/c) elementwise (Gemma 2's logits); c > 0.
+public func softcap(_ x: Tensor, cap: Float) -> Tensor {
+    require(cap > 0, "softcap: the cap must be > 0, got \(cap)")
+    let out = Tensor(uninitialized: x.shape)
+    softcapForward(x.data, out.data, x.count, cap: cap)
+    return out.recordOp([x]) { out in
+        if let (dx, accumulate) = x.gradientWrite { softcapBackward(x.data, out.grad!.data, dx, x.count, cap: cap, accumulate: accumulate) }
+    }
+}

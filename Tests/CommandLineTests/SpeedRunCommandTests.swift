@@ -1,0 +1,55 @@
+import XCTest
+import Foundation
+
+/// Issue 33's options as a user meets them: a run with Muon, QK-norm, ReLU²,
+/// soft-capped logits and an untied zero-initialised head trains (TrainTests
+/// resumes one bit for bit), samples the same text with and without the KV cache, evaluates, quantizes
+/// and reports its cost; export refuses what transformers and llama.cpp cannot
+/// hold, and bad values are refused in one line before anything is written.
+final class SpeedRunCommandTests: CommandLineTestCase {
+    let options = ["--set", "train.optimizer=muon", "--set", "train.muon_lr=0.03", "--set", "model.position=rope", "--set", "model.qk_norm=true",
+                   "--set", "model.activation=relu2", "--set", "model.logit_softcap=15", "--set", "model.tie_embeddings=false",
+                   "--set", "model.zero_init_head=true"]
+
+    func testEveryPathRunsWithTheOptions() throws {
+        try trainTinyRun("run", extra: options)
+        let config = String(decoding: contents("run/latest/config.json") ?? Data(), as: UTF8.self)
+        for text in ["\"optimizer\": \"muon\"", "\"qk_norm\": true", "\"logit_softcap\": 15", "\"activation\": \"relu2\"", "\"zero_init_head\": true"] {
+            XCTAssertTrue(config.contains(text), text + " in " + config)
+        }
+        let sample = ["sample", "--checkpoint", "run", "--prompt", "the ", "--max-new-tokens", "30", "--strategy", "greedy"]
+        for rows in ["1", "2"] {
+            let cached = try tinygpt(sample + ["--num-samples", rows])
+            XCTAssertEqual(cached.status, 0, cached.stderr)
+            let recomputed = try tinygpt(sample + ["--num-samples", rows, "--no-kv-cache"])
+            XCTAssertEqual(recomputed.stdout, cached.stdout, "\(rows) rows")
+        }
+        let eval = try tinygpt(["eval", "--checkpoint", "run", "--data", "text.txt"])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        let quantize = try tinygpt(["quantize", "--checkpoint", "run", "--out", "q8"])
+        XCTAssertEqual(quantize.status, 0, quantize.stderr)
+        let quantized = try tinygpt(["sample", "--checkpoint", "q8", "--prompt", "the ", "--max-new-tokens", "10", "--strategy", "greedy"])
+        XCTAssertEqual(quantized.status, 0, quantized.stderr)
+        let info = try tinygpt(["info", "--config", path("run/latest/config.json")])
+        XCTAssertEqual(info.status, 0, info.stderr)
+        XCTAssertTrue(info.stdout.contains("muon state"), info.stdout)
+        assertRefused(try tinygpt(["export", "--checkpoint", "run", "--format", "hf", "--out", "hf"]), mentioning: "model.qk_norm cannot be exported")
+        assertRefused(try tinygpt(["export", "--checkpoint", "run", "--format", "gguf", "--out", "m.gguf"]), mentioning: "model.qk_norm cannot be exported")
+        XCTAssertFalse(exists("hf"))
+        XCTAssertFalse(exists("m.gguf"))
+        try trainTinyRun("capped", extra: ["--set", "model.logit_softcap=30"])
+        assertRefused(try tinygpt(["export", "--checkpoint", "capped", "--format", "hf", "--out", "hf"]), mentioning: "model.logit_softcap = 30.0 cannot be exported")
+    }
+
+    func testBadValuesAreRefusedBeforeAnythingIsWritten() throws {
+        for (settings, message) in [(["model.logit_softcap=0"], "model.logit_softcap must be > 0 or null (off), got 0.0"),
+                                    (["model.logit_softcap=-5"], "model.logit_softcap must be > 0 or null (off), got -5.0"),
+                                    (["model.zero_init_head=true"], "model.zero_init_head = true needs model.tie_embeddings = false"),
+                                    (["train.muon_lr=0"], "train.muon_lr must be > 0, got 0.0"),
+                                    (["train.muon_momentum=1"], "train.muon_momentum must be in [0, 1), got 1.0"),
+                                    (["train.optimizer=muon", "lora.rank=2"], "train.optimizer = muon orthogonalises the updates of the blocks' 2-D weights")] {
+            assertRefused(try tinygpt(["train", "--data", "text.txt", "--out", "bad"] + settings.flatMap { ["--set", $0] } + tiny), mentioning: message)
+            XCTAssertFalse(exists("bad"), "\(settings)")
+        }
+    }
+}
