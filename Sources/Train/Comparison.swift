@@ -160,9 +160,12 @@ public enum ComparisonReport {
             }
             guard let lowest = losses.min(), let highest = losses.max() else { continue }
             let x = xSum / Double(summary.runs.count)
-            mean.append((x, losses.reduce(0, +) / Double(losses.count)))
-            low.append((x, lowest)); high.append((x, highest))
+            let average: Double = losses.reduce(0, +) / Double(losses.count)
+            mean.append((x: x, y: average))
+            low.append((x: x, y: lowest)); high.append((x: x, y: highest))
         }
-        return LinePlot.Series(summary.variant, color: color, points: mean, band: summary.runs.count > 1 ? (low, high) : nil)
+        var band: (low: [(x: Double, y: Double)], high: [(x: Double, y: Double)])? = nil
+        if summary.runs.count > 1 { band = (low: low, high: high) }
+        return LinePlot.Series(summary.variant, color: color, points: mean, band: band)
     }
 }
