@@ -6,33 +6,44 @@ import Tokenizer
 import Glibc
 #endif
 
-let tokenizerUsage = """
-    usage:
-      tinygpt tokenizer train --data FILE --vocab-size N --out tokenizer.json [--special TOKEN ...] [--type bpe|wordpiece|unigram|char] [--force]
-      tinygpt tokenizer encode --tokenizer T (--text S | --file F) [--json] [--threads N] [--repeat N]
-      tinygpt tokenizer decode --tokenizer T (--ids "1 2 3" | --file F)
-
-    train   learns a byte-level BPE (default), WordPiece, Unigram or char vocabulary; --vocab-size
-            counts specials (optional for char: the vocabulary is the training text's distinct characters)
-    encode  prints the ids separated by spaces, or a JSON array with --json; with TINYGPT_TIMING=1
-            in the environment, the best encode time of --repeat runs goes to stderr
-    decode  prints the text (exactly, no newline added); ids may be separated by spaces,
-            commas or newlines, or be a JSON array
-    --file - reads standard input
-    See docs/tokenizer.md.
-    """
+let tokenizerTrainFlags = CommandFlags(
+    command: "tokenizer train", forms: ["--data FILE --vocab-size N --out tokenizer.json [--special TOKEN ...] [--type bpe|wordpiece|unigram|char] [--force]"],
+    about: "Learns a byte-level BPE (default), WordPiece, Unigram or char vocabulary. See docs/tokenizer.md.",
+    flags: [Flag("data", "FILE", "UTF-8 training text (- reads standard input)"),
+            Flag("vocab-size", "N", "the vocabulary, specials included (optional for char: the text's distinct characters)"),
+            Flag("out", "FILE", "the tokenizer.json to write"), .repeatable("special", "TOKEN", "a special token, kept whole"),
+            Flag("type", "bpe|wordpiece|unigram|char", default: "bpe", "the kind of tokenizer"), Flag("force", "replace an existing --out")])
+let tokenizerEncodeFlags = CommandFlags(
+    command: "tokenizer encode", forms: ["--tokenizer T (--text S | --file F) [--json] [--threads N] [--repeat N]"],
+    about: "Prints the ids separated by spaces, or a JSON array with --json. See docs/tokenizer.md.",
+    flags: [Flag("tokenizer", "FILE", "a tokenizer.json"), Flag("text", "S", "the text to encode"),
+            Flag("file", "F", "the text to encode, from a file (- reads standard input)"), Flag("json", "a JSON array of ids"),
+            Flag("threads", "N", "worker threads for BPE, 1...1024, 0 for all (default: all cores)"),
+            Flag("repeat", "N", default: 1, "encode N times, 1...1000; with TINYGPT_TIMING=1 the best time goes to stderr")])
+let tokenizerDecodeFlags = CommandFlags(
+    command: "tokenizer decode", forms: ["--tokenizer T (--ids \"1 2 3\" | --file F)"],
+    about: "Prints the text (exactly, no newline added). See docs/tokenizer.md.",
+    flags: [Flag("tokenizer", "FILE", "a tokenizer.json"),
+            Flag("ids", "IDS", "ids separated by spaces, commas or newlines, or a JSON array"),
+            Flag("file", "F", "the ids, from a file (- reads standard input)")])
+let tokenizerSubcommands = [("train", tokenizerTrainFlags), ("encode", tokenizerEncodeFlags), ("decode", tokenizerDecodeFlags)]
 
 /// `tinygpt tokenizer train|encode|decode`.
 func runTokenizerCommand(_ args: [String]) throws {
-    var a = Arguments(args)
-    if a.flag("help") || a.flag("h") { print(tokenizerUsage); return }
-    guard let sub = a.positional() else { throw CLIError("tokenizer needs a subcommand: train, encode or decode") }
+    guard let sub = args.first, !sub.hasPrefix("-"), sub != "help" else {
+        if args.isEmpty { throw CLIError("tokenizer needs a subcommand: train, encode or decode") }
+        print("usage:\n" + tokenizerSubcommands.map { "  tinygpt tokenizer \($0.0) \($0.1.forms[0])" }.joined(separator: "\n")
+              + "\nRun `tinygpt tokenizer <subcommand> --help` for its options. See docs/tokenizer.md.")
+        return
+    }
+    guard let flags = tokenizerSubcommands.first(where: { $0.0 == sub })?.1 else {
+        throw CLIError("unknown tokenizer subcommand '\(sub)'; expected train, encode or decode")
+    }
+    guard var a = flags.parse(Array(args.dropFirst())) else { return }
     switch sub {
     case "train": try tokenizerTrain(&a)
     case "encode": try tokenizerEncode(&a)
-    case "decode": try tokenizerDecode(&a)
-    case "help": print(tokenizerUsage)
-    default: throw CLIError("unknown tokenizer subcommand '\(sub)'; expected train, encode or decode")
+    default: try tokenizerDecode(&a)
     }
 }
 
@@ -48,7 +59,7 @@ private func tokenizerTrain(_ a: inout Arguments) throws {
     guard let data = try a.option("data") else { throw CLIError("--data FILE is required") }
     guard let out = try a.option("out") else { throw CLIError("--out FILE is required") }
     let specials = try a.options("special")
-    let type = try a.option("type") ?? "bpe"
+    let type = try a.value("type")
     let vocabText = try a.option("vocab-size")
     let force = a.flag("force")
     try a.finish()
@@ -135,7 +146,7 @@ private func tokenizerEncode(_ a: inout Arguments) throws {
     case (nil, nil): throw CLIError("encode needs --text S or --file F")
     default: throw CLIError("give either --text or --file, not both")
     }
-    let repeats = try a.int("repeat", default: 1, in: 1...1000)
+    let repeats = try a.int("repeat", in: 1...1000)
     try a.finish()
     var ids: [Int] = []
     var seconds = Double.infinity
