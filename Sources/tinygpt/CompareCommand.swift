@@ -10,7 +10,8 @@ let compareFlags = CommandFlags(
         after another, with one tokenizer and token cache and the same budget: equal steps by default
         (train.max_steps, or steps=N), or equal wall seconds. Each run is an ordinary run directory under
         DIR/runs/ (sample, eval, --resume work on it). Ctrl-C stops cleanly; the same command resumes.
-        Writes DIR/report.md, DIR/report.json and DIR/curves.svg, and prints the table.
+        Writes DIR/report.md, DIR/report.json and DIR/curves.svg, and prints the table; when the tokenizer varies,
+        losses are in bits per byte (tokens of different tokenizers are different pieces of text).
         """,
     flags: [
         .repeatable("vary", "FIELD=a,b", "a config field and the values to try"),
@@ -19,7 +20,7 @@ let compareFlags = CommandFlags(
         Flag("out", "DIR", "the comparison's directory (default compare/<date>-<time>)"),
         Flag("seeds", "N", default: 1, "runs per variant, 1...100"),
         Flag("budget", "steps=N|seconds=S", "the budget every run gets (default: equal steps, train.max_steps)"),
-        Flag("target-loss", "L", "the report's seconds to reach validation loss L (default: a loss every variant reached)"),
+        Flag("target-loss", "L", "the report's seconds to reach validation loss L (bits per byte when the tokenizer varies; default: the worst variant's)"),
         Flag("yes", "confirm a comparison of more than \(ComparisonPlan.confirmationThreshold) runs"),
     ],
     notes: "example: tinygpt compare --vary model.position=learned,rope,alibi --budget steps=500")
