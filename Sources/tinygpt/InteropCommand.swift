@@ -142,7 +142,7 @@ func runLogitsCommand(_ args: [String]) throws {
     try run.apply(overrides: overrides)
     try run.validate()
     let v = model.vocabSize
-    let ids = try parseIds(idsText, vocabSize: v).map { id -> Int32 in
+    let ids = try TokenIdText.parse(idsText, vocabSize: v).map { id -> Int32 in
         guard id < v else { throw CLIError("--ids: \(id) is not a token id in 0..<\(v)") }
         return Int32(id)
     }

@@ -159,7 +159,7 @@ private func tokenizerEncode(_ a: inout Arguments) throws {
         let mb = Double(text.utf8.count) / 1e6
         printError("encoded \(text.utf8.count) bytes into \(ids.count) tokens in \(String(format: "%.4f", seconds)) s (\(String(format: "%.2f", mb / seconds)) MB/s, \(String(format: "%.3f", Double(text.utf8.count) / Double(max(ids.count, 1)))) bytes/token)")
     }
-    StandardOutput.write(String(decoding: formatIds(ids, json: json), as: UTF8.self))
+    StandardOutput.write(String(decoding: TokenIdText.format(ids, json: json), as: UTF8.self))
 }
 
 private func tokenizerDecode(_ a: inout Arguments) throws {
@@ -172,73 +172,9 @@ private func tokenizerDecode(_ a: inout Arguments) throws {
     default: throw CLIError("give either --ids or --file, not both")
     }
     try a.finish()
-    let ids = try parseIds(source, vocabSize: tokenizer.vocabSize)
+    let ids = try TokenIdText.parse(source, vocabSize: tokenizer.vocabSize)
     try tokenizer.validate(ids: ids)
     StandardOutput.write(tokenizer.decode(ids))
-}
-
-/// "1 2 3\n" or "[1, 2, 3]\n", built as bytes (String joining is slow for millions of ids).
-func formatIds(_ ids: [Int], json: Bool) -> [UInt8] {
-    var out: [UInt8] = []
-    out.reserveCapacity(ids.count * 6 + 3)
-    if json { out.append(UInt8(ascii: "[")) }
-    var digits = [UInt8](repeating: 0, count: 20)
-    for (k, id) in ids.enumerated() {
-        if k > 0 {
-            if json { out.append(UInt8(ascii: ",")) }
-            out.append(UInt8(ascii: " "))
-        }
-        var v = id, n = 0
-        if v < 0 { out.append(UInt8(ascii: "-")); v = -v }
-        repeat { digits[n] = UInt8(48 + v % 10); v /= 10; n += 1 } while v > 0
-        while n > 0 { n -= 1; out.append(digits[n]) }
-    }
-    if json { out.append(UInt8(ascii: "]")) }
-    out.append(UInt8(ascii: "\n"))
-    return out
-}
-
-/// Ids separated by whitespace or by commas ("1 2 3", "1, 2, 3"), optionally
-/// inside one pair of brackets ("[1, 2, 3]"), as `encode` prints them.
-/// Anything else (nested or stray brackets, empty elements) is refused.
-/// A byte scan: fast for millions of ids.
-func parseIds(_ source: String, vocabSize: Int) throws -> [Int] {
-    let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
-    var bytes = Array(source.utf8)[...]
-    while let b = bytes.first, isSpace(b) { bytes = bytes.dropFirst() }
-    while let b = bytes.last, isSpace(b) { bytes = bytes.dropLast() }
-    if bytes.first == 0x5B {
-        guard bytes.last == 0x5D, bytes.count >= 2 else { throw CLIError("ids: '[' without a closing ']'; give \"1 2 3\" or \"[1, 2, 3]\"") }
-        bytes = bytes.dropFirst().dropLast()
-    }
-    var ids: [Int] = []
-    var word: [UInt8] = []
-    var commaPending = false  // a comma seen since the last id
-    func element() throws {
-        guard !word.isEmpty else { return }
-        guard word.count <= 18, word.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
-            throw CLIError("'\(String(decoding: word, as: UTF8.self))' is not a token id (ids are integers 0...\(vocabSize - 1), separated by spaces or commas)")
-        }
-        ids.append(word.reduce(0) { $0 * 10 + Int($1 - 48) })
-        word.removeAll(keepingCapacity: true)
-        commaPending = false
-    }
-    for b in bytes {
-        if isSpace(b) {
-            try element()
-        } else if b == 0x2C {
-            try element()
-            guard !ids.isEmpty, !commaPending else { throw CLIError("ids: an empty element before a ','; give \"1 2 3\" or \"[1, 2, 3]\"") }
-            commaPending = true
-        } else if b == 0x5B || b == 0x5D {
-            throw CLIError("ids: a stray '\(b == 0x5B ? "[" : "]")'; give \"1 2 3\" or one list \"[1, 2, 3]\"")
-        } else {
-            word.append(b)
-        }
-    }
-    try element()
-    if commaPending { throw CLIError("ids: a trailing ','; give \"1 2 3\" or \"[1, 2, 3]\"") }
-    return ids
 }
 
 /// A file a command writes (the tokenizer): a new path, or an existing file
