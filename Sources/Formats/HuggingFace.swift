@@ -170,21 +170,21 @@ public enum HuggingFace {
 
     /// A config.json's rope_scaling (or transformers 5's rope_parameters) as
     /// tinygpt's: nil for plain RoPE ("default"); `theta` takes its rope_theta.
-    static func ropeScaling(from hf: [String: Any], path: String, theta: inout Double) throws -> RopeScaling? {
-        guard let raw = hf["rope_scaling"] ?? hf["rope_parameters"], !(raw is NSNull) else { return nil }
-        guard var object = raw as? [String: Any] else { throw FormatError("\(path)/config.json: rope_scaling must be an object") }
-        if let t = object.removeValue(forKey: "rope_theta") { theta = (t as? Double) ?? (t as? Int).map(Double.init) ?? theta }
-        if let p = object.removeValue(forKey: "partial_rotary_factor"), (p as? Double ?? (p as? Int).map(Double.init)) != 1 {
-            throw FormatError("\(path)/config.json: rope_scaling.partial_rotary_factor \(p) is not supported (tinygpt rotates every feature)")
+    static func ropeScaling(from hf: JSONValue, path: String, theta: inout Double) throws -> RopeScaling? {
+        guard let raw = hf["rope_scaling"] ?? hf["rope_parameters"], !raw.isNull else { return nil }
+        guard let members = raw.members else { throw FormatError("\(path)/config.json: rope_scaling must be an object") }
+        if let t = raw["rope_theta"] { theta = t.double ?? theta }
+        if let p = raw["partial_rotary_factor"], p.double != 1 {
+            throw FormatError("\(path)/config.json: rope_scaling.partial_rotary_factor \(p.summary) is not supported (tinygpt rotates every feature)")
         }
-        let type = (object["rope_type"] ?? object["type"]) as? String ?? "default"
+        let type = (raw["rope_type"] ?? raw["type"])?.string ?? "default"
         if type == "default" { return nil }
         guard RopeType(rawValue: type) != nil else {
             throw FormatError("\(path)/config.json: rope_scaling.rope_type '\(type)' is not supported (linear, dynamic, yarn)")
         }
-        let data = try JSONSerialization.data(withJSONObject: object)
+        let object = JSONValue.object(members.filter { $0.key != "rope_theta" && $0.key != "partial_rotary_factor" })
         do {
-            return try RopeScaling(json: try JSONParser.parse(Array(data)), key: "rope_scaling")
+            return try RopeScaling(json: object, key: "rope_scaling")
         } catch let error as ConfigError {
             throw FormatError("\(path)/config.json: \(error.description)")
         }
@@ -369,28 +369,28 @@ public enum HuggingFace {
                                    : "\(path) has no model.safetensors")
         }
         guard let configData = fm.contents(atPath: directory.appendingPathComponent("config.json").path),
-              let hf = (try? JSONSerialization.jsonObject(with: configData)) as? [String: Any] else {
+              let hf = try? JSONParser.parse(Array(configData)), hf.members != nil else {
             throw FormatError("\(path)/config.json is missing or not a JSON object")
         }
         guard let tokenizerJSON = fm.contents(atPath: directory.appendingPathComponent("tokenizer.json").path) else {
             throw FormatError("\(path) has no tokenizer.json (only the fast-tokenizer file format is supported)")
         }
-        let modelType = hf["model_type"] as? String ?? "(none)"
+        let modelType = hf["model_type"]?.string ?? "(none)"
         var run = RunConfig()
         var m = ModelConfig()
         func int(_ key: String, _ fallback: Int? = nil) throws -> Int {
-            if let v = hf[key] as? Int { return v }
-            if let fallback, hf[key] == nil || hf[key] is NSNull { return fallback }
-            throw FormatError("\(path)/config.json: '\(key)' must be an integer, got \(hf[key].map { "\($0)" } ?? "nothing")")
+            if let v = hf[key]?.int { return v }
+            if let fallback, hf[key]?.isNull ?? true { return fallback }
+            throw FormatError("\(path)/config.json: '\(key)' must be an integer, got \(hf[key]?.summary ?? "nothing")")
         }
-        func number(_ key: String, _ fallback: Double) -> Double { (hf[key] as? Double) ?? (hf[key] as? Int).map(Double.init) ?? fallback }
+        func number(_ key: String, _ fallback: Double) -> Double { hf[key]?.double ?? fallback }
         switch modelType {
         case "gpt2":
             m.dModel = try int("n_embd")
             m.nLayer = try int("n_layer"); m.nHead = try int("n_head"); m.nKVHead = m.nHead
             m.contextLength = try int("n_positions"); m.dFF = try int("n_inner", 4 * m.dModel)
             m.norm = .layerNorm; m.position = .learned; m.normEps = number("layer_norm_epsilon", 1e-5)
-            switch hf["activation_function"] as? String ?? "gelu_new" {
+            switch hf["activation_function"]?.string ?? "gelu_new" {
             case "gelu_new", "gelu_pytorch_tanh", "gelu_fast": m.activation = .gelu_tanh
             case "gelu": m.activation = .gelu
             case "relu": m.activation = .relu
@@ -400,16 +400,16 @@ public enum HuggingFace {
             case let other: throw FormatError("\(path)/config.json: activation_function '\(other)' is not supported (gelu_new, gelu, relu, silu, sigmoid, tanh)")
             }
             m.bias = true
-            m.tieEmbeddings = hf["tie_word_embeddings"] as? Bool ?? true
+            m.tieEmbeddings = hf["tie_word_embeddings"]?.bool ?? true
         case "llama":
             m.dModel = try int("hidden_size")
             m.nLayer = try int("num_hidden_layers"); m.nHead = try int("num_attention_heads")
             m.nKVHead = try int("num_key_value_heads", m.nHead); m.dFF = try int("intermediate_size")
             m.contextLength = try int("max_position_embeddings")
-            if let headDim = hf["head_dim"] as? Int, headDim * m.nHead != m.dModel {
+            if let headDim = hf["head_dim"]?.int, headDim * m.nHead != m.dModel {
                 throw FormatError("\(path)/config.json: head_dim \(headDim) × \(m.nHead) heads ≠ hidden_size \(m.dModel); tinygpt needs d_model = n_head · head size")
             }
-            switch hf["hidden_act"] as? String ?? "silu" {
+            switch hf["hidden_act"]?.string ?? "silu" {
             case "silu": m.activation = .swiglu
             case "sigmoid": m.activation = .glu
             case let act: throw FormatError("\(path)/config.json: hidden_act '\(act)' is not supported (silu, sigmoid)")
@@ -417,11 +417,11 @@ public enum HuggingFace {
             m.norm = .rmsNorm; m.position = .rope
             m.normEps = number("rms_norm_eps", 1e-6); m.ropeTheta = number("rope_theta", 10_000)
             m.ropeScaling = try ropeScaling(from: hf, path: path, theta: &m.ropeTheta)
-            m.bias = (hf["attention_bias"] as? Bool ?? false) || (hf["mlp_bias"] as? Bool ?? false)
-            if (hf["attention_bias"] as? Bool ?? false) != (hf["mlp_bias"] as? Bool ?? false) {
+            m.bias = (hf["attention_bias"]?.bool ?? false) || (hf["mlp_bias"]?.bool ?? false)
+            if (hf["attention_bias"]?.bool ?? false) != (hf["mlp_bias"]?.bool ?? false) {
                 throw FormatError("\(path)/config.json: attention_bias and mlp_bias differ; tinygpt has one bias switch")
             }
-            m.tieEmbeddings = hf["tie_word_embeddings"] as? Bool ?? false
+            m.tieEmbeddings = hf["tie_word_embeddings"]?.bool ?? false
         default:
             throw FormatError("\(path)/config.json: model_type '\(modelType)' is not supported (gpt2, llama)")
         }

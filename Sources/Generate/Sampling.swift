@@ -56,10 +56,9 @@ public func argmax(_ logits: [Float]) -> Int {
 /// min_p × the top probability, renormalised after each cut. Probabilities
 /// of removed tokens are 0. temperature must be > 0 (0 means greedy: see `chooseToken`).
 ///
-/// Only the tokens a cut can keep are sorted. Sorting all 32000 tokens took
-/// 3.0 ms a step, more than the forward pass of the stories15M shape; with
-/// only the candidates, 1.3 ms when 4.5K tokens make up 90% of the mass
-/// (0.5 ms for 1.2K). A flat distribution still keeps most of them.
+/// Only the tokens a cut can keep are sorted: sorting a whole 32000-token
+/// vocabulary costs more than the forward pass of the stories15M shape
+/// (docs/benchmarks.md, "Kernel constants and their measurements").
 public func filteredProbabilities(_ logits: [Float], temperature: Double, topK: Int, topP: Double, minP: Double) -> [Double] {
     let scaled = logits.map { Double($0) / temperature }
     let m = scaled.max() ?? 0

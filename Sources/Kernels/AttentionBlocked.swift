@@ -10,10 +10,8 @@ import Foundation
 /// in Attention.swift, which was faster at every length measured.
 
 /// From this many queries on, the backward takes this blocked path; below, the
-/// row path (Attention.swift). Measured per training step on 1 thread, d_model
-/// 128, 4 heads of 32 (`tinygpt bench train --profile`): attention backward
-/// at context 384, 41.1 ms blocked against 32.6 by rows; at 512, 71.3 against
-/// 82.0; at 1024, 149 against 284. Tests lower it to check this path on small shapes.
+/// row path (Attention.swift) is faster (docs/benchmarks.md, "Kernel constants
+/// and their measurements"). Tests lower it to check this path on small shapes.
 nonisolated(unsafe) public var blockedAttentionMinimumQueries = 512
 
 /// scores[i, j] ← exp(scores[i, j]·scale + bias[i, j] − logSumExp[i]) for the

@@ -195,9 +195,8 @@ let skinnyRows = 8
 /// Reduction block: the k-range packed and multiplied in one pass over C.
 /// Whole k up to `maxReductionBlock`, else k cut into equal blocks below it.
 /// Fewer passes mean C is loaded and stored fewer times; a 96-row A block
-/// and a 32-column B panel of 768 (295 + 98 KB) still sit in the 1 MB L2.
-/// Measured on 2 threads against the earlier fixed 256: 128×768·768×128
-/// 107 -> 159 GFLOP/s, 128×768·768×512 114 -> 193, 1024³ about 200 -> 206.
+/// and a 32-column B panel of 768 (295 + 98 KB) still sit in the 1 MB L2
+/// (figures: docs/benchmarks.md, "Kernel constants and their measurements").
 @inline(__always) func reductionBlock(_ k: Int) -> Int {
     let blocks = (k + maxReductionBlock - 1) / maxReductionBlock
     return (k + blocks - 1) / blocks
@@ -445,7 +444,7 @@ func packBPanel(_ jp: Int, _ b: UnsafePointer<Float>, into packed: UnsafeMutable
 
 /// Rows a multiple of 4 KB apart all fall in the same cache sets, so an
 /// operand with such a row length is packed rather than read in place
-/// (1024³ A·B: about 170 GFLOP/s in place against 180 packed).
+/// (docs/benchmarks.md, "Kernel constants and their measurements").
 @inline(__always) func aliasesInCache(_ rowLength: Int) -> Bool { rowLength % 1024 == 0 }
 
 func blockedMatmul<Block: RegisterBlock>(
@@ -481,17 +480,14 @@ func blockedMatmul<Block: RegisterBlock>(
     // step p at aRowStride*r + aStep*p), and so are op(B)'s full 32-column
     // panels when B is stored k×n (rows `n` apart). Only the rest is packed:
     // op(B) from Bᵀ, a ragged last column panel of B, and an A whose rows
-    // alias in cache or that has fewer than 12 rows. Packing everything had
-    // taken about a fifth of a training step's samples in `perf` (A 11%, the
-    // parallel packing pass 8%).
+    // alias in cache or that has fewer than 12 rows: packing is a visible share
+    // of a training step.
     let (aRowStride, aStep) = transposeA ? (1, m) : (k, 1)
     let aPanels = paddedM / mr
     // Aᵀ (stored k×m) is packed for blocks under 12 rows: in place, each step
-    // p would use only mr·4 bytes of a fresh cache line (AVX2 build, 6×16,
-    // 512³ Aᵀ·B on 1 thread: 0.74× numpy in place, 0.91× packed). Except for
-    // a short reduction into a narrow C, where the packing is not paid back:
-    // 768×128·128×65 went from 86 to 101 GFLOP/s in place, 768×128·128×512
-    // from 124 to 105, so only up to 192 columns (1 thread, AVX2 build).
+    // p would use only mr·4 bytes of a fresh cache line. Except for a short
+    // reduction into a narrow C (up to 192 columns), where the packing is not
+    // paid back (docs/benchmarks.md, "Kernel constants and their measurements").
     let packsNarrowAT = transposeA && mr < 12 && (reductionBlock(k) > 256 || n > 192)
     let fullPanels = aliasesInCache(transposeA ? m : k) || packsNarrowAT ? 0 : m / mr
     let fullBPanels = transposeB || aliasesInCache(n) ? 0 : n / blockCols
@@ -503,9 +499,8 @@ func blockedMatmul<Block: RegisterBlock>(
     let shiftsLastPanel = aInPlace && fullPanels < aPanels
     let packedAPanels = fullPanels == 0 ? aPanels : 0, packedBPanels = layout.panels - fullBPanels
     // A little packing (up to 16 KB) stays on this thread: with the polling
-    // workers a parallel region costs about a microsecond, and packing a
-    // 128×128 B in parallel took 768×128·128×128 from about 200 to 205 GFLOP/s
-    // on 2 threads (6 interleaved runs each).
+    // workers a parallel region costs about a microsecond, more than such a
+    // pack gains from being split.
     let packCount = packedBPanels + packedAPanels
     let pack = { (index: Int) in
         if index < packedBPanels {

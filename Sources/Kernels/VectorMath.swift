@@ -133,7 +133,7 @@ public func vexp(_ x: Float16Lanes) -> Float16Lanes {
 
 /// erfc(z) for z ≥ 0, given g = e^(−z²): erfc(z) = t·Q(t)·g with
 /// t = 1/(1 + z/2) and Q a degree-8 polynomial fitted for relative error
-/// (bench/erfc_fit.py: 4.3e-8 in double, 3.3e-7 evaluated in float32) on
+/// (bench/parity/erfc_fit.py: 4.3e-8 in double, 3.3e-7 evaluated in float32) on
 /// z in [0, 10]; beyond, erfc underflows float32. Relative accuracy holds in
 /// the tail, which GELU's left side needs; measured here against Double with
 /// our vexp: max relative error 4.1e-6 for z in [0, 9], growing with z as the

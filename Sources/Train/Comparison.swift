@@ -48,6 +48,17 @@ public struct RunMeasurement: Sendable {
         validationCurve = curve.map { (step: $0.0, seconds: $0.1, loss: $0.2) }
     }
 
+    /// The losses in bits per byte: divided by ln 2 and by the bytes per token
+    /// of the validation text (the training loss with the same factor).
+    public func inBitsPerByte(bytesPerToken: Double) -> RunMeasurement {
+        var r = self
+        let factor = 1 / (log(2) * bytesPerToken)
+        r.trainLoss *= factor
+        r.validationLoss *= factor
+        r.validationCurve = validationCurve.map { (step: $0.step, seconds: $0.seconds, loss: $0.loss * factor) }
+        return r
+    }
+
     /// Training seconds until the validation loss first reached `target`, or nil.
     public func secondsToReach(_ target: Double) -> Double? {
         validationCurve.first { $0.loss <= target }?.seconds
@@ -73,17 +84,30 @@ public struct VariantSummary: Sendable {
     }
 }
 
+/// The unit of a comparison's losses. Nats per token compare models that
+/// share a tokenizer; across tokenizers a token is a different piece of text,
+/// so the losses are put in bits per byte of the validation text.
+public enum LossUnit: String, Sendable {
+    case natsPerToken = "nats_per_token", bitsPerByte = "bits_per_byte"
+
+    /// The name of a loss column or axis: "val loss", "val bits/byte".
+    func label(_ split: String) -> String { self == .natsPerToken ? "\(split) loss" : "\(split) bits/byte" }
+}
+
 /// report.md, report.json and curves.svg of a comparison.
 public enum ComparisonReport {
-    /// `bytesPerToken` of each variant's validation split turns nats per token into bits per byte.
-    public static func markdown(_ summaries: [VariantSummary], target: Double, bytesPerToken: [String: Double], title: String) -> String {
+    /// Losses in `unit` (the summaries already converted); with nats per token, `bytesPerToken`
+    /// of each variant's validation split gives the bits per byte column.
+    public static func markdown(_ summaries: [VariantSummary], target: Double, unit: LossUnit, bytesPerToken: [String: Double], title: String) -> String {
         func pm(_ s: VariantSummary, _ f: (RunMeasurement) -> Double, _ format: String) -> String {
             let m = String(format: format, s.mean(f))
             return s.runs.count > 1 ? m + " ± " + String(format: format, s.std(f)) : m
         }
         var out = "# \(title)\n\n"
-        out += "| variant | parameters | train loss | val loss | val perplexity | bits per byte | ms/step | tokens/s | peak RSS (MB) | seconds to val loss \(String(format: "%.3f", target)) |\n"
-        out += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        let perToken = unit == .natsPerToken
+        out += "| variant | parameters | \(unit.label("train")) | \(unit.label("val")) | " + (perToken ? "val perplexity | bits per byte | " : "")
+        out += "ms/step | tokens/s | peak RSS (MB) | seconds to \(unit.label("val")) \(String(format: "%.3f", target)) |\n"
+        out += "|---|---:|---:|---:|" + (perToken ? "---:|---:|" : "") + "---:|---:|---:|---:|\n"
         for s in summaries {
             let bpt = bytesPerToken[s.variant] ?? .nan
             let reach = s.runs.map { $0.secondsToReach(target) }
@@ -91,7 +115,7 @@ public enum ComparisonReport {
             let reachText = reached.count == reach.count ? String(format: "%.2f", reached.reduce(0, +) / Double(reached.count))
                 : reached.isEmpty ? "not reached" : "\(reached.count)/\(reach.count) seeds"
             out += "| \(s.variant) | \(s.runs[0].parameters) | \(pm(s, \.trainLoss, "%.4f")) | \(pm(s, \.validationLoss, "%.4f")) | "
-            out += "\(String(format: "%.2f", exp(s.mean(\.validationLoss)))) | \(String(format: "%.4f", s.mean(\.validationLoss) / log(2) / bpt)) | "
+            if perToken { out += "\(String(format: "%.2f", exp(s.mean(\.validationLoss)))) | \(String(format: "%.4f", s.mean(\.validationLoss) / log(2) / bpt)) | " }
             out += "\(pm(s, \.msPerStep, "%.1f")) | \(String(format: "%.0f", s.mean(\.tokensPerSecond))) | "
             out += "\(String(format: "%.1f", s.mean(\.peakRSSBytes) / 1_048_576)) | \(reachText) |\n"
         }
@@ -99,11 +123,13 @@ public enum ComparisonReport {
         out += "\n\(seeds) seed\(seeds == 1 ? "" : "s") per variant"
         out += seeds > 1 ? " (mean ± sample standard deviation). " : ". "
         out += "Training seconds count the logged step times only (evaluations excluded). "
-        out += "Bits per byte = validation loss / ln 2 / (bytes per token of the validation text).\n"
+        out += perToken ? "Bits per byte = validation loss / ln 2 / (bytes per token of the validation text).\n"
+            : "The variants' tokenizers differ, so losses are in bits per byte: nats per token / ln 2 / (bytes per token of the validation text).\n"
         return out
     }
 
-    public static func json(_ summaries: [VariantSummary], target: Double, bytesPerToken: [String: Double]) -> Data {
+    /// Every loss in `unit`, which the document names.
+    public static func json(_ summaries: [VariantSummary], target: Double, unit: LossUnit, bytesPerToken: [String: Double]) -> Data {
         func n(_ x: Double) -> JSONValue { .number(x) }
         let variants: [JSONValue] = summaries.map { s in
             [
@@ -111,8 +137,8 @@ public enum ComparisonReport {
                 "parameters": .int(s.runs[0].parameters),
                 "train_loss": n(s.mean(\.trainLoss)), "train_loss_std": n(s.std(\.trainLoss)),
                 "val_loss": n(s.mean(\.validationLoss)), "val_loss_std": n(s.std(\.validationLoss)),
-                "val_perplexity": n(exp(s.mean(\.validationLoss))),
-                "bits_per_byte": n(s.mean(\.validationLoss) / log(2) / (bytesPerToken[s.variant] ?? .nan)),
+                "val_perplexity": unit == .natsPerToken ? n(exp(s.mean(\.validationLoss))) : .null,
+                "bits_per_byte": n(unit == .bitsPerByte ? s.mean(\.validationLoss) : s.mean(\.validationLoss) / log(2) / (bytesPerToken[s.variant] ?? .nan)),
                 "ms_per_step": n(s.mean(\.msPerStep)), "tokens_per_s": n(s.mean(\.tokensPerSecond)),
                 "peak_rss_bytes": n(s.mean(\.peakRSSBytes)),
                 "runs": .array(s.runs.map { r in
@@ -123,13 +149,13 @@ public enum ComparisonReport {
                 }),
             ]
         }
-        return JSONValue.object(["target_loss": n(target), "variants": .array(variants)]).fileData
+        return JSONValue.object(["loss_unit": .string(unit.rawValue), "target_loss": n(target), "variants": .array(variants)]).fileData
     }
 
     /// Validation loss against step (left) and against training seconds
     /// (right): one colour per variant, the mean over seeds as a line and,
     /// with several seeds, their range as a band.
-    public static func curvesSVG(_ summaries: [VariantSummary], title: String) -> String {
+    public static func curvesSVG(_ summaries: [VariantSummary], unit: LossUnit, title: String) -> String {
         var panels: [String] = []
         for bySeconds in [false, true] {
             var series: [LinePlot.Series] = []
@@ -137,7 +163,7 @@ public enum ComparisonReport {
                 series.append(meanCurve(summary, color: LinePlot.color(i), bySeconds: bySeconds))
             }
             var plot = LinePlot(title: bySeconds ? "against training seconds" : title, xLabel: bySeconds ? "training seconds" : "step",
-                                yLabel: "validation loss", series: series)
+                                yLabel: unit == .natsPerToken ? "validation loss (nats per token)" : "validation bits per byte", series: series)
             plot.width = 460
             plot.legend = bySeconds ? .none : .below
             panels.append(plot.svg())

@@ -130,6 +130,11 @@ public struct ComparisonPlan {
         }.joined(separator: ",")
     }
 
+    /// True when the variants differ in their tokenizer, whose tokens are then not comparable units.
+    public var variesTokenizer: Bool {
+        vary.contains { $0.field.split(separator: "+").contains { $0.hasPrefix("tokenizer.") } }
+    }
+
     /// The report's title.
     public var title: String { "tinygpt compare: " + vary.map(\.field).joined(separator: " × ") }
 }
@@ -291,9 +296,11 @@ public final class Comparison {
 
     /// The report from each run's own metrics: variants in plan order, the
     /// target loss (default: the worst variant's mean), written as report.md,
-    /// report.json and curves.svg; returns the Markdown table.
+    /// report.json and curves.svg; returns the Markdown table. Losses are in
+    /// bits per byte when the tokenizer varies (`LossUnit`), and so is `target`.
     public func writeReport(target: Double?) throws -> String {
         var summaries: [VariantSummary] = []
+        let unit: LossUnit = plan.variesTokenizer ? .bitsPerByte : .natsPerToken
         var variants: [String] = []
         for run in plan.runs where !variants.contains(run.variant) { variants.append(run.variant) }
         for variant in variants {
@@ -301,13 +308,14 @@ public final class Comparison {
                 try RunMeasurement(runDirectory: runURL(run.name), name: run.name, variant: run.variant, seed: run.seed,
                                    parameters: parameters[run.name] ?? 0, peakRSSBytes: state.runs[run.name]?.peakRSSBytes ?? .nan)
             }
-            summaries.append(VariantSummary(variant: variant, runs: measured))
+            let unitRuns = unit == .bitsPerByte ? measured.map { $0.inBitsPerByte(bytesPerToken: bytesPerToken[variant] ?? .nan) } : measured
+            summaries.append(VariantSummary(variant: variant, runs: unitRuns))
         }
         let targetLoss = target ?? summaries.map { $0.mean(\.validationLoss) }.max() ?? 0
-        let markdown = ComparisonReport.markdown(summaries, target: targetLoss, bytesPerToken: bytesPerToken, title: plan.title)
+        let markdown = ComparisonReport.markdown(summaries, target: targetLoss, unit: unit, bytesPerToken: bytesPerToken, title: plan.title)
         try AtomicFile.write(Data(markdown.utf8), to: directory.appendingPathComponent("report.md"))
-        try AtomicFile.write(ComparisonReport.json(summaries, target: targetLoss, bytesPerToken: bytesPerToken), to: directory.appendingPathComponent("report.json"))
-        try AtomicFile.write(Data(ComparisonReport.curvesSVG(summaries, title: plan.title).utf8), to: directory.appendingPathComponent("curves.svg"))
+        try AtomicFile.write(ComparisonReport.json(summaries, target: targetLoss, unit: unit, bytesPerToken: bytesPerToken), to: directory.appendingPathComponent("report.json"))
+        try AtomicFile.write(Data(ComparisonReport.curvesSVG(summaries, unit: unit, title: plan.title).utf8), to: directory.appendingPathComponent("curves.svg"))
         return markdown
     }
 }

@@ -136,7 +136,7 @@ func copied(_ model: GPT) -> GPT {
 /// rollouts.jsonl: one line per step of a PPO or GRPO run with its sampled
 /// completions (prompt and response token ids, text, score) and the
 /// per-token numbers the update used, so a run can be read (what did the
-/// policy write, what did it get for it) and checked (bench/rlhf_check.py).
+/// policy write, what did it get for it) and checked (bench/parity/rlhf_check.py).
 final class RolloutLog {
     let url: URL
     var handle: FileHandle?

@@ -296,7 +296,8 @@ public enum PruneRun {
         /// Text whose loss ranks the heads (`heads` only).
         public var dataPath: String?
         /// Windows of that text, of the context length, the importance averages over.
-        public var windows = 32
+        public var windows = Request.defaultWindows
+        public static let defaultWindows = 32
         public var force = false
         public init(checkpoint: String, out: String, pruning: PruningRequest) {
             self.checkpoint = checkpoint; self.out = out; self.pruning = pruning

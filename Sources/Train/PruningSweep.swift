@@ -14,7 +14,7 @@ public enum PruningSweep {
         public var dataPath: String
         public var sparsities: [Double]
         /// Windows of the training split that head importance averages over.
-        public var windows = 32
+        public var windows = PruneRun.Request.defaultWindows
         public init(checkpoint: String, dataPath: String, sparsities: [Double]) {
             self.checkpoint = checkpoint; self.dataPath = dataPath; self.sparsities = sparsities
         }

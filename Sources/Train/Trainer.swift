@@ -746,25 +746,28 @@ struct TrainerState {
     }
 
     init(json: Data, source: String) throws {
-        guard let object = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any],
-              let step = object["step"] as? Int,
-              let words = (object["data_generator"] as? [String])?.compactMap({ UInt64($0, radix: 16) }), words.count == 4 else {
+        // Not JSON at all is reported as a state without its fields.
+        let object = try? JSONParser.parse(Array(json))
+        func generator(_ key: String) -> [UInt64]? {
+            object?[key]?.array?.compactMap { $0.string.flatMap { UInt64($0, radix: 16) } }
+        }
+        guard let step = object?["step"]?.int, let words = generator("data_generator"), words.count == 4 else {
             throw TrainingError("\(source): malformed trainer state (needs step and data_generator)")
         }
         guard step >= 0 else { throw TrainingError("\(source): step \(step) is negative; the file was edited or damaged") }
         self.step = step
         dataGenerator = words
-        dropoutGenerator = (object["dropout_generator"] as? [String])?.compactMap { UInt64($0, radix: 16) }
+        dropoutGenerator = generator("dropout_generator")
         if let d = dropoutGenerator, d.count != 4 { throw TrainingError("\(source): malformed dropout_generator") }
-        adapterDropoutGenerator = (object["lora_dropout_generator"] as? [String])?.compactMap { UInt64($0, radix: 16) }
+        adapterDropoutGenerator = generator("lora_dropout_generator")
         if let d = adapterDropoutGenerator, d.count != 4 { throw TrainingError("\(source): malformed lora_dropout_generator") }
-        bestValidationLoss = object["best_val_loss"] as? Double
-        if let steps = object["optimizer_steps"] {
-            guard let n = steps as? Int, n >= 0 else { throw TrainingError("\(source): malformed optimizer_steps") }
+        bestValidationLoss = object?["best_val_loss"]?.double
+        if let steps = object?["optimizer_steps"] {
+            guard let n = steps.int, n >= 0 else { throw TrainingError("\(source): malformed optimizer_steps") }
             optimizerSteps = n
         }
-        if let record = object["data"] as? [String: Any] {
-            guard let bytes = record["bytes"] as? Int, bytes >= 0, let hash = (record["fnv1a64"] as? String).flatMap({ UInt64($0, radix: 16) }) else {
+        if let record = object?["data"] {
+            guard let bytes = record["bytes"]?.int, bytes >= 0, let hash = record["fnv1a64"]?.string.flatMap({ UInt64($0, radix: 16) }) else {
                 throw TrainingError("\(source): malformed data record (needs bytes and fnv1a64)")
             }
             data = DataFingerprint(bytes: bytes, hash: hash)

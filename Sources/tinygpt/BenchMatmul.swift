@@ -1,27 +1,21 @@
 import Foundation
 import Kernels
 
+let matmulBenchFlags = CommandFlags(
+    command: "bench matmul", forms: ["[--threads N] [--json] [--repeat R] [--cold] [--shape MxKxN ...]"],
+    about: """
+        GFLOP/s of the matmul kernel on transformer shapes. Each case: one warm-up call, then timed calls until both
+        --repeat runs and 0.2 s are done; the best time is reported (least disturbed by other load). GFLOP/s = 2·m·n·k / time.
+        """,
+    flags: [.threads, .repeatable("shape", "MxKxN", "only this product, e.g. --shape 128x768x128"),
+            Flag("json", "one JSON object per line instead of a table"),
+            Flag("repeat", "R", default: 5, "minimum timed runs per case, 1...1000; each case also runs >= 0.2 s"),
+            Flag("cold", "before each timed run, write 64 MB elsewhere so the operands start outside the caches")])
+
 /// `tinygpt bench matmul`: GFLOP/s of the matmul kernels.
-///
-/// Each case: one warm-up call, then timed calls until both `--repeat` runs
-/// and 0.2 s are done; the BEST time is reported (least disturbed by other
-/// load on a shared machine). GFLOP/s = 2·m·n·k / best time.
-func runMatmulBench(_ args: [String]) throws {
-    var parsed = Arguments(args)
-    if parsed.flag("help") {
-        print("""
-            usage: tinygpt bench matmul [--threads N] [--json] [--repeat R] [--cold] [--shape MxKxN ...]
-              --threads N   worker threads, 1...1024, 0 for all (default: all \(ProcessInfo.processInfo.activeProcessorCount) cores)
-              --shape MxKxN only this product (repeatable), e.g. --shape 128x768x128
-              --json        one JSON object per line instead of a table
-              --repeat R    minimum timed runs per case, 1...1000 (default 5); each case also runs >= 0.2 s
-              --cold        before each timed run, write 64 MB elsewhere so the operands start outside
-                            the caches, as in a training step where other ops ran in between
-            """)
-        return
-    }
+func runMatmulBench(_ parsed: inout Arguments) throws {
     let threads = try parsed.threads() ?? ProcessInfo.processInfo.activeProcessorCount
-    let repeats = try parsed.int("repeat", default: 5, in: 1...1000)
+    let repeats = try parsed.int("repeat", in: 1...1000)
     let json = parsed.flag("json")
     let cold = parsed.flag("cold")
     let chosen = try parsed.options("shape").map { text -> (m: Int, k: Int, n: Int) in

@@ -3,14 +3,19 @@ import Kernels
 import Autograd
 import NN
 
-/// `tinygpt bench memory [--steps N] [--every K] [--threads T] [--json]`:
-/// trains a small two-block transformer on random tokens and prints resident
-/// memory every K steps. Flat numbers after the first steps show that the
-/// graph is released after each backward and that buffers are reused.
-func runMemoryBench(_ args: [String]) throws {
-    var a = Arguments(args)
-    let steps = try a.int("steps", default: 2000, in: 1...1_000_000)
-    let every = try a.int("every", default: 250, in: 1...1_000_000)
+let memoryBenchFlags = CommandFlags(
+    command: "bench memory", forms: ["[--steps N] [--every K] [--threads N] [--json]"],
+    about: """
+        resident memory of a small two-block transformer trained on random tokens, every K steps: flat numbers show
+        that the graph is released after each backward and that buffers are reused.
+        """,
+    flags: [Flag("steps", "N", default: 2000, "training steps, 1...1000000"), Flag("every", "K", default: 250, "print every K steps, 1...1000000"),
+            .threads, Flag("json", "one JSON object per line")])
+
+/// `tinygpt bench memory`.
+func runMemoryBench(_ a: inout Arguments) throws {
+    let steps = try a.int("steps", in: 1...1_000_000)
+    let every = try a.int("every", in: 1...1_000_000)
     let threads = try a.threads() ?? Parallel.threads
     let json = a.flag("json")
     try a.finish()

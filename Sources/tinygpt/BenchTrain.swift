@@ -6,18 +6,24 @@ import Model
 import Config
 import Train
 
-/// `tinygpt bench train [--config C] [--set k=v ...] [--data FILE] [--steps N] [--threads T] [--json] [--profile]`:
-/// median milliseconds per training step of a config's model and objective
-/// (`Trainer.takeStep`: forward, backward, clip, optimizer; LoRA when the
-/// config has a lora section), and peak resident memory. Without --data the
-/// objective's built-in set of random tokens fills the context
-/// (`StepBenchmarkData`). `--profile` adds a table of wall time per op
-/// (forward and backward) and per phase of the step.
-func runTrainBench(_ args: [String]) throws {
-    var a = Arguments(args)
-    var config = try readConfig(&a, defaultPath: "configs/shakespeare-char.json")
+let trainBenchFlags = CommandFlags(
+    command: "bench train", forms: ["[--config FILE] [--set section.field=value ...] [--data FILE] [--steps N] [--threads N] [--json] [--profile]"],
+    about: """
+        ms per training step (forward, backward, clip, optimizer) of a config's model and objective, and peak memory:
+        train.objective lm, sft or dpo (--set train.objective=dpo), with LoRA when the config has a lora section.
+        """,
+    flags: [Flag("config", "FILE", default: "configs/shakespeare-char.json", "the run config"), .set,
+            Flag("data", "FILE", "data to train on, read as train reads it (default: built-in random tokens that fill the context)"),
+            Flag("steps", "N", default: 30, "timed steps after two warm-up steps, 2...100000; the median is reported"),
+            .threads, Flag("profile", "wall time per op (forward and backward) and per training phase"), .json])
+
+/// `tinygpt bench train`: the median of `Trainer.takeStep` (LoRA when the
+/// config has a lora section) and peak resident memory. Without --data the
+/// objective's built-in random tokens fill the context (`StepBenchmarkData`).
+func runTrainBench(_ a: inout Arguments) throws {
+    var config = try readConfig(&a, defaultPath: try a.value("config"))
     let dataPath = try a.option("data")
-    let steps = try a.int("steps", default: 30, in: 2...100_000)
+    let steps = try a.int("steps", in: 2...100_000)
     let threads = try a.threads() ?? Parallel.threads
     let json = a.flag("json")
     let profile = a.flag("profile")

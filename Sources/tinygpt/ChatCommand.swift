@@ -4,19 +4,21 @@ import Formats
 import Generate
 import ChatTemplate
 
-let chatUsage = """
-    usage: tinygpt chat --checkpoint DIR [--system TEXT] [--message TEXT] [--config sampling.json] [--set sample.field=value ...]
-                        [--strategy greedy|sample] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P]
-                        [--repetition-penalty R] [--no-repeat-ngram N] [--seed S] [--stop TEXT ...] [--threads N] [--context N]
-
-    Talks to the model through its own chat template (DIR/chat_template.jinja, which import keeps); each reply
-    ends at the model's end tokens (config tokenizer.eos_token_ids). --system sets the system message.
-      --message TEXT   answer TEXT once; standard output is the reply alone
-      (no --message)   on a terminal: a conversation; Enter sends a line, the reply streams, Ctrl-C ends the
-                       reply, Ctrl-D ends the chat. Otherwise each line of standard input is a message, answered in turn.
-    Sampling flags as in tinygpt sample (one reply: greedy or sample). Semantics: docs/chat.md.
-    example: tinygpt chat --checkpoint smollm2 --message "What is the capital of France?" --strategy greedy
-    """
+let chatFlags = CommandFlags(
+    command: "chat", forms: ["--checkpoint DIR [--system TEXT] [--message TEXT] [options]"],
+    about: """
+        Talks to the model through its own chat template (DIR/chat_template.jinja, which import keeps); each reply
+        ends at the model's end tokens (config tokenizer.eos_token_ids).
+        """,
+    flags: [Flag("checkpoint", "DIR", "the checkpoint to talk to"), Flag("system", "TEXT", "the system message"),
+            Flag("message", "TEXT", "answer TEXT once; standard output is the reply alone"),
+            Flag("strategy", "greedy|sample", "how each token is chosen")] + SamplingOptions.commonFlags,
+    notes: """
+        Without --message: on a terminal, a conversation; Enter sends a line, the reply streams, Ctrl-C ends the
+        reply, Ctrl-D ends the chat. Otherwise each line of standard input is a message, answered in turn.
+        Sampling flags as in tinygpt sample (one reply: greedy or sample). Semantics: docs/chat.md.
+        example: tinygpt chat --checkpoint smollm2 --message "What is the capital of France?" --strategy greedy
+        """)
 
 /// Set by Ctrl-C (SIGINT); read and cleared by the chat loop.
 let chatInterrupted: UnsafeMutablePointer<sig_atomic_t> = {
@@ -26,8 +28,7 @@ let chatInterrupted: UnsafeMutablePointer<sig_atomic_t> = {
 }()
 
 func runChatCommand(_ args: [String]) throws {
-    var a = Arguments(args)
-    if a.flag("help") { print(chatUsage); return }
+    guard var a = chatFlags.parse(args) else { return }
     guard let checkpointPath = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required (tinygpt chat --help shows every option)") }
     let system = try a.option("system"), message = try a.option("message")
     let options = try SamplingOptions(&a, command: "chat")

@@ -8,32 +8,34 @@ import Generate
 import Train
 import Autograd
 
-let evalUsage = """
-    usage: tinygpt eval --checkpoint DIR --data FILE [--stride S] [--json] [--threads N]
-                        [--context N] [--by-position [--buckets K] [--svg FILE]] [--set model.rope_scaling=…]
-           tinygpt eval --checkpoint DIR --data FILE.jsonl [--reference CKPT [--beta B]] [--json]
-
-    Scores every token of FILE after the first with sliding windows of the
-    model's context (stride S, default half the context) and prints the number
-    of scored tokens, mean cross-entropy, perplexity and bits per byte.
-      --context N     windows of N tokens, also past the trained context (not for learned positions)
-      --by-position   mean loss per position bucket (K equal buckets, default 16; stride defaults to N)
-                      and, with --svg FILE, its plot (an existing .svg file there is replaced)
-      --set           model.rope_scaling (or one member, e.g. model.rope_scaling.factor=4) on a RoPE model
-
-    JSON Lines data (docs/fine-tuning.md): prompt-completion examples give the
-    loss and perplexity of the completion tokens only; preference examples,
-    with --reference CKPT (the model DPO started from), give the DPO loss,
-    reward accuracy and margin with TRL's names. On a reward model
-    (train.objective = reward), preference examples give its accuracy, mean
-    scores and margin (docs/rlhf.md).
-      --reference CKPT  the DPO reference model; same tokenizer as --checkpoint
-      --beta B          DPO's β (default: the checkpoint's train.dpo_beta)
-    """
+let evalFlags = CommandFlags(
+    command: "eval", forms: ["--checkpoint DIR --data FILE [--stride S] [--context N] [--by-position [--buckets K] [--svg FILE]] [options]",
+                             "--checkpoint DIR --data FILE.jsonl [--reference CKPT [--beta B]] [--json]"],
+    about: """
+        Scores every token of FILE after the first with sliding windows of the model's context and prints the number
+        of scored tokens, mean cross-entropy, perplexity and bits per byte.
+        """,
+    flags: [
+        Flag("checkpoint", "DIR", "the checkpoint to score"), Flag("data", "FILE", "plain text, or JSON Lines examples"),
+        Flag("stride", "S", "positions between windows (default half the context; the context with --by-position)"),
+        Flag("context", "N", "windows of N tokens, also past the trained context (not for learned positions)"),
+        Flag("by-position", "mean loss per position bucket"),
+        Flag("buckets", "K", default: 16, "equal buckets of --by-position, 1...1000000"),
+        Flag("svg", "FILE", "the --by-position plot (an existing .svg file there is replaced)"),
+        .repeatable("set", "model.rope_scaling=…", "model.rope_scaling (or one member, e.g. model.rope_scaling.factor=4) on a RoPE model"),
+        Flag("reference", "CKPT", "the DPO reference model; same tokenizer as --checkpoint"),
+        Flag("beta", "B", "DPO's β (default: the checkpoint's train.dpo_beta)"),
+        .json, .threads,
+    ],
+    notes: """
+        JSON Lines data (docs/fine-tuning.md): prompt-completion examples give the loss and perplexity of the
+        completion tokens only; preference examples, with --reference CKPT (the model DPO started from), give the
+        DPO loss, reward accuracy and margin with TRL's names. On a reward model (train.objective = reward),
+        preference examples give its accuracy, mean scores and margin (docs/rlhf.md).
+        """)
 
 func runEvalCommand(_ args: [String]) throws {
-    var a = Arguments(args)
-    if a.flag("help") { print(evalUsage); return }
+    guard var a = evalFlags.parse(args) else { return }
     guard let checkpointPath = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required") }
     guard let dataPath = try a.option("data") else { throw CLIError("--data FILE is required") }
     let strideText = try a.option("stride")
@@ -46,7 +48,7 @@ func runEvalCommand(_ args: [String]) throws {
     let svgPath = try a.option("svg")
     let byPosition = a.flag("by-position") || svgPath != nil
     let bucketsGiven = a.has("buckets")
-    let bucketCount = try a.int("buckets", default: 16, in: 1...1_000_000)
+    let bucketCount = try a.int("buckets", in: 1...1_000_000)
     if bucketsGiven && !byPosition {
         throw CLIError("--buckets divides the --by-position table; without --by-position (or --svg) it has no effect: add --by-position, or drop --buckets")
     }

@@ -6,18 +6,16 @@ import Model
 import Formats
 import Kernels
 
-/// `tinygpt info (--config C [--set k=v ...] | --checkpoint DIR) [--json]`:
-/// parameter counts, FLOPs per token, memory, and the resolved config.
+let infoFlags = CommandFlags(
+    command: "info", forms: ["(--config FILE [--set section.field=value ...] | --checkpoint DIR) [--json]"],
+    about: "Parameters by component, FLOPs per token, memory, and the resolved, validated config.",
+    flags: [Flag("config", "FILE", "a run config (default: the built-in defaults)"), .set,
+            Flag("checkpoint", "DIR", "a checkpoint or run directory instead of a config"),
+            Flag("json", "one JSON object: parameters, components, forward_flops_per_token, config (what scripts read)")])
+
+/// `tinygpt info`: parameter counts, FLOPs per token, memory, and the resolved config.
 func runInfoCommand(_ args: [String]) throws {
-    var a = Arguments(args)
-    if a.flag("help") {
-        print("""
-            usage: tinygpt info (--config FILE [--set section.field=value ...] | --checkpoint DIR) [--json]
-              parameters by component, FLOPs per token, memory, and the resolved, validated config
-              --json   one JSON object: parameters, components, forward_flops_per_token, config (what scripts read)
-            """)
-        return
-    }
+    guard var a = infoFlags.parse(args) else { return }
     let checkpoint = try a.option("checkpoint")
     let json = a.flag("json")
     var config: RunConfig

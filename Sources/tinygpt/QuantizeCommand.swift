@@ -6,29 +6,34 @@ import Model
 import Tokenizer
 import Generate
 
-let quantizeUsage = """
-    usage: tinygpt quantize --checkpoint DIR --out DIR [--format int8|int4] [--group-size N] [--float-embeddings] [--force]
-           tinygpt quantize --checkpoint DIR --out DIR --format f16|bf16 [--force]
-
-    Writes a copy of a checkpoint whose matrices are group-wise symmetric int8 (default) or int4: each group of
-    N consecutive weights of a row keeps one float scale max|w|/127 (or /7). Norm gains, biases and a learned
-    position table (or T5's bias table) stay float32; the token embedding and output head are quantized too unless
-    --float-embeddings. A prefix LM (model.attention = prefix_lm) is refused: quantized checkpoints run token by token.
-    N defaults to \(QuantizedCheckpoint.preferredGroupSize), halved until it divides every row. sample, eval, logits, info and bench sample read the result
-    directly; training and export need the float checkpoint. Layout: docs/formats.md.
-
-    --format f16|bf16 stores every weight in 16 bits (IEEE half, or bfloat16), rounded to nearest even: half the
-    file, computed in float32 once opened. Every command reads it as a float checkpoint (train --init-from too),
-    and export --format hf writes the same dtype.
-    example: tinygpt quantize --checkpoint runs/default-20261123-120000 --out runs/default-int8
-    """
+let quantizeFlags = CommandFlags(
+    command: "quantize", forms: ["--checkpoint DIR --out DIR [--format int8|int4] [--group-size N] [--float-embeddings] [--force]",
+                                 "--checkpoint DIR --out DIR --format f16|bf16 [--force]"],
+    about: """
+        Writes a copy of a checkpoint whose matrices are group-wise symmetric int8 (default) or int4: each group of
+        N consecutive weights of a row keeps one float scale max|w|/127 (or /7). Norm gains, biases and a learned
+        position table (or T5's bias table) stay float32. A prefix LM (model.attention = prefix_lm) is refused:
+        quantized checkpoints run token by token. sample, eval, logits, info and bench sample read the result
+        directly; training and export need the float checkpoint. Layout: docs/formats.md.
+        """,
+    flags: [
+        Flag("checkpoint", "DIR", "the float checkpoint"), Flag("out", "DIR", "the checkpoint to write; new or empty"),
+        Flag("format", "int8|int4|f16|bf16", default: "int8", "the weights' format"),
+        Flag("group-size", "N", "weights per scale (default \(QuantizedCheckpoint.preferredGroupSize), halved until it divides every row)"),
+        Flag("float-embeddings", "keep the token embedding and output head float32"), .force,
+    ],
+    notes: """
+        --format f16|bf16 stores every weight in 16 bits (IEEE half, or bfloat16), rounded to nearest even: half the
+        file, computed in float32 once opened. Every command reads it as a float checkpoint (train --init-from too),
+        and export --format hf writes the same dtype.
+        example: tinygpt quantize --checkpoint runs/default-20261123-120000 --out runs/default-int8
+        """)
 
 func runQuantizeCommand(_ args: [String]) throws {
-    var a = Arguments(args)
-    if a.flag("help") { print(quantizeUsage); return }
+    guard var a = quantizeFlags.parse(args) else { return }
     guard let checkpoint = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required (tinygpt quantize --help)") }
     guard let out = try a.option("out") else { throw CLIError("--out DIR is required (tinygpt quantize --help)") }
-    let formatName = try a.option("format") ?? "int8"
+    let formatName = try a.value("format")
     let groupText = try a.option("group-size")
     let floatEmbeddings = a.flag("float-embeddings")
     let force = a.flag("force")

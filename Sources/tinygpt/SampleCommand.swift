@@ -6,29 +6,25 @@ import Config
 import Tokenizer
 import Generate
 
-let sampleUsage = """
-    usage: tinygpt sample --checkpoint DIR [--prompt TEXT | --prompt-file FILE] [--config sampling.json] [--set sample.field=value ...]
-                          [--strategy greedy|sample|beam] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
-                          [--min-p P] [--repetition-penalty R] [--no-repeat-ngram N] [--beam-width W] [--length-penalty L]
-                          [--early-stopping never|true|false] [--min-new-tokens N] [--num-samples N] [--seed S] [--stop TEXT ...]
-                          [--stream | --no-stream] [--threads N] [--context N] [--no-kv-cache]
-
-    A setting given here (flag or --set) that the strategy does not use is an error: --temperature, --top-k,
-    --top-p, --min-p and --seed shape a random draw (strategy sample); --beam-width, --length-penalty and
-    --early-stopping belong to beam search.
-
-    The window slides at the trained context length; --context N lets it grow to N tokens first (positions that
-    extrapolate only: sinusoidal, rope, alibi, t5, none). --set model.rope_scaling={...} scales RoPE for this run.
-    --no-kv-cache recomputes the whole window for every new token (the same tokens, at the cost the cache saves).
-
-    DIR is a checkpoint or a run directory (then best/, else latest/). Flags override --set, which overrides
-    the sample section of --config (else the checkpoint's). Semantics: docs/sampling.md.
-    example: tinygpt sample --checkpoint runs/default-20261123-120000 --prompt "The " --temperature 0.8 --top-p 0.9
-    """
+let sampleFlags = CommandFlags(
+    command: "sample", forms: ["--checkpoint DIR [--prompt TEXT | --prompt-file FILE] [options]"],
+    about: "DIR is a checkpoint or a run directory (then best/, else latest/). Flags override --set, which overrides\nthe sample section of --config (else the checkpoint's). Semantics: docs/sampling.md.",
+    flags: [Flag("checkpoint", "DIR", "the checkpoint to sample from"), Flag("prompt", "TEXT", "the text to continue"),
+            Flag("prompt-file", "FILE", "the text to continue, from a file"), SamplingOptions.strategyFlag]
+        + SamplingOptions.commonFlags + SamplingOptions.beamFlags + [
+            Flag("stream", "write each token as it comes (one sequence)"), Flag("no-stream", "write the text once it is complete"),
+            Flag("no-kv-cache", "recompute the whole window for every new token (the same tokens, at the cost the cache saves)")],
+    notes: """
+        A setting given here (flag or --set) that the strategy does not use is an error: --temperature, --top-k,
+        --top-p, --min-p and --seed shape a random draw (strategy sample); --beam-width, --length-penalty and
+        --early-stopping belong to beam search.
+        The window slides at the trained context length; --context N lets it grow to N tokens first (positions that
+        extrapolate only: sinusoidal, rope, alibi, t5, none). --set model.rope_scaling={...} scales RoPE for this run.
+        example: tinygpt sample --checkpoint runs/default-20261123-120000 --prompt "The " --temperature 0.8 --top-p 0.9
+        """)
 
 func runSampleCommand(_ args: [String]) throws {
-    var a = Arguments(args)
-    if a.flag("help") { print(sampleUsage); return }
+    guard var a = sampleFlags.parse(args) else { return }
     guard let checkpointPath = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required (tinygpt sample --help shows every option)") }
     let promptText = try a.option("prompt"), promptFile = try a.option("prompt-file")
     let options = try SamplingOptions(&a, command: "sample")

@@ -16,6 +16,31 @@ struct SamplingOptions {
                              "early-stopping": "early_stopping", "min-new-tokens": "min_new_tokens",
                              "num-samples": "num_samples", "seed": "seed"]
 
+    /// The flags of the sample section that every decoding command reads.
+    static let commonFlags: [Flag] = [
+        Flag("config", "FILE", "a config whose sample section applies (its other sections are ignored)"),
+        .repeatable("set", "sample.k=v", "a sample.* setting, or model.rope_scaling (the checkpoint fixes the rest)"),
+        Flag("max-new-tokens", "N", "tokens to generate"),
+        Flag("temperature", "T", "divides the logits before a random draw"),
+        Flag("top-k", "K", "draw among the K most likely tokens"),
+        Flag("top-p", "P", "draw among the most likely tokens whose probabilities sum to P"),
+        Flag("min-p", "P", "drop tokens less likely than P × the most likely one"),
+        Flag("repetition-penalty", "R", "divide the logits of tokens already in the text by R"),
+        Flag("no-repeat-ngram", "N", "never repeat an n-gram of N tokens"),
+        Flag("seed", "S", "the random draw's seed"),
+        .repeatable("stop", "TEXT", "end the text where TEXT appears"),
+        .threads,
+        Flag("context", "N", "let the window grow to N tokens before it slides (positions that extrapolate)"),
+    ]
+    static let strategyFlag = Flag("strategy", "greedy|sample|beam", "how each token is chosen")
+    static let beamFlags: [Flag] = [
+        Flag("beam-width", "W", "beams kept (strategy beam)"),
+        Flag("length-penalty", "L", "divides a beam's score by its length^L"),
+        Flag("early-stopping", "never|true|false", "when beam search stops (as transformers)"),
+        Flag("min-new-tokens", "N", "no end token before N new tokens"),
+        Flag("num-samples", "N", "samples drawn, or beams returned"),
+    ]
+
     var configPath: String?
     /// `--set` assignments, then one per field flag.
     var overrides: [String]
@@ -32,7 +57,7 @@ struct SamplingOptions {
                 throw CLIError("--set \(assignment): \(command) takes sample.* settings only, plus model.rope_scaling; the checkpoint fixes the rest of the model, tokenizer, data and train sections")
             }
         }
-        for (flag, field) in SamplingOptions.fieldFlags.sorted(by: { $0.key < $1.key }) {
+        for (flag, field) in SamplingOptions.fieldFlags.sorted(by: { $0.key < $1.key }) where a.declares(flag) {
             if let value = try a.option(flag) { overrides.append("sample.\(field)=\(value)") }
         }
         stops = try a.options("stop")

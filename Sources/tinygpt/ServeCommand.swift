@@ -4,40 +4,41 @@ import Config
 import Generate
 import Serve
 
-let serveUsage = """
-    usage: tinygpt serve --checkpoint DIR [--host 127.0.0.1] [--port 8080] [--parallel N] [--api-key KEY] [--name NAME]
-                         [--timeout SECONDS] [--max-body BYTES] [--config sampling.json] [--set sample.field=value ...]
-                         [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R]
-                         [--seed S] [--stop TEXT ...] [--threads N] [--context N]
-
-    An OpenAI-compatible HTTP server over the checkpoint: POST /v1/chat/completions (through the model's chat
-    template), POST /v1/completions, GET /v1/models, GET /health, and a chat page at /. Listens on loopback unless
-    --host says otherwise. Up to --parallel sequences (default 1) decode at once; further requests wait in a queue.
-      --api-key KEY      requests to /v1/* must send 'Authorization: Bearer KEY'
-      --name NAME        the model's id in the API (default: the checkpoint directory's name)
-      --timeout SECONDS  how long a request may take to arrive, and an idle connection stays open (default 30)
-      --max-body BYTES   the largest request body (default 4194304)
-    The sampling flags set the defaults a request can override (--max-new-tokens is max_tokens's default, 256 unless
-    given); without --seed a request that sends no seed gets a random one. Ctrl-C finishes the requests in flight,
-    then exits. Semantics: docs/serve.md.
-    example: tinygpt serve --checkpoint smollm2 --parallel 4
-    """
+let serveFlags = CommandFlags(
+    command: "serve", forms: ["--checkpoint DIR [options]"],
+    about: """
+        An OpenAI-compatible HTTP server over the checkpoint: POST /v1/chat/completions (through the model's chat
+        template), POST /v1/completions, GET /v1/models, GET /health, and a chat page at /. Up to --parallel
+        sequences decode at once; further requests wait in a queue.
+        """,
+    flags: [Flag("checkpoint", "DIR", "the checkpoint to serve"), Flag("host", "HOST", default: "127.0.0.1", "the address to listen on"),
+            Flag("port", "PORT", default: 8080, "the port, 0...65535 (0: any free one)"), Flag("parallel", "N", default: 1, "sequences decoded at once, 1...64"),
+            Flag("api-key", "KEY", "requests to /v1/* must send 'Authorization: Bearer KEY'"),
+            Flag("name", "NAME", "the model's id in the API (default: the checkpoint directory's name)"),
+            Flag("timeout", "SECONDS", default: 30, "how long a request may take to arrive, and an idle connection stays open"),
+            Flag("max-body", "BYTES", default: ServeSettings().limits.bodyBytes, "the largest request body"),
+            Flag("strategy", "greedy|sample", "how each token is chosen")] + SamplingOptions.commonFlags,
+    notes: """
+        The sampling flags set the defaults a request can override (--max-new-tokens is max_tokens's default, 256 unless
+        given); without --seed a request that sends no seed gets a random one. Ctrl-C finishes the requests in flight,
+        then exits. Semantics: docs/serve.md.
+        example: tinygpt serve --checkpoint smollm2 --parallel 4
+        """)
 
 func runServeCommand(_ args: [String]) throws {
-    var a = Arguments(args)
-    if a.flag("help") { print(serveUsage); return }
+    guard var a = serveFlags.parse(args) else { return }
     guard let checkpointPath = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required (tinygpt serve --help shows every option)") }
     var settings = ServeSettings()
-    settings.host = try a.option("host") ?? "127.0.0.1"
-    settings.port = try a.int("port", default: 8080, in: 0...65535)
-    settings.parallel = try a.int("parallel", default: 1, in: 1...64)
+    settings.host = try a.value("host")
+    settings.port = try a.int("port", in: 0...65535)
+    settings.parallel = try a.int("parallel", in: 1...64)
     settings.apiKey = try a.option("api-key")
     if settings.apiKey?.isEmpty == true { throw CLIError("--api-key must not be empty") }
     let name = try a.option("name")
-    let timeout = try a.double("timeout", default: 30)
+    let timeout = try a.double("timeout")
     guard timeout > 0 else { throw CLIError("--timeout must be a number of seconds > 0, got \(timeout)") }
     settings.limits.readTimeout = timeout
-    settings.limits.bodyBytes = try a.int("max-body", default: settings.limits.bodyBytes, in: 1024...(1 << 30))
+    settings.limits.bodyBytes = try a.int("max-body", in: 1024...(1 << 30))
     let options = try SamplingOptions(&a, command: "serve")
     try a.finish()
 
@@ -47,7 +48,7 @@ func runServeCommand(_ args: [String]) throws {
     try run.validate()
     let s = run.sample
     if s.strategy == .beam { throw CLIError("serve answers token by token: --strategy greedy or sample (beam search is tinygpt sample's)") }
-    if s.numSamples != 1 { throw CLIError("--num-samples: a request asks for its choices with 'n'; drop the flag") }
+    if s.numSamples != 1 { throw CLIError("sample.num_samples: a request asks for its choices with 'n'; drop the setting") }
     var defaults = RequestDefaults()
     defaults.settings = DecodingSettings(s)
     defaults.stop = s.stop

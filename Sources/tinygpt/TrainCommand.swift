@@ -5,28 +5,24 @@ import Train
 import Formats
 import Config
 
-let trainUsage = """
-    usage: tinygpt train [--config FILE] [--data FILE] [--out DIR] [--resume] [--force] [--init-from CKPT] [--reward CKPT]
-                         [--set section.field=value ...]
-
-    With no arguments: trains configs/default.json on data/corpus.txt into a fresh runs/ directory.
-      --config FILE   run config (docs/config.md); default configs/default.json
-      --data FILE     UTF-8 text to train on (overrides data.path), or JSON Lines of prompt-completion
-                      (train.objective=sft) or preference (train.objective=dpo) examples: docs/fine-tuning.md
-      --out DIR       run directory; default runs/<name>-<date>-<time>, <name> from --config, --init-from and --data
-                      (e.g. runs/imported-my-… for --init-from imported --data my.txt; runs/default-… with none)
-      --resume        continue DIR/latest exactly where it stopped
-      --force         start over in a DIR that holds another run (deletes its checkpoints and metrics, keeps the token cache)
-      --init-from CKPT  start from a checkpoint's weights, model config and tokenizer (fine-tuning, e.g. after import;
-                      with train.objective=dpo, ppo or grpo also the frozen reference model)
-      --reward CKPT   ppo, grpo: a reward model (trained with train.objective=reward) scoring completions (docs/rlhf.md)
-      --set k=v       override any config field, e.g. --set train.max_steps=500
-      --max-seconds S stop after S seconds of wall time, saving latest/ (the schedule still assumes max_steps)
-    """
+let trainFlags = CommandFlags(
+    command: "train", forms: ["[--config FILE] [--data FILE] [--out DIR] [--resume | --force] [--init-from CKPT] [--set k=v ...]"],
+    about: "With no arguments: trains configs/default.json on data/corpus.txt into a fresh runs/ directory.",
+    flags: [
+        Flag("config", "FILE", default: "configs/default.json", "run config (docs/config.md)"),
+        Flag("data", "FILE", "UTF-8 text to train on (overrides data.path), or JSON Lines of prompt-completion (sft) or preference (dpo) examples: docs/fine-tuning.md"),
+        Flag("out", "DIR", "run directory; default runs/<name>-<date>-<time>, <name> from --config, --init-from and --data"),
+        Flag("resume", "continue DIR/latest exactly where it stopped"),
+        Flag("force", "start over in a DIR that holds another run (deletes its checkpoints and metrics, keeps the token cache)"),
+        Flag("init-from", "CKPT", "start from a checkpoint's weights, model config and tokenizer (fine-tuning; dpo, ppo, grpo: also the frozen reference)"),
+        Flag("reward", "CKPT", "ppo, grpo: a reward model (train.objective=reward) scoring completions (docs/rlhf.md)"),
+        .set,
+        Flag("max-seconds", "S", "stop after S seconds of wall time, saving latest/ (the schedule still assumes max_steps)"),
+    ],
+    notes: "e.g. runs/imported-my-… for --init-from imported --data my.txt; runs/default-… with none.")
 
 func runTrainCommand(_ args: [String]) throws {
-    var a = Arguments(args)
-    if a.flag("help") { print(trainUsage); return }
+    guard var a = trainFlags.parse(args) else { return }
     let resume = a.flag("resume"), force = a.flag("force")
     let configPath = try a.option("config")
     let overrides = try a.options("set")

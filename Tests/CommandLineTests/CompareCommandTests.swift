@@ -91,6 +91,35 @@ final class CompareCommandTests: CommandLineTestCase {
         }
     }
 
+    /// Tokens of different tokenizers are different pieces of text: varying the
+    /// tokenizer puts the table, report.json and the curves in bits per byte.
+    func testVaryingTheTokenizerReportsBitsPerByte() throws {
+        let result = try tinygpt(["compare", "--data", "text.txt", "--out", "cmp", "--vary", "tokenizer.type=char,bpe",
+                                  "--set", "tokenizer.vocab_size=270"] + small)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("| val bits/byte |"), result.stdout)
+        XCTAssertFalse(result.stdout.contains("val perplexity"), result.stdout)
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: scratch.appendingPathComponent("cmp/report.json"))) as! [String: Any]
+        XCTAssertEqual(report["loss_unit"] as? String, "bits_per_byte")
+        for variant in report["variants"] as! [[String: Any]] {
+            let run = (variant["runs"] as! [[String: Any]])[0]
+            let lines = try String(contentsOfFile: path("cmp/runs/\(run["name"] as! String)/metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+            let last = try JSONSerialization.jsonObject(with: Data(lines.last { $0.contains("val_loss") }!.utf8)) as! [String: Any]
+            // The run's own loss in nats per token, turned into bits per byte of the validation text.
+            let nats = last["val_loss"] as! Double, bits = run["val_loss"] as! Double
+            XCTAssertEqual(variant["bits_per_byte"] as! Double, bits, accuracy: 1e-12)
+            XCTAssertLessThanOrEqual(bits, nats / log(2) + 1e-9, "bytes per token ≥ 1 here")
+            XCTAssertEqual(variant["val_perplexity"] is NSNull, true)
+        }
+        let svg = try String(contentsOfFile: path("cmp/curves.svg"), encoding: .utf8)
+        XCTAssertTrue(svg.contains("validation bits per byte"))
+
+        let same = try tinygpt(["compare", "--data", "text.txt", "--out", "cmp2", "--vary", "model.activation=gelu,swiglu"] + small)
+        XCTAssertEqual(same.status, 0, same.stderr)
+        XCTAssertTrue(same.stdout.contains("| val loss |"), same.stdout)
+        XCTAssertTrue(try String(contentsOfFile: path("cmp2/curves.svg"), encoding: .utf8).contains("validation loss (nats per token)"))
+    }
+
     func testBadComparisonsAreRefusedBeforeAnyRun() throws {
         let base = ["compare", "--data", "text.txt", "--out", "cmp"] + small
         assertRefused(try tinygpt(base + ["--vary", "model.nrom=layernorm,rmsnorm"]), mentioning: "did you mean 'norm'")

@@ -69,7 +69,7 @@ final class LoRACommandTests: CommandLineTestCase {
         XCTAssertFalse(String(decoding: contents("q8/config.json") ?? Data(), as: UTF8.self).contains("\"lora\""))
         for (a, b) in zip(try logits("q8").joined(), back.joined()) { XCTAssertEqual(a, b, accuracy: 0.05 * max(1, abs(b))) }
 
-        // peft: PEFT's file names, tensor names and config fields (the numbers are checked by bench/lora_peft_check.py).
+        // peft: PEFT's file names, tensor names and config fields (the numbers are checked by bench/parity/lora_peft_check.py).
         let peft = try tinygpt(["export", "--checkpoint", "ft", "--format", "peft", "--out", "adapter", "--base", "my-base"])
         XCTAssertEqual(peft.status, 0, peft.stderr)
         let config = try JSONSerialization.jsonObject(with: contents("adapter/adapter_config.json") ?? Data()) as? [String: Any] ?? [:]

@@ -3,7 +3,7 @@ import Foundation
 
 /// One test per finding of the reliability battery (issue: never lose a
 /// user's data). Each runs the built tinygpt as a user would; the battery
-/// itself is bench/reliability.py.
+/// itself is bench/parity/reliability.py.
 final class ReliabilityTests: CommandLineTestCase {
 
     // 1. export/import --out never deletes what it must not.

@@ -9,7 +9,7 @@ import Config
 import Formats
 
 /// Import of Hugging Face checkpoints, checked against logits that
-/// transformers computed (fixtures made by bench/hf_interop.py --fixtures).
+/// transformers computed (fixtures made by bench/parity/hf_interop.py --fixtures).
 final class InteropTests: XCTestCase {
     var directory: URL!
 

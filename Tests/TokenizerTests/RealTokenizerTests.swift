@@ -3,7 +3,7 @@ import Tokenizer
 import XCTest
 
 /// The tokenizer configurations real models ship (LLaMA-2/3, Mistral, Qwen2.5, SmolLM2), on tiny
-/// vocabularies made by bench/tokenizer_real_fixtures.py with `tokenizers`, `sentencepiece` and
+/// vocabularies made by Tests/TokenizerTests/Fixtures/make_real_fixtures.py with `tokenizers`, `sentencepiece` and
 /// transformers' GGUF loader; the tests never run Python.
 final class RealTokenizerTests: XCTestCase {
     struct Expected {
@@ -234,12 +234,12 @@ final class RealTokenizerTests: XCTestCase {
         }
     }
 
-    /// A real GGUF's tokenizer against transformers' GGUF loader, when bench/tokenizer_gguf_check.py
+    /// A real GGUF's tokenizer against transformers' GGUF loader, when bench/parity/tokenizer_gguf_check.py
     /// has written its metadata and expected ids to $TINYGPT_GGUF_TOKENIZER_CHECK (the model
     /// itself is not committed); also reports how long the tokenizer takes to build and load.
     func testRealGGUFTokenizerWhenProvided() throws {
         guard let dir = ProcessInfo.processInfo.environment["TINYGPT_GGUF_TOKENIZER_CHECK"] else {
-            throw XCTSkip("set TINYGPT_GGUF_TOKENIZER_CHECK to a directory written by bench/tokenizer_gguf_check.py")
+            throw XCTSkip("set TINYGPT_GGUF_TOKENIZER_CHECK to a directory written by bench/parity/tokenizer_gguf_check.py")
         }
         let d = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/spec.json"))) as! [String: Any]
         func key(_ k: String) -> Any? { d["tokenizer.ggml." + k] }

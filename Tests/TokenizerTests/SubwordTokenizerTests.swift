@@ -2,7 +2,7 @@ import Foundation
 @testable import Tokenizer
 import XCTest
 
-/// WordPiece and Unigram: fixtures from bench/tokenizer_subword_fixtures.py (Hugging Face
+/// WordPiece and Unigram: fixtures from Tests/TokenizerTests/Fixtures/make_subword_fixtures.py (Hugging Face
 /// `tokenizers`, `sentencepiece` and tinygpt's own training); the tests never run Python.
 final class SubwordTokenizerTests: XCTestCase {
     struct Expected {

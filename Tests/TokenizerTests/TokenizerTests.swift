@@ -3,7 +3,7 @@ import TestSupport
 import Tokenizer
 import XCTest
 
-/// Fixtures come from bench/tokenizer_fixtures.py (Hugging Face `tokenizers`); the tests never run Python.
+/// Fixtures come from Tests/TokenizerTests/Fixtures/make_tokenizer_fixtures.py (Hugging Face `tokenizers`); the tests never run Python.
 func fixture(_ name: String) throws -> URL {
     let parts = name.split(separator: ".")
     return try XCTUnwrap(Bundle.module.url(forResource: String(parts[0]), withExtension: String(parts[1]), subdirectory: "Fixtures"))

@@ -322,7 +322,7 @@ final class FineTuningTests: XCTestCase {
         }
     }
 
-    /// The shipped sets (made by bench/finetune_example.py) are what the
+    /// The shipped sets (made by bench/experiments/finetune_example.py) are what the
     /// example promises: 300 examples each, readable by the default
     /// character-level model, fitting its context, with the split described.
     func testShippedFineTuningSets() throws {
