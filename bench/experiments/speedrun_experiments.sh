@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The speed-run techniques of docs/experiments.md ("Speed-run techniques"): each option
 # switched on alone in configs/speedrun.json (700 steps), then all together at fewer steps.
-#   bash bench/speedrun_experiments.sh TINYSHAKESPEARE.txt [OUT]   (after swift build -c release)
+#   bash bench/experiments/speedrun_experiments.sh TINYSHAKESPEARE.txt [OUT]   (after swift build -c release)
 # The compares write OUT/options-*/report.md and curves.svg; the shortened runs OUT/all-STEPS-SEED/.
 # Evaluations at steps 0, 350 and 700 over 200 batches: the one at 700 is the record's own.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 T=${TINYGPT:-.build/release/tinygpt}
-DATA=${1:?usage: bash bench/speedrun_experiments.sh TINYSHAKESPEARE.txt [OUT]}
+DATA=${1:?usage: bash bench/experiments/speedrun_experiments.sh TINYSHAKESPEARE.txt [OUT]}
 OUT=${2:-experiments-speedrun}
 COMMON=(--config configs/speedrun.json --data "$DATA" --seeds 1 --target-loss 1.88
         --set train.eval_interval=350 --set train.eval_steps=200 --yes)
