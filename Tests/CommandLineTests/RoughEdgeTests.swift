@@ -22,7 +22,9 @@ final class RoughEdgeTests: CommandLineTestCase {
         edit(&header)
         let json = [UInt8](try JSONSerialization.data(withJSONObject: header))
         let size = (0..<8).map { UInt8(truncatingIfNeeded: json.count >> (8 * $0)) }
-        try Data(size + json + bytes[(8 + length)...]).write(to: url)
+        var file = size + json
+        file.append(contentsOf: bytes[(8 + length)...])
+        try Data(file).write(to: url)
     }
 
     /// Replaces the first float of a safetensors file's data (the first tensor's first value).
