@@ -288,6 +288,10 @@ public struct RunConfig: Equatable, Sendable {
     public var sample = SampleConfig()
     /// nil (no `lora` section): train every weight, as before LoRA existed.
     public var lora: LoRAConfig? = nil
+    /// The other parameter-efficient methods (at most one PEFT section per run; see ConfigPEFT.swift).
+    public var adapter: AdapterConfig? = nil
+    public var prefixTuning: PrefixTuningConfig? = nil
+    public var promptTuning: PromptTuningConfig? = nil
     /// PPO's and GRPO's settings (nil: the defaults), and what scores a completion.
     public var ppo: PPOConfig? = nil
     public var grpo: GRPOConfig? = nil
@@ -298,6 +302,7 @@ public struct RunConfig: Equatable, Sendable {
     /// The sections in file order; the only list of them. Everything that walks
     /// sections (decoding, `--set`, validation, encoding, docs) goes through it.
     private static let sections: [Slot] = [Slot(\.model), Slot(\.tokenizer), Slot(\.data), Slot(\.train), Slot(\.sample), Slot(optional: \.lora),
+                                          Slot(optional: \.adapter), Slot(optional: \.prefixTuning), Slot(optional: \.promptTuning),
                                           Slot(optional: \.ppo), Slot(optional: \.grpo), Slot(optional: \.reward)]
 
     public static var sectionNames: [String] { sections.map(\.name) }
@@ -455,7 +460,7 @@ public struct RunConfig: Equatable, Sendable {
             }
         }
         // Across sections: the adapters must fit the model they attach to.
-        try lora?.check(model: model)
+        try checkPEFT()
         try checkPolicyOptimization()
     }
 
