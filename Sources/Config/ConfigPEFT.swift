@@ -134,6 +134,9 @@ extension RunConfig {
         }
         try lora?.check(model: model)
         try adapter?.check(model: model)
+        if let method = present.first, method != .lora, ![.lm, .sft].contains(train.objective) {
+            throw ConfigError("\(method.rawValue) trains with train.objective lm or sft; train.objective is \(train.objective.rawValue) (LoRA serves the other objectives)")
+        }
         if let method = present.first, method == .prefix_tuning || method == .prompt_tuning {
             let n = virtualTokens
             guard n < model.contextLength else {
