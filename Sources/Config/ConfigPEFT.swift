@@ -148,3 +148,43 @@ extension RunConfig {
         }
     }
 }
+
+extension RunConfig {
+    /// The parameters the PEFT section trains (the base is frozen), counted
+    /// from the config alone; nil when every weight trains.
+    public var peftTrainableParameters: Int? {
+        guard let method = peftMethod else { return nil }
+        let m = model, d = m.dModel, layers = m.nLayer, kv = m.kvHeads * m.headSize
+        switch method {
+        case .lora:
+            let l = lora!
+            return layers * l.targetKinds.map { (t: LoRATarget) -> Int in
+                let (out, inputs) = m.projectionShape(t)
+                return l.rank * (out + inputs)
+            }.reduce(0, +)
+        case .adapter:
+            let a = adapter!
+            return layers * a.positionKinds.count * (2 * d * a.bottleneck + a.bottleneck + d)
+        case .prefix_tuning:
+            let p = prefixTuning!, n = p.numVirtualTokens, rows = 2 * layers * kv
+            guard p.prefixProjection else { return n * rows }
+            let hidden = p.hiddenSize(model: m)
+            return n * kv + (kv * hidden + hidden) + (hidden * rows + rows)
+        case .prompt_tuning:
+            return promptTuning!.numVirtualTokens * d
+        }
+    }
+
+    /// What the PEFT section sets, for a console line (e.g. "bottleneck 16, relu, after attention and feed_forward").
+    public var peftDetail: String? {
+        guard let method = peftMethod else { return nil }
+        switch method {
+        case .lora: return "rank \(lora!.rank), alpha \(String(format: "%g", lora!.alpha)), targets \(lora!.targetKinds.map(\.rawValue).joined(separator: ","))"
+        case .adapter: return "bottleneck \(adapter!.bottleneck), \(adapter!.nonlinearity.rawValue), after \(adapter!.positionKinds.map(\.rawValue).joined(separator: " and "))"
+        case .prefix_tuning:
+            let p = prefixTuning!
+            return "\(p.numVirtualTokens) virtual tokens" + (p.prefixProjection ? ", trained through an MLP of width \(p.hiddenSize(model: model)); \(p.numVirtualTokens * 2 * model.nLayer * model.kvHeads * model.headSize) prefix values kept for inference" : "")
+        case .prompt_tuning: return "\(promptTuning!.numVirtualTokens) virtual tokens, \(promptTuning!.promptTuningInit.rawValue) init"
+        }
+    }
+}
