@@ -114,6 +114,9 @@ public final class LanguageModel {
             })
         }
         let gpt = try positioned(model, window: window)
+        if let context, context > gpt.tokenWindow {
+            throw FormatError("--context \(context) exceeds the \(gpt.tokenWindow) positions this checkpoint's \(gpt.virtualPositions) virtual tokens leave of its window of \(gpt.contextWindow)")
+        }
         return (gpt.tokenWindow, { ids, batch, length in Autograd.noGrad { gpt(ids, batch: batch, length: length) } })
     }
 
