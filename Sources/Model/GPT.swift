@@ -184,7 +184,7 @@ public final class GPT {
             Positions.t5Bias(table: $0.weight, queryLength: rows, keyLength: first + rows,
                              maxDistance: config.relativeAttentionMaxDistance)
         }
-        let prefixRows = prefixEncoder.map { $0.rows() }
+        let prefixRows = fresh ? prefixEncoder.map { $0.rows() } : nil
         for (i, block) in blocks.enumerated() {
             var prefix: (keys: Tensor, values: Tensor)? = nil
             if let prefixEncoder, let prefixRows, fresh {
