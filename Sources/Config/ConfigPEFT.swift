@@ -113,8 +113,12 @@ public enum PEFTMethod: String, Sendable {
 extension RunConfig {
     /// The PEFT sections present, by name.
     var peftSections: [PEFTMethod] {
-        [lora.map { _ in PEFTMethod.lora }, adapter.map { _ in .adapter }, prefixTuning.map { _ in .prefix_tuning },
-         promptTuning.map { _ in .prompt_tuning }].compactMap { $0 }
+        var present: [PEFTMethod] = []
+        if lora != nil { present.append(.lora) }
+        if adapter != nil { present.append(.adapter) }
+        if prefixTuning != nil { present.append(.prefix_tuning) }
+        if promptTuning != nil { present.append(.prompt_tuning) }
+        return present
     }
 
     /// The one PEFT method of this run, nil when every weight trains.
