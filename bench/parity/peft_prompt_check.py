@@ -10,7 +10,7 @@ relative difference over random sequences). Bottleneck adapters have no PEFT
 counterpart and are not checked here.
 
 A benchmark tool, not a dependency:  pip install torch transformers peft
-    python3 bench/peft_prompt_check.py .build/release/tinygpt data/corpus.txt
+    python3 bench/parity/peft_prompt_check.py .build/release/tinygpt data/corpus.txt
 """
 import json, os, subprocess, sys, tempfile
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The PEFT family on SFT (docs/experiments.md, "PEFT: LoRA vs adapters vs prefix
-# vs prompt tuning"): bash bench/peft_experiment.sh [OUT] (after swift build -c release).
+# vs prompt tuning"): bash bench/experiments/peft_experiment.sh [OUT] (after swift build -c release).
 # A base (the default preset at context 96, so that every example of data/sft.jsonl
 # fits beside 16 virtual tokens) trained 1,000 steps on data/corpus.txt, then SFT with
 # configs/sft.json from it: every weight, LoRA, bottleneck adapters, prefix tuning
@@ -8,7 +8,7 @@
 # parameters, the mean ms per step and the completion loss on the 30 held-out examples
 # (the last 10% of the file, the training run's validation split).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 T=${TINYGPT:-.build/release/tinygpt}
 OUT=${1:-experiments/peft}
 mkdir -p "$OUT"
