@@ -306,6 +306,10 @@ public struct RunConfig: Equatable, Sendable {
     public var sample = SampleConfig()
     /// nil (no `lora` section): train every weight, as before LoRA existed.
     public var lora: LoRAConfig? = nil
+    /// The other parameter-efficient methods (at most one PEFT section per run; see ConfigPEFT.swift).
+    public var adapter: AdapterConfig? = nil
+    public var prefixTuning: PrefixTuningConfig? = nil
+    public var promptTuning: PromptTuningConfig? = nil
     /// PPO's and GRPO's settings (nil: the defaults), and what scores a completion.
     public var ppo: PPOConfig? = nil
     public var grpo: GRPOConfig? = nil
@@ -316,6 +320,7 @@ public struct RunConfig: Equatable, Sendable {
     /// The sections in file order; the only list of them. Everything that walks
     /// sections (decoding, `--set`, validation, encoding, docs) goes through it.
     private static let sections: [Slot] = [Slot(\.model), Slot(\.tokenizer), Slot(\.data), Slot(\.train), Slot(\.sample), Slot(optional: \.lora),
+                                          Slot(optional: \.adapter), Slot(optional: \.prefixTuning), Slot(optional: \.promptTuning),
                                           Slot(optional: \.ppo), Slot(optional: \.grpo), Slot(optional: \.reward)]
 
     public static var sectionNames: [String] { sections.map(\.name) }
@@ -473,9 +478,9 @@ public struct RunConfig: Equatable, Sendable {
             }
         }
         // Across sections: the adapters must fit the model they attach to.
-        try lora?.check(model: model)
-        if train.optimizer == .muon, lora != nil {
-            throw ConfigError("train.optimizer = muon orthogonalises the updates of the blocks' 2-D weights, and with a lora section those are frozen (only the adapters train): use adamw")
+        try checkPEFT()
+        if train.optimizer == .muon, let method = peftMethod {
+            throw ConfigError("train.optimizer = muon orthogonalises the updates of the blocks' 2-D weights, and with a \(method.rawValue) section those are frozen (only the adapter's parameters train): use adamw")
         }
         try checkPolicyOptimization()
     }

@@ -196,7 +196,7 @@ public enum Checkpoint {
         try assign(file, to: model, source: directory.appendingPathComponent(weightsFile).path)
         let values = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, UnsafeBufferPointer(start: UnsafePointer($0.tensor.data), count: $0.tensor.count)) })
         let mask = try PruningMask.load(from: directory, parameters: config.model.parameterShapes, values: values)
-        if let lora = config.lora { try loadAdapters(into: model, lora: lora, directory: directory) }
+        try loadAdapters(into: model, config: config, directory: directory)
         return Loaded(model: model, config: config, tokenizerJSON: tokenizerJSON, directory: directory,
                       storage: storageDType(file.tensors.map(\.dtype)), mask: mask)
     }
@@ -224,8 +224,8 @@ public enum Checkpoint {
         guard let tokenizerJSON = FileManager.default.contents(atPath: tokenizerURL.path) else {
             throw FormatError("checkpoint '\(directory.path)' has no readable \(tokenizerFile)")
         }
-        guard config.lora == nil else {
-            throw FormatError("\(directory.path) is an adapter checkpoint; its adapters are merged when it is loaded, not mapped")
+        guard config.peftMethod == nil else {
+            throw FormatError("\(directory.path) is an adapter checkpoint; it is loaded (LoRA merged), not mapped")
         }
         let file = try MappedSafeTensors(contentsOf: directory.appendingPathComponent(weightsFile))
         let source = file.source

@@ -1,5 +1,6 @@
 import Foundation
 import Files
+import Autograd
 import NN
 import Config
 import Model
@@ -23,6 +24,10 @@ extension HuggingFace {
     public static let peftWeightsFile = "adapter_model.safetensors", peftConfigFile = "adapter_config.json"
 
     public static func exportPEFT(model: GPT, config: RunConfig, baseName: String?, to directory: URL) throws {
+        if let method = model.unmergeableMethod {
+            guard method != .adapter else { throw FormatError(unexportable(.adapter, format: "peft")) }
+            return try exportPromptLearning(model: model, config: config, baseName: baseName, to: directory)
+        }
         guard let lora = config.lora, model.hasAdapters else {
             throw FormatError("--format peft needs an adapter checkpoint (a run trained with a lora section); this checkpoint has no adapters: use --format hf")
         }
@@ -97,6 +102,77 @@ extension HuggingFace {
         ]
         try Checkpoint.replaceDirectoryAtomically(directory) { temporary in
             try SafeTensors.write(tensors, metadata: ["format": "pt"], to: temporary.appendingPathComponent(peftWeightsFile))
+            try configObject.fileData.write(to: temporary.appendingPathComponent(peftConfigFile))
+        }
+    }
+}
+
+/// Export of a prefix- or prompt-tuning checkpoint as PEFT's prompt learning
+/// adapter: one tensor `prompt_embeddings` and its `adapter_config.json`.
+///
+/// - Prompt tuning: the virtual token embeddings (N, d), which PEFT prepends
+///   to the input embeddings (positions 0..<N, the real tokens N onwards).
+/// - Prefix tuning: the prefixes (N, 2·L·kv) as inference reads them (the
+///   MLP's output when prefix_projection trained them), which PEFT views as
+///   (N, 2L, n_kv_head, head size) and hands to the model as a KV cache of N
+///   positions (the real tokens' positions start at N: PEFT offsets them).
+///   LLaMA's exported q and k rows are permuted per head (see `HuggingFace`),
+///   so every prefix key is permuted the same way.
+extension HuggingFace {
+    /// Why a PEFT method's checkpoint cannot be written as `format` (peft, hf or gguf).
+    public static func unexportable(_ method: PEFTMethod, format: String) -> String {
+        switch method {
+        case .adapter where format == "peft":
+            return "--format peft: PEFT has no bottleneck (Houlsby) adapter, and one cannot be merged into the base weights (it is nonlinear); the adapter checkpoint is tinygpt's own (adapter.safetensors beside the base)"
+        case .adapter:
+            return "--format \(format): bottleneck adapters are nonlinear and cannot be merged into the base weights; the adapter checkpoint is tinygpt's own (sample, eval and chat read it)"
+        case .prefix_tuning, .prompt_tuning:
+            return "--format \(format): \(method.rawValue) adds virtual positions that no plain model holds; export it with --format peft (PEFT's \(method == .prefix_tuning ? "PREFIX_TUNING" : "PROMPT_TUNING") for the base exported with --format hf)"
+        case .lora:
+            return "--format \(format): LoRA adapters merge; nothing stands in the way"
+        }
+    }
+
+    static func exportPromptLearning(model: GPT, config: RunConfig, baseName: String?, to directory: URL) throws {
+        let m = config.model
+        let family = try family(for: m)
+        let n = model.virtualPositions
+        let tensor: SafeTensor
+        var members: [(key: String, value: JSONValue)]
+        if let prefixEncoder = model.prefixEncoder, let prefix = config.prefixTuning {
+            let kv = prefixEncoder.kvWidth
+            var rows = Autograd.noGrad { prefixEncoder.rows() }.toArray()          // (N, 2·L·kv)
+            if family == .llama {
+                for token in 0..<n {
+                    for layer in 0..<m.nLayer {
+                        let start = token * 2 * m.nLayer * kv + 2 * layer * kv
+                        let permuted = permuteRows(Array(rows[start..<(start + kv)]), heads: m.kvHeads, headSize: m.headSize, cols: 1)
+                        rows.replaceSubrange(start..<(start + kv), with: permuted)
+                    }
+                }
+            }
+            tensor = SafeTensor(name: "prompt_embeddings", shape: [n, 2 * m.nLayer * kv], values: rows)
+            members = [
+                ("peft_type", "PREFIX_TUNING"), ("num_virtual_tokens", .int(n)), ("token_dim", .int(kv)),
+                ("num_attention_heads", .int(m.kvHeads)), ("encoder_hidden_size", .int(prefix.hiddenSize(model: m))),
+                ("prefix_projection", .bool(prefix.prefixProjection)),
+            ]
+        } else if let prompt = model.promptEmbeddings, let section = config.promptTuning {
+            tensor = SafeTensor(name: "prompt_embeddings", shape: prompt.shape, values: prompt.toArray())
+            members = [
+                ("peft_type", "PROMPT_TUNING"), ("num_virtual_tokens", .int(n)), ("token_dim", .int(m.dModel)),
+                ("num_attention_heads", .int(m.nHead)), ("prompt_tuning_init", .string(section.promptTuningInit.rawValue)),
+                ("prompt_tuning_init_text", section.promptTuningInit == .TEXT ? .string(section.promptTuningInitText) : nil),
+                ("tokenizer_name_or_path", baseName.map { .string($0) } ?? nil),
+            ]
+        } else {
+            throw FormatError("--format peft needs an adapter checkpoint (lora, prefix_tuning or prompt_tuning section)")
+        }
+        members += [("task_type", "CAUSAL_LM"), ("num_layers", .int(m.nLayer)), ("num_transformer_submodules", .int(1)),
+                    ("base_model_name_or_path", baseName.map { .string($0) } ?? nil), ("inference_mode", true)]
+        let configObject = JSONValue.object(members)
+        try Checkpoint.replaceDirectoryAtomically(directory) { temporary in
+            try SafeTensors.write([tensor], metadata: ["format": "pt"], to: temporary.appendingPathComponent(peftWeightsFile))
             try configObject.fileData.write(to: temporary.appendingPathComponent(peftConfigFile))
         }
     }

@@ -13,7 +13,8 @@ import Tokenizer
 ///
 ///     float       one sequence: the per-token path over the weights mapped in
 ///                 place; several rows, or scaled RoPE: loaded as a GPT
-///     adapters    loaded, with the LoRA adapters merged (W + (α/r)·B·A)
+///     adapters    loaded, with LoRA adapters merged (W + (α/r)·B·A); bottleneck
+///                 adapters, prefixes and prompts kept beside the base (batched path)
 ///     quantized   int8/int4 matrices on the per-token path only
 ///
 /// Opening reads the config, tokenizer and chat template and checks them
@@ -58,7 +59,7 @@ public final class LanguageModel {
             }
             tokenizerJSON = json
             quantized = nil
-            storage = config.lora == nil ? .float : .adapters
+            storage = config.peftMethod == nil ? .float : .adapters
         }
         tokenizer = try TokenizerFile.load(data: tokenizerJSON, name: directory.appendingPathComponent(Checkpoint.tokenizerFile).path)
         guard let vocab = config.model.vocabSize else { throw FormatError("\(directory.path): config.json has no model.vocab_size") }
@@ -91,8 +92,10 @@ public final class LanguageModel {
             return InferenceRows { InferenceModel(float: weights, config: model, contextWindow: size) }
         }
         let gpt = try positioned(model, window: window)
-        // One sequence: the per-token path over the GPT's weights (no autograd); several: one batched forward per step.
-        return sequences == 1 && InferenceModel.supports(gpt.config) ? InferenceRows { InferenceModel(model: gpt) } : BatchedModel(gpt)
+        // One sequence: the per-token path over the GPT's weights (no autograd); several, or PEFT modules
+        // that stay beside the weights (adapters, prefixes, prompts): one batched forward per step.
+        return sequences == 1 && InferenceModel.supports(gpt.config) && gpt.unmergeableMethod == nil
+            ? InferenceRows { InferenceModel(model: gpt) } : BatchedModel(gpt)
     }
 
     /// Logits at every position of `batch` windows of `length` ids, (batch, length, vocab):
@@ -111,7 +114,10 @@ public final class LanguageModel {
             })
         }
         let gpt = try positioned(model, window: window)
-        return (gpt.contextWindow, { ids, batch, length in Autograd.noGrad { gpt(ids, batch: batch, length: length) } })
+        if let context, context > gpt.tokenWindow {
+            throw FormatError("--context \(context) exceeds the \(gpt.tokenWindow) positions this checkpoint's \(gpt.virtualPositions) virtual tokens leave of its window of \(gpt.contextWindow)")
+        }
+        return (gpt.tokenWindow, { ids, batch, length in Autograd.noGrad { gpt(ids, batch: batch, length: length) } })
     }
 
     /// The float model as a GPT (adapters merged), for what only the autograd
@@ -152,8 +158,9 @@ public final class LanguageModel {
         let gpt: GPT
         if let loaded { gpt = loaded } else {
             gpt = try Checkpoint.load(from: directory).model
-            // Inference reads an adapter checkpoint as its merged model: one matrix per projection.
-            if gpt.hasAdapters { gpt.mergeAdapters() }
+            // Inference reads a LoRA checkpoint as its merged model: one matrix per projection.
+            // The other PEFT methods stay beside the base weights (they do not merge).
+            if gpt.hasAdapters && gpt.unmergeableMethod == nil { gpt.mergeAdapters() }
             loaded = gpt
         }
         if model == config.model && window == nil { return gpt }

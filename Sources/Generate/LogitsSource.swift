@@ -107,7 +107,8 @@ public final class BatchedModel: LogitsSource {
     public let model: GPT
     let caches: [KeyValueCache]
     public var vocabSize: Int { model.vocabSize }
-    public var contextWindow: Int { model.contextWindow }
+    /// The real tokens a window holds (prefix or prompt tuning's virtual positions take the rest).
+    public var contextWindow: Int { model.tokenWindow }
     public var reusesCache: Bool { false }
     public var usesKeyValueCache = true
     public var promptLength = 0
@@ -131,8 +132,8 @@ public final class BatchedModel: LogitsSource {
     }
 
     public func advance(_ sequences: [[Int32]]) -> [[Float]] {
-        if !usesKeyValueCache { return prefill(sequences.map { Array($0.suffix(recomputedWindow(held: caches[0].length))) }) }
-        let cached = caches[0].length
+        let cached = caches[0].length - model.virtualPositions   // real tokens cached
+        if !usesKeyValueCache { return prefill(sequences.map { Array($0.suffix(recomputedWindow(held: cached))) }) }
         if cached >= contextWindow { return prefill(sequences.map { Array($0.suffix(max(1, contextWindow / 2))) }) }
         return Autograd.noGrad {
             lastPositions(model(sequences.map { $0.last! }, batch: sequences.count, length: 1, offset: cached, caches: caches),

@@ -32,6 +32,10 @@ public final class GPT {
     let blocks: [TransformerBlock]
     let finalNorm: Norm?
     let head: Linear?
+    /// Prefix tuning's per-layer keys and values (see GPTPEFT.swift), when attached.
+    public internal(set) var prefixEncoder: PrefixEncoder?
+    /// Prompt tuning's virtual token embeddings (N, C), when attached.
+    public internal(set) var promptEmbeddings: Tensor?
 
     /// Builds and initialises a model. `config.vocabSize` must be resolved.
     /// `contextWindow` (default context_length) may exceed it except for learned positions.
@@ -104,7 +108,12 @@ public final class GPT {
 
     /// The blocks' input (B, T, C): token embeddings plus learned or sinusoidal positions.
     public func embed(_ ids: [Int32], batch: Int, length: Int, offset: Int) -> Tensor {
-        let x = tokenEmbedding(ids, shape: [batch, length])
+        positioned(tokenEmbedding(ids, shape: [batch, length]), offset: offset)
+    }
+
+    /// Token-space inputs x (B, T, C) at positions offset..<offset+T, with their positions added.
+    func positioned(_ x: Tensor, offset: Int) -> Tensor {
+        let length = x.shape[1]
         if let positionEmbedding {
             return x + positionEmbedding((offset..<(offset + length)).map { Int32($0) }, shape: [length])  // + (T, C)
         }
@@ -136,8 +145,9 @@ public final class GPT {
                                caches: [KeyValueCache]? = nil, dropout: Dropout? = nil, prefixLengths: [Int]? = nil) -> Tensor {
         require(ids.count == batch * length, "GPT: \(ids.count) ids do not fill (batch \(batch), length \(length))")
         require(prefixLengths == nil || config.attention == .prefix_lm, "GPT: prefix lengths need model.attention = prefix_lm")
-        require(offset >= 0 && offset + length <= contextWindow,
-                "GPT: positions \(offset)..<\(offset + length) exceed the context window \(contextWindow)")
+        require(offset >= 0 && offset + length <= tokenWindow,
+                "GPT: positions \(offset)..<\(offset + length) exceed the context window \(tokenWindow)"
+                    + (virtualPositions > 0 ? " (\(contextWindow) less \(virtualPositions) virtual tokens)" : ""))
         require(caches == nil || caches!.count == blocks.count, "GPT: need one cache per layer (\(blocks.count))")
         if let caches, config.ropeScaling?.type == .dynamic {
             // Only dynamic scaling needs the tokens behind the cache (to recompute).
@@ -155,22 +165,46 @@ public final class GPT {
     /// (`ScoreModel`).
     public func hiddenStates(_ ids: [Int32], batch: Int, length: Int, dropout: Dropout? = nil) -> Tensor {
         require(ids.count == batch * length, "GPT: \(ids.count) ids do not fill (batch \(batch), length \(length))")
-        require(length <= contextWindow, "GPT: \(length) positions exceed the context window \(contextWindow)")
+        require(length <= tokenWindow, "GPT: \(length) positions exceed the context window \(tokenWindow)")
         return transformed(ids, batch: batch, length: length, offset: 0, caches: nil, dropout: dropout, prefixLengths: nil)
     }
 
-    /// Embeddings → blocks → final norm.
+    /// Embeddings → blocks → final norm. Real tokens sit after the virtual
+    /// positions of prefix or prompt tuning (0..<N), which a call from an
+    /// empty cache (or without one) supplies first: prompt tuning's embeddings
+    /// ahead of the tokens, prefix tuning's keys and values ahead of every
+    /// layer's keys. Only the real tokens' states come out.
     private func transformed(_ ids: [Int32], batch: Int, length: Int, offset: Int, caches: [KeyValueCache]?, dropout: Dropout?,
                              prefixLengths: [Int]?) -> Tensor {
-        var x = embed(ids, batch: batch, length: length, offset: offset)
+        let start = virtualPositions + offset                  // the first real token's position
+        let fresh = caches == nil || offset == 0
+        var tokens = tokenEmbedding(ids, shape: [batch, length])
+        var first = start                                       // the position of x's first row
+        if let promptEmbeddings, fresh {
+            tokens = concat([batchCopies(promptEmbeddings, batch)] + [tokens], dim: 1)   // (B, N + T, C)
+            first = 0
+        }
+        var x = positioned(tokens, offset: first)
         if let dropout { x = dropout(x) }
-        let positionBias = relativePositionBias.map {                                          // (H, T, offset + T)
-            Positions.t5Bias(table: $0.weight, queryLength: length, keyLength: offset + length,
+        let rows = x.shape[1]
+        let positionBias = relativePositionBias.map {                                          // (H, rows, first + rows)
+            Positions.t5Bias(table: $0.weight, queryLength: rows, keyLength: first + rows,
                              maxDistance: config.relativeAttentionMaxDistance)
         }
+        let prefixRows = fresh ? prefixEncoder.map { $0.rows() } : nil
         for (i, block) in blocks.enumerated() {
-            x = block(x, offset: offset, cache: caches?[i], dropout: dropout, bias: positionBias, prefixLengths: prefixLengths)
+            var prefix: (keys: Tensor, values: Tensor)? = nil
+            if let prefixEncoder, let prefixRows, fresh {
+                let (k, v) = prefixEncoder.keysAndValues(prefixRows, layer: i)
+                if let caches {
+                    caches[i].append(keys: block.attention.headMajorCopies(k, batch: batch), values: block.attention.headMajorCopies(v, batch: batch))
+                } else {
+                    prefix = (k, v)
+                }
+            }
+            x = block(x, offset: first, cache: caches?[i], dropout: dropout, bias: positionBias, prefixLengths: prefixLengths, prefix: prefix)
         }
+        if rows > length { x = x.slice(1, (rows - length)..<rows) }                 // the real tokens
         if let finalNorm { x = finalNorm(x) }
         return x                                                                   // (B, T, C)
     }
@@ -261,6 +295,8 @@ final class TransformerBlock: Layer {
     let attentionNorm: Norm, attention: SelfAttention
     let feedForwardNorm: Norm, feedForward: FeedForward
     let residual: ResidualForm
+    /// Bottleneck adapters on the attention and feed-forward outputs; not in `parameters`.
+    var attentionAdapter: BottleneckAdapter?, feedForwardAdapter: BottleneckAdapter?
 
     init(attentionNorm: Norm, attention: SelfAttention, feedForwardNorm: Norm, feedForward: FeedForward, residual: ResidualForm) {
         self.attentionNorm = attentionNorm; self.attention = attention
@@ -269,25 +305,30 @@ final class TransformerBlock: Layer {
     }
 
     /// `bias` and `prefixLengths` go to attention (T5's shared bias; a prefix LM's prompts).
+    /// `bias` and `prefixLengths` go to attention (T5's shared bias; a prefix LM's prompts),
+    /// and so do prefix tuning's keys and values (N, kv) when there is no cache.
     func callAsFunction(_ x: Tensor, offset: Int, cache: KeyValueCache?, dropout: Dropout?, bias: Tensor? = nil,
-                        prefixLengths: [Int]? = nil) -> Tensor {
+                        prefixLengths: [Int]? = nil, prefix: (keys: Tensor, values: Tensor)? = nil) -> Tensor {
         func branch(_ y: Tensor) -> Tensor { dropout.map { $0(y) } ?? y }
         func attend(_ y: Tensor, adding residual: Tensor? = nil) -> Tensor {
-            attention(y, offset: offset, cache: cache, bias: bias, prefixLengths: prefixLengths, adding: residual)
+            attention(y, offset: offset, cache: cache, bias: bias, prefixLengths: prefixLengths, prefix: prefix, adding: residual)
         }
+        // Bottleneck adapters act on each sublayer's output, before the residual add (Houlsby et al. 2019).
+        func adaptedAttention(_ y: Tensor) -> Tensor { attentionAdapter.map { $0(y) } ?? y }
+        func adaptedFeedForward(_ y: Tensor) -> Tensor { feedForwardAdapter.map { $0(y) } ?? y }
         switch residual {
         case .pre:
-            guard dropout == nil else {
-                let h = x + branch(attend(attentionNorm(x)))
-                return h + branch(feedForward(feedForwardNorm(h)))
+            guard dropout == nil && attentionAdapter == nil && feedForwardAdapter == nil else {
+                let h = x + branch(adaptedAttention(attend(attentionNorm(x))))
+                return h + branch(adaptedFeedForward(feedForward(feedForwardNorm(h))))
             }
             // Without dropout on the branches, each output projection adds the residual itself.
             let h = attend(attentionNorm(x), adding: x)
             return feedForward(feedForwardNorm(h), adding: h)
         case .post(let alpha):
             func kept(_ y: Tensor) -> Tensor { alpha == 1 ? y : y * alpha }
-            let h = attentionNorm(kept(x) + branch(attend(x)))
-            return feedForwardNorm(kept(h) + branch(feedForward(h)))
+            let h = attentionNorm(kept(x) + branch(adaptedAttention(attend(x))))
+            return feedForwardNorm(kept(h) + branch(adaptedFeedForward(feedForward(h))))
         }
     }
 

@@ -44,16 +44,18 @@ extension GPT {
         }
     }
 
-    public var hasAdapters: Bool { blocks.contains { !$0.adapted.isEmpty } }
+    /// Whether any PEFT module is attached: LoRA adapters, or those of GPTPEFT.swift.
+    public var hasAdapters: Bool { blocks.contains { !$0.adapted.isEmpty } || unmergeableMethod != nil }
 
-    /// The adapters' parameters, named "blocks.N.attn.q.lora_A" / "….lora_B"
-    /// (the base weight they adapt is "blocks.N.attn.q.weight").
+    /// The trainable parameters of a PEFT run: the LoRA adapters', named
+    /// "blocks.N.attn.q.lora_A" / "….lora_B" (the base weight they adapt is
+    /// "blocks.N.attn.q.weight"), then the other methods' (`peftModuleParameters`).
     public var adapterParameters: [Parameter] {
         var all: [Parameter] = []
         for (i, block) in blocks.enumerated() {
             for (_, adapter, name) in block.adapted { all += adapter.parameters(prefixed: "blocks.\(i).\(name)") }
         }
-        return all
+        return all + peftModuleParameters
     }
 
     /// (base weight name, adapter) for every adapted projection, in parameter order.
@@ -70,7 +72,8 @@ extension GPT {
     }
 
     /// Adds scale·B·A into each adapted weight and removes the adapters:
-    /// the plain model that computes what the adapted one did.
+    /// the plain model that computes what the adapted one did. Only LoRA
+    /// merges: callers refuse a model with an `unmergeableMethod` first.
     public func mergeAdapters() {
         for block in blocks {
             for (layer, adapter, _) in block.adapted {
@@ -89,5 +92,6 @@ extension GPT {
                 layer.adapter = source.adapter
             }
         }
+        sharePEFTModules(from: other)
     }
 }

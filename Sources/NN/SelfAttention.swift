@@ -99,8 +99,12 @@ public final class SelfAttention: Layer {
     /// if given, is added by the output projection (a pre-norm block's x + f(x)).
     /// `bias` (H, T, keys) is added to the scores (T5's relative positions, computed once for every layer);
     /// `prefixLengths` (one per batch row) makes a prefix LM's prompt visible to every query.
+    /// `prefix` (N, Hkv·D keys and values, no position applied) goes before
+    /// this call's keys without a cache (prefix tuning's training path; with a
+    /// cache, the caller appends it to the cache first).
     public func callAsFunction(_ x: Tensor, offset: Int = 0, cache: KeyValueCache? = nil, bias givenBias: Tensor? = nil,
-                               prefixLengths: [Int]? = nil, adding residual: Tensor? = nil) -> Tensor {
+                               prefixLengths: [Int]? = nil, prefix: (keys: Tensor, values: Tensor)? = nil,
+                               adding residual: Tensor? = nil) -> Tensor {
         let (batch, length) = (x.shape[0], x.shape[1])
         let layout: HeadLayout = cache == nil ? .tokenMajor : .headMajor
         func split(_ t: Tensor, _ n: Int) -> Tensor {
@@ -127,6 +131,14 @@ public final class SelfAttention: Layer {
         default: break
         }
         var keyLength: Int? = nil
+        if let prefix, cache == nil {
+            let n = prefix.keys.shape[0]
+            func ahead(_ p: Tensor, _ t: Tensor) -> Tensor {             // (B, N + T, Hkv, D)
+                concat([batchCopies(p.reshaped([n, kvHeads, headSize]), batch), t], dim: 1)
+            }
+            k = ahead(prefix.keys, k)
+            v = ahead(prefix.values, v)
+        }
         if let cache {
             // Inference only: the cache holds values, not a graph.
             require(offset == cache.length, "SelfAttention: offset \(offset) does not match the \(cache.length) cached positions")
@@ -135,9 +147,15 @@ public final class SelfAttention: Layer {
             v = cache.values!
             keyLength = cache.length
         }
-        let bias = slopes.isEmpty ? givenBias : Positions.alibiBias(slopes: slopes, queryLength: length, keyLength: keyLength ?? length)
+        let bias = slopes.isEmpty ? givenBias : Positions.alibiBias(slopes: slopes, queryLength: length, keyLength: keyLength ?? k.shape[1])
         let y = attention(q, k, v, bias: bias, causal: true, prefixLengths: prefixLengths, keyLength: keyLength, layout: layout)
         return output(layout == .tokenMajor ? y.reshaped([batch, length, heads * headSize]) : y.mergeHeads(), adding: residual)  // (B, T, C)
+    }
+
+    /// Prefix keys or values (N, Hkv·D) as a cache takes them: (B, Hkv, N, D), one copy per row.
+    public func headMajorCopies(_ p: Tensor, batch: Int) -> Tensor {
+        let n = p.shape[0]
+        return batchCopies(p.reshaped([n, kvHeads, headSize]).transposed(0, 1), batch)
     }
 
     public var parameters: [Parameter] {

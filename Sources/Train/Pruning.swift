@@ -229,6 +229,9 @@ public struct PruningSource {
         }
         try check(try Checkpoint.loadConfig(from: directory))
         (loaded, tokenizer) = try Checkpoint.loadWithTokenizer(directory.path)
+        if let method = loaded.model.unmergeableMethod {
+            throw TrainingError("\(directory.path) has \(method.rawValue) modules, which do not merge into the base weights; prune the base checkpoint it was trained from")
+        }
         var config = loaded.config
         if loaded.model.hasAdapters {  // pruned as the model it computes
             loaded.model.mergeAdapters()

@@ -45,7 +45,7 @@ public enum StepBenchmarkData {
         let tokenizer = try randomTokenizer(vocabulary: vocabulary)
         var generator = RandomGenerator(seed: 3)
         func tokens(_ count: Int) -> [Int32] { (0..<count).map { _ in Int32(generator.int(below: vocabulary)) } }
-        let context = config.model.contextLength
+        let context = config.tokenContextLength
         switch config.train.objective {
         case .lm:
             let count = max(4 * config.train.batchSize * (context + 1), 4096)

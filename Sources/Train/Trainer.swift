@@ -131,6 +131,9 @@ public final class Trainer {
                 throw TrainingError("the initial model's parameters do not match the run's model config")
             }
             // An adapter checkpoint continues as the model it computes.
+            if let method = initialModel.unmergeableMethod {
+                throw TrainingError("--init-from: the checkpoint has \(method.rawValue) modules, which do not merge into the base weights; start from its base model (the checkpoint it was trained from)")
+            }
             if initialModel.hasAdapters { initialModel.mergeAdapters() }
             // The same weights under the run's settings that change no parameter (model.attention).
             model = initialModel.config == config.model ? initialModel : initialModel.withPositions(config.model)
@@ -155,8 +158,9 @@ public final class Trainer {
             reference = ReferenceScores(train: ReferenceLogProbs(model: model, examples: examples.train, batch: t.batchSize),
                                         validation: ReferenceLogProbs(model: model, examples: examples.validation, batch: t.batchSize))
         }
-        if let lora = config.lora {  // train adapters only; the base is frozen
-            model.attachAdapters(lora, seed: seed &+ 0x10_4A)
+        if config.peftMethod != nil {  // train the PEFT parameters only; the base is frozen
+            let text = config.promptTuning.map { $0.promptTuningInit == .TEXT ? $0.promptTuningInitText : "" } ?? ""
+            model.attachPEFT(config, seed: seed &+ 0x10_4A, initTokens: text.isEmpty ? [] : try corpus.tokenizer.encode(text).map { Int32($0) })
             model.freezeBase()
         }
         // DPO, reward models, PPO and GRPO train without dropout (TRL's disable_dropout, which reaches PEFT's lora_dropout too).
@@ -165,7 +169,7 @@ public final class Trainer {
             ? Dropout(probability: Float(config.lora!.dropout), generator: RandomGenerator(seed: seed &+ 0x10_4A_D809))
             : nil
         let extra = (scoreModel.map { [$0.headParameter] } ?? []) + (policyOptimization?.trainableParameters ?? [])
-        let trained = (config.lora == nil ? model.parameters : model.adapterParameters) + extra
+        let trained = (config.peftMethod == nil ? model.parameters : model.adapterParameters) + extra
         if t.optimizer == .muon, !trained.contains(where: \.isHiddenMatrix) {
             throw TrainingError("train.optimizer = muon needs 2-D block weights to orthogonalise, and this run trains none (\(trained.count) parameters: embeddings, norms, biases or a head): use adamw")
         }
@@ -234,7 +238,13 @@ public final class Trainer {
         config = config.resolved()
         try config.validate()
         try checkObjective(config.train.objective, format: corpus.format, dataPath: config.data.path)
-        try corpus.check(contextLength: config.model.contextLength)
+        try corpus.check(contextLength: config.tokenContextLength)
+        if let prompt = config.promptTuning, prompt.promptTuningInit == .TEXT {
+            let count = try corpus.tokenizer.encode(prompt.promptTuningInitText).count
+            guard count <= prompt.numVirtualTokens else {
+                throw TrainingError("prompt_tuning.prompt_tuning_init_text is \(count) tokens, more than prompt_tuning.num_virtual_tokens (\(prompt.numVirtualTokens)); shorten the text or raise num_virtual_tokens")
+            }
+        }
         let t = config.train
         guard t.warmupSteps <= t.maxSteps else {
             throw TrainingError("train.warmup_steps (\(t.warmupSteps)) must not exceed train.max_steps (\(t.maxSteps))")
@@ -249,7 +259,7 @@ public final class Trainer {
     public static func epochs(_ config: RunConfig, corpus: Corpus) -> Double {
         let t = config.train
         if let prompts = corpus.prompts { return Double(t.maxSteps * t.batchSize) / Double(max(prompts.train.count, 1)) }  // ppo, grpo
-        let perStep = Double(t.batchSize * t.gradAccumSteps) * (corpus.examples == nil ? Double(config.model.contextLength) : 1)
+        let perStep = Double(t.batchSize * t.gradAccumSteps) * (corpus.examples == nil ? Double(config.tokenContextLength) : 1)
         let available = Double(corpus.examples?.train.count ?? corpus.train.count)
         return Double(t.maxSteps) * perStep / max(available, 1)
     }
@@ -264,7 +274,7 @@ public final class Trainer {
         guard passes > manyEpochs else { return nil }
         let t = config.train
         let step = corpus.prompts != nil ? "\(t.batchSize) prompts"
-            : corpus.examples == nil ? "\(t.batchSize * t.gradAccumSteps) windows of \(config.model.contextLength) tokens"
+            : corpus.examples == nil ? "\(t.batchSize * t.gradAccumSteps) windows of \(config.tokenContextLength) tokens"
             : "\(t.batchSize * t.gradAccumSteps) examples"
         let data = corpus.prompts.map { "\($0.train.count) training prompts" }
             ?? corpus.examples.map { "\($0.train.count) training examples" } ?? "\(corpus.train.count) training tokens"
@@ -279,7 +289,7 @@ public final class Trainer {
     /// bounds an sft or dpo batch only when its longest example reaches it.
     public static func requireTrainingMemory(_ config: RunConfig, examples: ExampleSet? = nil, initialized: Bool = false) throws {
         let m = config.model, (rows, length) = microBatchShape(config, examples: examples)
-        let needed = ModelCost(m).minimumTrainingBytes(rows: rows, length: length, adapters: config.lora != nil)
+        let needed = ModelCost(m).minimumTrainingBytes(rows: rows, length: length, adapters: config.peftMethod != nil)
         let available = Double(ProcessInfo.processInfo.physicalMemory)
         guard needed > available else { return }
         var settings: [String] = []
@@ -289,7 +299,7 @@ public final class Trainer {
         }
         if !initialized { settings.append(contentsOf: ["model.d_model", "model.n_layer"]) }
         var advice = settings.isEmpty ? "" : "lower " + (settings.count == 1 ? settings[0] : settings.dropLast().joined(separator: ", ") + " or " + settings.last!)
-        if initialized && config.lora == nil {
+        if initialized && config.peftMethod == nil {
             advice += (advice.isEmpty ? "" : ", or ") + "train LoRA adapters instead of every weight (a lora section, e.g. --config configs/lora.json)"
         }
         throw TrainingError(String(format: "this run needs at least %.1f GB (weights, gradients, optimizer state, and activations of %d sequence%@ of %d tokens), more than this machine's %.1f GB%@",
@@ -305,10 +315,10 @@ public final class Trainer {
         // PPO and GRPO: a minibatch of rollouts, or every completion of a GRPO batch, up to the context.
         if config.train.objective == .ppo { return (max(1, batch / (config.ppo ?? PPOConfig()).numMiniBatches), config.model.contextLength) }
         if config.train.objective == .grpo { return (batch * (config.grpo ?? GRPOConfig()).numGenerations, config.model.contextLength) }
-        guard let examples else { return (batch, config.model.contextLength) }
+        guard let examples else { return (batch, config.tokenContextLength) }
         let sequences = (examples.train + examples.validation).flatMap { [$0.chosen] + ($0.rejected.map { [$0] } ?? []) }
         let longest = max(1, (sequences.map(\.tokens.count).max() ?? 1) - 1)  // inputs: every token but the last
-        return (examples.format == .preference ? 2 * batch : batch, min(longest, config.model.contextLength))
+        return (examples.format == .preference ? 2 * batch : batch, min(longest, config.tokenContextLength))
     }
 
     /// Trains to train.max_steps. Throws `TrainingInterrupted` after saving
@@ -363,7 +373,7 @@ public final class Trainer {
         if config.train.objective == .ppo { return try ppoStep() }
         if config.train.objective == .grpo { return try grpoStep() }
         let t = config.train
-        let (batch, length, accumulation) = (t.batchSize, config.model.contextLength, t.gradAccumSteps)
+        let (batch, length, accumulation) = (t.batchSize, config.tokenContextLength, t.gradAccumSteps)
         let stepStart = DispatchTime.now().uptimeNanoseconds
         let lr = schedule.rate(at: step)
         try timed("zero gradients") { optimizer.zeroGrad() }
@@ -554,7 +564,7 @@ public final class Trainer {
 
     /// Mean cross-entropy over `eval_steps` random batches of `tokens`.
     public func meanLoss(_ tokens: [Int32], seed: UInt64) -> Double {
-        let (batch, length) = (config.train.batchSize, config.model.contextLength)
+        let (batch, length) = (config.train.batchSize, config.tokenContextLength)
         var evalSampler = BatchSampler(seed: seed ^ UInt64(bitPattern: Int64(config.train.seed)))
         var total = 0.0
         Autograd.noGrad {

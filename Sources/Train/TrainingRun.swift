@@ -288,7 +288,7 @@ public final class TrainingRun {
         } else {
             // A reward model reads whole sequences (prompt and completion), not all but the last token.
             corpus.examples = try ExampleSet(format: format, examples: examples, tokenizer: tokenizer,
-                                             contextLength: config.model.contextLength - (objective == .reward ? 1 : 0),
+                                             contextLength: config.tokenContextLength - (objective == .reward ? 1 : 0),
                                              valFraction: config.data.valFraction, path: config.data.path)
         }
         return corpus

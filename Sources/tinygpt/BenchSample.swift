@@ -84,8 +84,8 @@ func runSampleBench(_ a: inout Arguments) throws {
         }
     }
     let vocab = source.vocabSize
-    guard promptTokens <= run.model.contextLength else {
-        throw CLIError("--prompt-tokens \(promptTokens) exceeds the model's context of \(run.model.contextLength) tokens")
+    guard promptTokens <= source.contextWindow else {
+        throw CLIError("--prompt-tokens \(promptTokens) exceeds the model's context of \(source.contextWindow) tokens")
     }
     let needed = ModelCost(run.model).generationBytes(sequences: 1, promptLength: promptTokens, maxNewTokens: tokens)
     guard needed <= Double(ProcessInfo.processInfo.physicalMemory) else {

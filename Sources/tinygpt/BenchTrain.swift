@@ -46,7 +46,7 @@ func runTrainBench(_ a: inout Arguments) throws {
     let trainable = trainer.optimizer.parameters.map(\.tensor.count).reduce(0, +)
     let tokensPerStep = tokens / Double(steps)
     let peak = peakResidentMegabytes()
-    let objective = t.objective.rawValue + (trainer.config.lora == nil ? "" : "+lora")
+    let objective = t.objective.rawValue + (trainer.config.peftMethod.map { "+" + $0.rawValue } ?? "")
     if json {
         print("{\"op\":\"train_step\",\"objective\":\"\(objective)\",\"batch\":\(t.batchSize),\"context\":\(model.contextLength),\"n_layer\":\(model.nLayer),\"d_model\":\(model.dModel),\"parameters\":\(parameters),\"trainable\":\(trainable),\"tokens_per_step\":\(Int(tokensPerStep.rounded())),\"threads\":\(threads),\"median_ms\":\(String(format: "%.2f", median)),\"min_ms\":\(String(format: "%.2f", measured[0])),\"peak_rss_mb\":\(String(format: "%.1f", peak))}")
     } else {

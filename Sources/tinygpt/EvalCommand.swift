@@ -65,7 +65,7 @@ func runEvalCommand(_ args: [String]) throws {
     try run.apply(overrides: overrides)
     try run.validate()
     let (window, logitsOf) = try model.positionLogits(model: run.model, context: requestedContext, batch: 8)
-    let context = requestedContext ?? trained.contextLength
+    let context = requestedContext ?? window  // the trained context, less any virtual tokens
     var stride = byPosition ? context : max(1, context / 2)
     if let strideText {
         guard let s = Int(strideText), s >= 1, s <= context else {

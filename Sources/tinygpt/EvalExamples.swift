@@ -19,7 +19,7 @@ func evaluateExamples(format: DataFormat, examples: [TextExample], dataPath: Str
         }
         if referencePath != nil || betaText != nil { throw CLIError("--reference and --beta belong to DPO; the checkpoint is a reward model") }
         // A reward model reads whole sequences: each fits the context itself.
-        let set = try ExampleSet(format: format, examples: examples, tokenizer: tokenizer, contextLength: config.model.contextLength - 1,
+        let set = try ExampleSet(format: format, examples: examples, tokenizer: tokenizer, contextLength: config.tokenContextLength - 1,
                                  valFraction: nil, path: dataPath)
         if let line = set.fittingNote { printError("tinygpt: note: \(line)") }
         let stats = rewardStats(model: rewardModel, examples: set.train, batch: batch)
@@ -33,7 +33,7 @@ func evaluateExamples(format: DataFormat, examples: [TextExample], dataPath: Str
         }
         return
     }
-    let set = try ExampleSet(format: format, examples: examples, tokenizer: tokenizer, contextLength: config.model.contextLength,
+    let set = try ExampleSet(format: format, examples: examples, tokenizer: tokenizer, contextLength: config.tokenContextLength,
                              valFraction: nil, path: dataPath)
     func noteFitting() { if let line = set.fittingNote { printError("tinygpt: note: \(line)") } }
     switch format {

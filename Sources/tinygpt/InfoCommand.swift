@@ -52,6 +52,7 @@ func runInfoCommand(_ args: [String]) throws {
         let state = cost.trainingStateBytes(optimizer: config.train.optimizer)
         var report: JSONValue = .object([:])
         report.set("parameters", .int(total))
+        report.set("trainable_parameters", .int(config.peftTrainableParameters ?? total))
         report.set("components", components)
         report.set("forward_flops_per_token", .int(forward))
         report.set("training_state_bytes", .int(state.weights + state.gradients + state.optimizer))
@@ -66,6 +67,10 @@ func runInfoCommand(_ args: [String]) throws {
     let megabytes = { (bytes: Int) in String(format: "%.1f MB", Double(bytes) / 1_048_576) }
     if let note { print("note: \(note)") }
     print("parameters: \(grouped(total))")
+    if let method = config.peftMethod, let trainable = config.peftTrainableParameters, let detail = config.peftDetail {
+        print(String(format: "trainable: %@ (%.2f%% of the base), %@: %@; base weights frozen",
+                     grouped(trainable), 100 * Double(trainable) / Double(max(total, 1)), method.rawValue, detail))
+    }
     for (component, n) in cost.parametersByComponent where n > 0 || component == .outputHead {
         let label = component == .outputHead && m.tieEmbeddings ? "output head (tied to token embedding)" : component.rawValue
         print("  \(label.padding(toLength: 38, withPad: " ", startingAt: 0)) \(grouped(n).leftPadded(12))  \(String(format: "%5.1f%%", 100 * Double(n) / Double(max(total, 1))))")

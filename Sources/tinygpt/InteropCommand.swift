@@ -70,6 +70,9 @@ func runExportCommand(_ args: [String]) throws {
     if format != "hf" && Checkpoint.isScoreModel(loaded.directory) {
         throw CLIError("'\(checkpoint)' is a reward model (a score head, no next-token output); export it with --format hf (…ForSequenceClassification)")
     }
+    if let method = model.unmergeableMethod, format != "peft" || method == .adapter {
+        throw CLIError(HuggingFace.unexportable(method, format: format))
+    }
     if format == "gguf" {
         try exportGGUF(loaded, model: model, config: run, type: weightType, out: out, force: force, sources: [checkpoint, loaded.directory.path])
         return
@@ -81,7 +84,8 @@ func runExportCommand(_ args: [String]) throws {
             throw CLIError("\(loaded.directory.path) has no LoRA adapters (its config has no lora section), so there is nothing to export as peft; use --format hf")
         }
         try HuggingFace.exportPEFT(model: model, config: run, baseName: baseName, to: URL(fileURLWithPath: out))
-        printError("wrote \(out) (PEFT LoRA adapter for \(family == .gpt2 ? "GPT2LMHeadModel" : "LlamaForCausalLM")); load it with PeftModel.from_pretrained(base, \"\(out)\") on the base exported with --format hf")
+        let kind = run.prefixTuning != nil ? "prefix tuning" : run.promptTuning != nil ? "prompt tuning" : "LoRA adapter"
+        printError("wrote \(out) (PEFT \(kind) for \(family == .gpt2 ? "GPT2LMHeadModel" : "LlamaForCausalLM")); load it with PeftModel.from_pretrained(base, \"\(out)\") on the base exported with --format hf")
         return
     }
     let merged = model.hasAdapters

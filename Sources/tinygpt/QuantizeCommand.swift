@@ -69,6 +69,9 @@ func runQuantizeCommand(_ args: [String]) throws {
     }
     try OutputDirectory.check(out, force: force, sources: [checkpoint, directory.path], note: { printError("tinygpt: note: \($0)") })
     let (loaded, _) = try Checkpoint.loadWithTokenizer(directory.path)
+    if let method = loaded.model.unmergeableMethod {
+        throw CLIError("\(directory.path) has \(method.rawValue) modules, which do not merge into the base weights; quantize the base checkpoint it was trained from")
+    }
     var quantizedConfig = loaded.config
     if loaded.model.hasAdapters {  // an adapter checkpoint is quantized as its merged model
         loaded.model.mergeAdapters()
@@ -93,6 +96,9 @@ func writeHalfCheckpoint(_ checkpoint: String, out: String, dtype: SafeTensorsDT
     }
     try OutputDirectory.check(out, force: force, sources: [checkpoint, directory.path], note: { printError("tinygpt: note: \($0)") })
     let (loaded, _) = try Checkpoint.loadWithTokenizer(directory.path)
+    if let method = loaded.model.unmergeableMethod {
+        throw CLIError("\(directory.path) has \(method.rawValue) modules, which do not merge into the base weights; quantize the base checkpoint it was trained from")
+    }
     var config = loaded.config
     if loaded.model.hasAdapters {  // an adapter checkpoint is stored as its merged model
         loaded.model.mergeAdapters()

@@ -79,11 +79,10 @@ func runTrainCommand(_ args: [String]) throws {
     }
     let start = resume ? "resuming at step \(trainer.step)" : run.initializedFrom != nil ? "fine-tuning" : "training from scratch"
     printError("model: \(grouped(parameters)) parameters; \(Parallel.threads) thread\(Parallel.threads == 1 ? "" : "s"); \(start) to step \(config.train.maxSteps)")
-    if let lora = config.lora {
+    if let method = config.peftMethod, let detail = config.peftDetail {
         let trainable = trainer.optimizer.parameters.map(\.tensor.count).reduce(0, +)
-        printError(String(format: "lora: %@ trainable adapter parameters (%.2f%% of the base), rank %d, alpha %g, targets %@; base weights frozen",
-                          grouped(trainable), 100 * Double(trainable) / Double(max(parameters, 1)), lora.rank, lora.alpha,
-                          lora.targetKinds.map(\.rawValue).joined(separator: ",")))
+        printError(String(format: "%@: %@ trainable parameters (%.2f%% of the base), %@; base weights frozen",
+                          method.rawValue, grouped(trainable), 100 * Double(trainable) / Double(max(parameters, 1)), detail))
     }
 
     installInterruptHandler()

@@ -67,7 +67,7 @@ final class FineTuningCommandTests: CommandLineTestCase {
         let sft = try tinygpt(["train", "--init-from", path("base"), "--data", "sft.jsonl", "--out", "sft",
                                "--set", "train.objective=sft"] + tiny + lora)
         XCTAssertEqual(sft.status, 0, sft.stderr)
-        XCTAssertTrue(sft.stderr.contains("trainable adapter parameters"), sft.stderr)
+        XCTAssertTrue(sft.stderr.contains("lora: ") && sft.stderr.contains("trainable parameters"), sft.stderr)
         XCTAssertTrue(exists("sft/best/adapter.safetensors"))
         XCTAssertEqual(contents("sft/best/model.safetensors"), contents("base/best/model.safetensors"), "the base stays frozen")
 

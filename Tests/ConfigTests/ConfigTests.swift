@@ -322,12 +322,29 @@ final class ConfigTests: XCTestCase {
 
         let text = String(decoding: data, as: UTF8.self)
         XCTAssertTrue(text.hasPrefix("{\n  \"model\": {\n    \"vocab_size\": 65,\n"), text)
-        for field in RunConfig.documentedFields {
+        // The other PEFT sections exclude lora (one method per run): each is written alone below.
+        let alone: Set<String> = ["adapter", "prefix_tuning", "prompt_tuning"]
+        for field in RunConfig.documentedFields where !alone.contains(field.section) {
             XCTAssertTrue(text.contains("\"\(field.name)\": "), "missing \(field.key)")
         }
         // Sections appear in their fixed order.
-        let positions = RunConfig.sectionNames.map { text.range(of: "\"\($0)\": {")!.lowerBound }
+        let positions = RunConfig.sectionNames.filter { !alone.contains($0) }.map { text.range(of: "\"\($0)\": {")!.lowerBound }
         XCTAssertEqual(positions, positions.sorted())
+        for section in alone.sorted() {
+            var one = config
+            one.lora = nil
+            switch section {
+            case "adapter": one.adapter = AdapterConfig()
+            case "prefix_tuning": one.prefixTuning = PrefixTuningConfig()
+            default: one.promptTuning = PromptTuningConfig()
+            }
+            let written = try one.jsonData()
+            XCTAssertEqual(try RunConfig.parse(json: written, source: section), one.resolved(), section)
+            let json = String(decoding: written, as: UTF8.self)
+            for field in RunConfig.documentedFields where field.section == section {
+                XCTAssertTrue(json.contains("\"\(field.name)\": "), "missing \(field.key)")
+            }
+        }
 
         // An unset vocabulary size survives as null.
         let defaults = try RunConfig.parse(json: try RunConfig().jsonData(), source: "x")
