@@ -149,6 +149,10 @@ public final class TrainingRun {
             }
         }
         let givenTokenizer = initial?.tokenizerJSON ?? (tokenizerFromTeacher ? teacher?.tokenizerJSON : nil)
+        // A student from --init-from keeps its tokenizer: refused now if it is not the teacher's, before the data is encoded with it.
+        if let teacher, let initial {
+            try teacher.check(studentTokenizer: try TokenizerFile.load(data: initial.tokenizerJSON), studentContext: config.model.contextLength)
+        }
         if let initial { try checkInitializedModel(config, checkpoint: initial.config, source: initial.directory.path) }
         try Trainer.checkMask(initial?.mask, lora: config.lora)
         if let saved, request.dataPath == nil { config.data.path = saved.data.path }  // the run's own text
