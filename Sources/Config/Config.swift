@@ -244,11 +244,12 @@ public struct TrainConfig: Equatable, Sendable, ConfigSection {
             if labelSmoothing > 0 { throw ConfigError("train.label_smoothing (\(labelSmoothing)) is not combined with train.objective distill, whose soft targets come from the teacher: use 0") }
         } else {
             let defaults = TrainConfig()
-            let set = [("teacher", teacher != defaults.teacher, "'\(teacher)'"),
-                       ("distill_temperature", distillTemperature != defaults.distillTemperature, "\(distillTemperature)"),
-                       ("distill_alpha", distillAlpha != defaults.distillAlpha, "\(distillAlpha)")]
-            if let (field, _, value) = set.first(where: { $0.1 }) {
-                throw ConfigError("train.\(field) (\(value)) applies to train.objective distill; this run's objective is \(objective.rawValue): set train.objective=distill or remove the field")
+            let changed: [(field: String, value: String, isSet: Bool)] = [
+                ("teacher", "'\(teacher)'", teacher != defaults.teacher),
+                ("distill_temperature", "\(distillTemperature)", distillTemperature != defaults.distillTemperature),
+                ("distill_alpha", "\(distillAlpha)", distillAlpha != defaults.distillAlpha)]
+            if let first = changed.first(where: { $0.isSet }) {
+                throw ConfigError("train.\(first.field) (\(first.value)) applies to train.objective distill; this run's objective is \(objective.rawValue): set train.objective=distill or remove the field")
             }
         }
         // A warmup longer than max_steps is allowed: a run shortens it (RunConfig.shortenWarmupToRun).

@@ -113,13 +113,16 @@ extension Trainer {
     func distillationStep(batch: Int, length: Int, accumulation: Int) throws -> (loss: Float, tokens: Int) {
         guard let teacher else { throw TrainingError("train.objective distill needs a teacher") }
         let t = config.train
-        var micro: [(inputs: [Int32], targets: [Int32], rows: Int, length: Int, prompts: [Int]?, weight: Float)] = []
+        typealias MicroBatch = (inputs: [Int32], targets: [Int32], rows: Int, length: Int, prompts: [Int]?, weight: Float)
+        var micro: [MicroBatch] = []
         if let examples = corpus.examples {
-            let batches = (0..<accumulation).map { _ in
+            let batches = (0..<accumulation).map { (_: Int) -> SequenceBatch in
                 SequenceBatch(sampler.nextExamples(count: examples.train.count, batch: batch).map { examples.train[$0].chosen })
             }
             let total = Float(max(batches.map(\.scoredCount).reduce(0, +), 1))
-            micro = batches.map { ($0.inputs, $0.targets, $0.rows, $0.length, $0.promptLengths, Float($0.scoredCount) / total) }
+            micro = batches.map { (b: SequenceBatch) -> MicroBatch in
+                (b.inputs, b.targets, b.rows, b.length, b.promptLengths, Float(b.scoredCount) / total)
+            }
         } else {
             for _ in 0..<accumulation {
                 let (inputs, targets) = sampler.next(from: corpus.train, batch: batch, length: length)
