@@ -14,7 +14,7 @@ STEPS=${STEPS:-300}
 # Every run: the gpt2-style preset's BPE (512 tokens) and shape at context 128, batch 8.
 COMMON=(--config configs/gpt2-style.json --data "$DATA" --force --set model.context_length=128 --set train.batch_size=8
         --set train.eval_steps=50)
-STUDENT=(--set model.n_layer=4 --set model.d_model=128 --set model.n_head=4)
+STUDENT=(--set model.n_layer=4 --set model.d_model=128 --set model.n_head=4 --set model.n_kv_head=4)
 DISTILL=(--teacher "$OUT/teacher" --set train.objective=distill)
 mkdir -p "$OUT"
 val() { grep val_loss "$1/metrics.jsonl" | tail -n 1 | sed 's/.*"val_loss":\([0-9.]*\).*/\1/'; }

@@ -90,17 +90,18 @@ extension Trainer {
     public static func forBenchmark(config: RunConfig, corpus: Corpus, teacher: DistillationTeacher? = nil) throws -> Trainer {
         var config = config
         _ = config.shortenWarmupToRun()
-        let checked = try Trainer.checked(config, for: corpus)
+        var teacher = teacher
+        if config.train.objective == .distill && teacher == nil {
+            var own = config.resolved()
+            own.model.vocabSize = corpus.tokenizer.vocabSize
+            teacher = DistillationTeacher(model: GPT(config: own.model, seed: UInt64(bitPattern: Int64(own.train.seed)) &+ 0x7EAC_4E), config: own)
+        }
+        let checked = try Trainer.checked(config, for: corpus, teacher: teacher)
         var options = TrainerOptions(runDirectory: URL(fileURLWithPath: "/nonexistent-bench-run"))
         options.recordsMetrics = false
         options.evaluateAtStart = false
         options.log = { _ in }
         let initial = checked.train.objective == .dpo ? GPT(config: checked.model, seed: UInt64(bitPattern: Int64(checked.train.seed))) : nil
-        var teacher = teacher
-        if checked.train.objective == .distill && teacher == nil {
-            teacher = DistillationTeacher(model: GPT(config: checked.model, seed: UInt64(bitPattern: Int64(checked.train.seed)) &+ 0x7EAC_4E),
-                                          config: checked)
-        }
         return try Trainer(config: config, corpus: corpus, options: options, initialModel: initial, teacher: teacher)
     }
 }
