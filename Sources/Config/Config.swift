@@ -32,9 +32,10 @@ public enum EarlyStopping: String, CaseIterable, Sendable {
     case atCurrentLength = "false"
 }
 /// What training minimises: next-token loss on text (lm), completion-only loss on prompt–completion pairs (sft), DPO on
-/// preference pairs, a reward model's Bradley–Terry loss on preference pairs (reward), or PPO and GRPO against a reward.
+/// preference pairs, a reward model's Bradley–Terry loss on preference pairs (reward), PPO and GRPO against a reward,
+/// or a teacher's softened distribution mixed with the data's cross-entropy (distill, on text or prompt–completion pairs).
 public enum TrainingObjective: String, CaseIterable, Sendable {
-    case lm, sft, dpo, reward, ppo, grpo
+    case lm, sft, dpo, reward, ppo, grpo, distill
 
     /// PPO and GRPO: the model learns from its own sampled completions and their rewards.
     public var isPolicyOptimization: Bool { self == .ppo || self == .grpo }
@@ -211,6 +212,10 @@ public struct TrainConfig: Equatable, Sendable, ConfigSection {
     public var objective = TrainingObjective.lm
     public var dpoBeta = 0.1
     public var labelSmoothing = 0.0
+    /// The teacher checkpoint of a distill run; `train --teacher DIR` sets it.
+    public var teacher = ""
+    public var distillTemperature = 2.0
+    public var distillAlpha = 0.5
 
     public init() {}
 
@@ -240,15 +245,30 @@ public struct TrainConfig: Equatable, Sendable, ConfigSection {
         .int("log_interval", \.logInterval, .atLeast(1), "Print training loss every this many steps."),
         .int("seed", \.seed, .any, "Random seed for init, batches and dropout."),
         .int("threads", \.threads, .between(0, 1024), "Worker threads; 0 = all cores."),
-        .choice("objective", \.objective, "lm: next-token loss on plain text; sft: loss on completion tokens only, on prompt–completion JSON Lines; dpo: DPO loss on preference JSON Lines against the frozen --init-from model (docs/fine-tuning.md); reward: a reward model (a scalar score head) on preference pairs; ppo, grpo: reinforcement learning from a reward on the prompts of JSON Lines (docs/rlhf.md)."),
+        .choice("objective", \.objective, "lm: next-token loss on plain text; sft: loss on completion tokens only, on prompt–completion JSON Lines; dpo: DPO loss on preference JSON Lines against the frozen --init-from model (docs/fine-tuning.md); reward: a reward model (a scalar score head) on preference pairs; ppo, grpo: reinforcement learning from a reward on the prompts of JSON Lines (docs/rlhf.md); distill: learn from a teacher checkpoint's softened distribution and the data, on text (as lm) or prompt–completion JSON Lines (as sft) (docs/training.md)."),
         .number("dpo_beta", \.dpoBeta, .greaterThan(0), "DPO's β: how strongly the policy is held to the reference (TRL's beta); dpo only."),
         .number("label_smoothing", \.labelSmoothing, .halfOpen(0, 1), "Label smoothing ε of the training loss (lm, sft), as PyTorch's CrossEntropyLoss(label_smoothing=ε): each target becomes (1 − ε)·one-hot + ε·uniform over the vocabulary; evaluation reports the plain cross-entropy. 0 = off."),
+        .string("teacher", \.teacher, "The teacher checkpoint (or run directory) a distill run learns from, with the same tokenizer and at least the student's context; distill only. train --teacher DIR sets it."),
+        .number("distill_temperature", \.distillTemperature, .greaterThan(0), "T of distillation: teacher and student logits are divided by T before the softmax of the soft term, which is scaled by T² (Hinton et al. 2015); distill only."),
+        .number("distill_alpha", \.distillAlpha, .between(0, 1), "α of distillation: loss = α·T²·KL(p_teacher,T ‖ p_student,T) + (1 − α)·cross-entropy on the data; 1 = teacher only, 0 = data only; distill only."),
     ]
 
     func checkCombinations() throws {
         guard minLR <= lr else { throw ConfigError("train.min_lr (\(minLR)) must be in [0, train.lr] = [0, \(lr)]") }
         if objective == .dpo && labelSmoothing > 0 {
             throw ConfigError("train.label_smoothing (\(labelSmoothing)) smooths a cross-entropy; train.objective dpo has none: use 0")
+        }
+        if objective == .distill {
+            if labelSmoothing > 0 { throw ConfigError("train.label_smoothing (\(labelSmoothing)) is not combined with train.objective distill, whose soft targets come from the teacher: use 0") }
+        } else {
+            let defaults = TrainConfig()
+            let changed: [(field: String, value: String, isSet: Bool)] = [
+                ("teacher", "'\(teacher)'", teacher != defaults.teacher),
+                ("distill_temperature", "\(distillTemperature)", distillTemperature != defaults.distillTemperature),
+                ("distill_alpha", "\(distillAlpha)", distillAlpha != defaults.distillAlpha)]
+            if let first = changed.first(where: { $0.isSet }) {
+                throw ConfigError("train.\(first.field) (\(first.value)) applies to train.objective distill; this run's objective is \(objective.rawValue): set train.objective=distill or remove the field")
+            }
         }
         // A warmup longer than max_steps is allowed: a run shortens it (RunConfig.shortenWarmupToRun).
     }

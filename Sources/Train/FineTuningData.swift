@@ -21,8 +21,8 @@ public enum DataFormat: String, Sendable {
     /// an error suggests. PPO and GRPO use the prompts of any JSON Lines file.
     public var objectives: [TrainingObjective] {
         switch self {
-        case .text: return [.lm]
-        case .promptCompletion: return [.sft, .ppo, .grpo]
+        case .text: return [.lm, .distill]
+        case .promptCompletion: return [.sft, .ppo, .grpo, .distill]
         case .preference: return [.dpo, .reward, .ppo, .grpo]
         case .promptOnly: return [.ppo, .grpo]
         }

@@ -58,6 +58,7 @@ extension Trainer {
         case .sft: needs = "; sft needs prompt-completion JSON Lines"
         case .dpo, .reward: needs = "; \(objective.rawValue) needs preference JSON Lines"
         case .ppo, .grpo: needs = "; \(objective.rawValue) needs JSON Lines with prompts"
+        case .distill: needs = "; distill needs plain text or prompt-completion JSON Lines"
         }
         throw TrainingError("train.objective is \(objective.rawValue) but data file '\(dataPath)' holds \(holds), which train with train.objective=\(format.objectives[0].rawValue)" + needs)
     }
@@ -111,7 +112,7 @@ extension Trainer {
             return (lossSum / Float(accumulation), tokens)
         case .reward:
             return try rewardStep(examples: examples, batch: batch, accumulation: accumulation)
-        case .lm, .ppo, .grpo:
+        case .lm, .ppo, .grpo, .distill:
             throw TrainingError("fineTuningStep: \(config.train.objective.rawValue) does not train on examples")
         }
     }

@@ -3,7 +3,8 @@ import Foundation
 extension MetricsLog {
     /// The panels below the loss curve for objectives with figures of their
     /// own: reward accuracy and margin (dpo, reward); reward and KL to the
-    /// reference (ppo, grpo). Training batches come from log lines,
+    /// reference (ppo, grpo); the cross-entropy and KL parts of the loss
+    /// (distill). Training batches come from log lines,
     /// validation from evaluations.
     func objectivePanelsSVG() -> [String] {
         let named = records.compactMap(\.figures)
@@ -12,6 +13,15 @@ extension MetricsLog {
         }
         if named.contains(where: { $0["accuracy"] != nil }) {  // a reward model
             return [pairPanel(title: "reward model: accuracy and margin (r(chosen) − r(rejected))", accuracy: "accuracy", margin: "margin")]
+        }
+        if named.contains(where: { $0["distill/kl"] != nil }) {  // distillation: the loss's two parts
+            let (ce, kl) = (series("distill/ce"), series("distill/kl"))
+            var plot = LinePlot(title: "distillation: loss = α·T²·kl + (1 − α)·ce (training batches)", xLabel: "step", yLabel: "nats per token", series: [
+                .init("ce: cross-entropy on the data", color: "#1f77b4", points: ce.batches),
+                .init("kl: KL(teacher ‖ student) at temperature T", color: "#d62728", points: kl.batches),
+            ])
+            plot.yIncludes = [0]
+            return [plot.svg()]
         }
         let reward = named.contains { $0["objective/scores"] != nil } ? "objective/scores" : "reward"
         let kl = named.contains { $0["objective/kl"] != nil } ? "objective/kl" : "kl"

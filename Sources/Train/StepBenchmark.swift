@@ -47,11 +47,11 @@ public enum StepBenchmarkData {
         func tokens(_ count: Int) -> [Int32] { (0..<count).map { _ in Int32(generator.int(below: vocabulary)) } }
         let context = config.tokenContextLength
         switch config.train.objective {
-        case .lm:
+        case .lm, .distill:
             let count = max(4 * config.train.batchSize * (context + 1), 4096)
             return Corpus(tokenizer: tokenizer, train: tokens(count), validation: tokens(max(context + 1, 256)))
         case .ppo, .grpo:
-            throw TrainingError("bench train times lm, sft, dpo and reward on built-in data; \(config.train.objective.rawValue) samples from a trained model: time a short `train --init-from` run instead")
+            throw TrainingError("bench train times lm, sft, dpo, reward and distill on built-in data; \(config.train.objective.rawValue) samples from a trained model: time a short `train --init-from` run instead")
         case .sft, .dpo, .reward:
             // A prompt of a quarter of the context, then a completion up to the context's end (+1: the last token is only a target).
             let promptLength = max(1, context / 4)
@@ -85,16 +85,23 @@ public enum StepBenchmarkData {
 extension Trainer {
     /// A trainer that only takes steps, for timing them: nothing is read from
     /// or written to disk. Objectives that start from a checkpoint (dpo) start
-    /// from a freshly initialised model instead.
-    public static func forBenchmark(config: RunConfig, corpus: Corpus) throws -> Trainer {
+    /// from a freshly initialised model instead; distill learns from `teacher`,
+    /// else from a freshly initialised model of the student's config.
+    public static func forBenchmark(config: RunConfig, corpus: Corpus, teacher: DistillationTeacher? = nil) throws -> Trainer {
         var config = config
         _ = config.shortenWarmupToRun()
-        let checked = try Trainer.checked(config, for: corpus)
+        var teacher = teacher
+        if config.train.objective == .distill && teacher == nil {
+            var own = config.resolved()
+            own.model.vocabSize = corpus.tokenizer.vocabSize
+            teacher = DistillationTeacher(model: GPT(config: own.model, seed: UInt64(bitPattern: Int64(own.train.seed)) &+ 0x7EAC_4E), config: own)
+        }
+        let checked = try Trainer.checked(config, for: corpus, teacher: teacher)
         var options = TrainerOptions(runDirectory: URL(fileURLWithPath: "/nonexistent-bench-run"))
         options.recordsMetrics = false
         options.evaluateAtStart = false
         options.log = { _ in }
         let initial = checked.train.objective == .dpo ? GPT(config: checked.model, seed: UInt64(bitPattern: Int64(checked.train.seed))) : nil
-        return try Trainer(config: config, corpus: corpus, options: options, initialModel: initial)
+        return try Trainer(config: config, corpus: corpus, options: options, initialModel: initial, teacher: teacher)
     }
 }

@@ -99,6 +99,9 @@ public final class Trainer {
     var intervalPolicy = FigureMeans()
     /// The losses of a PPO or GRPO step's first update, for rollouts.jsonl.
     var firstMinibatch: JSONValue?
+    /// distill: the frozen teacher; the cross-entropy and KL parts of the loss since the last log line.
+    public private(set) var teacher: DistillationTeacher?
+    var intervalDistillation = DistillationParts()
     /// A pruned model's mask: its pruned weights get zero gradients, so they
     /// stay exactly zero, and every checkpoint carries it on.
     public private(set) var mask: PruningMask?
@@ -118,9 +121,11 @@ public final class Trainer {
     /// as it is, instead of a freshly initialised one. `reward`: the reward
     /// model a fresh PPO or GRPO run scores with (a resumed one has its own copy).
     /// `mask` (a pruned checkpoint's) keeps its pruned weights at zero; a resumed run takes the mask from its checkpoint.
+    /// `teacher`: the model a distill run learns from (fresh or resumed).
     public init(config: RunConfig, corpus: Corpus, options: TrainerOptions, initialModel: GPT? = nil, reward: RewardCheckpoint? = nil,
-                mask: PruningMask? = nil) throws {
-        let config = try Trainer.checked(config, for: corpus, initialized: initialModel != nil)
+                mask: PruningMask? = nil, teacher: DistillationTeacher? = nil) throws {
+        let config = try Trainer.checked(config, for: corpus, initialized: initialModel != nil, teacher: teacher)
+        self.teacher = teacher
         let t = config.train
         self.config = config
         self.corpus = corpus
@@ -228,7 +233,9 @@ public final class Trainer {
     /// tokenizer, defaults resolved), or the first reason it cannot train on
     /// this corpus. Changes nothing, so a command can check before it writes.
     /// `initialized`: the model comes from a checkpoint (--init-from), which fixes its size.
-    public static func checked(_ config: RunConfig, for corpus: Corpus, initialized: Bool = false) throws -> RunConfig {
+    /// `teacher`: a distill run's, checked against the corpus's tokenizer and the model's context.
+    public static func checked(_ config: RunConfig, for corpus: Corpus, initialized: Bool = false,
+                               teacher: DistillationTeacher? = nil) throws -> RunConfig {
         var config = config
         let vocab = corpus.tokenizer.vocabSize
         if let v = config.model.vocabSize, v != vocab {
@@ -244,6 +251,10 @@ public final class Trainer {
             guard count <= prompt.numVirtualTokens else {
                 throw TrainingError("prompt_tuning.prompt_tuning_init_text is \(count) tokens, more than prompt_tuning.num_virtual_tokens (\(prompt.numVirtualTokens)); shorten the text or raise num_virtual_tokens")
             }
+        }
+        if config.train.objective == .distill {
+            guard let teacher else { throw TrainingError("train.objective distill needs a teacher: --teacher DIR (a checkpoint or run directory)") }
+            try teacher.check(studentTokenizer: corpus.tokenizer, studentContext: config.tokenContextLength)
         }
         let t = config.train
         guard t.warmupSteps <= t.maxSteps else {
@@ -381,7 +392,11 @@ public final class Trainer {
         var stepTokens = Double(batch * length * accumulation)
         model.setAdapterDropout(adapterDropout)  // training steps only, not evaluations
         try timed("forward and backward") {
-            if let examples = corpus.examples {
+            if t.objective == .distill {
+                let (loss, tokens) = try distillationStep(batch: batch, length: length, accumulation: accumulation)
+                lossSum = loss * Float(accumulation)
+                stepTokens = Double(tokens)
+            } else if let examples = corpus.examples {
                 let (loss, tokens) = try fineTuningStep(examples: examples, batch: batch, accumulation: accumulation)
                 lossSum = loss * Float(accumulation)
                 stepTokens = Double(tokens)
@@ -470,16 +485,21 @@ public final class Trainer {
             let means = intervalPolicy.means
             figures = means
             summary = policySummary(means)
+        case .distill:
+            figures = intervalDistillation.figures
+            summary = String(format: "ce %.4f ppl %@ | kl %.4f", figures!["distill/ce"] ?? .nan, perplexityText(figures!["distill/ce"] ?? .nan),
+                             figures!["distill/kl"] ?? .nan)
         case .lm, .sft:
             figures = nil
         }
+        intervalDistillation = DistillationParts()
         intervalPreference = PreferenceStats()
         intervalRewards = RewardStats()
         intervalPolicy = FigureMeans()
         try metrics?.append(.log(step: step, loss: Double(loss), lr: Double(lr), gradNorm: Double(gradNorm),
                                 msPerStep: msPerStep, tokensPerSecond: tokensPerSecond, figures: figures))
         clearProgress()
-        if figures != nil {  // no cross-entropy: no perplexity
+        if figures != nil {  // perplexity only for a plain cross-entropy (distill's is in its summary)
             options.log(String(format: "step %d/%d | loss %.4f | %@ | lr %.2e | grad norm %.3f | %.1f ms/step | %.0f tok/s",
                                step, t.maxSteps, loss, summary, lr, gradNorm, msPerStep, tokensPerSecond))
         } else {

@@ -20,6 +20,8 @@ public struct RunRequest {
     public var initFrom: String?
     /// PPO and GRPO: a reward checkpoint (train.objective = reward) that scores completions; sets reward.model.
     public var rewardPath: String?
+    /// distill: the teacher checkpoint; sets train.teacher.
+    public var teacherPath: String?
     public init(directory: URL) { self.directory = directory }
 }
 
@@ -33,11 +35,13 @@ public final class TrainingRun {
     public let corpus: Corpus
     /// The checkpoint a fine-tuning run started from.
     public let initializedFrom: URL?
+    /// The tokenizer came from the distill teacher (a fresh run without --init-from).
+    public let tokenizerFromTeacher: Bool
     private let lock: RunLock
 
-    private init(directory: RunDirectory, trainer: Trainer, corpus: Corpus, initializedFrom: URL?, lock: RunLock) {
+    private init(directory: RunDirectory, trainer: Trainer, corpus: Corpus, initializedFrom: URL?, tokenizerFromTeacher: Bool, lock: RunLock) {
         self.directory = directory; self.trainer = trainer; self.corpus = corpus
-        self.initializedFrom = initializedFrom; self.lock = lock
+        self.initializedFrom = initializedFrom; self.tokenizerFromTeacher = tokenizerFromTeacher; self.lock = lock
     }
 
     /// Opens the run. `note` receives remarks for the user (recovered saves).
@@ -121,7 +125,34 @@ public final class TrainingRun {
         if !(config.reward?.model.isEmpty ?? true) && !config.train.objective.isPolicyOptimization {
             throw TrainingError("--reward (reward.model) scores sampled completions for train.objective ppo or grpo; this run's objective is \(config.train.objective.rawValue)")
         }
+        if let teacherPath = request.teacherPath {
+            guard config.train.objective == .distill else {
+                throw TrainingError("--teacher is the model a train.objective distill run learns from; this run's objective is \(config.train.objective.rawValue): add --set train.objective=distill")
+            }
+            config.train.teacher = absolutePath(teacherPath)
+        }
         try config.validate()
+        // distill: the teacher, opened once; a fresh run without --init-from takes its tokenizer (the student needs the same one).
+        var teacher: DistillationTeacher?
+        if config.train.objective == .distill {
+            guard !config.train.teacher.isEmpty else {
+                throw TrainingError("train.objective distill needs a teacher: --teacher DIR (a checkpoint or run directory, usually a larger model)")
+            }
+            teacher = try DistillationTeacher(path: config.train.teacher)
+        }
+        let tokenizerFromTeacher = teacher != nil && !resume && initial == nil
+        if tokenizerFromTeacher, let teacher {
+            config.tokenizer = teacher.config.tokenizer
+            config.model.vocabSize = nil
+            if let file = request.configFile, RunConfig.sectionNames(inFile: file).contains("tokenizer") {
+                note("note: the tokenizer section of \(file.path) is not used: a distill run takes the teacher's tokenizer from \(teacher.directory?.path ?? config.train.teacher)")
+            }
+        }
+        let givenTokenizer = initial?.tokenizerJSON ?? (tokenizerFromTeacher ? teacher?.tokenizerJSON : nil)
+        // A student from --init-from keeps its tokenizer: refused now if it is not the teacher's, before the data is encoded with it.
+        if let teacher, let initial {
+            try teacher.check(studentTokenizer: try TokenizerFile.load(data: initial.tokenizerJSON), studentContext: config.model.contextLength)
+        }
         if let initial { try checkInitializedModel(config, checkpoint: initial.config, source: initial.directory.path) }
         try Trainer.checkMask(initial?.mask, lora: config.lora)
         if let saved, request.dataPath == nil { config.data.path = saved.data.path }  // the run's own text
@@ -151,13 +182,13 @@ public final class TrainingRun {
         var corpus: Corpus, cached: Bool
         if format != .text {
             // Conversations are rendered with the chat template of the model being fine-tuned (or of the resumed run).
-            let templateDirectory = resume ? resumeFrom : initial?.directory
+            let templateDirectory = resume ? resumeFrom : initial?.directory ?? (tokenizerFromTeacher ? teacher?.directory : nil)
             let template = try templateDirectory.map { (source: try Checkpoint.chatTemplate(in: $0), origin: $0.path) }
             corpus = try exampleCorpus(format: format, examples: examples, config: config, run: run, resumeFrom: resume ? resumeFrom : nil,
-                                       initialTokenizer: initial?.tokenizerJSON, chatTemplate: template, progress: tokenizerProgress)
+                                       initialTokenizer: givenTokenizer, chatTemplate: template, progress: tokenizerProgress)
             cached = false
-        } else if let initial {
-            let tokenizer = try TokenizerFile.load(data: initial.tokenizerJSON)
+        } else if let givenTokenizer {
+            let tokenizer = try TokenizerFile.load(data: givenTokenizer)
             let (trainText, validationText) = Corpus.split(text, valFraction: config.data.valFraction)
             corpus = try Corpus(tokenizer: tokenizer, trainText: trainText, validationText: validationText)
             cached = false
@@ -165,7 +196,7 @@ public final class TrainingRun {
             (corpus, cached) = try loadCorpus(text: text, key: cacheKey, config: config, run: run, resumeFrom: resume ? resumeFrom : nil,
                                               progress: tokenizerProgress)
         }
-        let checked = try Trainer.checked(config, for: corpus, initialized: initial != nil)
+        let checked = try Trainer.checked(config, for: corpus, initialized: initial != nil, teacher: teacher)
         // A fresh PPO or GRPO run opens its reward model now; a resumed one has its copy in the checkpoint.
         var reward: RewardCheckpoint?
         if !resume, let path = config.reward?.model, !path.isEmpty, let initial {
@@ -188,7 +219,7 @@ public final class TrainingRun {
         // the token cache, which is only used when it matches the text and
         // the tokenizer settings; --init-from replaces the tokenizer, so not then.
         if !resume {
-            for name in RunDirectory.startOverNames where initial != nil || (name != RunDirectory.tokenCacheName && name != RunDirectory.tokenizerName) {
+            for name in RunDirectory.startOverNames where givenTokenizer != nil || (name != RunDirectory.tokenCacheName && name != RunDirectory.tokenizerName) {
                 let url = out.appendingPathComponent(name)
                 guard fm.fileExists(atPath: url.path) else { continue }
                 do { try fm.removeItem(at: url) } catch { throw TrainingError("cannot remove '\(url.path)' to start over: \(plainReason(error))") }
@@ -205,12 +236,15 @@ public final class TrainingRun {
         options.resumeFrom = resumeFrom
         options.data = fingerprint
         // The template goes where the weights go: from --init-from, or kept by a resumed run.
-        options.chatTemplate = try initial.map { try Checkpoint.chatTemplate(in: $0.directory) }
+        // A fresh distill run's student takes the teacher's with its tokenizer.
+        let templateSource = initial?.directory ?? (tokenizerFromTeacher ? teacher?.directory : nil)
+        options.chatTemplate = try templateSource.map { try Checkpoint.chatTemplate(in: $0) }
             ?? (resume ? try Checkpoint.chatTemplate(in: run.latest) : nil)
         configure(&options)
         // A setting --init-from allows to change (context_length, dropout, rope_scaling) gives the same weights another config.
         let initialModel = initial.map { $0.model.config == checked.model ? $0.model : $0.model.withPositions(checked.model) }
-        let trainer = try Trainer(config: config, corpus: corpus, options: options, initialModel: initialModel, reward: reward, mask: initial?.mask)
+        let trainer = try Trainer(config: config, corpus: corpus, options: options, initialModel: initialModel, reward: reward, mask: initial?.mask,
+                                  teacher: teacher)
         // The cache is written only by a fresh run whose tokenizer was built
         // from the settings: a later --force trusts it as exactly that. A
         // resume without a cache re-encodes with the checkpoint's tokenizer instead.
@@ -218,7 +252,7 @@ public final class TrainingRun {
             try corpus.tokenizer.save(to: run.tokenizer)
             if corpus.examples != nil {
                 try? fm.removeItem(at: run.tokenCache)  // examples are tokenized each time (they are small)
-            } else if initial == nil {
+            } else if givenTokenizer == nil {
                 try TokenCache.write(train: corpus.train, validation: corpus.validation, vocabSize: corpus.tokenizer.vocabSize,
                                      key: cacheKey, to: run.tokenCache)
             } else {
@@ -226,7 +260,8 @@ public final class TrainingRun {
             }
         }
         try AtomicFile.write(trainer.config.jsonData(), to: run.config)
-        return TrainingRun(directory: run, trainer: trainer, corpus: corpus, initializedFrom: initial?.directory, lock: lock!)
+        return TrainingRun(directory: run, trainer: trainer, corpus: corpus, initializedFrom: initial?.directory, tokenizerFromTeacher: tokenizerFromTeacher,
+                           lock: lock!)
     }
 
     /// Under --init-from the checkpoint's model trains as it is: only settings

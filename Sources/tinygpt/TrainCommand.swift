@@ -6,7 +6,7 @@ import Formats
 import Config
 
 let trainFlags = CommandFlags(
-    command: "train", forms: ["[--config FILE] [--data FILE] [--out DIR] [--resume | --force] [--init-from CKPT] [--set k=v ...]"],
+    command: "train", forms: ["[--config FILE] [--data FILE] [--out DIR] [--resume | --force] [--init-from CKPT] [--reward CKPT] [--teacher CKPT] [--set k=v ...]"],
     about: "With no arguments: trains configs/default.json on data/corpus.txt into a fresh runs/ directory.",
     flags: [
         Flag("config", "FILE", default: "configs/default.json", "run config (docs/config.md)"),
@@ -16,6 +16,7 @@ let trainFlags = CommandFlags(
         Flag("force", "start over in a DIR that holds another run (deletes its checkpoints and metrics, keeps the token cache)"),
         Flag("init-from", "CKPT", "start from a checkpoint's weights, model config and tokenizer (fine-tuning; dpo, ppo, grpo: also the frozen reference)"),
         Flag("reward", "CKPT", "ppo, grpo: a reward model (train.objective=reward) scoring completions (docs/rlhf.md)"),
+        Flag("teacher", "CKPT", "distill: the model the student learns from (sets train.teacher; same tokenizer, which a fresh run takes from it; usually larger than the student): docs/training.md"),
         .set,
         Flag("max-seconds", "S", "stop after S seconds of wall time, saving latest/ (the schedule still assumes max_steps)"),
     ],
@@ -30,6 +31,7 @@ func runTrainCommand(_ args: [String]) throws {
     let outPath = try a.option("out")
     let initFrom = try a.option("init-from")
     let rewardPath = try a.option("reward")
+    let teacherPath = try a.option("teacher")
     let maxSeconds = try a.option("max-seconds").map { text -> Double in
         guard let s = Double(text), s.isFinite, s > 0 else { throw CLIError("--max-seconds must be a positive number of seconds, got '\(text)'") }
         return s
@@ -48,6 +50,7 @@ func runTrainCommand(_ args: [String]) throws {
     request.dataPath = dataPath
     request.initFrom = initFrom
     request.rewardPath = rewardPath
+    request.teacherPath = teacherPath
     let showProgress = isatty(2) != 0
     // A log line that cannot be written (a closed pipe, a full disk) stops
     // the run as Ctrl-C does: latest/ is saved first, then the error.
@@ -76,6 +79,10 @@ func runTrainCommand(_ args: [String]) throws {
         printError("data: \(config.data.path): \(examples.train.count) training and \(examples.validation.count) validation \(examples.format.rawValue) examples, objective \(config.train.objective.rawValue)\(config.train.objective == .dpo ? " (beta \(config.train.dpoBeta))" : ""), \(config.tokenizer.type.rawValue) tokenizer with \(corpus.tokenizer.vocabSize) tokens")
     } else {
         printError("data: \(config.data.path): \(corpus.train.count) training and \(corpus.validation.count) validation tokens, \(config.tokenizer.type.rawValue) tokenizer with \(corpus.tokenizer.vocabSize) tokens")
+    }
+    if let teacher = trainer.teacher {
+        let t = config.train
+        printError("distill: teacher \(config.train.teacher) (\(teacher.config.model.nLayer) layers, d_model \(teacher.config.model.dModel)), temperature \(t.distillTemperature), alpha \(t.distillAlpha)\(run.tokenizerFromTeacher ? "; the student takes its tokenizer" : "")")
     }
     let start = resume ? "resuming at step \(trainer.step)" : run.initializedFrom != nil ? "fine-tuning" : "training from scratch"
     printError("model: \(grouped(parameters)) parameters; \(Parallel.threads) thread\(Parallel.threads == 1 ? "" : "s"); \(start) to step \(config.train.maxSteps)")

@@ -28,6 +28,10 @@ final class BenchTrainTests: CommandLineTestCase {
         let dpo = try object(try tinygpt(["bench", "train"] + small + ["--set", "train.objective=dpo"]))
         XCTAssertEqual(dpo["objective"] as? String, "dpo")
         XCTAssertEqual(dpo["tokens_per_step"] as? Int, 2 * 2 * 33, "chosen and rejected of two pairs, each filling the context")
+        // distill without a teacher: a fresh model of the student's config teaches.
+        let distill = try object(try tinygpt(["bench", "train"] + small + ["--set", "train.objective=distill"]))
+        XCTAssertEqual(distill["objective"] as? String, "distill")
+        XCTAssertEqual(distill["tokens_per_step"] as? Int, 2 * 32)
     }
 
     func testADataFileAndItsRefusals() throws {
