@@ -440,7 +440,7 @@ struct Reader {
             throw fail("unsupported pre_tokenizer for WordLevel; only tinygpt's char layout (Split on \"[\\\\s\\\\S]\", Isolated) is supported")
         }
         let dec = try object(root["decoder"], "decoder")
-        guard (dec["type"]?.string) == "Fuse" else { throw fail("unsupported decoder.type '\(dec["type"] ?? "null")'; only Fuse is supported with WordLevel") }
+        guard (dec["type"]?.string) == "Fuse" else { throw fail("unsupported decoder.type '\(dec["type"]?.string ?? "null")'; only Fuse is supported with WordLevel") }
         try mustBe(root, "post_processor", "")
         var chars: [(Int, Unicode.Scalar)] = []
         for (s, id) in try vocab(model) {
