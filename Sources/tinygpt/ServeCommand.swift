@@ -3,6 +3,7 @@ import Kernels
 import Config
 import Generate
 import Serve
+import Train
 
 let serveFlags = CommandFlags(
     command: "serve", forms: ["--checkpoint DIR [options]"],
@@ -70,22 +71,13 @@ func runServeCommand(_ args: [String]) throws {
     let server = try OpenAIServer(model: model, settings: settings)
 
     // Ctrl-C (or SIGTERM): stop accepting, finish the requests in flight, exit 0.
-    let stopped = DispatchSemaphore(value: 0)
-    var sources: [DispatchSourceSignal] = []
-    for sig in [SIGINT, SIGTERM] {
-        signal(sig, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        source.setEventHandler {
-            printError("tinygpt: stopping: finishing the requests in flight")
-            server.stop(drain: 60)
-            stopped.signal()
-        }
-        source.resume()
-        sources.append(source)
-    }
+    // A plain handler and a poll, not a Dispatch signal source: Swift 6.0's
+    // Dispatch left SIGINT pending on a thread that blocks it, and serve never stopped.
+    installInterruptHandler()
     server.start()
     let shownHost = settings.host.contains(":") ? "[\(settings.host)]" : settings.host
     printError("tinygpt: serving '\(model.name)' (context \(model.contextWindow), \(settings.parallel) slot\(settings.parallel == 1 ? "" : "s")) on http://\(shownHost):\(server.port)/ — chat page at /, API at /v1; Ctrl-C stops")
-    stopped.wait()
-    _ = sources
+    while interruptRequested == 0 { usleep(50_000) }
+    printError("tinygpt: stopping: finishing the requests in flight")
+    server.stop(drain: 60)
 }
