@@ -4,13 +4,11 @@ import NN
 
 /// Prompt processing: every token of a prompt goes through each layer
 /// together, so each weight matrix is read once per chunk of tokens and
-/// multiplied by the blocked matmul (int8 matrices dequantized a panel of
-/// rows at a time, `quantizedMatmul`; int4 matrices in integer form against
-/// int8-quantized token rows, `int4Matmul`), and attention is the fused
-/// causal kernel over the cache, a block of query rows at a time. The same
-/// network as `next`, with the products summed in another order (and int8
-/// activations quantized the same way), so the logits agree with feeding the
-/// tokens one by one to rounding.
+/// multiplied by the blocked matmul (quantized matrices dequantized a panel
+/// of rows at a time, `quantizedMatmul`), and attention is the fused causal
+/// kernel over the cache, a block of query rows at a time. The same network
+/// as `next`, with the products summed in the matmul's order, so the logits
+/// agree with feeding the tokens one by one to rounding.
 extension InferenceModel {
     /// Tokens per pass: bounds the activations (a few (chunk, d_ff) buffers).
     static let prefillChunk = 512
@@ -77,7 +75,6 @@ extension InferenceModel {
     private func linear(_ l: Linear, _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, tokens t: Int) {
         switch l.weights {
         case .float(let w): matmul(input, w, out, m: t, n: l.rows, k: l.cols, transposeB: true)
-        case .quantized(let m) where int4MatmulCovers(m): int4Matmul(input, m, out, tokens: t)
         case .quantized(let m): quantizedMatmul(input, m, out, tokens: t)
         }
         if let bias = l.bias {
