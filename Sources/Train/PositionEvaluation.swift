@@ -1,6 +1,8 @@
 import Foundation
 import Kernels
 import Autograd
+import Files
+import Config
 
 /// Summed next-token loss and counts by position inside the evaluation
 /// window: the picture of length extrapolation (loss against how far into
@@ -64,4 +66,49 @@ public func positionLossSVG(series: [(label: String, buckets: [PositionBucket])]
     plot.marker = trainedContext.map { (Double($0), "trained context \($0)") }
     if series.count == 1 && series[0].label.isEmpty { plot.legend = .none }
     return plot.svg()
+}
+
+/// eval --json: the totals, plus the buckets when --by-position asked for them.
+public func evaluationJSON(_ r: EvaluationResult, buckets: [PositionBucket]?, context: Int, stride: Int) -> String {
+    var members: [(key: String, value: JSONValue)] = [("tokens", .int(r.tokens)), ("loss", .number(r.loss)),
+                                                      ("perplexity", .number(r.perplexity)), ("bits_per_byte", .number(r.bitsPerByte))]
+    if let buckets {
+        members += [("context", .int(context)), ("stride", .int(stride)),
+                    ("by_position", .array(buckets.map { .object(["start": .int($0.start), "end": .int($0.end), "tokens": .int($0.tokens), "loss": .number($0.loss)]) }))]
+    }
+    return JSONValue.object(members).serialized()
+}
+
+/// The buckets as aligned text rows.
+public func positionTable(_ buckets: [PositionBucket]) -> String {
+    (["positions      tokens   loss"] + buckets.map {
+        let range = "\($0.start)..<\($0.end)"
+        return range.padding(toLength: max(12, range.count), withPad: " ", startingAt: 0) + String(format: " %8d   %.4f", $0.tokens, $0.loss)
+    }).joined(separator: "\n")
+}
+
+/// Refuses a plot path (`--svg`) that is a directory, or an existing file
+/// other than a plot, before any work is done.
+public func checkPlotPath(_ path: String) throws {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+        if isDirectory.boolValue { throw UsageError("--svg '\(path)' is a directory; give a file name") }
+        // Replacing an existing file is asked for by naming it, but only a plot: never the data or anything else.
+        guard path.lowercased().hasSuffix(".svg") else {
+            throw UsageError("--svg '\(path)' exists and is not an .svg file; give a new path or an .svg file to replace")
+        }
+    }
+}
+
+/// Writes the loss-against-position plot of `run`'s model evaluated with windows of `context` tokens.
+public func writePositionPlot(_ buckets: [PositionBucket], to path: String, trainedContext: Int, context: Int, run: RunConfig) throws {
+    try checkPlotPath(path)
+    var title = "loss by position: \(run.model.position.rawValue) positions, context \(context)"
+    if let s = run.model.ropeScaling, let type = s.type { title += ", \(type.rawValue) ×\(s.factor.map { String(format: "%g", $0) } ?? "?")" }
+    let svg = positionLossSVG(series: [(label: "", buckets: buckets)], trainedContext: trainedContext, title: title)
+    do {
+        try AtomicFile.write(Data(svg.utf8), to: URL(fileURLWithPath: path))
+    } catch {
+        throw UsageError("cannot write --svg '\(path)': \((error as NSError).localizedDescription)")
+    }
 }

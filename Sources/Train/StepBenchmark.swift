@@ -1,6 +1,7 @@
 import Foundation
 import Files
 import Kernels
+import Autograd
 import Model
 import Config
 import Tokenizer
@@ -103,5 +104,33 @@ extension Trainer {
         options.log = { _ in }
         let initial = checked.train.objective == .dpo ? GPT(config: checked.model, seed: UInt64(bitPattern: Int64(checked.train.seed))) : nil
         return try Trainer(config: config, corpus: corpus, options: options, initialModel: initial, teacher: teacher)
+    }
+}
+
+extension PhaseTimes {
+    /// The per-op table of `bench train --profile`: wall milliseconds per
+    /// step forward and backward, calls per step and share of a step of
+    /// `meanStep` ms, then these phases; one string per line.
+    public func profileLines(steps: Int, meanStep: Double) -> [String] {
+        let perStep = { (ns: UInt64) in Double(ns) / 1e6 / Double(steps) }
+        let rows = OpProfiler.entries.map { (name: String($0.key.prefix { $0 != "(" }), entry: $0.value) }
+            .sorted { $0.entry.forwardNanoseconds + $0.entry.backwardNanoseconds > $1.entry.forwardNanoseconds + $1.entry.backwardNanoseconds }
+        var lines = ["\nprofile (wall ms per step, mean over \(steps) steps of \(String(format: "%.2f", meanStep)) ms):",
+                     "  " + "op".padding(toLength: 24, withPad: " ", startingAt: 0) + "  calls   forward  backward   share"]
+        var opsTotal = 0.0
+        for (name, e) in rows {
+            let f = perStep(e.forwardNanoseconds), b = perStep(e.backwardNanoseconds)
+            opsTotal += f + b
+            lines.append("  " + name.padding(toLength: 24, withPad: " ", startingAt: 0)
+                         + String(format: " %6d %9.2f %9.2f %6.1f%%", e.forwardCalls / steps, f, b, 100 * (f + b) / meanStep))
+        }
+        for (name, ns) in nanoseconds {
+            // The forward-and-backward phase's own share is what the ops' functions do not account for (batches, graph walk, release).
+            let bookkeeping = name == "forward and backward"
+            let ms = bookkeeping ? perStep(ns) - opsTotal : perStep(ns)
+            let label = bookkeeping ? "step bookkeeping" : name
+            lines.append("  " + label.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "        %9.2f           %6.1f%%", ms, 100 * ms / meanStep))
+        }
+        return lines
     }
 }

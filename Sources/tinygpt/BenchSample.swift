@@ -62,28 +62,13 @@ func runSampleBench(_ a: inout Arguments) throws {
         if case .quantized(let f) = model.storage { format = f }
         source = try model.logitsSource(model: run.model, context: nil, sequences: 1)
     } else {
-        run.model.vocabSize = 512; run.model.contextLength = 256; run.model.nLayer = 6; run.model.dModel = 288
-        run.model.nHead = 6; run.model.nKVHead = 6; run.model.dFF = 768; run.model.norm = .rmsNorm
-        run.model.position = .rope; run.model.activation = .swiglu; run.model.bias = false; run.model.tieEmbeddings = false
-        try run.apply(overrides: overrides)
-        try run.validate()
-        let gpt = GPT(config: run.model, seed: 1)
-        if let format {
-            let g = try groupText.map { text -> Int in
-                guard let g = Int(text) else { throw CLIError("--group-size must be an integer ≥ 1, got '\(text)'") }
-                do { try QuantizedCheckpoint.checkGroupSize(g, run.model, format: format, embeddings: true) } catch let e as FormatError { throw CLIError(e.description) }
-                return g
-            } ?? QuantizedCheckpoint.defaultGroupSize(run.model, format: format, embeddings: true)
-            let weights = QuantizedWeights(quantizing: gpt, format: format, groupSize: g, embeddings: true)
-            let config = run.model
-            source = InferenceRows { InferenceModel(quantized: weights, config: config) }
-        } else if path == "token" && InferenceModel.supports(run.model) {
-            source = InferenceRows { InferenceModel(model: gpt) }
-        } else {
-            source = BatchedModel(gpt)
+        run = try SampleBenchmark.randomModelConfig(overrides: overrides)
+        let groupSize = try groupText.map { text -> Int in
+            guard let g = Int(text) else { throw CLIError("--group-size must be an integer ≥ 1, got '\(text)'") }
+            return g
         }
+        source = try SampleBenchmark.randomSource(config: run.model, format: format, groupSize: groupSize, batched: path == "batched")
     }
-    let vocab = source.vocabSize
     guard promptTokens <= source.contextWindow else {
         throw CLIError("--prompt-tokens \(promptTokens) exceeds the model's context of \(source.contextWindow) tokens")
     }
@@ -94,54 +79,16 @@ func runSampleBench(_ a: inout Arguments) throws {
     }
     Parallel.threads = threads
 
-    let tokenizer = OneByteTokenizer(vocabSize: vocab)
-    let generator = Generator(source: source, tokenizer: tokenizer)
-    generator.usesKeyValueCache = !noCache
-    var settings = DecodingSettings()
-    if strategy == "greedy" { settings.greedy = true } else { settings.temperature = 1; settings.topP = 0.9 }
-    // Fixed ids spread over the vocabulary (the speed does not depend on which).
-    let prompt = promptTokens == 1 ? [Int32(1)] : (0..<promptTokens).map { Int32((1 + $0 * 7919) % vocab) }
-    _ = generator.sample(prompt: prompt, count: 1, maxNewTokens: 8, settings: settings, seed: 1)  // warm the buffer pool
-    var stamps: [UInt64] = []
-    let start = DispatchTime.now().uptimeNanoseconds
-    _ = generator.sample(prompt: prompt, count: 1, maxNewTokens: tokens, settings: settings, seed: 1) { _ in
-        stamps.append(DispatchTime.now().uptimeNanoseconds)
-    }
-    // The first new token comes after the prompt's forward pass: prefill. The rest is decode.
-    let prefillSeconds = Double(stamps[0] - start) / 1e9
-    let prefillRate = Double(promptTokens) / prefillSeconds
-    let decodeSeconds = Double(stamps.last! - stamps[0]) / 1e9
-    let rate = tokens > 1 ? Double(tokens - 1) / decodeSeconds : 1 / prefillSeconds
-    // Milliseconds per token in position buckets (flat with a KV cache).
-    let bucket = max(1, tokens / 4)
-    var buckets: [String] = []
-    var previous = start
-    var sum = 0.0, n = 0, first = 0
-    for (i, s) in stamps.enumerated() {
-        sum += Double(s - previous) / 1e6; n += 1; previous = s
-        if (i + 1) % bucket == 0 || i == stamps.count - 1 {
-            buckets.append(String(format: "%d-%d: %.2f", first + 1, i + 1, sum / Double(n)))
-            sum = 0; n = 0; first = i + 1
-        }
-    }
+    let r = SampleBenchmark.run(source: source, promptTokens: promptTokens, tokens: tokens, greedy: strategy == "greedy", keyValueCache: !noCache)
     let weightsLabel = format?.rawValue ?? "float32"
     let pathLabel = source is BatchedModel ? "batched" : "token"
     if json {
         print("{\"op\":\"sample\",\"weights\":\"\(weightsLabel)\",\"path\":\"\(pathLabel)\",\"strategy\":\"\(strategy)\",\"kv_cache\":\(!noCache),\"tokens\":\(tokens),"
-              + "\"prompt_tokens\":\(promptTokens),\"threads\":\(threads),\"prefill_tokens_per_s\":\(String(format: "%.1f", prefillRate)),"
-              + "\"tokens_per_s\":\(String(format: "%.1f", rate))}")
+              + "\"prompt_tokens\":\(promptTokens),\"threads\":\(threads),\"prefill_tokens_per_s\":\(String(format: "%.1f", r.prefillTokensPerSecond)),"
+              + "\"tokens_per_s\":\(String(format: "%.1f", r.tokensPerSecond))}")
     } else {
         print(String(format: "sample (%@ %@%@, %@, %d thread%@): prefill %d tokens in %.3f s = %.1f tokens/s; decode %d tokens at %.1f tokens/s",
-                     weightsLabel, pathLabel, noCache ? ", no KV cache" : "", strategy, threads, threads == 1 ? "" : "s", promptTokens, prefillSeconds, prefillRate, tokens, rate))
-        print("ms per token by position (the first includes the prefill): " + buckets.joined(separator: ", "))
+                     weightsLabel, pathLabel, noCache ? ", no KV cache" : "", strategy, threads, threads == 1 ? "" : "s", promptTokens, r.prefillSeconds, r.prefillTokensPerSecond, tokens, r.tokensPerSecond))
+        print("ms per token by position (the first includes the prefill): " + r.buckets.joined(separator: ", "))
     }
-}
-
-/// A stand-in tokenizer for benchmarks: every id decodes to one byte.
-struct OneByteTokenizer: Tokenizer {
-    let vocabSize: Int
-    var specialTokens: [String: Int] { [:] }
-    func encode(_ text: String) throws -> [Int] { text.utf8.map { Int($0) % vocabSize } }
-    func decodeBytes(_ ids: [Int]) -> [UInt8] { ids.map { UInt8(32 + $0 % 90) } }
-    func jsonString() -> String { "{}" }
 }

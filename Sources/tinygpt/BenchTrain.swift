@@ -1,4 +1,5 @@
 import Foundation
+import Files
 import Kernels
 import Autograd
 import NN
@@ -45,7 +46,7 @@ func runTrainBench(_ a: inout Arguments) throws {
     let parameters = trainer.model.parameters.map(\.tensor.count).reduce(0, +)
     let trainable = trainer.optimizer.parameters.map(\.tensor.count).reduce(0, +)
     let tokensPerStep = tokens / Double(steps)
-    let peak = peakResidentMegabytes()
+    let peak = ProcessMemory.peakResidentMegabytes()
     let objective = t.objective.rawValue + (trainer.config.peftMethod.map { "+" + $0.rawValue } ?? "")
     if json {
         print("{\"op\":\"train_step\",\"objective\":\"\(objective)\",\"batch\":\(t.batchSize),\"context\":\(model.contextLength),\"n_layer\":\(model.nLayer),\"d_model\":\(model.dModel),\"parameters\":\(parameters),\"trainable\":\(trainable),\"tokens_per_step\":\(Int(tokensPerStep.rounded())),\"threads\":\(threads),\"median_ms\":\(String(format: "%.2f", median)),\"min_ms\":\(String(format: "%.2f", measured[0])),\"peak_rss_mb\":\(String(format: "%.1f", peak))}")
@@ -55,42 +56,7 @@ func runTrainBench(_ a: inout Arguments) throws {
                      objective, t.batchSize, model.contextLength, grouped(parameters), lora, tokensPerStep, threads, threads == 1 ? "" : "s",
                      median, measured[0], steps, peak))
     }
-    if profile, let phases = trainer.phases { printProfile(steps: steps, meanStep: measured.reduce(0, +) / Double(measured.count), phases: phases) }
-}
-
-/// Per-op table: milliseconds per step forward and backward, calls per step, share of the step.
-func printProfile(steps: Int, meanStep: Double, phases: PhaseTimes) {
-    let perStep = { (ns: UInt64) in Double(ns) / 1e6 / Double(steps) }
-    let rows = OpProfiler.entries.map { (name: String($0.key.prefix { $0 != "(" }), entry: $0.value) }
-        .sorted { $0.entry.forwardNanoseconds + $0.entry.backwardNanoseconds > $1.entry.forwardNanoseconds + $1.entry.backwardNanoseconds }
-    print("\nprofile (wall ms per step, mean over \(steps) steps of \(String(format: "%.2f", meanStep)) ms):")
-    print("  " + "op".padding(toLength: 24, withPad: " ", startingAt: 0) + "  calls   forward  backward   share")
-    var opsTotal = 0.0
-    for (name, e) in rows {
-        let f = perStep(e.forwardNanoseconds), b = perStep(e.backwardNanoseconds)
-        opsTotal += f + b
-        print("  " + name.padding(toLength: 24, withPad: " ", startingAt: 0)
-              + String(format: " %6d %9.2f %9.2f %6.1f%%", e.forwardCalls / steps, f, b, 100 * (f + b) / meanStep))
+    if profile, let phases = trainer.phases {
+        for line in phases.profileLines(steps: steps, meanStep: measured.reduce(0, +) / Double(measured.count)) { print(line) }
     }
-    for (name, ns) in phases.nanoseconds {
-        // The forward-and-backward phase's own share is what the ops' functions do not account for (batches, graph walk, release).
-        let bookkeeping = name == "forward and backward"
-        let ms = bookkeeping ? perStep(ns) - opsTotal : perStep(ns)
-        let label = bookkeeping ? "step bookkeeping" : name
-        print("  " + label.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "        %9.2f           %6.1f%%", ms, 100 * ms / meanStep))
-    }
-}
-
-/// Peak resident set size in MB: Linux's VmHWM, getrusage's maximum on macOS.
-func peakResidentMegabytes() -> Double {
-    #if os(macOS)
-    var usage = rusage()
-    guard getrusage(RUSAGE_SELF, &usage) == 0 else { return 0 }
-    return Double(usage.ru_maxrss) / 1_048_576  // bytes on macOS
-    #else
-    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-          let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-    return kb / 1024
-    #endif
 }

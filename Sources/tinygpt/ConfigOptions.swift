@@ -19,17 +19,6 @@ func readConfig(_ args: inout Arguments, defaultPath: String? = nil) throws -> R
     return try RunConfig.load(from: URL(fileURLWithPath: path), overrides: overrides)
 }
 
-/// Groups digits: 1234567 → "1,234,567".
-func grouped(_ n: Int) -> String {
-    let digits = Array(String(n))
-    var out = ""
-    for (i, d) in digits.enumerated() {
-        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-        out.append(d)
-    }
-    return out
-}
-
 /// The sample section of `--config FILE` (sample and export, where the
 /// checkpoint fixes the rest), with a note naming the sections it ignores.
 func sampleSection(ofConfig path: String) throws -> SampleConfig {

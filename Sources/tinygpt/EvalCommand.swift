@@ -87,8 +87,10 @@ func runEvalCommand(_ args: [String]) throws {
         }
         let floatModel = try model.gpt(model: run.model, context: requestedContext, purpose: "scoring JSON Lines examples")
         let rewardModel = Checkpoint.isScoreModel(model.directory) ? try Checkpoint.loadScoreModel(from: model.directory, role: "--checkpoint").model : nil
-        try evaluateExamples(format: format, examples: examples, dataPath: dataPath, model: floatModel, rewardModel: rewardModel, config: run,
-                             tokenizer: tokenizer, checkpointTokenizer: model.tokenizerJSON, referencePath: referencePath, betaText: betaText, json: json)
+        let report = try evaluateExamples(format: format, examples: examples, dataPath: dataPath, model: floatModel, rewardModel: rewardModel,
+                                          config: run, tokenizer: tokenizer, checkpointTokenizer: model.tokenizerJSON, referencePath: referencePath,
+                                          betaText: betaText, note: { printError("tinygpt: note: \($0)") })
+        print(json ? report.json(format: format) : report.line)
         return
     }
     if referencePath != nil || betaText != nil {

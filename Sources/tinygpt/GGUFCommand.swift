@@ -3,49 +3,11 @@ import Model
 import Config
 import Formats
 
-/// `tinygpt import --format gguf`: a llama.cpp model file as a checkpoint.
-/// Everything is checked (architecture, hyperparameters, tokenizer, tensor
-/// names, types and shapes) before any tensor data is read; the report comes
-/// once the checkpoint is written, so a refusal stays one line.
-func importGGUF(from: String, out: String, dequantize: Bool) throws {
-    let file = try GGUFFile(path: from)
-    let plan = try GGUFImport.plan(file)
-    let summary = try GGUFImport.write(plan, dequantize: dequantize, to: URL(fileURLWithPath: out))
-    let m = plan.config.model
-    let types = plan.file.tensors.count
-    printError("read \(from): GGUF v\(file.version), architecture \(plan.architecture.rawValue), \(types) tensors, "
-               + "\(m.nLayer) layers, d_model \(m.dModel), \(m.nHead) heads (\(m.kvHeads) key/value), vocabulary \(m.vocabSize!)")
-    let spec = plan.tokenizerSpec
-    let ends = plan.config.tokenizer.eosTokenIds.map { "\($0) \(spec.tokens[$0])" }
-    printError("tokenizer: \(spec.model)\(spec.pre.map { " (pre-tokenizer \($0))" } ?? ""), \(spec.tokens.count) tokens; "
-               + "end tokens: \(ends.isEmpty ? "none stated" : ends.joined(separator: ", "))"
-               + (plan.chatTemplate != nil ? "; chat template → \(Checkpoint.chatTemplateFile)" : ""))
-    let kinds = summary.types.map { "\($0.name) ×\($0.count)" }.joined(separator: ", ")
-    if let reason = summary.floatReason {
-        printError("weights (\(kinds)): dequantized to float32 (\(reason))")
-    } else {
-        printError("weights (\(kinds)): Q8_0 matrices kept as int8 in groups of 32 (exact)"
-                   + (summary.quantizedEmbeddings ? ", the embedding too" : "; the embedding as float32") + "; norms float32")
-    }
-    printError("wrote checkpoint \(out): \(grouped(summary.parameters)) parameters")
-}
-
-/// `tinygpt export --format gguf`: a checkpoint as one file llama.cpp loads.
+/// `tinygpt export --format gguf`: the --type flag read, then the library's export.
 func exportGGUF(_ loaded: Checkpoint.Loaded, model: GPT, config: RunConfig, type: String?, out: String, force: Bool, sources: [String]) throws {
     let names = GGUFExport.WeightType.allCases.map(\.rawValue)
     guard let weightType = GGUFExport.WeightType(rawValue: type ?? "f32") else {
-        throw CLIError("--type must be one of \(names.joined(separator: ", ")), got '\(type!)'")
+        throw CLIError("--type must be one of \(names.joined(separator: ", ")), got '\(type ?? "")'")
     }
-    try OutputFile.check(out, force: force, sources: sources)
-    let merged = model.hasAdapters
-    if merged { model.mergeAdapters() }  // W + (alpha/r)·B·A: a plain model
-    let template = try GGUFExport.chatTemplate(in: loaded.directory)
-    let directory = loaded.directory
-    let name = ["best", "latest"].contains(directory.lastPathComponent) ? directory.deletingLastPathComponent().lastPathComponent : directory.lastPathComponent
-    let summary = try GGUFExport.write(model: model, config: config, tokenizerJSON: loaded.tokenizerJSON, chatTemplate: template,
-                                       name: name, type: weightType, to: URL(fileURLWithPath: out))
-    let kinds = summary.types.map { "\($0.name) ×\($0.count)" }.joined(separator: ", ")
-    printError("wrote \(out) (GGUF, architecture \(summary.architecture.rawValue), \(kinds)\(merged ? ", LoRA adapters merged" : "")"
-               + "; end tokens \(summary.eosTokenIds.isEmpty ? "none" : summary.eosTokenIds.map(String.init).joined(separator: ", "))"
-               + (summary.hasChatTemplate ? "; chat template" : "") + "); run it with llama.cpp: llama-cli -m \(out)")
+    printError(try GGUFExport.export(loaded, model: model, config: config, type: weightType, out: out, force: force, sources: sources))
 }

@@ -29,7 +29,7 @@ func runInfoCommand(_ args: [String]) throws {
         }
         let directory = try Checkpoint.resolve(checkpoint)
         config = try Checkpoint.loadConfig(from: directory)
-        quantization = try quantizationInfo(directory)
+        quantization = try QuantizedCheckpoint.quantizationInfo(directory)
         stored = (try WeightCount.count(checkpoint: directory, config: config.model),
                   try PruningMask.load(from: directory, parameters: config.model.parameterShapes))
     } else {
@@ -79,7 +79,7 @@ func runInfoCommand(_ args: [String]) throws {
     let state = cost.trainingStateBytes(optimizer: config.train.optimizer)
     print("memory: weights \(megabytes(state.weights)), gradients \(megabytes(state.gradients)), \(config.train.optimizer.rawValue) state \(megabytes(state.optimizer)), total \(megabytes(state.weights + state.gradients + state.optimizer)) before activations")
     if let stored { printStoredWeights(stored.count, mask: stored.mask) }
-    printPerTokenBytes(cost, quantization: quantization)
+    for line in cost.perTokenLines(quantization: quantization) { print(line) }
     print("resolved config:")
     print(String(decoding: resolvedConfig, as: UTF8.self), terminator: "")
 }

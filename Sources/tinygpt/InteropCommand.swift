@@ -1,4 +1,5 @@
 import Foundation
+import Files
 import Autograd
 import Formats
 import Config
@@ -116,7 +117,7 @@ func runImportCommand(_ args: [String]) throws {
     if dequantize && format != "gguf" { throw CLIError("--dequantize applies to --format gguf (a Hugging Face import is always float32)") }
     try OutputDirectory.check(out, force: force, sources: [from], note: { printError("tinygpt: note: \($0)") })
     if format == "gguf" {
-        try importGGUF(from: from, out: out, dequantize: dequantize)
+        for line in try GGUFImport.importFile(from, out: out, dequantize: dequantize) { printError(line) }
         return
     }
     let imported = try HuggingFace.importCheckpoint(from: URL(fileURLWithPath: from), to: URL(fileURLWithPath: out))

@@ -63,8 +63,7 @@ private func tokenizerTrain(_ a: inout Arguments) throws {
     let vocabText = try a.option("vocab-size")
     let force = a.flag("force")
     try a.finish()
-    let types = ["bpe", "wordpiece", "unigram", "char"]
-    guard types.contains(type) else { throw CLIError("--type must be bpe, wordpiece, unigram or char, got '\(type)'") }
+    guard TokenizerTraining.kinds.contains(type) else { throw CLIError("--type must be bpe, wordpiece, unigram or char, got '\(type)'") }
     var vocabSize: Int?
     if let vocabText {
         guard let v = Int(vocabText), v >= 1, v <= 1 << 20 else {
@@ -76,55 +75,15 @@ private func tokenizerTrain(_ a: inout Arguments) throws {
     let text = try readText(data, what: "training file")
     guard !text.isEmpty else { throw CLIError("training file '\(data)' is empty") }
     let start = Date()
-    let tokenizer: any Tokenizer
-    switch type {
-    case "bpe":
-        guard let vocabSize else { throw CLIError("--vocab-size N is required for BPE (at least 256 + number of specials)") }
-        let minimum = 256 + specials.count
-        guard vocabSize >= minimum else {
-            throw CLIError("--vocab-size must be at least \(minimum) (256 bytes + \(specials.count) special token(s)), got \(vocabSize)")
-        }
-        let tty = isatty(2) != 0
-        var lastShown = Date.distantPast
-        let bpe = try BPETokenizer.train(text: text, vocabSize: vocabSize, specialTokens: specials) { done, total in
-            guard tty, Date().timeIntervalSince(lastShown) > 0.1 || done == total else { return }
-            lastShown = Date()
-            fputs("\rtraining: vocab \(done)/\(total)", stderr)
-        }
-        if tty { fputs("\n", stderr) }
-        if bpe.vocabSize < vocabSize {
-            printError("tinygpt: note: the corpus has no more pairs to merge; stopped at vocab \(bpe.vocabSize) (\(bpe.merges.count) merges) instead of \(vocabSize)")
-        }
-        tokenizer = bpe
-    case "wordpiece", "unigram":
-        guard let vocabSize else { throw CLIError("--vocab-size N is required for \(type)") }
-        let tty = isatty(2) != 0
-        var lastShown = Date.distantPast
-        let show = { (done: Int, total: Int) in
-            guard tty, Date().timeIntervalSince(lastShown) > 0.1 || done == total else { return }
-            lastShown = Date()
-            fputs("\rtraining: \(type == "unigram" ? "EM round" : "vocab") \(done)/\(total)", stderr)
-        }
-        do {
-            tokenizer = type == "wordpiece"
-                ? try WordPieceTokenizer.train(text: text, vocabSize: vocabSize, specialTokens: specials, progress: show)
-                : try UnigramTokenizer.train(text: text, vocabSize: vocabSize, specialTokens: specials, progress: show)
-        } catch let e as TokenizerError where e.neededVocabulary != nil {
-            throw CLIError("--vocab-size \(vocabSize) is too small for \(type) on '\(data)'; allowed: at least \(e.neededVocabulary!) (\(e.description))")
-        }
-        if tty { fputs("\n", stderr) }
-        if tokenizer.vocabSize < vocabSize {
-            printError("tinygpt: note: the corpus gives no more \(type == "wordpiece" ? "pairs to merge" : "pieces"); stopped at vocab \(tokenizer.vocabSize) instead of \(vocabSize)")
-        }
-    case "char":
-        let ct = try CharTokenizer(trainingText: text, specialTokens: specials)
-        if let vocabSize, vocabSize < ct.vocabSize {
-            throw CLIError("--vocab-size \(vocabSize) is below the char vocabulary of \(ct.vocabSize) (distinct characters + specials)")
-        }
-        tokenizer = ct
-    default:
-        throw CLIError("--type must be \(types.joined(separator: ", ")), got '\(type)'")
+    let tty = isatty(2) != 0
+    var lastShown = Date.distantPast
+    let (tokenizer, note) = try TokenizerTraining.train(kind: type, text: text, dataPath: data, vocabSize: vocabSize, specialTokens: specials) { unit, done, total in
+        guard tty, Date().timeIntervalSince(lastShown) > 0.1 || done == total else { return }
+        lastShown = Date()
+        fputs("\rtraining: \(unit) \(done)/\(total)", stderr)
     }
+    if tty && type != "char" { fputs("\n", stderr) }
+    if let note { printError("tinygpt: note: \(note)") }
     let seconds = Date().timeIntervalSince(start)
     // As train and export do, a missing parent directory is made (runs/tok.json on a fresh clone).
     let parent = URL(fileURLWithPath: out).deletingLastPathComponent()

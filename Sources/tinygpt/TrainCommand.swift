@@ -1,4 +1,5 @@
 import Foundation
+import Files
 import Kernels
 import Tokenizer
 import Train
@@ -103,21 +104,7 @@ func runTrainCommand(_ args: [String]) throws {
         printError("tinygpt: \(interrupted)")
         if !interrupted.budgetReached { exit(128 + (interrupted.signal == 0 ? SIGINT : interrupted.signal)) }
     }
-    if config.train.objective.isPolicyOptimization, FileManager.default.fileExists(atPath: run.directory.best.path) {
-        printError(String(format: "done: best validation score %.4f (greedy completions) in %@/best; rollouts: %@", -trainer.bestValidationLoss, out.path,
-                          run.directory.rollouts.path))
-    } else if [.dpo, .reward].contains(config.train.objective), FileManager.default.fileExists(atPath: run.directory.best.path) {
-        printError(String(format: "done: best validation %@ loss %.4f in %@/best", config.train.objective == .dpo ? "DPO" : "reward-model",
-                          trainer.bestValidationLoss, out.path))
-    } else if FileManager.default.fileExists(atPath: run.directory.best.path) {
-        printError(String(format: "done: best validation loss %.4f (perplexity %@) in %@/best", trainer.bestValidationLoss, perplexityText(trainer.bestValidationLoss), out.path))
-    } else if config.train.objective.isPolicyOptimization {
-        printError(String(format: "done: no evaluation beat the starting model's validation score %.4f (step 0), so there is no best/; the final model is in %@/latest",
-                          -trainer.bestValidationLoss, out.path))
-    } else {
-        printError(String(format: "done: no evaluation beat the starting model's validation loss %.4f (step 0), so there is no best/; the final model is in %@/latest",
-                          trainer.bestValidationLoss, out.path))
-    }
+    printError(trainer.doneSummary(directory: run.directory))
     printError("loss curve: \(run.directory.lossCurve.path); metrics: \(run.directory.metrics.path)")
     let validationPrompt = corpus.examples.flatMap({ $0.validation.first }).map({ corpus.tokenizer.decode($0.chosen.tokens.prefix($0.chosen.promptLength).map(Int.init)) })
         ?? corpus.prompts.flatMap({ $0.validation.first }).map({ corpus.tokenizer.decode($0.map(Int.init)) })

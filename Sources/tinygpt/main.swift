@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import Files
 
 let usage = """
     tinygpt: train and sample small GPT language models on the CPU
@@ -61,6 +62,9 @@ do {
     try run(Array(CommandLine.arguments.dropFirst()))
     StandardOutput.flush()
 } catch let error as CLIError {
+    printError("tinygpt: error: \(error)")
+    exit(2)
+} catch let error as UsageError {
     printError("tinygpt: error: \(error)")
     exit(2)
 } catch {
