@@ -17,13 +17,8 @@ public func distillationLoss(_ logits: Tensor, teacher: Tensor, targets: [Int32]
                              temperature: Float, alpha: Float) -> (loss: Tensor, crossEntropy: Double, kl: Double) {
     require(temperature > 0 && temperature.isFinite, "distillationLoss: temperature \(temperature) must be a finite number > 0")
     require(alpha >= 0 && alpha <= 1, "distillationLoss: alpha \(alpha) outside [0, 1]")
-    require(logits.rank >= 1, "distillationLoss: logits need a class dimension")
     require(teacher.shape == logits.shape, "distillationLoss: teacher logits \(describe(teacher.shape)) for student logits \(describe(logits.shape))")
-    let cols = logits.shape.last!, rows = cols == 0 ? 0 : logits.count / cols
-    require(targets.count == rows, "distillationLoss: \(targets.count) targets for \(rows) rows of logits \(describe(logits.shape))")
-    for t in targets where t != ignoreIndex {
-        require(t >= 0 && Int(t) < cols, "distillationLoss: target \(t) out of range 0..<\(cols)")
-    }
+    let (rows, cols) = classRows(logits, targets: targets, ignoreIndex: ignoreIndex, op: "distillationLoss")
     let maxes = Tensor(uninitialized: [rows]), logSums = Tensor(uninitialized: [rows])
     let (ceSum, counted) = targets.withUnsafeBufferPointer { tp in
         crossEntropyForward(logits.data, targets: tp.baseAddress!, rows: rows, cols: cols, ignoreIndex: ignoreIndex,

@@ -37,11 +37,7 @@ private func scoredRows(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32, 
     -> (sequences: Int, length: Int, cols: Int, maxes: Tensor, logSums: Tensor, perRow: [Double]) {
     require(logits.rank == 3, "\(op): logits must be (sequences, length, vocabulary), got \(describe(logits.shape))")
     let (sequences, length, cols) = (logits.shape[0], logits.shape[1], logits.shape[2])
-    let rows = sequences * length
-    require(targets.count == rows, "\(op): \(targets.count) targets for \(rows) rows of logits \(describe(logits.shape))")
-    for t in targets where t != ignoreIndex {
-        require(t >= 0 && Int(t) < cols, "\(op): target \(t) out of range 0..<\(cols)")
-    }
+    let rows = classRows(logits, targets: targets, ignoreIndex: ignoreIndex, op: op).rows
     let maxes = Tensor(uninitialized: [rows]), logSums = Tensor(uninitialized: [rows])
     var perRow = [Double](repeating: 0, count: max(rows, 1))  // never empty: its base address is passed
     targets.withUnsafeBufferPointer { tp in

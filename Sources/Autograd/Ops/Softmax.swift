@@ -31,12 +31,7 @@ public func logSoftmax(_ x: Tensor) -> Tensor {
 /// (1 − ε)·mean(−log p_target) + ε·mean(−(1/V)·Σ_c log p_c), both means over counted rows.
 public func crossEntropy(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32 = -100, labelSmoothing: Float = 0) -> Tensor {
     require(labelSmoothing >= 0 && labelSmoothing < 1, "crossEntropy: label smoothing \(labelSmoothing) outside [0, 1)")
-    require(logits.rank >= 1, "crossEntropy: logits need a class dimension")
-    let cols = logits.shape.last!, rows = cols == 0 ? 0 : logits.count / cols
-    require(targets.count == rows, "crossEntropy: \(targets.count) targets for \(rows) rows of logits \(describe(logits.shape))")
-    for t in targets where t != ignoreIndex {
-        require(t >= 0 && Int(t) < cols, "crossEntropy: target \(t) out of range 0..<\(cols)")
-    }
+    let (rows, cols) = classRows(logits, targets: targets, ignoreIndex: ignoreIndex, op: "crossEntropy")
     let maxes = Tensor(uninitialized: [rows]), logSums = Tensor(uninitialized: [rows])
     var (total, counted) = targets.withUnsafeBufferPointer { tp in
         crossEntropyForward(logits.data, targets: tp.baseAddress!, rows: rows, cols: cols, ignoreIndex: ignoreIndex,
@@ -58,4 +53,17 @@ public func crossEntropy(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32 
                                  ignoreIndex: ignoreIndex, scale: scale, labelSmoothing: labelSmoothing, dlogits: dx)
         }
     }
+}
+
+/// Rows and classes of `logits` (the last dimension the classes), with one
+/// target per row, each a class or `ignoreIndex`: the checks every loss over
+/// class targets makes, `op` naming the caller in the message.
+func classRows(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32, op: String) -> (rows: Int, cols: Int) {
+    require(logits.rank >= 1, "\(op): logits need a class dimension")
+    let cols = logits.shape.last!, rows = cols == 0 ? 0 : logits.count / cols
+    require(targets.count == rows, "\(op): \(targets.count) targets for \(rows) rows of logits \(describe(logits.shape))")
+    for t in targets where t != ignoreIndex {
+        require(t >= 0 && Int(t) < cols, "\(op): target \(t) out of range 0..<\(cols)")
+    }
+    return (rows, cols)
 }
