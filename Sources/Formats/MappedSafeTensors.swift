@@ -159,8 +159,9 @@ func firstNonFinite(_ values: UnsafeBufferPointer<Float>, in range: Range<Int>? 
 
 /// The index of the first byte in `range` (all by default) holding a level
 /// the format never writes (−128 for int8; a zero nibble, −8, for int4), or
-/// nil. Eight bytes at a time: (x − 0x11…) & ~x & 0x88… is nonzero exactly
-/// when a nibble of x is zero (the same with bytes for int8, after x ^ 0x80…).
+/// nil. 64 bytes at a time as eight words: (x − 0x11…) & ~x & 0x88… is
+/// nonzero exactly when a nibble of x is zero (the same with bytes for int8,
+/// after x ^ 0x80…); only a range where it is gets searched.
 func firstOutOfRangeLevel(_ bytes: UnsafeBufferPointer<UInt8>, format: QuantizedFormat, in range: Range<Int>? = nil) -> Int? {
     guard let base = bytes.baseAddress else { return nil }
     let range = range ?? 0..<bytes.count
@@ -168,14 +169,15 @@ func firstOutOfRangeLevel(_ bytes: UnsafeBufferPointer<UInt8>, format: Quantized
     let (ones, highs, flip): (UInt64, UInt64, UInt64) = format == .int8
         ? (0x0101_0101_0101_0101, 0x8080_8080_8080_8080, 0x8080_8080_8080_8080)
         : (0x1111_1111_1111_1111, 0x8888_8888_8888_8888, 0)
-    var found: UInt64 = 0
+    let onesV = SIMD8<UInt64>(repeating: ones), highsV = SIMD8<UInt64>(repeating: highs), flipV = SIMD8<UInt64>(repeating: flip)
+    var found = SIMD8<UInt64>()
     var i = range.lowerBound
-    while i + 8 <= range.upperBound {
-        let x = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) ^ flip
-        found |= (x &- ones) & ~x & highs
-        i += 8
+    while i + 64 <= range.upperBound {
+        let x = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD8<UInt64>.self) ^ flipV
+        found |= (x &- onesV) & ~x & highsV
+        i += 64
     }
-    if found == 0 {
+    if found == SIMD8() {
         while i < range.upperBound { if bad(bytes[i]) { return i }; i += 1 }
         return nil
     }

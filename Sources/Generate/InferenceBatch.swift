@@ -64,12 +64,10 @@ public final class InferenceBatch {
                 let pos = model.length, window = model.contextWindow
                 let qb = q + b * d, kb = k + b * kvDim, vb = v + b * kvDim
                 m.normalizeQueriesAndKeys(qb, kb, tokens: 1)
-                if !m.ropeTable.isEmpty {
-                    m.ropeTable.withUnsafeBufferPointer { table in
-                        let row = table.baseAddress! + pos * headSize
-                        applyRotary(qb, qb, count: 1, length: 1, stride: 1, heads: heads, headSize: headSize, table: row)
-                        applyRotary(kb, kb, count: 1, length: 1, stride: 1, heads: kvHeads, headSize: headSize, table: row)
-                    }
+                if let table = m.ropeTable {
+                    let row = table.rows(pos + 1) + pos * headSize
+                    applyRotary(qb, qb, count: 1, length: 1, stride: 1, heads: heads, headSize: headSize, table: row)
+                    applyRotary(kb, kb, count: 1, length: 1, stride: 1, heads: kvHeads, headSize: headSize, table: row)
                 }
                 for g in 0..<kvHeads {
                     (model.keys[layer] + (g * window + pos) * headSize).update(from: kb + g * headSize, count: headSize)

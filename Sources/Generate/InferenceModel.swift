@@ -43,7 +43,7 @@ public final class InferenceModel {
     let activation: Activation
     let residualScale: Float?                  // nil: pre-norm; α for post-norm/DeepNorm
     let headSize: Int, heads: Int, kvHeads: Int, hidden: Int, d: Int
-    let ropeTable: [Float]                     // (window, headSize/2) × (cos, sin), or empty
+    let ropeTable: GrowingRotaryTable?         // (window, headSize/2) × (cos, sin), filled as positions are reached
     let slopes: [Float]                        // ALiBi
     let relativeBias: UnsafePointer<Float>?    // T5: (buckets, heads)
     let relativeBuckets: [Int]                 // T5: the bucket of each distance 0..<window
@@ -143,13 +143,9 @@ public final class InferenceModel {
         case .post: residualScale = 1
         case .deepnorm: residualScale = DeepNorm.residualScale(layers: config.nLayer)
         }
-        var table: [Float] = []
-        if config.position == .rope {
-            // Kernels' RoPE table, (window, headSize): cos and sin of p·θ^(−2i/D), interleaved.
-            table = rotaryTable(length: window, offset: 0,
-                                inverseFrequencies: rotaryInverseFrequencies(theta: Double(Float(config.ropeTheta)), headSize: headSize), scale: 1)
-        }
-        ropeTable = table
+        // Kernels' RoPE table, (window, headSize): cos and sin of p·θ^(−2i/D), interleaved.
+        ropeTable = config.position != .rope ? nil
+            : GrowingRotaryTable(capacity: window, inverseFrequencies: rotaryInverseFrequencies(theta: Double(Float(config.ropeTheta)), headSize: headSize))
         slopes = config.position == .alibi ? Positions.alibiSlopes(heads: heads) : []
         relativeBias = config.position == .t5 ? vector("relative_attention_bias.weight") : nil
         relativeBuckets = config.position == .t5
@@ -295,12 +291,10 @@ public final class InferenceModel {
     func attention(layer: Int, input: UnsafeMutablePointer<Float>, at pos: Int) {
         run(layerJobs[layer].attention, input: input, count: d)
         normalizeQueriesAndKeys(q, k, tokens: 1)
-        if !ropeTable.isEmpty {
-            ropeTable.withUnsafeBufferPointer { table in
-                let row = table.baseAddress! + pos * headSize
-                applyRotary(q, q, count: 1, length: 1, stride: 1, heads: heads, headSize: headSize, table: row)
-                applyRotary(k, k, count: 1, length: 1, stride: 1, heads: kvHeads, headSize: headSize, table: row)
-            }
+        if let ropeTable {
+            let row = ropeTable.rows(pos + 1) + pos * headSize
+            applyRotary(q, q, count: 1, length: 1, stride: 1, heads: heads, headSize: headSize, table: row)
+            applyRotary(k, k, count: 1, length: 1, stride: 1, heads: kvHeads, headSize: headSize, table: row)
         }
         for g in 0..<kvHeads {
             (keys[layer] + (g * contextWindow + pos) * headSize).update(from: k + g * headSize, count: headSize)

@@ -89,12 +89,10 @@ extension InferenceModel {
         linear(block.k, input, b.k, tokens: t)
         linear(block.v, input, b.v, tokens: t)
         normalizeQueriesAndKeys(b.q, b.k, tokens: t)
-        if !ropeTable.isEmpty {
-            ropeTable.withUnsafeBufferPointer { table in
-                let rows = table.baseAddress! + pos * headSize
-                applyRotary(b.q, b.q, count: 1, length: t, stride: t, heads: heads, headSize: headSize, table: rows)
-                applyRotary(b.k, b.k, count: 1, length: t, stride: t, heads: kvHeads, headSize: headSize, table: rows)
-            }
+        if let ropeTable {
+            let rows = ropeTable.rows(pos + t) + pos * headSize
+            applyRotary(b.q, b.q, count: 1, length: t, stride: t, heads: heads, headSize: headSize, table: rows)
+            applyRotary(b.k, b.k, count: 1, length: t, stride: t, heads: kvHeads, headSize: headSize, table: rows)
         }
         for i in 0..<t {
             for g in 0..<kvHeads {

@@ -47,3 +47,39 @@ public func rotaryTable(length t: Int, offset: Int, inverseFrequencies f: [Doubl
     }
     return table
 }
+
+/// `rotaryTable` from position 0 for `capacity` positions, filled as far as
+/// it is read: a model with a long window (8,192 positions) does not pay at
+/// start-up for rows a short generation never reaches. Rows are the bits the
+/// whole table would hold, and the storage never moves.
+public final class GrowingRotaryTable: @unchecked Sendable {
+    private let frequencies: [Double]
+    private let table: UnsafeMutablePointer<Float>
+    private let rowLength: Int
+    public let capacity: Int
+    private var filled = 0
+    private let lock = NSLock()
+
+    public init(capacity: Int, inverseFrequencies: [Double]) {
+        frequencies = inverseFrequencies
+        self.capacity = capacity
+        rowLength = 2 * inverseFrequencies.count
+        table = .allocate(capacity: max(capacity * rowLength, 1))
+    }
+
+    deinit { table.deallocate() }
+
+    /// The table's first row, with rows 0..<count (at most `capacity`) filled.
+    public func rows(_ count: Int) -> UnsafePointer<Float> {
+        lock.lock()
+        defer { lock.unlock() }
+        if count > filled {
+            // At least doubling, so a long generation fills it in a few steps.
+            let end = min(capacity, max(count, 2 * filled, 64))
+            let rows = rotaryTable(length: end - filled, offset: filled, inverseFrequencies: frequencies, scale: 1)
+            rows.withUnsafeBufferPointer { (table + filled * rowLength).update(from: $0.baseAddress!, count: $0.count) }
+            filled = end
+        }
+        return UnsafePointer(table)
+    }
+}
