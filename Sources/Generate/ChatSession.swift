@@ -1,4 +1,6 @@
 import Foundation
+import Files
+import Formats
 import Kernels
 import NN
 import Tokenizer
@@ -130,3 +132,16 @@ public struct ChatError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
+extension ChatSession {
+    /// The chat template of the checkpoint at `path` (a run directory resolves
+    /// to its best/ or latest/), read and checked before any weight is.
+    public static func template(ofCheckpoint path: String) throws -> (directory: URL, template: ChatTemplate) {
+        let directory = try Checkpoint.resolve(path)
+        guard let source = try Checkpoint.chatTemplate(in: directory) else {
+            throw UsageError("\(directory.path) has no chat template (\(Checkpoint.chatTemplateFile)); to continue a text instead, use tinygpt sample --checkpoint \(path) --prompt TEXT")
+        }
+        do { return (directory, try ChatTemplate(source)) } catch let e as TemplateError {
+            throw UsageError("\(directory.appendingPathComponent(Checkpoint.chatTemplateFile).path): \(e)")
+        }
+    }
+}
