@@ -1,5 +1,7 @@
+import Foundation
 import Kernels
 import NN
+import Files
 
 /// What a model costs, derived from its parameter shapes (`parameterShapes`)
 /// without building it: parameters by component, FLOPs per token, the weight
@@ -163,5 +165,14 @@ extension ModelConfig {
         trained.model = stored
         let field = asked.differingFields(from: trained, sections: ["model"]).first { $0 != "model.rope_scaling" } ?? "model"
         throw ConfigError("--set \(field): only model.rope_scaling can change after training (the other model fields shape the weights)")
+    }
+}
+
+extension ModelCost {
+    /// Refuses work that needs more than this machine's memory, before any of it
+    /// is allocated: `refusal(needed, available)`, both in GB, is the message.
+    public static func requireMemory(_ bytes: Double, refusal: (_ neededGB: Double, _ availableGB: Double) -> String) throws {
+        let available = Double(ProcessInfo.processInfo.physicalMemory)
+        guard bytes <= available else { throw UsageError(refusal(bytes / 1e9, available / 1e9)) }
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import Files
+import Formats
 import Kernels
 import NN
 import Tokenizer
@@ -76,28 +78,27 @@ public final class ChatSession {
         generator.source.promptLength = prompt.count  // the conversation so far: a prefix LM's prefix
         var logits = generator.source.extend(prompt, reusing: reused)
         cached = prompt
-        var scanner = StopScanner(stop: stop)
-        var tokens: [Int32] = []
         let budget = min(maxNewTokens, window - prompt.count)
-        var ending = budget < maxNewTokens ? Ending.contextFull : .maxNewTokens
-        while tokens.count < budget {
-            if interrupted() { ending = .interrupted; break }
-            banEndTokens(&logits, endTokens: generator.endTokens, generated: tokens.count, minimum: settings.minNewTokens)
-            let token = Int32(chooseToken(logits, history: prompt + tokens, settings: settings, u: random.uniformDouble()))
-            if generator.endTokens.contains(token) { ending = .endToken; break }
-            tokens.append(token)
-            let piece = scanner.push(generator.tokenizer.decodeBytes([Int(token)]))
+        var sequence = SampledSequence(prompt: prompt, endTokens: generator.endTokens, settings: settings, maxNewTokens: budget, stop: stop)
+        while sequence.ending == nil && !interrupted() {
+            let piece = sequence.choose(logits, u: random.uniformDouble(), tokenizer: generator.tokenizer)
             if !piece.isEmpty { onText(piece) }
-            if scanner.stopped { ending = .stopString; break }
-            if tokens.count < budget {
-                cached = prompt + tokens
+            if sequence.ending == nil {
+                cached = sequence.tokens
                 logits = generator.source.advance([cached])[0]
             }
         }
-        let rest = scanner.finish()
+        let rest = sequence.finish()
         if !rest.isEmpty { onText(rest) }
-        messages.append(ChatMessage(role: "assistant", content: scanner.text))
-        return Reply(text: scanner.text, tokens: tokens, ending: ending, promptTokens: prompt.count, reusedTokens: reused, droppedMessages: dropped)
+        let ending: Ending
+        switch sequence.ending {
+        case nil: ending = .interrupted
+        case .endToken?: ending = .endToken
+        case .stopString?: ending = .stopString
+        case .maxNewTokens?: ending = budget < maxNewTokens ? .contextFull : .maxNewTokens
+        }
+        messages.append(ChatMessage(role: "assistant", content: sequence.text))
+        return Reply(text: sequence.text, tokens: sequence.generated, ending: ending, promptTokens: prompt.count, reusedTokens: reused, droppedMessages: dropped)
     }
 
     /// The conversation rendered and tokenized, leaving out its oldest exchanges (after any system
@@ -129,4 +130,18 @@ func commonPrefixLength(_ a: [Int32], _ b: [Int32]) -> Int {
 public struct ChatError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+extension ChatSession {
+    /// The chat template of the checkpoint at `path` (a run directory resolves
+    /// to its best/ or latest/), read and checked before any weight is.
+    public static func template(ofCheckpoint path: String) throws -> (directory: URL, template: ChatTemplate) {
+        let directory = try Checkpoint.resolve(path)
+        guard let source = try Checkpoint.chatTemplate(in: directory) else {
+            throw UsageError("\(directory.path) has no chat template (\(Checkpoint.chatTemplateFile)); to continue a text instead, use tinygpt sample --checkpoint \(path) --prompt TEXT")
+        }
+        do { return (directory, try ChatTemplate(source)) } catch let e as TemplateError {
+            throw UsageError("\(directory.appendingPathComponent(Checkpoint.chatTemplateFile).path): \(e)")
+        }
+    }
 }

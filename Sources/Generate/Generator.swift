@@ -73,38 +73,24 @@ public final class Generator {
     /// UTF-8 characters, held back while they could still begin a stop string.
     public func sample(prompt: [Int32], count: Int, maxNewTokens: Int, settings: DecodingSettings, seed: UInt64,
                        stop: [String] = [], onText: ((String) -> Void)? = nil) -> [Output] {
-        var generator = RandomGenerator(seed: seed)
-        var sequences = [[Int32]](repeating: prompt, count: count)  // prompt + generated
-        var generated = [[Int32]](repeating: [], count: count)
-        var finished = [Bool](repeating: false, count: count)
-        var ended = [Int32?](repeating: nil, count: count)
-        var streams = (0..<count).map { _ in StopScanner(stop: stop) }
+        var random = RandomGenerator(seed: seed)
+        var rows = (0..<count).map { _ in
+            SampledSequence(prompt: prompt, endTokens: endTokens, settings: settings, maxNewTokens: maxNewTokens, stop: stop)
+        }
+        // What the source reads: every row one token longer each step; a finished row repeats its last token.
+        var fed = [[Int32]](repeating: prompt, count: count)
         source.promptLength = prompt.count
-        var logits = source.prefill(sequences)
-        var step = 0
-        while step < maxNewTokens && finished.contains(false) {
-            var next = [Int32](repeating: 0, count: count)
+        var logits = source.prefill(fed)
+        while rows.contains(where: { $0.ending == nil }) {
             for row in 0..<count {
-                let u = generator.uniformDouble()  // drawn for every row: the numbers do not depend on which rows finished
-                guard !finished[row] else { next[row] = sequences[row].last!; continue }
-                banEndTokens(&logits[row], endTokens: endTokens, generated: step, minimum: settings.minNewTokens)
-                let token = Int32(chooseToken(logits[row], history: sequences[row], settings: settings, u: u))
-                next[row] = token
-                if endTokens.contains(token) { finished[row] = true; ended[row] = token; continue }
-                generated[row].append(token)
-                let text = streams[row].push(tokenizer.decodeBytes([Int(token)]))
+                let u = random.uniformDouble()  // drawn for every row: the numbers do not depend on which rows finished
+                let text = rows[row].choose(logits[row], u: u, tokenizer: tokenizer)
                 if row == 0, !text.isEmpty { onText?(text) }
-                if streams[row].stopped { finished[row] = true }
+                fed[row].append(rows[row].endToken ?? rows[row].tokens.last ?? 0)
             }
-            for row in 0..<count { sequences[row].append(next[row]) }
-            step += 1
-            if step < maxNewTokens && finished.contains(false) { logits = source.advance(sequences) }
+            if rows.contains(where: { $0.ending == nil }) { logits = source.advance(fed) }
         }
-        for row in 0..<count {
-            let rest = streams[row].finish()
-            if row == 0, !rest.isEmpty { onText?(rest) }
-        }
-        return (0..<count).map { Output(tokens: generated[$0], text: streams[$0].text, score: nil, endToken: ended[$0]) }
+        return rows.map { Output(tokens: $0.generated, text: $0.text, score: nil, endToken: $0.endToken) }
     }
 
     // MARK: beam search

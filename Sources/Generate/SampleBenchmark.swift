@@ -40,6 +40,71 @@ public enum SampleBenchmark {
         return BatchedModel(gpt)
     }
 
+    /// What `bench sample` times: a checkpoint as `sample` reads it, or the random model.
+    public struct Request {
+        public var checkpoint: String?
+        /// The random model's weights (nil: float32), in groups of `groupSize` (default as quantize).
+        public var format: QuantizedFormat?
+        public var groupSize: Int?
+        /// The random model on the autograd path (float32 only) instead of the per-token one.
+        public var batched = false
+        /// --set on the random model's config.
+        public var overrides: [String] = []
+        public var promptTokens = 1, tokens = 256
+        public var greedy = true
+        public var keyValueCache = true
+        public var threads: Int
+        public init(threads: Int) { self.threads = threads }
+    }
+
+    /// A run's report as `bench sample` prints it.
+    public struct Measurement {
+        public let request: Request
+        public let report: Report
+        public let weights: String, path: String
+
+        public var json: String {
+            "{\"op\":\"sample\",\"weights\":\"\(weights)\",\"path\":\"\(path)\",\"strategy\":\"\(request.greedy ? "greedy" : "top-p")\",\"kv_cache\":\(request.keyValueCache),\"tokens\":\(request.tokens),"
+                + "\"prompt_tokens\":\(request.promptTokens),\"threads\":\(request.threads),\"prefill_tokens_per_s\":\(String(format: "%.1f", report.prefillTokensPerSecond)),"
+                + "\"tokens_per_s\":\(String(format: "%.1f", report.tokensPerSecond))}"
+        }
+
+        public var lines: [String] {
+            let r = request, threads = r.threads
+            return [String(format: "sample (%@ %@%@, %@, %d thread%@): prefill %d tokens in %.3f s = %.1f tokens/s; decode %d tokens at %.1f tokens/s",
+                           weights, path, r.keyValueCache ? "" : ", no KV cache", r.greedy ? "greedy" : "top-p", threads, threads == 1 ? "" : "s",
+                           r.promptTokens, report.prefillSeconds, report.prefillTokensPerSecond, r.tokens, report.tokensPerSecond),
+                    "ms per token by position (the first includes the prefill): " + report.buckets.joined(separator: ", ")]
+        }
+    }
+
+    /// Opens the checkpoint (or builds the random model), checks the prompt
+    /// against its context and the run against this machine's memory, then times it.
+    public static func run(_ request: Request, note: @escaping (String) -> Void) throws -> Measurement {
+        let run: RunConfig, source: any LogitsSource
+        var format = request.format
+        if let checkpoint = request.checkpoint {
+            let model = try LanguageModel(checkpoint, note: note)
+            run = model.config
+            if case .quantized(let f) = model.storage { format = f }
+            source = try model.logitsSource(model: run.model, context: nil, sequences: 1)
+        } else {
+            run = try randomModelConfig(overrides: request.overrides)
+            source = try randomSource(config: run.model, format: format, groupSize: request.groupSize, batched: request.batched)
+        }
+        guard request.promptTokens <= source.contextWindow else {
+            throw UsageError("--prompt-tokens \(request.promptTokens) exceeds the model's context of \(source.contextWindow) tokens")
+        }
+        let needed = ModelCost(run.model).generationBytes(sequences: 1, promptLength: request.promptTokens, maxNewTokens: request.tokens)
+        try ModelCost.requireMemory(needed) {
+            String(format: "this model needs about %.1f GB to sample from, more than this machine's %.1f GB; lower the sizes given with --set", $0, $1)
+        }
+        Parallel.threads = request.threads
+        let report = self.run(source: source, promptTokens: request.promptTokens, tokens: request.tokens, greedy: request.greedy,
+                              keyValueCache: request.keyValueCache)
+        return Measurement(request: request, report: report, weights: format?.rawValue ?? "float32", path: source is BatchedModel ? "batched" : "token")
+    }
+
     /// What one run measured.
     public struct Report {
         public let promptTokens: Int, tokens: Int

@@ -107,6 +107,61 @@ extension Trainer {
     }
 }
 
+/// `bench train`: the median of `Trainer.takeStep` over timed steps after two
+/// warm-up steps (which fill the buffer pool), and peak resident memory.
+public enum StepBenchmark {
+    public struct Measurement {
+        public let objective: String
+        public let config: RunConfig
+        public let parameters: Int, trainable: Int
+        public let steps: Int, threads: Int
+        public let tokensPerStep: Double
+        /// The timed steps' milliseconds, sorted.
+        public let milliseconds: [Double]
+        public let peakResidentMegabytes: Double
+        /// `--profile`: per op and per phase, one string per line.
+        public let profile: [String]
+
+        public var median: Double { milliseconds[milliseconds.count / 2] }
+
+        public var json: String {
+            let model = config.model, t = config.train
+            return "{\"op\":\"train_step\",\"objective\":\"\(objective)\",\"batch\":\(t.batchSize),\"context\":\(model.contextLength),\"n_layer\":\(model.nLayer),\"d_model\":\(model.dModel),\"parameters\":\(parameters),\"trainable\":\(trainable),\"tokens_per_step\":\(Int(tokensPerStep.rounded())),\"threads\":\(threads),\"median_ms\":\(String(format: "%.2f", median)),\"min_ms\":\(String(format: "%.2f", milliseconds[0])),\"peak_rss_mb\":\(String(format: "%.1f", peakResidentMegabytes))}"
+        }
+
+        public var line: String {
+            let lora = trainable == parameters ? "" : " (\(grouped(trainable)) trainable)"
+            return String(format: "train step (%@): batch %d × context %d, %@ parameters%@, %.0f tokens per step, %d thread%@: median %.2f ms (min %.2f) over %d steps; peak RSS %.1f MB",
+                          objective, config.train.batchSize, config.model.contextLength, grouped(parameters), lora, tokensPerStep, threads, threads == 1 ? "" : "s",
+                          median, milliseconds[0], steps, peakResidentMegabytes)
+        }
+    }
+
+    /// Trains `config` (LoRA when it has a lora section) on `dataPath` read as
+    /// train reads it, else on the objective's built-in random tokens
+    /// (`StepBenchmarkData`), for `steps` timed steps on `Parallel.threads`.
+    public static func run(config: RunConfig, dataPath: String?, steps: Int, profile: Bool) throws -> Measurement {
+        var config = config
+        config.train.maxSteps = steps + 2
+        let corpus = try StepBenchmarkData.corpus(config: config, dataPath: dataPath)
+        let trainer = try Trainer.forBenchmark(config: config, corpus: corpus)
+        var tokens = 0.0
+        for step in 0..<(steps + 2) {  // two warm-up steps fill the buffer pool
+            if profile && step == 2 { OpProfiler.isEnabled = true; OpProfiler.reset(); trainer.phases = PhaseTimes() }
+            let report = try trainer.takeStep()
+            if step >= 2 { tokens += report.tokens }
+        }
+        OpProfiler.isEnabled = false
+        let measured = Array(trainer.stepMilliseconds.dropFirst(2)).sorted()
+        let meanStep = measured.reduce(0, +) / Double(measured.count)
+        return Measurement(objective: trainer.config.train.objective.rawValue + (trainer.config.peftMethod.map { "+" + $0.rawValue } ?? ""),
+                           config: trainer.config, parameters: trainer.model.parameters.map(\.tensor.count).reduce(0, +),
+                           trainable: trainer.optimizer.parameters.map(\.tensor.count).reduce(0, +), steps: steps, threads: Parallel.threads,
+                           tokensPerStep: tokens / Double(steps), milliseconds: measured, peakResidentMegabytes: ProcessMemory.peakResidentMegabytes(),
+                           profile: profile ? trainer.phases.map { $0.profileLines(steps: steps, meanStep: meanStep) } ?? [] : [])
+    }
+}
+
 extension PhaseTimes {
     /// The per-op table of `bench train --profile`: wall milliseconds per
     /// step forward and backward, calls per step and share of a step of

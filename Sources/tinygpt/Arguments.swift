@@ -170,6 +170,14 @@ struct Arguments {
         return v
     }
 
+    /// `--name N`, an integer ≥ 1; nil when absent.
+    mutating func positiveInt(_ name: String) throws -> Int? {
+        try option(name).map { text -> Int in
+            guard let n = Int(text), n >= 1 else { throw CLIError("--\(name) must be an integer ≥ 1, got '\(text)'") }
+            return n
+        }
+    }
+
     /// True if `--name` (with a value or not) is among the arguments left; consumes nothing.
     func has(_ name: String) -> Bool {
         _ = declaration(name)
@@ -197,5 +205,13 @@ struct Arguments {
         if let first = remaining.first {
             throw CLIError("unknown argument '\(first)'")
         }
+    }
+}
+
+/// `--group-size N` of quantize and bench sample: an integer, which the quantizer checks against the rows.
+func groupSize(_ text: String?) throws -> Int? {
+    try text.map { text -> Int in
+        guard let g = Int(text) else { throw CLIError("--group-size must be an integer ≥ 1, got '\(text)'") }
+        return g
     }
 }

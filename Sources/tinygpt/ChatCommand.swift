@@ -1,6 +1,5 @@
 import Foundation
 import Files
-import Formats
 import Generate
 import ChatTemplate
 
@@ -35,14 +34,7 @@ func runChatCommand(_ args: [String]) throws {
     try a.finish()
 
     // The template is read and checked before the weights are.
-    let directory = try Checkpoint.resolve(checkpointPath)
-    guard let source = try Checkpoint.chatTemplate(in: directory) else {
-        throw CLIError("\(directory.path) has no chat template (\(Checkpoint.chatTemplateFile)); to continue a text instead, use tinygpt sample --checkpoint \(checkpointPath) --prompt TEXT")
-    }
-    let template: ChatTemplate
-    do { template = try ChatTemplate(source) } catch let e as TemplateError {
-        throw CLIError("\(directory.appendingPathComponent(Checkpoint.chatTemplateFile).path): \(e)")
-    }
+    let (directory, template) = try ChatSession.template(ofCheckpoint: checkpointPath)
     let opened = try OpenedForGeneration(checkpointPath, options: options) { $0.sample.numSamples = 1 }
     let s = opened.run.sample
     if s.strategy == .beam { throw CLIError("chat writes one reply token by token: --strategy greedy or sample (beam search is tinygpt sample's)") }
@@ -59,9 +51,9 @@ func runChatCommand(_ args: [String]) throws {
         print("")
         StandardOutput.flush()
         if reply.droppedMessages > 0 {
-            printError("tinygpt: note: the conversation outgrew the context window (\(opened.generator.contextWindow) tokens); its oldest \(reply.droppedMessages) messages were left out")
+            printNote("the conversation outgrew the context window (\(opened.generator.contextWindow) tokens); its oldest \(reply.droppedMessages) messages were left out")
         }
-        if reply.ending == .contextFull { printError("tinygpt: note: the reply stopped at the end of the context window") }
+        if reply.ending == .contextFull { printNote("the reply stopped at the end of the context window") }
         if reply.ending == .interrupted { printError("(reply interrupted)") }
     }
 

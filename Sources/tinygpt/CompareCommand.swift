@@ -45,7 +45,7 @@ func runCompareCommand(_ args: [String]) throws {
         return v
     }
     let plan = try ComparisonPlan(base: base, vary: vary, seeds: seeds, budget: budget, confirmed: yes)
-    for note in plan.notes { printError("tinygpt: note: \(note)") }
+    plan.notes.forEach(printNote)
     let formatter = DateFormatter()
     formatter.dateFormat = "yyyyMMdd-HHmmss"
     let comparison = try Comparison(plan: plan, directory: URL(fileURLWithPath: outPath ?? "compare/\(formatter.string(from: Date()))"))

@@ -1,12 +1,6 @@
 import Foundation
-import Formats
-import Files
 import Kernels
-import Model
-import Tokenizer
-import Generate
 import Train
-import Autograd
 
 let evalFlags = CommandFlags(
     command: "eval", forms: ["--checkpoint DIR --data FILE [--stride S] [--context N] [--by-position [--buckets K] [--svg FILE]] [options]",
@@ -34,87 +28,33 @@ let evalFlags = CommandFlags(
         preference examples give its accuracy, mean scores and margin (docs/rlhf.md).
         """)
 
+/// `tinygpt eval`: the flags read, then `EvaluationRun`.
 func runEvalCommand(_ args: [String]) throws {
     guard var a = evalFlags.parse(args) else { return }
     guard let checkpointPath = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required") }
     guard let dataPath = try a.option("data") else { throw CLIError("--data FILE is required") }
-    let strideText = try a.option("stride")
-    let json = a.flag("json")
+    var request = EvaluationRun.Request(checkpoint: checkpointPath, dataPath: dataPath)
+    request.stride = try a.option("stride")
+    request.json = a.flag("json")
     let threads = try a.threads()
-    let requestedContext = try a.option("context").map { text -> Int in
-        guard let n = Int(text), n >= 1 else { throw CLIError("--context must be an integer ≥ 1, got '\(text)'") }
-        return n
-    }
-    let svgPath = try a.option("svg")
-    let byPosition = a.flag("by-position") || svgPath != nil
+    request.context = try a.positiveInt("context")
+    request.svg = try a.option("svg")
+    request.byPosition = a.flag("by-position") || request.svg != nil
     let bucketsGiven = a.has("buckets")
-    let bucketCount = try a.int("buckets", in: 1...1_000_000)
-    if bucketsGiven && !byPosition {
+    request.buckets = try a.int("buckets", in: 1...1_000_000)
+    if bucketsGiven && !request.byPosition {
         throw CLIError("--buckets divides the --by-position table; without --by-position (or --svg) it has no effect: add --by-position, or drop --buckets")
     }
-    let overrides = try a.options("set")
-    let referencePath = try a.option("reference")
-    let betaText = try a.option("beta")
+    request.overrides = try a.options("set")
+    request.referencePath = try a.option("reference")
+    request.beta = try a.option("beta")
     try a.finish()
     if let threads { Parallel.threads = threads }
-
-    let model = try LanguageModel(checkpointPath, note: { printError("tinygpt: note: " + $0) })
-    let tokenizer = model.tokenizer
-    var run = model.config
-    let trained = run.model
-    try run.apply(overrides: overrides)
-    try run.validate()
-    let (window, logitsOf) = try model.positionLogits(model: run.model, context: requestedContext, batch: 8)
-    let context = requestedContext ?? window  // the trained context, less any virtual tokens
-    var stride = byPosition ? context : max(1, context / 2)
-    if let strideText {
-        guard let s = Int(strideText), s >= 1, s <= context else {
-            throw CLIError("--stride must be an integer in 1...\(context) (the context length), got '\(strideText)'")
-        }
-        stride = s
-    }
-    if let svgPath { try checkPlotPath(svgPath) }
-    guard FileManager.default.fileExists(atPath: dataPath) else { throw CLIError("data file '\(dataPath)' does not exist") }
-    let text = try TextFile.read(dataPath, what: "data file")
-    var (format, examples) = try ExampleFile.read(path: dataPath, text: text)
-    if format != .text {
-        try ExampleFile.renderConversations(&examples, template: model.chatTemplate, templateOrigin: model.directory.path,
-                                            specialTokens: tokenizer.templateSpecialTokens(endTokenIds: run.tokenizer.eosTokenIds,
-                                                                                           beginTokenId: run.tokenizer.bosTokenId),
-                                            path: dataPath)
-        if let option = [("stride", strideText != nil), ("context", requestedContext != nil), ("by-position", byPosition)].first(where: \.1) {
-            throw CLIError("--\(option.0) applies to plain text; '\(dataPath)' holds \(format.rawValue) examples")
-        }
-        let floatModel = try model.gpt(model: run.model, context: requestedContext, purpose: "scoring JSON Lines examples")
-        let rewardModel = Checkpoint.isScoreModel(model.directory) ? try Checkpoint.loadScoreModel(from: model.directory, role: "--checkpoint").model : nil
-        let report = try evaluateExamples(format: format, examples: examples, dataPath: dataPath, model: floatModel, rewardModel: rewardModel,
-                                          config: run, tokenizer: tokenizer, checkpointTokenizer: model.tokenizerJSON, referencePath: referencePath,
-                                          betaText: betaText, note: { printError("tinygpt: note: \($0)") })
-        print(json ? report.json(format: format) : report.line)
-        return
-    }
-    if referencePath != nil || betaText != nil {
-        throw CLIError("--reference and --beta score preference data; '\(dataPath)' is plain text")
-    }
-    let ids = try tokenizer.encode(text).map { Int32($0) }
-    guard ids.count >= 2 else { throw CLIError("data file '\(dataPath)' has \(ids.count) token(s); need at least 2 to score") }
     // As train: a progress line on stderr when it is a terminal.
-    let started = Date(), showProgress = isatty(2) != 0
-    let result = evaluate(logits: logitsOf, contextWindow: window, ids: ids, textBytes: text.utf8.count, stride: stride, context: context,
-                          byPosition: byPosition, progress: showProgress ? { done, total in
-                              fputs(done == total ? clearedProgressLine : progressLine(done: done, total: total, doneSinceStart: done, started: started,
-                                                                                       detail: " windows"), stderr)
-                          } : nil)
-    try requireFinite(result.loss, "the loss on '\(dataPath)'", of: "'\(checkpointPath)'")
-    let buckets = result.byPosition?.buckets(width: max(1, (context + bucketCount - 1) / bucketCount)) ?? []
-    if byPosition, let path = svgPath {
-        try writePositionPlot(buckets, to: path, trainedContext: trained.contextLength, context: context, run: run)
-        if !json { printError("wrote \(path)") }
-    }
-    if json {
-        print(evaluationJSON(result, buckets: byPosition ? buckets : nil, context: context, stride: stride))
-    } else {
-        print(String(format: "tokens %d | loss %.4f | perplexity %.3f | bits per byte %.4f", result.tokens, result.loss, result.perplexity, result.bitsPerByte))
-        if byPosition { print(positionTable(buckets)) }
-    }
+    let started = Date()
+    let outcome = try EvaluationRun.run(request, note: printNote, progress: isatty(2) == 0 ? nil : { done, total in
+        fputs(done == total ? clearedProgressLine : progressLine(done: done, total: total, doneSinceStart: done, started: started, detail: " windows"), stderr)
+    })
+    if let plot = outcome.plot, !request.json { printError("wrote \(plot)") }
+    print(outcome.text)
 }

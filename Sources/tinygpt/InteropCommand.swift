@@ -1,9 +1,6 @@
 import Foundation
 import Files
-import Autograd
 import Formats
-import Config
-import Tokenizer
 import Generate
 
 let exportFlags = CommandFlags(
@@ -42,66 +39,20 @@ let importFlags = CommandFlags(
         (exact) unless --dequantize; every other tensor type is dequantized to float32 (docs/interop.md).
         """)
 
-/// `tinygpt export`: a checkpoint as a Hugging Face transformers directory, PEFT adapters, or a GGUF file.
+/// `tinygpt export`: a checkpoint as a Hugging Face transformers directory, PEFT adapters, or a GGUF file (`CheckpointExport`).
 func runExportCommand(_ args: [String]) throws {
     guard var a = exportFlags.parse(args) else { return }
     guard let checkpoint = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required (tinygpt export --help shows every option)") }
     guard let out = try a.option("out") else { throw CLIError("--out OUT is required (tinygpt export --help shows every option)") }
-    let format = try a.value("format")
-    let force = a.flag("force")
-    let configPath = try a.option("config")
-    let overrides = try a.options("set")
-    let baseName = try a.option("base")
-    let weightType = try a.option("type")
+    var request = CheckpointExport.Request(checkpoint: checkpoint, out: out)
+    request.format = try a.value("format")
+    request.force = a.flag("force")
+    request.configPath = try a.option("config")
+    request.overrides = try a.options("set")
+    request.baseName = try a.option("base")
+    request.weightType = try a.option("type")
     try a.finish()
-    guard format == "hf" || format == "peft" || format == "gguf" else {
-        throw CLIError("--format must be hf (Hugging Face transformers), peft (LoRA adapters) or gguf (llama.cpp), got '\(format)'")
-    }
-    if weightType != nil && format != "gguf" { throw CLIError("--type sets the weights of a gguf export; --format is \(format)") }
-    if baseName != nil && format != "peft" { throw CLIError("--base names the base model of a peft export; --format is \(format)") }
-    for assignment in overrides where !assignment.hasPrefix("sample.") && !assignment.hasPrefix("model.rope_scaling") {
-        throw CLIError("--set \(assignment): export takes sample.* settings (generation_config.json) and model.rope_scaling; the checkpoint fixes the rest")
-    }
-    let (loaded, tokenizer) = try Checkpoint.loadWithTokenizer(checkpoint)
-    var run = loaded.config
-    if let configPath { run.sample = try sampleSection(ofConfig: configPath) }
-    try run.apply(overrides: overrides)
-    try run.validate()
-    let model = try Checkpoint.model(loaded, under: run.model)
-    if format != "hf" && Checkpoint.isScoreModel(loaded.directory) {
-        throw CLIError("'\(checkpoint)' is a reward model (a score head, no next-token output); export it with --format hf (…ForSequenceClassification)")
-    }
-    if let method = model.unmergeableMethod, format != "peft" || method == .adapter {
-        throw CLIError(HuggingFace.unexportable(method, format: format))
-    }
-    if format == "gguf" {
-        try exportGGUF(loaded, model: model, config: run, type: weightType, out: out, force: force, sources: [checkpoint, loaded.directory.path])
-        return
-    }
-    try OutputDirectory.check(out, force: force, sources: [checkpoint, loaded.directory.path], note: { printError("tinygpt: note: \($0)") })
-    let family = try HuggingFace.family(for: run.model)
-    if format == "peft" {
-        guard model.hasAdapters else {
-            throw CLIError("\(loaded.directory.path) has no LoRA adapters (its config has no lora section), so there is nothing to export as peft; use --format hf")
-        }
-        try HuggingFace.exportPEFT(model: model, config: run, baseName: baseName, to: URL(fileURLWithPath: out))
-        let kind = run.prefixTuning != nil ? "prefix tuning" : run.promptTuning != nil ? "prompt tuning" : "LoRA adapter"
-        printError("wrote \(out) (PEFT \(kind) for \(family == .gpt2 ? "GPT2LMHeadModel" : "LlamaForCausalLM")); load it with PeftModel.from_pretrained(base, \"\(out)\") on the base exported with --format hf")
-        return
-    }
-    let merged = model.hasAdapters
-    if merged { model.mergeAdapters() }  // W + (alpha/r)·B·A: a plain transformers model
-    let scoreHead = try Checkpoint.scoreHead(in: loaded.directory)
-    try HuggingFace.export(model: model, config: run, tokenizerJSON: loaded.tokenizerJSON, specialTokens: tokenizer.specialTokens,
-                           chatTemplate: try Checkpoint.chatTemplate(in: loaded.directory), scoreHead: scoreHead, dtype: loaded.storage,
-                           to: URL(fileURLWithPath: out))
-    let half = loaded.storage == .f32 ? "" : ", \(loaded.storage.rawValue.lowercased()) weights"
-    if scoreHead != nil {
-        let name = HuggingFace.sequenceClassificationName(family)
-        printError("wrote \(out) (\(name), one label: a reward model\(merged ? ", LoRA adapters merged" : "")\(half)); load it with AutoModelForSequenceClassification.from_pretrained(\"\(out)\") and score one sequence at a time (no pad_token_id)")
-        return
-    }
-    printError("wrote \(out) (\(family == .gpt2 ? "GPT2LMHeadModel" : "LlamaForCausalLM")\(merged ? ", LoRA adapters merged" : "")\(half)); load it with AutoModelForCausalLM.from_pretrained(\"\(out)\")")
+    printError(try CheckpointExport.run(request, note: printNote))
 }
 
 /// `tinygpt import`: a Hugging Face transformers directory or a GGUF file as a tinygpt checkpoint.
@@ -115,13 +66,13 @@ func runImportCommand(_ args: [String]) throws {
     try a.finish()
     guard format == "hf" || format == "gguf" else { throw CLIError("--format must be hf (Hugging Face transformers) or gguf (llama.cpp), got '\(format)'") }
     if dequantize && format != "gguf" { throw CLIError("--dequantize applies to --format gguf (a Hugging Face import is always float32)") }
-    try OutputDirectory.check(out, force: force, sources: [from], note: { printError("tinygpt: note: \($0)") })
+    try OutputDirectory.check(out, force: force, sources: [from], note: printNote)
     if format == "gguf" {
         for line in try GGUFImport.importFile(from, out: out, dequantize: dequantize) { printError(line) }
         return
     }
     let imported = try HuggingFace.importCheckpoint(from: URL(fileURLWithPath: from), to: URL(fileURLWithPath: out))
-    for note in imported.notes { printError("tinygpt: note: \(note)") }
+    imported.notes.forEach(printNote)
     printError("wrote checkpoint \(out): \(grouped(imported.parameters)) parameters")
 }
 
@@ -135,28 +86,12 @@ let logitsFlags = CommandFlags(
             .repeatable("set", "model.rope_scaling=…", "RoPE scaling for this run")])
 
 /// `tinygpt logits --checkpoint DIR --ids "1 2 3"`: the model's logits at
-/// every position, as JSON (a list of rows), for comparisons with other tools.
+/// every position, as JSON (`LanguageModel.logitsJSON`), for comparisons with other tools.
 func runLogitsCommand(_ args: [String]) throws {
     guard var a = logitsFlags.parse(args) else { return }
     guard let checkpoint = try a.option("checkpoint") else { throw CLIError("--checkpoint DIR is required (tinygpt logits --help shows every option)") }
     guard let idsText = try a.option("ids") else { throw CLIError("--ids \"1 2 3\" is required (tinygpt logits --help shows every option)") }
     let overrides = try a.options("set")
     try a.finish()
-    let model = try LanguageModel(checkpoint, note: { printError("tinygpt: note: " + $0) })
-    var run = model.config
-    try run.apply(overrides: overrides)
-    try run.validate()
-    let v = model.vocabSize
-    let ids = try TokenIdText.parse(idsText, vocabSize: v).map { id -> Int32 in
-        guard id < v else { throw CLIError("--ids: \(id) is not a token id in 0..<\(v)") }
-        return Int32(id)
-    }
-    guard !ids.isEmpty else { throw CLIError("--ids: need at least one id") }
-    if ids.count > run.model.contextLength && !run.model.position.extrapolates {
-        throw CLIError("--ids: \(ids.count) ids exceed the trained context length \(run.model.contextLength), and learned positions have no embedding past it")
-    }
-    // Past the trained length only for positions that extrapolate (as eval --context).
-    let logits = try model.positionLogits(model: run.model, context: ids.count, batch: 1).logits(ids, 1, ids.count).toArray()
-    let rows = (0..<ids.count).map { t in "[" + logits[(t * v)..<((t + 1) * v)].map { String($0) }.joined(separator: ",") + "]" }
-    print("[" + rows.joined(separator: ",\n") + "]")
+    print(try LanguageModel(checkpoint, note: printNote).logitsJSON(ids: idsText, overrides: overrides))
 }

@@ -40,6 +40,11 @@ func printError(_ text: String) {
     fputs(text + "\n", stderr)
 }
 
+/// A note on standard error: something the user may want to know, not an error.
+func printNote(_ text: String) {
+    printError("tinygpt: note: " + text)
+}
+
 /// The one-line message for an error that reached `main`: our own errors
 /// carry their text; Foundation's file errors are put in plain words with
 /// the path they concern.

@@ -45,7 +45,7 @@ func runPruneCommand(_ args: [String]) throws {
     request.windows = try a.int("windows", in: 1...1_000_000)
     request.force = a.flag("force")
     try a.finish()
-    let result = try PruneRun.run(request, note: { printError("tinygpt: note: \($0)") })
+    let result = try PruneRun.run(request, note: printNote)
     if let heads = result.heads, let importance = result.importance {
         for (layer, scores) in importance.enumerated() {
             let line = scores.enumerated().map { h, s in String(format: "%@%.4g", heads[layer].contains(h) ? "×" : "", s) }

@@ -1,10 +1,6 @@
 import Foundation
 import Formats
-import Config
 import Kernels
-import Model
-import Tokenizer
-import Generate
 
 let quantizeFlags = CommandFlags(
     command: "quantize", forms: ["--checkpoint DIR --out DIR [--format int8|int4] [--group-size N] [--float-embeddings] [--force]",
@@ -43,14 +39,10 @@ func runQuantizeCommand(_ args: [String]) throws {
             throw CLIError("\(option.0) applies to int8 and int4; --format \(half.rawValue) stores every weight in 16 bits")
         }
         printError(try CheckpointConversion.storeHalf(checkpoint, out: out, dtype: SafeTensorsDType(half), force: force,
-                                                      note: { printError("tinygpt: note: \($0)") }))
+                                                      note: printNote))
         return
     }
     guard let format = QuantizedFormat(rawValue: formatName) else { throw CLIError("--format must be int8, int4, f16 or bf16, got '\(formatName)'") }
-    let requestedGroup = try groupText.map { text -> Int in
-        guard let g = Int(text) else { throw CLIError("--group-size must be an integer ≥ 1, got '\(text)'") }
-        return g
-    }
-    printError(try CheckpointConversion.quantize(checkpoint, out: out, format: format, groupSize: requestedGroup, embeddings: !floatEmbeddings,
-                                                  force: force, note: { printError("tinygpt: note: \($0)") }))
+    printError(try CheckpointConversion.quantize(checkpoint, out: out, format: format, groupSize: try groupSize(groupText), embeddings: !floatEmbeddings,
+                                                  force: force, note: printNote))
 }

@@ -1,9 +1,6 @@
 import Foundation
-import Formats
 import Files
-import Kernels
 import Config
-import Tokenizer
 import Generate
 
 let sampleFlags = CommandFlags(
@@ -37,55 +34,23 @@ func runSampleCommand(_ args: [String]) throws {
     let opened = try OpenedForGeneration(checkpointPath, options: options) { run in
         if stream || noStream { run.sample.stream = stream }
     }
-    let (run, tokenizer, generator) = (opened.run, opened.tokenizer, opened.generator)
+    let (s, generator) = (opened.run.sample, opened.generator)
     if noCache { generator.usesKeyValueCache = false }
-    let s = run.sample
     let text = try promptFile.map { try TextFile.read($0, what: "prompt file") } ?? promptText ?? s.prompt
-    // A prompt gets what the tokenizer's post-processor adds (a BOS), as transformers and llama.cpp do.
-    var prompt = try tokenizer.encode(text, addingSpecialTokens: true).map { Int32($0) }
-    if prompt.isEmpty { prompt = [generator.startToken()] }
-    let context = generator.contextWindow
-    if prompt.count > context {
-        printError("tinygpt: the prompt has \(prompt.count) tokens; keeping its last \(context) (the context window)")
-        prompt = Array(prompt.suffix(context))
-    }
+    let prompt = try generator.prompt(text, note: { printError("tinygpt: " + $0) })
+    try generator.requireMemory(opened.run, promptLength: prompt.count)
 
-    let sequences = s.strategy == .beam ? s.beamWidth : s.numSamples
-    let needed = ModelCost(run.model).generationBytes(sequences: sequences, promptLength: prompt.count, maxNewTokens: s.maxNewTokens,
-                                                      window: generator.contextWindow)  // the KV caches are sized by the window
-    let available = Double(ProcessInfo.processInfo.physicalMemory)
-    guard needed <= available else {
-        throw CLIError(String(format: "generating %d sequence%@ of this model needs about %.1f GB (KV caches, logits, weights), more than this machine's %.1f GB; lower --%@",
-                              sequences, sequences == 1 ? "" : "s", needed / 1e9, available / 1e9, s.strategy == .beam ? "beam-width" : "num-samples"))
-    }
-
-    let settings = DecodingSettings(s)
     let started = DispatchTime.now().uptimeNanoseconds
-    var produced = 0
-    if s.strategy == .beam {
-        let outputs = generator.beamSearch(prompt: prompt, width: s.beamWidth, count: min(s.numSamples, s.beamWidth),
-                                           maxNewTokens: s.maxNewTokens, lengthPenalty: s.lengthPenalty, earlyStopping: s.earlyStopping,
-                                           settings: settings, stop: s.stop)
-        for (i, o) in outputs.enumerated() {
-            if outputs.count > 1 { print(String(format: "--- beam %d, score %.4f ---", i + 1, o.score ?? 0)) }
-            print(text + o.text)
-            produced += o.tokens.count
-        }
-    } else {
-        let streaming = s.stream && s.numSamples == 1
-        if streaming { StandardOutput.write(text) }
-        let outputs = generator.sample(prompt: prompt, count: s.numSamples, maxNewTokens: s.maxNewTokens, settings: settings,
-                                       seed: UInt64(bitPattern: Int64(s.seed)), stop: s.stop,
-                                       onText: streaming ? { StandardOutput.write($0) } : nil)
-        if streaming { print("") }
-        for (i, o) in outputs.enumerated() {
-            produced += o.tokens.count
-            guard !streaming else { continue }
-            if outputs.count > 1 { print("--- sample \(i + 1) ---") }
-            print(text + o.text)
-        }
+    let streaming = s.strategy != .beam && s.stream && s.numSamples == 1
+    if streaming { StandardOutput.write(text) }
+    let outputs = generator.generate(prompt: prompt, s, onText: streaming ? { StandardOutput.write($0) } : nil)
+    if streaming { print("") }
+    for (i, o) in outputs.enumerated() where !streaming {
+        if outputs.count > 1 { print(s.strategy == .beam ? String(format: "--- beam %d, score %.4f ---", i + 1, o.score ?? 0) : "--- sample \(i + 1) ---") }
+        print(text + o.text)
     }
     StandardOutput.flush()  // a failed write is the command's outcome, before any summary
+    let produced = outputs.reduce(0) { $0 + $1.tokens.count }
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     printError(String(format: "%d tokens in %.2f s (%.1f tokens/s)", produced, seconds, Double(produced) / max(seconds, 1e-9)))
 }

@@ -1,7 +1,6 @@
 import Foundation
 import Kernels
 import Config
-import Formats
 import Tokenizer
 import Generate
 
@@ -62,25 +61,24 @@ struct SamplingOptions {
         }
         stops = try a.options("stop")
         threads = try a.threads()
-        context = try a.option("context").map { text -> Int in
-            guard let n = Int(text), n >= 1 else { throw CLIError("--context must be an integer ≥ 1, got '\(text)'") }
-            return n
-        }
+        context = try a.positiveInt("context")
     }
 
     /// The checkpoint's run config with the options applied: the sample section of --config,
     /// then the assignments and flags, then --stop (validated by the caller once it is complete).
     func apply(to checkpoint: RunConfig) throws -> RunConfig {
         var run = checkpoint
-        if let configPath { run.sample = try sampleSection(ofConfig: configPath) }
+        if let configPath { run.sample = try RunConfig.sampleSection(ofConfig: configPath, note: printNote) }
         try run.apply(overrides: overrides)
         if !stops.isEmpty { run.sample.stop = stops }
         return run
     }
 
+    /// The fields the assignments and flags set ("sample.seed").
+    var given: Set<String> { Set(overrides.map { String($0.prefix(while: { $0 != "=" })) }) }
+
     /// A setting asked for here that the strategy never reads would be ignored silently: refuse it.
     func checkEffect(_ s: SampleConfig) throws {
-        let given = overrides.map { String($0.prefix(while: { $0 != "=" })) }
         if let field = SampleConfig.fieldsWithoutEffect(under: s.strategy).first(where: { given.contains("sample.\($0)") }) {
             let flag = SamplingOptions.fieldFlags.first { $0.value == field }.map { "--\($0.key)" } ?? "sample.\(field)"
             let why = s.strategy == .sample ? "it belongs to beam search (--strategy beam)"
@@ -102,7 +100,7 @@ struct OpenedForGeneration {
 
     init(_ checkpointPath: String, options: SamplingOptions, adjust: (inout RunConfig) -> Void = { _ in }) throws {
         if let threads = options.threads { Parallel.threads = threads }
-        model = try LanguageModel(checkpointPath, note: { printError("tinygpt: note: " + $0) })
+        model = try LanguageModel(checkpointPath, note: printNote)
         var run = try options.apply(to: model.config)
         adjust(&run)
         try run.validate()

@@ -44,29 +44,12 @@ func runServeCommand(_ args: [String]) throws {
     try a.finish()
 
     if let threads = options.threads { Parallel.threads = threads }
-    let language = try LanguageModel(checkpointPath, note: { printError("tinygpt: note: " + $0) })
+    let language = try LanguageModel(checkpointPath, note: printNote)
     let run = try options.apply(to: language.config)
     try run.validate()
-    let s = run.sample
-    if s.strategy == .beam { throw CLIError("serve answers token by token: --strategy greedy or sample (beam search is tinygpt sample's)") }
-    if s.numSamples != 1 { throw CLIError("sample.num_samples: a request asks for its choices with 'n'; drop the setting") }
-    var defaults = RequestDefaults()
-    defaults.settings = DecodingSettings(s)
-    defaults.stop = s.stop
-    let given = Set(options.overrides.map { String($0.prefix(while: { $0 != "=" })) })
-    defaults.maxTokens = given.contains("sample.max_new_tokens") ? s.maxNewTokens : 256
-    if given.contains("sample.seed") { defaults.seed = UInt64(bitPattern: Int64(s.seed)) }
-    settings.defaults = defaults
-
+    settings.defaults = try RequestDefaults(run.sample, given: options.given)
     _ = try language.checkedWindow(run.model, context: options.context, batch: settings.parallel)
-    // Every slot holds a KV cache for the whole window.
-    let window = max(options.context ?? 0, run.model.contextLength)
-    let needed = ModelCost(run.model).generationBytes(sequences: settings.parallel, promptLength: 1, maxNewTokens: window, window: window)
-    let available = Double(ProcessInfo.processInfo.physicalMemory)
-    guard needed <= available else {
-        throw CLIError(String(format: "--parallel %d: %d slots of this model with a %d-token window need about %.1f GB (KV caches, logits, weights), more than this machine's %.1f GB; lower --parallel",
-                              settings.parallel, settings.parallel, window, needed / 1e9, available / 1e9))
-    }
+    try settings.requireMemory(run.model, context: options.context)
     let model = try ServedModel(language, model: run.model, context: options.context, name: name)
     let server = try OpenAIServer(model: model, settings: settings)
 

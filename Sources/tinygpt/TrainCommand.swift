@@ -1,10 +1,6 @@
 import Foundation
-import Files
-import Kernels
-import Tokenizer
 import Train
 import Formats
-import Config
 
 let trainFlags = CommandFlags(
     command: "train", forms: ["[--config FILE] [--data FILE] [--out DIR] [--resume | --force] [--init-from CKPT] [--reward CKPT] [--teacher CKPT] [--set k=v ...]"],
@@ -69,33 +65,11 @@ func runTrainCommand(_ args: [String]) throws {
     }, tokenizerProgress: { done, total in
         if showProgress { fputs(done == total ? "\r\u{1B}[K" : "\rtraining tokenizer: \(done)/\(total)", stderr) }
     }) else { return }
-    let trainer = run.trainer, corpus = run.corpus, config = trainer.config
-    let out = run.directory.url
-    if let source = run.initializedFrom { printError("initialised from \(source.path)") }
-    let parameters = trainer.model.parameters.map(\.tensor.count).reduce(0, +)
-    printError("run directory: \(out.path)")
-    if let prompts = corpus.prompts {
-        printError("data: \(config.data.path): \(prompts.train.count) training and \(prompts.validation.count) validation prompts, objective \(config.train.objective.rawValue), reward: \(rewardDescription(config))")
-    } else if let examples = corpus.examples {
-        printError("data: \(config.data.path): \(examples.train.count) training and \(examples.validation.count) validation \(examples.format.rawValue) examples, objective \(config.train.objective.rawValue)\(config.train.objective == .dpo ? " (beta \(config.train.dpoBeta))" : ""), \(config.tokenizer.type.rawValue) tokenizer with \(corpus.tokenizer.vocabSize) tokens")
-    } else {
-        printError("data: \(config.data.path): \(corpus.train.count) training and \(corpus.validation.count) validation tokens, \(config.tokenizer.type.rawValue) tokenizer with \(corpus.tokenizer.vocabSize) tokens")
-    }
-    if let teacher = trainer.teacher {
-        let t = config.train
-        printError("distill: teacher \(config.train.teacher) (\(teacher.config.model.nLayer) layers, d_model \(teacher.config.model.dModel)), temperature \(t.distillTemperature), alpha \(t.distillAlpha)\(run.tokenizerFromTeacher ? "; the student takes its tokenizer" : "")")
-    }
-    let start = resume ? "resuming at step \(trainer.step)" : run.initializedFrom != nil ? "fine-tuning" : "training from scratch"
-    printError("model: \(grouped(parameters)) parameters; \(Parallel.threads) thread\(Parallel.threads == 1 ? "" : "s"); \(start) to step \(config.train.maxSteps)")
-    if let method = config.peftMethod, let detail = config.peftDetail {
-        let trainable = trainer.optimizer.parameters.map(\.tensor.count).reduce(0, +)
-        printError(String(format: "%@: %@ trainable parameters (%.2f%% of the base), %@; base weights frozen",
-                          method.rawValue, grouped(trainable), 100 * Double(trainable) / Double(max(parameters, 1)), detail))
-    }
+    run.startLines(resuming: resume).forEach(printError)
 
     installInterruptHandler()
     do {
-        try trainer.run()
+        try run.trainer.run()
     } catch let interrupted as TrainingInterrupted {
         if let outputFailure {
             printError("tinygpt: error: \(StandardOutput.failureMessage(outputFailure)); stopped at step \(interrupted.step) and saved \(interrupted.checkpoint.path) (continue with --resume)")
@@ -104,41 +78,6 @@ func runTrainCommand(_ args: [String]) throws {
         printError("tinygpt: \(interrupted)")
         if !interrupted.budgetReached { exit(128 + (interrupted.signal == 0 ? SIGINT : interrupted.signal)) }
     }
-    printError(trainer.doneSummary(directory: run.directory))
-    printError("loss curve: \(run.directory.lossCurve.path); metrics: \(run.directory.metrics.path)")
-    let validationPrompt = corpus.examples.flatMap({ $0.validation.first }).map({ corpus.tokenizer.decode($0.chosen.tokens.prefix($0.chosen.promptLength).map(Int.init)) })
-        ?? corpus.prompts.flatMap({ $0.validation.first }).map({ corpus.tokenizer.decode($0.map(Int.init)) })
-    if let prompt = validationPrompt {
-        printError("sample:  tinygpt sample --checkpoint \(out.path) --prompt \(shellQuoted(prompt)) --strategy greedy  (a validation prompt)")
-    } else {
-        printError("sample:  tinygpt sample --checkpoint \(out.path) --prompt \"The \"")
-    }
-    printError("measure: tinygpt eval --checkpoint \(out.path) --data FILE")
+    run.finishLines().forEach(printError)
     withExtendedLifetime(run) {}  // the run's lock is held to the end
-}
-
-/// What scores a PPO or GRPO run's completions, for the console.
-func rewardDescription(_ config: RunConfig) -> String {
-    let r = config.reward ?? RewardConfig()
-    var parts: [String] = []
-    if !r.model.isEmpty { parts.append("reward model \(r.model)") }
-    if !r.regex.isEmpty { parts.append("regex \(r.regex)") }
-    if let n = r.targetLength { parts.append("target length \(n)") }
-    if !r.avoid.isEmpty { parts.append("avoid \(r.avoid.joined(separator: ","))") }
-    return parts.joined(separator: " + ")
-}
-
-/// Text as one POSIX shell word: $'…' with newlines, tabs, backslashes and quotes escaped.
-func shellQuoted(_ text: String) -> String {
-    var out = ""
-    for c in text.unicodeScalars {
-        switch c {
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        case "\\": out += "\\\\"
-        case "'": out += "\\'"
-        default: out.unicodeScalars.append(c)
-        }
-    }
-    return "$'" + out + "'"
 }
