@@ -737,10 +737,8 @@ public struct DataFingerprint: Equatable, Sendable {
     public let hash: UInt64
 
     public init(text: String) {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in text.utf8 { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
         self.bytes = text.utf8.count
-        self.hash = hash
+        self.hash = FNV1a64.hash(text.utf8)
     }
 
     init(bytes: Int, hash: UInt64) { self.bytes = bytes; self.hash = hash }
