@@ -22,6 +22,7 @@ func runInfoCommand(_ args: [String]) throws {
     var note: String?
     var quantization: (format: QuantizedFormat, groupSize: Int, embeddings: Bool)?
     var stored: (count: WeightCount, mask: PruningMask?)?
+    var baseLine: String?
     if let checkpoint {
         let extraSets = try a.options("set"), extraConfig = try a.option("config")
         if !extraSets.isEmpty || extraConfig != nil {
@@ -30,8 +31,12 @@ func runInfoCommand(_ args: [String]) throws {
         let directory = try Checkpoint.resolve(checkpoint)
         config = try Checkpoint.loadConfig(from: directory)
         quantization = try QuantizedCheckpoint.quantizationInfo(directory)
-        stored = (try WeightCount.count(checkpoint: directory, config: config.model),
-                  try PruningMask.load(from: directory, parameters: config.model.parameterShapes))
+        if let base = try Checkpoint.checkedBase(of: directory, config: config) {
+            baseLine = "base: \(base.directory.path) (adapters only: the base's weights are read from there; its \(base.record.weightsFile) matches the record)"
+        }
+        let weights = try Checkpoint.weightsDirectory(of: directory)  // an adapters-only checkpoint's are its base's
+        stored = (try WeightCount.count(checkpoint: weights, config: config.model),
+                  try PruningMask.load(from: weights, parameters: config.model.parameterShapes))
     } else {
         config = try readConfig(&a)
     }
@@ -78,6 +83,7 @@ func runInfoCommand(_ args: [String]) throws {
     print("FLOPs per token: forward \(grouped(forward)), training ≈ \(grouped(3 * forward)) (forward + backward, at context \(m.contextLength))")
     let state = cost.trainingStateBytes(optimizer: config.train.optimizer)
     print("memory: weights \(megabytes(state.weights)), gradients \(megabytes(state.gradients)), \(config.train.optimizer.rawValue) state \(megabytes(state.optimizer)), total \(megabytes(state.weights + state.gradients + state.optimizer)) before activations")
+    if let baseLine { print(baseLine) }
     if let stored { printStoredWeights(stored.count, mask: stored.mask) }
     for line in cost.perTokenLines(quantization: quantization) { print(line) }
     print("resolved config:")
