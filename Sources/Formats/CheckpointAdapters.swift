@@ -12,8 +12,8 @@ import Model
 /// ("prefix_tuning.prefixes", what PEFT stores). A run started from a base
 /// checkpoint (`--init-from`) saves adapters only: `base.json` names the base
 /// (`CheckpointBase`); a run on a freshly initialised base, which exists
-/// nowhere else, keeps it in `model.safetensors` (as checkpoints written
-/// before adapters-only ones did, which still load).
+/// nowhere else, keeps it in `model.safetensors` beside the adapters, and
+/// such a checkpoint loads with no record to check.
 extension Checkpoint {
     public static let adapterFile = "adapter.safetensors"
 

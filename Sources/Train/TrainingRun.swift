@@ -216,8 +216,12 @@ public final class TrainingRun {
 
         // An adapter run started from a checkpoint saves adapters only, naming that checkpoint as its base
         // (fingerprinted now); a resumed run carries its record on; a run on a fresh base keeps the base's weights.
-        let base = resume ? try CheckpointBase.read(from: resumeFrom)
-            : try initial.flatMap { initial in checked.peftMethod == nil ? nil : try CheckpointBase(given: request.initFrom ?? initial.directory.path, directory: initial.directory) }
+        var base: CheckpointBase?
+        if resume {
+            base = try CheckpointBase.read(from: resumeFrom)
+        } else if let initial, checked.peftMethod != nil {
+            base = try CheckpointBase(given: request.initFrom ?? initial.directory.path, directory: initial.directory)
+        }
 
         // Everything checked: now the directory may change. Starting over
         // (--force, or a run that stopped before its first checkpoint) keeps
