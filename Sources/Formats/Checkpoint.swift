@@ -15,6 +15,8 @@ import Tokenizer
 ///     chat_template.jinja the chat template, for models that have one (optional)
 ///
 /// plus whatever extra files the trainer adds (optimizer state, progress).
+/// An adapter checkpoint trained on a base checkpoint holds no
+/// `model.safetensors`: `base.json` names the base instead (CheckpointBase.swift).
 /// Directories are replaced atomically: written complete under a temporary
 /// name beside the target, then renamed into place.
 public enum Checkpoint {
@@ -61,20 +63,23 @@ public enum Checkpoint {
     /// a PPO run keeps its reward and value models there). `dtype` stores the
     /// weights as F32, or as F16/BF16 (a half checkpoint, rounded to nearest
     /// even; `checkRepresentable` first); `mask` adds a pruned model's mask.
+    /// With `base`, a model with adapters is saved adapters-only: `base.json`
+    /// names the checkpoint whose weights are the frozen base (and its mask).
     public static func save(model: GPT, config: RunConfig, tokenizerJSON: Data,
                             extraFiles: [String: Data] = [:], extraTensors: [String: [SafeTensor]] = [:],
                             inner: [String: InnerCheckpoint] = [:], dtype: SafeTensorsDType = .f32, mask: PruningMask? = nil,
-                            to directory: URL) throws {
+                            base: CheckpointBase? = nil, to directory: URL) throws {
         var outer = InnerCheckpoint(model: model, config: config, tokenizerJSON: tokenizerJSON, extraFiles: extraFiles, extraTensors: extraTensors)
         outer.dtype = dtype
         outer.mask = mask
+        outer.base = base
         for checkpoint in [outer] + inner.values { _ = try checkpoint.config.jsonData() }  // every config valid before anything is written
         try replaceDirectoryAtomically(directory) { temporary in
-            try outer.write(into: temporary)
+            try outer.write(into: temporary, target: directory)
             for (name, checkpoint) in inner.sorted(by: { $0.key < $1.key }) {
                 let subdirectory = temporary.appendingPathComponent(name)
                 try FileManager.default.createDirectory(at: subdirectory, withIntermediateDirectories: false)
-                try checkpoint.write(into: subdirectory)
+                try checkpoint.write(into: subdirectory, target: directory.appendingPathComponent(name))
             }
         }
     }
@@ -88,16 +93,23 @@ public enum Checkpoint {
         public var extraTensors: [String: [SafeTensor]] = [:]
         public var dtype: SafeTensorsDType = .f32
         public var mask: PruningMask?
+        /// The base of an adapter model saved adapters-only.
+        public var base: CheckpointBase?
 
         public init(model: GPT, config: RunConfig, tokenizerJSON: Data, extraFiles: [String: Data] = [:], extraTensors: [String: [SafeTensor]] = [:]) {
             self.model = model; self.config = config; self.tokenizerJSON = tokenizerJSON
             self.extraFiles = extraFiles; self.extraTensors = extraTensors
         }
 
-        func write(into directory: URL) throws {
-            let weights = model.parameters.map { SafeTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.toArray(), dtype: dtype) }
-            try SafeTensors.write(weights, metadata: formatMetadata, to: directory.appendingPathComponent(weightsFile))
-            try mask?.write(into: directory, order: config.model.parameterShapes)
+        /// Writes into `directory`, which becomes `target` (base.json records the base relative to it).
+        func write(into directory: URL, target: URL) throws {
+            if let base, model.hasAdapters {
+                try base.write(into: directory, target: target)
+            } else {
+                let weights = model.parameters.map { SafeTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.toArray(), dtype: dtype) }
+                try SafeTensors.write(weights, metadata: formatMetadata, to: directory.appendingPathComponent(weightsFile))
+                try mask?.write(into: directory, order: config.model.parameterShapes)
+            }
             if model.hasAdapters { try SafeTensors.write(adapterTensors(model), metadata: formatMetadata, to: directory.appendingPathComponent(adapterFile)) }
             try config.jsonData().write(to: directory.appendingPathComponent(configFile))
             try tokenizerJSON.write(to: directory.appendingPathComponent(tokenizerFile))
@@ -151,6 +163,8 @@ public enum Checkpoint {
         public var storage: SafeTensorsDType = .f32
         /// A pruned model's mask (`mask.safetensors`), checked against the weights.
         public var mask: PruningMask? = nil
+        /// An adapters-only checkpoint's base: where it was found, and its record.
+        public var base: (directory: URL, record: CheckpointBase)? = nil
     }
 
     /// A half checkpoint's dtype when every one of `dtypes` is that one half
@@ -176,11 +190,32 @@ public enum Checkpoint {
     }
 
     /// Loads a checkpoint directory, validating every tensor against the config.
-    public static func load(from directory: URL) throws -> Loaded {
+    /// An adapters-only checkpoint loads its base first (found, its shape and
+    /// fingerprint checked), as the model `--init-from` started from: a LoRA
+    /// base merged.
+    public static func load(from directory: URL) throws -> Loaded { try load(from: directory, depth: 0, model: nil) }
+
+    /// `model`: the config to build the model under, when it is an adapter
+    /// checkpoint's base (same parameters; settings such as the context may differ).
+    private static func load(from directory: URL, depth: Int, model modelConfig: ModelConfig?) throws -> Loaded {
         let config = try loadConfig(from: directory)
         let tokenizerURL = directory.appendingPathComponent(tokenizerFile)
         guard let tokenizerJSON = FileManager.default.contents(atPath: tokenizerURL.path) else {
             throw FormatError("checkpoint '\(directory.path)' has no readable \(tokenizerFile)")
+        }
+        if let base = try checkedBase(of: directory, config: config) {
+            guard depth < maxBaseDepth else {
+                throw FormatError("checkpoint '\(directory.path)': its bases name each other in a loop (more than \(maxBaseDepth) deep)")
+            }
+            // The base's weights, built under this checkpoint's model settings (baseDirectory checked the parameters match).
+            let loadedBase = try load(from: base.directory, depth: depth + 1, model: modelConfig ?? config.model)
+            let model = loadedBase.model
+            if let method = model.unmergeableMethod {
+                throw FormatError("checkpoint '\(directory.path)': its base '\(base.directory.path)' has \(method.rawValue) modules, which do not merge into a plain model; a base is a plain or LoRA checkpoint")
+            }
+            if model.hasAdapters { model.mergeAdapters() }
+            try loadAdapters(into: model, config: config, directory: directory)
+            return Loaded(model: model, config: config, tokenizerJSON: tokenizerJSON, directory: directory, mask: loadedBase.mask, base: base)
         }
         let file = try SafeTensors.read(from: directory.appendingPathComponent(weightsFile))
         if let quantization = file.metadata[QuantizedCheckpoint.formatKey] {
@@ -192,7 +227,7 @@ public enum Checkpoint {
             throw FormatError("\(directory.path) was trained before sinusoidal positions followed the paper (token embeddings × √d_model); "
                                   + "its outputs would change, so it is refused: train it again")
         }
-        let model = GPT(config: config.model, seed: 0)
+        let model = GPT(config: modelConfig ?? config.model, seed: 0)
         try assign(file, to: model, source: directory.appendingPathComponent(weightsFile).path)
         let values = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, UnsafeBufferPointer(start: UnsafePointer($0.tensor.data), count: $0.tensor.count)) })
         let mask = try PruningMask.load(from: directory, parameters: config.model.parameterShapes, values: values)
@@ -336,12 +371,12 @@ public enum Checkpoint {
     public static func resolve(_ path: String) throws -> URL {
         let url = URL(fileURLWithPath: path)
         let fm = FileManager.default
-        if fm.fileExists(atPath: url.appendingPathComponent(weightsFile).path) { return url }
-        for sub in [RunDirectory.bestName, RunDirectory.latestName] where fm.fileExists(atPath: url.appendingPathComponent(sub).appendingPathComponent(weightsFile).path) {
+        if holdsCheckpoint(url) { return url }
+        for sub in [RunDirectory.bestName, RunDirectory.latestName] where holdsCheckpoint(url.appendingPathComponent(sub)) {
             return url.appendingPathComponent(sub)
         }
         guard fm.fileExists(atPath: path) else { throw FormatError("checkpoint '\(path)' does not exist") }
-        throw FormatError("'\(path)' is neither a checkpoint (no \(weightsFile)) nor a run directory (no best/ or latest/)")
+        throw FormatError("'\(path)' is neither a checkpoint (no \(weightsFile) or \(CheckpointBase.file)) nor a run directory (no best/ or latest/)")
     }
 
     /// Writes a directory under a temporary name, then renames it over `target`.

@@ -9,9 +9,11 @@ import Model
 /// LoRA's "blocks.N.attn.q.lora_A" / "….lora_B", the bottleneck adapters'
 /// "blocks.N.attn_adapter.down.weight" …, "prefix_tuning.…", "prompt_tuning.embeddings"),
 /// and prefix tuning's computed prefixes when an MLP makes them
-/// ("prefix_tuning.prefixes", what PEFT stores). `model.safetensors` is then
-/// the frozen base, copied unchanged from the model training started from,
-/// so the checkpoint is whole by itself.
+/// ("prefix_tuning.prefixes", what PEFT stores). A run started from a base
+/// checkpoint (`--init-from`) saves adapters only: `base.json` names the base
+/// (`CheckpointBase`); a run on a freshly initialised base, which exists
+/// nowhere else, keeps it in `model.safetensors` beside the adapters, and
+/// such a checkpoint loads with no record to check.
 extension Checkpoint {
     public static let adapterFile = "adapter.safetensors"
 

@@ -59,6 +59,31 @@ public enum CheckpointConversion {
                       Double(2 * count) / 1e6, Double(4 * count) / 1e6)
     }
 
+    /// Writes `checkpoint` whole with every weight in float32: a half checkpoint
+    /// widened; an adapters-only checkpoint with a copy of its base beside its
+    /// adapters (kept unmerged), so that the copy needs no other checkpoint.
+    public static func storeFloat(_ checkpoint: String, out: String, force: Bool, note: (String) -> Void) throws -> String {
+        let directory = try Checkpoint.resolve(checkpoint)
+        if let q = QuantizedCheckpoint.quantization(ofWeightsAt: directory.appendingPathComponent(Checkpoint.weightsFile)) {
+            throw UsageError("\(directory.path) is quantized (\(q)); its float32 weights are the float checkpoint it was quantized from")
+        }
+        try OutputDirectory.check(out, force: force, sources: [checkpoint, directory.path], note: note)
+        let (loaded, _) = try Checkpoint.loadWithTokenizer(directory.path)
+        var extraFiles = Checkpoint.chatTemplateFiles(try Checkpoint.chatTemplate(in: loaded.directory))
+        let score = directory.appendingPathComponent(Checkpoint.scoreFile)
+        if Checkpoint.isScoreModel(directory) {
+            guard let data = FileManager.default.contents(atPath: score.path) else { throw FormatError("cannot read '\(score.path)'") }
+            extraFiles[Checkpoint.scoreFile] = data
+        }
+        try Checkpoint.save(model: loaded.model, config: loaded.config, tokenizerJSON: loaded.tokenizerJSON, extraFiles: extraFiles,
+                            mask: loaded.mask, to: URL(fileURLWithPath: out))
+        let count = loaded.model.parameters.map(\.tensor.count).reduce(0, +)
+        let adapters = loaded.model.adapterParameters.map(\.tensor.count).reduce(0, +)
+        let base = loaded.base.map { ", the base copied from \($0.directory.path)" } ?? ""
+        return "wrote \(out) (float32, whole: weights \(String(format: "%.2f", Double(4 * count) / 1e6)) MB"
+            + (adapters > 0 ? ", \(grouped(adapters)) adapter parameters" : "") + base + "); it needs no other checkpoint"
+    }
+
     /// The float checkpoint with any adapters merged into its weights, and its config without them.
     private static func loadMerged(_ directory: URL) throws -> (Checkpoint.Loaded, RunConfig) {
         let (loaded, _) = try Checkpoint.loadWithTokenizer(directory.path)

@@ -18,23 +18,32 @@ public struct ModelReport {
     let runConfig: Data
     let quantization: (format: QuantizedFormat, groupSize: Int, embeddings: Bool)?
     let stored: (count: WeightCount, mask: PruningMask?)?
+    /// An adapters-only checkpoint's base, found and checked against its record.
+    let baseLine: String?
 
     /// A config's report.
     public init(config: RunConfig) throws {
-        try self.init(config: config, quantization: nil, stored: nil)
+        try self.init(config: config, quantization: nil, stored: nil, baseLine: nil)
     }
 
     /// A checkpoint's (or run directory's) report, with the weights as the file stores them.
     public init(checkpoint path: String) throws {
         let directory = try Checkpoint.resolve(path)
         let config = try Checkpoint.loadConfig(from: directory)
-        try self.init(config: config, quantization: try QuantizedCheckpoint.quantizationInfo(directory),
-                      stored: (try WeightCount.count(checkpoint: directory, config: config.model),
-                               try PruningMask.load(from: directory, parameters: config.model.parameterShapes)))
+        let quantization = try QuantizedCheckpoint.quantizationInfo(directory)
+        var baseLine: String?
+        if let base = try Checkpoint.checkedBase(of: directory, config: config) {
+            baseLine = "base: \(base.directory.path) (adapters only: the base's weights are read from there; its \(base.record.weightsFile) matches the record)"
+        }
+        let weights = try Checkpoint.weightsDirectory(of: directory)  // an adapters-only checkpoint's are its base's
+        try self.init(config: config, quantization: quantization,
+                      stored: (try WeightCount.count(checkpoint: weights, config: config.model),
+                               try PruningMask.load(from: weights, parameters: config.model.parameterShapes)),
+                      baseLine: baseLine)
     }
 
     private init(config: RunConfig, quantization: (format: QuantizedFormat, groupSize: Int, embeddings: Bool)?,
-                 stored: (count: WeightCount, mask: PruningMask?)?) throws {
+                 stored: (count: WeightCount, mask: PruningMask?)?, baseLine: String?) throws {
         var config = config
         runConfig = try config.jsonData()
         let vocabulary = config.expectedVocabularySize
@@ -50,6 +59,7 @@ public struct ModelReport {
         cost = ModelCost(config.model)
         self.quantization = quantization
         self.stored = stored
+        self.baseLine = baseLine
     }
 
     /// One JSON object: what scripts read.
@@ -87,6 +97,7 @@ public struct ModelReport {
         lines.append("FLOPs per token: forward \(grouped(forward)), training ≈ \(grouped(3 * forward)) (forward + backward, at context \(m.contextLength))")
         let state = cost.trainingStateBytes(optimizer: config.train.optimizer)
         lines.append("memory: weights \(megabytes(state.weights)), gradients \(megabytes(state.gradients)), \(config.train.optimizer.rawValue) state \(megabytes(state.optimizer)), total \(megabytes(state.weights + state.gradients + state.optimizer)) before activations")
+        if let baseLine { lines.append(baseLine) }
         if let stored {
             let (w, mask) = stored
             if w.storage != .f32 {

@@ -77,7 +77,7 @@ public enum OutputDirectory {
         let url = URL(fileURLWithPath: path)
         if RunDirectory.markerNames.contains(where: { fm.fileExists(atPath: url.appendingPathComponent($0).path) }) { return "run" }
         let config = url.appendingPathComponent(Checkpoint.configFile)
-        if fm.fileExists(atPath: url.appendingPathComponent(Checkpoint.weightsFile).path),
+        if Checkpoint.holdsCheckpoint(url),
            let data = fm.contents(atPath: config.path),
            case .object? = (try? JSONParser.parse(Array(data)))?["model"] {
             return "checkpoint"

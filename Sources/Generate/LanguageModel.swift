@@ -14,7 +14,8 @@ import Tokenizer
 ///     float       one sequence: the per-token path over the weights mapped in
 ///                 place; several rows, or scaled RoPE: loaded as a GPT
 ///     adapters    loaded, with LoRA adapters merged (W + (α/r)·B·A); bottleneck
-///                 adapters, prefixes and prompts kept beside the base (batched path)
+///                 adapters, prefixes and prompts kept beside the base (batched path);
+///                 the base read from the checkpoint base.json names, when it does
 ///     quantized   int8/int4 matrices on the per-token path only
 ///
 /// Opening reads the config, tokenizer and chat template and checks them
@@ -60,6 +61,8 @@ public final class LanguageModel {
             tokenizerJSON = json
             quantized = nil
             storage = config.peftMethod == nil ? .float : .adapters
+            // An adapters-only checkpoint's base is found and its shape checked now; its fingerprint when the weights are read.
+            if storage == .adapters { _ = try Checkpoint.baseDirectory(of: directory, config: config) }
         }
         tokenizer = try TokenizerFile.load(data: tokenizerJSON, name: directory.appendingPathComponent(Checkpoint.tokenizerFile).path)
         guard let vocab = config.model.vocabSize else { throw FormatError("\(directory.path): config.json has no model.vocab_size") }

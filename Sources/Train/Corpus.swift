@@ -83,11 +83,10 @@ public enum TokenCache {
     static let magic = Array("TGTOKENS".utf8)
 
     public static func key(text: String, config: RunConfig) -> UInt64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325  // FNV-1a
-        func mix(_ bytes: some Sequence<UInt8>) { for b in bytes { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 } }
-        mix(text.utf8)
-        mix("|\(config.tokenizer.type.rawValue)|\(config.tokenizer.vocabSize)|\(config.tokenizer.specialTokens)|\(config.data.valFraction)".utf8)
-        return hash
+        var hash = FNV1a64()
+        hash.combine(text.utf8)
+        hash.combine("|\(config.tokenizer.type.rawValue)|\(config.tokenizer.vocabSize)|\(config.tokenizer.specialTokens)|\(config.data.valFraction)".utf8)
+        return hash.value
     }
 
     public static func write(train: [Int32], validation: [Int32], vocabSize: Int, key: UInt64, to url: URL) throws {

@@ -60,6 +60,8 @@ public struct TrainerOptions {
     public var data: DataFingerprint?
     /// The model's chat template, written into every checkpoint (a fine-tuned model keeps its starting point's).
     public var chatTemplate: String?
+    /// An adapter run's base checkpoint: checkpoints then hold the adapters and this record, not the base's weights.
+    public var base: CheckpointBase?
     /// Keep metrics.jsonl and loss.svg in the run directory; off for a
     /// trainer that only takes steps (`bench train`), which writes nothing.
     public var recordsMetrics = true
@@ -622,7 +624,7 @@ public final class Trainer {
         try Checkpoint.save(model: model, config: config, tokenizerJSON: tokenizerJSON,
                             extraFiles: Checkpoint.chatTemplateFiles(options.chatTemplate).merging([Trainer.stateFile: try state.jsonData()]) { $1 },
                             extraTensors: tensors, inner: policyOptimization?.innerCheckpoints(config: config, tokenizerJSON: tokenizerJSON) ?? [:],
-                            mask: mask, to: directory)
+                            mask: mask, base: options.base, to: directory)
     }
 
     /// Refuses LoRA adapters on a pruned model: merged, they would fill the pruned weights in.
@@ -737,10 +739,8 @@ public struct DataFingerprint: Equatable, Sendable {
     public let hash: UInt64
 
     public init(text: String) {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in text.utf8 { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
         self.bytes = text.utf8.count
-        self.hash = hash
+        self.hash = FNV1a64.hash(text.utf8)
     }
 
     init(bytes: Int, hash: UInt64) { self.bytes = bytes; self.hash = hash }

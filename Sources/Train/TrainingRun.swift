@@ -214,6 +214,15 @@ public final class TrainingRun {
             }
         }
 
+        // An adapter run started from a checkpoint saves adapters only, naming that checkpoint as its base
+        // (fingerprinted now); a resumed run carries its record on; a run on a fresh base keeps the base's weights.
+        var base: CheckpointBase?
+        if resume {
+            base = try CheckpointBase.read(from: resumeFrom)
+        } else if let initial, checked.peftMethod != nil {
+            base = try CheckpointBase(given: request.initFrom ?? initial.directory.path, directory: initial.directory)
+        }
+
         // Everything checked: now the directory may change. Starting over
         // (--force, or a run that stopped before its first checkpoint) keeps
         // the token cache, which is only used when it matches the text and
@@ -235,6 +244,7 @@ public final class TrainingRun {
         options.resume = resume
         options.resumeFrom = resumeFrom
         options.data = fingerprint
+        options.base = base
         // The template goes where the weights go: from --init-from, or kept by a resumed run.
         // A fresh distill run's student takes the teacher's with its tokenizer.
         let templateSource = initial?.directory ?? (tokenizerFromTeacher ? teacher?.directory : nil)

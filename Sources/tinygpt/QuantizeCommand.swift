@@ -4,7 +4,7 @@ import Kernels
 
 let quantizeFlags = CommandFlags(
     command: "quantize", forms: ["--checkpoint DIR --out DIR [--format int8|int4] [--group-size N] [--float-embeddings] [--force]",
-                                 "--checkpoint DIR --out DIR --format f16|bf16 [--force]"],
+                                 "--checkpoint DIR --out DIR --format f16|bf16|f32 [--force]"],
     about: """
         Writes a copy of a checkpoint whose matrices are group-wise symmetric int8 (default) or int4: each group of
         N consecutive weights of a row keeps one float scale max|w|/127 (or /7). Norm gains, biases and a learned
@@ -14,14 +14,15 @@ let quantizeFlags = CommandFlags(
         """,
     flags: [
         Flag("checkpoint", "DIR", "the float checkpoint"), Flag("out", "DIR", "the checkpoint to write; new or empty"),
-        Flag("format", "int8|int4|f16|bf16", default: "int8", "the weights' format"),
+        Flag("format", "int8|int4|f16|bf16|f32", default: "int8", "the weights' format"),
         Flag("group-size", "N", "weights per scale (default \(QuantizedCheckpoint.preferredGroupSize), halved until it divides every row)"),
         Flag("float-embeddings", "keep the token embedding and output head float32"), .force,
     ],
     notes: """
         --format f16|bf16 stores every weight in 16 bits (IEEE half, or bfloat16), rounded to nearest even: half the
         file, computed in float32 once opened. Every command reads it as a float checkpoint (train --init-from too),
-        and export --format hf writes the same dtype.
+        and export --format hf writes the same dtype. --format f32 writes a whole float32 copy: an adapter checkpoint,
+        which holds adapters only, gets a copy of its base beside them, so it needs no other checkpoint.
         example: tinygpt quantize --checkpoint runs/default-20261123-120000 --out runs/default-int8
         """)
 
@@ -34,15 +35,19 @@ func runQuantizeCommand(_ args: [String]) throws {
     let floatEmbeddings = a.flag("float-embeddings")
     let force = a.flag("force")
     try a.finish()
-    if let half = HalfFloat(rawValue: formatName) {
+    if formatName == "f32" || HalfFloat(rawValue: formatName) != nil {
         if let option = [("--group-size", groupText != nil), ("--float-embeddings", floatEmbeddings)].first(where: \.1) {
-            throw CLIError("\(option.0) applies to int8 and int4; --format \(half.rawValue) stores every weight in 16 bits")
+            throw CLIError("\(option.0) applies to int8 and int4; --format \(formatName) stores every weight as a float")
+        }
+        guard let half = HalfFloat(rawValue: formatName) else {
+            printError(try CheckpointConversion.storeFloat(checkpoint, out: out, force: force, note: printNote))
+            return
         }
         printError(try CheckpointConversion.storeHalf(checkpoint, out: out, dtype: SafeTensorsDType(half), force: force,
                                                       note: printNote))
         return
     }
-    guard let format = QuantizedFormat(rawValue: formatName) else { throw CLIError("--format must be int8, int4, f16 or bf16, got '\(formatName)'") }
+    guard let format = QuantizedFormat(rawValue: formatName) else { throw CLIError("--format must be int8, int4, f16, bf16 or f32, got '\(formatName)'") }
     printError(try CheckpointConversion.quantize(checkpoint, out: out, format: format, groupSize: try groupSize(groupText), embeddings: !floatEmbeddings,
                                                   force: force, note: printNote))
 }

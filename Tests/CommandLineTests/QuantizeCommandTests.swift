@@ -25,7 +25,7 @@ final class QuantizeCommandTests: CommandLineTestCase {
         assertRefused(try tinygpt(["quantize", "--checkpoint", "run", "--out", "x", "--group-size", "5"]), mentioning: "does not divide")
         assertRefused(try tinygpt(["quantize", "--checkpoint", "run", "--out", "x", "--group-size", "32"]), mentioning: "larger than the rows")
         assertRefused(try tinygpt(["quantize", "--checkpoint", "run", "--out", "x", "--format", "int4", "--group-size", "1"]), mentioning: "even")
-        assertRefused(try tinygpt(["quantize", "--checkpoint", "run", "--out", "x", "--format", "int3"]), mentioning: "int8, int4, f16 or bf16")
+        assertRefused(try tinygpt(["quantize", "--checkpoint", "run", "--out", "x", "--format", "int3"]), mentioning: "int8, int4, f16, bf16 or f32")
         assertRefused(try tinygpt(["quantize", "--checkpoint", "q-int8", "--out", "x"]), mentioning: "already quantized")
         assertRefused(try tinygpt(["quantize", "--checkpoint", "run", "--out", "q-int8", "--group-size", "8"]), mentioning: "never replaced")
         XCTAssertFalse(exists("x"))
