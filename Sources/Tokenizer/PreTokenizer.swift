@@ -13,9 +13,28 @@ enum PreTokenizer {
     /// races. Planes above are looked up directly.
     static let bmpClass: UnsafeMutablePointer<UInt8> = {
         let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 0x10000)
-        for v in 0..<0x10000 { p[v] = classify(UInt32(v)) }
+        var v = 0
+        while v < 0x10000 {
+            if let run = uniformRuns.first(where: { $0.range.contains(v) }) {
+                (p + v).update(repeating: run.class, count: run.range.count)
+                v = run.range.upperBound
+            } else {
+                p[v] = classify(UInt32(v))
+                v += 1
+            }
+        }
         return p
     }()
+
+    /// Ranges of the BMP whose scalars all have one class, filled without asking
+    /// the stdlib about each (the table's cost at start-up is those questions):
+    /// CJK ideographs (Extension A and the unified block) and Hangul syllables
+    /// are letters, surrogates and private use are other. A test holds the
+    /// table to `classify` for every scalar.
+    static let uniformRuns: [(range: Range<Int>, class: UInt8)] = [
+        (0x3400..<0x4DC0, letter), (0x4E00..<0xA000, letter), (0xAC00..<0xD7A4, letter),
+        (0xD800..<0xE000, other), (0xE000..<0xF900, other),
+    ]
 
     @inline(__always)
     static func bmp(_ table: UnsafeMutablePointer<UInt8>, _ v: Int) -> UInt8 { table[v] }
