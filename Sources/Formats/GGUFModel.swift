@@ -56,57 +56,7 @@ public enum GGUFModel {
 
     /// Every tensor of an `architecture` file of config `m`, in llama.cpp's order.
     static func tensorMappings(_ architecture: Architecture, _ m: ModelConfig) -> [TensorMapping] {
-        let (c, f, v) = (m.dModel, m.feedForwardSize, m.vocabSize!)
-        var out: [TensorMapping] = []
-        func matrix(_ theirs: String, _ ours: [String], rows: [Int], cols: Int) {
-            out.append(TensorMapping(theirs: theirs, ours: ours, rows: rows, cols: cols))
-        }
-        func vector(_ theirs: String, _ ours: [String], rows: [Int]) {
-            out.append(TensorMapping(theirs: theirs, ours: ours, rows: rows, cols: nil))
-        }
-        matrix("token_embd.weight", ["token_embedding.weight"], rows: [v], cols: c)
-        switch architecture {
-        case .gpt2:
-            // Every GPT-2 tensor is written; a config without biases exports zeros (the same function).
-            matrix("position_embd.weight", ["position_embedding.weight"], rows: [m.contextLength], cols: c)
-            for i in 0..<m.nLayer {
-                let ours = "blocks.\(i).", theirs = "blk.\(i)."
-                vector(theirs + "attn_norm.weight", [ours + "attn_norm.weight"], rows: [c])
-                vector(theirs + "attn_norm.bias", [ours + "attn_norm.bias"], rows: [c])
-                matrix(theirs + "attn_qkv.weight", ["q", "k", "v"].map { ours + "attn.\($0).weight" }, rows: [c, c, c], cols: c)
-                vector(theirs + "attn_qkv.bias", ["q", "k", "v"].map { ours + "attn.\($0).bias" }, rows: [c, c, c])
-                matrix(theirs + "attn_output.weight", [ours + "attn.out.weight"], rows: [c], cols: c)
-                vector(theirs + "attn_output.bias", [ours + "attn.out.bias"], rows: [c])
-                vector(theirs + "ffn_norm.weight", [ours + "ffn_norm.weight"], rows: [c])
-                vector(theirs + "ffn_norm.bias", [ours + "ffn_norm.bias"], rows: [c])
-                matrix(theirs + "ffn_up.weight", [ours + "ffn.up.weight"], rows: [f], cols: c)
-                vector(theirs + "ffn_up.bias", [ours + "ffn.up.bias"], rows: [f])
-                matrix(theirs + "ffn_down.weight", [ours + "ffn.down.weight"], rows: [c], cols: f)
-                vector(theirs + "ffn_down.bias", [ours + "ffn.down.bias"], rows: [c])
-            }
-            vector("output_norm.weight", ["final_norm.weight"], rows: [c])
-            vector("output_norm.bias", ["final_norm.bias"], rows: [c])
-        case .llama:
-            let kv = m.kvHeads * m.headSize
-            for i in 0..<m.nLayer {
-                let ours = "blocks.\(i).", theirs = "blk.\(i)."
-                func projection(_ name: String, _ our: String, rows: Int, cols: Int) {
-                    matrix(theirs + name + ".weight", [ours + our + ".weight"], rows: [rows], cols: cols)
-                    if m.bias { vector(theirs + name + ".bias", [ours + our + ".bias"], rows: [rows]) }
-                }
-                vector(theirs + "attn_norm.weight", [ours + "attn_norm.weight"], rows: [c])
-                projection("attn_q", "attn.q", rows: c, cols: c)
-                projection("attn_k", "attn.k", rows: kv, cols: c)
-                projection("attn_v", "attn.v", rows: kv, cols: c)
-                projection("attn_output", "attn.out", rows: c, cols: c)
-                vector(theirs + "ffn_norm.weight", [ours + "ffn_norm.weight"], rows: [c])
-                projection("ffn_gate", "ffn.gate", rows: f, cols: c)
-                projection("ffn_up", "ffn.up", rows: f, cols: c)
-                projection("ffn_down", "ffn.down", rows: c, cols: f)
-            }
-            vector("output_norm.weight", ["final_norm.weight"], rows: [c])
-        }
-        if !m.tieEmbeddings { matrix("output.weight", ["lm_head.weight"], rows: [v], cols: c) }
-        return out
+        let family: HuggingFace.Family = architecture == .gpt2 ? .gpt2 : .llama
+        return TensorNames.table(family, m).map { TensorMapping(theirs: $0.gguf, ours: $0.ours, rows: $0.rows, cols: $0.cols) }
     }
 }

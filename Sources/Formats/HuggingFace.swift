@@ -199,7 +199,7 @@ public enum HuggingFace {
          "attention_dropout": 0.0, "initializer_range": 0.02, "torch_dtype": "float32", "use_cache": true]
     }
 
-    // MARK: tensor names, one table per family for both directions
+    // MARK: tensor names (the table, shared with GGUF, is TensorNames), for both directions
 
     /// One of their tensors and the tensors of ours it holds.
     struct TensorMapping {
@@ -235,59 +235,7 @@ public enum HuggingFace {
 
     /// Every tensor of a `family` checkpoint of config `m`, and which of ours it holds.
     static func tensorMappings(_ family: Family, _ m: ModelConfig) -> [TensorMapping] {
-        let (c, f, v) = (m.dModel, m.feedForwardSize, m.vocabSize!)
-        var out: [TensorMapping] = []
-        func matrix(_ theirs: String, _ ours: [String], rows: [Int], cols: Int, _ layout: TensorMapping.Layout = .same) {
-            out.append(TensorMapping(theirs: theirs, ours: ours, rows: rows, cols: cols, layout: layout))
-        }
-        func vector(_ theirs: String, _ ours: [String], rows: [Int], _ layout: TensorMapping.Layout = .same) {
-            out.append(TensorMapping(theirs: theirs, ours: ours, rows: rows, cols: nil, layout: layout))
-        }
-        switch family {
-        case .gpt2:
-            // Every GPT-2 tensor is written; a config without biases exports zeros (the same function).
-            matrix("transformer.wte.weight", ["token_embedding.weight"], rows: [v], cols: c)
-            matrix("transformer.wpe.weight", ["position_embedding.weight"], rows: [m.contextLength], cols: c)
-            for i in 0..<m.nLayer {
-                let ours = "blocks.\(i).", theirs = "transformer.h.\(i)."
-                vector(theirs + "ln_1.weight", [ours + "attn_norm.weight"], rows: [c])
-                vector(theirs + "ln_1.bias", [ours + "attn_norm.bias"], rows: [c])
-                matrix(theirs + "attn.c_attn.weight", ["q", "k", "v"].map { ours + "attn.\($0).weight" }, rows: [c, c, c], cols: c, .transposed)
-                vector(theirs + "attn.c_attn.bias", ["q", "k", "v"].map { ours + "attn.\($0).bias" }, rows: [c, c, c])
-                matrix(theirs + "attn.c_proj.weight", [ours + "attn.out.weight"], rows: [c], cols: c, .transposed)
-                vector(theirs + "attn.c_proj.bias", [ours + "attn.out.bias"], rows: [c])
-                vector(theirs + "ln_2.weight", [ours + "ffn_norm.weight"], rows: [c])
-                vector(theirs + "ln_2.bias", [ours + "ffn_norm.bias"], rows: [c])
-                matrix(theirs + "mlp.c_fc.weight", [ours + "ffn.up.weight"], rows: [f], cols: c, .transposed)
-                vector(theirs + "mlp.c_fc.bias", [ours + "ffn.up.bias"], rows: [f])
-                matrix(theirs + "mlp.c_proj.weight", [ours + "ffn.down.weight"], rows: [c], cols: f, .transposed)
-                vector(theirs + "mlp.c_proj.bias", [ours + "ffn.down.bias"], rows: [c])
-            }
-            vector("transformer.ln_f.weight", ["final_norm.weight"], rows: [c])
-            vector("transformer.ln_f.bias", ["final_norm.bias"], rows: [c])
-        case .llama:
-            let kv = m.kvHeads * m.headSize
-            matrix("model.embed_tokens.weight", ["token_embedding.weight"], rows: [v], cols: c)
-            for i in 0..<m.nLayer {
-                let ours = "blocks.\(i).", theirs = "model.layers.\(i)."
-                func projection(_ name: String, _ our: String, rows: Int, cols: Int, _ layout: TensorMapping.Layout = .same) {
-                    matrix(theirs + name + ".weight", [ours + our + ".weight"], rows: [rows], cols: cols, layout)
-                    if m.bias { vector(theirs + name + ".bias", [ours + our + ".bias"], rows: [rows], layout) }
-                }
-                vector(theirs + "input_layernorm.weight", [ours + "attn_norm.weight"], rows: [c])
-                projection("self_attn.q_proj", "attn.q", rows: c, cols: c, .rotaryRows(heads: m.nHead))
-                projection("self_attn.k_proj", "attn.k", rows: kv, cols: c, .rotaryRows(heads: m.kvHeads))
-                projection("self_attn.v_proj", "attn.v", rows: kv, cols: c)
-                projection("self_attn.o_proj", "attn.out", rows: c, cols: c)
-                vector(theirs + "post_attention_layernorm.weight", [ours + "ffn_norm.weight"], rows: [c])
-                projection("mlp.gate_proj", "ffn.gate", rows: f, cols: c)
-                projection("mlp.up_proj", "ffn.up", rows: f, cols: c)
-                projection("mlp.down_proj", "ffn.down", rows: c, cols: f)
-            }
-            vector("model.norm.weight", ["final_norm.weight"], rows: [c])
-        }
-        if !m.tieEmbeddings { matrix("lm_head.weight", ["lm_head.weight"], rows: [v], cols: c) }
-        return out
+        TensorNames.table(family, m).map { TensorMapping(theirs: $0.huggingFace, ours: $0.ours, rows: $0.rows, cols: $0.cols, layout: $0.layout) }
     }
 
     /// The model's parameters under their names, in their layout.

@@ -21,22 +21,11 @@ public struct BatchedMatVecJob {
 /// are exactly those of its own `matVec`.
 public func matVecBatched(_ jobs: [BatchedMatVecJob], batch: Int) {
     jobs.withUnsafeBufferPointer { raw in
-        let rows = raw.reduce(0) { $0 + $1.rows }
-        let work = raw.reduce(0) { $0 + $1.rows * $1.cols } * batch
-        let parts = max(1, min(Parallel.threads, work / 16_384, rows))
-        Parallel.forEach(parts) { part in
-            var lo = rows * part / parts
-            let hi = rows * (part + 1) / parts
-            var first = 0, j = 0
-            while lo < hi {
-                while first + raw[j].rows <= lo { first += raw[j].rows; j += 1 }
-                let job = raw[j]
-                let end = min(hi, first + job.rows)
-                for r in (lo - first)..<(end - first) {
-                    let w = job.weights + r * job.cols, bias = job.bias?[r] ?? 0
-                    for b in 0..<batch { job.output[b * job.rows + r] = floatDot(w, job.input + b * job.cols, job.cols) + bias }
-                }
-                lo = end
+        forEachRowRun(raw, rows: { $0.rows }, multiplyAdds: raw.reduce(0) { $0 + $1.rows * $1.cols } * batch) { j, rows in
+            let job = raw[j]
+            for r in rows {
+                let w = job.weights + r * job.cols, bias = job.bias?[r] ?? 0
+                for b in 0..<batch { job.output[b * job.rows + r] = floatDot(w, job.input + b * job.cols, job.cols) + bias }
             }
         }
     }

@@ -181,32 +181,40 @@ public struct MatVecJob {
 }
 
 /// Runs several independent matrix–vector products in one parallel region
-/// (q, k and v; gate and up), so there is one barrier for the lot. The jobs'
-/// rows, taken in order, are cut into one contiguous run per thread, as
-/// OpenMP's static schedule does: each core reads its weights as one
-/// sequential stream, which the prefetchers follow (blocks dealt out in turn
-/// had each core skip over the other's rows). Each output row is computed
+/// (q, k and v; gate and up), so there is one barrier for the lot, with the
+/// rows split over threads by `forEachRowRun`. Each output row is computed
 /// whole by one thread, in the same order whatever the split or the build,
 /// so results depend on neither the thread count nor the register block.
 public func matVec(_ jobs: [MatVecJob]) {
     withRawJobs(jobs) { raw in
-        let rows = raw.reduce(0) { $0 + $1.rows }
-        // A thread gets at least 16K multiply-adds (a few microseconds), else the
-        // handover costs more than it saves.
-        let work = raw.reduce(0) { $0 + $1.rows * $1.cols }
-        let parts = max(1, min(Parallel.threads, work / 16_384, rows))
         // Only pointers cross into the workers: copying a job that holds
         // arrays or classes would retain them from both threads.
-        Parallel.forEach(parts) { part in
-            var lo = rows * part / parts
-            let hi = rows * (part + 1) / parts
-            var first = 0, j = 0
-            while lo < hi {
-                while first + raw[j].rows <= lo { first += raw[j].rows; j += 1 }
-                let end = min(hi, first + raw[j].rows)
-                raw[j].run(rows: (lo - first)..<(end - first))
-                lo = end
-            }
+        forEachRowRun(raw, rows: { $0.rows }, multiplyAdds: raw.reduce(0) { $0 + $1.rows * $1.cols }) { j, rows in
+            raw[j].run(rows: rows)
+        }
+    }
+}
+
+/// The row schedule of `matVec` and `matVecBatched`: the jobs' rows, taken in
+/// order, are cut into one contiguous run per thread, as OpenMP's static
+/// schedule does: each core reads its weights as one sequential stream, which
+/// the prefetchers follow (blocks dealt out in turn had each core skip over
+/// the other's rows). A thread gets at least 16K multiply-adds (a few
+/// microseconds), else the handover costs more than it saves. `body(j, rows)`
+/// runs rows `rows` of job j on the thread of their run.
+@inline(__always)
+func forEachRowRun<Job>(_ jobs: UnsafeBufferPointer<Job>, rows: (Job) -> Int, multiplyAdds: Int, _ body: (Int, Range<Int>) -> Void) {
+    let total = jobs.reduce(0) { $0 + rows($1) }
+    let parts = max(1, min(Parallel.threads, multiplyAdds / 16_384, total))
+    Parallel.forEach(parts) { part in
+        var lo = total * part / parts
+        let hi = total * (part + 1) / parts
+        var first = 0, j = 0
+        while lo < hi {
+            while first + rows(jobs[j]) <= lo { first += rows(jobs[j]); j += 1 }
+            let end = min(hi, first + rows(jobs[j]))
+            body(j, (lo - first)..<(end - first))
+            lo = end
         }
     }
 }

@@ -42,28 +42,10 @@ extension BPETokenizer {
         var words: [[Int32]] = wordList.map { $0.0.map { Int32($0) } }
         let freq: [Int] = wordList.map { $0.1 }
 
-        // 3. Pair statistics: pair key (left << 32 | right) → pair index.
-        var pairIndex: [UInt64: Int32] = [:]
-        var pairKey: [UInt64] = []
-        var pairCount: [Int] = []
-        var pairWords: [[Int32]] = []
-        @inline(__always) func index(_ key: UInt64) -> Int {
-            if let i = pairIndex[key] { return Int(i) }
-            let i = pairKey.count
-            pairIndex[key] = Int32(i)
-            pairKey.append(key); pairCount.append(0); pairWords.append([])
-            return i
-        }
-        @inline(__always) func key(_ a: Int32, _ b: Int32) -> UInt64 { UInt64(UInt32(a)) << 32 | UInt64(UInt32(b)) }
-        for (w, syms) in words.enumerated() where syms.count > 1 {
-            for i in 0..<(syms.count - 1) {
-                let pi = index(key(syms[i], syms[i + 1]))
-                pairCount[pi] += freq[w]
-                if pairWords[pi].last != Int32(w) { pairWords[pi].append(Int32(w)) }
-            }
-        }
+        // 3. Pair statistics.
+        var pairs = PairCounts(words: words, freq: freq)
         var heap = BinaryHeap<PairCandidate>()
-        for i in pairKey.indices where pairCount[i] > 0 { heap.push(.init(count: pairCount[i], key: pairKey[i], index: Int32(i))) }
+        for i in pairs.keys.indices where pairs.counts[i] > 0 { heap.push(.init(count: pairs.counts[i], key: pairs.keys[i], index: Int32(i))) }
 
         // 4. Merge loop.
         var tokenBytes: [[UInt8]] = (0..<256).map { [UInt8($0)] }
@@ -78,13 +60,13 @@ extension BPETokenizer {
         progress?(tokenBytes.count + specialTokens.count, vocabSize)
         while tokenBytes.count < target, let top = heap.pop() {
             let pi = Int(top.index)
-            let current = pairCount[pi]
+            let current = pairs.counts[pi]
             if current != top.count {
                 // Stale entry: counts only fall for existing pairs, so re-queue at the true count.
                 if current > 0 { heap.push(.init(count: current, key: top.key, index: top.index)) }
                 continue
             }
-            if merged.contains(top.key) { pairCount[pi] = 0; continue }  // see docs: never re-learn a merge
+            if merged.contains(top.key) { pairs.counts[pi] = 0; continue }  // see docs: never re-learn a merge
             merged.insert(top.key)
             step += 1
             let a = Int32(top.key >> 32), b = Int32(top.key & 0xFFFF_FFFF)
@@ -99,48 +81,16 @@ extension BPETokenizer {
             }
             merges.append((Int(a), Int(b)))
             touched.removeAll(keepingCapacity: true)
-            let ws = pairWords[pi]
-            for w32 in ws {
+            for w32 in pairs.words[pi] {
                 let w = Int(w32)
                 if lastTouch[w] == step { continue }
                 lastTouch[w] = step
-                let f = freq[w]
-                var syms = words[w]
-                words[w] = []
-                // One left-to-right pass compacting in place (linear, even for very long words):
-                // syms[..<o] is the merged prefix, syms[r...] the rest.
-                let len = syms.count
-                var o = 0, r = 0
-                while r < len {
-                    if r + 1 < len && syms[r] == a && syms[r + 1] == b {
-                        if o > 0 {
-                            pairCount[index(key(syms[o - 1], a))] -= f
-                            let ni = index(key(syms[o - 1], z))
-                            pairCount[ni] += f
-                            if pairWords[ni].last != w32 { pairWords[ni].append(w32) }
-                            touched.append(ni)
-                        }
-                        if r + 2 < len {
-                            pairCount[index(key(b, syms[r + 2]))] -= f
-                            let ni = index(key(z, syms[r + 2]))
-                            pairCount[ni] += f
-                            if pairWords[ni].last != w32 { pairWords[ni].append(w32) }
-                            touched.append(ni)
-                        }
-                        syms[o] = z
-                        o += 1; r += 2
-                    } else {
-                        syms[o] = syms[r]
-                        o += 1; r += 1
-                    }
-                }
-                syms.removeLast(len - o)
-                words[w] = syms
+                pairs.merge(a, b, into: z, in: &words[w], word: w32, weight: freq[w], touched: &touched)
             }
-            pairCount[pi] = 0
-            pairWords[pi] = []
-            for ni in touched where pairCount[ni] > 0 {
-                heap.push(.init(count: pairCount[ni], key: pairKey[ni], index: Int32(ni)))
+            pairs.counts[pi] = 0
+            pairs.words[pi] = []
+            for ni in touched where pairs.counts[ni] > 0 {
+                heap.push(.init(count: pairs.counts[ni], key: pairs.keys[ni], index: Int32(ni)))
             }
             if step & 63 == 0 { progress?(tokenBytes.count + specialTokens.count, vocabSize) }
         }

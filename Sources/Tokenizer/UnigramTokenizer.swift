@@ -16,19 +16,18 @@ public final class UnigramTokenizer: Tokenizer, @unchecked Sendable {
     public let byteFallback: Bool
     public let pipeline: TextPipeline
     public var specialTokens: [String: Int] { added.ids }
-    public var vocabSize: Int { tokens.count }
+    public var vocabSize: Int { strings.tokens.count }
     public var prefixIds: [Int] { pipeline.prefix.flatMap(\.ids) }
 
     let added: AddedTokens
     /// `pieces` with the added tokens beyond them: what each id decodes from.
-    let tokens: [String?]
+    let strings: TokenStrings
     let trie: ByteTrie
     /// The score of an unknown character: the lowest score − 10 (SentencePiece's kUnkPenalty).
     let unknownScore: Double
     /// Ids of the `<0xXX>` pieces (-1: missing).
     let byteIds: [Int32]
     let splitter: PieceSplitter
-    let pieceBytes: [[UInt8]]
 
     init(pieces: [String], scores: [Double], unknownId: Int?, byteFallback: Bool, pipeline: TextPipeline, added: AddedTokens) throws {
         guard pieces.count == scores.count else { throw TokenizerError("model.vocab has \(pieces.count) pieces but \(scores.count) scores") }
@@ -41,22 +40,13 @@ public final class UnigramTokenizer: Tokenizer, @unchecked Sendable {
         self.byteFallback = byteFallback
         self.pipeline = pipeline
         self.added = added
-        var all: [String?] = pieces
-        for (s, id) in added.ids {
-            if id >= all.count { all += [String?](repeating: nil, count: id + 1 - all.count) }
-            if let v = all[id], Array(v.utf8) != Array(s.utf8) {
-                throw TokenizerError("added token \(JSONValue.quote(s)) has id \(id), which model.vocab gives to \(JSONValue.quote(v))")
-            }
-            all[id] = s
-        }
-        tokens = all
+        strings = try TokenStrings(vocab: pieces, added: added, pipeline: pipeline)
         trie = ByteTrie(pieces.map { Array($0.utf8) })
         unknownScore = (scores.min() ?? 0) - 10
         var bytes = [Int32](repeating: -1, count: 256)
         for b in 0..<256 { if let id = trie.id(Array(String(format: "<0x%02X>", b).utf8)) { bytes[b] = id } }
         byteIds = bytes
         splitter = PieceSplitter(pipeline: pipeline, added: added)
-        pieceBytes = all.map { $0.map { pipeline.decodeToken($0, first: false) } ?? [] }
     }
 
     // MARK: Encoding
@@ -129,19 +119,11 @@ public final class UnigramTokenizer: Tokenizer, @unchecked Sendable {
 
     // MARK: Decoding
 
-    public func decodeBytes(_ ids: [Int]) -> [UInt8] {
-        var out: [UInt8] = []
-        for id in ids {
-            if id >= 0 && id < pieceBytes.count && tokens[id] != nil { out.append(contentsOf: pieceBytes[id]) } else { out.append(contentsOf: [0xEF, 0xBF, 0xBD]) }
-        }
-        return out
-    }
+    public func decodeBytes(_ ids: [Int]) -> [UInt8] { strings.decodeBytes(ids) }
 
     /// The text of the ids, through the decoder as `tokenizers` runs it (which may treat the
     /// first token apart); an unknown id decodes to U+FFFD.
-    public func decode(_ ids: [Int]) -> String {
-        pipeline.decodeTokens(ids.map { $0 >= 0 && $0 < tokens.count ? tokens[$0] ?? "\u{FFFD}" : "\u{FFFD}" })
-    }
+    public func decode(_ ids: [Int]) -> String { strings.decode(ids, pipeline: pipeline) }
 
     // MARK: Saving
 

@@ -9,7 +9,7 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
     /// `model.vocab`: the string of each id (nil: an id the file leaves unused).
     public let vocab: [String?]
     /// `vocab` with the added tokens: what each id decodes from.
-    let tokens: [String?]
+    let strings: TokenStrings
     /// `model.unk_token`.
     public let unknownToken: String
     /// `model.continuing_subword_prefix`.
@@ -18,7 +18,7 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
     public let maxInputCharsPerWord: Int
     public let pipeline: TextPipeline
     public var specialTokens: [String: Int] { added.ids }
-    public var vocabSize: Int { tokens.count }
+    public var vocabSize: Int { strings.tokens.count }
     public var prefixIds: [Int] { pipeline.prefix.flatMap(\.ids) }
 
     let added: AddedTokens
@@ -28,22 +28,12 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
     /// The longest vocabulary entry, in bytes.
     let longestToken: Int
     let splitter: PieceSplitter
-    /// What each id decodes to inside a text (not as its first token).
-    let pieceBytes: [[UInt8]]
 
     /// `vocab[i]` is the token of id i; added tokens must agree with it where both give an id.
     init(vocab: [String?], unknownToken: String, continuingSubwordPrefix: String = "##", maxInputCharsPerWord: Int = 100,
          pipeline: TextPipeline, added: AddedTokens) throws {
-        var all = vocab
-        for (s, id) in added.ids {
-            if id >= all.count { all += [String?](repeating: nil, count: id + 1 - all.count) }
-            if let v = all[id], Array(v.utf8) != Array(s.utf8) {
-                throw TokenizerError("added token \(JSONValue.quote(s)) has id \(id), which model.vocab gives to \(JSONValue.quote(v))")
-            }
-            all[id] = s
-        }
+        strings = try TokenStrings(vocab: vocab, added: added, pipeline: pipeline)
         self.vocab = vocab
-        tokens = all
         self.unknownToken = unknownToken
         self.continuingSubwordPrefix = continuingSubwordPrefix
         self.maxInputCharsPerWord = maxInputCharsPerWord
@@ -63,7 +53,6 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
         }
         unknownId = Int32(u)
         splitter = PieceSplitter(pipeline: pipeline, added: added)
-        pieceBytes = all.map { $0.map { pipeline.decodeToken($0, first: false) } ?? [] }
     }
 
     // MARK: Encoding
@@ -113,19 +102,11 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
 
     // MARK: Decoding
 
-    public func decodeBytes(_ ids: [Int]) -> [UInt8] {
-        var out: [UInt8] = []
-        for id in ids {
-            if id >= 0 && id < pieceBytes.count && tokens[id] != nil { out.append(contentsOf: pieceBytes[id]) } else { out.append(contentsOf: [0xEF, 0xBF, 0xBD]) }
-        }
-        return out
-    }
+    public func decodeBytes(_ ids: [Int]) -> [UInt8] { strings.decodeBytes(ids) }
 
     /// The text of the ids, through the decoder as `tokenizers` runs it (which may treat the
     /// first token apart); an unknown id decodes to U+FFFD.
-    public func decode(_ ids: [Int]) -> String {
-        pipeline.decodeTokens(ids.map { $0 >= 0 && $0 < tokens.count ? tokens[$0] ?? "\u{FFFD}" : "\u{FFFD}" })
-    }
+    public func decode(_ ids: [Int]) -> String { strings.decode(ids, pipeline: pipeline) }
 
     // MARK: Saving
 

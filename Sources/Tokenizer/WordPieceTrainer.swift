@@ -53,47 +53,36 @@ extension WordPieceTokenizer {
         for (w, ids) in wordIds.enumerated() { for id in ids { count[Int(id)] += freq[w] } }
 
         // 3. Pair statistics, and the pairs each token is in (whose scores move with its count).
-        var pairIndex: [UInt64: Int32] = [:]
-        var pairKey: [UInt64] = [], pairCount: [Int] = [], pairWords: [[Int32]] = []
+        var pairs = PairCounts(words: wordIds, freq: freq)
         var pairsOf = [[Int32]](repeating: [], count: tokenBytes.count)
-        @inline(__always) func key(_ a: Int32, _ b: Int32) -> UInt64 { UInt64(UInt32(a)) << 32 | UInt64(UInt32(b)) }
-        func index(_ a: Int32, _ b: Int32) -> Int {
-            let k = key(a, b)
-            if let i = pairIndex[k] { return Int(i) }
-            let i = pairKey.count
-            pairIndex[k] = Int32(i)
-            pairKey.append(k); pairCount.append(0); pairWords.append([])
-            pairsOf[Int(a)].append(Int32(i))
-            if a != b { pairsOf[Int(b)].append(Int32(i)) }
-            return i
-        }
-        func score(_ i: Int) -> Double {
-            let k = pairKey[i]
-            return Double(pairCount[i]) / (Double(count[Int(k >> 32)]) * Double(count[Int(k & 0xFFFF_FFFF)]))
-        }
-        for (w, ids) in wordIds.enumerated() where ids.count > 1 {
-            for i in 0..<(ids.count - 1) {
-                let pi = index(ids[i], ids[i + 1])
-                pairCount[pi] += freq[w]
-                if pairWords[pi].last != Int32(w) { pairWords[pi].append(Int32(w)) }
+        func notePairs(from first: Int) {
+            for i in first..<pairs.keys.count {
+                let a = Int(pairs.keys[i] >> 32), b = Int(pairs.keys[i] & 0xFFFF_FFFF)
+                pairsOf[a].append(Int32(i))
+                if a != b { pairsOf[b].append(Int32(i)) }
             }
+        }
+        notePairs(from: 0)
+        func score(_ i: Int) -> Double {
+            let k = pairs.keys[i]
+            return Double(pairs.counts[i]) / (Double(count[Int(k >> 32)]) * Double(count[Int(k & 0xFFFF_FFFF)]))
         }
         var heap = BinaryHeap<ScoredPair>()
         func rebuildHeap() {
             heap.removeAll()
-            for i in pairKey.indices where pairCount[i] > 0 { heap.push(ScoredPair(score: score(i), key: pairKey[i], index: Int32(i))) }
+            for i in pairs.keys.indices where pairs.counts[i] > 0 { heap.push(ScoredPair(score: score(i), key: pairs.keys[i], index: Int32(i))) }
         }
         rebuildHeap()
 
         // 4. Merge loop.
         var lastTouch = [Int](repeating: -1, count: wordIds.count)
-        var lastPush = [Int](repeating: -1, count: pairKey.count)
+        var lastPush = [Int](repeating: -1, count: pairs.keys.count)
         var touched: [Int] = []
         var step = 0
         progress?(tokenBytes.count, vocabSize)
         while tokenBytes.count < vocabSize, let top = heap.pop() {
             let pi = Int(top.index)
-            guard pairCount[pi] > 0 else { continue }
+            guard pairs.counts[pi] > 0 else { continue }
             let current = score(pi)
             if current != top.score { heap.push(ScoredPair(score: current, key: top.key, index: top.index)); continue }
             step += 1
@@ -113,52 +102,25 @@ extension WordPieceTokenizer {
                 pairsOf.append([])
             }
             touched.removeAll(keepingCapacity: true)
-            for w32 in pairWords[pi] {
+            let knownPairs = pairs.keys.count
+            for w32 in pairs.words[pi] {
                 let w = Int(w32)
                 if lastTouch[w] == step { continue }
                 lastTouch[w] = step
                 let f = freq[w]
-                var syms = wordIds[w]
-                wordIds[w] = []
-                // One left-to-right pass compacting in place: syms[..<o] merged, syms[r...] the rest.
-                let len = syms.count
-                var o = 0, r = 0
-                while r < len {
-                    if r + 1 < len && syms[r] == a && syms[r + 1] == b {
-                        count[Int(a)] -= f; count[Int(b)] -= f; count[Int(z)] += f
-                        if o > 0 {
-                            pairCount[index(syms[o - 1], a)] -= f
-                            let ni = index(syms[o - 1], z)
-                            pairCount[ni] += f
-                            if pairWords[ni].last != w32 { pairWords[ni].append(w32) }
-                            touched.append(ni)
-                        }
-                        if r + 2 < len {
-                            pairCount[index(b, syms[r + 2])] -= f
-                            let ni = index(z, syms[r + 2])
-                            pairCount[ni] += f
-                            if pairWords[ni].last != w32 { pairWords[ni].append(w32) }
-                            touched.append(ni)
-                        }
-                        syms[o] = z
-                        o += 1; r += 2
-                    } else {
-                        syms[o] = syms[r]
-                        o += 1; r += 1
-                    }
-                }
-                syms.removeLast(len - o)
-                wordIds[w] = syms
+                let replaced = pairs.merge(a, b, into: z, in: &wordIds[w], word: w32, weight: f, touched: &touched)
+                count[Int(a)] -= replaced * f; count[Int(b)] -= replaced * f; count[Int(z)] += replaced * f
             }
-            pairCount[pi] = 0
-            pairWords[pi] = []
+            notePairs(from: knownPairs)
+            pairs.counts[pi] = 0
+            pairs.words[pi] = []
             // New pairs, and every pair of a or b: fewer a and b raise their scores.
-            if lastPush.count < pairKey.count { lastPush += [Int](repeating: -1, count: pairKey.count - lastPush.count) }
-            for ni in touched + pairsOf[Int(a)].map(Int.init) + pairsOf[Int(b)].map(Int.init) where pairCount[ni] > 0 && lastPush[ni] != step {
+            if lastPush.count < pairs.keys.count { lastPush += [Int](repeating: -1, count: pairs.keys.count - lastPush.count) }
+            for ni in touched + pairsOf[Int(a)].map(Int.init) + pairsOf[Int(b)].map(Int.init) where pairs.counts[ni] > 0 && lastPush[ni] != step {
                 lastPush[ni] = step
-                heap.push(ScoredPair(score: score(ni), key: pairKey[ni], index: Int32(ni)))
+                heap.push(ScoredPair(score: score(ni), key: pairs.keys[ni], index: Int32(ni)))
             }
-            if heap.count > 4 * pairKey.count + 65_536 { rebuildHeap() }
+            if heap.count > 4 * pairs.keys.count + 65_536 { rebuildHeap() }
             if step & 63 == 0 { progress?(tokenBytes.count, vocabSize) }
         }
         progress?(tokenBytes.count, vocabSize)

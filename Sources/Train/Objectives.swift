@@ -9,7 +9,7 @@ import Formats
 /// DPO's figures for a set of preference pairs, with TRL's names: rewards are
 /// β·(log π − log π_ref) of each completion; accuracy is the fraction of pairs
 /// whose chosen reward exceeds the rejected one; every figure is a mean over pairs.
-public struct PreferenceStats: Equatable, Sendable {
+public struct PreferenceStats: Equatable, Sendable, PairMeans {
     public var loss = 0.0
     public var rewardsChosen = 0.0
     public var rewardsRejected = 0.0
@@ -23,19 +23,12 @@ public struct PreferenceStats: Equatable, Sendable {
 
     public var margin: Double { rewardsChosen - rewardsRejected }
 
-    /// Pools two sets of pairs (means weighted by pair count).
-    public mutating func add(_ other: PreferenceStats) {
-        let total = Double(pairs + other.pairs)
-        guard total > 0 else { return }
-        let (a, b) = (Double(pairs) / total, Double(other.pairs) / total)
-        loss = a * loss + b * other.loss
-        rewardsChosen = a * rewardsChosen + b * other.rewardsChosen
-        rewardsRejected = a * rewardsRejected + b * other.rewardsRejected
-        accuracy = a * accuracy + b * other.accuracy
-        logpsChosen = a * logpsChosen + b * other.logpsChosen
-        logpsRejected = a * logpsRejected + b * other.logpsRejected
-        pairs += other.pairs
+    static var means: [WritableKeyPath<PreferenceStats, Double>] {
+        [\.loss, \.rewardsChosen, \.rewardsRejected, \.accuracy, \.logpsChosen, \.logpsRejected]
     }
+
+    /// Pools two sets of pairs (means weighted by pair count).
+    public mutating func add(_ other: PreferenceStats) { poolMeans(other) }
 
     /// (TRL's name, value) in TRL's order; `prefix` is "" for training batches, "eval_" for validation.
     public func named(prefix: String = "") -> [(String, Double)] {

@@ -9,7 +9,7 @@ import Config
 /// RewardTrainer logs: accuracy is the fraction of pairs whose chosen
 /// completion scores above the rejected one; margin the mean of
 /// r(chosen) − r(rejected); min/mean/max over every score.
-public struct RewardStats: Equatable, Sendable {
+public struct RewardStats: Equatable, Sendable, PairMeans {
     public var loss = 0.0
     public var accuracy = 0.0
     public var margin = 0.0
@@ -23,20 +23,14 @@ public struct RewardStats: Equatable, Sendable {
 
     public init() {}
 
-    /// Pools two sets of pairs (means weighted by pair count).
+    static var means: [WritableKeyPath<RewardStats, Double>] { [\.loss, \.accuracy, \.margin, \.chosen, \.rejected, \.meanReward] }
+
+    /// Pools two sets of pairs (means weighted by pair count; the extremes of both).
     public mutating func add(_ other: RewardStats) {
-        let total = Double(pairs + other.pairs)
-        guard total > 0 else { return }
-        let (a, b) = (Double(pairs) / total, Double(other.pairs) / total)
-        loss = a * loss + b * other.loss
-        accuracy = a * accuracy + b * other.accuracy
-        margin = a * margin + b * other.margin
-        chosen = a * chosen + b * other.chosen
-        rejected = a * rejected + b * other.rejected
-        meanReward = a * meanReward + b * other.meanReward
+        guard pairs + other.pairs > 0 else { return }
         minReward = min(minReward, other.minReward)
         maxReward = max(maxReward, other.maxReward)
-        pairs += other.pairs
+        poolMeans(other)
     }
 
     /// TRL's names, "loss" first, then the mean scores of chosen and rejected completions.

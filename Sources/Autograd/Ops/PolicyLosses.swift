@@ -30,28 +30,38 @@ private func checkLayout(_ op: String, _ logProbs: Tensor, _ arrays: [(String, I
     for (name, count) in arrays { require(count == logProbs.count, "\(op): \(count) \(name) for \(describe(logProbs.shape))") }
 }
 
+/// `scale` · the mean over masked positions of a per-position loss: `perPosition(i)` gives the
+/// loss at a masked i and its derivative with respect to `input[i]`. The graph names the op after the caller.
+private func maskedMean(_ input: Tensor, mask: [Bool], scale: Double, op: StaticString = #function,
+                        _ perPosition: (Int) -> (loss: Double, slope: Double)) -> Tensor {
+    let count = mask.filter { $0 }.count
+    var total = 0.0
+    var slope = [Double](repeating: 0, count: input.count)
+    for i in 0..<input.count where mask[i] {
+        let (loss, d) = perPosition(i)
+        total += loss
+        slope[i] = d
+    }
+    let n = Double(max(count, 1))
+    let out = Tensor(scalar: Float(scale * total / n))
+    return out.recordOp([input], op: op) { out in
+        guard let d = input.gradientTarget else { return }
+        let g = scale * Double(out.grad!.data[0]) / n
+        for i in 0..<input.count where mask[i] { d[i] += Float(g * slope[i]) }
+    }
+}
+
 /// PPO's clipped surrogate objective (Schulman et al. 2017, eq. 7) as a loss
 /// to minimise: the mean over masked tokens of max(−A·ρ, −A·clip(ρ)),
 /// ρ = exp(logp − logp_old). Where the clipped term is the larger the
 /// gradient is 0; elsewhere ∂/∂logp = −A·ρ.
 public func clippedSurrogateLoss(_ logProbs: Tensor, old: [Float], advantages: [Float], mask: [Bool], epsilon: Float) -> Tensor {
     checkLayout("clippedSurrogateLoss", logProbs, [("old log-probabilities", old.count), ("advantages", advantages.count)], mask: mask)
-    let count = mask.filter { $0 }.count
     let eps = Double(epsilon)
-    var total = 0.0
-    var slope = [Double](repeating: 0, count: logProbs.count)
-    for i in 0..<logProbs.count where mask[i] {
+    return maskedMean(logProbs, mask: mask, scale: 1) { i in
         let ratio = exp(Double(logProbs.data[i]) - Double(old[i])), a = Double(advantages[i])
         let unclipped = -a * ratio, clipped = -a * clippedRatio(ratio, epsilon: eps)
-        total += max(unclipped, clipped)
-        slope[i] = unclipped >= clipped ? -a * ratio : 0
-    }
-    let n = Double(max(count, 1))
-    let out = Tensor(scalar: Float(total / n))
-    return out.recordOp([logProbs]) { out in
-        guard let d = logProbs.gradientTarget else { return }
-        let g = Double(out.grad!.data[0]) / n
-        for i in 0..<logProbs.count where mask[i] { d[i] += Float(g * slope[i]) }
+        return (max(unclipped, clipped), unclipped >= clipped ? -a * ratio : 0)
     }
 }
 
@@ -59,24 +69,13 @@ public func clippedSurrogateLoss(_ logProbs: Tensor, old: [Float], advantages: [
 /// max((v − R)², (clip(v, v_old − ε, v_old + ε) − R)²), R the returns.
 public func clippedValueLoss(_ values: Tensor, old: [Float], returns: [Float], mask: [Bool], epsilon: Float) -> Tensor {
     checkLayout("clippedValueLoss", values, [("old values", old.count), ("returns", returns.count)], mask: mask)
-    let count = mask.filter { $0 }.count
     let eps = Double(epsilon)
-    var total = 0.0
-    var slope = [Double](repeating: 0, count: values.count)
-    for i in 0..<values.count where mask[i] {
+    return maskedMean(values, mask: mask, scale: 0.5) { i in
         let v = Double(values.data[i]), o = Double(old[i]), r = Double(returns[i])
         let inside = min(max(v, o - eps), o + eps)
         let unclipped = (v - r) * (v - r), clipped = (inside - r) * (inside - r)
-        total += max(unclipped, clipped)
         // The clipped term moves with v only inside the clip range, where it equals the unclipped one.
-        slope[i] = unclipped >= clipped || inside == v ? 2 * (v - r) : 0
-    }
-    let n = Double(max(count, 1))
-    let out = Tensor(scalar: Float(0.5 * total / n))
-    return out.recordOp([values]) { out in
-        guard let d = values.gradientTarget else { return }
-        let g = 0.5 * Double(out.grad!.data[0]) / n
-        for i in 0..<values.count where mask[i] { d[i] += Float(g * slope[i]) }
+        return (max(unclipped, clipped), unclipped >= clipped || inside == v ? 2 * (v - r) : 0)
     }
 }
 
