@@ -15,6 +15,9 @@ import Config
 /// table (sinusoidal, RoPE, ALiBi, T5, none) run past the trained length.
 /// T5's relative position bias is one table (buckets, heads), looked up once
 /// per forward pass and added to the scores of every layer.
+/// Value embeddings are looked up once per pass too, and each serves up to two
+/// layers' values; with value residual, the first layer's values are kept
+/// for every later layer to mix with its own.
 ///
 /// Dropout (when training) follows the embeddings and each residual branch,
 /// as in nanoGPT; attention probabilities are not dropped (the attention op
