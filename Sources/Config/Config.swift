@@ -83,6 +83,10 @@ public struct ModelConfig: Equatable, Sendable, ConfigSection {
     public var logitSoftcap: Double? = nil
     /// Start the untied output head at zero.
     public var zeroInitHead = false
+    /// Value residual learning: every layer after the first mixes its values with the first layer's.
+    public var valueResidual = false
+    /// Value embedding tables added to the values of the first and last this-many layers; 0 = none.
+    public var valueEmbeddings = 0
 
     public init() {}
 
@@ -119,6 +123,8 @@ public struct ModelConfig: Equatable, Sendable, ConfigSection {
         .bool("qk_norm", \.qkNorm, "QK-norm: RMSNorm without a gain over each head's query and key vectors, before RoPE (as the modded-nanogpt speed-run; Dehghani et al. 2023 normalise queries and keys too): bounded scores at any learning rate."),
         .optionalNumber("logit_softcap", \.logitSoftcap, .greaterThan(0), "Logit soft-capping c: logits become c·tanh(logits/c), smoothly bounded in (−c, c) (Gemma 2's final_logit_softcapping; the modded-nanogpt speed-run); null = off."),
         .bool("zero_init_head", \.zeroInitHead, "Start the output head at zero (needs tie_embeddings false), as the modded-nanogpt speed-run: every token starts equally likely."),
+        .bool("value_residual", \.valueResidual, "Value residual learning (ResFormer, Zhou et al. 2024): each layer after the first uses λ·v + (1 − λ)·v₁, v₁ the first layer's values, with one learned λ per layer starting at 0.5 (the paper's fixed value; learned as in the modded-nanogpt speed-run)."),
+        .int("value_embeddings", \.valueEmbeddings, .atLeast(0), "Value embeddings (modded-nanogpt speed-run): N = this many extra token embedding tables (vocab × n_kv_head·head size), table i added to the values of layer i and of layer n_layer − N + i (a layer in both ranges takes the first); 0 = none, at most n_layer."),
     ]
 
     func checkCombinations() throws {
@@ -142,6 +148,12 @@ public struct ModelConfig: Equatable, Sendable, ConfigSection {
         }
         if zeroInitHead && tieEmbeddings {
             throw ConfigError("model.zero_init_head = true needs model.tie_embeddings = false: a tied head is the token embedding, which would start at zero too")
+        }
+        if valueEmbeddings > nLayer {
+            throw ConfigError("model.value_embeddings (\(valueEmbeddings)) must be in 0...model.n_layer (\(nLayer)): table i serves layer i and layer n_layer − N + i")
+        }
+        if valueResidual && nLayer < 2 {
+            throw ConfigError("model.value_residual = true needs model.n_layer ≥ 2 (it mixes later layers' values with the first layer's); n_layer is \(nLayer)")
         }
         try ropeScaling?.validate(key: "model.rope_scaling", position: position.rawValue, headSize: headSize)
     }
@@ -216,6 +228,9 @@ public struct TrainConfig: Equatable, Sendable, ConfigSection {
     public var teacher = ""
     public var distillTemperature = 2.0
     public var distillAlpha = 0.5
+    /// Steps over which training windows grow from seqLenWarmupStart to the full context; 0 = off.
+    public var seqLenWarmupSteps = 0
+    public var seqLenWarmupStart = 16
 
     public init() {}
 
@@ -251,6 +266,8 @@ public struct TrainConfig: Equatable, Sendable, ConfigSection {
         .string("teacher", \.teacher, "The teacher checkpoint (or run directory) a distill run learns from, with the same tokenizer and at least the student's context; distill only. train --teacher DIR sets it."),
         .number("distill_temperature", \.distillTemperature, .greaterThan(0), "T of distillation: teacher and student logits are divided by T before the softmax of the soft term, which is scaled by T² (Hinton et al. 2015); distill only."),
         .number("distill_alpha", \.distillAlpha, .between(0, 1), "α of distillation: loss = α·T²·KL(p_teacher,T ‖ p_student,T) + (1 − α)·cross-entropy on the data; 1 = teacher only, 0 = data only; distill only."),
+        .int("seq_len_warmup_steps", \.seqLenWarmupSteps, .atLeast(0), "Sequence-length warm-up (objective lm): training windows grow linearly from seq_len_warmup_start tokens to the full context over this many steps, rounded down to a multiple of 8 (never below the start); evaluation always uses the full context. 0 = off."),
+        .int("seq_len_warmup_start", \.seqLenWarmupStart, .atLeast(1), "The window length of step 0 under seq_len_warmup_steps; at most the context length."),
     ]
 
     func checkCombinations() throws {
@@ -271,6 +288,9 @@ public struct TrainConfig: Equatable, Sendable, ConfigSection {
             }
         }
         // A warmup longer than max_steps is allowed: a run shortens it (RunConfig.shortenWarmupToRun).
+        if seqLenWarmupSteps > 0 && objective != .lm {
+            throw ConfigError("train.seq_len_warmup_steps (\(seqLenWarmupSteps)) shortens the windows of plain text (train.objective lm); this run's objective is \(objective.rawValue): use 0")
+        }
     }
 }
 
@@ -503,6 +523,9 @@ public struct RunConfig: Equatable, Sendable {
             throw ConfigError("train.optimizer = muon orthogonalises the updates of the blocks' 2-D weights, and with a \(method.rawValue) section those are frozen (only the adapter's parameters train): use adamw")
         }
         try checkPolicyOptimization()
+        if train.seqLenWarmupSteps > 0 && train.seqLenWarmupStart > tokenContextLength {
+            throw ConfigError("train.seq_len_warmup_start (\(train.seqLenWarmupStart)) must be in 1...\(tokenContextLength), the training context (model.context_length)")
+        }
     }
 
     /// The config with defaults that depend on other fields made explicit

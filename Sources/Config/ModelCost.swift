@@ -25,12 +25,13 @@ public struct ModelCost {
     // MARK: parameters and FLOPs
 
     public enum Component: String, CaseIterable {
-        case tokenEmbedding = "token embedding", positionEmbedding = "position embedding", attention, feedForward = "feed-forward"
-        case norms, outputHead = "output head"
+        case tokenEmbedding = "token embedding", positionEmbedding = "position embedding", valueEmbeddings = "value embeddings"
+        case attention, feedForward = "feed-forward", norms, outputHead = "output head"
     }
 
     public static func component(of p: ParameterShape) -> Component {
         if p.name.hasPrefix("token_embedding") { return .tokenEmbedding }
+        if p.name.hasPrefix("value_embeddings.") { return .valueEmbeddings }
         if p.name.hasPrefix("position_embedding") || p.name.hasPrefix("relative_attention_bias") { return .positionEmbedding }
         if p.name.contains("norm") { return .norms }
         if p.name.contains(".attn.") { return .attention }
@@ -56,7 +57,7 @@ public struct ModelCost {
             case .attention, .feedForward: if p.decays { multiplyAdds += p.count }
             case .outputHead: multiplyAdds += p.count
             case .tokenEmbedding: if model.tieEmbeddings { multiplyAdds += p.count }
-            case .positionEmbedding, .norms: break
+            case .positionEmbedding, .valueEmbeddings, .norms: break
             }
         }
         return 2 * multiplyAdds + 4 * model.nLayer * model.contextLength * model.dModel
@@ -73,7 +74,7 @@ public struct ModelCost {
     public static func isQuantized(_ p: ParameterShape, embeddings: Bool) -> Bool {
         guard p.shape.count == 2 else { return false }
         if p.name == "position_embedding.weight" || p.name == "relative_attention_bias.weight" { return false }
-        if p.name == "token_embedding.weight" || p.name == "lm_head.weight" { return embeddings }
+        if p.name == "token_embedding.weight" || p.name == "lm_head.weight" || p.name.hasPrefix("value_embeddings.") { return embeddings }
         return true
     }
 
@@ -88,6 +89,8 @@ public struct ModelCost {
             if p.name == "token_embedding.weight" {
                 total += bytes(p.shape[1])  // the looked-up row
                 if model.tieEmbeddings { total += bytes(p.count) }  // also the head
+            } else if p.name.hasPrefix("value_embeddings.") {
+                total += bytes(p.shape[1])  // the looked-up row
             } else if p.name == "position_embedding.weight" {
                 total += 4 * p.shape[1]
             } else {

@@ -36,6 +36,7 @@ extension ModelConfig {
             linear(block + ".attn.k", d, kv, bias: bias)
             linear(block + ".attn.v", d, kv, bias: bias)
             linear(block + ".attn.out", d, d, bias: bias)
+            if valueResidual && i > 0 { add(block + ".attn.value_mix", [1]) }
             norm(block + ".ffn_norm")
             if gated { linear(block + ".ffn.gate", d, hidden, bias: bias) }
             linear(block + ".ffn.up", d, hidden, bias: bias)
@@ -44,6 +45,17 @@ extension ModelConfig {
         }
         if normPosition == .pre { norm("final_norm") }
         if !tieEmbeddings { add("lm_head.weight", [vocab, d]) }
+        for i in 0..<valueEmbeddings { add("value_embeddings.\(i).weight", [vocab, kv]) }
         return all
+    }
+
+    /// The value embedding table layer `layer` adds to its values, if any: with
+    /// N tables, table i serves layer i and layer n_layer − N + i (the first
+    /// and last N layers, as the modded-nanogpt speed-run); a layer in both
+    /// ranges takes the first.
+    public func valueEmbeddingTable(layer: Int) -> Int? {
+        if layer < valueEmbeddings { return layer }
+        let last = nLayer - valueEmbeddings
+        return layer >= last ? layer - last : nil
     }
 }

@@ -20,6 +20,13 @@ extension LearningRateSchedule {
     }
 }
 
+extension SequenceLengthSchedule {
+    /// The training window lengths of a run config (the full training context when seq_len_warmup_steps is 0).
+    public init(_ config: RunConfig) {
+        self.init(start: config.train.seqLenWarmupStart, full: config.tokenContextLength, steps: config.train.seqLenWarmupSteps)
+    }
+}
+
 extension RunConfig {
     /// A char tokenizer's vocabulary is the corpus's characters; before a
     /// corpus is read, this many are assumed (tinyshakespeare has 65, the

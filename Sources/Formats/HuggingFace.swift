@@ -45,6 +45,12 @@ public enum HuggingFace {
         if m.qkNorm {
             throw FormatError("model.qk_norm cannot be exported: transformers' GPT-2 and LLaMA do not normalise queries and keys (families that do, such as OLMo-2 and Qwen3, train a gain tinygpt's gain-free QK-norm does not have), so no config.json reproduces it")
         }
+        if m.valueResidual {
+            throw FormatError("model.value_residual cannot be exported: transformers' GPT-2 and LLaMA use each layer's own values (no mix with the first layer's), so no config.json reproduces it")
+        }
+        if m.valueEmbeddings > 0 {
+            throw FormatError("model.value_embeddings = \(m.valueEmbeddings) cannot be exported: transformers' GPT-2 and LLaMA have no token embedding added to the values, so no config.json reproduces it")
+        }
         if let cap = m.logitSoftcap {
             throw FormatError("model.logit_softcap = \(cap) cannot be exported: transformers' GPT-2 and LLaMA return the head's logits uncapped (only Gemma 2's final_logit_softcapping caps them, and Gemma 2's block differs from both), so no config.json reproduces it")
         }

@@ -15,7 +15,7 @@ import NN
 /// ALiBi or T5 biases (`supports`); callers step the others one by one.
 public final class InferenceBatch {
     public let capacity: Int
-    let x, normed, attended, branch, q, k, v, gateOut, upOut, logits, statistics, logSumExp: UnsafeMutablePointer<Float>
+    let x, normed, attended, branch, q, k, v, firstValues, gateOut, upOut, logits, statistics, logSumExp: UnsafeMutablePointer<Float>
     let buffers: [UnsafeMutablePointer<Float>]
 
     /// Whether sequences of this model can be stepped together.
@@ -34,9 +34,10 @@ public final class InferenceBatch {
         }
         x = buffer(capacity * d); normed = buffer(capacity * d); attended = buffer(capacity * d); branch = buffer(capacity * d)
         q = buffer(capacity * d); k = buffer(capacity * kvDim); v = buffer(capacity * kvDim)
+        firstValues = buffer(capacity * kvDim)
         gateOut = buffer(capacity * hidden); upOut = buffer(capacity * hidden); logits = buffer(capacity * model.vocabSize)
         statistics = buffer(2 * capacity); logSumExp = buffer(model.heads)
-        buffers = [x, normed, attended, branch, q, k, v, gateOut, upOut, logits, statistics, logSumExp]
+        buffers = [x, normed, attended, branch, q, k, v, firstValues, gateOut, upOut, logits, statistics, logSumExp]
     }
 
     deinit { for p in buffers { p.deallocate() } }
@@ -60,6 +61,7 @@ public final class InferenceBatch {
         for (layer, block) in m.blocks.enumerated() {
             m.normalize(x, block.attentionNorm, into: normed, rows: n, statistics: statistics)
             matVecBatched([product(block.q, normed, q), product(block.k, normed, k), product(block.v, normed, v)], batch: n)
+            m.mixValues(layer: layer, v, first: firstValues, tokens: tokens)
             for (b, model) in models.enumerated() {
                 let pos = model.length, window = model.contextWindow
                 let qb = q + b * d, kb = k + b * kvDim, vb = v + b * kvDim

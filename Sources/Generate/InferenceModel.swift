@@ -50,6 +50,9 @@ public final class InferenceModel {
     let swishBetas: [UnsafePointer<Float>?]    // per layer, a learned Swish β per hidden unit
     let queryKeyNormEps: Float?                // QK-norm: RMS-normalise each head's query and key
     let logitSoftcap: Float?                   // logits ← c·tanh(logits/c)
+    let valueTables: [MatVecJob.Weights]       // value embeddings, (vocab, kvDim) each
+    let valueTableOfLayer: [Int?]              // the table each layer adds to its values
+    let valueMixes: [UnsafePointer<Float>?]    // value residual's λ per layer (nil in the first)
     /// Keeps the float storage the pointers point into alive.
     let owners: [AnyObject]
 
@@ -58,6 +61,8 @@ public final class InferenceModel {
     let keys: [UnsafeMutablePointer<Float>], values: [UnsafeMutablePointer<Float>]
     let x, normed, attended, branch, q, k, v, gateOut, upOut, alibiBias, logSumExp, logitsBuffer: UnsafeMutablePointer<Float>
     let statistics: UnsafeMutablePointer<Float>
+    /// The first layer's values of the current token (value residual), and a dequantized value-embedding row.
+    let firstValues, valueRow: UnsafeMutablePointer<Float>
     let activations: QuantizedActivations
     /// Each layer's products, made once: (q, k, v), out, (gate, up) or up, down; then the head.
     var layerJobs: [(attention: [MatVecJob], out: [MatVecJob], up: [MatVecJob], down: [MatVecJob])] = []
@@ -138,6 +143,9 @@ public final class InferenceModel {
         swishBetas = (0..<config.nLayer).map { vector("blocks.\($0).ffn.swish_beta") }
         queryKeyNormEps = config.qkNorm ? Float(config.normEps) : nil
         logitSoftcap = config.logitSoftcap.map { Float($0) }
+        valueTables = (0..<config.valueEmbeddings).map { matrix("value_embeddings.\($0).weight", vocab, kvDim) }
+        valueTableOfLayer = (0..<config.nLayer).map { config.valueEmbeddingTable(layer: $0) }
+        valueMixes = (0..<config.nLayer).map { config.valueResidual && $0 > 0 ? vector("blocks.\($0).attn.value_mix") : nil }
         switch config.normPosition {
         case .pre: residualScale = nil
         case .post: residualScale = 1
@@ -163,6 +171,7 @@ public final class InferenceModel {
         gateOut = buffer(hidden); upOut = buffer(hidden); logitsBuffer = buffer(vocab)
         alibiBias = buffer(config.position == .alibi || config.position == .t5 ? heads * window : 1); logSumExp = buffer(heads)
         statistics = buffer(2)
+        firstValues = buffer(kvDim); valueRow = buffer(kvDim)
         activations = QuantizedActivations(capacity: max(d, hidden))
         // Inputs: post-norm and DeepNorm feed x itself to each branch, pre-norm its normalised copy.
         let branchInput = residualScale == nil ? normed : x
@@ -178,7 +187,9 @@ public final class InferenceModel {
 
     deinit {
         for p in keys + values { p.deallocate() }
-        for p in [x, normed, attended, branch, q, k, v, gateOut, upOut, alibiBias, logSumExp, logitsBuffer, statistics] { p.deallocate() }
+        for p in [x, normed, attended, branch, q, k, v, gateOut, upOut, alibiBias, logSumExp, logitsBuffer, statistics, firstValues, valueRow] {
+            p.deallocate()
+        }
     }
 
     /// Forgets the cached positions.
@@ -201,7 +212,7 @@ public final class InferenceModel {
         for (layer, block) in blocks.enumerated() {
             if let alpha = residualScale {
                 // norm(α·x + f(x)), twice
-                attention(layer: layer, input: x, at: pos)
+                attention(layer: layer, input: x, at: pos, token: token)
                 for i in 0..<d { branch[i] += alpha * x[i] }
                 normalize(branch, block.attentionNorm, into: x)
                 feedForward(layer: layer, input: x)
@@ -210,7 +221,7 @@ public final class InferenceModel {
             } else {
                 // x + f(norm(x)), twice
                 normalize(x, block.attentionNorm, into: normed)
-                attention(layer: layer, input: normed, at: pos)
+                attention(layer: layer, input: normed, at: pos, token: token)
                 for i in 0..<d { x[i] += branch[i] }
                 normalize(x, block.feedForwardNorm, into: normed)
                 feedForward(layer: layer, input: normed)
@@ -287,9 +298,34 @@ public final class InferenceModel {
         softcapForward(logits, logits, rows * vocabSize, cap: logitSoftcap)
     }
 
-    /// Self-attention of the token at `pos` over the cache; result in `branch`.
-    func attention(layer: Int, input: UnsafeMutablePointer<Float>, at pos: Int) {
+    /// Value embeddings and value residual on `rows` rows of values (kvDim each)
+    /// of `tokens`, as `SelfAttention` applies them: v + table[token], then the
+    /// first layer keeps them in `first` and a later one mixes λ·v + (1 − λ)·first.
+    func mixValues(layer: Int, _ v: UnsafeMutablePointer<Float>, first: UnsafeMutablePointer<Float>, tokens: [Int32]) {
+        let kvDim = kvHeads * headSize, n = tokens.count * kvDim
+        if let table = valueTableOfLayer[layer] {
+            for (r, token) in tokens.enumerated() {
+                let row = v + r * kvDim
+                switch valueTables[table] {
+                case .float(let w): vectorAdd(row, w + Int(token) * kvDim, row, kvDim)
+                case .quantized(let m):
+                    m.dequantizedRow(Int(token), into: valueRow)
+                    vectorAdd(row, valueRow, row, kvDim)
+                }
+            }
+        }
+        guard config.valueResidual else { return }
+        if let mix = valueMixes[layer] {
+            vectorInterpolate(v, first, weight: mix[0], v, n)
+        } else {
+            first.update(from: v, count: n)
+        }
+    }
+
+    /// Self-attention of `token` at `pos` over the cache; result in `branch`.
+    func attention(layer: Int, input: UnsafeMutablePointer<Float>, at pos: Int, token: Int32) {
         run(layerJobs[layer].attention, input: input, count: d)
+        mixValues(layer: layer, v, first: firstValues, tokens: [token])
         normalizeQueriesAndKeys(q, k, tokens: 1)
         if let ropeTable {
             let row = ropeTable.rows(pos + 1) + pos * headSize

@@ -46,7 +46,7 @@ extension InferenceModel {
         for (layer, block) in blocks.enumerated() {
             if let alpha = residualScale {
                 // norm(α·x + f(x)), twice
-                attention(layer: layer, block: block, input: b.x, at: pos, b)
+                attention(layer: layer, block: block, input: b.x, at: pos, tokens: tokens, b)
                 for i in 0..<(t * d) { b.branch[i] += alpha * b.x[i] }
                 normalize(b.branch, block.attentionNorm, into: b.x, rows: t, statistics: b.statistics)
                 feedForward(layer: layer, block: block, input: b.x, b)
@@ -55,7 +55,7 @@ extension InferenceModel {
             } else {
                 // x + f(norm(x)), twice
                 normalize(b.x, block.attentionNorm, into: b.normed, rows: t, statistics: b.statistics)
-                attention(layer: layer, block: block, input: b.normed, at: pos, b)
+                attention(layer: layer, block: block, input: b.normed, at: pos, tokens: tokens, b)
                 for i in 0..<(t * d) { b.x[i] += b.branch[i] }
                 normalize(b.x, block.feedForwardNorm, into: b.normed, rows: t, statistics: b.statistics)
                 feedForward(layer: layer, block: block, input: b.normed, b)
@@ -83,11 +83,12 @@ extension InferenceModel {
     }
 
     /// Causal self-attention of the chunk's rows over the cache and themselves; result in `b.branch`.
-    private func attention(layer: Int, block: Block, input: UnsafePointer<Float>, at pos: Int, _ b: PrefillBuffers) {
+    private func attention(layer: Int, block: Block, input: UnsafePointer<Float>, at pos: Int, tokens: [Int32], _ b: PrefillBuffers) {
         let t = b.tokens, kvDim = kvHeads * headSize
         linear(block.q, input, b.q, tokens: t)
         linear(block.k, input, b.k, tokens: t)
         linear(block.v, input, b.v, tokens: t)
+        mixValues(layer: layer, b.v, first: b.firstValues, tokens: tokens)
         normalizeQueriesAndKeys(b.q, b.k, tokens: t)
         if let ropeTable {
             let rows = ropeTable.rows(pos + t) + pos * headSize
@@ -158,7 +159,7 @@ extension InferenceModel {
 /// The activations of one prefill chunk.
 final class PrefillBuffers {
     let tokens: Int
-    let x, normed, branch, q, k, v, attended, headQueries, headOutput, gate, up, logSumExp, statistics: UnsafeMutablePointer<Float>
+    let x, normed, branch, q, k, v, firstValues, attended, headQueries, headOutput, gate, up, logSumExp, statistics: UnsafeMutablePointer<Float>
     let alibiBias: UnsafeMutablePointer<Float>?
     private var all: [UnsafeMutablePointer<Float>] = []
 
@@ -171,7 +172,7 @@ final class PrefillBuffers {
             return p
         }
         x = buffer(t * d); normed = buffer(t * d); branch = buffer(t * d); q = buffer(t * d)
-        k = buffer(t * kvDim); v = buffer(t * kvDim); attended = buffer(t * d)
+        k = buffer(t * kvDim); v = buffer(t * kvDim); firstValues = buffer(t * kvDim); attended = buffer(t * d)
         headQueries = buffer(t * d); headOutput = buffer(t * d)
         gate = buffer(t * hidden); up = buffer(t * hidden)
         logSumExp = buffer(heads * t); statistics = buffer(2 * t)

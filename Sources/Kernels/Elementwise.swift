@@ -75,6 +75,19 @@ public func vectorScale(_ a: ConstFloatPointer, _ s: Float, _ out: FloatPointer,
     }
 }
 
+/// out[i] = w * a[i] + (1 − w) * b[i], unfused in every lane (the same bits in a SIMD lane as in the tail).
+public func vectorInterpolate(_ a: ConstFloatPointer, _ b: ConstFloatPointer, weight w: Float, _ out: FloatPointer, _ n: Int) {
+    let v = 1 - w
+    forChunks(n) { lo, hi in
+        var i = lo
+        while i + 8 <= hi {
+            store8(load8(a + i) * w + load8(b + i) * v, out + i)
+            i += 8
+        }
+        while i < hi { out[i] = a[i] * w + b[i] * v; i += 1 }
+    }
+}
+
 /// dst[i] += s * a[i]
 public func vectorAccumulate(_ dst: FloatPointer, _ a: ConstFloatPointer, scale s: Float = 1, _ n: Int) {
     forChunks(n) { lo, hi in

@@ -15,6 +15,9 @@ import Config
 /// table (sinusoidal, RoPE, ALiBi, T5, none) run past the trained length.
 /// T5's relative position bias is one table (buckets, heads), looked up once
 /// per forward pass and added to the scores of every layer.
+/// Value embeddings are looked up once per pass too, and each serves up to two
+/// layers' values; with value residual, the first layer's values are kept
+/// for every later layer to mix with its own.
 ///
 /// Dropout (when training) follows the embeddings and each residual branch,
 /// as in nanoGPT; attention probabilities are not dropped (the attention op
@@ -32,6 +35,8 @@ public final class GPT {
     let blocks: [TransformerBlock]
     let finalNorm: Norm?
     let head: Linear?
+    /// Value embeddings: tables (vocab, Hkv·D) added to some layers' values (`ModelConfig.valueEmbeddingTable`).
+    let valueEmbeddings: [Embedding]
     /// Prefix tuning's per-layer keys and values (see GPTPEFT.swift), when attached.
     public internal(set) var prefixEncoder: PrefixEncoder?
     /// Prompt tuning's virtual token embeddings (N, C), when attached.
@@ -72,12 +77,12 @@ public final class GPT {
         default: attentionPositions = .none
         }
         var blocks: [TransformerBlock] = []
-        for _ in 0..<config.nLayer {
+        for i in 0..<config.nLayer {
             blocks.append(TransformerBlock(
                 attentionNorm: Norm(config.norm, d, bias: config.bias, eps: Float(config.normEps)),
                 attention: SelfAttention(modelSize: d, heads: config.nHead, kvHeads: config.kvHeads, bias: config.bias,
                                          positions: attentionPositions, queryKeyNormEps: config.qkNorm ? Float(config.normEps) : nil,
-                                         initializer: initializer,
+                                         valueMix: config.valueResidual && i > 0, initializer: initializer,
                                          outputInitializer: outputInitializer, generator: &generator),
                 feedForwardNorm: Norm(config.norm, d, bias: config.bias, eps: Float(config.normEps)),
                 feedForward: FeedForward(modelSize: d, hiddenSize: config.feedForwardSize, activation: activation, gated: gated,
@@ -104,6 +109,8 @@ public final class GPT {
             // Drawn, then zeroed, as zero_init_output: the other weights stay those of the same seed.
             head.weight.data.update(repeating: 0, count: head.weight.count)
         }
+        // Drawn last, so every other weight is the one the same seed gives without them.
+        valueEmbeddings = (0..<config.valueEmbeddings).map { _ in Embedding(vocab, config.kvHeads * config.headSize, generator: &generator) }
     }
 
     /// The blocks' input (B, T, C): token embeddings plus learned or sinusoidal positions.
@@ -133,6 +140,7 @@ public final class GPT {
         for (i, block) in blocks.enumerated() { all += block.parameters(prefixed: "blocks.\(i)") }
         if let finalNorm { all += finalNorm.parameters(prefixed: "final_norm") }
         if let head { all += head.parameters(prefixed: "lm_head") }
+        for (i, table) in valueEmbeddings.enumerated() { all += table.parameters(prefixed: "value_embeddings.\(i)") }
         return all
     }
 
@@ -192,6 +200,12 @@ public final class GPT {
                              maxDistance: config.relativeAttentionMaxDistance)
         }
         let prefixRows = fresh ? prefixEncoder.map { $0.rows() } : nil
+        // Value embeddings' rows for x's rows; prompt tuning's virtual rows (ahead of the tokens) get none.
+        let valueRows: [Tensor] = valueEmbeddings.map { table in
+            let e = table(ids, shape: [batch, length])                                    // (B, T, Hkv·D)
+            return rows > length ? concat([Tensor(zeros: [batch, rows - length, e.shape[2]]), e], dim: 1) : e
+        }
+        let firstValues = config.valueResidual ? FirstLayerValues() : nil
         for (i, block) in blocks.enumerated() {
             var prefix: (keys: Tensor, values: Tensor)? = nil
             if let prefixEncoder, let prefixRows, fresh {
@@ -202,7 +216,8 @@ public final class GPT {
                     prefix = (k, v)
                 }
             }
-            x = block(x, offset: first, cache: caches?[i], dropout: dropout, bias: positionBias, prefixLengths: prefixLengths, prefix: prefix)
+            x = block(x, offset: first, cache: caches?[i], dropout: dropout, bias: positionBias, prefixLengths: prefixLengths, prefix: prefix,
+                      valueEmbedding: config.valueEmbeddingTable(layer: i).map { valueRows[$0] }, firstValues: firstValues)
         }
         if rows > length { x = x.slice(1, (rows - length)..<rows) }                 // the real tokens
         if let finalNorm { x = finalNorm(x) }
@@ -304,14 +319,16 @@ final class TransformerBlock: Layer {
         self.residual = residual
     }
 
-    /// `bias` and `prefixLengths` go to attention (T5's shared bias; a prefix LM's prompts).
     /// `bias` and `prefixLengths` go to attention (T5's shared bias; a prefix LM's prompts),
     /// and so do prefix tuning's keys and values (N, kv) when there is no cache.
+    /// `valueEmbedding` and `firstValues` go to attention's values (value embeddings, value residual).
     func callAsFunction(_ x: Tensor, offset: Int, cache: KeyValueCache?, dropout: Dropout?, bias: Tensor? = nil,
-                        prefixLengths: [Int]? = nil, prefix: (keys: Tensor, values: Tensor)? = nil) -> Tensor {
+                        prefixLengths: [Int]? = nil, prefix: (keys: Tensor, values: Tensor)? = nil,
+                        valueEmbedding: Tensor? = nil, firstValues: FirstLayerValues? = nil) -> Tensor {
         func branch(_ y: Tensor) -> Tensor { dropout.map { $0(y) } ?? y }
         func attend(_ y: Tensor, adding residual: Tensor? = nil) -> Tensor {
-            attention(y, offset: offset, cache: cache, bias: bias, prefixLengths: prefixLengths, prefix: prefix, adding: residual)
+            attention(y, offset: offset, cache: cache, bias: bias, prefixLengths: prefixLengths, prefix: prefix,
+                      valueEmbedding: valueEmbedding, firstValues: firstValues, adding: residual)
         }
         // Bottleneck adapters act on each sublayer's output, before the residual add (Houlsby et al. 2019).
         func adaptedAttention(_ y: Tensor) -> Tensor { attentionAdapter.map { $0(y) } ?? y }

@@ -28,3 +28,23 @@ public struct LearningRateSchedule: Equatable, Sendable {
         return minimum + Float(coefficient) * (peak - minimum)
     }
 }
+
+/// Sequence-length warm-up: the training windows of step s (0-based) are
+/// start + (full − start)·s/steps tokens, rounded down to a multiple of
+/// `multiple` but never below `start`, and the full context from `steps` on.
+/// A function of the step alone, so a resumed run trains the same lengths.
+public struct SequenceLengthSchedule: Equatable, Sendable {
+    /// Lengths move in steps of 8 tokens (the kernels' SIMD width), not one token at a time.
+    public static let multiple = 8
+    public var start: Int
+    public var full: Int
+    public var steps: Int
+
+    public init(start: Int, full: Int, steps: Int) { self.start = start; self.full = full; self.steps = steps }
+
+    public func length(at step: Int) -> Int {
+        guard steps > 0, step < steps, start < full else { return full }
+        let raw = start + (full - start) * step / steps
+        return min(full, max(start, raw / Self.multiple * Self.multiple))
+    }
+}

@@ -62,6 +62,13 @@ public final class KeyValueCache {
     }
 }
 
+/// The first layer's values (B, T, Hkv·D) of one forward pass, kept for
+/// the later layers to mix with (value residual learning).
+public final class FirstLayerValues {
+    public internal(set) var values: Tensor?
+    public init() {}
+}
+
 /// Causal (or prefix-LM) multi-head self-attention with grouped K/V heads
 /// (MHA: kvHeads = heads; MQA: kvHeads = 1; GQA: in between).
 public final class SelfAttention: Layer {
@@ -72,9 +79,11 @@ public final class SelfAttention: Layer {
     /// QK-norm's ε, when queries and keys are RMS-normalised per head (a gain of ones, not trained).
     public let queryKeyNormEps: Float?
     let unitGain: Tensor?
+    /// Value residual's λ (one element, from 0.5): this layer's values become λ·v + (1 − λ)·v₁.
+    public let valueMix: Tensor?
 
     public init(modelSize: Int, heads: Int, kvHeads: Int, bias: Bool, positions: AttentionPositions, queryKeyNormEps: Float? = nil,
-                initializer: WeightInit, outputInitializer: WeightInit, generator: inout RandomGenerator) {
+                valueMix: Bool = false, initializer: WeightInit, outputInitializer: WeightInit, generator: inout RandomGenerator) {
         require(heads > 0 && modelSize % heads == 0, "SelfAttention: \(heads) heads must divide model size \(modelSize)")
         require(kvHeads > 0 && heads % kvHeads == 0, "SelfAttention: \(kvHeads) K/V heads must divide \(heads) heads")
         self.heads = heads
@@ -88,6 +97,7 @@ public final class SelfAttention: Layer {
         slopes = positions == .alibi ? Positions.alibiSlopes(heads: heads) : []
         self.queryKeyNormEps = queryKeyNormEps
         unitGain = queryKeyNormEps.map { _ in Tensor([Float](repeating: 1, count: modelSize / heads), shape: [modelSize / heads]) }
+        self.valueMix = valueMix ? Tensor([0.5], shape: [1], requiresGrad: true) : nil
     }
 
     /// x (B, T, C) at absolute positions offset..<offset+T → (B, T, C).
@@ -102,8 +112,13 @@ public final class SelfAttention: Layer {
     /// `prefix` (N, Hkv·D keys and values, no position applied) goes before
     /// this call's keys without a cache (prefix tuning's training path; with a
     /// cache, the caller appends it to the cache first).
+    /// `valueEmbedding` (B, T, Hkv·D) is added to the values (value embeddings);
+    /// then, with `firstValues`, the first layer keeps its values there and a
+    /// layer with `valueMix` mixes its own with them (value residual). The
+    /// cache holds the values as attention reads them, after both.
     public func callAsFunction(_ x: Tensor, offset: Int = 0, cache: KeyValueCache? = nil, bias givenBias: Tensor? = nil,
                                prefixLengths: [Int]? = nil, prefix: (keys: Tensor, values: Tensor)? = nil,
+                               valueEmbedding: Tensor? = nil, firstValues: FirstLayerValues? = nil,
                                adding residual: Tensor? = nil) -> Tensor {
         let (batch, length) = (x.shape[0], x.shape[1])
         let layout: HeadLayout = cache == nil ? .tokenMajor : .headMajor
@@ -112,7 +127,16 @@ public final class SelfAttention: Layer {
         }
         var q = split(query(x), heads)      // (B, T, H, D) or (B, H, T, D)
         var k = split(key(x), kvHeads)      // (B, T, Hkv, D) or (B, Hkv, T, D)
-        var v = split(value(x), kvHeads)
+        var values = value(x)               // (B, T, Hkv·D)
+        if let valueEmbedding { values = values + valueEmbedding }
+        if let firstValues {
+            if let first = firstValues.values, let valueMix {
+                values = interpolate(values, first, weight: valueMix)
+            } else if firstValues.values == nil {
+                firstValues.values = values
+            }
+        }
+        var v = split(values, kvHeads)
         if let eps = queryKeyNormEps, let unitGain {
             // QK-norm: each head's query and key vector to unit RMS, before RoPE.
             q = rmsNorm(q, gain: unitGain, eps: eps)
@@ -160,5 +184,6 @@ public final class SelfAttention: Layer {
 
     public var parameters: [Parameter] {
         query.parameters(prefixed: "q") + key.parameters(prefixed: "k") + value.parameters(prefixed: "v") + output.parameters(prefixed: "out")
+            + (valueMix.map { [Parameter(name: "value_mix", tensor: $0)] } ?? [])
     }
 }

@@ -81,6 +81,7 @@ public final class Trainer {
     public let corpus: Corpus
     public let options: TrainerOptions
     let schedule: LearningRateSchedule
+    let windowSchedule: SequenceLengthSchedule
     var sampler: BatchSampler
     let dropout: Dropout?
     /// Dropout on LoRA adapters' inputs (lora.dropout > 0), active only in training steps.
@@ -182,6 +183,7 @@ public final class Trainer {
         }
         optimizer = Optimizer(parameters: trained, settings: OptimizerSettings(t))
         schedule = LearningRateSchedule(t)
+        windowSchedule = SequenceLengthSchedule(config)
         sampler = BatchSampler(seed: seed)
         // The policy is scored as the reference was (DPO, PPO, GRPO), and a reward model as it will be used.
         dropout = config.model.dropout > 0 && !withoutDropout.contains(t.objective)
@@ -386,7 +388,8 @@ public final class Trainer {
         if config.train.objective == .ppo { return try ppoStep() }
         if config.train.objective == .grpo { return try grpoStep() }
         let t = config.train
-        let (batch, length, accumulation) = (t.batchSize, config.tokenContextLength, t.gradAccumSteps)
+        // Sequence-length warm-up shortens the lm objective's windows (evaluation keeps the full context).
+        let (batch, length, accumulation) = (t.batchSize, windowSchedule.length(at: step), t.gradAccumSteps)
         let stepStart = DispatchTime.now().uptimeNanoseconds
         let lr = schedule.rate(at: step)
         try timed("zero gradients") { optimizer.zeroGrad() }

@@ -19,6 +19,20 @@ final class ArithmeticAndShapeTests: XCTestCase {
         assertGradients("scale", [a]) { a * 0.37 }
     }
 
+    /// λ·a + (1 − λ)·b with a learned scalar λ (value residual): values, and gradients for a, b and λ
+    /// over an odd size (a SIMD body and a tail), and a, b being one tensor.
+    func testInterpolateWithALearnedScalar() {
+        let a = randomTensor([2, 3, 7], seed: 6), b = randomTensor([2, 3, 7], seed: 7)
+        let lambda = Tensor([0.3], shape: [1])
+        let y = interpolate(a, b, weight: lambda).toArray()
+        for i in 0..<42 { XCTAssertEqual(y[i], 0.3 * a.data[i] + 0.7 * b.data[i], accuracy: 1e-6) }
+        for weight: Float in [0.3, -0.4, 1.2] {
+            let w = Tensor([weight], shape: [1])
+            assertGradients("interpolate λ \(weight)", [a, b, w]) { interpolate(a, b, weight: w) }
+        }
+        assertGradients("interpolate a with itself", [a, lambda]) { interpolate(a, a, weight: lambda) }
+    }
+
     func testSumMeanAndMSE() {
         let a = randomTensor([3, 7], seed: 4), b = randomTensor([3, 7], seed: 5)
         let ref = a.toArray().reduce(0.0) { $0 + Double($1) }

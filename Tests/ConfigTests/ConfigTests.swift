@@ -362,8 +362,8 @@ final class ConfigTests: XCTestCase {
     func testFieldTableIsDocumented() throws {
         let fields = RunConfig.documentedFields
         XCTAssertEqual(Set(fields.map(\.key)).count, fields.count)
-        XCTAssertEqual(fields.filter { $0.section == "model" }.count, 26)
-        XCTAssertEqual(fields.filter { $0.section == "train" }.count, 30)
+        XCTAssertEqual(fields.filter { $0.section == "model" }.count, 28)
+        XCTAssertEqual(fields.filter { $0.section == "train" }.count, 32)
         XCTAssertEqual(fields.filter { $0.section == "sample" }.count, 17)
         for field in fields { XCTAssertFalse(field.doc.isEmpty, field.key) }
 

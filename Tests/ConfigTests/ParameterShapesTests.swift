@@ -32,9 +32,27 @@ final class ParameterShapesTests: XCTestCase {
             m.relativeAttentionMaxDistance = 9
             configs.append(m)
         }
+        // Value residual's λ from the second layer on; value embedding tables (overlapping ranges at 3 of 4).
+        for (layers, tables, kv) in [(2, 0, 3), (4, 2, 1), (4, 3, 3), (3, 3, 1)] {
+            var m = ModelConfig()
+            m.nLayer = layers; m.dModel = 12; m.nHead = 3; m.nKVHead = kv; m.contextLength = 7; m.vocabSize = 11; m.dFF = 10
+            m.valueResidual = true; m.valueEmbeddings = tables
+            configs.append(m)
+        }
         for config in configs {
             let built = GPT(config: config, seed: 0).parameters.map { ParameterShape(name: $0.name, shape: $0.tensor.shape) }
             XCTAssertEqual(config.parameterShapes, built, "\(config)")
         }
     }
+
+    /// Table i serves layer i and layer n_layer − N + i; a layer in both ranges takes the first.
+    func testValueEmbeddingTablesServeTheFirstAndLastLayers() {
+        var m = ModelConfig()
+        m.nLayer = 4
+        for (tables, expected) in [(0, [nil, nil, nil, nil]), (1, [0, nil, nil, 0]), (2, [0, 1, 0, 1]), (3, [0, 1, 2, 2]), (4, [0, 1, 2, 3])] as [(Int, [Int?])] {
+            m.valueEmbeddings = tables
+            XCTAssertEqual((0..<4).map { m.valueEmbeddingTable(layer: $0) }, expected, "\(tables) tables")
+        }
+    }
 }
+

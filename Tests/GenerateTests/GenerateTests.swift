@@ -23,6 +23,7 @@ final class GenerateTests: XCTestCase {
         variants.append(("post-norm rmsnorm swiglu", model { $0.normPosition = .post; $0.norm = .rmsNorm; $0.activation = .swiglu }))
         variants.append(("speed-run options", model { $0.qkNorm = true; $0.position = .rope; $0.activation = .relu2; $0.logitSoftcap = 1.5; $0.nKVHead = 2 }))
         variants.append(("qk-norm alibi softcap", model { $0.qkNorm = true; $0.position = .alibi; $0.logitSoftcap = 0.5 }))
+        variants.append(("value residual + embeddings", model { $0.nLayer = 3; $0.valueResidual = true; $0.valueEmbeddings = 1; $0.position = .rope; $0.nKVHead = 2 }))
         let tokens: [Int32] = [3, 7, 1, 12, 0, 5, 5, 9, 2, 11]
         for (name, gpt) in variants {
             let caches = gpt.makeCaches()

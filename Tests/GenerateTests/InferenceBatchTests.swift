@@ -39,6 +39,10 @@ final class InferenceBatchTests: XCTestCase {
         check { $0.position = .rope; $0.qkNorm = true; $0.activation = .relu2; $0.logitSoftcap = 0.8; $0.tieEmbeddings = false }
     }
 
+    func testValueResidualAndValueEmbeddings() {
+        check { $0.position = .rope; $0.nLayer = 3; $0.valueResidual = true; $0.valueEmbeddings = 1; $0.nKVHead = 2 }
+    }
+
     func testLearnedPositionsLayerNormGELU() {
         check { $0.position = .learned; $0.norm = .layerNorm; $0.activation = .gelu }
     }

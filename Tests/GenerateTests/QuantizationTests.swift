@@ -96,6 +96,7 @@ final class QuantizationTests: XCTestCase {
         variants.append(("deepnorm", model { $0.normPosition = .deepnorm }))
         variants.append(("speed-run options", model { $0.qkNorm = true; $0.position = .rope; $0.activation = .relu2; $0.logitSoftcap = 1.5; $0.nKVHead = 2 }))
         variants.append(("qk-norm alibi softcap", model { $0.qkNorm = true; $0.position = .alibi; $0.logitSoftcap = 0.5 }))
+        variants.append(("value residual + embeddings", model { $0.nLayer = 3; $0.valueResidual = true; $0.valueEmbeddings = 1; $0.position = .rope; $0.nKVHead = 2 }))
         let tokens: [Int32] = [3, 7, 1, 12, 0, 5, 5, 9, 2, 11, 4, 6]
         for (name, gpt) in variants {
             let full = Autograd.noGrad { gpt(tokens, batch: 1, length: tokens.count) }.toArray()
@@ -133,6 +134,9 @@ final class QuantizationTests: XCTestCase {
         variants.append(("deepnorm", model { $0.normPosition = .deepnorm; $0.contextLength = 40 }))
         variants.append(("speed-run options", model {
             $0.qkNorm = true; $0.position = .rope; $0.activation = .relu2; $0.logitSoftcap = 1.5; $0.tieEmbeddings = false; $0.contextLength = 40
+        }))
+        variants.append(("value residual + embeddings", model {
+            $0.nLayer = 3; $0.valueResidual = true; $0.valueEmbeddings = 1; $0.position = .rope; $0.nKVHead = 2; $0.contextLength = 40
         }))
         variants.append(("long", model { $0.position = .rope; $0.contextLength = 1100 }))
         var g = RandomGenerator(seed: 5)

@@ -41,6 +41,11 @@ final class GPTTests: XCTestCase {
         list.append(("speed-run options", tinyConfig {
             $0.qkNorm = true; $0.position = .rope; $0.nHead = 2; $0.activation = .relu2; $0.logitSoftcap = 2; $0.tieEmbeddings = false
         }))
+        list.append(("value residual", tinyConfig { $0.valueResidual = true }))
+        list.append(("value embeddings, 2 tables on 2 layers", tinyConfig { $0.valueEmbeddings = 2; $0.nKVHead = 1 }))
+        list.append(("value residual + 1 table on 3 layers, rope", tinyConfig {
+            $0.nLayer = 3; $0.valueResidual = true; $0.valueEmbeddings = 1; $0.position = .rope; $0.nHead = 2; $0.qkNorm = true
+        }))
         // 4 buckets up to distance 3: the logarithmic buckets and the last one within 5 positions.
         list.append(("t5, 4 buckets", tinyConfig { $0.position = .t5; $0.relativeAttentionNumBuckets = 4; $0.relativeAttentionMaxDistance = 3 }))
         return list

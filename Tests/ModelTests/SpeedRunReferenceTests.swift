@@ -3,10 +3,14 @@ import Foundation
 import Kernels
 import Autograd
 import NN
+import Model
+import Config
 
 /// The speed-run options against PyTorch, on values made by
 /// Fixtures/make_speedrun_references.py: ReLU², soft-capping, QK-norm's
-/// gain-free RMSNorm, Newton–Schulz and three Muon + AdamW steps.
+/// gain-free RMSNorm, Newton–Schulz and three Muon + AdamW steps; and a
+/// tiny GPT's loss and gradients with value residual and value embeddings
+/// (Fixtures/make_value_residual_references.py).
 final class SpeedRunReferenceTests: XCTestCase {
     func references() throws -> [String: Any] {
         let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("speedrun-references.json")
@@ -83,5 +87,32 @@ final class SpeedRunReferenceTests: XCTestCase {
         // One momentum buffer for the matrices Muon updates, two moments for the rest.
         XCTAssertEqual(optimizer.state.map(\.name), ["m.blocks.0.attn.q.weight", "m.blocks.0.ffn.up.weight", "m.blocks.0.attn_norm.weight",
                                                       "v.blocks.0.attn_norm.weight", "m.token_embedding.weight", "v.token_embedding.weight"])
+    }
+
+    /// Value residual (λ·v + (1 − λ)·v₁ from the second layer on, λ learned) and one value
+    /// embedding table on layers 0 and 2, with GQA: the whole model's loss and every gradient.
+    func testValueResidualAndValueEmbeddingsMatchPyTorch() throws {
+        let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("value-residual-references.json")
+        let c = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        let m = c["config"] as! [String: Any]
+        var config = ModelConfig()
+        config.vocabSize = m["vocab_size"] as? Int; config.contextLength = m["context_length"] as! Int; config.nLayer = m["n_layer"] as! Int
+        config.dModel = m["d_model"] as! Int; config.nHead = m["n_head"] as! Int; config.nKVHead = m["n_kv_head"] as? Int
+        config.dFF = m["d_ff"] as? Int; config.normEps = m["norm_eps"] as! Double
+        config.norm = .rmsNorm; config.activation = .relu2; config.bias = false; config.dropout = 0
+        config.valueResidual = true; config.valueEmbeddings = m["value_embeddings"] as! Int
+        let model = GPT(config: config, seed: 1)
+        let parameters = c["parameters"] as! [String: Any], gradients = c["gradients"] as! [String: Any]
+        XCTAssertEqual(Set(model.parameters.map(\.name)), Set(parameters.keys))
+        for p in model.parameters { p.tensor.copy(from: Tensor(floats(parameters[p.name]), shape: p.tensor.shape)) }
+        let ids = (c["ids"] as! [Int]).map(Int32.init), targets = (c["targets"] as! [Int]).map(Int32.init)
+        let batch = c["batch"] as! Int
+        let loss = model.loss(ids, targets: targets, batch: batch, length: ids.count / batch)
+        XCTAssertEqual(loss.item, Float(c["loss"] as! Double), accuracy: 1e-5)
+        loss.backward()
+        for p in model.parameters {
+            let expected = floats(gradients[p.name]), got = p.tensor.grad!.toArray()
+            for (i, (a, b)) in zip(got, expected).enumerated() { XCTAssertEqual(a, b, accuracy: 2e-5 * max(1, abs(b)), "\(p.name)[\(i)]") }
+        }
     }
 }

@@ -180,4 +180,14 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(constant.rate(at: 1), 0.2, accuracy: 1e-7)
         XCTAssertEqual(constant.rate(at: 9), 0.3)
     }
+
+    /// Sequence-length warm-up: 16 → 64 over 10 steps, in multiples of 8, never below the start.
+    func testSequenceLengthScheduleValues() {
+        let s = SequenceLengthSchedule(start: 16, full: 64, steps: 10)
+        XCTAssertEqual((0...11).map { s.length(at: $0) }, [16, 16, 24, 24, 32, 40, 40, 48, 48, 56, 64, 64])
+        let odd = SequenceLengthSchedule(start: 5, full: 19, steps: 4)
+        XCTAssertEqual((0...4).map { odd.length(at: $0) }, [5, 8, 8, 8, 19])
+        XCTAssertEqual(SequenceLengthSchedule(start: 16, full: 64, steps: 0).length(at: 0), 64, "off")
+        XCTAssertEqual(SequenceLengthSchedule(start: 64, full: 64, steps: 10).length(at: 0), 64, "nothing to grow")
+    }
 }

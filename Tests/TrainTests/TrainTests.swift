@@ -52,6 +52,19 @@ final class TrainTests: XCTestCase {
         }, name: "muon")
     }
 
+    /// Sequence-length warm-up is a function of the step, and value residual's λ and the value embeddings are
+    /// checkpointed parameters: a resume in the middle of the warm-up trains the same numbers.
+    func testSequenceLengthWarmupAndValueOptionsResumeReproducesTheUninterruptedRun() throws {
+        try checkResumeReproducesTheUninterruptedRun(tinyConfig {
+            $0.train.optimizer = .muon; $0.model.valueResidual = true; $0.model.valueEmbeddings = 1
+            $0.train.seqLenWarmupSteps = 9; $0.train.seqLenWarmupStart = 4
+        }, name: "warm-up")
+        let trainer = try makeTrainer(tinyConfig { $0.train.seqLenWarmupSteps = 9; $0.train.seqLenWarmupStart = 4 },
+                                      run: directory.appendingPathComponent("lengths"))
+        let tokens = try (0..<12).map { _ in try trainer.takeStep().tokens }
+        XCTAssertEqual(tokens.map { Int($0) / 4 }, [4, 4, 4, 8, 8, 8, 8, 8, 8, 16, 16, 16], "windows of 4, 8, then the full 16 tokens (batch 4)")
+    }
+
     func checkResumeReproducesTheUninterruptedRun(_ config: RunConfig, name: String) throws {
         let whole = try makeTrainer(config, run: directory.appendingPathComponent("whole-\(name)"))
         try whole.run()

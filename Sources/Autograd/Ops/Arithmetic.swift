@@ -90,6 +90,26 @@ public func scale(_ a: Tensor, _ s: Float) -> Tensor {
     }
 }
 
+/// λ·a + (1 − λ)·b for a learned scalar λ (one element) and a, b of one shape:
+/// value residual learning's mix of a layer's values with the first layer's.
+public func interpolate(_ a: Tensor, _ b: Tensor, weight: Tensor) -> Tensor {
+    require(a.shape == b.shape, "interpolate: shapes \(describe(a.shape)) and \(describe(b.shape)) differ")
+    require(weight.count == 1, "interpolate: the weight must be one element, got shape \(describe(weight.shape))")
+    let w = weight.data[0]
+    let out = Tensor(uninitialized: a.shape)
+    vectorInterpolate(a.data, b.data, weight: w, out.data, a.count)
+    return out.recordOp([a, b, weight]) { out in
+        let g = out.grad!.data
+        if let d = weight.gradientTarget {
+            var s = 0.0
+            for i in 0..<a.count { s += Double(g[i]) * Double(a.data[i] - b.data[i]) }
+            d[0] += Float(s)
+        }
+        if let d = a.gradientTarget { vectorAccumulate(d, g, scale: w, a.count) }
+        if let d = b.gradientTarget { vectorAccumulate(d, g, scale: 1 - w, b.count) }
+    }
+}
+
 public func + (a: Tensor, b: Tensor) -> Tensor { add(a, b) }
 public func - (a: Tensor, b: Tensor) -> Tensor { add(a, scale(b, -1)) }
 public func * (a: Tensor, b: Tensor) -> Tensor { mul(a, b) }
