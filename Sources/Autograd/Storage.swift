@@ -25,6 +25,14 @@ final class BufferPool: @unchecked Sendable {
         free[count, default: []].append(p)
         lock.unlock()
     }
+
+    /// Hands every free buffer back to the system.
+    func releaseFree() {
+        lock.lock()
+        for buffers in free.values { for p in buffers { p.deallocate() } }
+        free = [:]
+        lock.unlock()
+    }
 }
 
 /// A contiguous float buffer owned by one or more tensors (reshape shares it).
@@ -109,3 +117,8 @@ extension Tensor {
 /// How many float buffers have been taken from the system rather than the
 /// pool since the program started. Flat across training steps once warm.
 public var freshBufferAllocations: Int { BufferPool.shared.freshAllocations }
+
+/// Frees the pooled buffers no tensor holds, for when the shapes change for
+/// good (a sequence-length warm-up moving to a longer window): the pool keeps
+/// buffers by exact size, so each old window's set would otherwise stay resident.
+public func releasePooledBuffers() { BufferPool.shared.releaseFree() }

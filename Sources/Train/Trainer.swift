@@ -390,6 +390,7 @@ public final class Trainer {
         let t = config.train
         // Sequence-length warm-up shortens the lm objective's windows (evaluation keeps the full context).
         let (batch, length, accumulation) = (t.batchSize, windowSchedule.length(at: step), t.gradAccumSteps)
+        if length != windowSchedule.length(at: max(step - 1, 0)) { releasePooledBuffers() }  // the shorter window's buffers are not used again
         let stepStart = DispatchTime.now().uptimeNanoseconds
         let lr = schedule.rate(at: step)
         try timed("zero gradients") { optimizer.zeroGrad() }

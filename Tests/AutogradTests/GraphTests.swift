@@ -124,6 +124,19 @@ final class GraphTests: XCTestCase {
         XCTAssertEqual(freshBufferAllocations, warm, "after warm-up every buffer comes from the pool")
     }
 
+    func testReleasedPoolBuffersAreTakenFreshAndGiveTheSameNumbers() {
+        let w1 = randomTensor([24, 16], seed: 5), w2 = randomTensor([10, 24], seed: 6), x = randomTensor([40, 16], seed: 7)
+        w1.requiresGrad = true; w2.requiresGrad = true
+        let before = step(w1, w2, x)
+        releasePooledBuffers()  // what the trainer does when a warm-up's window grows
+        let warm = freshBufferAllocations
+        XCTAssertEqual(step(w1, w2, x), before)
+        XCTAssertGreaterThan(freshBufferAllocations, warm, "the pool was empty, so the step took buffers from the system")
+        let again = freshBufferAllocations
+        _ = step(w1, w2, x)
+        XCTAssertEqual(freshBufferAllocations, again, "and then from the pool again")
+    }
+
     func testSameNumbersForAnyThreadCount() {
         let saved = Parallel.threads
         defer { Parallel.threads = saved }
