@@ -61,7 +61,7 @@ public final class InferenceBatch {
         for (layer, block) in m.blocks.enumerated() {
             m.normalize(x, block.attentionNorm, into: normed, rows: n, statistics: statistics)
             matVecBatched([product(block.q, normed, q), product(block.k, normed, k), product(block.v, normed, v)], batch: n)
-            m.mixValues(layer: layer, v, first: firstValues, tokens: tokens)
+            if m.mixesValues { m.mixValues(layer: layer, v, first: firstValues, tokens: tokens) }
             for (b, model) in models.enumerated() {
                 let pos = model.length, window = model.contextWindow
                 let qb = q + b * d, kb = k + b * kvDim, vb = v + b * kvDim

@@ -88,7 +88,7 @@ extension InferenceModel {
         linear(block.q, input, b.q, tokens: t)
         linear(block.k, input, b.k, tokens: t)
         linear(block.v, input, b.v, tokens: t)
-        mixValues(layer: layer, b.v, first: b.firstValues, tokens: tokens)
+        if mixesValues { mixValues(layer: layer, b.v, first: b.firstValues, tokens: tokens) }
         normalizeQueriesAndKeys(b.q, b.k, tokens: t)
         if let ropeTable {
             let rows = ropeTable.rows(pos + t) + pos * headSize

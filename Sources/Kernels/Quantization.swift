@@ -307,7 +307,17 @@ func load16(_ p: UnsafePointer<Int8>) -> SIMD16<Int8> { UnsafeRawPointer(p).load
 public func floatDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
     var acc0 = Float16Lanes(), acc1 = Float16Lanes()
     var i = 0
-    while i + 32 <= n {
+    // Two chains, 64 values a pass: the same sums as 32 a pass, with half the
+    // loop's branches (at 32 a pass, f32 decode lost about 15% whenever the
+    // linker placed the loop inside one 64-byte block; Zen 5).
+    while i + 64 <= n {
+        acc0.addProduct(load16(a + i), load16(b + i))
+        acc1.addProduct(load16(a + i + 16), load16(b + i + 16))
+        acc0.addProduct(load16(a + i + 32), load16(b + i + 32))
+        acc1.addProduct(load16(a + i + 48), load16(b + i + 48))
+        i += 64
+    }
+    if i + 32 <= n {
         acc0.addProduct(load16(a + i), load16(b + i))
         acc1.addProduct(load16(a + i + 16), load16(b + i + 16))
         i += 32
