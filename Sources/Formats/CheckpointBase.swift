@@ -2,11 +2,6 @@ import Foundation
 import Files
 import Kernels
 import Config
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A file's size and hash, cheap to check again: FNV-1a 64 of each 16 MiB
 /// chunk (the chunks hashed in parallel), then FNV-1a 64 of those hashes,
@@ -37,17 +32,7 @@ public struct FileFingerprint: Equatable, Sendable {
 
     /// The fingerprint of the file at `url`, read through a read-only mapping.
     public init(contentsOf url: URL) throws {
-        func cannotRead(_ code: Int32) -> FormatError { FormatError("\(url.path): cannot read: \(posixReason(code))") }
-        let fd = open(url.path, O_RDONLY)
-        guard fd >= 0 else { throw cannotRead(errno) }
-        defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else { throw cannotRead(errno) }
-        let size = Int(status.st_size)
-        guard size > 0 else { self.init(UnsafeRawBufferPointer(start: nil, count: 0)); return }
-        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else { throw cannotRead(errno) }
-        defer { munmap(mapped, size) }
-        self.init(UnsafeRawBufferPointer(start: mapped, count: size))
+        self = try withReadOnlyMapping(of: url) { FileFingerprint($0) }
     }
 
     /// The hash as 16 hex digits.

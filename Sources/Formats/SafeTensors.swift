@@ -192,26 +192,15 @@ public enum SafeTensors {
     /// from memory once it is converted, so loading peaks at the tensors plus
     /// about one tensor of file, not at the tensors plus the whole file.
     public static func read(from url: URL) throws -> SafeTensorsFile {
-        func cannotRead(_ code: Int32) -> FormatError { FormatError("\(url.path): cannot read: \(posixReason(code))") }
-        let fd = open(url.path, O_RDONLY)
-        guard fd >= 0 else { throw cannotRead(errno) }
-        defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else { throw cannotRead(errno) }
-        guard (status.st_mode & S_IFMT) == S_IFREG else { throw cannotRead((status.st_mode & S_IFMT) == S_IFDIR ? EISDIR : ENODEV) }
-        let size = Int(status.st_size)
-        // An empty (or tiny) file has nothing to map; decode names the problem.
-        guard size >= 8 else {
-            let data = (try? Data(contentsOf: url)) ?? Data()
-            return try decode(data, source: url.path)
-        }
-        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { throw cannotRead(errno) }
-        defer { munmap(base, size) }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        return try decode(UnsafeRawBufferPointer(start: base, count: size), source: url.path) { range in
-            // Whole pages inside the converted range only; the mapping is clean, so they reload if read again.
-            let first = (range.lowerBound + page - 1) / page * page, last = range.upperBound / page * page
-            if last > first { _ = madvise(base + first, last - first, MADV_DONTNEED) }
+        try withReadOnlyMapping(of: url) { bytes in
+            // An empty (or tiny) file has nothing to map; decode names the problem.
+            guard let base = bytes.baseAddress, bytes.count >= 8 else { return try decode(Data(bytes), source: url.path) }
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            return try decode(bytes, source: url.path) { range in
+                // Whole pages inside the converted range only; the mapping is clean, so they reload if read again.
+                let first = (range.lowerBound + page - 1) / page * page, last = range.upperBound / page * page
+                if last > first { _ = madvise(UnsafeMutableRawPointer(mutating: base + first), last - first, MADV_DONTNEED) }
+            }
         }
     }
 
