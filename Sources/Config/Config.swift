@@ -313,6 +313,9 @@ public struct SampleConfig: Equatable, Sendable, ConfigSection {
     public var stream = true
     public var prompt = ""
 
+    /// The sequences decoded side by side: the beams of a beam search, else the samples.
+    public var sequences: Int { strategy == .beam ? beamWidth : numSamples }
+
     public init() {}
 
     static let name = "sample"

@@ -22,7 +22,7 @@ extension Generator {
     /// this machine's memory; the KV caches are sized by the window.
     public func requireMemory(_ run: RunConfig, promptLength: Int) throws {
         let s = run.sample
-        let sequences = s.strategy == .beam ? s.beamWidth : s.numSamples
+        let sequences = s.sequences
         let needed = ModelCost(run.model).generationBytes(sequences: sequences, promptLength: promptLength, maxNewTokens: s.maxNewTokens,
                                                           window: contextWindow)
         try ModelCost.requireMemory(needed) {

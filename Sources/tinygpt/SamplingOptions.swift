@@ -105,8 +105,7 @@ struct OpenedForGeneration {
         adjust(&run)
         try run.validate()
         try options.checkEffect(run.sample)
-        let sequences = run.sample.strategy == .beam ? run.sample.beamWidth : run.sample.numSamples
-        generator = try model.generator(model: run.model, context: options.context, sequences: sequences)
+        generator = try model.generator(model: run.model, context: options.context, sequences: run.sample.sequences)
         self.run = run
     }
 }
