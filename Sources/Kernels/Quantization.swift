@@ -308,8 +308,8 @@ public func floatDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: 
     var acc0 = Float16Lanes(), acc1 = Float16Lanes()
     var i = 0
     // Two chains, 64 values a pass: the same sums as 32 a pass, with half the
-    // loop's branches (at 32 a pass, f32 decode lost about 15% whenever the
-    // linker placed the loop inside one 64-byte block; Zen 5).
+    // loop's branches (at 32 a pass, f32 decode ran about 15% slower in the
+    // builds that placed the loop inside one 64-byte block; Zen 5).
     while i + 64 <= n {
         acc0.addProduct(load16(a + i), load16(b + i))
         acc1.addProduct(load16(a + i + 16), load16(b + i + 16))
