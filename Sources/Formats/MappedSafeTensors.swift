@@ -139,22 +139,39 @@ public final class MappedSafeTensors: @unchecked Sendable {
 /// nil. Exponent bits all ones plus one carry into the sign bit, so one OR
 /// per 16 values says whether a piece holds one; only then is it searched.
 func firstNonFinite(_ values: UnsafeBufferPointer<Float>, in range: Range<Int>? = nil) -> Int? {
+    firstFlagged(values, in: range, flags: { bits in (bits & 0x7F80_0000) &+ 0x0080_0000 }, bad: { !$0.isFinite })
+}
+
+/// The index of the first value in `range` that is not finite or is below
+/// zero (−0 is allowed), or nil: a quantized checkpoint's scales. A negative
+/// value other than −0 has the sign bit and a nonzero rest, whose sum with
+/// 0x7FFFFFFF carries into the sign bit.
+func firstNegativeOrNonFinite(_ values: UnsafeBufferPointer<Float>, in range: Range<Int>? = nil) -> Int? {
+    firstFlagged(values, in: range, flags: { bits in ((bits & 0x7F80_0000) &+ 0x0080_0000) | (bits & ((bits & 0x7FFF_FFFF) &+ 0x7FFF_FFFF)) },
+                 bad: { !$0.isFinite || $0 < 0 })
+}
+
+/// The first index in `range` whose value is `bad`, where `flags` sets the
+/// sign bit of every lane whose value is bad; pieces without a flag are not
+/// searched value by value.
+@inline(__always)
+private func firstFlagged(_ values: UnsafeBufferPointer<Float>, in range: Range<Int>?,
+                          flags flag: (SIMD16<UInt32>) -> SIMD16<UInt32>, bad: (Float) -> Bool) -> Int? {
     guard let base = values.baseAddress else { return nil }
     let range = range ?? 0..<values.count
     let raw = UnsafeRawPointer(base)
     var flags = SIMD16<UInt32>()
     var i = range.lowerBound
     while i + 16 <= range.upperBound {
-        let bits = raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self)
-        flags |= (bits & 0x7F80_0000) &+ 0x0080_0000
+        flags |= flag(raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self))
         i += 16
     }
     let lanes8 = flags.lowHalf | flags.highHalf, lanes4 = lanes8.lowHalf | lanes8.highHalf, lanes2 = lanes4.lowHalf | lanes4.highHalf
     if (lanes2[0] | lanes2[1]) & 0x8000_0000 == 0 {
-        while i < range.upperBound { if !values[i].isFinite { return i }; i += 1 }
+        while i < range.upperBound { if bad(values[i]) { return i }; i += 1 }
         return nil
     }
-    return range.first { !values[$0].isFinite }
+    return range.first { bad(values[$0]) }
 }
 
 /// The index of the first byte in `range` (all by default) holding a level

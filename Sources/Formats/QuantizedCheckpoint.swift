@@ -174,7 +174,7 @@ public enum QuantizedCheckpoint {
                 fail(format == .int8 ? "tensor '\(p.name)' holds −128 at flat index \(bad); symmetric int8 uses −127…127"
                                      : "tensor '\(p.name)' holds the nibble 0 (−8) at byte \(bad); symmetric int4 uses −7…7 (stored 1…15)")
             }
-            checks.append((scaleValues.count, { range in range.first { !scaleValues[$0].isFinite || scaleValues[$0] < 0 } }))
+            checks.append((scaleValues.count, { firstNegativeOrNonFinite(scaleValues, in: $0) }))
             failures.append { fail("tensor '\(scaleName)' holds \(scaleValues[$0]) at flat index \($0); scales must be finite and ≥ 0") }
             matrices[p.name] = QuantizedMatrix(format: format, rows: rows, cols: cols, groupSize: g, data: bytes, scales: scaleValues, owner: file)
         }

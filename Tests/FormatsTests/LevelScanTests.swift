@@ -29,4 +29,27 @@ final class LevelScanTests: XCTestCase {
             XCTAssertNil((all + all + all).withUnsafeBufferPointer { firstOutOfRangeLevel($0, format: format) }, "\(format)")
         }
     }
+
+    /// Scales: finite and ≥ 0 (−0 included); every other value is found at its first position.
+    func testANegativeOrNonFiniteScaleIsFoundAtItsFirstPosition() {
+        let count = 1_000
+        let goods: [Float] = [0, -0.0, 1, .leastNonzeroMagnitude, .leastNormalMagnitude, .greatestFiniteMagnitude, 3.5e-20]
+        let bads: [Float] = [-1, -.leastNonzeroMagnitude, -.leastNormalMagnitude, -.greatestFiniteMagnitude, .infinity, -.infinity,
+                             .nan, -.nan, Float(bitPattern: 0x7FC0_0001), Float(bitPattern: 0xFF80_0001)]
+        var values = (0..<count).map { goods[$0 % goods.count] }
+        XCTAssertNil(values.withUnsafeBufferPointer { firstNegativeOrNonFinite($0) })
+        for bad in bads {
+            for at in [0, 1, 15, 16, 500, 983, 984, 999] {
+                values[at] = bad
+                if at > 3 { values[at - 3] = bad }
+                let expected = at > 3 ? at - 3 : at
+                XCTAssertEqual(values.withUnsafeBufferPointer { firstNegativeOrNonFinite($0) }, expected, "\(bad) at \(at)")
+                XCTAssertNil(values.withUnsafeBufferPointer { firstNegativeOrNonFinite($0, in: (at + 1)..<count) })
+                values[at] = goods[at % goods.count]
+                if at > 3 { values[at - 3] = goods[(at - 3) % goods.count] }
+            }
+        }
+        // firstNonFinite lets every finite value through, negatives included.
+        XCTAssertNil(([-1, -0.0, 2, -.greatestFiniteMagnitude] as [Float]).withUnsafeBufferPointer { firstNonFinite($0) })
+    }
 }
