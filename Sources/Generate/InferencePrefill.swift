@@ -71,10 +71,15 @@ extension InferenceModel {
         length += t
     }
 
-    /// out (t, l.rows) = input (t, l.cols) · Wᵀ + bias.
-    private func linear(_ l: Linear, _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, tokens t: Int) {
+    /// out (t, l.rows) = input (t, l.cols) · Wᵀ + bias; `int4Input`, when
+    /// given, is `input` already quantized for int4 weights.
+    private func linear(_ l: Linear, _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, tokens t: Int,
+                        int4Input: Int4MatmulInput? = nil) {
         switch l.weights {
         case .float(let w): matmul(input, w, out, m: t, n: l.rows, k: l.cols, transposeB: true)
+        case .quantized(let m) where int4MatmulCovers(m):
+            let shared = int4Input.flatMap { $0.cols == m.cols && $0.groupSize == m.groupSize ? $0 : nil }
+            int4Matmul(shared ?? Int4MatmulInput(input, tokens: t, cols: m.cols, groupSize: m.groupSize), m, out)
         case .quantized(let m): quantizedMatmul(input, m, out, tokens: t)
         }
         if let bias = l.bias {
@@ -82,12 +87,20 @@ extension InferenceModel {
         }
     }
 
+    /// `input` quantized once for the int4 matrices that read it (q, k, v;
+    /// gate, up), when `l` is one.
+    private func int4Input(_ input: UnsafePointer<Float>, tokens t: Int, for l: Linear) -> Int4MatmulInput? {
+        guard case .quantized(let m) = l.weights, int4MatmulCovers(m) else { return nil }
+        return Int4MatmulInput(input, tokens: t, cols: m.cols, groupSize: m.groupSize)
+    }
+
     /// Causal self-attention of the chunk's rows over the cache and themselves; result in `b.branch`.
     private func attention(layer: Int, block: Block, input: UnsafePointer<Float>, at pos: Int, tokens: [Int32], _ b: PrefillBuffers) {
         let t = b.tokens, kvDim = kvHeads * headSize
-        linear(block.q, input, b.q, tokens: t)
-        linear(block.k, input, b.k, tokens: t)
-        linear(block.v, input, b.v, tokens: t)
+        let shared = int4Input(input, tokens: t, for: block.q)
+        linear(block.q, input, b.q, tokens: t, int4Input: shared)
+        linear(block.k, input, b.k, tokens: t, int4Input: shared)
+        linear(block.v, input, b.v, tokens: t, int4Input: shared)
         if mixesValues { mixValues(layer: layer, b.v, first: b.firstValues, tokens: tokens) }
         normalizeQueriesAndKeys(b.q, b.k, tokens: t)
         if let ropeTable {
@@ -137,8 +150,9 @@ extension InferenceModel {
     private func feedForward(layer: Int, block: Block, input: UnsafePointer<Float>, _ b: PrefillBuffers) {
         let t = b.tokens
         if let gate = block.gate {
-            linear(gate, input, b.gate, tokens: t)
-            linear(block.up, input, b.up, tokens: t)
+            let shared = int4Input(input, tokens: t, for: gate)
+            linear(gate, input, b.gate, tokens: t, int4Input: shared)
+            linear(block.up, input, b.up, tokens: t, int4Input: shared)
         } else {
             linear(block.up, input, b.gate, tokens: t)
         }

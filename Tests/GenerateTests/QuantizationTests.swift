@@ -146,7 +146,8 @@ final class QuantizationTests: XCTestCase {
             var models: [(String, () -> InferenceModel, Float)] = [("float32", { InferenceModel(model: gpt) }, 1e-4)]
             for format in QuantizedFormat.allCases {
                 let w = QuantizedWeights(quantizing: gpt, format: format, groupSize: 16, embeddings: true)
-                // The batched products multiply float activations, the per-token ones int8 activations.
+                // int8: the batched products multiply float activations, the per-token ones int8 activations;
+                // int4: both int8 activations, summed in another order.
                 models.append(("\(format)", { InferenceModel(quantized: w, config: gpt.config) }, 0.05))
             }
             for (kind, make, tolerance) in models {
