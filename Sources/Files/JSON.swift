@@ -113,11 +113,16 @@ public enum JSONValue: Sendable {
 
 /// A strict RFC 8259 parser over UTF-8 bytes. Errors (FileError) carry line and column;
 /// callers prefix the file's name. It scans raw bytes: a string without escapes becomes a
-/// String in one copy, an integer is read digit by digit, and only large objects hash their keys.
+/// String in one copy, an integer is read digit by digit, and keys are checked for repeats by
+/// their bytes. Values at deferred paths are checked the same way but not built (`JSONDocument`).
 public struct JSONParser {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private let maxDepth = 64
+    /// Byte ranges and member or element counts of the deferred values, by their index in the caller's list of paths.
+    private var deferredRanges: [(path: Int, range: Range<Int>, count: Int, keys: KeySet?)] = []
+    /// The keys of the object just checked with `keepingKeys`.
+    private var keptKeys: KeySet?
 
     /// Parses one complete JSON document; trailing whitespace is allowed, anything else is not.
     public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
@@ -130,12 +135,37 @@ public struct JSONParser {
 
     public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws -> JSONValue {
         guard JSONParser.isValidUTF8(bytes) else { throw FileError("not valid UTF-8") }
+        return try parseDocument(bytes, deferring: []).value
+    }
+
+    /// Parses a document as `parse` does, with the same errors, but leaves each object or array
+    /// found at one of `paths` (keys from the root) as text: a large vocabulary can then be read
+    /// without a `JSONValue` per entry.
+    public static func parse(_ data: Data, deferring paths: [[String]]) throws -> JSONDocument {
+        let (root, ranges) = try data.withUnsafeBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            guard JSONParser.isValidUTF8(bytes) else { throw FileError("not valid UTF-8") }
+            return try parseDocument(bytes, deferring: paths)
+        }
+        var deferred = [JSONText?](repeating: nil, count: paths.count)
+        for (path, range, count, keys) in ranges { deferred[path] = JSONText(data: data, range: range, count: count, keys: keys) }
+        return JSONDocument(root: root, deferred: deferred)
+    }
+
+    /// Parses checked UTF-8 (a value a document parse already accepted).
+    static func parseChecked(_ bytes: UnsafeBufferPointer<UInt8>) throws -> JSONValue {
+        try parseDocument(bytes, deferring: []).value
+    }
+
+    private static func parseDocument(_ bytes: UnsafeBufferPointer<UInt8>, deferring paths: [[String]]) throws
+        -> (value: JSONValue, deferred: [(path: Int, range: Range<Int>, count: Int, keys: KeySet?)]) {
         var parser = JSONParser(bytes: bytes)
+        let pending = paths.enumerated().map { DeferredPath(index: $0.offset, keys: $0.element.map { Array($0.utf8) }[...]) }
         parser.skipWhitespace()
-        let value = try parser.parseValue(depth: 0)
+        let value = try parser.parseValue(depth: 0, build: true, pending: pending)
         parser.skipWhitespace()
         if parser.index < bytes.count { throw parser.failure("unexpected text after the JSON value") }
-        return value
+        return (value, parser.deferredRanges)
     }
 
     /// Whole-buffer UTF-8 check; ASCII runs are skipped eight bytes at a time.
@@ -196,81 +226,101 @@ public struct JSONParser {
         return value
     }
 
-    private mutating func parseValue(depth: Int) throws -> JSONValue {
+    /// A path still to be followed into nested objects: `keys` are what remains of it.
+    private struct DeferredPath { let index: Int; let keys: ArraySlice<[UInt8]> }
+
+    /// With `build` false the value is checked but not built: the result is an object's or array's
+    /// count (as .int), else .null.
+    private mutating func parseValue(depth: Int, build: Bool, pending: [DeferredPath], keepingKeys: Bool = false) throws -> JSONValue {
         guard depth < maxDepth else { throw failure("nested more than \(maxDepth) levels deep") }
         guard let b = current else { throw failure("unexpected end of input, expected a value") }
         switch b {
-        case UInt8(ascii: "{"): return try parseObject(depth: depth)
-        case UInt8(ascii: "["): return try parseArray(depth: depth)
-        case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): return try expect("true", .bool(true))
-        case UInt8(ascii: "f"): return try expect("false", .bool(false))
+        case UInt8(ascii: "{"): return try parseObject(depth: depth, build: build, pending: pending, keepingKeys: keepingKeys)
+        case UInt8(ascii: "["): return try parseArray(depth: depth, build: build)
+        case UInt8(ascii: "\""):
+            let s = try parseString()
+            return build ? .string(string(s)) : .null
+        case UInt8(ascii: "t"): return try expect("true", build ? .bool(true) : .null)
+        case UInt8(ascii: "f"): return try expect("false", build ? .bool(false) : .null)
         case UInt8(ascii: "n"): return try expect("null", .null)
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            let number = try parseNumber()
+            return build ? number : .null
         default: throw failure("unexpected character '\(Character(Unicode.Scalar(b)))', expected a value")
         }
     }
 
-    /// A key compared and hashed by its UTF-8 bytes: "é" and "e\u{301}" are equal Strings but distinct keys.
-    private struct ByteKey: Hashable {
-        let string: String
-        static func == (a: ByteKey, b: ByteKey) -> Bool { a.string.utf8.elementsEqual(b.string.utf8) }
-        func hash(into hasher: inout Hasher) {
-            var s = string
-            s.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-        }
-    }
-
-    private mutating func parseObject(depth: Int) throws -> JSONValue {
+    /// `keepingKeys`: the keys stay in `keptKeys`, an index of the members.
+    private mutating func parseObject(depth: Int, build: Bool, pending: [DeferredPath], keepingKeys: Bool) throws -> JSONValue {
         index += 1
         var members: [(key: String, value: JSONValue)] = []
-        // Small objects look for a repeated key by scanning; large ones (vocabularies) by hashing.
-        let scanned = 16
-        var seen = Set<ByteKey>()
+        var keys = KeySet()
         skipWhitespace()
-        if current == UInt8(ascii: "}") { index += 1; return .object(members) }
+        if current == UInt8(ascii: "}") {
+            index += 1
+            if keepingKeys { keptKeys = keys }
+            return build ? .object(members) : .int(0)
+        }
         while true {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else { throw failure("expected a string key") }
             let keyStart = index
             let key = try parseString()
-            let repeated: Bool
-            if members.count < scanned {
-                repeated = members.contains { $0.key.utf8.elementsEqual(key.utf8) }
-            } else {
-                if seen.isEmpty { for m in members { seen.insert(ByteKey(string: m.key)) } }
-                repeated = !seen.insert(ByteKey(string: key)).inserted
+            let inserted: Bool
+            switch key {
+            case .input(let r): inserted = keys.insert(UnsafeBufferPointer(rebasing: bytes[r]), at: r.lowerBound, in: bytes)
+            case .decoded(let b): inserted = b.withUnsafeBufferPointer { keys.insert($0, at: nil, in: bytes) }
             }
-            if repeated {
+            if !inserted {
                 index = keyStart
-                throw failure("duplicate key '\(key)'")
+                throw failure("duplicate key '\(string(key))'")
             }
             skipWhitespace()
-            guard current == UInt8(ascii: ":") else { throw failure("expected ':' after key '\(key)'") }
+            guard current == UInt8(ascii: ":") else { throw failure("expected ':' after key '\(string(key))'") }
             index += 1
             skipWhitespace()
-            members.append((key, try parseValue(depth: depth + 1)))
+            let inner = pending.isEmpty ? [] : withBytes(key) { k in
+                pending.compactMap { p in p.keys.first.map { $0.elementsEqual(k) } == true ? DeferredPath(index: p.index, keys: p.keys.dropFirst()) : nil }
+            }
+            let value: JSONValue
+            if let here = inner.first(where: { $0.keys.isEmpty }), build, current == UInt8(ascii: "{") || current == UInt8(ascii: "[") {
+                let start = index
+                let isObject = current == UInt8(ascii: "{")
+                keptKeys = nil
+                let count = try parseValue(depth: depth + 1, build: false, pending: [], keepingKeys: true).int ?? 0
+                deferredRanges.append((here.index, start..<index, count, keptKeys))
+                value = isObject ? .object([]) : .array([])
+            } else {
+                value = try parseValue(depth: depth + 1, build: build, pending: inner.filter { !$0.keys.isEmpty })
+            }
+            if build { members.append((string(key), value)) }
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "}"): index += 1; return .object(members)
+            case UInt8(ascii: "}"):
+                index += 1
+                if keepingKeys { keptKeys = keys }
+                return build ? .object(members) : .int(keys.count)
             default: throw failure("expected ',' or '}' in object")
             }
         }
     }
 
-    private mutating func parseArray(depth: Int) throws -> JSONValue {
+    private mutating func parseArray(depth: Int, build: Bool) throws -> JSONValue {
         index += 1
         var items: [JSONValue] = []
         skipWhitespace()
-        if current == UInt8(ascii: "]") { index += 1; return .array(items) }
+        if current == UInt8(ascii: "]") { index += 1; return build ? .array(items) : .int(0) }
+        var count = 0
         while true {
             skipWhitespace()
-            items.append(try parseValue(depth: depth + 1))
+            let item = try parseValue(depth: depth + 1, build: build, pending: [])
+            if build { items.append(item) }
+            count += 1
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "]"): index += 1; return .array(items)
+            case UInt8(ascii: "]"): index += 1; return build ? .array(items) : .int(count)
             default: throw failure("expected ',' or ']' in array")
             }
         }
@@ -292,16 +342,27 @@ public struct JSONParser {
         return value
     }
 
-    private mutating func parseString() throws -> String {
+    /// A string's UTF-8 with escapes decoded: a range of the input when it has no escape.
+    private enum StringBytes { case input(Range<Int>), decoded([UInt8]) }
+
+    private func withBytes<R>(_ s: StringBytes, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        switch s {
+        case .input(let r): return try body(UnsafeBufferPointer(rebasing: bytes[r]))
+        case .decoded(let b): return try b.withUnsafeBufferPointer(body)
+        }
+    }
+
+    private func string(_ s: StringBytes) -> String { withBytes(s) { String(decoding: $0, as: UTF8.self) } }
+
+    private mutating func parseString() throws -> StringBytes {
         index += 1
-        // The common case: no escape before the closing quote, one copy into the String.
+        // The common case: no escape before the closing quote, the bytes stay where they are.
         let start = index
         while index < bytes.count {
             let b = bytes[index]
             if b == UInt8(ascii: "\"") {
-                let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
                 index += 1
-                return s
+                return .input(start..<(index - 1))
             }
             if b == UInt8(ascii: "\\") || b < 0x20 { break }
             index += 1
@@ -312,7 +373,7 @@ public struct JSONParser {
             index += 1
             switch b {
             case UInt8(ascii: "\""):
-                return String(decoding: out, as: UTF8.self)
+                return .decoded(out)
             case UInt8(ascii: "\\"):
                 guard let e = current else { throw failure("unterminated string") }
                 index += 1
@@ -387,6 +448,78 @@ public struct JSONParser {
             throw failure("number \(text) is out of range")
         }
         return .double(d)
+    }
+}
+
+/// The keys of one object, compared by their UTF-8 bytes ("é" and "e\u{301}" are equal Strings
+/// but distinct keys): scanned while the object is small, hashed in an open-addressing table once
+/// it is large (a vocabulary). A key without escapes is kept as its offset in the document, one
+/// with escapes as a copy; the document's bytes are passed to each call.
+struct KeySet: Sendable {
+    private var copies: [UInt8] = []
+    /// A key's bytes: `document[start..<start+count]`, or `copies[-start-1...]` when start is negative.
+    private var keys: [(start: Int32, count: Int32, hash: UInt32)] = []
+    /// Indices into `keys`, -1 for empty; no table while the object is small.
+    private var slots: [Int32] = []
+    private static let scanned = 16
+
+    var count: Int { keys.count }
+
+    /// Adds a key (`key` is `document` from `offset` on, or a copy when `offset` is nil); false if the set already holds it.
+    mutating func insert(_ key: UnsafeBufferPointer<UInt8>, at offset: Int?, in document: UnsafeBufferPointer<UInt8>) -> Bool {
+        let h = KeySet.hash(key)
+        if index(key, h, document) != nil { return false }
+        if let offset {
+            keys.append((Int32(offset), Int32(key.count), h))
+        } else {
+            keys.append((Int32(-copies.count - 1), Int32(key.count), h))
+            copies.append(contentsOf: key)
+        }
+        if keys.count == KeySet.scanned || (!slots.isEmpty && keys.count * 2 > slots.count) {
+            rehash(max(64, slots.count * 2))
+        } else if !slots.isEmpty {
+            var s = Int(h) & (slots.count - 1)
+            while slots[s] >= 0 { s = (s + 1) & (slots.count - 1) }
+            slots[s] = Int32(keys.count - 1)
+        }
+        return true
+    }
+
+    /// The key's position in insertion order, or nil.
+    func index(of key: UnsafeBufferPointer<UInt8>, in document: UnsafeBufferPointer<UInt8>) -> Int? {
+        index(key, KeySet.hash(key), document)
+    }
+
+    private static func hash(_ key: UnsafeBufferPointer<UInt8>) -> UInt32 { UInt32(truncatingIfNeeded: FNV1a64.hash(key) >> 32) }
+
+    private func index(_ key: UnsafeBufferPointer<UInt8>, _ h: UInt32, _ document: UnsafeBufferPointer<UInt8>) -> Int? {
+        if slots.isEmpty {
+            for (i, k) in keys.enumerated() where k.hash == h && same(k, key, document) { return i }
+            return nil
+        }
+        var s = Int(h) & (slots.count - 1)
+        while slots[s] >= 0 {
+            let k = keys[Int(slots[s])]
+            if k.hash == h && same(k, key, document) { return Int(slots[s]) }
+            s = (s + 1) & (slots.count - 1)
+        }
+        return nil
+    }
+
+    private func same(_ k: (start: Int32, count: Int32, hash: UInt32), _ key: UnsafeBufferPointer<UInt8>, _ document: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard Int(k.count) == key.count else { return false }
+        if key.isEmpty { return true }
+        if k.start >= 0 { return memcmp(document.baseAddress! + Int(k.start), key.baseAddress!, key.count) == 0 }
+        return copies.withUnsafeBufferPointer { memcmp($0.baseAddress! + Int(-k.start - 1), key.baseAddress!, key.count) == 0 }
+    }
+
+    private mutating func rehash(_ size: Int) {
+        slots = [Int32](repeating: -1, count: size)
+        for (i, k) in keys.enumerated() {
+            var s = Int(k.hash) & (size - 1)
+            while slots[s] >= 0 { s = (s + 1) & (size - 1) }
+            slots[s] = Int32(i)
+        }
     }
 }
 

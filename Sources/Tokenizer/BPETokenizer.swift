@@ -74,10 +74,20 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         self.pipeline = pipeline
         self.idStrings = idStrings
         let byteLevel = pipeline.isByteLevel
+        // Every id's bytes in one array (no reference counting per token in the loops below).
+        var allBytes: [UInt8] = [], ends: [Int] = []
+        allBytes.reserveCapacity(tokenBytes.reduce(0) { $0 + $1.count })
+        ends.reserveCapacity(tokenBytes.count)
+        for b in tokenBytes { allBytes += b; ends.append(allBytes.count) }
+        var hasString = [Bool](repeating: false, count: byteLevel ? tokenBytes.count : 0)
+        for id in idStrings.keys where id < hasString.count { hasString[id] = true }
         // Token bytes → the first id with them, keys in one arena (no array per entry).
         var byBytes = ByteKeyMap(capacity: tokenBytes.count)
-        for (id, b) in tokenBytes.enumerated() where !b.isEmpty && (idStrings[id] == nil || !byteLevel) {
-            b.withUnsafeBufferPointer { p in if byBytes.get(p.baseAddress!, p.count) == nil { byBytes.set(p.baseAddress!, p.count, id) } }
+        allBytes.withUnsafeBufferPointer { all in
+            for id in 0..<ends.count where !(byteLevel && hasString[id]) {
+                let start = id == 0 ? 0 : ends[id - 1]
+                if start < ends[id] { byBytes.setIfAbsent(all.baseAddress! + start, ends[id] - start, id) }
+            }
         }
         func idOf(_ b: [UInt8]) -> Int32? {
             b.isEmpty ? nil : b.withUnsafeBufferPointer { p in byBytes.get(p.baseAddress!, p.count).map(Int32.init) }
@@ -86,16 +96,22 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         if byteLevel { for b in 0..<256 { b2i[b] = idOf([UInt8(b)]) ?? -1 } }
         byteToId = b2i
         var table = PairTable(capacity: merges.count)
-        var pair: [UInt8] = []
-        for (rank, (a, b)) in merges.enumerated() {
-            pair.removeAll(keepingCapacity: true)
-            pair.append(contentsOf: tokenBytes[a]); pair.append(contentsOf: tokenBytes[b])
-            guard let merged = idOf(pair) else {
-                let show = { (id: Int) in byteLevel ? ByteLevel.encode(tokenBytes[id]) : String(decoding: tokenBytes[id], as: UTF8.self) }
-                throw TokenizerError("merge \(rank) ('\(show(a))' '\(show(b))') makes a token that is not in the vocabulary")
+        let longest = ends.indices.map { ends[$0] - ($0 == 0 ? 0 : ends[$0 - 1]) }.max() ?? 0
+        try allBytes.withUnsafeBufferPointer { all in
+            try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(2 * longest, 1)) { pair in
+                for (rank, (a, b)) in merges.enumerated() {
+                    let aStart = a == 0 ? 0 : ends[a - 1], bStart = b == 0 ? 0 : ends[b - 1]
+                    let aCount = ends[a] - aStart, bCount = ends[b] - bStart
+                    (pair.baseAddress! + 0).update(from: all.baseAddress! + aStart, count: aCount)
+                    (pair.baseAddress! + aCount).update(from: all.baseAddress! + bStart, count: bCount)
+                    guard aCount + bCount > 0, let merged = byBytes.get(pair.baseAddress!, aCount + bCount) else {
+                        let show = { (id: Int) in byteLevel ? ByteLevel.encode(tokenBytes[id]) : String(decoding: tokenBytes[id], as: UTF8.self) }
+                        throw TokenizerError("merge \(rank) ('\(show(a))' '\(show(b))') makes a token that is not in the vocabulary")
+                    }
+                    // A repeated pair: the later rank wins, as in `tokenizers` (its map keeps the last).
+                    table.set(UInt64(a) << 32 | UInt64(b), UInt64(rank) << 32 | UInt64(merged))
+                }
             }
-            // A repeated pair: the later rank wins, as in `tokenizers` (its map keeps the last).
-            table.set(UInt64(a) << 32 | UInt64(b), UInt64(rank) << 32 | UInt64(merged))
         }
         pairTable = table
         var whole: [[UInt8]: Int32] = [:]

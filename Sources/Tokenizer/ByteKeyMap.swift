@@ -15,6 +15,7 @@ struct ByteKeyMap {
         while c < capacity * 2 { c <<= 1 }
         slots = Array(repeating: -1, count: c)
         mask = c - 1
+        entries.reserveCapacity(capacity)
     }
 
     var count: Int { entries.count }
@@ -88,6 +89,14 @@ struct ByteKeyMap {
         let (s, e) = find(p, n, h)
         if e >= 0 { entries[e].value = value; return }
         insertNew(p, n, h, s, value)
+    }
+
+    /// Sets the key's value unless the key is present.
+    @inline(__always)
+    mutating func setIfAbsent(_ p: UnsafePointer<UInt8>, _ n: Int, _ value: Int) {
+        let h = ByteKeyMap.hash(p, n)
+        let (s, e) = find(p, n, h)
+        if e < 0 { insertNew(p, n, h, s, value) }
     }
 
     private mutating func insertNew(_ p: UnsafePointer<UInt8>, _ n: Int, _ h: UInt64, _ slot: Int, _ value: Int) {

@@ -32,10 +32,27 @@ enum ByteLevel {
 
     /// The stored string → bytes, or nil if some character is not in the table.
     static func decode(_ string: String) -> [UInt8]? {
+        var s = string
+        return s.withUTF8 { decode($0) }
+    }
+
+    /// The same from the string's UTF-8 (valid UTF-8). The table's scalars, all below U+0144,
+    /// take one byte or two (a lead byte 0xC2...0xC5).
+    static func decode(_ utf8: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         var out: [UInt8] = []
-        out.reserveCapacity(string.utf8.count)
-        for s in string.unicodeScalars {
-            guard s.value < 0x144, case let b = scalarToByte[Int(s.value)], b != 0 else { return nil }
+        out.reserveCapacity(utf8.count)
+        var i = 0
+        while i < utf8.count {
+            let lead = utf8[i]
+            let scalar: Int
+            if lead < 0x80 {
+                scalar = Int(lead); i += 1
+            } else if (0xC2...0xC5).contains(lead) && i + 1 < utf8.count {
+                scalar = Int(lead & 0x1F) << 6 | Int(utf8[i + 1] & 0x3F); i += 2
+            } else {
+                return nil
+            }
+            guard scalar < 0x144, case let b = scalarToByte[scalar], b != 0 else { return nil }
             out.append(UInt8(b - 1))
         }
         return out

@@ -19,15 +19,16 @@ public enum TokenizerFile {
 
     /// Loads from the bytes of a tokenizer.json; `name` is used in error messages.
     public static func load(data: Data, name: String = "tokenizer.json") throws -> any Tokenizer {
-        let root: JSONValue
+        let document: JSONDocument
         do {
-            root = try JSONParser.parse(data)
+            // The vocabulary and merges, most of the file, are read from the text into the tokenizer's tables.
+            document = try JSONParser.parse(data, deferring: [["model", "vocab"], ["model", "merges"]])
         } catch let e as FileError {
             throw TokenizerError("\(name): not valid JSON (truncated or malformed): \(e.description)")
         }
-        guard root.members != nil else { throw TokenizerError("\(name): the top level must be a JSON object") }
-        var r = Reader(name: name)
-        return try r.tokenizer(root)
+        guard document.root.members != nil else { throw TokenizerError("\(name): the top level must be a JSON object") }
+        var r = Reader(name: name, vocabText: document.deferred[0], mergesText: document.deferred[1])
+        return try r.tokenizer(document.root)
     }
 
     /// The tokens of a merge written "left right", split at each U+0020 (by scalars: a token

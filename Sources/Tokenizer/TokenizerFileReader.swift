@@ -4,6 +4,10 @@ import Files
 /// Validates a parsed tokenizer.json against the supported subset, naming any field it refuses.
 struct Reader {
     let name: String
+    /// `model.vocab` and `model.merges` when they are an object or array: the parse leaves them as
+    /// text (in the tree they stand empty), and the readers below take their entries from it.
+    var vocabText: JSONText? = nil
+    var mergesText: JSONText? = nil
 
     func fail(_ msg: String) -> TokenizerError { TokenizerError("\(name): \(msg)") }
 
@@ -278,24 +282,42 @@ struct Reader {
         return pl
     }
 
-    /// `model.vocab` as (token, id), in file order. Keys are kept as written: tokens that differ
-    /// only in Unicode composition ("é" and "e\u{301}"), which SentencePiece vocabularies can
-    /// hold, stay two entries.
-    func vocab(_ model: JSONValue) throws -> [(String, Int)] {
-        let members = try object(model["vocab"], "model.vocab").members ?? []
-        var out: [(String, Int)] = []
-        out.reserveCapacity(members.count)
-        for (s, value) in members {
+    /// Calls `body` with each `model.vocab` entry in file order: the token's UTF-8 (valid only
+    /// during the call) and its id; then refuses an id given twice. Keys are kept as written:
+    /// tokens that differ only in Unicode composition ("é" and "e\u{301}"), which SentencePiece
+    /// vocabularies can hold, stay two entries.
+    func forEachVocabEntry(_ model: JSONValue, _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
+        _ = try object(model["vocab"], "model.vocab")
+        // An object there is one the parse left as text.
+        guard let vocabText else { return }
+        var seen: [Bool] = []
+        var twice: (id: Int, token: String)?
+        func entry(_ token: UnsafeBufferPointer<UInt8>, _ value: JSONValue) throws {
+            let id: Int
             // The field's name is spelled out only for an entry that fails.
-            if case .int(let id) = value, id >= 0, id < 1 << 31 { out.append((s, id)); continue }
-            out.append((s, try int(value, "model.vocab[\(JSONValue.quote(s))]")))
-        }
-        var seen = [Bool](repeating: false, count: (out.map { $0.1 }.max() ?? -1) + 1)
-        for (s, id) in out {
-            if seen[id] { throw fail("id \(id) is used twice in model.vocab (again by \(JSONValue.quote(s)))") }
+            if case .int(let i) = value, i >= 0, i < 1 << 31 { id = i } else {
+                id = try int(value, "model.vocab[\(JSONValue.quote(String(decoding: token, as: UTF8.self)))]")
+            }
+            if id >= seen.count { seen += repeatElement(false, count: id + 1 - seen.count) }
+            if seen[id] && twice == nil { twice = (id, String(decoding: token, as: UTF8.self)) }
             seen[id] = true
+            try body(token, id)
         }
+        try vocabText.withReader { vocab in try vocab.forEachMember { token, value in try entry(token, try value.value()) } }
+        if let twice { throw fail("id \(twice.id) is used twice in model.vocab (again by \(JSONValue.quote(twice.token)))") }
+    }
+
+    /// `model.vocab` as (token, id), in file order.
+    func vocab(_ model: JSONValue) throws -> [(String, Int)] {
+        var out: [(String, Int)] = []
+        try forEachVocabEntry(model) { token, id in out.append((String(decoding: token, as: UTF8.self), id)) }
         return out
+    }
+
+    /// `model.vocab` as a tree (built from its text when the parse left it as text).
+    func vocabValue(_ model: JSONValue) throws -> JSONValue? {
+        if let vocabText { return try vocabText.value() }
+        return model["vocab"]
     }
 
     func bpe(_ root: JSONValue, _ model: JSONValue, _ added: AddedTokens) throws -> BPETokenizer {
@@ -311,28 +333,42 @@ struct Reader {
         let byteLevel = pl.isByteLevel
         let specials = added.ids
 
-        let entries = try vocab(model)
-        let size = max((entries.map { $0.1 }.max() ?? -1), (specials.values.max() ?? -1)) + 1
-        var tokenBytes = [[UInt8]](repeating: [], count: size)
+        var tokenBytes: [[UInt8]] = []
+        tokenBytes.reserveCapacity(vocabText?.count ?? 0)
         var idStrings: [Int: String] = [:]
-        // By bytes (distinct tokens may be canonically equivalent strings), without a key array per entry.
-        var idOf = ByteKeyMap(capacity: entries.count)
-        for (s, id) in entries {
-            var key = s
-            key.withUTF8 { idOf.set($0.baseAddress!, $0.count, id) }
-            if specials[s] == id { continue }
+        var specialNames = [[String]](repeating: [], count: (specials.values.max() ?? -1) + 1)
+        for (s, id) in specials { specialNames[id].append(s) }
+        // Ids in file order: the parse's index of the vocabulary's keys finds a token's entry, by
+        // bytes (distinct tokens may be canonically equivalent strings).
+        var ids: [Int] = []
+        ids.reserveCapacity(vocabText?.count ?? 0)
+        var largestId = -1
+        try forEachVocabEntry(model) { token, id in
+            ids.append(id)
+            largestId = max(largestId, id)
+            if id >= tokenBytes.count { tokenBytes += repeatElement([], count: id + 1 - tokenBytes.count) }
+            // An added token with this id and this (canonically equal) content keeps its own entry.
+            if id < specialNames.count && specialNames[id].contains(String(decoding: token, as: UTF8.self)) { return }
             if !byteLevel {
-                tokenBytes[id] = Array(s.utf8)
-            } else if let b = ByteLevel.decode(s), !b.isEmpty {
+                tokenBytes[id] = Array(token)
+            } else if let b = ByteLevel.decode(token), !b.isEmpty {
                 tokenBytes[id] = b
             } else {
                 // Not in GPT-2's byte alphabet: `tokenizers` decodes such a token as its UTF-8 text.
-                tokenBytes[id] = Array(s.utf8); idStrings[id] = s
+                tokenBytes[id] = Array(token); idStrings[id] = String(decoding: token, as: UTF8.self)
             }
+        }
+        let size = max(largestId, specialNames.count - 1) + 1
+        if size > tokenBytes.count { tokenBytes += repeatElement([], count: size - tokenBytes.count) }
+        let tokenIds = ids
+        /// Looks tokens up in `model.vocab` (none when the file has no vocabulary object).
+        func withVocabulary<R>(_ body: (_ vocabId: (UnsafeBufferPointer<UInt8>) -> Int?) throws -> R) rethrows -> R {
+            guard let vocabText else { return try body { _ in nil } }
+            return try vocabText.withReader { vocab in try body { token in vocab.memberIndex(token).map { tokenIds[$0] } } }
         }
         func vocabId(_ s: String) -> Int? {
             var key = s
-            return key.withUTF8 { idOf.get($0.baseAddress!, $0.count) }
+            return key.withUTF8 { token in withVocabulary { $0(token) } }
         }
         for (s, id) in specials {
             if let other = vocabId(s), other != id { throw fail("added token \(JSONValue.quote(s)) has id \(id) but model.vocab gives \(other)") }
@@ -342,21 +378,44 @@ struct Reader {
         for t in pl.prefix { for id in t.ids where id >= size { throw fail("post_processor token \(JSONValue.quote(t.name)) has id \(id), outside the vocabulary of \(size)") } }
 
         guard let rawMerges = model["merges"] else { throw fail("missing field 'model.merges'") }
-        guard let list = rawMerges.array else { throw fail("field 'model.merges' must be an array") }
+        guard rawMerges.array != nil else { throw fail("field 'model.merges' must be an array") }
         var merges: [(Int, Int)] = []
-        merges.reserveCapacity(list.count)
-        for (k, m) in list.enumerated() {
-            let parts: [String]
-            switch m {
-            case .string(let s): parts = TokenizerFile.mergeParts(s)
-            case .array(let a) where a.allSatisfy({ $0.string != nil }): parts = a.compactMap(\.string)
-            default: throw fail("model.merges[\(k)] must be \"a b\" or [\"a\", \"b\"]")
+        merges.reserveCapacity(mergesText?.count ?? 0)
+        var k = 0
+        try withVocabulary { vocabId in
+        /// A merge's two tokens: their ids, or the error naming the first that is not in the vocabulary.
+        func merge(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) throws {
+            guard let x = vocabId(a), let y = vocabId(b) else {
+                let missing = vocabId(a) == nil ? a : b
+                throw fail("model.merges[\(k)] uses token \(JSONValue.quote(String(decoding: missing, as: UTF8.self))) that is not in model.vocab")
             }
-            guard parts.count == 2 else { throw fail("model.merges[\(k)] must have exactly 2 tokens, got \(parts.count)") }
-            guard let a = vocabId(parts[0]), let b = vocabId(parts[1]) else {
-                throw fail("model.merges[\(k)] uses token \(JSONValue.quote(vocabId(parts[0]) == nil ? parts[0] : parts[1])) that is not in model.vocab")
+            merges.append((x, y))
+        }
+        try mergesText?.withReader { list in try list.forEachElement { m in
+            if m.isString {
+                // "left right", split at each U+0020 (which is never inside a multi-byte character).
+                try m.withStringBytes { line in
+                    var spaces = 0, space = 0
+                    for i in line.indices where line[i] == 0x20 { spaces += 1; space = i }
+                    guard spaces == 1 else { throw fail("model.merges[\(k)] must have exactly 2 tokens, got \(spaces + 1)") }
+                    try merge(UnsafeBufferPointer(rebasing: line[..<space]), UnsafeBufferPointer(rebasing: line[(space + 1)...]))
+                }
+            } else if m.isArray {
+                var count = 0, allStrings = true
+                var first: JSONTextReader?, second: JSONTextReader?
+                m.forEachElement { part in
+                    count += 1
+                    allStrings = allStrings && part.isString
+                    if count == 1 { first = part } else if count == 2 { second = part }
+                }
+                guard allStrings else { throw fail("model.merges[\(k)] must be \"a b\" or [\"a\", \"b\"]") }
+                guard count == 2, let first, let second else { throw fail("model.merges[\(k)] must have exactly 2 tokens, got \(count)") }
+                try first.withStringBytes { a in try second.withStringBytes { b in try merge(a, b) } }
+            } else {
+                throw fail("model.merges[\(k)] must be \"a b\" or [\"a\", \"b\"]")
             }
-            merges.append((a, b))
+            k += 1
+        } }
         }
         do {
             let tok = try BPETokenizer(tokenBytes: tokenBytes, merges: merges, specialTokens: specials, idStrings: idStrings, pipeline: pl,
@@ -408,7 +467,7 @@ struct Reader {
     func unigram(_ root: JSONValue, _ model: JSONValue, _ added: AddedTokens) throws -> UnigramTokenizer {
         try onlyKeys(model, ["type", "unk_id", "vocab", "byte_fallback"], "model.")
         let pl = try textPipeline(root)
-        guard let raw = model["vocab"] else { throw fail("missing field 'model.vocab'") }
+        guard let raw = try vocabValue(model) else { throw fail("missing field 'model.vocab'") }
         guard let list = raw.array else { throw fail("field 'model.vocab' must be an array of [piece, score] pairs") }
         var pieces: [String] = [], scores: [Double] = []
         pieces.reserveCapacity(list.count); scores.reserveCapacity(list.count)

@@ -47,6 +47,55 @@ final class JSONTests: XCTestCase {
         assertRefused(String(repeating: "[", count: 100) + String(repeating: "]", count: 100), "nested more than 64 levels deep")
         XCTAssertThrowsError(try JSONParser.parse([0x22, 0xFF, 0x22])) { XCTAssertTrue("\($0)".contains("UTF-8")) }
     }
+
+    func testRepeatedKeysAreFoundByBytesInLargeObjects() throws {
+        let keys = (0..<40).map { "k\($0)" }
+        let object = keys.map { "\"\($0)\": 1" }.joined(separator: ", ")
+        XCTAssertEqual(try parse("{" + object + "}").members?.count, 40)
+        assertRefused("{" + object + #", "k7": 2}"#, "duplicate key 'k7'")
+        assertRefused("{" + object + #", "k\u0037": 2}"#, "duplicate key 'k7'")
+        XCTAssertEqual(try parse("{" + object + #", "\u00e9": 1, "e\u0301": 2}"#).members?.count, 42, "canonically equal keys are distinct")
+    }
+
+    /// Deferred values are checked as a whole parse checks them, and read back the same.
+    func testDeferredValuesKeepTheParseErrorsAndReadBackTheSame() throws {
+        func document(_ text: String) throws -> JSONDocument { try JSONParser.parse(Data(text.utf8), deferring: [["m", "v"], ["m", "list"]]) }
+        let text = #"{"m": {"v": {"a": 1, "b\"c": 2, "\u00e9": 3, "n": {"x": [1]}}, "list": [["a", "b"], "c d", 7], "t": 1}}"#
+        let doc = try document(text)
+        XCTAssertEqual(doc.root["m"]?["v"]?.members?.count, 0, "a deferred object stands empty in the tree")
+        XCTAssertEqual(doc.root["m"]?["list"]?.array?.count, 0)
+        XCTAssertEqual(doc.root["m"]?["t"]?.int, 1)
+        let whole = try parse(text)
+        XCTAssertEqual(try doc.deferred[0]?.value().serialized(), whole["m"]?["v"]?.serialized())
+        XCTAssertEqual(try doc.deferred[1]?.value().serialized(), whole["m"]?["list"]?.serialized())
+        XCTAssertEqual(doc.deferred[0]?.count, 4)
+        XCTAssertEqual(doc.deferred[1]?.count, 3)
+        var keys: [String] = []
+        try doc.deferred[0]?.withReader { v in
+            try v.forEachMember { key, value in keys.append(String(decoding: key, as: UTF8.self) + "=" + (try value.value()).serialized()) }
+            XCTAssertEqual(Array("b\"c".utf8).withUnsafeBufferPointer { v.memberIndex($0) }, 1)
+            XCTAssertEqual(Array("é".utf8).withUnsafeBufferPointer { v.memberIndex($0) }, 2)
+            XCTAssertNil(Array("e\u{301}".utf8).withUnsafeBufferPointer { v.memberIndex($0) })
+        }
+        XCTAssertEqual(keys, ["a=1", "b\"c=2", "é=3", #"n={"x":[1]}"#])
+        var items: [String] = []
+        doc.deferred[1]?.withReader { list in
+            list.forEachElement { item in items.append(item.isArray ? "array" : item.isString ? "string" : "other") }
+        }
+        XCTAssertEqual(items, ["array", "string", "other"])
+        XCTAssertNil(try document(#"{"m": {"v": 3}}"#).deferred[0], "a scalar is not deferred")
+        XCTAssertEqual(try document(#"{"m": {"v": 3}}"#).root["m"]?["v"]?.int, 3)
+        // The same refusals, at the same places, inside deferred values.
+        for bad in [#"{"m": {"v": {"a": 1, "a": 2}}}"#, #"{"m": {"v": {"a": 1,}}}"#, #"{"m": {"list": [1e999]}}"#,
+                    #"{"m": {"list": ["\x"]}}"#, #"{"m": {"v": {"a": tru}}}"#, #"{"m": {"v": {"a": 1}}"#,
+                    "{\"m\": {\"list\": " + String(repeating: "[", count: 70) + String(repeating: "]", count: 70) + "}}"] {
+            var errors: [String] = []
+            do { _ = try document(bad) } catch { errors.append("\(error)") }
+            do { _ = try parse(bad) } catch { errors.append("\(error)") }
+            XCTAssertEqual(errors.count, 2, bad)
+            XCTAssertEqual(errors.first, errors.last, bad)
+        }
+    }
 }
 
 final class FileTests: XCTestCase {
