@@ -94,7 +94,26 @@ public final class Int4Activations {
         require(n <= capacity && int4UnitsCover(groupSize: groupSize) && n % groupSize == 0,
                 "Int4Activations: \(n) values in groups of \(groupSize) (capacity \(capacity))")
         let bytes = n / 2
-        for u in 0..<((bytes + 31) / 32) {
+        var u = 0
+        if kernel != .neon {
+            // Whole units 16 levels at a time: each 16-byte half of a unit reads 16 consecutive levels.
+            while 32 * (u + 1) <= bytes {
+                let x = wide + 64 * u
+                for half in 0..<2 {
+                    let (low, high) = unitActivationIndex(unit: u, byte: 16 * half, groupSize: groupSize)
+                    UnsafeMutableRawPointer(x + 16 * half).storeBytes(of: widen(load16(levels + low)), as: SIMD16<Int16>.self)
+                    UnsafeMutableRawPointer(x + 32 + 16 * half).storeBytes(of: widen(load16(levels + high)), as: SIMD16<Int16>.self)
+                }
+                let raw = UnsafeRawPointer(x), ones = SIMD32<Int16>(repeating: 1)
+                let sums = multiplyAddPairs(raw.loadUnaligned(as: SIMD32<Int16>.self), ones)
+                    &+ multiplyAddPairs(raw.loadUnaligned(fromByteOffset: 64, as: SIMD32<Int16>.self), ones)
+                UnsafeMutableRawPointer(correction + 16 * u).storeBytes(of: sums &* -8, as: SIMD16<Int32>.self)
+                u += 1
+            }
+        }
+        // The neon layout, and a last half unit, value by value.
+        while 32 * u < bytes {
+            defer { u += 1 }
             let width = min(32, bytes - 32 * u)
             for i in 0..<32 {
                 let (low, high) = i < width ? unitActivationIndex(unit: u, byte: i, groupSize: groupSize) : (0, 0)

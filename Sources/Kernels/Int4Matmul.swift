@@ -70,37 +70,19 @@ public final class Int4MatmulInput {
 
 /// quantizeGroup's levels (maxLevel 127) for a group of 32·k values, 16 at a
 /// time, stored as the pairs (i, i + g/2); returns the scale. The same scale
-/// and levels as quantizeGroup for finite values (Int4MatmulTests).
+/// and levels as quantizeGroup (Int4MatmulTests).
 @inline(__always)
 func quantizePairs(_ x: UnsafePointer<Float>, groupSize g: Int, into pairs: UnsafeMutablePointer<Int32>) -> Float {
-    let raw = UnsafeRawPointer(x)
-    var largest = SIMD16<Float>()
-    var i = 0
-    while i < g {
-        let m = unsafeBitCast(raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: SIMD16<Float>.self)
-        largest = SIMD16<Float>(max(largest[0], m[0]), max(largest[1], m[1]), max(largest[2], m[2]), max(largest[3], m[3]), max(largest[4], m[4]), max(largest[5], m[5]), max(largest[6], m[6]), max(largest[7], m[7]), max(largest[8], m[8]), max(largest[9], m[9]), max(largest[10], m[10]), max(largest[11], m[11]), max(largest[12], m[12]), max(largest[13], m[13]), max(largest[14], m[14]), max(largest[15], m[15]))
-        i += 16
-    }
-    let lanes8 = SIMD8<Float>(max(largest[0], largest[8]), max(largest[1], largest[9]), max(largest[2], largest[10]), max(largest[3], largest[11]), max(largest[4], largest[12]), max(largest[5], largest[13]), max(largest[6], largest[14]), max(largest[7], largest[15]))
-    let scale = max(max(max(lanes8[0], lanes8[4]), max(lanes8[1], lanes8[5])), max(max(lanes8[2], lanes8[6]), max(lanes8[3], lanes8[7]))) / 127
+    let scale = largestMagnitude(x, count: g) / 127
     let inverse: Float = scale > 0 ? 1 / scale : 0
-    let half = g / 2
-    i = 0
+    let raw = UnsafeRawPointer(x), half = g / 2
+    var i = 0
     while i < half {
         let store = (roundedLevels(raw, i, inverse) & 0xFFFF) | (roundedLevels(raw, half + i, inverse) &<< 16)
         UnsafeMutableRawPointer(pairs + i).storeBytes(of: store, as: SIMD16<Int32>.self)
         i += 16
     }
     return scale
-}
-
-/// 16 values times `inverse`, rounded half away from zero and clamped to ±127
-/// (the clamp only guards 1/scale's rounding), as quantizeGroup does.
-@inline(__always)
-func roundedLevels(_ raw: UnsafeRawPointer, _ offset: Int, _ inverse: Float) -> SIMD16<Int32> {
-    let v = raw.loadUnaligned(fromByteOffset: 4 * offset, as: SIMD16<Float>.self) * inverse
-    @inline(__always) func level(_ y: Float) -> Int32 { Int32(max(-127, min(127, y.rounded()))) }
-    return SIMD16<Int32>(level(v[0]), level(v[1]), level(v[2]), level(v[3]), level(v[4]), level(v[5]), level(v[6]), level(v[7]), level(v[8]), level(v[9]), level(v[10]), level(v[11]), level(v[12]), level(v[13]), level(v[14]), level(v[15]))
 }
 
 /// One register file's vector of rows.

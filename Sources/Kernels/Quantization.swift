@@ -127,6 +127,46 @@ public func quantizeGroup(_ x: UnsafePointer<Float>, count: Int, maxLevel: Float
     return scale
 }
 
+/// The largest |x| of 16·k values, 16 lanes at a time: quantizeGroup's
+/// maximum (max ignores NaN the same way in any order).
+@inline(__always)
+func largestMagnitude(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    let raw = UnsafeRawPointer(x)
+    var largest = SIMD16<Float>()
+    var i = 0
+    while i < count {
+        let m = unsafeBitCast(raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: SIMD16<Float>.self)
+        largest = SIMD16<Float>(max(largest[0], m[0]), max(largest[1], m[1]), max(largest[2], m[2]), max(largest[3], m[3]), max(largest[4], m[4]), max(largest[5], m[5]), max(largest[6], m[6]), max(largest[7], m[7]), max(largest[8], m[8]), max(largest[9], m[9]), max(largest[10], m[10]), max(largest[11], m[11]), max(largest[12], m[12]), max(largest[13], m[13]), max(largest[14], m[14]), max(largest[15], m[15]))
+        i += 16
+    }
+    let lanes8 = SIMD8<Float>(max(largest[0], largest[8]), max(largest[1], largest[9]), max(largest[2], largest[10]), max(largest[3], largest[11]), max(largest[4], largest[12]), max(largest[5], largest[13]), max(largest[6], largest[14]), max(largest[7], largest[15]))
+    return max(max(max(lanes8[0], lanes8[4]), max(lanes8[1], lanes8[5])), max(max(lanes8[2], lanes8[6]), max(lanes8[3], lanes8[7])))
+}
+
+/// 16 values times `inverse`, rounded half away from zero and clamped to ±127
+/// (the clamp only guards 1/scale's rounding), as quantizeGroup does.
+@inline(__always)
+func roundedLevels(_ raw: UnsafeRawPointer, _ offset: Int, _ inverse: Float) -> SIMD16<Int32> {
+    let v = raw.loadUnaligned(fromByteOffset: 4 * offset, as: SIMD16<Float>.self) * inverse
+    @inline(__always) func level(_ y: Float) -> Int32 { Int32(max(-127, min(127, y.rounded()))) }
+    return SIMD16<Int32>(level(v[0]), level(v[1]), level(v[2]), level(v[3]), level(v[4]), level(v[5]), level(v[6]), level(v[7]), level(v[8]), level(v[9]), level(v[10]), level(v[11]), level(v[12]), level(v[13]), level(v[14]), level(v[15]))
+}
+
+/// quantizeGroup with maxLevel 127 for a group of 16·k values, 16 at a
+/// time: the same scale and levels.
+@inline(__always)
+func quantizeGroup16(_ x: UnsafePointer<Float>, count: Int, into levels: UnsafeMutablePointer<Int8>) -> Float {
+    let scale = largestMagnitude(x, count: count) / 127
+    let inverse: Float = scale > 0 ? 1 / scale : 0
+    var i = 0
+    while i < count {
+        let v = roundedLevels(UnsafeRawPointer(x), i, inverse)
+        UnsafeMutableRawPointer(levels + i).storeBytes(of: SIMD16<Int8>(Int8(truncatingIfNeeded: v[0]), Int8(truncatingIfNeeded: v[1]), Int8(truncatingIfNeeded: v[2]), Int8(truncatingIfNeeded: v[3]), Int8(truncatingIfNeeded: v[4]), Int8(truncatingIfNeeded: v[5]), Int8(truncatingIfNeeded: v[6]), Int8(truncatingIfNeeded: v[7]), Int8(truncatingIfNeeded: v[8]), Int8(truncatingIfNeeded: v[9]), Int8(truncatingIfNeeded: v[10]), Int8(truncatingIfNeeded: v[11]), Int8(truncatingIfNeeded: v[12]), Int8(truncatingIfNeeded: v[13]), Int8(truncatingIfNeeded: v[14]), Int8(truncatingIfNeeded: v[15])), as: SIMD16<Int8>.self)
+        i += 16
+    }
+    return scale
+}
+
 /// An activation vector quantized to int8 per group, as runq's Q8_0 does on
 /// the fly: buffers allocated once, reused every token.
 public final class QuantizedActivations {
@@ -149,7 +189,8 @@ public final class QuantizedActivations {
     public func quantize(_ x: UnsafePointer<Float>, count n: Int, groupSize: Int, for format: QuantizedFormat = .int8) {
         require(n <= capacity && n % groupSize == 0, "QuantizedActivations: \(n) values in groups of \(groupSize) (capacity \(capacity))")
         for g in 0..<(n / groupSize) {
-            scales[g] = quantizeGroup(x + g * groupSize, count: groupSize, maxLevel: 127, into: levels + g * groupSize)
+            scales[g] = groupSize % 16 == 0 ? quantizeGroup16(x + g * groupSize, count: groupSize, into: levels + g * groupSize)
+                                            : quantizeGroup(x + g * groupSize, count: groupSize, maxLevel: 127, into: levels + g * groupSize)
         }
         if format == .int4 && int4UnitsCover(groupSize: groupSize) {
             int4.prepare(levels, count: n, groupSize: groupSize, kernel: MatmulKernel.current)

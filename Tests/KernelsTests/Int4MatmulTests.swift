@@ -84,9 +84,9 @@ final class Int4MatmulTests: XCTestCase {
         for kernel in MatmulKernel.allCases { XCTAssertEqual(product(x, m, tokens: 2, kernel: kernel, threads: 1), [Float](repeating: 0, count: 6)) }
     }
 
-    /// The 16-at-a-time quantizer gives quantizeGroup's scale and levels,
+    /// The 16-at-a-time quantizers give quantizeGroup's scale and levels,
     /// ties (x·inverse = k + ½) and the clamp's edge included.
-    func testPairedQuantizationEqualsQuantizeGroup() {
+    func testVectorQuantizationEqualsQuantizeGroup() {
         for g in [32, 64, 96] {
             var cases = [values(g, seed: UInt64(g)), values(g, seed: 2, scale: 1e-30), values(g, seed: 3, scale: 3e37), [Float](repeating: 0, count: g)]
             cases.append((0..<g).map { Float($0 % 255 - 127) + ($0 % 3 == 0 ? 0.5 : 0) })   // ties on the way to ±127
@@ -97,6 +97,10 @@ final class Int4MatmulTests: XCTestCase {
                 let scale = x.withUnsafeBufferPointer { quantizePairs($0.baseAddress!, groupSize: g, into: &paired) }
                 XCTAssertEqual(scale.bitPattern, expected.bitPattern, "groups of \(g)")
                 XCTAssertEqual(paired, (0..<(g / 2)).map { packPair(Int16(levels[$0]), Int16(levels[g / 2 + $0])) }, "groups of \(g)")
+                var levels16 = [Int8](repeating: 0, count: g)
+                let scale16 = x.withUnsafeBufferPointer { quantizeGroup16($0.baseAddress!, count: g, into: &levels16) }
+                XCTAssertEqual(scale16.bitPattern, expected.bitPattern, "groups of \(g)")
+                XCTAssertEqual(levels16, levels, "groups of \(g)")
             }
         }
     }
