@@ -21,7 +21,7 @@ import Foundation
 // multiply-add of Int16 pairs (vpmaddwd; vpdpwssd into the sum with VNNI)
 // does two products for every row of the vector. A tile is one vector of rows
 // (32 with AVX-512, as two zmm; 8 with AVX2; 4 otherwise) by 6 tokens: 6
-// integer and 6 float accumulators.
+// integer and 6 float accumulators of a row vector (12 and 12 zmm with AVX-512).
 
 /// Whether `int4Matmul` takes these weights (int4 in groups of an even size).
 public func int4MatmulCovers(_ w: QuantizedMatrix) -> Bool { w.format == .int4 && w.groupSize % 2 == 0 }

@@ -77,7 +77,7 @@ final class Int4MatmulTests: XCTestCase {
         }
     }
 
-    /// A row of zeros quantizes to scale 0 and gives zeros; nothing is read past the input.
+    /// A token row of zeros quantizes to scale 0 and gives zeros on every shape.
     func testZeroRowsGiveZeros() {
         let m = QuantizedMatrix(quantizing: values(3 * 64, seed: 5), rows: 3, cols: 64, groupSize: 32, format: .int4)
         let x = [Float](repeating: 0, count: 2 * 64)
