@@ -78,7 +78,7 @@ func quantizePairs(_ x: UnsafePointer<Float>, groupSize g: Int, into pairs: Unsa
     let raw = UnsafeRawPointer(x), half = g / 2
     var i = 0
     while i < half {
-        let store = (roundedLevels(raw, i, inverse) & 0xFFFF) | (roundedLevels(raw, half + i, inverse) &<< 16)
+        let store = (roundedLevels(raw, i, inverse, maxLevel: 127) & 0xFFFF) | (roundedLevels(raw, half + i, inverse, maxLevel: 127) &<< 16)
         UnsafeMutableRawPointer(pairs + i).storeBytes(of: store, as: SIMD16<Int32>.self)
         i += 16
     }

@@ -113,9 +113,15 @@ final class QuantizedStorage {
 }
 
 /// Quantizes `count` values into `levels`; returns the scale max|x| / maxLevel
-/// (0 for an all-zero group, whose levels are then 0).
-@inlinable
+/// (0 for an all-zero group, whose levels are then 0). Groups of 16·k values
+/// go 16 at a time, with the same scale and levels as value by value.
 public func quantizeGroup(_ x: UnsafePointer<Float>, count: Int, maxLevel: Float, into levels: UnsafeMutablePointer<Int8>) -> Float {
+    count % 16 == 0 ? quantizeGroup16(x, count: count, maxLevel: maxLevel, into: levels)
+                    : quantizeGroupOneByOne(x, count: count, maxLevel: maxLevel, into: levels)
+}
+
+/// quantizeGroup value by value: the rule itself, and the tests' reference.
+func quantizeGroupOneByOne(_ x: UnsafePointer<Float>, count: Int, maxLevel: Float, into levels: UnsafeMutablePointer<Int8>) -> Float {
     var largest: Float = 0
     for i in 0..<count { largest = max(largest, abs(x[i])) }
     let scale = largest / maxLevel
@@ -143,24 +149,23 @@ func largestMagnitude(_ x: UnsafePointer<Float>, count: Int) -> Float {
     return max(max(max(lanes8[0], lanes8[4]), max(lanes8[1], lanes8[5])), max(max(lanes8[2], lanes8[6]), max(lanes8[3], lanes8[7])))
 }
 
-/// 16 values times `inverse`, rounded half away from zero and clamped to ±127
-/// (the clamp only guards 1/scale's rounding), as quantizeGroup does.
+/// 16 values times `inverse`, rounded half away from zero and clamped to
+/// ±maxLevel (the clamp only guards 1/scale's rounding), as quantizeGroup does.
 @inline(__always)
-func roundedLevels(_ raw: UnsafeRawPointer, _ offset: Int, _ inverse: Float) -> SIMD16<Int32> {
+func roundedLevels(_ raw: UnsafeRawPointer, _ offset: Int, _ inverse: Float, maxLevel: Float) -> SIMD16<Int32> {
     let v = raw.loadUnaligned(fromByteOffset: 4 * offset, as: SIMD16<Float>.self) * inverse
-    @inline(__always) func level(_ y: Float) -> Int32 { Int32(max(-127, min(127, y.rounded()))) }
+    @inline(__always) func level(_ y: Float) -> Int32 { Int32(max(-maxLevel, min(maxLevel, y.rounded()))) }
     return SIMD16<Int32>(level(v[0]), level(v[1]), level(v[2]), level(v[3]), level(v[4]), level(v[5]), level(v[6]), level(v[7]), level(v[8]), level(v[9]), level(v[10]), level(v[11]), level(v[12]), level(v[13]), level(v[14]), level(v[15]))
 }
 
-/// quantizeGroup with maxLevel 127 for a group of 16·k values, 16 at a
-/// time: the same scale and levels.
+/// quantizeGroup for a group of 16·k values, 16 at a time.
 @inline(__always)
-func quantizeGroup16(_ x: UnsafePointer<Float>, count: Int, into levels: UnsafeMutablePointer<Int8>) -> Float {
-    let scale = largestMagnitude(x, count: count) / 127
+func quantizeGroup16(_ x: UnsafePointer<Float>, count: Int, maxLevel: Float, into levels: UnsafeMutablePointer<Int8>) -> Float {
+    let scale = largestMagnitude(x, count: count) / maxLevel
     let inverse: Float = scale > 0 ? 1 / scale : 0
     var i = 0
     while i < count {
-        let v = roundedLevels(UnsafeRawPointer(x), i, inverse)
+        let v = roundedLevels(UnsafeRawPointer(x), i, inverse, maxLevel: maxLevel)
         UnsafeMutableRawPointer(levels + i).storeBytes(of: SIMD16<Int8>(Int8(truncatingIfNeeded: v[0]), Int8(truncatingIfNeeded: v[1]), Int8(truncatingIfNeeded: v[2]), Int8(truncatingIfNeeded: v[3]), Int8(truncatingIfNeeded: v[4]), Int8(truncatingIfNeeded: v[5]), Int8(truncatingIfNeeded: v[6]), Int8(truncatingIfNeeded: v[7]), Int8(truncatingIfNeeded: v[8]), Int8(truncatingIfNeeded: v[9]), Int8(truncatingIfNeeded: v[10]), Int8(truncatingIfNeeded: v[11]), Int8(truncatingIfNeeded: v[12]), Int8(truncatingIfNeeded: v[13]), Int8(truncatingIfNeeded: v[14]), Int8(truncatingIfNeeded: v[15])), as: SIMD16<Int8>.self)
         i += 16
     }
@@ -189,8 +194,7 @@ public final class QuantizedActivations {
     public func quantize(_ x: UnsafePointer<Float>, count n: Int, groupSize: Int, for format: QuantizedFormat = .int8) {
         require(n <= capacity && n % groupSize == 0, "QuantizedActivations: \(n) values in groups of \(groupSize) (capacity \(capacity))")
         for g in 0..<(n / groupSize) {
-            scales[g] = groupSize % 16 == 0 ? quantizeGroup16(x + g * groupSize, count: groupSize, into: levels + g * groupSize)
-                                            : quantizeGroup(x + g * groupSize, count: groupSize, maxLevel: 127, into: levels + g * groupSize)
+            scales[g] = quantizeGroup(x + g * groupSize, count: groupSize, maxLevel: 127, into: levels + g * groupSize)
         }
         if format == .int4 && int4UnitsCover(groupSize: groupSize) {
             int4.prepare(levels, count: n, groupSize: groupSize, kernel: MatmulKernel.current)

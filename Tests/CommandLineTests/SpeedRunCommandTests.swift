@@ -11,28 +11,34 @@ final class SpeedRunCommandTests: CommandLineTestCase {
                    "--set", "model.activation=relu2", "--set", "model.logit_softcap=15", "--set", "model.tie_embeddings=false",
                    "--set", "model.zero_init_head=true"]
 
+    /// sample (one row or two, the same text with and without the KV cache), eval, quantize and
+    /// the quantized sample succeed on run directory `run`, and info on its config mentions `infoMentions`.
+    func assertEveryReaderRuns(_ run: String, infoMentions: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let sample = ["sample", "--checkpoint", run, "--prompt", "the ", "--max-new-tokens", "30", "--strategy", "greedy"]
+        for rows in ["1", "2"] {
+            let cached = try tinygpt(sample + ["--num-samples", rows])
+            XCTAssertEqual(cached.status, 0, cached.stderr, file: file, line: line)
+            let recomputed = try tinygpt(sample + ["--num-samples", rows, "--no-kv-cache"])
+            XCTAssertEqual(recomputed.stdout, cached.stdout, "\(rows) rows", file: file, line: line)
+        }
+        let eval = try tinygpt(["eval", "--checkpoint", run, "--data", "text.txt"])
+        XCTAssertEqual(eval.status, 0, eval.stderr, file: file, line: line)
+        let quantize = try tinygpt(["quantize", "--checkpoint", run, "--out", run + "-q8"])
+        XCTAssertEqual(quantize.status, 0, quantize.stderr, file: file, line: line)
+        let quantized = try tinygpt(["sample", "--checkpoint", run + "-q8", "--prompt", "the ", "--max-new-tokens", "10", "--strategy", "greedy"])
+        XCTAssertEqual(quantized.status, 0, quantized.stderr, file: file, line: line)
+        let info = try tinygpt(["info", "--config", path(run + "/latest/config.json")])
+        XCTAssertEqual(info.status, 0, info.stderr, file: file, line: line)
+        XCTAssertTrue(info.stdout.contains(infoMentions), info.stdout, file: file, line: line)
+    }
+
     func testEveryPathRunsWithTheOptions() throws {
         try trainTinyRun("run", extra: options)
         let config = String(decoding: contents("run/latest/config.json") ?? Data(), as: UTF8.self)
         for text in ["\"optimizer\": \"muon\"", "\"qk_norm\": true", "\"logit_softcap\": 15", "\"activation\": \"relu2\"", "\"zero_init_head\": true"] {
             XCTAssertTrue(config.contains(text), text + " in " + config)
         }
-        let sample = ["sample", "--checkpoint", "run", "--prompt", "the ", "--max-new-tokens", "30", "--strategy", "greedy"]
-        for rows in ["1", "2"] {
-            let cached = try tinygpt(sample + ["--num-samples", rows])
-            XCTAssertEqual(cached.status, 0, cached.stderr)
-            let recomputed = try tinygpt(sample + ["--num-samples", rows, "--no-kv-cache"])
-            XCTAssertEqual(recomputed.stdout, cached.stdout, "\(rows) rows")
-        }
-        let eval = try tinygpt(["eval", "--checkpoint", "run", "--data", "text.txt"])
-        XCTAssertEqual(eval.status, 0, eval.stderr)
-        let quantize = try tinygpt(["quantize", "--checkpoint", "run", "--out", "q8"])
-        XCTAssertEqual(quantize.status, 0, quantize.stderr)
-        let quantized = try tinygpt(["sample", "--checkpoint", "q8", "--prompt", "the ", "--max-new-tokens", "10", "--strategy", "greedy"])
-        XCTAssertEqual(quantized.status, 0, quantized.stderr)
-        let info = try tinygpt(["info", "--config", path("run/latest/config.json")])
-        XCTAssertEqual(info.status, 0, info.stderr)
-        XCTAssertTrue(info.stdout.contains("muon state"), info.stdout)
+        try assertEveryReaderRuns("run", infoMentions: "muon state")
         assertRefused(try tinygpt(["export", "--checkpoint", "run", "--format", "hf", "--out", "hf"]), mentioning: "model.qk_norm cannot be exported")
         assertRefused(try tinygpt(["export", "--checkpoint", "run", "--format", "gguf", "--out", "m.gguf"]), mentioning: "model.qk_norm cannot be exported")
         XCTAssertFalse(exists("hf"))
@@ -51,22 +57,7 @@ final class SpeedRunCommandTests: CommandLineTestCase {
         for text in ["\"value_residual\": true", "\"value_embeddings\": 1", "\"seq_len_warmup_steps\": 4"] {
             XCTAssertTrue(config.contains(text), text + " in " + config)
         }
-        let sample = ["sample", "--checkpoint", "run", "--prompt", "the ", "--max-new-tokens", "30", "--strategy", "greedy"]
-        for rows in ["1", "2"] {
-            let cached = try tinygpt(sample + ["--num-samples", rows])
-            XCTAssertEqual(cached.status, 0, cached.stderr)
-            let recomputed = try tinygpt(sample + ["--num-samples", rows, "--no-kv-cache"])
-            XCTAssertEqual(recomputed.stdout, cached.stdout, "\(rows) rows")
-        }
-        let eval = try tinygpt(["eval", "--checkpoint", "run", "--data", "text.txt"])
-        XCTAssertEqual(eval.status, 0, eval.stderr)
-        let quantize = try tinygpt(["quantize", "--checkpoint", "run", "--out", "q8"])
-        XCTAssertEqual(quantize.status, 0, quantize.stderr)
-        let quantized = try tinygpt(["sample", "--checkpoint", "q8", "--prompt", "the ", "--max-new-tokens", "10", "--strategy", "greedy"])
-        XCTAssertEqual(quantized.status, 0, quantized.stderr)
-        let info = try tinygpt(["info", "--config", path("run/latest/config.json")])
-        XCTAssertEqual(info.status, 0, info.stderr)
-        XCTAssertTrue(info.stdout.contains("value embeddings"), info.stdout)
+        try assertEveryReaderRuns("run", infoMentions: "value embeddings")
         try trainTinyRun("plain-value", extra: ["--set", "model.n_layer=2", "--set", "model.value_residual=true"])
         assertRefused(try tinygpt(["export", "--checkpoint", "plain-value", "--format", "hf", "--out", "hf"]), mentioning: "model.value_residual cannot be exported")
         assertRefused(try tinygpt(["export", "--checkpoint", "plain-value", "--format", "gguf", "--out", "m.gguf"]), mentioning: "model.value_residual cannot be exported")

@@ -84,23 +84,27 @@ final class Int4MatmulTests: XCTestCase {
         for kernel in MatmulKernel.allCases { XCTAssertEqual(product(x, m, tokens: 2, kernel: kernel, threads: 1), [Float](repeating: 0, count: 6)) }
     }
 
-    /// The 16-at-a-time quantizers give quantizeGroup's scale and levels,
+    /// The 16-at-a-time quantizers give the value-by-value rule's scale and levels,
     /// ties (x·inverse = k + ½) and the clamp's edge included.
     func testVectorQuantizationEqualsQuantizeGroup() {
         for g in [32, 64, 96] {
             var cases = [values(g, seed: UInt64(g)), values(g, seed: 2, scale: 1e-30), values(g, seed: 3, scale: 3e37), [Float](repeating: 0, count: g)]
             cases.append((0..<g).map { Float($0 % 255 - 127) + ($0 % 3 == 0 ? 0.5 : 0) })   // ties on the way to ±127
             cases.append((0..<g).map { $0 == 5 ? -254 : Float($0) - 0.5 })                    // the largest negative
+            cases.append((0..<g).map { $0 == 0 ? 7 : Float($0 % 13 - 6) + 0.5 })             // ties at max level 7
             for x in cases {
                 var levels = [Int8](repeating: 0, count: g), paired = [Int32](repeating: 0, count: g / 2)
-                let expected = x.withUnsafeBufferPointer { quantizeGroup($0.baseAddress!, count: g, maxLevel: 127, into: &levels) }
+                let expected = x.withUnsafeBufferPointer { quantizeGroupOneByOne($0.baseAddress!, count: g, maxLevel: 127, into: &levels) }
                 let scale = x.withUnsafeBufferPointer { quantizePairs($0.baseAddress!, groupSize: g, into: &paired) }
                 XCTAssertEqual(scale.bitPattern, expected.bitPattern, "groups of \(g)")
                 XCTAssertEqual(paired, (0..<(g / 2)).map { packPair(Int16(levels[$0]), Int16(levels[g / 2 + $0])) }, "groups of \(g)")
-                var levels16 = [Int8](repeating: 0, count: g)
-                let scale16 = x.withUnsafeBufferPointer { quantizeGroup16($0.baseAddress!, count: g, into: &levels16) }
-                XCTAssertEqual(scale16.bitPattern, expected.bitPattern, "groups of \(g)")
-                XCTAssertEqual(levels16, levels, "groups of \(g)")
+                for maxLevel: Float in [127, 7] {  // activations and int8 weights; int4 weights
+                    var one = [Int8](repeating: 0, count: g), sixteen = [Int8](repeating: 0, count: g)
+                    let expectedScale = x.withUnsafeBufferPointer { quantizeGroupOneByOne($0.baseAddress!, count: g, maxLevel: maxLevel, into: &one) }
+                    let scale16 = x.withUnsafeBufferPointer { quantizeGroup($0.baseAddress!, count: g, maxLevel: maxLevel, into: &sixteen) }
+                    XCTAssertEqual(scale16.bitPattern, expectedScale.bitPattern, "groups of \(g), max level \(maxLevel)")
+                    XCTAssertEqual(sixteen, one, "groups of \(g), max level \(maxLevel)")
+                }
             }
         }
     }
